@@ -1,0 +1,56 @@
+"""plait: durable workflows for Python.
+
+>>> from plait import Engine, Context, RetryPolicy
+"""
+
+from plait.clock import Clock, SystemClock
+from plait.engine import Engine
+from plait.errors import (
+    InvalidArguments,
+    NonDeterminismError,
+    PlaitError,
+    ResultTimeout,
+    RunConflict,
+    RunNotFound,
+    SerializationError,
+    StepFailed,
+    StepTimeout,
+    UnknownWorkflow,
+    WorkflowCancelled,
+    WorkflowFailed,
+    WorkflowTimeout,
+)
+from plait.retry import RetryPolicy
+from plait.runs import RunHandle, RunInfo, StepInfo
+from plait.runtime.context import Context
+from plait.settings import Settings
+from plait.workflow import Workflow
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Clock",
+    "Context",
+    "Engine",
+    "InvalidArguments",
+    "NonDeterminismError",
+    "PlaitError",
+    "ResultTimeout",
+    "RetryPolicy",
+    "RunConflict",
+    "RunHandle",
+    "RunInfo",
+    "RunNotFound",
+    "SerializationError",
+    "Settings",
+    "StepFailed",
+    "StepInfo",
+    "StepTimeout",
+    "SystemClock",
+    "UnknownWorkflow",
+    "Workflow",
+    "WorkflowCancelled",
+    "WorkflowFailed",
+    "WorkflowTimeout",
+    "__version__",
+]

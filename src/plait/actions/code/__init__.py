@@ -1,0 +1,14 @@
+"""Code actions: user Python run with RestrictedPython in a pool of limited worker processes.
+
+    async with CodePool(size=2, timeout=2) as pool:
+        await pool.run("return input['x'] + 1", input={"x": 1})  # 2
+
+The code sees ``input``, ``context`` and ``outputs`` (JSON values), the modules ``json``,
+``math``, ``datetime``, ``re``, ``random`` and ``string`` (vetted subsets), and safe built-ins.
+It either ``return``s a value or assigns ``result``. Anything refused or stopped raises
+:class:`CodeActionError` with a plain-English ``reason``.
+"""
+
+from plait.actions.code.pool import CodeActionError, CodePool
+
+__all__ = ["CodeActionError", "CodePool"]

@@ -1,0 +1,95 @@
+"""The REST API's application factory.
+
+    app = create_app(engine)                 # serve it with any ASGI server
+    app = create_app(engine, worker=True)    # `plait serve`: the API and a worker, one process
+
+Routes parse the request, call the engine's services, and send back what they return; business
+rules live in the service layer. Every error is a problem document (see ``plait.api.problems``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from plait import __version__
+from plait.api import problems
+from plait.api.middleware import BodyLimit, Guard
+from plait.api.routes import events, health, keys, query, runs, schedules, webhooks, workflows
+from plait.engine import Engine
+
+DESCRIPTION = """\
+Durable workflows over HTTP. Every path under `/~{org}` needs `Authorization: Bearer <key>`
+with a key of that organization (`plait keys create`), except receiving a webhook, which is
+authenticated by its signature. Errors are `application/problem+json`.
+"""
+
+
+def create_app(engine: Engine, *, max_body_bytes: int = 1_048_576, worker: bool = False) -> FastAPI:
+    """The ASGI app of ``engine``.
+
+    Args:
+        engine: the engine whose services the API calls.
+        max_body_bytes: larger request bodies are refused with 413.
+        worker: also run the engine's worker while the app runs (``plait serve``).
+
+    On startup the app opens the engine's store (and starts its worker); on shutdown it closes
+    the engine, which stops the worker gracefully.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if worker:
+            await engine.start_worker()
+        else:
+            await engine.opened_store()
+        try:
+            yield
+        finally:
+            await engine.close()
+
+    app = FastAPI(
+        title="plait",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.engine = engine
+    app.state.response_counts = Counter()
+    routers = [
+        m.router for m in (workflows, runs, events, webhooks, schedules, query, keys, health)
+    ]
+    for router in routers:
+        app.include_router(router)
+    app.state.route_methods = [  # for the Allow header of 405 answers
+        (route.path_regex, route.methods) for r in routers for route in r.routes
+        if isinstance(route, APIRoute)
+    ]  # fmt: skip
+    problems.install(app)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(Guard, counts=app.state.response_counts)  # outermost: sees everything
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, with the problem schema that every error response refers to."""
+    if app.openapi_schema is None:
+        document = get_openapi(title=app.title, version=app.version,
+                               description=app.description, routes=app.routes)  # fmt: skip
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        problem = problems.Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(problem.pop("$defs", {}))
+        schemas["Problem"] = problem
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        app.openapi_schema = document
+    return app.openapi_schema

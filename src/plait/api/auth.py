@@ -1,0 +1,76 @@
+"""Who is calling: ``Authorization: Bearer <API key>`` on every ``/~{org}/...`` route but the
+webhook receiver (whose signature is its authentication).
+
+Answers, in this order: no key or an unknown, revoked or malformed one -> 401; a key of another
+organization -> 404, the same answer whether or not that organization or resource exists; a
+role below the route's -> 403 naming the role needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from plait.api.problems import ApiProblem
+from plait.engine import Engine
+from plait.keys import Role, allows, authenticate
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="apiKey",
+    bearerFormat="plait_<id>_<secret>",
+    description="An API key of the organization in the path (`plait keys create`).",
+)
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="plait"'}
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The authenticated caller: the organization in the path, and its key."""
+
+    org: str
+    key_id: str
+    role: str
+
+
+def engine_of(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+EngineDep = Annotated[Engine, Depends(engine_of)]
+
+
+def require(role: Role) -> Callable[..., Awaitable[Caller]]:
+    """A dependency that lets through callers of ``org`` whose key has ``role`` or above."""
+
+    async def authorize(
+        request: Request,
+        engine: EngineDep,
+        org: Annotated[str, Path(description="The organization.")],
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+    ) -> Caller:
+        if credentials is None:
+            raise ApiProblem(401, "Send an API key: 'Authorization: Bearer <key>'.",
+                             headers=_CHALLENGE)  # fmt: skip
+        key = await authenticate(await engine.opened_store(), credentials.credentials)
+        if key is None:
+            raise ApiProblem(401, "The API key is invalid or revoked.", headers=_CHALLENGE)
+        if key.org != org:
+            raise ApiProblem(404, f"Nothing at {request.url.path}.")  # as for a missing route
+        if not allows(key.role, role):
+            raise ApiProblem(403, f"This needs the {role} role or above; the key is {key.role}.")
+        return Caller(org, key.id, key.role)
+
+    authorize.__name__ = f"require_{role}"
+    return authorize
+
+
+Viewer = Annotated[Caller, Depends(require("viewer"))]
+Runner = Annotated[Caller, Depends(require("runner"))]
+Editor = Annotated[Caller, Depends(require("editor"))]
+Admin = Annotated[Caller, Depends(require("admin"))]

@@ -1,0 +1,272 @@
+"""Request and response bodies of the REST API, as pydantic models (they make the OpenAPI
+document). Requests forbid unknown fields. Responses are what the service returns, sent as is:
+the models describe them and allow what they do not list."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+
+from plait.keys import Role
+
+MAX_LIMIT = 1000
+_SORT_SCHEMA = {
+    "anyOf": [
+        {"type": "string"},
+        {"type": "object", "minProperties": 1, "maxProperties": 1,
+         "additionalProperties": {"enum": ["asc", "desc"]}},
+        {"type": "null"},
+    ]
+}  # fmt: skip
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Open(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+# -- requests -----------------------------------------------------------------------------------
+
+
+class WorkflowBody(Strict):
+    """A workflow definition in any dialect of the brief (platform entity, function steps,
+    service steps, node graph, canonical), plus the service's ``schedule``, ``filter`` and
+    ``debounce``. The top-level keys are those of every dialect (a test keeps the list equal to
+    the dialect models); the definition validator checks what they hold and reports problems
+    with their paths. On ``PATCH`` every field is optional and merged into the document."""
+
+    # the brief's Workflow entity
+    record_id: Any = Field(None, alias="$id", description="Ignored: the id is assigned.")
+    record_type: Any = Field(None, alias="$type", description="Ignored.")
+    name: str | None = Field(None, description="Display name, unique in the organization.")
+    description: str | None = Field(None, description="What this workflow does.")
+    organization: Any = Field(None, description="Ignored: the organization is the path's.")
+    triggerEvent: Any = Field(None, description="The event type (or types) that trigger it.")
+    steps: Any = Field(None, description="The steps: a list (or a JSON-encoded list).")
+    retryPolicy: Any = Field(None, description="Default retry policy of the steps.")
+    errorHandling: Any = Field(None, description="Stop, Continue or Fallback (or an object).")
+    timeout: Any = Field(None, description="Longest run, in milliseconds.")
+    status: Any = Field(None, description="Ignored: use the lifecycle verbs.")
+    version: Any = Field(None, description="Ignored: each update adds a version.")
+    lastRunAt: Any = None
+    runCount: Any = None
+    successCount: Any = None
+    failureCount: Any = None
+    # the other dialects
+    dialect: Any = Field(None, description="entity, function, service, graph or canonical.")
+    type: Any = None
+    subtype: Any = None
+    input: Any = None
+    output: Any = None
+    inputSchema: Any = None
+    outputSchema: Any = None
+    metrics: Any = None
+    pricing: Any = None
+    metadata: Any = None
+    nodes: Any = None
+    edges: Any = None
+    context: Any = None
+    trigger: Any = None
+    retry: Any = None
+    input_schema: Any = None
+    output_schema: Any = None
+    step_timeout: Any = None
+    on_error: Any = None
+    compensation_strategy: Any = None
+    # the service's options
+    schedule: Any = Field(None, description="{cron, timezone?, ...}: a schedule of the workflow.")
+    filter: Any = Field(None, description="A CEL condition on the trigger event.")
+    debounce: Any = Field(None, description="Coalesce trigger events: {key, delay}.")
+
+
+class TriggerBody(Strict):
+    input: Any = Field(None, description="The run's input (checked against the input schema).")
+
+
+class EventBody(Strict):
+    type: str = Field(min_length=1, max_length=200, description="e.g. ``Deal.won``.")
+    data: Any = Field(None, description="Any JSON value.")
+    id: str | None = Field(
+        None, min_length=1, max_length=255, description="Idempotency key: one event per id."
+    )
+
+
+class WebhookBody(Strict):
+    name: str = Field(description="1 to 63 of a-z 0-9 . _ -; the URL's last segment.")
+    secret: str = Field(description="The shared HMAC secret (never shown again).")
+    scheme: Literal["hmac-sha256", "stripe", "github"] = "hmac-sha256"
+    eventType: str | None = Field(None, description="The type of every event it emits.")
+    mapping: str | None = Field(
+        None, description="Or: a CEL expression of body and headers giving {type, data?, id?}."
+    )
+
+
+class ScheduleBody(Strict):
+    workflow: str = Field(description="The workflow's id or name.")
+    cron: str = Field(description="5 or 6 fields, e.g. ``0 9 * * 1-5``.")
+    timezone: str = "UTC"
+    catchup: Literal["skip", "all"] = "skip"
+    maxCatchup: int = Field(10, ge=0, description="Most missed ticks fired by catch-up.")
+    input: Any = None
+
+
+class QueryBody(Strict):
+    type: Literal["Workflow", "Run", "Event"]
+    filter: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Equality on fields. Runs filter on workflow and status; events on type.",
+    )
+    sort: Annotated[str | None, WithJsonSchema(_SORT_SCHEMA)] = Field(
+        None, description='``-lastRunAt`` or ``{"lastRunAt": "desc"}`` (workflows only).'
+    )
+    limit: int = Field(100, ge=1, le=MAX_LIMIT)
+    cursor: str | None = None
+
+    @field_validator("sort", mode="before")
+    @classmethod
+    def _sort(cls, value: Any) -> Any:
+        """Accept the brief's ``{"field": "asc" | "desc"}`` as well as ``-field``."""
+        if not isinstance(value, dict):
+            return value
+        if len(value) != 1:
+            raise ValueError("sort by exactly one field")
+        ((field, order),) = value.items()
+        if order not in ("asc", "desc"):
+            raise ValueError(f"sort order must be 'asc' or 'desc', got {order!r}")
+        return f"-{field}" if order == "desc" else str(field)
+
+
+class KeyBody(Strict):
+    role: Role
+
+
+# -- responses ----------------------------------------------------------------------------------
+
+
+class Resource(Open):
+    id: str = Field(alias="$id")
+    type: str = Field(alias="$type")
+
+
+class WorkflowOut(Resource):
+    """The brief's Workflow entity, plus ``kind`` and the stored ``definition``."""
+
+    name: str
+    description: str | None = None
+    organization: str
+    triggerEvent: str | list[str] | None = None
+    steps: Any = None
+    retryPolicy: Any = None
+    errorHandling: Any = None
+    timeout: float | None = None
+    status: Literal["Draft", "Activated", "Paused", "Triggered", "Archived"]
+    version: int
+    lastRunAt: str | None = None
+    runCount: int
+    successCount: int
+    failureCount: int
+    createdAt: str
+    updatedAt: str
+
+
+class StepOut(Open):
+    key: str
+    name: str
+    kind: str
+    status: str
+    attempts: int
+    output: Any = None
+    error: Any = None
+
+
+class RunOut(Resource):
+    workflow: str
+    status: Literal["pending", "running", "waiting", "succeeded", "failed", "cancelled"]
+    input: Any = None
+    output: Any = None
+    error: Any = None
+    trigger: str
+    createdAt: str
+    steps: list[StepOut] = Field(default_factory=list)
+
+
+class EventOut(Resource):
+    type_: str = Field(alias="type")
+    data: Any = None
+    createdAt: str
+    runs: list[str] = Field(default_factory=list, description="Runs the event started.")
+
+
+class Accepted(Open):
+    id: str = Field(alias="$id", description="The event's id.")
+
+
+class WebhookOut(Resource):
+    name: str
+    scheme: str
+    eventType: str | None = None
+    mapping: str | None = None
+    url: str
+    createdAt: str
+
+
+class ScheduleOut(Resource):
+    workflow: str
+    cron: str
+    timezone: str
+    catchup: str
+    maxCatchup: int
+    enabled: bool
+    nextFireAt: str | None = None
+    createdAt: str
+
+
+class KeyOut(Resource):
+    organization: str
+    role: Role
+    prefix: str
+    createdAt: str
+    revokedAt: str | None = None
+
+
+class NewKeyOut(KeyOut):
+    key: str = Field(description="The API key itself: shown this once, never stored.")
+
+
+class PageOf(Open):
+    items: list[Any]
+    nextCursor: str | None = Field(None, description="Pass as ``cursor`` for the next page.")
+
+
+class WorkflowPage(PageOf):
+    items: list[WorkflowOut]
+
+
+class RunPage(PageOf):
+    items: list[RunOut]
+
+
+class EventPage(PageOf):
+    items: list[EventOut]
+
+
+class WebhookList(PageOf):
+    items: list[WebhookOut]
+
+
+class ScheduleList(PageOf):
+    items: list[ScheduleOut]
+
+
+class KeyList(PageOf):
+    items: list[KeyOut]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    database: Literal["ok"]
+    schemaVersion: int

@@ -1,0 +1,43 @@
+"""``/~{org}/events``: emit an event (it starts and resumes runs), list and get events."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import Field
+
+from plait.api.auth import EngineDep, Runner, Viewer
+from plait.api.models import MAX_LIMIT, EventBody, EventOut, EventPage, Strict
+from plait.api.problems import PROBLEM_RESPONSES, WITH_BODY
+from plait.api.render import Json
+
+router = APIRouter(prefix="/~{org}/events", tags=["events"], responses=PROBLEM_RESPONSES)
+
+
+class EventQuery(Strict):
+    type: str | None = Field(None, description="Only events of this type.")
+    limit: int = Field(100, ge=1, le=MAX_LIMIT)
+    cursor: str | None = None
+
+
+@router.get("", response_model=EventPage, summary="List events, newest first")
+async def list_events(
+    caller: Viewer, engine: EngineDep, query: Annotated[EventQuery, Query()]
+) -> Json:
+    page = await engine.events.find(caller.org, type=query.type, limit=query.limit,
+                                    cursor=query.cursor)  # fmt: skip
+    return Json(page.to_dict())
+
+
+@router.post(
+    "", response_model=EventOut, status_code=202, summary="Emit an event", responses=WITH_BODY
+)
+async def emit_event(caller: Runner, engine: EngineDep, body: EventBody) -> Json:
+    event = await engine.events.emit(caller.org, body.type, body.data, id=body.id, source="api")
+    return Json(event, 202)
+
+
+@router.get("/{event_id}", response_model=EventOut, summary="Get an event")
+async def get_event(caller: Viewer, engine: EngineDep, event_id: str) -> Json:
+    return Json(await engine.events.get(caller.org, event_id))

@@ -1,0 +1,57 @@
+"""``POST /~{org}/query``: the brief's MCP-style query, ``{type, filter, sort, limit, cursor}``,
+answered by the finds of workflows, runs and events."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from plait.api.auth import EngineDep, Viewer
+from plait.api.models import PageOf, QueryBody
+from plait.api.problems import PROBLEM_RESPONSES, WITH_BODY, ApiProblem
+from plait.api.render import Json
+from plait.engine import Engine
+from plait.service.pages import Page
+
+router = APIRouter(prefix="/~{org}/query", tags=["query"], responses=PROBLEM_RESPONSES)
+
+# The filters the run and event finds take (workflows filter on any field).
+_FILTERS = {"Run": ("workflow", "status"), "Event": ("type",)}
+
+
+@router.post(
+    "", response_model=PageOf, summary="Query workflows, runs or events", responses=WITH_BODY
+)
+async def query(caller: Viewer, engine: EngineDep, body: QueryBody) -> Json:
+    _check(body)
+    return Json((await _find(engine, caller.org, body)).to_dict())
+
+
+def _check(body: QueryBody) -> None:
+    allowed = _FILTERS.get(body.type)
+    if allowed is None:
+        return
+    only = f"{body.type} queries filter on {' and '.join(allowed)} only"
+    errors = [
+        {"path": f"$.body.filter.{name}", "message": only}
+        for name in body.filter
+        if name not in allowed
+    ]
+    if body.sort is not None:
+        errors.append({"path": "$.body.sort", "message": f"{body.type}s are newest first"})
+    if errors:
+        raise ApiProblem(422, f"The {body.type} query is invalid.", kind="validation-error",
+                         errors=errors)  # fmt: skip
+
+
+async def _find(engine: Engine, org: str, body: QueryBody) -> Page:
+    limit, cursor, where = body.limit, body.cursor, body.filter
+    if body.type == "Workflow":
+        return await engine.workflows.find(
+            org, where=where or None, sort=body.sort, limit=limit, cursor=cursor
+        )
+    if body.type == "Run":
+        workflow, status = where.get("workflow"), where.get("status")
+        return await engine.runs.find(
+            org, workflow=workflow, status=status, limit=limit, cursor=cursor
+        )
+    return await engine.events.find(org, type=where.get("type"), limit=limit, cursor=cursor)

@@ -1,0 +1,40 @@
+"""``/~{org}/schedules``: cron schedules that start runs of a workflow."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from plait.api.auth import Editor, EngineDep, Viewer
+from plait.api.models import ScheduleBody, ScheduleList, ScheduleOut
+from plait.api.problems import PROBLEM_RESPONSES, WITH_BODY
+from plait.api.render import Json, items, no_content
+
+router = APIRouter(prefix="/~{org}/schedules", tags=["schedules"], responses=PROBLEM_RESPONSES)
+
+
+@router.get("", response_model=ScheduleList, summary="List schedules")
+async def list_schedules(
+    caller: Viewer,
+    engine: EngineDep,
+    workflow: Annotated[str | None, Query(description="Only this workflow's (id or name).")] = None,
+) -> Json:
+    return items(await engine.schedules.list(caller.org, workflow))
+
+
+@router.post(
+    "",
+    response_model=ScheduleOut,
+    status_code=201,
+    summary="Create a schedule",
+    responses=WITH_BODY,
+)
+async def create_schedule(caller: Editor, engine: EngineDep, body: ScheduleBody) -> Json:
+    return Json(await engine.schedules.create(caller.org, body.model_dump(exclude_unset=True)), 201)
+
+
+@router.delete("/{schedule_id}", status_code=204, summary="Delete a schedule")
+async def delete_schedule(caller: Editor, engine: EngineDep, schedule_id: str) -> Response:
+    await engine.schedules.delete(caller.org, schedule_id)
+    return no_content()

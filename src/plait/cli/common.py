@@ -1,0 +1,80 @@
+"""What every CLI command shares: options, loading an app's engine, running, printing."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import orjson
+import typer
+
+from plait.cli import render
+from plait.engine import Engine
+from plait.errors import PlaitError, RunNotFound
+
+T = TypeVar("T")
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="PLAIT_DATABASE_URL",
+        help="Database URL, e.g. sqlite:///./plait.db [env: PLAIT_DATABASE_URL]",
+        show_envvar=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+# Exit codes: 1 a run or definition failed, 2 usage, 3 not found, 4 other plait errors.
+EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_ERROR = 1, 2, 3, 4
+
+
+def run_coroutine(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine, mapping plait errors to a message on stderr and an exit code."""
+    try:
+        return asyncio.run(make())
+    except RunNotFound as exc:
+        render.error(str(exc))
+        raise typer.Exit(EXIT_NOT_FOUND) from exc
+    except PlaitError as exc:
+        render.error(str(exc))
+        raise typer.Exit(EXIT_ERROR) from exc
+
+
+def load_engine(target: str) -> Engine:
+    """The ``Engine`` at ``MODULE:ATTR`` (the current directory is importable)."""
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        render.error(f"expected MODULE:ATTR, got {target!r}")
+        raise typer.Exit(EXIT_USAGE)
+    sys.path.insert(0, os.getcwd())
+    try:
+        found = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError, PlaitError) as exc:
+        render.error(f"cannot load {target!r}: {exc}")
+        raise typer.Exit(EXIT_USAGE) from exc
+    if not isinstance(found, Engine):
+        render.error(f"{target!r} is a {type(found).__name__}, not a plait Engine")
+        raise typer.Exit(EXIT_USAGE)
+    return found
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def json_argument(raw: str | None, what: str) -> Any:
+    """A JSON option value, given inline or as ``@file``; None stays None; bad JSON exits 2."""
+    if raw is None:
+        return None
+    text = Path(raw[1:]).read_text(encoding="utf-8") if raw.startswith("@") else raw
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        render.error(f"{what}: not valid JSON: {exc}")
+        raise typer.Exit(EXIT_USAGE) from exc

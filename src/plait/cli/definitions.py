@@ -1,0 +1,157 @@
+"""``plait validate | schema | run | test``: declarative definitions from the shell."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from plait.cli import render
+from plait.cli.common import (
+    DbOption,
+    JsonOption,
+    json_argument,
+    load_engine,
+    print_json,
+    run_coroutine,
+)
+from plait.engine import Engine
+from plait.errors import PlaitError
+
+AppOption = Annotated[
+    str | None,
+    typer.Option("--app", help="MODULE:ATTR of an Engine whose registered actions to use."),
+]
+InputOption = Annotated[
+    str | None, typer.Option("--input", help="The run's input: JSON, or @file with JSON.")
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(validate)
+    app.command()(schema)
+    app.command("run")(run_definition)
+    app.command("test")(dry_run)
+
+
+def validate(
+    file: Annotated[Path, typer.Argument(help="A JSON or YAML definition.", exists=True)],
+    app_target: AppOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Check a definition; list every problem with its path. Exit 0 if valid, 1 if not."""
+    from plait.definitions.load import check_definition
+
+    known = None
+    if app_target:
+        engine = load_engine(app_target)
+        engine.prepare_actions()
+        known = engine.actions.known
+    result = check_definition(file, actions=known)
+    if json:
+        print_json({
+            "valid": result.valid,
+            "errors": [{"path": p.path, "message": p.message} for p in result.errors],
+            "warnings": [{"path": p.path, "message": p.message} for p in result.warnings],
+        })  # fmt: skip
+    else:
+        render.problems(str(file), result.errors, result.warnings)
+    raise typer.Exit(0 if result.valid else 1)
+
+
+def schema() -> None:
+    """Print the JSON Schema of the canonical definition model."""
+    from plait.definitions.model import json_schema
+
+    print_json(json_schema())
+
+
+def run_definition(
+    file: Annotated[Path, typer.Argument(help="A JSON or YAML definition.", exists=True)],
+    input_: InputOption = None,
+    app_target: AppOption = None,
+    json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Run a definition once on the database and print its report (exit 1 if it failed)."""
+    if db:
+        os.environ["PLAIT_DATABASE_URL"] = db
+    engine = load_engine(app_target) if app_target else Engine()
+    report = run_coroutine(lambda: _execute(engine, file, json_argument(input_, "--input")))
+    _print_report(report, json)
+
+
+def dry_run(
+    file: Annotated[Path, typer.Argument(help="A JSON or YAML definition.", exists=True)],
+    input_: InputOption = None,
+    mock: Annotated[
+        list[str] | None,
+        typer.Option(help='ACTION=JSON or ACTION=@file; {"$error": "msg"} makes it fail.'),
+    ] = None,
+    app_target: AppOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Run a definition in a throwaway database with mocked actions and virtual time."""
+    from plait.testing import VirtualClock
+
+    clock = VirtualClock()
+    with tempfile.TemporaryDirectory(prefix="plait-test-") as scratch:
+        # Long polls and leases: with a single in-process worker, nothing needs them, and the
+        # virtual clock then jumps straight to the next real wait (a sleep, a retry, a timeout).
+        settings: dict[str, Any] = {
+            "database_url": f"sqlite:///{scratch}/test.db",
+            "poll_seconds": 10**6, "lease_seconds": 10**7, "heartbeat_seconds": 10**6,
+        }  # fmt: skip
+        if app_target:
+            engine = load_engine(app_target).reconfigured(clock=clock, **settings)
+        else:
+            engine = Engine(clock=clock, **settings)
+        engine.prepare_actions()
+        for spec in mock or []:
+            name, value = _mock(spec)
+            engine.actions.register(name, _mocked(name, value), replace=True)
+        work = _execute(engine, file, json_argument(input_, "--input"))
+        report = run_coroutine(lambda: clock.run_skipping(work))
+    _print_report(report, json)
+
+
+async def _execute(engine: Engine, file: Path, value: Any) -> dict[str, Any]:
+    from plait.interpreter.report import build_report
+
+    workflow = engine.define(file)
+    async with engine:
+        handle = await engine.start(workflow, value)
+        with contextlib.suppress(PlaitError):  # the report carries the failure
+            await handle.result()
+        return build_report(await engine.get_run(handle.id))
+
+
+def _mock(spec: str) -> tuple[str, Any]:
+    name, sep, raw = spec.partition("=")
+    if not sep or not name:
+        render.error(f"--mock expects ACTION=JSON or ACTION=@file, got {spec!r}")
+        raise typer.Exit(2)
+    return name, json_argument(raw, f"--mock {name}")
+
+
+def _mocked(name: str, value: Any) -> Any:
+    from plait.actions.base import ActionError
+
+    async def mocked(_input: Any) -> Any:
+        if isinstance(value, dict) and set(value) == {"$error"}:
+            raise ActionError(f"{name} (mocked): {value['$error']}")
+        return value
+
+    return mocked
+
+
+def _print_report(report: dict[str, Any], json: bool) -> None:
+    if json:
+        print_json(report)
+    else:
+        render.report(report)
+    raise typer.Exit(0 if report["status"] == "succeeded" else 1)

@@ -1,0 +1,115 @@
+"""Human-readable output of the CLI (rich tables on stdout, errors on stderr)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from plait.runs import RunInfo
+
+# Piped output is not cut to a terminal's width.
+_out = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
+_err = Console(stderr=True, highlight=False)
+
+_COLOURS = {
+    "succeeded": "green", "failed": "red", "cancelled": "yellow", "running": "cyan",
+    "waiting": "magenta", "pending": "white",
+}  # fmt: skip
+
+
+def error(message: str) -> None:
+    _err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+
+
+def _status(status: str) -> str:
+    return f"[{_COLOURS.get(status, 'white')}]{status}[/]"
+
+
+def _short(value: object, width: int = 60) -> str:
+    text = orjson.dumps(value).decode()
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def runs_table(runs: list[RunInfo]) -> None:
+    table = Table("id", "workflow", "status", "created", "finished", box=None)
+    for run in runs:
+        finished = run.finished_at.isoformat(timespec="seconds") if run.finished_at else ""
+        table.add_row(
+            run.id, run.workflow, _status(run.status),
+            run.created_at.isoformat(timespec="seconds"), finished,
+        )  # fmt: skip
+    _out.print(table)
+    if not runs:
+        _out.print("no runs")
+
+
+def run_detail(run: RunInfo) -> None:
+    _out.print(f"[bold]{run.id}[/]  {run.workflow}  {_status(run.status)}")
+    _out.print(f"input:  {_short(run.input, 200)}")
+    if run.output is not None:
+        _out.print(f"output: {_short(run.output, 200)}")
+    if run.error:
+        _out.print(f"error:  [red]{run.error.get('type')}: {run.error.get('message')}[/]")
+    table = Table("step", "status", "attempts", "started", "output / error", box=None)
+    for step in run.steps:
+        shown = step.error.get("message", "") if step.error else _short(step.output)
+        started = step.started_at.isoformat(timespec="milliseconds") if step.started_at else ""
+        table.add_row(step.key, _status(step.status), str(step.attempts), started, shown)
+    if run.steps:
+        _out.print(table)
+
+
+def problems(source: str, errors: list[Any], warnings: list[Any]) -> None:
+    for problem in errors:
+        _out.print(f"[red]error[/]   {problem.path}: {problem.message}", soft_wrap=True)
+    for problem in warnings:
+        _out.print(f"[yellow]warning[/] {problem.path}: {problem.message}", soft_wrap=True)
+    verdict = "[green]valid[/]" if not errors else f"[red]invalid[/] ({len(errors)} error(s))"
+    _out.print(f"{source}: {verdict}")
+
+
+def report(data: dict[str, Any]) -> None:
+    _out.print(f"[bold]{data['runId']}[/]  {data['workflow']}  {_status(data['status'])}  "
+               f"{data['durationMs']:.1f} ms")  # fmt: skip
+    table = Table("step", "status", "attempts", "branch", "output / error", box=None)
+    for key, step in data["steps"].items():
+        shown = step["error"].get("message", "") if step["error"] else _short(step["output"])
+        table.add_row(key, _status(step["status"]), str(step["attempts"]), step["branch"] or "",
+                      shown)  # fmt: skip
+    _out.print(table)
+    if data["status"] == "succeeded":
+        _out.print(f"output: {_short(data['output'], 400)}")
+    for error in data["errors"]:
+        _out.print(f"[red]error[/] {error['step']}: {error['type']}: {error['message']}")
+
+
+def resource(data: Any) -> None:
+    _out.print(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode(), soft_wrap=True)
+
+
+def workflows_table(items: list[dict[str, Any]]) -> None:
+    table = Table("id", "name", "status", "version", "trigger", "runs", "ok", "failed",
+                  "last run", box=None)  # fmt: skip
+    for w in items:
+        trigger = w["triggerEvent"]
+        shown = ", ".join(trigger) if isinstance(trigger, list) else (trigger or "")
+        table.add_row(w["$id"], w["name"], w["status"], str(w["version"]), shown,
+                      str(w["runCount"]), str(w["successCount"]), str(w["failureCount"]),
+                      w["lastRunAt"] or "")  # fmt: skip
+    _out.print(table)
+    if not items:
+        _out.print("no workflows")
+
+
+def schedules_table(items: list[dict[str, Any]]) -> None:
+    table = Table("id", "workflow", "cron", "timezone", "enabled", "next", box=None)
+    for s in items:
+        table.add_row(s["$id"], s["workflow"], s["cron"], s["timezone"], str(s["enabled"]),
+                      s["nextFireAt"] or "")  # fmt: skip
+    _out.print(table)
+    if not items:
+        _out.print("no schedules")

@@ -1,0 +1,189 @@
+"""``plait serve`` (the REST API with a worker) and ``plait keys create|list|revoke``."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from plait.cli import render
+from plait.cli.common import (
+    EXIT_NOT_FOUND,
+    EXIT_USAGE,
+    DbOption,
+    JsonOption,
+    load_engine,
+    print_json,
+    run_coroutine,
+)
+from plait.engine import Engine
+from plait.keys import (
+    ROLES,
+    KeyNotFound,
+    KeyRecord,
+    NewKey,
+    create_key,
+    list_keys,
+    revoke_key,
+)
+
+if TYPE_CHECKING:
+    import uvicorn  # imported when serving: other commands do not pay for it
+
+T = TypeVar("T")
+
+OrgOption = Annotated[
+    str,
+    typer.Option("--org", envvar="PLAIT_ORG", help="The organization."),
+]
+
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.add_typer(keys_app, name="keys")
+
+
+def serve(
+    host: Annotated[
+        str, typer.Option(envvar="PLAIT_HOST", help="Interface to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="PLAIT_PORT", help="Port to listen on.")] = 8080,
+    db: DbOption = None,
+    app_target: Annotated[
+        str | None,
+        typer.Option("--app", help="MODULE:ATTR of the Engine to serve (default: a new one)."),
+    ] = None,
+) -> None:
+    """Serve the REST API with a worker until SIGTERM or SIGINT, then stop gracefully."""
+    import uvicorn
+
+    from plait.api import create_app
+
+    if db and app_target:
+        os.environ["PLAIT_DATABASE_URL"] = db  # the engine reads it when the module builds it
+    engine = load_engine(app_target) if app_target else Engine(db)
+    if logging.getLogger().level > logging.INFO:
+        logging.getLogger().setLevel(logging.INFO)  # a server reports its lifecycle
+    config = uvicorn.Config(
+        create_app(engine, worker=True),
+        host=host,
+        port=port,
+        log_config=None,  # the CLI's logging setup
+        timeout_graceful_shutdown=int(engine.settings.shutdown_seconds) + 1,
+    )
+    _server(config).run()
+    # As for `plait worker`: a synchronous step stuck in a thread must not keep the process alive.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def _server(config: uvicorn.Config) -> uvicorn.Server:
+    """A uvicorn server that exits 0 after a graceful stop, as ``plait worker`` does.
+
+    On SIGTERM or SIGINT uvicorn stops accepting, finishes the requests in flight, then runs the
+    app's shutdown (the worker stops gracefully, the database closes). Stock uvicorn then raises
+    the signal again, so that the process dies of it (exit 143); this one returns instead.
+    """
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            handled = (signal.SIGINT, signal.SIGTERM)
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return Server(config)
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help=f"One of {', '.join(ROLES)}.")],
+    org: OrgOption = "default",
+    json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Create an API key and print it: it is shown this once and stored only hashed."""
+    if role not in ROLES:
+        render.error(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+        raise typer.Exit(EXIT_USAGE)
+
+    async def create(engine: Engine) -> NewKey:
+        return await create_key(await engine.opened_store(), org, role, now=engine.clock.time())
+
+    new = run_coroutine(lambda: _with_engine(db, create))
+    if json:
+        print_json({**_shown(new.record), "key": new.key})
+        return
+    typer.echo(new.key)
+    typer.echo(f"{role} key {new.record.id} of {org}: keep it now, it is not shown again",
+               err=True)  # fmt: skip
+
+
+@keys_app.command("list")
+def keys_list(org: OrgOption = "default", json: JsonOption = False, db: DbOption = None) -> None:
+    """List the organization's API keys (ids and roles, never the keys)."""
+
+    async def find(engine: Engine) -> list[KeyRecord]:
+        return await list_keys(await engine.opened_store(), org)
+
+    found = run_coroutine(lambda: _with_engine(db, find))
+    if json:
+        print_json([_shown(k) for k in found])
+        return
+    table = Table("id", "role", "prefix", "created", "revoked", box=None)
+    for key in found:
+        shown = key.resource()
+        table.add_row(key.id, key.role, key.prefix, str(shown["createdAt"]),
+                      str(shown["revokedAt"] or ""))  # fmt: skip
+    Console(highlight=False).print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (the 8 characters after plait_).")],
+    org: OrgOption = "default",
+    db: DbOption = None,
+) -> None:
+    """Revoke an API key: requests that send it are refused from now on."""
+
+    async def revoke(engine: Engine) -> KeyRecord | None:
+        try:
+            return await revoke_key(await engine.opened_store(), org, key_id,
+                                    now=engine.clock.time())  # fmt: skip
+        except KeyNotFound:
+            return None
+
+    if run_coroutine(lambda: _with_engine(db, revoke)) is None:
+        render.error(f"organization {org!r} has no API key {key_id!r}")
+        raise typer.Exit(EXIT_NOT_FOUND)
+    typer.echo(f"revoked key {key_id} of {org}")
+
+
+def _shown(key: KeyRecord) -> dict[str, object]:
+    shown = key.resource()
+    return {"id": key.id, "org": key.org, "role": key.role, "prefix": key.prefix,
+            "createdAt": shown["createdAt"], "revokedAt": shown["revokedAt"]}  # fmt: skip
+
+
+async def _with_engine(db: str | None, use: Callable[[Engine], Awaitable[T]]) -> T:
+    engine = Engine(db)
+    try:
+        return await use(engine)
+    finally:
+        await engine.close()

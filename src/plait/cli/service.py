@@ -1,0 +1,207 @@
+"""``plait workflows | emit | schedules``: the automation service on the database directly.
+
+Runs started here (``trigger``, ``emit``) are stored; a worker (``plait worker``, ``plait
+serve``) executes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from plait.cli import render
+from plait.cli.common import DbOption, JsonOption, json_argument, print_json, run_coroutine
+from plait.engine import Engine
+
+OrgOption = Annotated[
+    str, typer.Option("--org", envvar="PLAIT_ORG", help="Organization [env: PLAIT_ORG]")
+]
+
+workflows_app = typer.Typer(help="Stored workflows and their lifecycle.", no_args_is_help=True)
+schedules_app = typer.Typer(help="Cron schedules of workflows.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(workflows_app, name="workflows")
+    app.add_typer(schedules_app, name="schedules")
+    app.command("emit")(emit)
+
+
+def _call(db: str | None, use: Callable[[Engine], Awaitable[Any]]) -> Any:
+    async def go() -> Any:
+        engine = Engine(db)
+        try:
+            return await use(engine)
+        finally:
+            await engine.close()
+
+    return run_coroutine(go)
+
+
+def _document(file: Path) -> dict[str, Any]:
+    from plait.definitions.load import parse_document
+
+    return parse_document(file.read_text(encoding="utf-8"), str(file))
+
+
+def _show(resource: Any, json: bool) -> None:
+    if json:
+        print_json(resource)
+    else:
+        render.resource(resource)
+
+
+@workflows_app.command("list")
+def workflows_list(
+    status: Annotated[str | None, typer.Option(help="Only workflows in this status.")] = None,
+    sort: Annotated[str | None, typer.Option(help="Sort field, '-' for descending.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    org: OrgOption = "default",
+    json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """List workflows."""
+    where = {"status": status} if status else None
+    page = _call(db, lambda e: e.workflows.find(org, where=where, sort=sort, limit=limit))
+    if json:
+        print_json(page.to_dict())
+    else:
+        render.workflows_table(page.items)
+
+
+@workflows_app.command("get")
+def workflows_get(
+    ref: Annotated[str, typer.Argument(help="Workflow id or name.")],
+    org: OrgOption = "default",
+    json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Show a workflow."""
+    _show(_call(db, lambda e: e.workflows.get(org, ref)), json)
+
+
+@workflows_app.command("create")
+def workflows_create(
+    file: Annotated[Path, typer.Argument(help="A JSON or YAML workflow.", exists=True)],
+    org: OrgOption = "default",
+    json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Store a new workflow (a Draft)."""
+    body = _document(file)
+    _show(_call(db, lambda e: e.workflows.create(org, body)), json)
+
+
+@workflows_app.command("update")
+def workflows_update(
+    ref: Annotated[str, typer.Argument(help="Workflow id or name.")],
+    file: Annotated[Path, typer.Argument(help="Fields to change (JSON or YAML).", exists=True)],
+    org: OrgOption = "default",
+    json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Store a new version with the given fields changed."""
+    patch = _document(file)
+    _show(_call(db, lambda e: e.workflows.update(org, ref, patch)), json)
+
+
+def _verb(verb: str, help_text: str) -> None:
+    def command(
+        ref: Annotated[str, typer.Argument(help="Workflow id or name.")],
+        org: OrgOption = "default",
+        json: JsonOption = False,
+        db: DbOption = None,
+    ) -> None:
+        _show(_call(db, lambda e: getattr(e.workflows, verb)(org, ref)), json)
+
+    command.__doc__ = help_text
+    workflows_app.command(verb)(command)
+
+
+_verb("activate", "Activate a workflow: it listens for its trigger.")
+_verb("pause", "Pause a workflow: events are ignored, schedules stop.")
+_verb("archive", "Archive a workflow (final).")
+
+
+@workflows_app.command("delete")
+def workflows_delete(
+    ref: Annotated[str, typer.Argument(help="Workflow id or name.")],
+    org: OrgOption = "default",
+    db: DbOption = None,
+) -> None:
+    """Delete a workflow (its runs stay)."""
+    _call(db, lambda e: e.workflows.delete(org, ref))
+    typer.echo(f"deleted {ref}")
+
+
+@workflows_app.command("trigger")
+def workflows_trigger(
+    ref: Annotated[str, typer.Argument(help="Workflow id or name.")],
+    input_: Annotated[str | None, typer.Option("--input", help="JSON, or @file.")] = None,
+    org: OrgOption = "default",
+    json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Start a run by hand (a worker executes it)."""
+    value = json_argument(input_, "--input")
+    _show(_call(db, lambda e: e.workflows.trigger(org, ref, value)), json)
+
+
+def emit(
+    type_: Annotated[str, typer.Argument(metavar="TYPE", help="Event type, e.g. Deal.won.")],
+    data: Annotated[str | None, typer.Option(help="Event data: JSON, or @file.")] = None,
+    id_: Annotated[str | None, typer.Option("--id", help="Event id (deduplicates).")] = None,
+    org: OrgOption = "default",
+    json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Emit an event: it starts the runs of every Activated workflow it triggers."""
+    value = json_argument(data, "--data")
+    _show(_call(db, lambda e: e.events.emit(org, type_, value, id=id_, source="cli")), json)
+
+
+@schedules_app.command("list")
+def schedules_list(
+    workflow: Annotated[str | None, typer.Option(help="Only this workflow's.")] = None,
+    org: OrgOption = "default",
+    json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """List schedules."""
+    found = _call(db, lambda e: e.schedules.list(org, workflow))
+    if json:
+        print_json(found)
+    else:
+        render.schedules_table(found)
+
+
+@schedules_app.command("create")
+def schedules_create(
+    workflow: Annotated[str, typer.Option(help="Workflow id or name.")],
+    cron: Annotated[str, typer.Option(help="Cron expression (5 fields, or 6 with seconds).")],
+    timezone: Annotated[str, typer.Option(help="IANA time zone.")] = "UTC",
+    catchup: Annotated[str, typer.Option(help="After downtime: skip or all.")] = "skip",
+    max_catchup: Annotated[int, typer.Option(help="Most missed ticks caught up.")] = 10,
+    input_: Annotated[str | None, typer.Option("--input", help="Run input: JSON.")] = None,
+    org: OrgOption = "default",
+    json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Attach a cron schedule to a workflow."""
+    body = {"workflow": workflow, "cron": cron, "timezone": timezone, "catchup": catchup,
+            "maxCatchup": max_catchup, "input": json_argument(input_, "--input")}  # fmt: skip
+    _show(_call(db, lambda e: e.schedules.create(org, body)), json)
+
+
+@schedules_app.command("delete")
+def schedules_delete(
+    schedule_id: Annotated[str, typer.Argument(help="Schedule id.")],
+    org: OrgOption = "default",
+    db: DbOption = None,
+) -> None:
+    """Delete a schedule."""
+    _call(db, lambda e: e.schedules.delete(org, schedule_id))
+    typer.echo(f"deleted {schedule_id}")

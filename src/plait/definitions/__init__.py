@@ -1,0 +1,1 @@
+"""Declarative workflow definitions: the canonical model, loaders for each dialect, validation."""

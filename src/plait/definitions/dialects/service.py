@@ -1,0 +1,343 @@
+"""The service-steps dialect (brief 003): a graph of typed steps linked by ``dependsOn``.
+
+    {"name": "Order Fulfillment Automation",
+     "steps": [{"id": "validate", "type": "function", "timeout": 5000},
+               {"id": "inventory", "type": "parallel", "dependsOn": ["validate"],
+                "steps": [{"id": "check-stock"}, {"id": "reserve"}]}],
+     "errorHandling": {"defaultRetryPolicy": {"maxAttempts": 2}}}
+
+A step without ``dependsOn`` starts at once. A step without ``type`` is a ``function`` step; its
+action is its ``function`` key, else its id (services register functions by step id). ``then`` and
+``else`` take one step or a list; ``onError`` takes a policy name or a fallback step;
+``compensation`` takes a function name or one function step.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, Field, Tag
+
+from plait.definitions.dialects import (
+    DelayMillis,
+    Events,
+    Normalised,
+    PositiveMillis,
+    RetrySource,
+    Source,
+    build,
+    name,
+    read,
+    retry,
+    seconds,
+    show,
+    stand_in,
+    template_condition,
+    trigger,
+)
+from plait.definitions.model import (
+    ActionStep,
+    ConditionStep,
+    ErrorPolicy,
+    ForeachStep,
+    ParallelStep,
+    SleepStep,
+    Step,
+    WaitStep,
+)
+from plait.definitions.validate import Findings, join
+
+TYPES = ("function", "parallel", "condition", "sleep", "foreach", "wait-for-event")
+_COMMON = {
+    "id", "name", "description", "type", "dependsOn", "required", "timeout", "retryPolicy",
+    "onError", "compensation", "condition",
+}  # fmt: skip
+_ONLY = {
+    "function": {"function", "action", "input"},
+    "parallel": {"strategy", "steps"},
+    "condition": {"then", "else"},
+    "sleep": {"duration", "seconds"},
+    "foreach": {"items", "as", "concurrency", "steps"},
+    "wait-for-event": {"event", "match"},
+}
+_NOT_YET = {"human-task": "human tasks"}
+
+
+def _number_or_text(value: Any) -> str:
+    return "~text" if isinstance(value, str) else "~number"
+
+
+NumberOrText = Annotated[
+    Annotated[float, Tag("~number")] | Annotated[str, Tag("~text")],
+    Discriminator(_number_or_text),
+]
+
+
+class ServiceStep(Source):
+    """One step of any type; which keys apply depends on ``type``."""
+
+    id: str | None = Field(default=None, min_length=1)
+    name: str | None = None
+    description: str | None = None
+    type: str | None = None
+    function: str | None = Field(default=None, min_length=1)
+    action: str | None = Field(default=None, min_length=1)
+    input: Any = None
+    depends_on: list[str] | None = Field(default=None, alias="dependsOn")
+    required: bool | None = None
+    timeout: PositiveMillis | None = None
+    retry_policy: RetrySource | None = Field(default=None, alias="retryPolicy")
+    on_error: Any = Field(default=None, alias="onError")
+    compensation: Any = None
+    condition: str | None = None
+    strategy: Literal["all", "any", "first"] | None = None
+    steps: list[Any] | None = None
+    then: Any = None
+    else_: Any = Field(default=None, alias="else")
+    items: str | None = None
+    as_: str | None = Field(default=None, alias="as", min_length=1)
+    concurrency: int | None = Field(default=None, ge=1)
+    duration: DelayMillis | None = None
+    seconds: NumberOrText | None = None
+    event: str | None = Field(default=None, min_length=1)
+    match: str | None = None
+    assign_to: Any = Field(default=None, alias="assignTo")
+    escalation_policy: Any = Field(default=None, alias="escalationPolicy")
+
+
+class ServiceErrorHandling(Source):
+    default_retry_policy: RetrySource | None = Field(default=None, alias="defaultRetryPolicy")
+    compensation_strategy: Literal["reverse-order"] | None = Field(
+        default=None, alias="compensationStrategy"
+    )
+    notify_on_failure: bool | None = Field(default=None, alias="notifyOnFailure")
+
+
+class ServiceWorkflow(Source):
+    """A service definition; ``type``, ``subtype`` and ``pricing`` are kept as metadata."""
+
+    name: str | None = None
+    description: str | None = None
+    dialect: Literal["service"] | None = None
+    type: Any = None
+    subtype: Any = None
+    trigger_event: Events | None = Field(default=None, alias="triggerEvent")
+    input_schema: dict[str, Any] | None = Field(default=None, alias="inputSchema")
+    output_schema: dict[str, Any] | None = Field(default=None, alias="outputSchema")
+    steps: list[Any]
+    error_handling: ServiceErrorHandling | None = Field(default=None, alias="errorHandling")
+    timeout: PositiveMillis | None = None
+    pricing: dict[str, Any] | None = None
+
+
+def normalise(document: dict[str, Any], findings: Findings) -> Normalised:
+    """Read a service-dialect document into the canonical model."""
+    source = read(ServiceWorkflow, document, "$", findings)
+    if source is None:
+        return Normalised(None)
+    reader = _Reader(findings)
+    steps = [reader.step(raw, f"$.steps[{i}]") for i, raw in enumerate(source.steps)]
+    handling = source.error_handling or ServiceErrorHandling()
+    metadata = {
+        key: value
+        for key, value in [
+            ("type", source.type),
+            ("subtype", source.subtype),
+            ("pricing", source.pricing),
+            ("notifyOnFailure", handling.notify_on_failure),
+        ]
+        if value is not None
+    }
+    definition = build(findings, {
+        "name": name(source.name, "$.name", findings),
+        "description": source.description,
+        "dialect": "service",
+        "trigger": trigger(source.trigger_event),
+        "input_schema": source.input_schema,
+        "output_schema": source.output_schema,
+        "steps": steps,
+        "retry": retry(handling.default_retry_policy),
+        "timeout": seconds(source.timeout),
+        "compensation_strategy": handling.compensation_strategy or "reverse-order",
+        "metadata": metadata,
+    })  # fmt: skip
+    sources = {
+        "retry": "$.errorHandling.defaultRetryPolicy",
+        "input_schema": "$.inputSchema",
+        "output_schema": "$.outputSchema",
+    }
+    return Normalised(definition, sources, reader.unreadable)
+
+
+class _Reader:
+    """Reads steps recursively (children, branches, fallbacks, compensations)."""
+
+    def __init__(self, findings: Findings) -> None:
+        self.findings = findings
+        self.unreadable: set[str] = set()
+
+    def step(self, raw: Any, path: str, default_id: str | None = None) -> Step:
+        item = read(ServiceStep, raw, path, self.findings)
+        fallback_id = default_id or path
+        if item is None:
+            return stand_in(raw, path, fallback_id, self.unreadable)
+        kind = item.type or "function"
+        if kind not in TYPES:
+            if kind in _NOT_YET:
+                message = f"{_NOT_YET[kind]} ({kind!r} steps) are not supported yet"
+            else:
+                message = f"unknown step type {kind!r}; expected one of {', '.join(TYPES)}"
+            self.findings.error(join(path, "type"), message)
+            return stand_in(raw, path, fallback_id, self.unreadable)
+        step_id = item.id or default_id
+        if step_id is None:
+            self.findings.error(join(path, "id"), "required key 'id' is missing")
+            return stand_in(raw, path, fallback_id, self.unreadable)
+        self.ignored(raw, kind, path)
+        return self.typed(item, kind, step_id, path)
+
+    def ignored(self, raw: dict[str, Any], kind: str, path: str) -> None:
+        for key in raw:
+            elsewhere = key not in _COMMON and any(key in keys for keys in _ONLY.values())
+            if elsewhere and key not in _ONLY[kind]:
+                self.findings.warn(join(path, key), f"{key!r} is ignored on a {kind} step")
+
+    def typed(self, item: ServiceStep, kind: str, step_id: str, path: str) -> Step:
+        policy, fallback = self.on_error(item.on_error, step_id, path)
+        common: dict[str, Any] = {
+            "id": step_id,
+            "name": item.name,
+            "depends_on": item.depends_on or [],
+            "required": True if item.required is None else item.required,
+            "timeout": seconds(item.timeout),
+            "retry": retry(item.retry_policy),
+            "on_error": policy,
+            "fallback": fallback,
+            "compensation": self.compensation(item.compensation, step_id, path),
+            "path": path,
+            "sources": {"depends_on": "dependsOn", "retry": "retryPolicy", "on_error": "onError"},
+        }
+        if kind == "condition":
+            return self.condition(item, path, common)
+        common["condition"] = template_condition(item.condition)
+        if kind == "parallel":
+            return ParallelStep(strategy=item.strategy or "all", steps=self.children(item, path),
+                                **common)  # fmt: skip
+        if kind == "foreach":
+            if item.items is None:
+                self.findings.error(join(path, "items"), "a foreach step needs 'items'")
+            common["as"] = item.as_ or "item"
+            return ForeachStep(items=item.items or "[]", concurrency=item.concurrency or 1,
+                               steps=self.children(item, path), **common)  # fmt: skip
+        if kind == "sleep":
+            return self.sleep(item, path, common)
+        if kind == "wait-for-event":
+            if item.event is None:
+                self.findings.error(join(path, "event"), "a wait-for-event step needs 'event'")
+            return WaitStep(event=item.event or "?", match=template_condition(item.match),
+                            **common)  # fmt: skip
+        common["sources"]["action"] = "function" if item.function else (
+            "action" if item.action else "id"
+        )  # fmt: skip
+        action = item.function or item.action or step_id
+        return ActionStep(action=action, input=item.input, **common)
+
+    def condition(self, item: ServiceStep, path: str, common: dict[str, Any]) -> ConditionStep:
+        if item.condition is None:
+            self.findings.error(join(path, "condition"), "a condition step needs 'condition'")
+        common["sources"]["test"] = "condition"
+        common["else"] = self.branch(item.else_, join(path, "else"))
+        return ConditionStep(
+            test=template_condition(item.condition) or "false",
+            then=self.branch(item.then, join(path, "then")),
+            **common,
+        )
+
+    def sleep(self, item: ServiceStep, path: str, common: dict[str, Any]) -> SleepStep:
+        if item.duration is not None and item.seconds is not None:
+            self.findings.error(join(path, "seconds"), "give 'duration' or 'seconds', not both")
+        if item.duration is not None:
+            common["sources"]["seconds"] = "duration"
+            return SleepStep(seconds=seconds(item.duration), **common)
+        if item.seconds is None:
+            self.findings.error(path, "a sleep step needs 'duration' (ms) or 'seconds'")
+        return SleepStep(seconds=item.seconds if item.seconds is not None else 0.0, **common)
+
+    def children(self, item: ServiceStep, path: str) -> list[Step]:
+        where = join(path, "steps")
+        if not item.steps:
+            self.findings.error(where, f"a {item.type} step needs at least one step in 'steps'")
+            return [stand_in({}, where, f"{item.id}.missing", self.unreadable)]
+        return [self.step(raw, join(where, i)) for i, raw in enumerate(item.steps)]
+
+    def branch(self, value: Any, where: str) -> list[Step]:
+        """``then``/``else``: one step, or a list of steps run in order."""
+        if value is None:
+            return []
+        if isinstance(value, dict):
+            return [self.step(value, where)]
+        if isinstance(value, list):
+            return [self.step(raw, join(where, i)) for i, raw in enumerate(value)]
+        self.findings.error(where, f"expected a step or a list of steps, got {show(value)}")
+        return []
+
+    def on_error(
+        self, value: Any, step_id: str, path: str
+    ) -> tuple[ErrorPolicy | None, list[Step]]:
+        """``stop``, ``continue``, ``retry`` (the retry policy, then stop), or a fallback:
+        ``{fallback: step}``, a step, or ``fallback`` with nothing to run (an error)."""
+        where = join(path, "onError")
+        if value is None:
+            return None, []
+        if isinstance(value, dict):
+            if set(value) == {"fallback"}:
+                inner = join(where, "fallback")
+                return "fallback", self.fallbacks(value["fallback"], step_id, inner)
+            return "fallback", self.fallbacks(value, step_id, where)
+        if isinstance(value, str) and value.lower() in ("stop", "continue"):
+            policy: ErrorPolicy = "stop" if value.lower() == "stop" else "continue"
+            return policy, []
+        if isinstance(value, str) and value.lower() == "retry":
+            return "stop", []
+        if isinstance(value, str) and value.lower() == "fallback":
+            self.findings.error(where, "onError 'fallback' needs a step to run: "
+                                "write onError: {fallback: {id, function}}")  # fmt: skip
+            return None, []
+        self.findings.error(
+            where,
+            "expected 'stop', 'continue', 'retry', 'fallback' or a fallback step, "
+            f"got {show(value)}",
+        )
+        return None, []
+
+    def fallbacks(self, value: Any, step_id: str, where: str) -> list[Step]:
+        if isinstance(value, str) and value:
+            return [ActionStep(id=f"{step_id}.fallback", action=value, path=where,
+                               sources={"action": ""})]  # fmt: skip
+        if isinstance(value, list):
+            return [
+                self.step(raw, join(where, i), f"{step_id}.fallback-{i + 1}")
+                for i, raw in enumerate(value)
+            ]
+        return [self.step(value, where, f"{step_id}.fallback")]
+
+    def compensation(self, value: Any, step_id: str, path: str) -> ActionStep | None:
+        """A function name or one function step, run if the run fails after this step."""
+        where = join(path, "compensation")
+        if value is None:
+            return None
+        if isinstance(value, str) and value:
+            return ActionStep(id=f"{step_id}.compensate", action=value, path=where,
+                              sources={"action": ""})  # fmt: skip
+        if isinstance(value, dict) and "steps" in value:
+            self.findings.error(join(where, "steps"), "a compensation is one function step or "
+                                "a function name; a list of steps is not supported")  # fmt: skip
+            return None
+        if not isinstance(value, dict):
+            self.findings.error(where, f"expected a function name or a step, got {show(value)}")
+            return None
+        step = self.step(value, where, f"{step_id}.compensate")
+        if not isinstance(step, ActionStep):
+            self.findings.error(join(where, "type"), "a compensation must be a function step")
+            return None
+        return step

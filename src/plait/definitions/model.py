@@ -1,0 +1,201 @@
+"""The canonical model of a declarative workflow.
+
+Every dialect (platform-entity steps, function steps, service steps, node graphs) is normalised
+into this one model; the interpreter runs only this. Times are in seconds. Expressions are CEL
+source as written (the JavaScript forms of the brief are rewritten when compiled); ``input``
+fields are templates (see ``plait.expressions.compile_template``).
+
+``path`` on each step is the JSON path of the step in the source document, so that validation
+reports problems where the author wrote them; ``sources`` maps a canonical field name to the
+source key when it differs (``{"input": "mapping", "depends_on": "dependsOn"}``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from plait.retry import RetryPolicy
+
+ErrorPolicy = Literal["stop", "continue", "fallback"]
+Dialect = Literal["canonical", "entity", "function", "service", "graph"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Retry(_Model):
+    """A retry policy; delays in seconds."""
+
+    max_attempts: int = Field(3, ge=1)
+    backoff: Literal["exponential", "linear", "constant"] = "exponential"
+    initial_delay: float = Field(1.0, ge=0)
+    multiplier: float = Field(2.0, gt=0)
+    max_delay: float = Field(300.0, ge=0)
+    jitter: float = Field(0.0, ge=0, le=1)
+    non_retryable: list[str] = Field(default_factory=list)
+
+    def policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_attempts=self.max_attempts, backoff=self.backoff,
+            initial_delay=self.initial_delay, multiplier=self.multiplier,
+            max_delay=self.max_delay, jitter=self.jitter,
+            non_retryable=tuple(self.non_retryable),
+        )  # fmt: skip
+
+
+class _Step(_Model):
+    id: str = Field(min_length=1)
+    name: str | None = None
+    depends_on: list[str] = Field(default_factory=list)
+    condition: str | None = None
+    """An expression; when it is false the step is ``skipped`` (its output is null)."""
+    required: bool = True
+    """A step that is not required may fail without failing the run."""
+    timeout: float | None = Field(default=None, gt=0)
+    retry: Retry | None = None
+    on_error: ErrorPolicy | None = None
+    """None: the workflow's policy."""
+    fallback: list[Step] = Field(default_factory=list)
+    """Run instead when the step fails after its retries and its policy is ``fallback``."""
+    compensation: ActionStep | None = None
+    """Run, in reverse order of completion, when the run fails after this step completed."""
+    path: str = ""
+    sources: dict[str, str] = Field(default_factory=dict)
+
+
+class ActionStep(_Step):
+    """Call an action (a registered callable or a built-in) with a templated input."""
+
+    kind: Literal["action"] = "action"
+    action: str = Field(min_length=1)
+    input: Any = None
+    input_schema: dict[str, Any] | None = None
+    output_schema: dict[str, Any] | None = None
+
+
+class ParallelStep(_Step):
+    """Run child steps concurrently: ``all`` of them, the first success (``any``), or the
+    first to finish (``first``)."""
+
+    kind: Literal["parallel"] = "parallel"
+    strategy: Literal["all", "any", "first"] = "all"
+    steps: list[Step] = Field(min_length=1)
+
+
+class ConditionStep(_Step):
+    """Run ``then`` or ``else`` depending on an expression; the branch taken is recorded."""
+
+    kind: Literal["condition"] = "condition"
+    test: str
+    then: list[Step] = Field(default_factory=list)
+    else_: list[Step] = Field(default_factory=list, alias="else")
+
+
+class ForeachStep(_Step):
+    """Run ``steps`` once per item of a list, at most ``concurrency`` items at a time."""
+
+    kind: Literal["foreach"] = "foreach"
+    items: str
+    """An expression giving the list."""
+    as_: str = Field("item", alias="as")
+    concurrency: int = Field(1, ge=1)
+    steps: list[Step] = Field(min_length=1)
+
+
+class SleepStep(_Step):
+    """Wait durably: ``seconds`` (a number) or ``until`` (an expression giving a timestamp)."""
+
+    kind: Literal["sleep"] = "sleep"
+    seconds: float | str | None = None
+    """A number of seconds, or an expression giving one."""
+
+
+class WaitStep(_Step):
+    """Wait for an event of type ``event`` (matching ``match``, an expression over ``event``);
+    its output is the event, or null when ``timeout`` seconds pass first."""
+
+    kind: Literal["wait"] = "wait"
+    event: str = Field(min_length=1)
+    match: str | None = None
+
+
+Step = Annotated[
+    ActionStep | ParallelStep | ConditionStep | ForeachStep | SleepStep | WaitStep,
+    Field(discriminator="kind"),
+]
+
+
+class Debounce(_Model):
+    """Collapse events with the same key within ``delay`` seconds into one run (the last)."""
+
+    key: str
+    """An expression over the event (``event``, its entity) giving the key."""
+    delay: float = Field(gt=0)
+
+
+class Trigger(_Model):
+    """What starts the workflow: events (types) with an optional filter expression."""
+
+    events: list[str] = Field(default_factory=list)
+    filter: str | None = None
+    """An expression over ``event`` and its entity (``deal``); false: the event is ignored."""
+    debounce: Debounce | None = None
+    manual: bool = True
+
+
+class Definition(_Model):
+    """A declarative workflow, normalised."""
+
+    name: str = Field(min_length=1)
+    description: str | None = None
+    dialect: Dialect = "canonical"
+    trigger: Trigger | None = None
+    input_schema: dict[str, Any] | None = None
+    output_schema: dict[str, Any] | None = None
+    steps: list[Step] = Field(min_length=1)
+    retry: Retry | None = None
+    """Default retry policy of every step that has none."""
+    timeout: float | None = Field(default=None, gt=0)
+    """Timeout of the whole run, in seconds."""
+    step_timeout: float | None = Field(default=None, gt=0)
+    """Default timeout of each step attempt."""
+    on_error: ErrorPolicy = "stop"
+    compensation_strategy: Literal["reverse-order"] = "reverse-order"
+    output: Any = None
+    """A template for the run's output; by default, every step's output by id."""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+for _cls in (ActionStep, ParallelStep, ConditionStep, ForeachStep, SleepStep, WaitStep, Definition):
+    _cls.model_rebuild()
+
+
+def walk(steps: list[Step]) -> list[Step]:
+    """Every step, nested ones included (children, branches, fallbacks), depth first."""
+    found: list[Step] = []
+    for step in steps:
+        found.append(step)
+        found.extend(walk(children(step)))
+    return found
+
+
+def children(step: Step) -> list[Step]:
+    """The steps nested in ``step`` (not its compensation)."""
+    nested: list[Step] = list(step.fallback)
+    if isinstance(step, ParallelStep | ForeachStep):
+        nested.extend(step.steps)
+    elif isinstance(step, ConditionStep):
+        nested.extend(step.then)
+        nested.extend(step.else_)
+    return nested
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the canonical model (``plait schema``)."""
+    schema = Definition.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "plait workflow definition (canonical form)"
+    return schema

@@ -1,0 +1,436 @@
+"""Validate a normalised definition: report every problem, each at the source path of its cause.
+
+Errors make a definition unusable (unknown or duplicate step ids, dependency cycles, expressions
+that do not compile or read unknown names, unknown actions, invalid JSON Schemas). Warnings point
+at something probably unintended that still runs (a step output nobody reads).
+
+Validation never stops at the first problem: every check runs over every step, so that an author
+fixes a document in one pass.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from plait.definitions.model import (
+    ActionStep,
+    ConditionStep,
+    Definition,
+    ForeachStep,
+    ParallelStep,
+    SleepStep,
+    Step,
+    Trigger,
+    WaitStep,
+    children,
+)
+from plait.errors import PlaitError
+from plait.expressions import Expression, ExpressionError, compile_expression, compile_template
+
+RESERVED = frozenset({"input", "inputs", "event", "steps", "results", "step", "now"})
+"""Names every expression can read; no step may use one as its id."""
+
+COMPENSATION_NAMES = frozenset({"output", "result"})
+"""Extra names a compensation's expressions see: the output of the step it undoes."""
+LOOP_INDEX = "index"
+
+_META = Draft202012Validator(Draft202012Validator.META_SCHEMA)
+_IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
+# `steps.x`, `results.x`, `steps["x-y"]`, `results['x']`: which step outputs an expression reads.
+_BY_ID = re.compile(
+    r"\b(?:steps|results)\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*(?:\"([^\"]*)\"|'([^']*)')\s*\])"
+)
+# `step.0`, `step[0]`: a step output by position.
+_BY_INDEX = re.compile(r"\bstep\s*(?:\.\s*(\d+)|\[\s*(\d+)\s*\])")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a definition: where (a JSON path such as ``$.steps[2].dependsOn[0]``) and
+    what, in plain words."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class InvalidDefinition(PlaitError):
+    """The workflow definition is invalid."""
+
+    def __init__(self, problems: list[Problem], warnings: list[Problem] | None = None) -> None:
+        self.problems = list(problems)
+        self.warnings = list(warnings or [])
+        count = f"{len(self.problems)} problem" + ("" if len(self.problems) == 1 else "s")
+        listing = "".join(f"\n  {problem}" for problem in self.problems)
+        super().__init__(f"invalid workflow definition ({count}):{listing}")
+
+
+@dataclass
+class Findings:
+    """Errors and warnings collected while reading and checking one document (no duplicates)."""
+
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+    def error(self, path: str, message: str) -> None:
+        _add(self.errors, Problem(path, message))
+
+    def warn(self, path: str, message: str) -> None:
+        _add(self.warnings, Problem(path, message))
+
+
+def _add(problems: list[Problem], problem: Problem) -> None:
+    if problem not in problems:
+        problems.append(problem)
+
+
+def join(path: str, key: str | int) -> str:
+    """``path`` extended by a key (``.name`` or ``["odd-name"]``) or a list index (``[2]``)."""
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    if _IDENTIFIER.match(key):
+        return f"{path}.{key}"
+    return f"{path}[{_quote(key)}]"
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def at(step: Step, name: str) -> str:
+    """The source path of field ``name`` of ``step`` (``sources`` may rename it, possibly to a
+    dotted path such as ``config.code``; an empty source means the step itself)."""
+    base = step.path or "$"
+    source = step.sources.get(name, "else" if name == "else_" else name)
+    return f"{base}.{source}" if source else base
+
+
+def template_part(step: ActionStep) -> Any:
+    """The part of an action step's input that is a template: all of it, except the Python
+    source of a ``code`` action, which is taken literally (its braces are Python's)."""
+    if step.action == "code" and isinstance(step.input, dict):
+        return {k: v for k, v in step.input.items() if k != "code"}
+    return step.input
+
+
+def trigger_nouns(trigger: Trigger | None) -> set[str]:
+    """The names under which expressions see the entity of a trigger event: ``deal`` for
+    ``Deal.won``."""
+    if trigger is None:
+        return set()
+    return {event.split(".", 1)[0].lower() for event in trigger.events if "." in event}
+
+
+def everything(steps: Iterable[Step]) -> Iterator[Step]:
+    """Every step, nested ones included: children, branches, fallbacks and compensations."""
+    for step in steps:
+        yield step
+        yield from everything(children(step))
+        if step.compensation is not None:
+            yield from everything([step.compensation])
+
+
+def sibling_groups(steps: list[Step]) -> Iterator[list[Step]]:
+    """Each list of steps that runs as one dependency graph (``dependsOn`` names siblings)."""
+    yield steps
+    for step in steps:
+        for group in _nested_groups(step):
+            yield from sibling_groups(group)
+
+
+def _nested_groups(step: Step) -> list[list[Step]]:
+    groups: list[list[Step]] = [step.fallback]
+    if isinstance(step, ParallelStep | ForeachStep):
+        groups.append(step.steps)
+    elif isinstance(step, ConditionStep):
+        groups.extend([step.then, step.else_])
+    if step.compensation is not None:
+        groups.append([step.compensation])
+    return [group for group in groups if group]
+
+
+def validate(
+    definition: Definition,
+    findings: Findings,
+    *,
+    actions: Callable[[str], bool] | None = None,
+    sources: dict[str, str] | None = None,
+    unreadable: frozenset[str] = frozenset(),
+) -> None:
+    """Check ``definition`` and add every problem to ``findings``.
+
+    Args:
+        definition: the normalised definition.
+        findings: where problems go.
+        actions: tells whether an action name is known; ``None`` skips the check (a draft).
+        sources: source paths of top-level fields (``{"input_schema": "$.inputSchema"}``).
+        unreadable: paths of steps the loader could not read (already reported): only their ids
+            take part in the checks.
+    """
+    _Validation(definition, findings, actions, sources or {}, unreadable).run()
+
+
+class _Validation:
+    def __init__(
+        self,
+        definition: Definition,
+        findings: Findings,
+        actions: Callable[[str], bool] | None,
+        sources: dict[str, str],
+        unreadable: frozenset[str],
+    ) -> None:
+        self.definition = definition
+        self.findings = findings
+        self.actions = actions
+        self.sources = sources
+        self.unreadable = unreadable
+        self.all = list(everything(definition.steps))
+        self.ids = {step.id for step in self.all}
+        self.nouns = trigger_nouns(definition.trigger)
+        self.known = RESERVED | self.nouns | self.ids
+        self.read: set[str] = set()
+        """Step ids some expression reads (for the unused-output warning)."""
+
+    def run(self) -> None:
+        self.check_ids()
+        for group in sibling_groups(self.definition.steps):
+            self.check_references(group)
+            self.check_cycles(group)
+        self.check_expressions(self.definition.steps, self.known)
+        self.check_workflow_expressions()
+        self.check_actions()
+        self.check_schemas()
+        self.check_unused()
+
+    def readable(self, step: Step) -> bool:
+        return step.path not in self.unreadable
+
+    # -- ids and references ---------------------------------------------------------------------
+
+    def check_ids(self) -> None:
+        first: dict[str, Step] = {}
+        for step in self.all:
+            where = at(step, "id")
+            if step.id in first:
+                self.findings.error(
+                    where, f"duplicate step id {step.id!r} (first used at {first[step.id].path})"
+                )
+            else:
+                first[step.id] = step
+            if step.id in RESERVED:
+                self.findings.error(
+                    where, f"step id {step.id!r} is reserved: expressions use it for run data"
+                )
+            elif step.id in self.nouns:
+                self.findings.error(
+                    where, f"step id {step.id!r} hides the trigger entity {step.id!r}"
+                )
+
+    def check_references(self, group: list[Step]) -> None:
+        siblings = {step.id for step in group}
+        for step in group:
+            for index, target in enumerate(step.depends_on):
+                if target in siblings:
+                    continue
+                where = f"{at(step, 'depends_on')}[{index}]"
+                if target in self.ids:
+                    self.findings.error(
+                        where,
+                        f"step {target!r} is not at the same level as {step.id!r}; "
+                        "dependsOn can only name sibling steps",
+                    )
+                else:
+                    self.findings.error(where, f"unknown step {target!r}{_hint(target, siblings)}")
+
+    def check_cycles(self, group: list[Step]) -> None:
+        order = {step.id: index for index, step in enumerate(group)}
+        by_id = {step.id: step for step in group}
+        reported: set[frozenset[str]] = set()
+        for cycle in _cycles(group):
+            members = frozenset(cycle)
+            if members in reported:
+                continue
+            reported.add(members)
+            start = min(range(len(cycle)), key=lambda i: order[cycle[i]])
+            ring = cycle[start:] + cycle[:start]
+            text = " -> ".join([*ring, ring[0]])
+            self.findings.error(by_id[ring[0]].path or "$", f"dependency cycle: {text}")
+
+    # -- expressions ----------------------------------------------------------------------------
+
+    def check_expressions(self, steps: list[Step], known: frozenset[str] | set[str]) -> None:
+        for step in steps:
+            if not self.readable(step):
+                continue
+            inner = known
+            self.expression(step.condition, at(step, "condition"), known)
+            if isinstance(step, ActionStep):
+                self.template(template_part(step), at(step, "input"), known)
+            elif isinstance(step, ConditionStep):
+                self.expression(step.test, at(step, "test"), known)
+            elif isinstance(step, WaitStep):
+                self.expression(step.match, at(step, "match"), {*known, "event"})
+            elif isinstance(step, ForeachStep):
+                self.expression(step.items, at(step, "items"), known)
+                inner = known | {step.as_, LOOP_INDEX}
+            elif isinstance(step, SleepStep) and isinstance(step.seconds, str):
+                self.expression(step.seconds, at(step, "seconds"), known)
+            self.check_expressions(children(step), inner)
+            if step.compensation is not None:
+                # A compensation also sees the output of the step it undoes.
+                self.check_expressions([step.compensation], inner | COMPENSATION_NAMES)
+
+    def check_workflow_expressions(self) -> None:
+        trigger = self.definition.trigger
+        if trigger is not None and trigger.filter is not None:
+            where = self.sources.get("trigger.filter", "$.trigger.filter")
+            self.expression(trigger.filter, where, RESERVED | self.nouns)
+        if self.definition.output is not None:
+            where = self.sources.get("output", "$.output")
+            self.template(self.definition.output, where, self.known)
+
+    def expression(self, text: str | None, where: str, known: frozenset[str] | set[str]) -> None:
+        if text is None:
+            return
+        try:
+            compiled = compile_expression(text)
+        except ExpressionError as exc:
+            self.findings.error(where, compile_message(exc, text))
+            return
+        self.names(compiled, text, where, known)
+
+    def template(self, value: Any, where: str, known: frozenset[str] | set[str]) -> None:
+        if value is None:
+            return
+        try:
+            compiled = compile_template(value)
+        except ExpressionError as exc:
+            self.findings.error(within(where, exc.path), compile_message(exc, exc.expression))
+            return
+        for path, expression in compiled.expressions:
+            self.names(expression, expression.source, within(where, path), known)
+
+    def names(
+        self, expression: Expression, text: str, where: str, known: frozenset[str] | set[str]
+    ) -> None:
+        for name in sorted(expression.names):
+            if name in self.ids:
+                self.read.add(name)
+            if name not in known:
+                self.findings.error(
+                    where,
+                    f"unknown name {name!r} in expression {text!r}{_hint(name, known)}",
+                )
+        for match in _BY_ID.finditer(text):
+            target = next(group for group in match.groups() if group is not None)
+            self.read.add(target)
+            if target not in self.ids:
+                self.findings.warn(
+                    where,
+                    f"expression {text!r} reads the output of {target!r}, "
+                    f"which is not a step{_hint(target, self.ids)}",
+                )
+        for match in _BY_INDEX.finditer(text):
+            index = int(match.group(1) or match.group(2))
+            if index < len(self.definition.steps):
+                self.read.add(self.definition.steps[index].id)
+            else:
+                self.findings.error(
+                    where,
+                    f"expression {text!r} reads step {index}, but the workflow has "
+                    f"{len(self.definition.steps)} top-level steps (counted from 0)",
+                )
+
+    # -- actions, schemas, outputs --------------------------------------------------------------
+
+    def check_actions(self) -> None:
+        if self.actions is None:
+            return
+        for step in self.all:
+            if not isinstance(step, ActionStep) or not self.readable(step):
+                continue
+            if not self.actions(step.action):
+                self.findings.error(at(step, "action"), f"unknown action {step.action!r}")
+
+    def check_schemas(self) -> None:
+        for name in ("input_schema", "output_schema"):
+            schema = getattr(self.definition, name)
+            self.schema(schema, self.sources.get(name, f"$.{name}"))
+        for step in self.all:
+            if isinstance(step, ActionStep) and self.readable(step):
+                self.schema(step.input_schema, at(step, "input_schema"))
+                self.schema(step.output_schema, at(step, "output_schema"))
+
+    def schema(self, schema: dict[str, Any] | None, where: str) -> None:
+        if schema is None:
+            return
+        for error in _META.iter_errors(schema):
+            path = where
+            for key in error.absolute_path:
+                path = join(path, key)
+            self.findings.error(path, f"not a valid JSON Schema: {error.message}")
+
+    def check_unused(self) -> None:
+        """Only when the workflow declares its output: otherwise every output is the result."""
+        if self.definition.output is None:
+            return
+        for step in self.definition.steps:
+            nested = {inner.id for inner in everything([step])}
+            if self.readable(step) and not nested & self.read:
+                self.findings.warn(
+                    step.path or "$",
+                    f"the output of step {step.id!r} is never used: no expression nor the "
+                    "workflow output reads it",
+                )
+
+
+def _cycles(group: list[Step]) -> Iterator[list[str]]:
+    """Dependency cycles among ``group`` (each as the ids along ``dependsOn`` edges)."""
+    edges = {step.id: list(step.depends_on) for step in group}
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> Iterator[list[str]]:
+        state[node] = 1
+        path.append(node)
+        for target in edges.get(node, []):
+            if target not in edges:
+                continue
+            if state.get(target) == 1:
+                yield path[path.index(target) :]
+            elif target not in state:
+                yield from visit(target)
+        path.pop()
+        state[node] = 2
+
+    for step in group:
+        if step.id not in state:
+            yield from visit(step.id)
+
+
+def compile_message(exc: ExpressionError, text: str | None = None) -> str:
+    """A message such as ``expression 'x +' does not compile at position 3: <reason>``."""
+    shown = repr(text if text is not None else exc.expression)
+    where = "" if exc.position is None else f" at position {exc.position}"
+    return f"expression {shown} does not compile{where}: {exc.reason}"
+
+
+def within(where: str, path: str | None) -> str:
+    """A path inside a template (``$.foo[0]`` or ``foo[0]``) appended to ``where``."""
+    if not path or path == "$":
+        return where
+    relative = path[1:] if path.startswith("$") else path
+    return where + (relative if relative.startswith(("[", ".")) else "." + relative)
+
+
+def _hint(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

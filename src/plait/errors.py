@@ -1,0 +1,231 @@
+"""The plait error hierarchy.
+
+Every error a user can catch derives from :class:`PlaitError`. Errors carry the ids they concern
+as attributes (``run_id``, ``workflow``, ``step``) so that callers never parse messages. Internal
+control-flow signals are not here: they derive from ``BaseException`` (see
+``plait.runtime.signals``) so that user code cannot swallow them with ``except Exception``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PlaitError(Exception):
+    """A plait operation failed."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+
+class ConfigurationError(PlaitError):
+    """The engine's configuration is invalid."""
+
+
+class StoreError(PlaitError):
+    """The database could not be used."""
+
+
+class DatabaseUnavailable(StoreError):
+    """The database cannot be reached right now; retry later."""
+
+
+class UnknownWorkflow(PlaitError):
+    """No workflow is registered under that name."""
+
+    def __init__(self, name: str, known: list[str] | None = None) -> None:
+        self.workflow = name
+        hint = f" (registered: {', '.join(sorted(known))})" if known else ""
+        super().__init__(f"unknown workflow {name!r}{hint}")
+
+
+class DuplicateWorkflow(PlaitError):
+    """A workflow with that name is already registered."""
+
+    def __init__(self, name: str) -> None:
+        self.workflow = name
+        super().__init__(f"a workflow named {name!r} is already registered on this engine")
+
+
+class InvalidArguments(PlaitError):
+    """The arguments do not fit the workflow's signature."""
+
+    def __init__(self, workflow: str, reason: str) -> None:
+        self.workflow = workflow
+        super().__init__(f"workflow {workflow!r}: {reason}")
+
+
+class SerializationError(PlaitError):
+    """A value cannot be stored as JSON."""
+
+    def __init__(self, what: str, type_name: str, detail: str) -> None:
+        self.what = what
+        self.type_name = type_name
+        super().__init__(f"{what} cannot be stored as JSON: {type_name} ({detail})")
+
+
+class InvalidQuery(PlaitError):
+    """A query's parameters are invalid."""
+
+
+class SchemaViolation(PlaitError):
+    """A value does not match its JSON Schema."""
+
+
+class NotFound(PlaitError):
+    """The resource does not exist (or belongs to another organization: the same answer)."""
+
+
+class WorkflowNotFound(NotFound):
+    """No workflow has that id or name in the organization."""
+
+    def __init__(self, ref: str) -> None:
+        self.workflow = ref
+        super().__init__(f"no workflow {ref!r}")
+
+
+class WorkflowNameTaken(PlaitError):
+    """Another workflow of the organization has that name."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"a workflow named {name!r} already exists")
+
+
+class IllegalTransition(PlaitError):
+    """A lifecycle verb does not apply in the workflow's current state."""
+
+    def __init__(self, workflow_id: str, verb: str, current: str, target: str) -> None:
+        self.workflow_id = workflow_id
+        self.verb = verb
+        self.current = current
+        self.target = target
+        super().__init__(
+            f"cannot {verb} workflow {workflow_id}: it is {current}, and {current} -> {target} "
+            "is not a transition of the workflow lifecycle"
+        )
+
+
+class HookVetoed(PlaitError):
+    """A before hook refused a lifecycle verb."""
+
+    def __init__(self, verb: str, reason: str) -> None:
+        self.verb = verb
+        self.reason = reason
+        super().__init__(f"{verb} refused by a before hook: {reason}")
+
+
+class ReadOnlyWorkflow(PlaitError):
+    """Code workflows are defined in Python: the registry shows them but cannot change them."""
+
+    def __init__(self, name: str) -> None:
+        self.workflow = name
+        super().__init__(f"workflow {name!r} is defined in code and is read-only here")
+
+
+class RunNotFound(NotFound):
+    """No run has that id."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"no run with id {run_id!r}")
+
+
+class RunConflict(PlaitError):
+    """A run with that id already exists for another workflow."""
+
+    def __init__(self, run_id: str, workflow: str) -> None:
+        self.run_id = run_id
+        self.workflow = workflow
+        super().__init__(f"run id {run_id!r} is already used by workflow {workflow!r}")
+
+
+class NonDeterminismError(PlaitError):
+    """The workflow code no longer matches the steps recorded for the run."""
+
+    def __init__(self, run_id: str, step: str, recorded: str | None, new: str | None) -> None:
+        self.run_id = run_id
+        self.step = step
+        self.recorded = recorded
+        self.new = new
+        super().__init__(
+            f"run {run_id}: step {step!r} does not replay: the history recorded "
+            f"{recorded or 'nothing'} there, the code now calls {new or 'nothing'}; "
+            "workflow code changed while the run was in flight"
+        )
+
+
+class StepTimeout(PlaitError):
+    """A step attempt ran longer than its timeout."""
+
+    def __init__(self, step: str, seconds: float) -> None:
+        self.step = step
+        self.seconds = seconds
+        super().__init__(f"step {step!r} timed out after {seconds:g}s")
+
+
+class StepFailed(PlaitError):
+    """A step failed after its last attempt.
+
+    Raised into workflow code in place of the step's own exception, both when the step fails and
+    when a recorded failure is replayed, so that ``except StepFailed`` behaves the same on every
+    replay. ``error_type``, ``message`` and ``traceback`` describe the original error.
+    """
+
+    def __init__(self, run_id: str, step: str, error: dict[str, Any]) -> None:
+        self.run_id = run_id
+        self.step = step
+        self.error = error
+        self.error_type: str = error.get("type", "Exception")
+        self.message: str = error.get("message", "")
+        self.traceback: str = error.get("traceback", "")
+        super().__init__(f"step {step!r} failed: {self.error_type}: {self.message}")
+
+
+class WorkflowFailed(PlaitError):
+    """A run ended ``failed``; ``error`` holds the stored error (type, message, traceback)."""
+
+    def __init__(self, run_id: str, error: dict[str, Any] | None) -> None:
+        self.run_id = run_id
+        self.error = error or {}
+        self.error_type: str = self.error.get("type", "Exception")
+        where = f" in step {self.error['step']!r}" if self.error.get("step") else ""
+        super().__init__(
+            f"run {run_id} failed{where}: {self.error_type}: {self.error.get('message', '')}"
+        )
+
+
+class WorkflowCancelled(PlaitError):
+    """The run was cancelled."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"run {run_id} was cancelled")
+
+
+class WorkflowTimeout(PlaitError):
+    """The run exceeded its timeout."""
+
+    def __init__(self, run_id: str, seconds: float | None = None) -> None:
+        self.run_id = run_id
+        after = f" after {seconds:g}s" if seconds is not None else ""
+        super().__init__(f"run {run_id} timed out{after}")
+
+
+class ResultTimeout(PlaitError, TimeoutError):
+    """Waiting for a run's result took longer than the caller allowed."""
+
+    def __init__(self, run_id: str, seconds: float) -> None:
+        self.run_id = run_id
+        super().__init__(f"run {run_id} did not finish within {seconds:g}s")
+
+
+class LeaseLost(BaseException):
+    """Internal: this worker no longer holds the run's lease (another owner or a cancel took it).
+
+    A ``BaseException`` so that user code cannot swallow it; the worker stops executing the run.
+    """
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"lease on run {run_id} was lost")

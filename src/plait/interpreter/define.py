@@ -1,0 +1,56 @@
+"""Turn a definition document into a registered workflow (the interpreter as its function)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from plait.actions.base import ActionRegistry
+from plait.definitions.load import load_definition
+from plait.definitions.model import Definition
+from plait.errors import InvalidArguments
+from plait.interpreter.plan import Plan, compile_plan
+from plait.interpreter.run import interpreter
+from plait.workflow import Workflow
+
+
+def build_workflow(
+    document: Definition | dict[str, Any] | str | Path,
+    actions: ActionRegistry,
+    services: dict[str, Any],
+) -> tuple[Workflow, Plan]:
+    """Load, validate and compile ``document``; return its workflow and plan.
+
+    Raises ``InvalidDefinition`` listing every problem; nothing is registered then.
+    """
+    if isinstance(document, Definition):
+        definition = document
+    else:
+        definition = load_definition(document, actions=actions.known)
+    plan = compile_plan(definition)
+    workflow = Workflow(
+        definition.name,
+        interpreter(plan, actions, services),
+        definition.timeout,
+        ordered_replay=False,
+        validate_input=_input_check(plan),
+    )
+    return workflow, plan
+
+
+def _input_check(plan: Plan) -> Any:
+    validator = plan.input_schema
+
+    def check(args: tuple[Any, ...]) -> None:
+        if validator is None:
+            return
+        value = args[0] if args else None
+        problems = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+        if problems:
+            detail = "; ".join(
+                "$" + "".join(f"[{p!r}]" for p in e.absolute_path) + f": {e.message}"
+                for e in problems
+            )
+            raise InvalidArguments(plan.name, f"input does not match the input schema: {detail}")
+
+    return check if validator is not None else None

@@ -1,0 +1,408 @@
+"""Interpret a Plan as a durable workflow: each node is a ``ctx.step`` (or a sleep, or a recorded
+decision), so replay, retries, suspension and crash recovery are the runtime's, not ours.
+
+Semantics: top-level steps form a dependency graph and independent ones run concurrently;
+nested lists (branches, fallbacks, loop bodies) run in order. A false ``condition`` records the
+step as ``skipped`` (output null). After its retries, a failed step follows its error policy:
+``fallback`` runs its fallback steps, ``continue`` (or ``required: false``) records the failure
+and carries on with a null output, ``stop`` fails the run, after compensating completed steps in
+reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from plait import values
+from plait.actions.base import ActionContext, ActionRegistry
+from plait.errors import PlaitError, SchemaViolation, StepFailed
+from plait.expressions import EvaluationError, compile_expression
+from plait.interpreter.frame import Frame, truthy
+from plait.interpreter.plan import Node, Plan
+from plait.runtime.context import Context
+from plait.runtime.signals import Suspend
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
+
+Interpret = Callable[..., Coroutine[Any, Any, Any]]
+
+_UNRECOVERED = object()  # a failure carried on past (continue, not required): output null
+
+
+def interpreter(plan: Plan, actions: ActionRegistry, services: dict[str, Any]) -> Interpret:
+    """The workflow function that runs ``plan``: ``async def f(ctx, input=None)``."""
+    order = {node.id: i for i, node in enumerate(plan.walk())}
+
+    async def interpret(ctx: Context, input: Any = None, event: Any = None) -> Any:
+        return await _Run(plan, actions, services, order, ctx, input, event).execute()
+
+    interpret.__name__ = plan.name
+    return interpret
+
+
+class _Run:
+    def __init__(
+        self,
+        plan: Plan,
+        actions: ActionRegistry,
+        services: dict[str, Any],
+        order: dict[str, int],
+        ctx: Context,
+        input: Any,
+        event: Any = None,
+    ) -> None:
+        self.plan = plan
+        self.actions = actions
+        self.services = services
+        self.order = order
+        self.ctx = ctx
+        self.input = input
+        self.completed: list[tuple[Node, Frame, str, Any]] = []
+        self.event = event
+        self.root = Frame(self.names(input), {}, order=[node.id for node in plan.nodes])
+
+    def names(self, input: Any) -> dict[str, Any]:
+        """The fixed names of the run. A manual run of an event-triggered workflow takes the
+        trigger's entity as its input, so ``deal`` is the input of a run of a ``Deal.won``
+        workflow started by hand."""
+        base: dict[str, Any] = {"input": input, "inputs": input, "event": self.event}
+        for noun in self.plan.nouns:
+            base[noun] = input
+        if "now" in self.plan.names:
+            base["now"] = self.ctx.now().isoformat()
+        return base
+
+    async def execute(self) -> Any:
+        try:
+            await self.graph(self.plan.nodes, self.root)
+        except StepFailed:
+            await self.compensate()
+            raise
+        scope = self.root.scope()
+        if self.plan.output is not None:
+            output = self.plan.output.render(scope)
+        else:
+            output = {node.id: self.root.outputs.get(node.id) for node in self.plan.nodes}
+        _check(self.plan.output_schema, output, f"the output of workflow {self.plan.name!r}")
+        return output
+
+    # -- structure ------------------------------------------------------------------------------
+
+    async def graph(self, nodes: list[Node], frame: Frame) -> None:
+        """Run ``nodes`` as a dependency graph: each starts when its dependencies have ended."""
+        ids = {n.id for n in nodes}
+        blocking = {n.id: sum(d in ids for d in set(n.step.depends_on)) for n in nodes}
+        dependents: dict[str, list[Node]] = {}
+        for node in nodes:
+            for dep in set(node.step.depends_on) & ids:
+                dependents.setdefault(dep, []).append(node)
+        ready = [n for n in nodes if blocking[n.id] == 0]
+        running: dict[asyncio.Future[Any], Node] = {}
+        finished_count = 0
+        try:
+            while ready or running:
+                if not running and len(ready) == 1:  # a chain: no task needed
+                    node = ready.pop()
+                    await self.node(node, frame)
+                    ready.extend(self._unblocked(node, blocking, dependents))
+                    finished_count += 1
+                    continue
+                for node in ready:
+                    running[asyncio.ensure_future(self.node(node, frame))] = node
+                ready = []
+                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for future in done:
+                    node = running.pop(future)
+                    future.result()
+                    ready.extend(self._unblocked(node, blocking, dependents))
+                    finished_count += 1
+        except Suspend:
+            # Steps already running finish and are recorded before the run suspends; cancelled
+            # now, they would run again on replay.
+            await asyncio.gather(*running, return_exceptions=True)
+            running.clear()
+            raise
+        finally:
+            await _cancel(running)
+        if finished_count < len(nodes):
+            stuck = ", ".join(n.id for n in nodes if blocking[n.id] > 0)
+            raise PlaitError(f"steps can never start (unmet dependencies): {stuck}")
+
+    @staticmethod
+    def _unblocked(
+        node: Node, blocking: dict[str, int], dependents: dict[str, list[Node]]
+    ) -> list[Node]:
+        freed = []
+        for dependent in dependents.get(node.id, ()):
+            blocking[dependent.id] -= 1
+            if blocking[dependent.id] == 0:
+                freed.append(dependent)
+        return freed
+
+    async def sequence(self, nodes: list[Node], frame: Frame) -> Any:
+        output = None
+        for node in nodes:
+            output = await self.node(node, frame)
+        return output
+
+    async def node(self, node: Node, frame: Frame) -> Any:
+        key = frame.key(node.id)
+        try:
+            if node.condition is not None and not await self.holds(node, frame, key):
+                self.ctx.recorded(key, lambda: None, kind="skipped", status="skipped")
+                frame.outputs[node.id] = None
+                return None
+            output = await self.run(node, frame, key)
+        except StepFailed as failure:
+            output = await self.recover(node, frame, failure)
+            if node.fallback and output is not _UNRECOVERED:
+                # saved by its fallback: it counts as done, so its compensation applies
+                self.completed.append((node, frame, key, output))
+            output = None if output is _UNRECOVERED else output
+        else:
+            self.completed.append((node, frame, key, output))
+        frame.outputs[node.id] = output
+        return output
+
+    async def holds(self, node: Node, frame: Frame, key: str) -> bool:
+        assert node.condition is not None
+        try:
+            return truthy(node.condition.evaluate(frame.scope()))
+        except EvaluationError as exc:
+            await self.fail(key, exc)
+            raise  # unreachable: fail() raises StepFailed
+
+    async def run(self, node: Node, frame: Frame, key: str) -> Any:
+        kind = node.step.kind
+        if kind == "action":
+            return await self.action(node, frame, key)
+        if kind == "parallel":
+            return await self.parallel(node, frame, key)
+        if kind == "condition":
+            return await self.branch(node, frame, key)
+        if kind == "foreach":
+            return await self.foreach(node, frame, key)
+        if kind == "wait":
+            return await self.wait(node, frame, key)
+        return await self.sleep(node, frame, key)
+
+    async def recover(self, node: Node, frame: Frame, failure: StepFailed) -> Any:
+        """Apply the step's error policy to a failure that survived its retries."""
+        policy = node.step.on_error or self.plan.definition.on_error
+        if policy == "fallback" and node.fallback:
+            return await self.sequence(node.fallback, frame)
+        if policy == "stop" and node.step.required:
+            raise failure
+        return _UNRECOVERED
+
+    async def fail(self, key: str, exc: Exception) -> None:
+        """Record ``exc`` as the failure of step ``key`` and raise ``StepFailed``."""
+
+        def raise_it() -> None:
+            raise exc
+
+        await self.ctx.step(key, _as_async(raise_it))
+
+    # -- kinds ----------------------------------------------------------------------------------
+
+    async def action(
+        self, node: Node, frame: Frame, key: str, extra: dict[str, Any] | None = None
+    ) -> Any:
+        step = node.step
+        assert step.kind == "action"
+        action = self.actions.get(step.action)
+        scope = frame.scope(extra)
+        ctx = self.ctx
+
+        async def invoke() -> Any:
+            value = node.input.render(scope) if node.input is not None else None
+            _check(node.input_schema, value, f"the input of step {key!r}")
+            if step.action == "code":
+                value = self.code_input(node, value, frame, key)
+            actx = ActionContext(ctx.run_id, ctx.step_id or key, ctx.workflow, ctx.org,
+                                 ctx.store, ctx.clock, services=self.services)  # fmt: skip
+            if action.is_async:
+                result = await action.call(value, actx)
+            else:
+                call = functools.partial(contextvars.copy_context().run, action.bind(value, actx))
+                result = await asyncio.get_running_loop().run_in_executor(ctx.threads, call)
+            _check(node.output_schema, result, f"the output of step {key!r}")
+            return result
+
+        return await ctx.step(key, invoke, retry=node.retry, timeout=node.timeout)
+
+    def code_input(self, node: Node, value: Any, frame: Frame, key: str) -> dict[str, Any]:
+        params = dict(value) if isinstance(value, dict) else {}
+        code = node.code if node.code is not None else params.pop("code", None)
+        shared = self.plan.definition.metadata.get("context") or {}  # a graph's global state
+        context = {**shared, "runId": self.ctx.run_id, "workflow": self.plan.name, "step": key,
+                   **params}  # fmt: skip
+        return {"code": code, "input": self.input, "context": context, "outputs": frame.outputs}
+
+    async def parallel(self, node: Node, frame: Frame, key: str) -> Any:
+        step = node.step
+        assert step.kind == "parallel"
+        if step.strategy == "all":
+            results = await asyncio.gather(
+                *[self.node(child, frame) for child in node.children], return_exceptions=True
+            )
+            pairs = zip(node.children, results, strict=True)
+            failed = [(c, r) for c, r in pairs if isinstance(r, BaseException)]
+            for _, problem in failed:
+                if not isinstance(problem, StepFailed):
+                    raise problem
+            if failed:
+                summary = "; ".join(f"{c.id}: {e}" for c, e in failed)
+                message = f"{len(failed)} of {len(node.children)} parallel steps failed: {summary}"
+                group_error = {"type": "plait.ParallelFailed", "message": message}
+                self.ctx.recorded(key, lambda: None, kind="group", status="failed",
+                                  error=group_error)  # fmt: skip
+                raise StepFailed(self.ctx.run_id, key, group_error)
+            output = {c.id: frame.outputs.get(c.id) for c in node.children}
+            self.ctx.recorded(key, lambda: output, kind="group")
+            return output
+        return await self.race(node, frame, key)
+
+    async def race(self, node: Node, frame: Frame, key: str) -> Any:
+        """``any``: the first child to succeed wins; ``first``: the first to end wins."""
+        step = node.step
+        assert step.kind == "parallel"
+        recorded = self.ctx.replay.peek(f"{key}.winner")
+        try:
+            if recorded is not None:
+                winner = values.decode(recorded.output)
+                child = next(c for c in node.children if c.id == winner)
+                output = await self.node(child, frame)
+            else:
+                child, output = await self._first(node, frame, step.strategy == "any")
+                winner = child.id
+        except StepFailed as failure:
+            self.ctx.recorded(key, lambda: None, kind="group", status="failed",
+                              error=dict(failure.error, step=failure.step))  # fmt: skip
+            raise
+        self.ctx.recorded(f"{key}.winner", lambda: winner, kind="winner")
+        self.ctx.recorded(key, lambda: output, kind="group")
+        return output
+
+    async def _first(self, node: Node, frame: Frame, need_success: bool) -> tuple[Node, Any]:
+        tasks: dict[asyncio.Future[Any], Node] = {
+            asyncio.ensure_future(self.node(c, frame)): c for c in node.children
+        }
+        failures: list[tuple[Node, BaseException]] = []
+        try:
+            pending = set(tasks)
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: node.children.index(tasks[f])):
+                    problem = future.exception()
+                    if problem is None or not need_success:
+                        if problem is not None:
+                            raise problem
+                        return tasks[future], future.result()
+                    failures.append((tasks[future], problem))
+        finally:
+            await _cancel(tasks)
+        summary = "; ".join(f"{c.id}: {e}" for c, e in failures)
+        message = f"no parallel step succeeded: {summary}"
+        error = {"type": "plait.ParallelFailed", "message": message}
+        raise StepFailed(self.ctx.run_id, frame.key(node.id), error)
+
+    async def branch(self, node: Node, frame: Frame, key: str) -> Any:
+        assert node.test is not None
+        try:
+            taken = "then" if truthy(node.test.evaluate(frame.scope())) else "else"
+        except EvaluationError as exc:
+            await self.fail(key, exc)
+            raise
+        taken = self.ctx.recorded(key, lambda: taken, kind="branch")
+        return await self.sequence(node.then if taken == "then" else node.else_, frame)
+
+    async def foreach(self, node: Node, frame: Frame, key: str) -> Any:
+        step = node.step
+        assert step.kind == "foreach" and node.items is not None
+        try:
+            items = node.items.evaluate(frame.scope())
+            if not isinstance(items, list):
+                raise EvaluationError(step.items, f"expected a list, got {type(items).__name__}")
+        except EvaluationError as exc:
+            await self.fail(key, exc)
+            raise
+        limit = asyncio.Semaphore(step.concurrency)
+
+        async def one(index: int, item: Any) -> Any:
+            async with limit:
+                child = frame.child({step.as_: item, "index": index}, f"[{index}]")
+                return await self.sequence(node.children, child)
+
+        return list(await asyncio.gather(*[one(i, item) for i, item in enumerate(items)]))
+
+    async def wait(self, node: Node, frame: Frame, key: str) -> Any:
+        """Wait for an event; the run-local names the match reads are captured now."""
+        step = node.step
+        assert step.kind == "wait"
+        bindings: dict[str, Any] = {}
+        if step.match is not None:
+            scope = frame.scope()
+            names = compile_expression(step.match).names - {"event"}
+            bindings = {n: scope[n] for n in names if n in scope}
+        return await self.ctx.wait_for(step.event, step.match, step.timeout, name=key,
+                                       scope=bindings)  # fmt: skip
+
+    async def sleep(self, node: Node, frame: Frame, key: str) -> Any:
+        spec = node.seconds
+        seconds = 0.0
+        if isinstance(spec, int | float):
+            seconds = float(spec)
+        elif spec is not None:
+            try:
+                seconds = float(spec.evaluate(frame.scope()))
+            except (EvaluationError, TypeError, ValueError) as exc:
+                await self.fail(key, EvaluationError(spec.source, f"not a number: {exc}"))
+                raise
+        await self.ctx.sleep(key, seconds)
+        return None
+
+    # -- compensation ---------------------------------------------------------------------------
+
+    async def compensate(self) -> None:
+        """Undo completed steps that declare a compensation, last defined first."""
+        done = sorted(self.completed, key=lambda c: (self.order.get(c[0].id, 0), c[2]))
+        for node, frame, _, output in reversed(done):
+            if node.compensation is None:
+                continue
+            comp_key = frame.key(node.compensation.id)
+            try:
+                await self.action(node.compensation, frame, comp_key,
+                                  {"output": output, "result": output})  # fmt: skip
+            except StepFailed:
+                continue  # recorded on the compensation step; the others still run
+
+
+def _check(validator: Validator | None, value: Any, what: str) -> None:
+    if validator is None:
+        return
+    problems = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+    if problems:
+        detail = "; ".join(
+            f"{'$' + ''.join(f'[{p!r}]' for p in e.absolute_path)}: {e.message}" for e in problems
+        )
+        raise SchemaViolation(f"{what} does not match its schema: {detail}")
+
+
+def _as_async(fn: Callable[[], Any]) -> Callable[[], Coroutine[Any, Any, Any]]:
+    async def call() -> Any:
+        return fn()
+
+    return call
+
+
+async def _cancel(futures: dict[asyncio.Future[Any], Node]) -> None:
+    for future in futures:
+        future.cancel()
+    if futures:
+        await asyncio.gather(*futures, return_exceptions=True)

@@ -1,0 +1,195 @@
+"""API keys: roles, generation, hashing, and checking a presented key.
+
+A key reads ``plait_<id>_<secret>``: ``id`` is 8 base62 characters that name the key (it is what
+``plait keys list`` shows and ``plait keys revoke`` takes), ``secret`` is 43 base62 characters
+(256 random bits; base62 keeps the key one word when double-clicked). Only the SHA-256 of the
+whole key is stored.
+
+Why SHA-256 and not a slow password hash (scrypt, argon2): a slow hash makes guessing a
+*low-entropy* secret expensive. These secrets are 256 random bits, so guessing one is infeasible
+whatever the hash, and a slow hash would only add its cost (tens of milliseconds by design) to
+every API request. A per-deployment pepper would protect against a leak of the database alone,
+but it is one more secret to provision and rotate, for no gain at this entropy. Hashing the whole
+key (id included) binds the secret to its id; digests are compared in constant time.
+
+Roles are ordered ``viewer < runner < editor < admin``; each role may do what the ones before it
+may do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Literal, Protocol, get_args, runtime_checkable
+
+from plait.errors import ConfigurationError, NotFound, PlaitError
+from plait.store.base import iso_time
+
+Role = Literal["viewer", "runner", "editor", "admin"]
+ROLES: tuple[Role, ...] = get_args(Role)
+"""Every role, least privileged first."""
+
+PREFIX = "plait"
+ID_LENGTH = 8
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_SECRET_LENGTH = 43  # 43 base62 characters carry 256 bits
+_MIN_SECRET = 32
+_MAX_KEY = 200
+
+
+class InvalidRole(PlaitError):
+    """The role is not one of viewer, runner, editor, admin."""
+
+    def __init__(self, role: str) -> None:
+        self.role = role
+        super().__init__(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+
+
+class KeyNotFound(NotFound):
+    """No API key has that id in the organization."""
+
+    def __init__(self, key_id: str) -> None:
+        self.key_id = key_id
+        super().__init__(f"no API key {key_id!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """A stored API key: never the key itself, only its SHA-256 (hex)."""
+
+    org: str
+    id: str
+    role: str
+    prefix: str
+    """The part of the key that is not secret (``plait_<id>``), to recognise it in listings."""
+    hash: str
+    created_at: float
+    revoked_at: float | None = None
+
+    def resource(self) -> dict[str, object]:
+        """The key as the API and ``plait keys list --json`` show it (no hash)."""
+        return {
+            "$id": self.id,
+            "$type": "ApiKey",
+            "organization": self.org,
+            "role": self.role,
+            "prefix": self.prefix,
+            "createdAt": iso_time(self.created_at),
+            "revokedAt": None if self.revoked_at is None else iso_time(self.revoked_at),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    """A key just created: its record and the key itself, shown once and never stored."""
+
+    record: KeyRecord
+    key: str
+
+
+@runtime_checkable
+class KeyStore(Protocol):
+    """The store verbs of API keys (every backend that serves the API has them)."""
+
+    async def create_key(self, record: KeyRecord) -> bool:
+        """Insert the key; False (and nothing written) if its id is taken."""
+        ...
+
+    async def find_key_by_id(self, key_id: str) -> KeyRecord | None:
+        """The key with that id, in any organization (revoked ones included)."""
+        ...
+
+    async def list_keys(self, org: str) -> list[KeyRecord]:
+        """The organization's keys, oldest first (revoked ones included)."""
+        ...
+
+    async def revoke_key(self, org: str, key_id: str, *, now: float) -> KeyRecord | None:
+        """Mark the key revoked (once: a second revoke keeps the first time); None if the
+        organization has no key with that id."""
+        ...
+
+
+def key_store(store: object) -> KeyStore:
+    """``store`` as a :class:`KeyStore`, or ``ConfigurationError`` if its backend has no keys."""
+    if not isinstance(store, KeyStore):
+        raise ConfigurationError(f"the {type(store).__name__} backend does not store API keys")
+    return store
+
+
+def check_role(role: str) -> Role:
+    """``role`` if it is a role, else ``InvalidRole``."""
+    if role not in ROLES:
+        raise InvalidRole(role)
+    return role
+
+
+def allows(role: str, needed: Role) -> bool:
+    """Whether a key with ``role`` may do what ``needed`` may do."""
+    return role in ROLES and ROLES.index(role) >= ROLES.index(needed)
+
+
+def hash_key(key: str) -> str:
+    """The stored form of a key: SHA-256 of its UTF-8 bytes, in hex."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def key_id(key: str) -> str | None:
+    """The id inside a well-formed key, else None (nothing is looked up for a malformed key)."""
+    if len(key) > _MAX_KEY:
+        return None
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != PREFIX:
+        return None
+    found, secret = parts[1], parts[2]
+    if len(found) != ID_LENGTH or any(c not in _ALPHABET for c in found):
+        return None
+    return found if len(secret) >= _MIN_SECRET else None
+
+
+def generate(org: str, role: str, *, now: float) -> NewKey:
+    """A fresh key for ``org`` with ``role`` (not stored; see :func:`create_key`)."""
+    checked = check_role(role)
+    ident = _random(ID_LENGTH)
+    key = f"{PREFIX}_{ident}_{_random(_SECRET_LENGTH)}"
+    record = KeyRecord(org, ident, checked, f"{PREFIX}_{ident}", hash_key(key), now)
+    return NewKey(record, key)
+
+
+def _random(length: int) -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+async def create_key(store: object, org: str, role: str, *, now: float) -> NewKey:
+    """Create and store a key; the returned ``key`` is the only time it can be seen."""
+    keys = key_store(store)
+    for _ in range(5):  # 62**8 ids: a collision is rare, five in a row means a broken RNG
+        new = generate(org, role, now=now)
+        if await keys.create_key(new.record):
+            return new
+    raise PlaitError("could not draw an unused API key id")
+
+
+async def authenticate(store: object, key: str) -> KeyRecord | None:
+    """The live key record that ``key`` is, or None (malformed, unknown, revoked or wrong)."""
+    ident = key_id(key)
+    if ident is None:
+        return None
+    record = await key_store(store).find_key_by_id(ident)
+    if record is None or record.revoked_at is not None:
+        return None
+    return record if hmac.compare_digest(record.hash, hash_key(key)) else None
+
+
+async def list_keys(store: object, org: str) -> list[KeyRecord]:
+    """The organization's keys, oldest first."""
+    return await key_store(store).list_keys(org)
+
+
+async def revoke_key(store: object, org: str, ident: str, *, now: float) -> KeyRecord:
+    """Revoke a key of ``org``; ``KeyNotFound`` if it has none with that id."""
+    record = await key_store(store).revoke_key(org, ident, now=now)
+    if record is None:
+        raise KeyNotFound(ident)
+    return record

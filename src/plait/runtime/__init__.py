@@ -1,0 +1,1 @@
+"""The durable runtime: executes one run by replaying recorded steps and recording new ones."""

@@ -1,0 +1,244 @@
+"""``Context``: what a workflow function receives, and the run state behind it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import random as _random
+import uuid as _uuid
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from plait import values
+from plait.errors import LeaseLost
+from plait.retry import RetryPolicy, seconds_of
+from plait.runtime.replay import Replay
+from plait.runtime.signals import Suspend
+from plait.store.base import StepRecord
+
+if TYPE_CHECKING:
+    from plait.clock import Clock
+    from plait.settings import Settings
+    from plait.store.base import Store
+
+log = logging.getLogger(__name__)
+
+_current_step: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "plait_step_id", default=None
+)
+
+
+class Context:
+    """The handle a workflow uses for everything durable.
+
+    Side effects belong in :meth:`step`; :meth:`sleep` waits durably; :meth:`now`, :meth:`uuid`
+    and :meth:`random` give values that are recorded once and replayed thereafter.
+    """
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        workflow: str,
+        fence: int,
+        replay: Replay,
+        store: Store,
+        clock: Clock,
+        settings: Settings,
+        threads: Executor,
+        org: str = "default",
+    ) -> None:
+        self.run_id = run_id
+        self.org = org
+        self.workflow = workflow
+        self.fence = fence
+        self.replay = replay
+        self.store = store
+        self.clock = clock
+        self.settings = settings
+        self.threads = threads
+        self.wake_at: float | None = None
+        self.active_steps = 0
+        self.idle: asyncio.Event | None = None
+
+    @property
+    def step_id(self) -> str | None:
+        """``{run_id}/{step key}`` inside a step (an idempotency key for outside systems)."""
+        return _current_step.get()
+
+    def step(
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        *args: Any,
+        retry: RetryPolicy | None = None,
+        timeout: float | timedelta | None = None,
+        **kwargs: Any,
+    ) -> Awaitable[Any]:
+        """Run ``fn(*args, **kwargs)`` as the durable step ``name`` and return its result.
+
+        The step's identity is fixed now, when it is called, not when it is awaited. A recorded
+        step returns its recorded output (or raises ``StepFailed``) without running again.
+        Synchronous callables run in a thread pool. ``timeout`` bounds each attempt.
+        """
+        from plait.runtime.steps import run_step
+
+        key, position, recorded = self.replay.next(name, "step")
+        limit = None if timeout is None else seconds_of(timeout)
+        call = _Call(key, position, name, recorded)
+        return self._track(run_step(self, call, fn, args, kwargs, retry, limit))
+
+    def sleep(
+        self,
+        name_or_duration: str | float | timedelta = "sleep",
+        duration: float | timedelta | None = None,
+        *,
+        days: float = 0,
+        hours: float = 0,
+        minutes: float = 0,
+        seconds: float = 0,
+    ) -> Awaitable[None]:
+        """Wait durably: ``ctx.sleep(30)``, ``ctx.sleep(timedelta(hours=1))`` or
+        ``ctx.sleep("cool-off", hours=24)``.
+
+        Long waits suspend the run (it becomes a row with a wake time and holds no memory);
+        short ones wait in memory. Either way the wake time is recorded, so a crash does not
+        restart the wait.
+        """
+        from plait.runtime.steps import run_sleep
+
+        if isinstance(name_or_duration, str):
+            name = name_or_duration
+        else:
+            name, duration = "sleep", name_or_duration
+        extra = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+        total = (seconds_of(duration) if duration is not None else 0.0) + extra.total_seconds()
+        key, position, recorded = self.replay.next(name, "sleep")
+        return self._track(run_sleep(self, _Call(key, position, name, recorded), total))
+
+    def wait_for(
+        self,
+        event_type: str,
+        match: str | None = None,
+        timeout: float | timedelta | None = None,
+        *,
+        name: str | None = None,
+        scope: dict[str, Any] | None = None,
+    ) -> Awaitable[Any]:
+        """Wait durably for an event of ``event_type`` (optionally matching the CEL ``match``,
+        which sees ``event`` and any names given in ``scope``); return the event, or ``None``
+        once ``timeout`` has passed.
+
+        The run is suspended meanwhile: a row, no coroutine. An event emitted after the wait
+        began resumes it at once.
+        """
+        from plait.runtime.steps import run_wait
+
+        if match is not None:
+            from plait.expressions import compile_expression
+
+            compile_expression(match)  # a bad expression fails here, before anything is stored
+        key, position, recorded = self.replay.next(name or f"wait:{event_type}", "wait")
+        call = _Call(key, position, name or event_type, recorded)
+        limit = None if timeout is None else seconds_of(timeout)
+        return self._track(run_wait(self, call, event_type, match, limit, scope))
+
+    def now(self) -> datetime:
+        """The current time (UTC), recorded on first execution and replayed after."""
+        stamp = self.recorded("now", self.clock.time, kind="now")
+        return datetime.fromtimestamp(stamp, UTC)
+
+    def uuid(self) -> _uuid.UUID:
+        """A random UUID, recorded on first execution and replayed after."""
+        return _uuid.UUID(self.recorded("uuid", lambda: str(_uuid.uuid4()), kind="uuid"))
+
+    def random(self) -> float:
+        """A random float in [0, 1), recorded on first execution and replayed after."""
+        value: float = self.recorded("random", _random.random, kind="random")
+        return value
+
+    # -- internals --------------------------------------------------------------------------
+
+    def recorded(
+        self,
+        name: str,
+        make: Callable[[], Any],
+        *,
+        kind: str = "value",
+        status: str = "completed",
+        error: dict[str, Any] | None = None,
+    ) -> Any:
+        """``make()``, recorded under ``name`` on first execution and replayed after.
+
+        For deterministic values a workflow derives from outside the history (the interpreter
+        records skipped steps and branch decisions this way). ``make`` must return JSON.
+        """
+        key, position, found = self.replay.next(name, kind)
+        if found is not None:
+            return values.decode(found.output)
+        value = make()
+        now = self.clock.time()
+        attempts = 0 if status == "skipped" else 1
+        stored_error = None if error is None else values.encode(error)
+        record = StepRecord(key, position, name, kind, status, attempts, values.encode(value),
+                            stored_error, now, now)  # fmt: skip
+        self.record_later(record)
+        return value
+
+    def record_later(self, record: StepRecord) -> None:
+        """Queue a step record without waiting for it; later awaited writes commit after it."""
+        future = asyncio.ensure_future(self.store.record_step(self.run_id, self.fence, record))
+        future.add_done_callback(
+            _ignore_lease_lost
+        )  # queued now: FIFO keeps it before later writes
+
+    def suspend(self, wake_at: float | None) -> Suspend:
+        """Note the wake time (None: only an event wakes the run) and return the signal that
+        unwinds the workflow."""
+        if wake_at is not None:
+            self.wake_at = wake_at if self.wake_at is None else min(self.wake_at, wake_at)
+        return Suspend()
+
+    async def _track(self, inner: Awaitable[Any]) -> Any:
+        self.active_steps += 1
+        try:
+            return await inner
+        finally:
+            self.active_steps -= 1
+            if self.active_steps == 0 and self.idle is not None:
+                self.idle.set()
+
+    async def settle(self) -> None:
+        """Wait until no step of this run is still executing (after a suspension)."""
+        if self.active_steps:
+            self.idle = asyncio.Event()
+            await self.idle.wait()
+
+    def step_scope(self, key: str) -> contextvars.Token[str | None]:
+        return _current_step.set(f"{self.run_id}/{key}")
+
+
+def reset_step_scope(token: contextvars.Token[str | None]) -> None:
+    _current_step.reset(token)
+
+
+class _Call:
+    __slots__ = ("key", "name", "position", "recorded")
+
+    def __init__(self, key: str, position: int, name: str, recorded: StepRecord | None) -> None:
+        self.key = key
+        self.position = position
+        self.name = name
+        self.recorded = recorded
+
+
+def _ignore_lease_lost(future: asyncio.Future[Any]) -> None:
+    # A lost lease surfaces at the run's next awaited write; anything else is worth a log line.
+    if future.cancelled():
+        return
+    error = future.exception()
+    if error is not None and not isinstance(error, LeaseLost):
+        log.error("recording a step value failed: %s", error)

@@ -1,0 +1,171 @@
+"""Executing one run: call the workflow from the top, replaying its history, and end the run
+(succeeded, failed) or suspend it (waiting)."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+from plait import values
+from plait.clock import within
+from plait.errors import (
+    LeaseLost,
+    NonDeterminismError,
+    SerializationError,
+    StepFailed,
+    StoreError,
+    WorkflowTimeout,
+)
+from plait.runtime.context import Context
+from plait.runtime.replay import Replay
+from plait.runtime.signals import Abandon, Suspend
+
+if TYPE_CHECKING:
+    from plait.clock import Clock
+    from plait.settings import Settings
+    from plait.store.base import ClaimedRun, Store
+    from plait.workflow import Workflow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How an execution of a run ended: terminal, or suspended (``status == "waiting"``)."""
+
+    status: str
+    output: bytes | None = None
+    error: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What every execution needs, built once per engine."""
+
+    store: Store
+    clock: Clock
+    settings: Settings
+    threads: Executor
+
+
+async def execute(rt: Runtime, run: ClaimedRun, workflow: Workflow) -> Outcome | None:
+    """Execute ``run`` until it ends or suspends; ``None`` if the lease was lost meanwhile."""
+    replay = Replay(run.id, run.steps, ordered=workflow.ordered_replay)
+    ctx = Context(
+        run_id=run.id, workflow=workflow.name, fence=run.fence, replay=replay,
+        store=guarded(rt.store),
+        clock=rt.clock, settings=rt.settings, threads=rt.threads, org=run.org,
+    )  # fmt: skip
+    try:
+        outcome = await _outcome(ctx, run, workflow)
+        if outcome.status == "waiting":
+            await rt.store.suspend_run(run.id, run.fence, ctx.wake_at, rt.clock.time())
+        else:
+            if outcome.status == "failed":
+                _log_failure(run.id, workflow.name, outcome)
+            await rt.store.finish_run(
+                run.id, run.fence, outcome.status, outcome.output, outcome.error, rt.clock.time()
+            )
+    except LeaseLost:
+        log.info("run %s: lease lost, execution abandoned", run.id, extra={"run_id": run.id})
+        return None
+    except (Abandon, StoreError) as exc:
+        log.warning("run %s: the database failed (%s); it resumes when its lease expires",
+                    run.id, exc, extra={"run_id": run.id})  # fmt: skip
+        return None
+    return outcome
+
+
+async def _outcome(ctx: Context, run: ClaimedRun, workflow: Workflow) -> Outcome:
+    args = values.decode(run.input)
+    try:
+        workflow.check_arguments(tuple(args))
+        if run.deadline_at is not None:
+            result = await _before_deadline(ctx, run, workflow(ctx, *args))
+        else:
+            result = await workflow(ctx, *args)
+    except Suspend:
+        await ctx.settle()
+        if ctx.replay.error is not None:
+            return _failed(ctx.replay.error)
+        if run.deadline_at is not None:
+            ctx.wake_at = min(ctx.wake_at or run.deadline_at, run.deadline_at)
+        return Outcome("waiting")
+    except StepFailed as exc:
+        return _failed(ctx.replay.error or exc, step=exc.step)
+    except Exception as exc:
+        return _failed(ctx.replay.error or exc)
+    try:
+        ctx.replay.check_complete()
+        output = values.encode(result)
+    except NonDeterminismError as exc:
+        return _failed(exc)
+    except TypeError as exc:
+        what = f"the result of workflow {workflow.name!r}"
+        return _failed(SerializationError(what, values.offending_type(result), str(exc)))
+    if ctx.replay.error is not None:
+        return _failed(ctx.replay.error)
+    return Outcome("succeeded", output=output)
+
+
+async def _before_deadline(ctx: Context, run: ClaimedRun, body: Any) -> Any:
+    """Await the workflow body, failing with ``WorkflowTimeout`` at the run's deadline."""
+    assert run.deadline_at is not None
+    remaining = run.deadline_at - ctx.clock.time()
+    if remaining <= 0:
+        body.close()
+        raise WorkflowTimeout(run.id)
+    finished, result = await within(ctx.clock, body, remaining)
+    if not finished:
+        raise WorkflowTimeout(run.id)
+    return result
+
+
+def guarded(store: Store) -> Store:
+    """``store`` seen by a run's context: a store error raises ``Abandon``, which user code
+    cannot catch, so a step whose result could not be recorded is never taken as failed."""
+    return cast("Store", _Guarded(store))
+
+
+class _Guarded:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._store, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = attr(*args, **kwargs)  # queued now: write order is kept
+            return _abandon_on_store_error(result) if inspect.isawaitable(result) else result
+
+        return call
+
+
+async def _abandon_on_store_error(pending: Any) -> Any:
+    try:
+        return await pending
+    except StoreError as exc:
+        raise Abandon(str(exc)) from exc
+
+
+def _log_failure(run_id: str, workflow: str, outcome: Outcome) -> None:
+    error = values.decode(outcome.error) or {}
+    log.warning(
+        "run %s of %s failed: %s: %s", run_id, workflow, error.get("type"), error.get("message"),
+        extra={"run_id": run_id, "workflow": workflow, "step": error.get("step")},
+    )  # fmt: skip
+
+
+def _failed(exc: BaseException, step: str | None = None) -> Outcome:
+    if isinstance(exc, StepFailed):
+        error: dict[str, Any] = dict(exc.error)
+    else:
+        error = values.error_info(exc)
+    if step is not None or getattr(exc, "step", None):
+        error["step"] = step or getattr(exc, "step", None)
+    return Outcome("failed", error=values.encode(error))

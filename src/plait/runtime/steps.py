@@ -1,0 +1,201 @@
+"""Executing one step: replay its record or run its attempts under the retry policy."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from plait import values
+from plait.clock import within, working
+from plait.errors import LeaseLost, SerializationError, StepFailed, StepTimeout
+from plait.retry import NO_RETRY, RetryPolicy
+from plait.store.base import StepRecord
+
+if TYPE_CHECKING:
+    from plait.clock import Clock
+    from plait.runtime.context import Context, _Call
+
+
+async def run_step(
+    ctx: Context,
+    call: _Call,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    retry: RetryPolicy | None,
+    timeout: float | None,
+) -> Any:
+    """Return the step's result: recorded, or produced by running attempts until one succeeds."""
+    recorded = call.recorded
+    attempts = 0
+    if recorded is not None:
+        if recorded.status == "completed":
+            return values.decode(recorded.output)
+        if recorded.status == "failed":
+            raise StepFailed(ctx.run_id, call.key, values.decode(recorded.error))
+        attempts = recorded.attempts
+        await wait_until(ctx, recorded.wake_at)
+    policy = retry or NO_RETRY
+    while True:
+        attempts += 1
+        await _ensure_live(ctx)
+        started = ctx.clock.time()
+        try:
+            output = _encode_output(
+                ctx, call.key, await _attempt(ctx, call.key, fn, args, kwargs, timeout)
+            )
+        except Exception as exc:
+            final = isinstance(exc, SerializationError) or attempts >= policy.max_attempts
+            if final or not policy.retries(exc):
+                error = values.error_info(exc)
+                await _record(ctx, call, "failed", attempts, None, error, started)
+                raise StepFailed(ctx.run_id, call.key, error) from exc
+            wake = ctx.clock.time() + policy.delay(attempts)
+            await _record(
+                ctx, call, "retrying", attempts, None, values.error_info(exc), started, wake
+            )
+            await wait_until(ctx, wake)
+            continue
+        await _record(ctx, call, "completed", attempts, output, None, started)
+        return values.decode(output)
+
+
+async def run_sleep(ctx: Context, call: _Call, seconds: float) -> None:
+    """Wait until the recorded wake time (recording it first if this is the first execution)."""
+    record = call.recorded
+    if record is not None and record.status == "completed":
+        return
+    if record is None:
+        now = ctx.clock.time()
+        record = StepRecord(call.key, call.position, call.name, "sleep", "waiting",
+                            started_at=now, wake_at=now + max(0.0, seconds))  # fmt: skip
+        await ctx.store.record_step(ctx.run_id, ctx.fence, record)
+    await wait_until(ctx, record.wake_at)
+    record.status, record.attempts, record.finished_at = "completed", 1, ctx.clock.time()
+    ctx.record_later(record)
+
+
+async def run_wait(
+    ctx: Context,
+    call: _Call,
+    event_type: str,
+    match: str | None,
+    timeout: float | None,
+    scope: dict[str, Any] | None = None,
+) -> Any:
+    """The awaited event (recorded when it arrived), or None after the timeout."""
+    record = call.recorded
+    if record is not None and record.status == "completed":
+        return values.decode(record.output)
+    now = ctx.clock.time()
+    if record is None:
+        spec = values.encode({"type": event_type, "match": match})
+        wake = None if timeout is None else now + timeout
+        record = StepRecord(call.key, call.position, call.name, "wait", "waiting", 0, spec,
+                            started_at=now, wake_at=wake)  # fmt: skip
+        bindings = None if scope is None else values.encode(scope)
+        await ctx.store.record_wait(ctx.run_id, ctx.fence, record, ctx.org, event_type, match,
+                                    bindings)  # fmt: skip
+    if record.wake_at is not None and now >= record.wake_at:  # timed out: no event
+        record.status, record.output, record.finished_at = "completed", b"null", now
+        ctx.record_later(record)
+        await ctx.store.remove_event_wait(ctx.run_id, call.key)
+        return None
+    raise ctx.suspend(record.wake_at)
+
+
+async def wait_until(ctx: Context, wake_at: float | None) -> None:
+    """Wait in memory for short waits; suspend the run for long ones."""
+    if wake_at is None:
+        return
+    remaining = wake_at - ctx.clock.time()
+    if remaining <= 0:
+        return
+    if remaining <= ctx.settings.inline_wait_seconds:
+        await ctx.clock.sleep(remaining)
+        return
+    raise ctx.suspend(wake_at)
+
+
+async def _ensure_live(ctx: Context) -> None:
+    # One indexed read per attempt: a run cancelled (or taken over) by another process never
+    # starts another step here.
+    if await ctx.store.run_state(ctx.run_id) != ("running", ctx.fence):
+        raise LeaseLost(ctx.run_id)
+
+
+async def _attempt(
+    ctx: Context,
+    key: str,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    timeout: float | None,
+) -> Any:
+    token = ctx.step_scope(key)
+    try:
+        with working(ctx.clock):
+            return await _call(ctx, key, fn, args, kwargs, timeout)
+    finally:
+        token.var.reset(token)
+
+
+async def _call(
+    ctx: Context,
+    key: str,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    timeout: float | None,
+) -> Any:
+    if inspect.iscoroutinefunction(fn):
+        pending: Awaitable[Any] = fn(*args, **kwargs)
+    else:
+        call = functools.partial(fn, *args, **kwargs)
+        runner = contextvars.copy_context().run
+        pending = asyncio.get_running_loop().run_in_executor(ctx.threads, runner, call)
+    result = await (pending if timeout is None else _bounded(ctx.clock, pending, timeout, key))
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+async def _bounded(clock: Clock, pending: Awaitable[Any], seconds: float, key: str) -> Any:
+    """``pending`` within ``seconds``, else ``StepTimeout``.
+
+    A timed-out coroutine is cancelled; a timed-out thread cannot be stopped and is abandoned.
+    """
+    finished, result = await within(clock, pending, seconds)
+    if not finished:
+        raise StepTimeout(key, seconds)
+    return result
+
+
+def _encode_output(ctx: Context, key: str, result: Any) -> bytes:
+    try:
+        return values.encode(result)
+    except TypeError as exc:
+        what = f"the result of step {key!r} in workflow {ctx.workflow!r}"
+        raise SerializationError(what, values.offending_type(result), str(exc)) from exc
+
+
+async def _record(
+    ctx: Context,
+    call: _Call,
+    status: str,
+    attempts: int,
+    output: bytes | None,
+    error: dict[str, Any] | None,
+    started: float,
+    wake_at: float | None = None,
+) -> None:
+    finished = None if status == "retrying" else ctx.clock.time()
+    record = StepRecord(
+        call.key, call.position, call.name, "step", status, attempts, output,
+        None if error is None else values.encode(error), started, finished, wake_at,
+    )  # fmt: skip
+    await ctx.store.record_step(ctx.run_id, ctx.fence, record)

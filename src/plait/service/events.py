@@ -1,0 +1,155 @@
+"""Events: ``emit`` stores an event once per id and, in the same transaction, starts a run of
+every Activated workflow whose trigger matches and resumes every run waiting for it."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from plait import values
+from plait.errors import SerializationError
+from plait.ids import new_id
+from plait.service.pages import Page, paginate
+from plait.store.areas.workflows import event_value
+from plait.store.base import EventRecord
+from plait.store.registry import Decision, RunToStart, TriggerCandidate, WaitCandidate
+
+if TYPE_CHECKING:
+    from plait.engine import Engine
+    from plait.expressions import Expression
+
+log = logging.getLogger(__name__)
+
+
+class EventService:
+    """``engine.events``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def emit(
+        self,
+        org: str,
+        type: str,
+        data: Any = None,
+        *,
+        id: str | None = None,
+        source: str = "api",
+    ) -> dict[str, Any]:
+        """Store the event (once per id) and dispatch it; return it with the runs it started."""
+        if not isinstance(type, str) or not type:
+            raise SerializationError("an event's type", "str", "a non-empty string is required")
+        try:
+            payload = values.encode({} if data is None else data)
+        except TypeError as exc:
+            raise SerializationError(
+                "an event's data", values.offending_type(data), str(exc)
+            ) from exc
+        store = await self.engine.opened_registry()
+        now = self.engine.clock.time()
+        event, created, dispatched = await store.emit(org, type, payload, event_id=id,
+                                                      source=source, now=now)  # fmt: skip
+        resource = event_value(event)
+        resource["runs"] = dispatched.runs
+        resource["duplicate"] = not created
+        return resource
+
+    async def find(
+        self,
+        org: str,
+        *,
+        type: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page:
+        store = await self.engine.opened_store()
+        events = await store.list_events(org, type, 10_000)
+        return paginate([event_value(e) for e in events], sort="-createdAt", limit=limit,
+                        cursor=cursor)  # fmt: skip
+
+    async def get(self, org: str, event_id: str) -> dict[str, Any]:
+        from plait.errors import NotFound
+
+        event = await (await self.engine.opened_registry()).get_event(org, event_id)
+        if event is None:
+            raise NotFound(f"no event {event_id!r}")
+        return event_value(event)
+
+
+class Router:
+    """The service rules the store applies to each new event, inside its transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._plans: dict[tuple[str, int], tuple[Expression | None, Expression | None, float]] = {}
+
+    def route(
+        self, event: EventRecord, triggers: list[TriggerCandidate], waits: list[WaitCandidate]
+    ) -> Decision:
+        decision = Decision()
+        seen = event_value(event)
+        scope = {"event": seen, "data": seen["data"]}
+        for trigger in triggers:
+            start = self._start(trigger, event, seen, scope)
+            if start is not None:
+                decision.starts.append(start)
+        for wait in waits:
+            if wait.match is None or self._holds(wait.match, {**(wait.scope or {}), "event": seen}):
+                decision.resolves.append(wait)
+        return decision
+
+    def _start(
+        self, trigger: TriggerCandidate, event: EventRecord, seen: dict[str, Any],
+        scope: dict[str, Any],
+    ) -> RunToStart | None:  # fmt: skip
+        data = seen["data"]
+        if trigger.kind == "code":
+            workflow = self.engine.registered.get(trigger.name)
+            if workflow is None:
+                return None
+            return RunToStart(new_id("run"), trigger.workflow_id, trigger.name, None,
+                              values.encode([data]))  # fmt: skip
+        from plait.expressions import EvaluationError
+
+        filter_, debounce_key, delay = self._plan(trigger)
+        noun = event.type.split(".", 1)[0].lower()
+        local = {**scope, noun: data}
+        if filter_ is not None and not self._holds(filter_.source, local):
+            return None
+        key = None
+        if debounce_key is not None:
+            try:
+                key = str(debounce_key.evaluate(local))
+            except EvaluationError as exc:
+                log.warning("debounce key of %s failed (%s); starting at once", trigger.name, exc)
+        return RunToStart(
+            new_id("run"), trigger.workflow_id, trigger.name, trigger.version,
+            values.encode([data, seen]), key, delay if key is not None else None,
+        )  # fmt: skip
+
+    def _plan(
+        self, trigger: TriggerCandidate
+    ) -> tuple[Expression | None, Expression | None, float]:
+        cached = self._plans.get((trigger.workflow_id, trigger.version))
+        if cached is None:
+            from plait.definitions.model import Definition
+            from plait.expressions import compile_expression
+
+            definition = Definition.model_validate(trigger.definition)
+            spec = definition.trigger
+            filter_ = compile_expression(spec.filter) if spec and spec.filter else None
+            debounce = spec.debounce if spec else None
+            key = compile_expression(debounce.key) if debounce else None
+            cached = (filter_, key, debounce.delay if debounce else 0.0)
+            self._plans[(trigger.workflow_id, trigger.version)] = cached
+        return cached
+
+    def _holds(self, expression: str, scope: dict[str, Any]) -> bool:
+        from plait.expressions import EvaluationError, compile_expression
+        from plait.interpreter.frame import truthy
+
+        try:
+            return truthy(compile_expression(expression).evaluate(scope))
+        except EvaluationError as exc:
+            log.warning("event filter %r failed (%s); treated as no match", expression, exc)
+            return False

@@ -1,0 +1,63 @@
+"""Runs as the service shows them: scoped by organization, as camelCase resources."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from plait.errors import RunNotFound
+from plait.runs import RunInfo
+from plait.service.pages import Page, paginate
+from plait.service.resources import iso
+
+if TYPE_CHECKING:
+    from plait.engine import Engine
+
+
+def run_resource(run: RunInfo) -> dict[str, Any]:
+    return {
+        "$id": run.id, "$type": "Run", "workflow": run.workflow, "workflowId": run.workflow_id,
+        "workflowVersion": run.workflow_version, "status": run.status, "input": run.input,
+        "output": run.output, "error": run.error, "trigger": run.trigger,
+        "eventId": run.event_id, "createdAt": run.created_at.isoformat(),
+        "startedAt": run.started_at.isoformat() if run.started_at else None,
+        "finishedAt": run.finished_at.isoformat() if run.finished_at else None,
+        "updatedAt": run.updated_at.isoformat(), "executions": run.executions,
+        "steps": [
+            {"key": s.key, "name": s.name, "kind": s.kind, "status": s.status,
+             "attempts": s.attempts, "output": s.output, "error": s.error,
+             "startedAt": s.started_at.isoformat() if s.started_at else None,
+             "finishedAt": s.finished_at.isoformat() if s.finished_at else None,
+             "wakeAt": iso(s.wake_at.timestamp()) if s.wake_at else None}
+            for s in run.steps
+        ],
+    }  # fmt: skip
+
+
+class RunService:
+    """``engine.runs``: runs of one organization (another's are reported as not found)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def get(self, org: str, run_id: str) -> dict[str, Any]:
+        run = await self.engine.get_run(run_id)
+        if run.org != org:
+            raise RunNotFound(run_id)
+        return run_resource(run)
+
+    async def find(
+        self,
+        org: str,
+        *,
+        workflow: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page:
+        runs = await self.engine.list_runs(workflow, status, limit=10_000, org=org)
+        return paginate([run_resource(r) for r in runs], sort="-createdAt", limit=limit,
+                        cursor=cursor)  # fmt: skip
+
+    async def cancel(self, org: str, run_id: str) -> dict[str, Any]:
+        await self.get(org, run_id)
+        return run_resource(await self.engine.cancel(run_id))

@@ -1,0 +1,268 @@
+"""The workflow registry and lifecycle: create, update (immutable versions), delete, get, find,
+activate, pause, trigger, archive; before hooks that can veto, after hooks; ``Workflow.<verb>ed``
+events for every verb.
+
+Lifecycle: ``Draft -> Activated <-> Paused``, and any state but ``Archived`` ``-> Archived``
+(terminal). Activation needs a trigger (events or a schedule) and at least one step, and every
+action the definition calls must be registered.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from plait.errors import (
+    HookVetoed,
+    IllegalTransition,
+    InvalidArguments,
+    ReadOnlyWorkflow,
+    WorkflowNotFound,
+)
+from plait.ids import new_id
+from plait.service.pages import Page, paginate
+from plait.service.resources import workflow_resource
+from plait.store.registry import WorkflowRecord
+
+if TYPE_CHECKING:
+    from plait.definitions.model import Definition
+    from plait.engine import Engine
+
+log = logging.getLogger(__name__)
+
+Hook = Callable[[dict[str, Any]], Any]
+VERBS = ("create", "update", "delete", "activate", "pause", "trigger", "archive")
+PAST = {"create": "created", "update": "updated", "delete": "deleted", "activate": "activated",
+        "pause": "paused", "trigger": "triggered", "archive": "archived"}  # fmt: skip
+TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "activate": (("Draft", "Paused"), "Activated"),
+    "pause": (("Activated",), "Paused"),
+    "archive": (("Draft", "Activated", "Paused"), "Archived"),
+}
+# Keys of a workflow body that configure the service rather than the definition.
+SERVICE_KEYS = ("schedule", "filter", "debounce")
+
+
+class WorkflowService:
+    """``engine.workflows``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._before: dict[str, list[Hook]] = {verb: [] for verb in VERBS}
+        self._after: dict[str, list[Hook]] = {verb: [] for verb in VERBS}
+
+    # -- hooks ----------------------------------------------------------------------------------
+
+    def before(self, verb: str) -> Callable[[Hook], Hook]:
+        """Register a hook run before ``verb``; raising vetoes the verb (``HookVetoed``)."""
+        return self._hook(self._before, verb)
+
+    def after(self, verb: str) -> Callable[[Hook], Hook]:
+        """Register a hook run after ``verb`` has committed (its errors are logged)."""
+        return self._hook(self._after, verb)
+
+    def _hook(self, table: dict[str, list[Hook]], verb: str) -> Callable[[Hook], Hook]:
+        if verb not in table:
+            raise ValueError(f"unknown verb {verb!r}; use one of {', '.join(VERBS)}")
+
+        def register(fn: Hook) -> Hook:
+            table[verb].append(fn)
+            return fn
+
+        return register
+
+    async def _run_before(self, verb: str, resource: dict[str, Any]) -> None:
+        for hook in self._before[verb]:
+            try:
+                result = hook(resource)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as exc:
+                raise HookVetoed(verb, str(exc) or type(exc).__name__) from exc
+
+    async def _finish(self, org: str, verb: str, resource: dict[str, Any]) -> dict[str, Any]:
+        """After a verb commits: emit ``Workflow.<verb>ed`` and run the after hooks."""
+        await self.engine.events.emit(org, f"Workflow.{PAST[verb]}", resource, source="workflow")
+        for hook in self._after[verb]:
+            try:
+                result = hook(resource)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                log.exception("after-%s hook failed for workflow %s", verb, resource.get("$id"))
+        return resource
+
+    # -- verbs ----------------------------------------------------------------------------------
+
+    async def create(self, org: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Store a new workflow as a Draft (version 1); raises ``InvalidDefinition``."""
+        definition = self._definition(body)
+        now = self.engine.clock.time()
+        record = WorkflowRecord(org, new_id("workflow", 8), definition.name, "definition",
+                                "Draft", 1, dict(body), 0, 0, 0, 0, None, now, now)  # fmt: skip
+        await self._run_before("create", self._resource(record, definition))
+        store = await self.engine.opened_registry()
+        await store.create_workflow(record, _dump(definition), _events(definition))
+        return await self._finish(org, "create", self._resource(record, definition))
+
+    async def update(self, org: str, ref: str, patch: dict[str, Any]) -> dict[str, Any]:
+        """Merge ``patch`` into the workflow's document and store it as a new version."""
+        record = await self._record(org, ref)
+        if record.kind != "definition":
+            raise ReadOnlyWorkflow(record.name)
+        if record.status == "Archived":
+            raise IllegalTransition(record.id, "update", "Archived", "Archived")
+        document = {**record.document, **patch}
+        definition = self._definition(document)
+        if record.status == "Activated":
+            self._check_activation(definition, document)
+        await self._run_before("update", self._resource(record, definition))
+        store = await self.engine.opened_registry()
+        updated = await store.update_workflow(org, record.id, record.version, document,
+                                              _dump(definition), _events(definition),
+                                              self.engine.clock.time())  # fmt: skip
+        if updated is None:
+            raise IllegalTransition(record.id, "update", "changed meanwhile", "updated")
+        return await self._finish(org, "update", self._resource(updated, definition))
+
+    async def delete(self, org: str, ref: str) -> None:
+        record = await self._record(org, ref)
+        if record.kind != "definition":
+            raise ReadOnlyWorkflow(record.name)
+        resource = await self._present(record)
+        await self._run_before("delete", resource)
+        store = await self.engine.opened_registry()
+        await store.delete_workflow(org, record.id)
+        await self.engine.schedules.forget_workflow(org, record.id)
+        await self._finish(org, "delete", resource)
+
+    async def get(self, org: str, ref: str) -> dict[str, Any]:
+        return await self._present(await self._record(org, ref))
+
+    async def find(
+        self,
+        org: str,
+        *,
+        where: dict[str, Any] | None = None,
+        sort: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page:
+        """Workflows of ``org`` filtered by any resource field, sorted, a page at a time."""
+        store = await self.engine.opened_registry()
+        resources = [await self._present(r) for r in await store.list_workflows(org)]
+        return paginate(resources, where=where, sort=sort, limit=limit, cursor=cursor)
+
+    async def activate(self, org: str, ref: str) -> dict[str, Any]:
+        record = await self._record(org, ref)
+        if record.kind == "definition" and record.status in TRANSITIONS["activate"][0]:
+            definition = self._definition(record.document)
+            self._check_activation(definition, record.document)
+        return await self._transition(org, record, "activate")
+
+    async def pause(self, org: str, ref: str) -> dict[str, Any]:
+        return await self._transition(org, await self._record(org, ref), "pause")
+
+    async def archive(self, org: str, ref: str) -> dict[str, Any]:
+        return await self._transition(org, await self._record(org, ref), "archive")
+
+    async def trigger(self, org: str, ref: str, input: Any = None) -> dict[str, Any]:
+        """Start a run by hand (Draft and Activated workflows); returns the run."""
+        record = await self._record(org, ref)
+        if record.status not in ("Draft", "Activated"):
+            raise IllegalTransition(record.id, "trigger", record.status, "Triggered")
+        resource = await self._present(record)
+        await self._run_before("trigger", resource)
+        run = await self.engine.start_stored(record, [input], trigger="manual")
+        await self._finish(org, "trigger", await self._present(await self._record(org, ref)))
+        return run
+
+    async def _transition(self, org: str, record: WorkflowRecord, verb: str) -> dict[str, Any]:
+        allowed, target = TRANSITIONS[verb]
+        if record.status not in allowed:
+            raise IllegalTransition(record.id, verb, record.status, target)
+        await self._run_before(verb, await self._present(record))
+        store = await self.engine.opened_registry()
+        now = self.engine.clock.time()
+        updated, changed = await store.set_workflow_status(org, record.id, allowed, target, now)
+        if updated is None:
+            raise WorkflowNotFound(record.id)
+        if not changed:
+            raise IllegalTransition(record.id, verb, updated.status, target)
+        await self.engine.schedules.set_workflow_enabled(org, updated, target == "Activated")
+        return await self._finish(org, verb, await self._present(updated))
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    async def _record(self, org: str, ref: str) -> WorkflowRecord:
+        store = await self.engine.opened_registry()
+        record = await store.get_workflow(org, ref)
+        if record is None:
+            raise WorkflowNotFound(ref)
+        return record
+
+    async def _present(self, record: WorkflowRecord) -> dict[str, Any]:
+        events: list[str] = []
+        if record.kind == "definition":
+            events = _events(self._definition(record.document, quiet=True))
+        else:
+            workflow = self.engine.registered.get(record.name)
+            events = list(workflow.triggers) if workflow is not None else []
+        return workflow_resource(record, events)
+
+    def _resource(self, record: WorkflowRecord, definition: Definition) -> dict[str, Any]:
+        return workflow_resource(record, _events(definition))
+
+    def _definition(self, body: dict[str, Any], *, quiet: bool = False) -> Definition:
+        """Validate ``body`` (any dialect) into a Definition; actions are checked on activation."""
+        from plait.definitions.load import check_definition
+        from plait.definitions.validate import InvalidDefinition, Problem
+
+        if not isinstance(body, dict):
+            raise InvalidDefinition([Problem("$", "a workflow must be a JSON object")], [])
+        document = {k: v for k, v in body.items() if k not in SERVICE_KEYS}
+        result = check_definition(document)
+        if result.definition is None:
+            raise InvalidDefinition(result.errors, result.warnings)
+        definition = result.definition
+        return _with_service_options(definition, body)
+
+    def _check_activation(self, definition: Definition, document: dict[str, Any]) -> None:
+        from plait.definitions.load import check_definition
+        from plait.definitions.validate import InvalidDefinition, Problem
+
+        problems: list[Problem] = []
+        has_events = definition.trigger is not None and bool(definition.trigger.events)
+        if not has_events and not document.get("schedule"):
+            problems.append(Problem("$.triggerEvent", "a trigger event (or a schedule) must be "
+                                    "defined before activation"))  # fmt: skip
+        document_only = {k: v for k, v in document.items() if k not in SERVICE_KEYS}
+        checked = check_definition(document_only, actions=self.engine.known_action)
+        problems.extend(p for p in checked.errors if "unknown action" in p.message)
+        if problems:
+            raise InvalidDefinition(problems, [])
+
+
+def _with_service_options(definition: Definition, body: dict[str, Any]) -> Definition:
+    from plait.definitions.model import Trigger
+
+    options = {k: body[k] for k in ("filter", "debounce") if k in body}
+    if not options:
+        return definition
+    trigger = definition.trigger or Trigger()
+    try:
+        merged = Trigger.model_validate({**trigger.model_dump(), **options})
+    except ValueError as exc:
+        raise InvalidArguments(definition.name, f"invalid trigger options: {exc}") from exc
+    return definition.model_copy(update={"trigger": merged})
+
+
+def _events(definition: Definition) -> list[str]:
+    return list(definition.trigger.events) if definition.trigger is not None else []
+
+
+def _dump(definition: Definition) -> dict[str, Any]:
+    data: dict[str, Any] = definition.model_dump(mode="json", by_alias=True)
+    return data

@@ -1,0 +1,90 @@
+"""Engine configuration: keyword arguments, then ``PLAIT_*`` environment variables, defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from typing import Any
+
+from plait.errors import ConfigurationError
+
+DEFAULT_DATABASE_URL = "sqlite:///./plait.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of an engine. Each field ``x`` has the environment twin ``PLAIT_X``.
+
+    Attributes:
+        database_url: ``sqlite:///path.db`` (the default is ``./plait.db``) or
+            ``postgresql://user@host/db``.
+        concurrency: most runs one worker executes at a time.
+        lease_seconds: how long a claimed run stays leased without a heartbeat.
+        heartbeat_seconds: how often a worker renews its leases.
+        poll_seconds: longest idle wait before a worker looks for runnable runs again.
+        inline_wait_seconds: sleeps and retry delays up to this long wait in memory; longer ones
+            suspend the run (it becomes a row with a wake time).
+        shutdown_seconds: how long a graceful stop waits for running runs before releasing them.
+        step_threads: size of the thread pool that runs synchronous step functions.
+        sqlite_synchronous: SQLite ``PRAGMA synchronous``: ``NORMAL`` survives process crashes,
+            ``FULL`` also survives power loss at the cost of an fsync per commit.
+        database_readers: PostgreSQL connections (threads) that serve reads, per process; one
+            more connection writes and one listens for wake-ups.
+        code_workers: sandbox processes that run ``code`` actions.
+        code_timeout_seconds: wall-clock limit of one code action call.
+        code_cpu_seconds: CPU-time limit of one code action call.
+        code_memory_mb: address-space limit of each sandbox process.
+    """
+
+    database_url: str = DEFAULT_DATABASE_URL
+    concurrency: int = 500
+    lease_seconds: float = 30.0
+    heartbeat_seconds: float = 10.0
+    poll_seconds: float = 1.0
+    inline_wait_seconds: float = 5.0
+    shutdown_seconds: float = 10.0
+    step_threads: int = 32
+    sqlite_synchronous: str = "NORMAL"
+    database_readers: int = 4
+    code_workers: int = 2
+    code_timeout_seconds: float = 5.0
+    code_cpu_seconds: int = 5
+    code_memory_mb: int = 256
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """Settings from ``overrides``, then the environment, then the defaults."""
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(overrides) - set(known))
+        if unknown:
+            raise ConfigurationError(f"unknown engine setting(s): {', '.join(unknown)}")
+        values: dict[str, Any] = {}
+        for name, spec in known.items():
+            if overrides.get(name) is not None:
+                values[name] = overrides[name]
+                continue
+            raw = os.environ.get(f"PLAIT_{name.upper()}")
+            if raw is not None and raw != "":
+                values[name] = _parse(name, raw, spec.type)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.concurrency < 1:
+            raise ConfigurationError("concurrency must be at least 1")
+        if self.heartbeat_seconds >= self.lease_seconds:
+            raise ConfigurationError("heartbeat_seconds must be shorter than lease_seconds")
+        if self.sqlite_synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ConfigurationError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
+
+
+def _parse(name: str, raw: str, kind: Any) -> Any:
+    try:
+        if kind in ("int", int):
+            return int(raw)
+        if kind in ("float", float):
+            return float(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"PLAIT_{name.upper()}={raw!r} is not a number") from exc
+    return raw

@@ -1,0 +1,23 @@
+"""Every store verb in one class; a backend subclass adds its connection handling
+(``open``, ``close``, ``_submit``, ``_read``, ``schema_version``)."""
+
+from __future__ import annotations
+
+from plait.store.areas.core import CoreArea
+from plait.store.areas.keys import KeysArea
+from plait.store.areas.schedules import SchedulesArea
+from plait.store.areas.webhooks import WebhooksArea
+from plait.store.areas.workflows import WorkflowsArea
+
+
+class StoreBackend(CoreArea, WorkflowsArea, KeysArea, WebhooksArea, SchedulesArea):
+    """All verbs of the Store protocol and of the automation service's registry."""
+
+    async def open(self) -> None:
+        raise TypeError("provided by a backend")
+
+    async def close(self) -> None:
+        raise TypeError("provided by a backend")
+
+    async def schema_version(self) -> int:
+        raise TypeError("provided by a backend")

@@ -1,0 +1,48 @@
+"""SQLite verbs of the keys area (mixed into ``SQLiteStore``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from plait.keys import KeyRecord
+from plait.store.areas.base import Area
+from plait.store.session import Session
+
+
+class KeysArea(Area):
+    """Verbs for API keys (see ``plait.keys.KeyStore``); queries in ``queries_keys.sql``."""
+
+    async def create_key(self, record: KeyRecord) -> bool:
+        params = {
+            "org": record.org, "id": record.id, "role": record.role, "prefix": record.prefix,
+            "hash": record.hash, "created_at": record.created_at,
+        }  # fmt: skip
+
+        def op(db: Session) -> bool:
+            return bool(db.run("insert_key", params).rowcount)
+
+        created: bool = await self._submit(op)
+        return created
+
+    async def find_key_by_id(self, key_id: str) -> KeyRecord | None:
+        row = await self._one("key_by_id", {"id": key_id})
+        return None if row is None else _key(row)
+
+    async def list_keys(self, org: str) -> list[KeyRecord]:
+        return [_key(row) for row in await self._all("keys_of_org", {"org": org})]
+
+    async def revoke_key(self, org: str, key_id: str, *, now: float) -> KeyRecord | None:
+        params = {"org": org, "id": key_id, "now": now}
+
+        def op(db: Session) -> KeyRecord | None:
+            row = db.run("revoke_key", params).fetchone()
+            return None if row is None else _key(row)
+
+        revoked: KeyRecord | None = await self._submit(op)
+        return revoked
+
+
+def _key(row: Sequence[Any]) -> KeyRecord:
+    revoked = None if row[6] is None else float(row[6])
+    return KeyRecord(row[0], row[1], row[2], row[3], row[4], float(row[5]), revoked)

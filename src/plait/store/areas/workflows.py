@@ -1,0 +1,363 @@
+"""SQLite verbs of the workflow registry and of event dispatch (mixed into ``SQLiteStore``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+
+from plait.errors import WorkflowNameTaken
+from plait.store.areas.base import Area
+from plait.store.areas.core import _event, _fenced, _fetch_event, _insert_event, _step_params
+from plait.store.base import EventRecord, StepRecord
+from plait.store.registry import (
+    Decision,
+    Dispatched,
+    EventRouter,
+    RunToStart,
+    TriggerCandidate,
+    WaitCandidate,
+    WorkflowRecord,
+    WorkflowVersion,
+)
+from plait.store.session import Conflict, Session
+
+
+class WorkflowsArea(Area):
+    """Registry verbs; ``router`` and ``on_runnable`` are set by the engine."""
+
+    router: EventRouter | None = None
+    on_runnable: Callable[[], None] | None = None
+
+    # -- registry -------------------------------------------------------------------------------
+
+    async def create_workflow(
+        self, record: WorkflowRecord, definition: dict[str, Any], triggers: Sequence[str]
+    ) -> WorkflowRecord:
+        """Insert a workflow with its version 1 and its triggers, atomically.
+
+        Raises ``WorkflowNameTaken`` if the organization already has a workflow of that name.
+        """
+        params = _record_params(record)
+
+        def op(db: Session) -> None:
+            if db.run("insert_workflow", params).rowcount != 1:
+                raise WorkflowNameTaken(record.name)
+            _insert_version(db, record, definition)
+            _set_triggers(db, record.org, record.id, triggers)
+
+        await self._submit(op)
+        return record
+
+    async def update_workflow(
+        self,
+        org: str,
+        workflow_id: str,
+        expected_version: int,
+        document: dict[str, Any],
+        definition: dict[str, Any],
+        triggers: Sequence[str],
+        now: float,
+    ) -> WorkflowRecord | None:
+        """Store a new immutable version if the current one is still ``expected_version``.
+
+        Returns the workflow as updated, or ``None`` when it changed meanwhile (or is gone).
+        """
+        name = str(definition.get("name"))
+
+        def op(db: Session) -> WorkflowRecord | None:
+            params = {"org": org, "id": workflow_id, "expected": expected_version, "name": name,
+                      "document": _dumps(document), "now": now}  # fmt: skip
+            try:
+                row = db.run("update_workflow", params).fetchone()
+            except Conflict as exc:
+                raise WorkflowNameTaken(name) from exc
+            if row is None:
+                return None
+            record = _fetch(db, org, workflow_id)
+            assert record is not None
+            _insert_version(db, record, definition)
+            _set_triggers(db, org, workflow_id, triggers)
+            return record
+
+        updated: WorkflowRecord | None = await self._submit(op)
+        return updated
+
+    async def set_workflow_status(
+        self, org: str, workflow_id: str, from_statuses: Sequence[str], to: str, now: float
+    ) -> tuple[WorkflowRecord | None, bool]:
+        """Compare-and-set the status; return the workflow and whether it changed."""
+        params = {"org": org, "id": workflow_id, "to_status": to, "now": now,
+                  "from_statuses": _dumps(list(from_statuses))}  # fmt: skip
+
+        def op(db: Session) -> tuple[WorkflowRecord | None, bool]:
+            changed = db.run("set_status", params).rowcount == 1
+            return _fetch(db, org, workflow_id), changed
+
+        result: tuple[WorkflowRecord | None, bool] = await self._submit(op)
+        return result
+
+    async def upsert_code_workflow(
+        self, record: WorkflowRecord, triggers: Sequence[str]
+    ) -> WorkflowRecord:
+        """Register (or refresh) a code workflow: read-only, no versions, its triggers."""
+
+        def op(db: Session) -> WorkflowRecord:
+            existing = _fetch(db, record.org, record.name)
+            if existing is None:
+                db.run("insert_workflow", _record_params(record))
+                _set_triggers(db, record.org, record.id, triggers)
+                return record
+            if existing.kind == "code":
+                _set_triggers(db, record.org, existing.id, triggers)
+            return existing
+
+        stored: WorkflowRecord = await self._submit(op)
+        return stored
+
+    async def delete_workflow(self, org: str, workflow_id: str) -> bool:
+        """Delete a workflow with its versions, triggers and debounces (its runs stay)."""
+        params = {"org": org, "id": workflow_id}
+
+        def op(db: Session) -> bool:
+            for query in ("delete_triggers", "delete_versions", "delete_debounces"):
+                db.run(query, params)
+            return bool(db.run("delete_workflow", params).rowcount)
+
+        deleted: bool = await self._submit(op)
+        return deleted
+
+    async def get_workflow(self, org: str, ref: str) -> WorkflowRecord | None:
+        """A workflow by id or name."""
+        found: WorkflowRecord | None = await self._read(lambda db: _fetch(db, org, ref))
+        return found
+
+    async def get_workflow_version(
+        self, org: str, workflow_id: str, version: int
+    ) -> WorkflowVersion | None:
+        params = {"org": org, "id": workflow_id, "version": version}
+        row = await self._one("get_version", params)
+        if row is None:
+            return None
+        return WorkflowVersion(row[0], row[1], row[2], orjson.loads(row[3]),
+                               orjson.loads(row[4]), row[5])  # fmt: skip
+
+    async def get_event(self, org: str, event_id: str) -> EventRecord | None:
+        """One event of ``org`` by id."""
+        row = await self._one("get_event", {"org": org, "id": event_id})
+        return None if row is None else _event(row)
+
+    async def list_workflows(self, org: str) -> list[WorkflowRecord]:
+        """Every workflow of ``org``, oldest first (the service filters, sorts and pages)."""
+        return [
+            _workflow(row)
+            for row in await self._read(
+                lambda db: db.run("list_workflows", {"org": org}).fetchall()
+            )
+        ]
+
+    # -- waits ----------------------------------------------------------------------------------
+
+    async def add_event_wait(
+        self, org: str, event_type: str, run_id: str, step_key: str, match: str | None,
+        now: float,
+    ) -> None:  # fmt: skip
+        """Register that a run's step waits for events of ``event_type``."""
+        params = {"org": org, "event_type": event_type, "run_id": run_id, "step_key": step_key,
+                  "match": match, "scope": None, "now": now}  # fmt: skip
+        await self._submit(lambda db: db.run("insert_wait", params))
+
+    async def record_wait(
+        self, run_id: str, fence: int, step: StepRecord, org: str, event_type: str,
+        match: str | None, scope: bytes | None = None,
+    ) -> None:  # fmt: skip
+        """Record a waiting step and register its wait in one transaction (fenced)."""
+        params = {**_step_params(run_id, step), "fence": fence}
+        wait = {"org": org, "event_type": event_type, "run_id": run_id, "step_key": step.key,
+                "match": match, "scope": None if scope is None else scope.decode(),
+                "now": step.started_at}  # fmt: skip
+
+        def op(db: Session) -> None:
+            _fenced(db, "upsert_step", params)
+            db.run("insert_wait", wait)
+
+        await self._submit(op)
+
+    async def remove_event_wait(self, run_id: str, step_key: str) -> None:
+        params = {"run_id": run_id, "step_key": step_key}
+        await self._submit(lambda db: db.run("delete_wait", params))
+
+    async def emit(
+        self, org: str, type: str, data: bytes, *, event_id: str | None, source: str,
+        now: float, run_id: str | None = None,
+    ) -> tuple[EventRecord, bool, Dispatched]:  # fmt: skip
+        """Store an event once per id and dispatch it, in one transaction.
+
+        Returns the event (the stored one for a repeated id), whether it is new, and the runs it
+        started or resumed (none for a repeated id).
+        """
+        from plait.ids import new_id
+
+        event = EventRecord(event_id or new_id("event"), org, type, data, source, run_id, now)
+
+        def op(db: Session) -> tuple[EventRecord, bool, Dispatched]:
+            if not _insert_event(db, event):
+                stored = _fetch_event(db, org, event.id)
+                assert stored is not None
+                return stored, False, Dispatched()
+            return event, True, self._dispatch(db, event)
+
+        result: tuple[EventRecord, bool, Dispatched] = await self._submit(op)
+        return result
+
+    # -- dispatch (inside the transaction that stores an event) ---------------------------------
+
+    def _store_event(self, db: Session, event: EventRecord) -> bool:
+        """Insert ``event``; if it is new, let the router start runs and resume waits."""
+        if not _insert_event(db, event):
+            return False
+        self._dispatch(db, event)
+        return True
+
+    def _dispatch(self, db: Session, event: EventRecord) -> Dispatched:
+        done = Dispatched()
+        if self.router is None:
+            return done
+        params = {"org": event.org, "type": event.type}
+        triggers = [TriggerCandidate(r[0], r[1], r[2], r[3], orjson.loads(r[4] or "{}"))
+                    for r in db.run("trigger_candidates", params)]  # fmt: skip
+        waits = [WaitCandidate(r[0], r[1], r[2], orjson.loads(r[3]) if r[3] else None)
+                 for r in db.run("wait_candidates", params)]  # fmt: skip
+        if not triggers and not waits:
+            return done
+        decision: Decision = self.router.route(event, triggers, waits)
+        for start in decision.starts:
+            done.runs.append(_start_run(db, event, start))
+        for wait in decision.resolves:
+            if _resolve_wait(db, event, wait):
+                done.resumed.append(wait.run_id)
+        if done.runs or done.resumed:
+            self._runnable = True
+        return done
+
+    def _notify_runnable(self) -> None:
+        if self._runnable:
+            self._runnable = False
+            if self.on_runnable is not None:
+                self.on_runnable()
+
+    def start_scheduled_run(
+        self, db: Session, org: str, workflow_id: str, run_id: str, input: bytes,
+        now: float,
+    ) -> str | None:  # fmt: skip
+        """Inside a schedule tick's transaction: start a run of the workflow's current version,
+        if it is Activated; return the run id (None when the workflow cannot run now)."""
+        row = db.run("get_workflow", {"org": org, "ref": workflow_id}).fetchone()
+        if row is None or row[4] != "Activated":
+            return None
+        version = row[5] if row[3] == "definition" else None
+        start = RunToStart(run_id, workflow_id, row[2], version, input)
+        event = EventRecord("", org, "", b"{}", "schedule", None, now)
+        _insert_run(db, event, start, "pending", None, trigger="schedule")
+        self._runnable = True
+        return run_id
+
+    def _workflow_started(self, db: Session, org: str, workflow_id: str | None) -> None:
+        if workflow_id is not None:
+            db.run("workflow_run_started", {"org": org, "workflow_id": workflow_id})
+
+    def _run_ended(self, db: Session, run_id: str, status: str, now: float) -> None:
+        """Move the counters of the run's workflow (same transaction as the run's end)."""
+        db.run("workflow_run_ended", {"run_id": run_id, "status": status, "now": now})
+
+
+def _start_run(db: Session, event: EventRecord, start: RunToStart) -> str:
+    now = event.created_at
+    if start.debounce_key is not None:
+        delay = start.debounce_delay or 0.0
+        key = {"org": event.org, "workflow_id": start.workflow_id, "key": start.debounce_key}
+        row = db.run("get_debounce", key).fetchone()
+        if row is not None:
+            params = {"run_id": row[0], "input": start.input, "wake_at": now + delay,
+                      "event_id": event.id, "now": now}  # fmt: skip
+            if db.run("push_debounced_run", params).rowcount == 1:
+                return str(row[0])
+        _insert_run(db, event, start, "waiting", now + delay)
+        db.run("upsert_debounce", {**key, "run_id": start.run_id})
+        return start.run_id
+    _insert_run(db, event, start, "pending", None)
+    return start.run_id
+
+
+def _insert_run(
+    db: Session, event: EventRecord, start: RunToStart, status: str,
+    wake_at: float | None, trigger: str = "event",
+) -> None:  # fmt: skip
+    params = {"id": start.run_id, "org": event.org, "workflow": start.name, "status": status,
+              "input": start.input, "now": event.created_at, "wake_at": wake_at,
+              "workflow_id": start.workflow_id, "version": start.version,
+              "event_id": event.id or None, "trigger": trigger}  # fmt: skip
+    if db.run("insert_triggered_run", params).rowcount == 1:
+        db.run("workflow_run_started", {"org": event.org, "workflow_id": start.workflow_id})
+
+
+def _resolve_wait(db: Session, event: EventRecord, wait: WaitCandidate) -> bool:
+    now = event.created_at
+    payload = _dumps(_event_value(event))
+    params = {"run_id": wait.run_id, "step_key": wait.step_key, "output": payload, "now": now}
+    if db.run("resolve_wait_step", params).rowcount != 1:
+        return False
+    db.run("delete_wait", {"run_id": wait.run_id, "step_key": wait.step_key})
+    if db.run("wake_waiting_run", {"run_id": wait.run_id, "now": now}).rowcount == 0:
+        db.run("hint_running_run", {"run_id": wait.run_id, "now": now})
+    return True
+
+
+def event_value(event: EventRecord) -> dict[str, Any]:
+    """An event as workflows see it."""
+    return _event_value(event)
+
+
+def _event_value(event: EventRecord) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    return {
+        "$id": event.id, "$type": "Event", "type": event.type, "data": orjson.loads(event.data),
+        "source": event.source,
+        "createdAt": datetime.fromtimestamp(event.created_at, UTC).isoformat(),
+    }  # fmt: skip
+
+
+def _insert_version(db: Session, record: WorkflowRecord, definition: dict[str, Any]) -> None:
+    db.run("insert_version", {
+        "org": record.org, "workflow_id": record.id, "version": record.version,
+        "document": _dumps(record.document), "definition": _dumps(definition),
+        "now": record.updated_at,
+    })  # fmt: skip
+
+
+def _set_triggers(db: Session, org: str, workflow_id: str, types: Sequence[str]) -> None:
+    db.run("delete_triggers", {"org": org, "id": workflow_id})
+    for event_type in types:
+        db.run("insert_trigger", {"org": org, "event_type": event_type, "id": workflow_id})
+
+
+def _record_params(r: WorkflowRecord) -> dict[str, Any]:
+    return {"org": r.org, "id": r.id, "name": r.name, "kind": r.kind, "status": r.status,
+            "version": r.version, "document": _dumps(r.document), "now": r.created_at}  # fmt: skip
+
+
+def _fetch(db: Session, org: str, ref: str) -> WorkflowRecord | None:
+    row = db.run("get_workflow", {"org": org, "ref": ref}).fetchone()
+    return None if row is None else _workflow(row)
+
+
+def _workflow(row: Sequence[Any]) -> WorkflowRecord:
+    values = list(row)
+    values[6] = orjson.loads(values[6])
+    return WorkflowRecord(*values)
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()

@@ -1,0 +1,416 @@
+"""The ``Store`` protocol: every durable fact plait keeps goes through these verbs.
+
+Verbs are domain operations, not SQL; each docstring says what it does atomically. Values cross
+this boundary as dataclasses with JSON already encoded (``bytes``), so a backend never sees Python
+objects it must serialise. Writes that carry a ``fence`` succeed only while the caller still holds
+the run's lease under that fencing number, and raise ``LeaseLost`` otherwise.
+
+Run status values: ``pending`` (runnable), ``running`` (leased), ``waiting`` (suspended until
+``wake_at``), and the terminal ``succeeded``, ``failed``, ``cancelled``.
+
+Documents (the store behind record actions such as ``Deal.create``) are the exception to encoded
+values: their verbs take and return dicts, because the store merges patches and builds the
+``<Noun>.created`` / ``.updated`` / ``.deleted`` event of each write from the record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+RUN_STATUSES = ("pending", "running", "waiting", "succeeded", "failed", "cancelled")
+
+# Fields of a record as workflows see it that the store computes; never stored in its data.
+RECORD_FIELDS = frozenset({"$id", "$type", "createdAt", "updatedAt"})
+
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def keyed_event_id(key: str) -> str:
+    """The event id that a write made under idempotency ``key`` emits (``event_`` + base62).
+
+    Derived, not random, so that a write retried under the same key finds its own event and is
+    not applied twice. 16 base62 characters of a SHA-256 keep 95 bits, as random ids do.
+    """
+    raw = int.from_bytes(hashlib.sha256(key.encode()).digest()[:12], "big")
+    chars = []
+    for _ in range(16):
+        raw, digit = divmod(raw, 62)
+        chars.append(_BASE62[digit])
+    return f"event_{''.join(chars)}"
+
+
+def iso_time(seconds: float) -> str:
+    """Unix seconds as ISO 8601 in UTC with milliseconds, as JavaScript prints dates."""
+    text = datetime.fromtimestamp(seconds, tz=UTC).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class NewRun:
+    """A run to create."""
+
+    id: str
+    workflow: str
+    input: bytes
+    created_at: float
+    deadline_at: float | None = None
+    org: str = "default"
+    trigger: str = "api"
+    workflow_id: str | None = None
+    """The registry id of the workflow (stored definitions and registered code workflows)."""
+    workflow_version: int | None = None
+    """The stored definition version the run is pinned to (None for code workflows)."""
+    event_id: str | None = None
+
+
+@dataclass(slots=True)
+class StepRecord:
+    """One recorded step of a run, keyed by name and occurrence (``charge#2``).
+
+    ``status`` is ``completed``, ``failed`` (after its last attempt), ``retrying`` (an attempt
+    failed, the next is due at ``wake_at``) or ``waiting`` (a sleep until ``wake_at``).
+    """
+
+    key: str
+    position: int
+    name: str
+    kind: str
+    status: str
+    attempts: int = 0
+    output: bytes | None = None
+    error: bytes | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    wake_at: float | None = None
+
+
+@dataclass(slots=True)
+class RunRecord:
+    """A run as stored."""
+
+    id: str
+    org: str
+    workflow: str
+    status: str
+    input: bytes
+    output: bytes | None
+    error: bytes | None
+    trigger: str
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    updated_at: float
+    wake_at: float | None
+    deadline_at: float | None
+    lease_owner: str | None
+    lease_expires_at: float | None
+    fence: int
+    executions: int
+    workflow_id: str | None = None
+    workflow_version: int | None = None
+    event_id: str | None = None
+    steps: list[StepRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedRun:
+    """A run this worker now holds under ``fence``, with the steps recorded so far."""
+
+    id: str
+    workflow: str
+    input: bytes
+    fence: int
+    created_at: float
+    deadline_at: float | None
+    steps: list[StepRecord]
+    org: str = "default"
+    workflow_id: str | None = None
+    workflow_version: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """A live worker: where it runs and until when its heartbeat holds."""
+
+    id: str
+    host: str
+    pid: int
+    started_at: float
+    heartbeat_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """A stored event. ``source`` says who emitted it (``action``, ``api``, ``record`` ...)."""
+
+    id: str
+    org: str
+    type: str
+    data: bytes
+    source: str
+    run_id: str | None
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRecord:
+    """A document of the built-in store: ``data`` holds its fields, without the computed ones."""
+
+    org: str
+    noun: str
+    id: str
+    data: dict[str, Any]
+    created_at: float
+    updated_at: float
+    version: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """The record as workflows see it: its fields plus ``$id``, ``$type``, ``createdAt``
+        and ``updatedAt`` (ISO 8601)."""
+        return {
+            **self.data,
+            "$id": self.id,
+            "$type": self.noun,
+            "createdAt": iso_time(self.created_at),
+            "updatedAt": iso_time(self.updated_at),
+        }
+
+
+class Store(Protocol):
+    """Durable state of runs, steps, workers, events and documents."""
+
+    async def open(self) -> None:
+        """Connect and apply pending migrations (idempotent; safe from several processes)."""
+        ...
+
+    async def close(self) -> None:
+        """Flush pending writes and disconnect."""
+        ...
+
+    async def schema_version(self) -> int:
+        """The applied migration number."""
+        ...
+
+    # -- runs -----------------------------------------------------------------------------
+
+    async def create_run(
+        self, run: NewRun, owner: str | None = None, lease_until: float | None = None
+    ) -> tuple[RunRecord, bool]:
+        """Insert ``run`` unless a run with its id exists; return it and whether it was created.
+
+        With ``owner`` the new run is created ``running`` under a lease held by that worker
+        (fence 1), so the creating process can execute it without a claim round trip.
+        Atomic: concurrent creates of one id create it once.
+        """
+        ...
+
+    async def claim_runs(
+        self, owner: str, workflows: Sequence[str], limit: int, now: float, lease_until: float
+    ) -> list[ClaimedRun]:
+        """Lease up to ``limit`` runnable runs of ``workflows`` to ``owner``, in one transaction.
+
+        Runnable: ``pending``; ``waiting`` with ``wake_at <= now``; ``running`` with an expired
+        lease. Each claimed run becomes ``running``, its fence increments (fencing out any former
+        owner) and its recorded steps come back with it.
+        """
+        ...
+
+    def record_step(self, run_id: str, fence: int, step: StepRecord) -> Awaitable[None]:
+        """Insert or replace one step of a run held under ``fence`` (else ``LeaseLost``).
+
+        Not a coroutine: the write is queued when this is called, before any write requested
+        after it, so a caller may leave it un-awaited and rely on a later awaited write of the
+        same run committing after it. Awaiting it waits until it is committed.
+        """
+        ...
+
+    async def record_wait(
+        self, run_id: str, fence: int, step: StepRecord, org: str, event_type: str,
+        match: str | None, scope: bytes | None = None,
+    ) -> None:  # fmt: skip
+        """Record a waiting step and register its wait for events, atomically (fenced)."""
+        ...
+
+    async def remove_event_wait(self, run_id: str, step_key: str) -> None:
+        """Forget a wait (it timed out)."""
+        ...
+
+    async def suspend_run(self, run_id: str, fence: int, wake_at: float | None, now: float) -> None:
+        """Make a held run ``waiting`` until ``wake_at``; release its lease (or ``LeaseLost``)."""
+        ...
+
+    async def finish_run(
+        self,
+        run_id: str,
+        fence: int,
+        status: str,
+        output: bytes | None,
+        error: bytes | None,
+        now: float,
+    ) -> None:
+        """End a held run as ``succeeded`` or ``failed`` and release it (else ``LeaseLost``)."""
+        ...
+
+    async def release_runs(self, owner: str, run_ids: Sequence[str], now: float) -> int:
+        """Give runs held by ``owner`` back as ``pending`` (graceful shutdown); return how many."""
+        ...
+
+    async def cancel_run(self, run_id: str, now: float) -> RunRecord | None:
+        """Cancel a non-terminal run: ``cancelled``, lease cleared, fence incremented.
+
+        Returns the run as it now is (unchanged when it had already ended), ``None`` if unknown.
+        """
+        ...
+
+    async def run_state(self, run_id: str) -> tuple[str, int] | None:
+        """The run's status and fence, read without locking."""
+        ...
+
+    async def get_run(self, run_id: str, with_steps: bool = True) -> RunRecord | None:
+        """The run (with its steps in call order unless ``with_steps`` is false), or ``None``."""
+        ...
+
+    async def list_runs(
+        self, workflow: str | None, status: str | None, limit: int, org: str | None = None
+    ) -> list[RunRecord]:
+        """Runs newest first, filtered by workflow, status and organization (no steps)."""
+        ...
+
+    async def next_wake_at(self, workflows: Sequence[str]) -> float | None:
+        """The earliest wake time of a waiting run of ``workflows`` (expired leases are found
+        by polling, not by this)."""
+        ...
+
+    # -- workers --------------------------------------------------------------------------
+
+    async def register_worker(self, worker: WorkerInfo) -> None:
+        """Record a worker as live."""
+        ...
+
+    async def heartbeat(
+        self, worker_id: str, now: float, lease_until: float, run_ids: Sequence[str]
+    ) -> set[str]:
+        """Refresh the worker's heartbeat and extend to ``lease_until`` the leases of
+        ``run_ids`` (the runs it is executing) that it still holds.
+
+        Returns those ids, so it can stop the rest; a run it no longer executes (abandoned
+        after a database failure) keeps its old lease, which then expires.
+        """
+        ...
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        """All registered workers."""
+        ...
+
+    async def remove_worker(self, worker_id: str, now: float) -> int:
+        """Forget a worker and give back its runs as ``pending``; return how many runs."""
+        ...
+
+    # -- events ---------------------------------------------------------------------------
+
+    async def emit_event(
+        self,
+        org: str,
+        type: str,
+        data: bytes,
+        *,
+        event_id: str | None,
+        source: str,
+        run_id: str | None,
+        now: float,
+    ) -> tuple[EventRecord, bool]:
+        """Store an event unless ``org`` has one with ``event_id``; return it and whether it is new.
+
+        Without ``event_id`` a fresh ``event_…`` id is drawn. Atomic: concurrent emits of one
+        id store it once, and the second gets the stored event (its data, not the new one).
+        """
+        ...
+
+    async def list_events(self, org: str, type: str | None, limit: int) -> list[EventRecord]:
+        """Events of ``org`` (of one ``type``, if given), most recently stored first."""
+        ...
+
+    # -- documents ------------------------------------------------------------------------
+
+    async def create_document(
+        self,
+        org: str,
+        noun: str,
+        data: Mapping[str, Any],
+        *,
+        now: float,
+        run_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> DocumentRecord:
+        """Store a new ``noun`` document (id ``<noun>_…``) and emit ``<Noun>.created``.
+
+        The event's data is the record (``as_dict``). Fields named like the computed ones
+        (``RECORD_FIELDS``) are not stored. Atomic: the document and its event commit together.
+        With ``idempotency_key``, a second create under the same key in ``org`` creates nothing
+        and returns the document the first one created (as it is now).
+        """
+        ...
+
+    async def update_document(
+        self,
+        org: str,
+        noun: str,
+        id: str,
+        patch: Mapping[str, Any],
+        *,
+        now: float,
+        run_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> DocumentRecord | None:
+        """Merge ``patch`` into the document's top-level fields, bump its version, and emit
+        ``<Noun>.updated`` with the updated record; ``None`` (and no event) if there is none.
+
+        Atomic: the read, the write and the event happen in one transaction. With
+        ``idempotency_key``, an update whose event is already stored is not applied again; the
+        document is returned as it is now.
+        """
+        ...
+
+    async def delete_document(
+        self,
+        org: str,
+        noun: str,
+        id: str,
+        *,
+        now: float,
+        run_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> bool:
+        """Delete the document and emit ``<Noun>.deleted`` (data ``{"$id": id}``) in one
+        transaction; ``False`` (and no event) if there was none.
+
+        With ``idempotency_key``, a delete whose event is already stored returns ``True`` again.
+        """
+        ...
+
+    async def get_document(self, org: str, noun: str, id: str) -> DocumentRecord | None:
+        """The ``noun`` document with ``id`` in ``org``, or ``None``."""
+        ...
+
+    async def find_documents(
+        self,
+        org: str,
+        noun: str,
+        where: Mapping[str, Any],
+        sort: str | None,
+        limit: int,
+    ) -> list[DocumentRecord]:
+        """Up to ``limit`` ``noun`` documents whose top-level fields equal ``where``'s values.
+
+        Numbers compare by value (``1 == 1.0``), booleans only with booleans, ``None`` matches
+        a null or missing field, objects and lists by their JSON text. ``sort`` names a field
+        (or ``createdAt``, ``updatedAt``, ``$id``), descending with a leading ``-``; documents
+        without it come first ascending, last descending. Ties and no sort: oldest first.
+        Raises ``InvalidQuery`` for a computed field in ``where`` or a field name with ``"``.
+        """
+        ...

@@ -1,0 +1,206 @@
+-- The schema that the migration chain produces (a test keeps them equal).
+-- Edit by adding a migration, then run scripts/schema-sql.
+
+CREATE TABLE api_keys (
+    org        TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    role       TEXT NOT NULL,
+    prefix     TEXT NOT NULL,
+    hash       TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    revoked_at REAL,
+    PRIMARY KEY (id)
+);
+
+CREATE TABLE debounces (
+    org         TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    run_id      TEXT NOT NULL,
+    PRIMARY KEY (org, workflow_id, key)
+) WITHOUT ROWID;
+
+CREATE TABLE documents (
+    org             TEXT NOT NULL,
+    noun            TEXT NOT NULL,
+    id              TEXT NOT NULL,
+    data            TEXT NOT NULL,
+    created_at      REAL NOT NULL,
+    updated_at      REAL NOT NULL,
+    version         INTEGER NOT NULL DEFAULT 1,
+    idempotency_key TEXT,
+    PRIMARY KEY (org, id)
+);
+
+CREATE TABLE event_waits (
+    org        TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    run_id     TEXT NOT NULL,
+    step_key   TEXT NOT NULL,
+    match      TEXT,
+    scope      TEXT,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (run_id, step_key)
+) WITHOUT ROWID;
+
+CREATE TABLE events (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    org        TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    type       TEXT NOT NULL,
+    data       TEXT NOT NULL,
+    source     TEXT NOT NULL,
+    run_id     TEXT,
+    created_at REAL NOT NULL,
+    UNIQUE (org, id)
+);
+
+CREATE TABLE runs (
+    id               TEXT PRIMARY KEY,
+    org              TEXT NOT NULL DEFAULT 'default',
+    workflow         TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    input            BLOB NOT NULL,
+    output           BLOB,
+    error            BLOB,
+    trigger          TEXT NOT NULL DEFAULT 'api',
+    created_at       REAL NOT NULL,
+    started_at       REAL,
+    finished_at      REAL,
+    updated_at       REAL NOT NULL,
+    wake_at          REAL,
+    deadline_at      REAL,
+    lease_owner      TEXT,
+    lease_expires_at REAL,
+    fence            INTEGER NOT NULL DEFAULT 0,
+    executions       INTEGER NOT NULL DEFAULT 0
+, workflow_id TEXT, workflow_version INTEGER, event_id TEXT);
+
+CREATE TABLE schedule_ticks (
+    schedule_id TEXT NOT NULL,
+    tick_at     REAL NOT NULL,
+    run_id      TEXT,
+    fired_at    REAL NOT NULL,
+    PRIMARY KEY (schedule_id, tick_at)
+) WITHOUT ROWID;
+
+CREATE TABLE schedules (
+    org          TEXT NOT NULL,
+    id           TEXT NOT NULL,
+    workflow_id  TEXT NOT NULL,
+    cron         TEXT NOT NULL,
+    timezone     TEXT NOT NULL,
+    catchup      TEXT NOT NULL CHECK (catchup IN ('skip', 'all')),
+    max_catchup  INTEGER NOT NULL,
+    input        TEXT NOT NULL,
+    enabled      INTEGER NOT NULL DEFAULT 1,
+    next_fire_at REAL NOT NULL,
+    created_at   REAL NOT NULL,
+    PRIMARY KEY (org, id)
+) WITHOUT ROWID;
+
+CREATE TABLE steps (
+    run_id      TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    position    INTEGER NOT NULL,
+    name        TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    output      BLOB,
+    error       BLOB,
+    started_at  REAL,
+    finished_at REAL,
+    wake_at     REAL,
+    PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+
+CREATE TABLE webhooks (
+    org        TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    scheme     TEXT NOT NULL,
+    secret     TEXT NOT NULL,
+    event_type TEXT,
+    mapping    TEXT,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (org, id),
+    UNIQUE (org, name),
+    CHECK ((event_type IS NULL) != (mapping IS NULL))
+);
+
+CREATE TABLE workers (
+    id           TEXT PRIMARY KEY,
+    host         TEXT NOT NULL,
+    pid          INTEGER NOT NULL,
+    started_at   REAL NOT NULL,
+    heartbeat_at REAL NOT NULL
+);
+
+CREATE TABLE workflow_triggers (
+    org         TEXT NOT NULL,
+    event_type  TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    PRIMARY KEY (org, event_type, workflow_id)
+) WITHOUT ROWID;
+
+CREATE TABLE workflow_versions (
+    org         TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    document    TEXT NOT NULL,
+    definition  TEXT NOT NULL,
+    created_at  REAL NOT NULL,
+    PRIMARY KEY (org, workflow_id, version)
+) WITHOUT ROWID;
+
+CREATE TABLE workflows (
+    org           TEXT NOT NULL,
+    id            TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    version       INTEGER NOT NULL,
+    document      TEXT NOT NULL,
+    running       INTEGER NOT NULL DEFAULT 0,
+    run_count     INTEGER NOT NULL DEFAULT 0,
+    success_count INTEGER NOT NULL DEFAULT 0,
+    failure_count INTEGER NOT NULL DEFAULT 0,
+    last_run_at   REAL,
+    created_at    REAL NOT NULL,
+    updated_at    REAL NOT NULL,
+    PRIMARY KEY (org, id)
+) WITHOUT ROWID;
+
+CREATE INDEX api_keys_by_org ON api_keys (org, created_at);
+
+CREATE INDEX api_keys_by_prefix ON api_keys (prefix);
+
+CREATE INDEX documents_by_noun ON documents (org, noun, created_at);
+
+CREATE UNIQUE INDEX documents_idempotency ON documents (org, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+
+CREATE INDEX event_waits_by_type ON event_waits (org, event_type);
+
+CREATE INDEX events_by_type ON events (org, type, seq);
+
+CREATE INDEX runs_by_org ON runs (org, created_at DESC);
+
+CREATE INDEX runs_by_workflow ON runs (workflow, created_at DESC);
+
+CREATE INDEX runs_leased ON runs (lease_expires_at) WHERE status = 'running';
+
+CREATE INDEX runs_listing ON runs (created_at DESC);
+
+CREATE INDEX runs_owner ON runs (lease_owner) WHERE lease_owner IS NOT NULL;
+
+CREATE INDEX runs_pending ON runs (created_at) WHERE status = 'pending';
+
+CREATE INDEX runs_waiting ON runs (wake_at) WHERE status = 'waiting';
+
+CREATE INDEX schedules_by_workflow ON schedules (org, workflow_id);
+
+CREATE INDEX schedules_due ON schedules (enabled, next_fire_at);
+
+CREATE UNIQUE INDEX workflows_by_name ON workflows (org, name);

@@ -1,0 +1,68 @@
+"""Values as stored: JSON (via orjson), never pickle.
+
+Inputs, step outputs and run outputs are encoded once and decoded back, so a workflow sees the
+same value on its first execution as on every replay (a dataclass comes back as a dict).
+"""
+
+from __future__ import annotations
+
+import traceback as tb
+from typing import Any
+
+import orjson
+
+_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+
+
+def _default(value: Any) -> Any:
+    dump = getattr(value, "model_dump", None)  # pydantic v2 models, without importing pydantic
+    if callable(dump):
+        return dump(mode="json")
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=repr)
+    raise TypeError(f"Type is not JSON serializable: {type(value).__qualname__}")
+
+
+def encode(value: Any) -> bytes:
+    """Encode ``value`` as JSON; raises ``TypeError`` naming the offending type."""
+    return orjson.dumps(value, default=_default, option=_OPTIONS)
+
+
+def decode(data: bytes | str | None) -> Any:
+    """Decode stored JSON (``None`` stays ``None``)."""
+    return None if data is None else orjson.loads(data)
+
+
+def offending_type(value: Any) -> str:
+    """Name the innermost value inside ``value`` that cannot be encoded (for error messages)."""
+    if isinstance(value, dict):
+        children: list[Any] = [*value.keys(), *value.values()]
+    elif isinstance(value, list | tuple):
+        children = list(value)
+    else:
+        return type(value).__qualname__
+    for child in children:
+        if not _encodes(child):
+            return offending_type(child)
+    return type(value).__qualname__
+
+
+def _encodes(value: Any) -> bool:
+    try:
+        encode(value)
+    except TypeError:
+        return False
+    return True
+
+
+def error_info(exc: BaseException) -> dict[str, Any]:
+    """What is stored of an exception: its type, message and formatted traceback."""
+    cls = type(exc)
+    name = (
+        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    )
+    return {
+        "type": name,
+        "message": str(exc),
+        "traceback": "".join(tb.format_exception(exc)),
+    }

@@ -1,0 +1,1 @@
+"""The worker: claims runnable runs under leases and executes them."""

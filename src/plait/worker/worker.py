@@ -1,0 +1,263 @@
+"""The worker loop: claim runnable runs, execute them, keep their leases, stop gracefully.
+
+A worker holds each run it executes under a lease that its heartbeat extends; the claim that gave
+it the run incremented the run's fencing number, so a worker that lost a lease (it stalled, or the
+run was cancelled) can no longer write the run. Runs that suspend leave the worker entirely: a
+waiting run is a row with a wake time, and the loop claims it again when that time comes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from plait.ids import new_id
+from plait.runtime.executor import Outcome, Runtime, execute
+from plait.store.base import ClaimedRun, NewRun, RunRecord, WorkerInfo
+from plait.worker import liveness
+
+if TYPE_CHECKING:
+    from plait.workflow import Workflow
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    """Executes runs of the given workflows, at most ``settings.concurrency`` at a time."""
+
+    def __init__(
+        self,
+        rt: Runtime,
+        workflows: dict[str, Workflow],
+        *,
+        resolve: Callable[[ClaimedRun], Awaitable[Workflow]] | None = None,
+        periodic: Callable[[float], Awaitable[int]] | None = None,
+    ) -> None:
+        self.rt = rt
+        self.workflows = workflows
+        self._resolve = resolve
+        self._periodic = periodic
+        self.id = new_id("worker")
+        self._active: dict[str, asyncio.Task[Outcome | None]] = {}
+        self._waiters: dict[str, list[asyncio.Future[Outcome]]] = {}
+        self._wakeup = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._running = False
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        now = self.rt.clock.time()
+        liveness.mark_alive(self.id, self)
+        info = WorkerInfo(self.id, liveness.HOST, os.getpid(), now, now)
+        await self.rt.store.register_worker(info)
+        await self._reap_dead_workers()
+        self._running = True
+        self._tasks = [
+            asyncio.create_task(self._claim_loop(), name=f"plait-claims-{self.id}"),
+            asyncio.create_task(self._heartbeat_loop(), name=f"plait-heartbeat-{self.id}"),
+        ]
+        log.info("worker %s started", self.id)
+
+    async def stop(self) -> None:
+        """Stop claiming, let running runs finish for ``shutdown_seconds``, release the rest."""
+        if not self._running:
+            return
+        self._running = False
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._active:
+            await asyncio.wait(
+                list(self._active.values()), timeout=self.rt.settings.shutdown_seconds
+            )
+        leftovers = list(self._active.values())
+        for run_task in leftovers:
+            run_task.cancel()
+        await asyncio.gather(*leftovers, return_exceptions=True)
+        released = await self.rt.store.remove_worker(self.id, self.rt.clock.time())
+        liveness.mark_gone(self.id)
+        log.info("worker %s stopped; %d run(s) released", self.id, released)
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def has_capacity(self) -> bool:
+        return self._running and len(self._active) < self.rt.settings.concurrency
+
+    # -- runs -------------------------------------------------------------------------------
+
+    async def create_and_execute(self, run: NewRun) -> tuple[RunRecord, bool]:
+        """Create ``run`` already leased to this worker and start executing it at once."""
+        lease_until = run.created_at + self.rt.settings.lease_seconds
+        record, created = await self.rt.store.create_run(
+            run, owner=self.id, lease_until=lease_until
+        )
+        if created:
+            claimed = ClaimedRun(run.id, run.workflow, run.input, record.fence, run.created_at,
+                                 run.deadline_at, [], run.org, run.workflow_id,
+                                 run.workflow_version)  # fmt: skip
+            self._spawn(claimed)
+        return record, created
+
+    def cancel_local(self, run_id: str) -> None:
+        """Stop executing ``run_id`` here (the store has already marked it cancelled)."""
+        task = self._active.get(run_id)
+        if task is not None:
+            task.cancel()
+        for future in self._waiters.pop(run_id, []):
+            if not future.done():
+                future.set_result(Outcome("cancelled"))
+
+    def wait_local(self, run_id: str) -> asyncio.Future[Outcome]:
+        """A future resolved when this worker ends ``run_id`` (it may never, if another does)."""
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(run_id, []).append(future)
+        return future
+
+    def forget_waiter(self, run_id: str, future: asyncio.Future[Outcome]) -> None:
+        waiters = self._waiters.get(run_id)
+        if waiters and future in waiters:
+            waiters.remove(future)
+            if not waiters:
+                del self._waiters[run_id]
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def _spawn(self, run: ClaimedRun) -> None:
+        previous = self._active.get(run.id)
+        if previous is not None:  # our own lease lapsed and we re-claimed it: the old one is fenced
+            previous.cancel()
+        task = asyncio.create_task(self._execute(run), name=f"plait-run-{run.id}")
+        self._active[run.id] = task
+        task.add_done_callback(lambda t: self._finished(run.id, t))
+
+    async def _execute(self, run: ClaimedRun) -> Outcome | None:
+        workflow = self.workflows.get(run.workflow) if run.workflow_version is None else None
+        if workflow is None:
+            try:
+                workflow = (
+                    await self._resolve(run) if self._resolve else self.workflows[run.workflow]
+                )
+            except Exception as exc:
+                return await self._unloadable(run, exc)
+        return await execute(self.rt, run, workflow)
+
+    async def _unloadable(self, run: ClaimedRun, exc: Exception) -> Outcome | None:
+        from plait import values
+        from plait.errors import LeaseLost
+
+        error = values.encode(values.error_info(exc))
+        log.error("run %s: its workflow cannot be loaded: %s", run.id, exc)
+        try:
+            await self.rt.store.finish_run(run.id, run.fence, "failed", None, error,
+                                           self.rt.clock.time())  # fmt: skip
+        except LeaseLost:
+            return None
+        return Outcome("failed", error=error)
+
+    def _finished(self, run_id: str, task: asyncio.Task[Outcome | None]) -> None:
+        if self._active.get(run_id) is task:
+            del self._active[run_id]
+        self._wakeup.set()
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            log.error("run %s: execution crashed: %r", run_id, error, extra={"run_id": run_id})
+            return
+        outcome = task.result()
+        if outcome is None or outcome.status == "waiting":
+            return
+        for future in self._waiters.pop(run_id, []):
+            if not future.done():
+                future.set_result(outcome)
+
+    # -- loops ------------------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        settings, clock, store = self.rt.settings, self.rt.clock, self.rt.store
+        while self._running:
+            self._wakeup.clear()
+            names = sorted(self.workflows)  # workflows may be registered after the start
+            if self._periodic is not None:
+                try:
+                    await self._periodic(clock.time())
+                except Exception:
+                    log.exception("firing schedules failed; retrying")
+            free = settings.concurrency - len(self._active)
+            claimed: list[ClaimedRun] = []
+            if free > 0:
+                now = clock.time()
+                try:
+                    claimed = await store.claim_runs(
+                        self.id, names, free, now, now + settings.lease_seconds
+                    )
+                except Exception:
+                    log.exception("claiming runs failed; retrying")
+                for run in claimed:
+                    self._spawn(run)
+            if claimed and len(claimed) == free:
+                await asyncio.sleep(0)
+                continue
+            await self._idle(names)
+
+    async def _idle(self, names: list[str]) -> None:
+        """Sleep until woken, the next wake time, or the poll interval, whichever comes first.
+
+        The wake time and the poll are separate timers: a virtual clock skips straight to the
+        wake time, and never to the poll, which is housekeeping.
+        """
+        clock = self.rt.clock
+        try:
+            due = await self.rt.store.next_wake_at(names)
+        except Exception:
+            log.exception("reading the next wake time failed")
+            due = None
+        if due is not None and due <= clock.time():
+            await asyncio.sleep(0)
+            return
+        timers = {
+            asyncio.ensure_future(clock.sleep(self.rt.settings.poll_seconds, background=True))
+        }
+        if due is not None:
+            timers.add(asyncio.ensure_future(clock.sleep(due - clock.time())))
+        woken = asyncio.ensure_future(self._wakeup.wait())
+        try:
+            await asyncio.wait({*timers, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in (*timers, woken):
+                waiter.cancel()
+
+    async def _heartbeat_loop(self) -> None:
+        settings, clock, store = self.rt.settings, self.rt.clock, self.rt.store
+        while self._running:
+            await clock.sleep(settings.heartbeat_seconds, background=True)
+            now = clock.time()
+            before = dict(self._active)
+            try:
+                held = await store.heartbeat(self.id, now, now + settings.lease_seconds,
+                                             list(before))  # fmt: skip
+                await self._reap_dead_workers()
+            except Exception:
+                log.exception("heartbeat failed; retrying")
+                continue
+            for run_id, task in before.items():
+                if run_id not in held and not task.done():
+                    log.warning("run %s: lease lost; stopping it here", run_id)
+                    task.cancel()
+
+    async def _reap_dead_workers(self) -> None:
+        store, now = self.rt.store, self.rt.clock.time()
+        stale_after = 3 * self.rt.settings.lease_seconds
+        for worker in await store.list_workers():
+            if worker.id != self.id and liveness.is_dead(worker, now, stale_after):
+                released = await store.remove_worker(worker.id, now)
+                log.info("worker %s is gone; %d run(s) made runnable", worker.id, released)
+                if released:
+                    self._wakeup.set()

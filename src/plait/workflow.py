@@ -1,0 +1,49 @@
+"""Workflow definitions registered on an engine."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from plait.errors import InvalidArguments
+
+WorkflowFn = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """A code workflow: an ``async def f(ctx, ...)`` under a unique name."""
+
+    name: str
+    fn: WorkflowFn
+    timeout: float | None = None
+    triggers: tuple[str, ...] = ()
+    """Event types that start a run of this (code) workflow."""
+    ordered_replay: bool = True
+    """False for interpreted definitions: replay matches steps by their unique keys only."""
+    validate_input: Callable[[tuple[Any, ...]], None] | None = field(default=None, repr=False)
+    """Extra argument check (a definition's input JSON Schema); raises ``InvalidArguments``."""
+    signature: inspect.Signature = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not inspect.iscoroutinefunction(self.fn):
+            raise TypeError(f"workflow {self.name!r} must be an async function (async def)")
+        object.__setattr__(self, "signature", inspect.signature(self.fn))
+        if not self.signature.parameters:
+            raise TypeError(f"workflow {self.name!r} must take the Context as its first parameter")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Awaitable[Any]:
+        return self.fn(*args, **kwargs)
+
+    def check_arguments(self, args: tuple[Any, ...]) -> None:
+        """Raise ``InvalidArguments`` unless ``args`` fit the function after its context."""
+        try:
+            self.signature.bind(None, *args)
+        except TypeError as exc:
+            params = list(self.signature.parameters)[1:]
+            expected = f"expected ({', '.join(params)})" if params else "expected no arguments"
+            raise InvalidArguments(self.name, f"{exc}; {expected}, got {len(args)}") from exc
+        if self.validate_input is not None:
+            self.validate_input(args)

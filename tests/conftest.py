@@ -1,0 +1,49 @@
+"""Shared fixtures: every test gets its own database file and, where time matters, a virtual
+clock."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plait import Engine
+from plait.testing import VirtualClock
+from tests.backends import BACKENDS, database_url
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """CI must run the PostgreSQL half of the suite: refuse to start without its URL."""
+    if os.environ.get("CI") and not os.environ.get("PLAIT_TEST_POSTGRES_URL"):
+        raise pytest.UsageError("CI=true but PLAIT_TEST_POSTGRES_URL is not set")
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database of each backend (PostgreSQL: a schema of its own)."""
+    with database_url(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock(start=1_800_000_000.0)
+
+
+@pytest.fixture
+async def make_engine(db_url: str) -> AsyncIterator[Callable[..., Engine]]:
+    """Build engines on the test's database; all are closed at the end of the test."""
+    built: list[Engine] = []
+
+    def make(**settings: Any) -> Engine:
+        settings.setdefault("database_url", db_url)
+        engine = Engine(**settings)
+        built.append(engine)
+        return engine
+
+    yield make
+    for engine in built:
+        await engine.close()

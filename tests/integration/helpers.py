@@ -1,0 +1,61 @@
+"""Helpers for integration tests: wait for a run's status, pump a virtual clock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from plait import Engine
+from plait.testing import VirtualClock, assert_eventually
+
+
+async def wait_status(engine: Engine, run_id: str, status: str, timeout: float = 10.0) -> None:
+    async def reached() -> bool:
+        return (await engine.get_run(run_id)).status == status
+
+    await assert_eventually(reached, timeout=timeout)
+
+
+async def pump(clock: VirtualClock, until: Awaitable[Any], step: float = 1.0) -> Any:
+    """Await ``until`` while moving ``clock`` to each next deadline once the program is idle.
+
+    (``step`` is kept for the callers' readability; time jumps exactly to the next wait.)
+    """
+    return await clock.run_skipping(until)
+
+
+def counter() -> tuple[dict[str, int], Callable[[str], Callable[..., Any]]]:
+    """Count executions per step name; ``make(name)`` returns an async step that counts."""
+    counts: dict[str, int] = {}
+
+    def make(name: str) -> Callable[..., Any]:
+        async def step(*args: Any) -> str:
+            counts[name] = counts.get(name, 0) + 1
+            return f"{name}:{','.join(map(str, args))}"
+
+        return step
+
+    return counts, make
+
+
+class Gate:
+    """A step function that signals ``entered`` and blocks until ``open()`` is called."""
+
+    def __init__(self, result: str = "done") -> None:
+        self.entered = asyncio.Event()
+        self._opened = asyncio.Event()
+        self.result = result
+        self.calls = 0
+
+    async def __call__(self) -> str:
+        self.calls += 1
+        self.entered.set()
+        await self._opened.wait()
+        return self.result
+
+    def open(self) -> None:
+        self._opened.set()
+
+    async def reached(self) -> None:
+        await asyncio.wait_for(self.entered.wait(), 5)

@@ -1,0 +1,192 @@
+"""`plait validate | schema | run | test` through the real command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from plait import Engine
+from plait.definitions.validate import InvalidDefinition
+
+GREET = """
+name: greet
+input:
+  type: object
+  required: [name]
+  properties: {name: {type: string}}
+steps:
+  - id: hello
+    function: sayHello
+    input: {name: "{{input.name}}"}
+  - id: bye
+    function: sayBye
+    input: "{{hello.text}}"
+"""
+
+GREET_APP = """
+from plait import Engine
+engine = Engine()
+
+@engine.action("sayHello")
+def say_hello(value):
+    return {"text": "hello " + value["name"]}
+
+@engine.action("sayBye")
+async def say_bye(text):
+    return text + ", bye"
+"""
+
+BROKEN = {
+    "name": "broken",
+    "steps": [
+        {"id": "a", "type": "function", "dependsOn": ["c"]},
+        {"id": "b", "type": "function", "dependsOn": ["missing"], "timeout": "soon"},
+        {"id": "c", "type": "function", "dependsOn": ["a"],
+         "condition": "input.plan ===", "input": {"x": "{{typo.y}}"}},
+        {"id": "b", "type": "function"},
+    ],
+}  # fmt: skip
+
+
+def plait(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("PLAIT_")}
+    environ.update(env or {})
+    return subprocess.run([sys.executable, "-m", "plait", *args], cwd=cwd, env=environ,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+def report_of(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(done.stdout)
+    return data
+
+
+def test_validate_lists_every_problem_with_its_path(tmp_path: Path) -> None:
+    (tmp_path / "broken.json").write_text(json.dumps(BROKEN))
+    done = plait("validate", "broken.json", "--json", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    result = report_of(done)
+    assert result["valid"] is False
+    paths = {e["path"] for e in result["errors"]}
+    messages = " | ".join(e["message"] for e in result["errors"])
+    assert "$.steps[3].id" in paths  # the duplicate 'b'
+    assert any(p.startswith("$.steps[1].dependsOn") for p in paths)  # unknown 'missing'
+    assert any(p.startswith("$.steps[1].timeout") for p in paths)  # wrong type
+    assert any(p.startswith("$.steps[2].condition") for p in paths)  # does not compile
+    assert "cycle" in messages and "a -> c -> a" in messages.replace("'", "")
+    assert "typo" in messages
+    assert "Traceback" not in done.stderr
+
+
+def test_validate_accepts_a_good_file_and_prints_text(tmp_path: Path) -> None:
+    (tmp_path / "greet.yaml").write_text(GREET)
+    assert report_of(plait("validate", "greet.yaml", "--json", cwd=tmp_path)) == {
+        "valid": True, "errors": [], "warnings": [],
+    }  # fmt: skip
+    text = plait("validate", "greet.yaml", cwd=tmp_path)
+    assert text.returncode == 0 and "greet.yaml: valid" in text.stdout
+
+
+def test_schema_is_a_json_schema_that_accepts_canonical_definitions(tmp_path: Path) -> None:
+    schema = report_of(plait("schema", cwd=tmp_path))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    canonical = {"name": "x", "steps": [{"kind": "action", "id": "a", "action": "log",
+                                         "input": "hi"}]}  # fmt: skip
+    jsonschema.validate(canonical, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"name": "x", "steps": [{"kind": "teleport", "id": "a"}]}, schema)
+
+
+def test_test_runs_with_mocks_and_reports_each_step(tmp_path: Path) -> None:
+    (tmp_path / "greet.yaml").write_text(GREET)
+    (tmp_path / "hello.json").write_text('{"text": "hi Ada"}')
+    mocks = ["--mock", "sayHello=@hello.json", "--mock", 'sayBye="bye"']
+    done = plait("test", "greet.yaml", "--input", '{"name": "Ada"}', *mocks, "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = report_of(done)
+    assert report["status"] == "succeeded"
+    assert report["output"] == {"hello": {"text": "hi Ada"}, "bye": "bye"}
+    assert report["steps"]["bye"]["status"] == "succeeded"
+    assert report["errors"] == []
+    assert not list(tmp_path.glob("*.db"))  # a throwaway database
+
+
+def test_test_mock_error_fails_the_step_and_the_exit_code(tmp_path: Path) -> None:
+    (tmp_path / "greet.yaml").write_text(GREET)
+    done = plait("test", "greet.yaml", "--input", '{"name": "Ada"}', "--mock",
+                 'sayHello={"text": "x"}', "--mock", 'sayBye={"$error": "smtp down"}', "--json",
+                 cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 1
+    report = report_of(done)
+    assert report["status"] == "failed"
+    assert report["errors"][0]["step"] == "bye"
+    assert "smtp down" in report["errors"][0]["message"]
+
+
+def test_test_takes_no_real_time_for_sleeps_and_retries(tmp_path: Path) -> None:
+    (tmp_path / "slow.yaml").write_text("""
+name: slow
+steps:
+  - {id: nap, type: sleep, duration: 86400000}
+  - id: call
+    type: function
+    dependsOn: [nap]
+    retryPolicy: {maxAttempts: 4, backoff: exponential, initialDelay: 600000, maxDelay: 3600000}
+""")
+    started = time.monotonic()
+    done = plait("test", "slow.yaml", "--mock", 'call={"$error": "down"}', "--json", cwd=tmp_path)
+    assert time.monotonic() - started < 20
+    report = report_of(done)
+    assert report["steps"]["nap"]["status"] == "succeeded"
+    assert report["steps"]["call"]["attempts"] == 4
+    # a day of sleep plus retry delays of 10, 20 and 40 minutes, all virtual
+    assert report["durationMs"] >= (86400 + 600 + 1200 + 2400) * 1000
+
+
+def test_run_uses_the_embedded_database_and_an_app_for_actions(tmp_path: Path) -> None:
+    (tmp_path / "greet.yaml").write_text(GREET)
+    (tmp_path / "greetapp.py").write_text(GREET_APP)
+    done = plait("run", "greet.yaml", "--input", '{"name": "Ada"}', "--app", "greetapp:engine",
+                 "--json", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = report_of(done)
+    assert report["output"]["bye"] == "hello Ada, bye"
+    listed = plait("runs", "get", report["runId"], "--json", cwd=tmp_path)
+    assert json.loads(listed.stdout)["status"] == "succeeded"  # stored in ./plait.db
+
+
+def test_run_without_the_app_names_the_unknown_actions(tmp_path: Path) -> None:
+    (tmp_path / "greet.yaml").write_text(GREET)
+    done = plait("run", "greet.yaml", "--input", '{"name": "Ada"}', cwd=tmp_path)
+    assert done.returncode == 4
+    assert "$.steps[0].function: unknown action 'sayHello'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_run_rejects_input_that_breaks_the_schema(tmp_path: Path) -> None:
+    (tmp_path / "greet.yaml").write_text(GREET)
+    (tmp_path / "greetapp.py").write_text(GREET_APP)
+    done = plait("run", "greet.yaml", "--input", '{"name": 42}', "--app", "greetapp:engine",
+                 cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 4
+    assert "input does not match the input schema" in done.stderr
+    assert "42 is not of type 'string'" in done.stderr
+
+
+async def test_an_invalid_definition_registers_and_runs_nothing(db_url: str) -> None:
+    engine = Engine(db_url)
+    with pytest.raises(InvalidDefinition) as caught:
+        engine.define(BROKEN)
+    assert len(caught.value.problems) >= 5
+    assert "broken" not in engine.registered
+    async with engine:
+        assert await engine.list_runs() == []

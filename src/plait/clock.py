@@ -48,6 +48,15 @@ def working(clock: Clock) -> AbstractContextManager[object]:
     return work() if work is not None else nullcontext()
 
 
+async def sleep_until(clock: Clock, deadline: float, *, background: bool = False) -> None:
+    """Return once ``clock`` reads ``deadline`` or later.
+
+    The remaining time is read when the wait begins, not when it is scheduled: a timer wrapped
+    in a task starts a little later, and a virtual clock may have moved on in between.
+    """
+    await clock.sleep(deadline - clock.time(), background=background)
+
+
 async def within(clock: Clock, work: Awaitable[Any], seconds: float) -> tuple[bool, Any]:
     """Await ``work`` for at most ``seconds`` of ``clock`` time.
 
@@ -56,7 +65,8 @@ async def within(clock: Clock, work: Awaitable[Any], seconds: float) -> tuple[bo
     """
     task = asyncio.ensure_future(work)
     # The timer runs outside the caller's context: it is a deadline, not work in progress.
-    timer = asyncio.get_running_loop().create_task(clock.sleep(seconds), context=Context())
+    deadline = clock.time() + seconds
+    timer = asyncio.get_running_loop().create_task(sleep_until(clock, deadline), context=Context())
     try:
         done, _ = await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
     finally:

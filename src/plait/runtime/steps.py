@@ -198,4 +198,5 @@ async def _record(
         call.key, call.position, call.name, "step", status, attempts, output,
         None if error is None else values.encode(error), started, finished, wake_at,
     )  # fmt: skip
-    await ctx.store.record_step(ctx.run_id, ctx.fence, record)
+    with working(ctx.clock):  # a virtual clock waits for the record before skipping time
+        await ctx.store.record_step(ctx.run_id, ctx.fence, record)

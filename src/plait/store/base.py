@@ -282,8 +282,8 @@ class Store(Protocol):
         ...
 
     async def next_wake_at(self, workflows: Sequence[str]) -> float | None:
-        """The earliest wake time of a waiting run of ``workflows`` (expired leases are found
-        by polling, not by this)."""
+        """The earliest wake time of a waiting run of ``workflows`` or of an enabled schedule's
+        next tick (expired leases are found by polling, not by this)."""
         ...
 
     # -- workers --------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from plait.clock import sleep_until
 from plait.ids import new_id
 from plait.runtime.executor import Outcome, Runtime, execute
 from plait.store.base import ClaimedRun, NewRun, RunRecord, WorkerInfo
@@ -185,11 +186,13 @@ class Worker:
         while self._running:
             self._wakeup.clear()
             names = sorted(self.workflows)  # workflows may be registered after the start
+            failed = False
             if self._periodic is not None:
                 try:
                     await self._periodic(clock.time())
                 except Exception:
                     log.exception("firing schedules failed; retrying")
+                    failed = True
             free = settings.concurrency - len(self._active)
             claimed: list[ClaimedRun] = []
             if free > 0:
@@ -205,20 +208,23 @@ class Worker:
             if claimed and len(claimed) == free:
                 await asyncio.sleep(0)
                 continue
-            await self._idle(names)
+            await self._idle(names, poll_only=failed)
 
-    async def _idle(self, names: list[str]) -> None:
+    async def _idle(self, names: list[str], *, poll_only: bool = False) -> None:
         """Sleep until woken, the next wake time, or the poll interval, whichever comes first.
 
-        The wake time and the poll are separate timers: a virtual clock skips straight to the
-        wake time, and never to the poll, which is housekeeping.
+        The wake time (a timer or a schedule's tick) and the poll are separate timers: a
+        virtual clock skips straight to the wake time, and never to the poll, which is
+        housekeeping. After firing schedules failed, only the poll counts, so that a tick
+        that cannot fire is retried at the poll interval rather than in a busy loop.
         """
         clock = self.rt.clock
+        due: float | None = None
         try:
-            due = await self.rt.store.next_wake_at(names)
+            if not poll_only:
+                due = await self.rt.store.next_wake_at(names)
         except Exception:
             log.exception("reading the next wake time failed")
-            due = None
         if due is not None and due <= clock.time():
             await asyncio.sleep(0)
             return
@@ -226,7 +232,7 @@ class Worker:
             asyncio.ensure_future(clock.sleep(self.rt.settings.poll_seconds, background=True))
         }
         if due is not None:
-            timers.add(asyncio.ensure_future(clock.sleep(due - clock.time())))
+            timers.add(asyncio.ensure_future(sleep_until(clock, due)))
         woken = asyncio.ensure_future(self._wakeup.wait())
         try:
             await asyncio.wait({*timers, woken}, return_when=asyncio.FIRST_COMPLETED)

@@ -118,11 +118,13 @@ ORDER BY created_at DESC, id COLLATE "C" DESC
 LIMIT :limit;
 
 -- name: next_wake_at
--- Timers only. Expired leases are found by the regular poll of the worker.
-SELECT MIN(wake_at) FROM runs
-WHERE status = 'waiting' AND wake_at IS NOT NULL
-  AND (workflow IN (SELECT jsonb_array_elements_text(CAST(:workflows AS JSONB)))
-       OR workflow_version IS NOT NULL);
+-- Timers and schedule ticks. Expired leases are found by the regular poll of the worker.
+SELECT LEAST(
+  (SELECT MIN(wake_at) FROM runs
+   WHERE status = 'waiting' AND wake_at IS NOT NULL
+     AND (workflow IN (SELECT jsonb_array_elements_text(CAST(:workflows AS JSONB)))
+          OR workflow_version IS NOT NULL)),
+  (SELECT MIN(next_fire_at) FROM schedules WHERE enabled));
 
 -- name: register_worker
 INSERT INTO workers (id, host, pid, started_at, heartbeat_at)

@@ -94,10 +94,14 @@ ORDER BY created_at DESC, id DESC
 LIMIT :limit;
 
 -- name: next_wake_at
--- Timers only: expired leases are found by the worker's regular poll.
-SELECT MIN(wake_at) FROM runs
-WHERE status = 'waiting' AND wake_at IS NOT NULL
-  AND (workflow IN (SELECT value FROM json_each(:workflows)) OR workflow_version IS NOT NULL);
+-- Timers and schedule ticks: expired leases are found by the worker's regular poll.
+SELECT MIN(due) FROM (
+  SELECT MIN(wake_at) AS due FROM runs
+  WHERE status = 'waiting' AND wake_at IS NOT NULL
+    AND (workflow IN (SELECT value FROM json_each(:workflows)) OR workflow_version IS NOT NULL)
+  UNION ALL
+  SELECT MIN(next_fire_at) FROM schedules WHERE enabled = 1
+);
 
 -- name: register_worker
 INSERT INTO workers (id, host, pid, started_at, heartbeat_at)

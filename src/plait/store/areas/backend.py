@@ -3,14 +3,21 @@
 
 from __future__ import annotations
 
+from plait.store.areas.children import ChildrenArea
 from plait.store.areas.core import CoreArea
 from plait.store.areas.keys import KeysArea
+from plait.store.areas.machines import MachinesArea
+from plait.store.areas.operations import OperationsArea
 from plait.store.areas.schedules import SchedulesArea
+from plait.store.areas.tasks import TasksArea
 from plait.store.areas.webhooks import WebhooksArea
 from plait.store.areas.workflows import WorkflowsArea
 
 
-class StoreBackend(CoreArea, WorkflowsArea, KeysArea, WebhooksArea, SchedulesArea):
+class StoreBackend(
+    CoreArea, WorkflowsArea, KeysArea, WebhooksArea, SchedulesArea,
+    ChildrenArea, TasksArea, MachinesArea, OperationsArea,
+):  # fmt: skip
     """All verbs of the Store protocol and of the automation service's registry."""
 
     async def open(self) -> None:

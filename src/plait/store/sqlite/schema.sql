@@ -55,6 +55,33 @@ CREATE TABLE events (
     UNIQUE (org, id)
 );
 
+CREATE TABLE machine_instances (
+    org         TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    run_id      TEXT NOT NULL,
+    created_at  REAL NOT NULL,
+    PRIMARY KEY (org, workflow_id, key)
+) WITHOUT ROWID;
+
+CREATE TABLE run_history (
+    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL,
+    at     REAL NOT NULL,
+    action TEXT NOT NULL,
+    actor  TEXT,
+    reason TEXT,
+    detail TEXT
+);
+
+CREATE TABLE run_values (
+    run_id     TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    value      TEXT NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+
 CREATE TABLE runs (
     id               TEXT PRIMARY KEY,
     org              TEXT NOT NULL DEFAULT 'default',
@@ -74,7 +101,7 @@ CREATE TABLE runs (
     lease_expires_at REAL,
     fence            INTEGER NOT NULL DEFAULT 0,
     executions       INTEGER NOT NULL DEFAULT 0
-, workflow_id TEXT, workflow_version INTEGER, event_id TEXT);
+, workflow_id TEXT, workflow_version INTEGER, event_id TEXT, parent_run_id TEXT, parent_step TEXT);
 
 CREATE TABLE schedule_ticks (
     schedule_id TEXT NOT NULL,
@@ -99,6 +126,15 @@ CREATE TABLE schedules (
     PRIMARY KEY (org, id)
 ) WITHOUT ROWID;
 
+CREATE TABLE signals (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id     TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    payload    TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    step_key   TEXT
+);
+
 CREATE TABLE steps (
     run_id      TEXT NOT NULL,
     key         TEXT NOT NULL,
@@ -114,6 +150,34 @@ CREATE TABLE steps (
     wake_at     REAL,
     PRIMARY KEY (run_id, key)
 ) WITHOUT ROWID;
+
+CREATE TABLE tasks (
+    org          TEXT NOT NULL,
+    id           TEXT NOT NULL,
+    run_id       TEXT NOT NULL,
+    step_key     TEXT NOT NULL,
+    workflow     TEXT NOT NULL,
+    title        TEXT NOT NULL,
+    description  TEXT,
+    assignee     TEXT NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN ('open', 'completed', 'expired', 'cancelled')),
+    choices      TEXT,
+    form         TEXT,
+    data         TEXT,
+    due_at       REAL,
+    escalate_at  REAL,
+    escalate_to  TEXT,
+    escalated_at REAL,
+    decision     TEXT,
+    comment      TEXT,
+    response     TEXT,
+    completed_by TEXT,
+    completed_at REAL,
+    created_at   REAL NOT NULL,
+    updated_at   REAL NOT NULL,
+    PRIMARY KEY (org, id),
+    UNIQUE (run_id, step_key)
+);
 
 CREATE TABLE webhooks (
     org        TEXT NOT NULL,
@@ -185,9 +249,13 @@ CREATE INDEX event_waits_by_type ON event_waits (org, event_type);
 
 CREATE INDEX events_by_type ON events (org, type, seq);
 
+CREATE INDEX run_history_of_run ON run_history (run_id, seq);
+
 CREATE INDEX runs_by_org ON runs (org, created_at DESC);
 
 CREATE INDEX runs_by_workflow ON runs (workflow, created_at DESC);
+
+CREATE INDEX runs_children ON runs (parent_run_id) WHERE parent_run_id IS NOT NULL;
 
 CREATE INDEX runs_leased ON runs (lease_expires_at) WHERE status = 'running';
 
@@ -202,5 +270,9 @@ CREATE INDEX runs_waiting ON runs (wake_at) WHERE status = 'waiting';
 CREATE INDEX schedules_by_workflow ON schedules (org, workflow_id);
 
 CREATE INDEX schedules_due ON schedules (enabled, next_fire_at);
+
+CREATE INDEX signals_unconsumed ON signals (run_id, name, seq) WHERE step_key IS NULL;
+
+CREATE INDEX tasks_inbox ON tasks (org, assignee, status, created_at);
 
 CREATE UNIQUE INDEX workflows_by_name ON workflows (org, name);

@@ -1,0 +1,1 @@
+-- Named queries of the machines area. Each block starts with "-- name: NAME".

@@ -1,0 +1,1 @@
+-- Named queries of the tasks area. Each block starts with "-- name: NAME".

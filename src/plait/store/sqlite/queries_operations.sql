@@ -1,0 +1,1 @@
+-- Named queries of the operations area. Each block starts with "-- name: NAME".

@@ -6,6 +6,7 @@
 from plait.clock import Clock, SystemClock
 from plait.engine import Engine
 from plait.errors import (
+    ChildWorkflowFailed,
     InvalidArguments,
     NonDeterminismError,
     PlaitError,
@@ -15,6 +16,7 @@ from plait.errors import (
     SerializationError,
     StepFailed,
     StepTimeout,
+    TaskExpired,
     UnknownWorkflow,
     WorkflowCancelled,
     WorkflowFailed,
@@ -23,15 +25,18 @@ from plait.errors import (
 from plait.retry import RetryPolicy
 from plait.runs import RunHandle, RunInfo, StepInfo
 from plait.runtime.context import Context
+from plait.runtime.human import Escalation
 from plait.settings import Settings
 from plait.workflow import Workflow
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ChildWorkflowFailed",
     "Clock",
     "Context",
     "Engine",
+    "Escalation",
     "InvalidArguments",
     "NonDeterminismError",
     "PlaitError",
@@ -47,6 +52,7 @@ __all__ = [
     "StepInfo",
     "StepTimeout",
     "SystemClock",
+    "TaskExpired",
     "UnknownWorkflow",
     "Workflow",
     "WorkflowCancelled",

@@ -19,6 +19,7 @@ from plait.clock import Clock, SystemClock
 from plait.errors import (
     ConfigurationError,
     DuplicateWorkflow,
+    InvalidArguments,
     InvalidQuery,
     RunConflict,
     RunNotFound,
@@ -29,6 +30,7 @@ from plait.ids import new_id
 from plait.retry import seconds_of
 from plait.runs import RunHandle, RunInfo
 from plait.runtime.executor import Runtime
+from plait.service import operations
 from plait.settings import Settings
 from plait.store.base import RUN_STATUSES, ClaimedRun, NewRun, Store
 from plait.store.urls import open_store
@@ -76,8 +78,10 @@ class Engine:
         self._opening: asyncio.Lock | None = None
         self._registry_ids: dict[str, str] = {}
         from plait.service.events import EventService, Router
+        from plait.service.machines import MachineService
         from plait.service.runs import RunService
         from plait.service.schedules import ScheduleService
+        from plait.service.tasks import TaskService
         from plait.service.webhooks import WebhookService
         from plait.service.workflows import WorkflowService
 
@@ -87,6 +91,10 @@ class Engine:
         self.runs = RunService(self)
         self.schedules = ScheduleService(self)
         self.webhooks = WebhookService(self)
+        self.tasks = TaskService(self)
+        """Human tasks: inboxes, and completing a task (which resumes its run)."""
+        self.machines = MachineService(self)
+        """State machines: sending an event to an instance, and instances with their history."""
         self._router = Router(self)
         self._plans: dict[tuple[str, str, int], Workflow] = {}
         self._threads: ThreadPoolExecutor | None = None
@@ -158,7 +166,10 @@ class Engine:
         from plait.interpreter.define import build_workflow
 
         self.prepare_actions()
-        workflow, _ = build_workflow(document, self.actions, self.services)
+        workflow, plan = build_workflow(document, self.actions, self.services)
+        if plan.definition.machine is not None:
+            reason = "a state machine is a stored workflow: create, activate, then send events"
+            raise InvalidArguments(workflow.name, reason)
         if workflow.name in self.registered:
             raise DuplicateWorkflow(workflow.name)
         self.registered[workflow.name] = workflow
@@ -418,11 +429,15 @@ class Engine:
         return RunHandle(self, run_id, workflow)
 
     async def get_run(self, run_id: str) -> RunInfo:
-        """The run with its steps; ``RunNotFound`` if there is none."""
+        """The run with its steps and the operations done on it; ``RunNotFound`` if there is
+        none."""
         record = await (await self.opened_store()).get_run(run_id)
         if record is None:
             raise RunNotFound(run_id)
-        return RunInfo.of(record)
+        history = await self.run_history(run_id)
+        state, children = await self.registry_store().run_published(run_id)
+        info = RunInfo.of(record)
+        return dataclasses.replace(info, history=history, state=state, children=children)
 
     async def list_runs(
         self,
@@ -439,14 +454,80 @@ class Engine:
         records = await (await self.opened_store()).list_runs(workflow, status, limit, org)
         return [RunInfo.of(r) for r in records]
 
-    async def cancel(self, run_id: str) -> RunInfo:
-        """Cancel a run: it ends ``cancelled`` and never runs another step.
+    async def cancel(
+        self, run_id: str, *, reason: str | None = None, by: str | None = None
+    ) -> RunInfo:
+        """Cancel a run: it ends ``cancelled`` and never runs another step; so do its children.
 
-        A run that already ended is returned unchanged.
+        ``reason`` and ``by`` are recorded in the run's history and error. A run that already
+        ended is returned unchanged.
         """
-        record = await (await self.opened_store()).cancel_run(run_id, self.clock.time())
+        store = await self.opened_registry()
+        record = await store.cancel_run(run_id, self.clock.time(), reason=reason, actor=by)
         if record is None:
             raise RunNotFound(run_id)
         if self.worker is not None:
             self.worker.cancel_local(run_id)
         return RunInfo.of(record)
+
+    async def resume(
+        self, run_id: str, *, newest: bool = False, by: str | None = None,
+        reason: str | None = None,
+    ) -> RunHandle:  # fmt: skip
+        """Resume a failed run from its failed step: the steps recorded before it are kept, the
+        failed step runs again. ``newest`` moves a definition's run to the workflow's newest
+        version. ``RunNotResumable`` unless the run failed."""
+        done = await operations.resume(self, run_id, newest=newest, by=by, reason=reason)
+        return RunHandle(self, done.run_id, done.workflow)
+
+    async def fork(
+        self, run_id: str, step: str | int, *, newest: bool = False, by: str | None = None,
+        reason: str | None = None,
+    ) -> RunHandle:  # fmt: skip
+        """Start a new run of the same workflow and input that reuses the finished steps
+        recorded before ``step`` (a step key, or its 1-based number) and executes from there.
+        ``StepNotFound`` if the run has no such step."""
+        done = await operations.copy(self, run_id, "fork", step=step, newest=newest, by=by,
+                                     reason=reason)  # fmt: skip
+        return RunHandle(self, done.run_id, done.workflow)
+
+    async def retry(
+        self, run_id: str, *, newest: bool = False, by: str | None = None,
+        reason: str | None = None,
+    ) -> RunHandle:  # fmt: skip
+        """Start a new run of the same workflow with the same input, from scratch."""
+        done = await operations.copy(self, run_id, "retry", newest=newest, by=by, reason=reason)
+        return RunHandle(self, done.run_id, done.workflow)
+
+    async def run_history(self, run_id: str) -> list[dict[str, Any]]:
+        """The operations recorded on a run (cancel, resume, fork, retry), oldest first."""
+        entries = await (await self.opened_registry()).run_history(run_id)
+        return [operations.history_resource(e) for e in entries]
+
+    # -- signals and published state ----------------------------------------------------------
+
+    async def signal(self, run_id: str, name: str, payload: Any = None) -> dict[str, Any]:
+        """Send the signal ``name`` with a JSON ``payload`` to one run; its ``ctx.receive(name)``
+        gets it, exactly once and in the order sent, whether it already waits or not.
+
+        Returns ``{runId, name, seq, delivered}`` (``delivered``: a waiting receive took it at
+        once). Raises ``RunNotFound`` for an unknown run and ``RunEnded`` for one that ended.
+        """
+        try:
+            data = values.encode(payload)
+        except TypeError as exc:
+            what = f"the payload of signal {name!r}"
+            raise SerializationError(what, values.offending_type(payload), str(exc)) from exc
+        store = await self.opened_registry()
+        sent = await store.send_signal(run_id, name, data, self.clock.time())
+        return {"runId": sent.run_id, "name": sent.name, "seq": sent.seq,
+                "delivered": sent.step is not None}  # fmt: skip
+
+    async def get_state(self, run_id: str, key: str | None = None) -> Any:
+        """What a run published with ``ctx.set_state``: the value under ``key`` (``None`` if
+        it has none), or every value as a dict. ``RunNotFound`` if there is no such run."""
+        store = await self.opened_registry()
+        if await store.run_state(run_id) is None:
+            raise RunNotFound(run_id)
+        published = await store.run_values(run_id)
+        return published if key is None else published.get(key)

@@ -140,6 +140,28 @@ class RunConflict(PlaitError):
         super().__init__(f"run id {run_id!r} is already used by workflow {workflow!r}")
 
 
+class RunNotResumable(PlaitError):
+    """Only a failed run can be resumed."""
+
+    def __init__(self, run_id: str, status: str) -> None:
+        self.run_id = run_id
+        self.status = status
+        super().__init__(
+            f"cannot resume run {run_id}: it is {status}; only a failed run resumes from its "
+            "failed step (retry starts a new run from scratch)"
+        )
+
+
+class StepNotFound(NotFound):
+    """The run has no step with that key or number."""
+
+    def __init__(self, run_id: str, step: str, known: list[str]) -> None:
+        self.run_id = run_id
+        self.step = step
+        listing = ", ".join(known[:20]) if known else "none yet"
+        super().__init__(f"run {run_id} has no step {step!r} (its steps: {listing})")
+
+
 class NonDeterminismError(PlaitError):
     """The workflow code no longer matches the steps recorded for the run."""
 
@@ -198,9 +220,9 @@ class WorkflowFailed(PlaitError):
 class WorkflowCancelled(PlaitError):
     """The run was cancelled."""
 
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, run_id: str, message: str | None = None) -> None:
         self.run_id = run_id
-        super().__init__(f"run {run_id} was cancelled")
+        super().__init__(message or f"run {run_id} was cancelled")
 
 
 class WorkflowTimeout(PlaitError):
@@ -218,6 +240,130 @@ class ResultTimeout(PlaitError, TimeoutError):
     def __init__(self, run_id: str, seconds: float) -> None:
         self.run_id = run_id
         super().__init__(f"run {run_id} did not finish within {seconds:g}s")
+
+
+# -- human tasks --------------------------------------------------------------------------------
+
+
+class TaskExpired(StepFailed):
+    """A human task reached its due time while still open: its step failed.
+
+    ``task_id`` and ``due_at`` (ISO 8601) name the task; raised where ``ctx.human_task`` is
+    awaited (and caught as any ``StepFailed`` by a definition's error handling).
+    """
+
+    def __init__(self, run_id: str, step: str, error: dict[str, Any]) -> None:
+        super().__init__(run_id, step, error)
+        self.task_id: str | None = error.get("taskId")
+        self.due_at: str | None = error.get("dueAt")
+
+
+class TaskNotFound(NotFound):
+    """No task has that id in the organization."""
+
+    def __init__(self, task_id: str) -> None:
+        self.task_id = task_id
+        super().__init__(f"no task {task_id!r}")
+
+
+class TaskNotOpen(PlaitError):
+    """The task is no longer open: it was completed, expired or cancelled."""
+
+    def __init__(self, task_id: str, status: str, detail: str = "") -> None:
+        self.task_id = task_id
+        self.status = status
+        super().__init__(f"task {task_id} cannot be completed: it is {status}{detail}")
+
+
+class InvalidDecision(PlaitError):
+    """The answer does not fit the task: a decision it does not offer, or form data that does
+    not match its schema."""
+
+    def __init__(self, task_id: str, reason: str, path: str = "$.body.decision") -> None:
+        self.task_id = task_id
+        self.path = path
+        self.reason = reason
+        super().__init__(f"task {task_id}: {reason}")
+
+
+class TaskForbidden(PlaitError):
+    """The caller may not complete this task."""
+
+    def __init__(self, task_id: str, reason: str) -> None:
+        self.task_id = task_id
+        super().__init__(f"task {task_id}: {reason}")
+
+
+# -- child workflows and signals ----------------------------------------------------------------
+
+
+class ChildWorkflowFailed(StepFailed):
+    """A child run the workflow waited on failed or was cancelled: the waiting step failed.
+
+    ``child_run_id`` names the child, ``child_status`` is how it ended and ``child_error`` is
+    its stored error; a definition's error handling and compensation treat it as any step
+    failure.
+    """
+
+    def __init__(self, run_id: str, step: str, error: dict[str, Any]) -> None:
+        super().__init__(run_id, step, error)
+        self.child_run_id: str | None = error.get("childRunId")
+        self.child_status: str | None = error.get("childStatus")
+        self.child_error: dict[str, Any] | None = error.get("cause")
+
+
+class RunEnded(PlaitError):
+    """The run has already ended, so it can receive nothing more."""
+
+    def __init__(self, run_id: str, status: str) -> None:
+        self.run_id = run_id
+        self.status = status
+        super().__init__(f"run {run_id} has already ended ({status}); it takes no signals")
+
+
+class InstanceNotFound(NotFound):
+    """No instance of the state machine has that key, and the event cannot create one."""
+
+    def __init__(self, workflow: str, key: str, event: str) -> None:
+        self.workflow = workflow
+        self.key = key
+        self.event = event
+        super().__init__(
+            f"no instance {key!r} of state machine {workflow!r}, and an event {event!r} cannot "
+            "create one (only events with a transition from the initial state, or listed in "
+            "'start', can)"
+        )
+
+
+class InstanceEnded(PlaitError):
+    """The state-machine instance has ended: it takes no more events."""
+
+    def __init__(self, workflow: str, key: str, run_id: str, status: str) -> None:
+        self.workflow = workflow
+        self.key = key
+        self.run_id = run_id
+        self.status = status
+        super().__init__(
+            f"instance {key!r} of state machine {workflow!r} has ended (run {run_id} {status}); "
+            "it takes no more events"
+        )
+
+
+class NotAStateMachine(PlaitError):
+    """The workflow is not a state machine, so it has no instances."""
+
+    def __init__(self, workflow: str) -> None:
+        self.workflow = workflow
+        super().__init__(f"workflow {workflow!r} is not a state machine: it has no instances")
+
+
+class WorkflowNotActive(PlaitError):
+    """The workflow is not Activated, so it takes no events."""
+
+    def __init__(self, workflow: str, status: str) -> None:
+        self.workflow = workflow
+        self.status = status
+        super().__init__(f"workflow {workflow!r} is {status}: it takes events only when Activated")
 
 
 class LeaseLost(BaseException):

@@ -64,6 +64,14 @@ class RunInfo:
     workflow_id: str | None = None
     workflow_version: int | None = None
     event_id: str | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    """Operations done on the run (cancel, resume, fork, retry): who, when, why."""
+    parent_run_id: str | None = None
+    """The run that started this one as a child workflow."""
+    children: list[str] = field(default_factory=list)
+    """Ids of the child runs this run started, oldest first (``Engine.get_run`` only)."""
+    state: dict[str, Any] = field(default_factory=dict)
+    """What the run published with ``ctx.set_state`` (``Engine.get_run`` only)."""
 
     @property
     def done(self) -> bool:
@@ -78,7 +86,7 @@ class RunInfo:
             values.decode(r.error), r.trigger, created, _time(r.started_at),
             _time(r.finished_at), updated, _time(r.wake_at), r.executions,
             [StepInfo.of(s) for s in r.steps], r.org, r.workflow_id, r.workflow_version,
-            r.event_id,
+            r.event_id, parent_run_id=r.parent_run_id,
         )  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
@@ -156,5 +164,6 @@ def _ended(run_id: str, status: str, output: bytes | None, error: bytes | None) 
     if status == "succeeded":
         return values.decode(output)
     if status == "cancelled":
-        raise WorkflowCancelled(run_id)
+        info = values.decode(error) if error else None
+        raise WorkflowCancelled(run_id, info.get("message") if isinstance(info, dict) else None)
     raise WorkflowFailed(run_id, values.decode(error))

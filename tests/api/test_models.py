@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from plait.api.models import WorkflowBody
-from plait.definitions.dialects import entity, function, graph, service
+from plait.definitions.dialects import entity, function, graph, machine, service
 from plait.definitions.model import Definition
 from plait.service.workflows import SERVICE_KEYS
 
@@ -20,6 +20,7 @@ def test_a_workflow_body_takes_exactly_the_top_level_keys_of_the_dialects() -> N
         function.FunctionWorkflow,
         service.ServiceWorkflow,
         graph.GraphWorkflow,
+        machine.MachineWorkflow,
         Definition,
     )
     expected = set().union(*(_keys(m) for m in dialects)) | set(SERVICE_KEYS)

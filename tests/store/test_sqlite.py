@@ -58,3 +58,27 @@ async def test_concurrent_writes_share_commits(tmp_path: Path) -> None:
     record = await store.get_run("run_199")
     assert record is not None and [s.key for s in record.steps] == ["a"]
     await store.close()
+
+
+async def test_an_operation_that_raises_leaves_none_of_its_writes(tmp_path: Path) -> None:
+    from plait.errors import PlaitError
+    from plait.store.session import Session
+
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    await store.open()
+
+    def half_done(db: Session) -> None:
+        db.run("insert_history", {"run_id": "run_a", "at": T0, "action": "x", "actor": None,
+                                  "reason": None, "detail": "{}"})  # fmt: skip
+        raise PlaitError("refused after a write")
+
+    def whole(db: Session) -> None:
+        db.run("insert_history", {"run_id": "run_b", "at": T0, "action": "y", "actor": None,
+                                  "reason": None, "detail": "{}"})  # fmt: skip
+
+    failed, done = store._submit(half_done), store._submit(whole)  # one batch, one commit
+    await asyncio.gather(done, asyncio.wait([failed]))
+    assert isinstance(failed.exception(), PlaitError)
+    assert await store.run_history("run_a") == []
+    assert [e.action for e in await store.run_history("run_b")] == ["y"]
+    await store.close()

@@ -478,7 +478,7 @@ def test_service_error_handling_compensation_and_retry_defaults() -> None:
     assert definition.metadata["notifyOnFailure"] is True
 
 
-def test_service_human_tasks_are_not_supported_yet() -> None:
+def test_service_human_task_steps_load() -> None:
     document = {
         "name": "Expense Approval",
         "steps": [
@@ -488,9 +488,13 @@ def test_service_human_tasks_are_not_supported_yet() -> None:
         ],
     }  # fmt: skip
     result = check_definition(document)
-    assert [str(p) for p in result.errors] == [
-        "$.steps[1].type: human tasks ('human-task' steps) are not supported yet"
+    assert result.errors == []
+    assert [str(p) for p in result.warnings] == [
+        "$.steps[1].assignTo: expression 'results[\"policy-check\"].approver' reads the output "
+        "of 'policy-check', which is not a step"
     ]
+    assert result.definition is not None
+    assert result.definition.steps[1].kind == "human-task"
 
 
 # -- brief 004: node graphs ---------------------------------------------------------------------
@@ -591,9 +595,13 @@ def test_canonical_documents_get_paths_filled_in() -> None:
 # -- detection and durations --------------------------------------------------------------------
 
 
-def test_state_machines_are_not_supported_yet() -> None:
+def test_states_make_a_state_machine() -> None:
     result = check_definition({"name": "Order", "states": {"pending": {}}, "initialState": "p"})
-    assert [str(p) for p in result.errors] == ["$.states: state machines are not supported yet"]
+    assert [str(p) for p in result.errors] == [
+        "$.correlation: required key 'correlation' is missing: an expression over the event "
+        "giving the instance's key (event.data.orderId)",
+        "$.initialState: unknown state 'p'",
+    ]
 
 
 @pytest.mark.parametrize("steps", [None, []])

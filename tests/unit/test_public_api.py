@@ -6,11 +6,11 @@ import plait
 def test_public_surface_is_pinned() -> None:
     assert sorted(plait.__all__) == sorted(
         [
-            "Clock", "Context", "Engine", "InvalidArguments", "NonDeterminismError",
-            "PlaitError", "ResultTimeout", "RetryPolicy", "RunConflict", "RunHandle", "RunInfo",
-            "RunNotFound", "SerializationError", "Settings", "StepFailed", "StepInfo",
-            "StepTimeout", "SystemClock", "UnknownWorkflow", "Workflow", "WorkflowCancelled",
-            "WorkflowFailed", "WorkflowTimeout", "__version__",
+            "ChildWorkflowFailed", "Clock", "Context", "Engine", "Escalation", "InvalidArguments",
+            "NonDeterminismError", "PlaitError", "ResultTimeout", "RetryPolicy", "RunConflict",
+            "RunHandle", "RunInfo", "RunNotFound", "SerializationError", "Settings", "StepFailed",
+            "StepInfo", "StepTimeout", "SystemClock", "TaskExpired", "UnknownWorkflow", "Workflow",
+            "WorkflowCancelled", "WorkflowFailed", "WorkflowTimeout", "__version__",
         ]
     )  # fmt: skip
     for name in plait.__all__:

@@ -21,7 +21,18 @@ from fastapi.routing import APIRoute
 from plait import __version__
 from plait.api import problems
 from plait.api.middleware import BodyLimit, Guard
-from plait.api.routes import events, health, keys, query, runs, schedules, webhooks, workflows
+from plait.api.routes import (
+    events,
+    health,
+    keys,
+    machines,
+    query,
+    runs,
+    schedules,
+    tasks,
+    webhooks,
+    workflows,
+)
 from plait.engine import Engine
 
 DESCRIPTION = """\
@@ -64,9 +75,8 @@ def create_app(engine: Engine, *, max_body_bytes: int = 1_048_576, worker: bool 
     )
     app.state.engine = engine
     app.state.response_counts = Counter()
-    routers = [
-        m.router for m in (workflows, runs, events, webhooks, schedules, query, keys, health)
-    ]
+    modules = (workflows, runs, events, webhooks, schedules, query, keys, health, tasks, machines)
+    routers = [m.router for m in modules]
     for router in routers:
         app.include_router(router)
     app.state.route_methods = [  # for the Allow header of 405 answers

@@ -77,6 +77,14 @@ class WorkflowBody(Strict):
     step_timeout: Any = None
     on_error: Any = None
     compensation_strategy: Any = None
+    # state machines
+    states: Any = Field(None, description="A state machine's states (see docs/state-machines).")
+    initial: Any = Field(None, description="A state machine's initial state.")
+    initialState: Any = Field(None, description="Same as ``initial`` (the brief's spelling).")
+    correlation: Any = Field(None, description="CEL over the event: the instance's key.")
+    events: Any = Field(None, description="Event type -> the event name ``on`` uses.")
+    start: Any = Field(None, description="Event types that only create an instance.")
+    machine: Any = None
     # the service's options
     schedule: Any = Field(None, description="{cron, timezone?, ...}: a schedule of the workflow.")
     filter: Any = Field(None, description="A CEL condition on the trigger event.")

@@ -34,12 +34,15 @@ TYPE_PREFIX = "urn:plait:problem:"
 STATUS_BY_ERROR: dict[str, int] = {
     "NotFound": 404, "UnknownWorkflow": 404,
     "IllegalTransition": 409, "HookVetoed": 409, "RunConflict": 409, "DuplicateWorkflow": 409,
-    "ReadOnlyWorkflow": 409, "WebhookExists": 409, "WorkflowNameTaken": 409,
+    "ReadOnlyWorkflow": 409, "RunNotResumable": 409, "WebhookExists": 409, "WorkflowNameTaken": 409,
+    "RunEnded": 409,
+    "InstanceEnded": 409, "NotAStateMachine": 409, "WorkflowNotActive": 409,
     "InvalidDefinition": 422, "InvalidArguments": 422, "SchemaViolation": 422,
     "SerializationError": 422, "ScheduleInvalid": 422, "WebhookInvalid": 422,
     "WebhookMappingError": 422, "InvalidRole": 422, "ExpressionError": 422,
     "UnknownAction": 422,
     "InvalidQuery": 400,
+    "TaskForbidden": 403, "TaskNotOpen": 409, "InvalidDecision": 422,
     "SignatureRejected": 401,
     "DatabaseUnavailable": 503,
 }  # fmt: skip

@@ -15,8 +15,15 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from plait import __version__
-from plait.cli import definitions, render, serve, service
-from plait.cli.common import DbOption, JsonOption, load_engine, print_json, run_coroutine
+from plait.cli import definitions, render, serve, service, tasks
+from plait.cli.common import (
+    DbOption,
+    JsonOption,
+    json_argument,
+    load_engine,
+    print_json,
+    run_coroutine,
+)
 from plait.engine import Engine
 from plait.runs import RunInfo
 
@@ -34,6 +41,7 @@ app.add_typer(runs_app, name="runs")
 definitions.register(app)
 service.register(app)
 serve.register(app)
+tasks.register(app)
 
 
 def _version(value: bool) -> None:
@@ -128,14 +136,102 @@ def runs_get(
     _show(run_coroutine(lambda: _with_engine(db, lambda e: e.get_run(run_id))), json)
 
 
+RunId = Annotated[str, typer.Argument(help="The run's id.")]
+ReasonOption = Annotated[str | None, typer.Option(help="Why; kept in the run's history.")]
+ByOption = Annotated[
+    str | None, typer.Option(help="Who does it, for the history (default: your user name).")
+]
+NewestOption = Annotated[
+    bool, typer.Option("--newest", help="Run on the workflow's newest version.")
+]
+
+
 @runs_app.command("cancel")
 def runs_cancel(
-    run_id: Annotated[str, typer.Argument(help="The run's id.")],
+    run_id: RunId, reason: ReasonOption = None, by: ByOption = None, json: JsonOption = False,
+    db: DbOption = None,
+) -> None:  # fmt: skip
+    """Cancel a run and its children: they end cancelled and run no further step."""
+    who = by or _user()
+    _show(run_coroutine(lambda: _with_engine(
+        db, lambda e: e.cancel(run_id, reason=reason, by=who))), json)  # fmt: skip
+
+
+@runs_app.command("resume")
+def runs_resume(
+    run_id: RunId, newest: NewestOption = False, reason: ReasonOption = None,
+    by: ByOption = None, json: JsonOption = False, db: DbOption = None,
+) -> None:  # fmt: skip
+    """Resume a failed run from its failed step; the steps before it are not run again.
+
+    A worker (plait worker or plait serve) executes it.
+    """
+    who = by or _user()
+
+    async def resume(engine: Engine) -> RunInfo:
+        handle = await engine.resume(run_id, newest=newest, by=who, reason=reason)
+        return await handle.info()
+
+    _show(run_coroutine(lambda: _with_engine(db, resume)), json)
+
+
+@runs_app.command("fork")
+def runs_fork(
+    run_id: RunId,
+    step: Annotated[str, typer.Option(help="The step to execute from: its key or number.")],
+    newest: NewestOption = False, reason: ReasonOption = None, by: ByOption = None,
+    json: JsonOption = False, db: DbOption = None,
+) -> None:  # fmt: skip
+    """Fork a run from STEP into a new run that reuses the steps recorded before it."""
+    who, at = by or _user(), int(step) if step.isdigit() else step
+
+    async def fork(engine: Engine) -> RunInfo:
+        handle = await engine.fork(run_id, at, newest=newest, by=who, reason=reason)
+        return await handle.info()
+
+    _show(run_coroutine(lambda: _with_engine(db, fork)), json)
+
+
+@runs_app.command("retry")
+def runs_retry(
+    run_id: RunId, newest: NewestOption = False, reason: ReasonOption = None,
+    by: ByOption = None, json: JsonOption = False, db: DbOption = None,
+) -> None:  # fmt: skip
+    """Retry a run from scratch with the same input, as a new run."""
+    who = by or _user()
+
+    async def retry(engine: Engine) -> RunInfo:
+        handle = await engine.retry(run_id, newest=newest, by=who, reason=reason)
+        return await handle.info()
+
+    _show(run_coroutine(lambda: _with_engine(db, retry)), json)
+
+
+@runs_app.command("signal")
+def runs_signal(
+    run_id: RunId,
+    name: Annotated[str, typer.Argument(help="The signal's name (what ctx.receive waits for).")],
+    data: Annotated[str | None, typer.Option(help="The payload: JSON, or @file.")] = None,
     json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
-    """Cancel a run: it ends cancelled and runs no further step."""
-    _show(run_coroutine(lambda: _with_engine(db, lambda e: e.cancel(run_id))), json)
+    """Send a signal to a run; its ctx.receive(NAME) gets the payload, in order, once."""
+    payload = json_argument(data, "--data")
+    sent = run_coroutine(lambda: _with_engine(db, lambda e: e.signal(run_id, name, payload)))
+    if json:
+        print_json(sent)
+    else:
+        how = "delivered to a waiting receive" if sent["delivered"] else "queued"
+        typer.echo(f"signal {name!r} #{sent['seq']} {how} for run {run_id}")
+
+
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in a bare container
+        return f"uid:{os.getuid()}"
 
 
 def _show(info: RunInfo, json: bool) -> None:

@@ -15,7 +15,7 @@ import typer
 
 from plait.cli import render
 from plait.engine import Engine
-from plait.errors import PlaitError, RunNotFound
+from plait.errors import NotFound, PlaitError
 
 T = TypeVar("T")
 
@@ -38,7 +38,7 @@ def run_coroutine(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine, mapping plait errors to a message on stderr and an exit code."""
     try:
         return asyncio.run(make())
-    except RunNotFound as exc:
+    except NotFound as exc:
         render.error(str(exc))
         raise typer.Exit(EXIT_NOT_FOUND) from exc
     except PlaitError as exc:

@@ -61,6 +61,10 @@ def run_detail(run: RunInfo) -> None:
         table.add_row(step.key, _status(step.status), str(step.attempts), started, shown)
     if run.steps:
         _out.print(table)
+    for entry in run.history:
+        by = f" by {entry['by']}" if entry.get("by") else ""
+        why = f": {entry['reason']}" if entry.get("reason") else ""
+        _out.print(f"[dim]{entry['at']}[/]  {entry['action']}{by}{why}")
 
 
 def problems(source: str, errors: list[Any], warnings: list[Any]) -> None:

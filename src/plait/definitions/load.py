@@ -11,6 +11,7 @@ Every problem of a document is reported at once, each at the JSON path the autho
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from plait.definitions.dialects import (
     entity,
     function,
     graph,
+    machine,
     service,
 )
 from plait.definitions.model import Definition
@@ -47,6 +49,7 @@ DIALECTS: dict[str, Normaliser] = {
     "function": function.normalise,
     "service": service.normalise,
     "graph": graph.normalise,
+    "machine": machine.normalise,
 }
 
 
@@ -98,13 +101,23 @@ def _json(text: str) -> Any:
 
 
 class _Loader(yaml.SafeLoader):
-    """Safe YAML without timestamps: ``2024-01-01`` stays a string, as in JSON."""
+    """Safe YAML without timestamps: ``2024-01-01`` stays a string, as in JSON. Booleans are
+    YAML 1.2's ``true``/``false`` only, so a state machine's ``on:`` stays the key ``"on"``."""
 
 
 _Loader.yaml_implicit_resolvers = {
     key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+for _first in "yYnNoO":  # YAML 1.1 also read yes/no/on/off as booleans
+    _Loader.yaml_implicit_resolvers[_first] = [
+        (tag, regexp)
+        for tag, regexp in _Loader.yaml_implicit_resolvers.get(_first, [])
+        if tag != "tag:yaml.org,2002:bool"
+    ]
 
 
 def _yaml(text: str) -> Any:
@@ -120,7 +133,7 @@ def _yaml(text: str) -> Any:
 def detect_dialect(document: dict[str, Any], findings: Findings) -> str | None:
     """Which dialect ``document`` is written in; ``None`` (and an error) when it cannot tell.
 
-    ``nodes`` means a node graph; ``states`` a state machine (not supported yet). Otherwise the
+    ``nodes`` means a node graph; ``states`` a state machine. Otherwise the
     steps decide: ``kind`` canonical, ``action`` entity, ``type`` service, ``function`` function
     steps, and bare ``{id, name}`` steps service steps. ``"dialect": ...`` overrides all this.
     """
@@ -133,8 +146,7 @@ def detect_dialect(document: dict[str, Any], findings: Findings) -> str | None:
     if "nodes" in document:
         return "graph"
     if "states" in document:
-        findings.error("$.states", "state machines are not supported yet")
-        return None
+        return "machine"
     if steps is None or steps == []:
         findings.error("$.steps", "a workflow needs at least one step")
         return None

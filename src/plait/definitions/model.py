@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from plait.retry import RetryPolicy
 
 ErrorPolicy = Literal["stop", "continue", "fallback"]
-Dialect = Literal["canonical", "entity", "function", "service", "graph"]
+Dialect = Literal["canonical", "entity", "function", "service", "graph", "machine"]
 
 
 class _Model(BaseModel):
@@ -122,8 +122,55 @@ class WaitStep(_Step):
     match: str | None = None
 
 
+class HumanTaskStep(_Step):
+    """Ask a person: create a task for ``assign_to`` and wait until it is completed; its output
+    is ``{taskId, decision, approved, comment, data, completedBy, completedAt}``. ``timeout``
+    is the task's due time: then it expires and the step fails (its error policy applies).
+    ``title``, ``description``, ``assign_to`` and ``escalate_to`` are templates (``"{{ expr }}"``
+    yields a value; other text is literal)."""
+
+    kind: Literal["human-task"] = "human-task"
+    title: str | None = None
+    """Default: the step's name, else its id."""
+    description: str | None = None
+    assign_to: str = Field(min_length=1)
+    choices: list[str] | None = None
+    """Default ``["approve", "reject"]`` unless a ``form`` is given."""
+    form: dict[str, Any] | None = None
+    """A JSON Schema of the answer's ``data``."""
+    data: Any = None
+    """A template of data shown with the task."""
+    escalate_after: float | None = Field(default=None, gt=0)
+    escalate_to: str | None = None
+
+    def templates(self) -> list[tuple[str, Any]]:
+        """``(field, template)`` of each templated field that is set."""
+        fields = ("title", "description", "assign_to", "escalate_to", "data")
+        return [(f, getattr(self, f)) for f in fields if getattr(self, f) is not None]
+
+
+class WorkflowStep(_Step):
+    """Run another workflow as a child run: ``workflow`` is a stored workflow's name or
+    ``workflow_`` id (in the run's organization, current version pinned) or a code workflow's
+    name; ``input`` is a template. The step's output is the child's output; with ``wait:
+    false`` the step only starts the child and its output is ``{runId, workflow}``. A child
+    that fails or is cancelled fails the step (``plait.ChildWorkflowFailed``)."""
+
+    kind: Literal["workflow"] = "workflow"
+    workflow: str = Field(min_length=1)
+    input: Any = None
+    wait: bool = True
+
+
 Step = Annotated[
-    ActionStep | ParallelStep | ConditionStep | ForeachStep | SleepStep | WaitStep,
+    ActionStep
+    | ParallelStep
+    | ConditionStep
+    | ForeachStep
+    | SleepStep
+    | WaitStep
+    | HumanTaskStep
+    | WorkflowStep,
     Field(discriminator="kind"),
 ]
 
@@ -146,6 +193,82 @@ class Trigger(_Model):
     manual: bool = True
 
 
+class MachineTransition(_Model):
+    """Where an event (or a state's timeout) leads: ``target``, taken only if ``guard`` (an
+    expression) holds; ``actions`` run as steps on the way; ``assign`` (a template of an object,
+    which also sees ``output``, the last action's output) is merged into the machine context."""
+
+    target: str
+    guard: str | None = None
+    actions: list[Step] = Field(default_factory=list)
+    assign: Any = None
+    path: str = ""
+    sources: dict[str, str] = Field(default_factory=dict)
+    """Source keys of fields; ``{"target": ""}``: the transition was written as its target."""
+
+
+class MachineState(_Model):
+    """One state: its transitions by event name, entry and exit steps, an optional timeout
+    (seconds) with the transition it takes, and whether it ends the machine."""
+
+    on: dict[str, MachineTransition] = Field(default_factory=dict)
+    entry: list[Step] = Field(default_factory=list)
+    exit: list[Step] = Field(default_factory=list)
+    timeout: float | None = Field(default=None, gt=0)
+    timeout_transition: MachineTransition | None = None
+    terminal: bool = False
+    path: str = ""
+
+    @property
+    def final(self) -> bool:
+        """Terminal, or with nowhere to go."""
+        return self.terminal or (not self.on and self.timeout_transition is None)
+
+
+class Machine(_Model):
+    """A state machine: one instance (a run) per correlation key."""
+
+    initial: str
+    states: dict[str, MachineState] = Field(min_length=1)
+    correlation: str
+    """An expression over ``event`` (and ``data``) giving the instance's key."""
+    events: dict[str, str] = Field(default_factory=dict)
+    """Event type -> the event name ``on`` uses; an unmapped type is its own name."""
+    start: list[str] = Field(default_factory=list)
+    """Event types that create an instance without being a transition."""
+    context: Any = None
+    """A template over ``input`` for the initial context; by default the input itself."""
+
+    def name_of(self, event_type: str) -> str:
+        return self.events.get(event_type, event_type)
+
+    def listens_to(self) -> list[str]:
+        """Every event type that reaches the machine from the event bus."""
+        names = set(self.events.values())
+        found = dict.fromkeys([*self.events, *self.start])
+        for state in self.states.values():
+            found.update(dict.fromkeys(name for name in state.on if name not in names))
+        return list(found)
+
+    def steps(self) -> list[Step]:
+        """Every entry, exit and transition step (not nested ones)."""
+        found: list[Step] = []
+        for state in self.states.values():
+            found.extend(state.entry)
+            found.extend(state.exit)
+            moves = [*state.on.values(), state.timeout_transition]
+            for move in moves:
+                found.extend(move.actions if move is not None else [])
+        return found
+
+    def can_start(self, event_type: str) -> bool:
+        """Whether an event of this type creates an instance that does not exist yet."""
+        initial = self.states.get(self.initial)
+        return event_type in self.start or (
+            initial is not None and self.name_of(event_type) in initial.on
+        )
+
+
 class Definition(_Model):
     """A declarative workflow, normalised."""
 
@@ -155,7 +278,9 @@ class Definition(_Model):
     trigger: Trigger | None = None
     input_schema: dict[str, Any] | None = None
     output_schema: dict[str, Any] | None = None
-    steps: list[Step] = Field(min_length=1)
+    steps: list[Step] = Field(default_factory=list)
+    """At least one, unless the workflow is a state machine."""
+    machine: Machine | None = None
     retry: Retry | None = None
     """Default retry policy of every step that has none."""
     timeout: float | None = Field(default=None, gt=0)
@@ -168,9 +293,19 @@ class Definition(_Model):
     """A template for the run's output; by default, every step's output by id."""
     metadata: dict[str, Any] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _has_steps(self) -> Definition:
+        if not self.steps and self.machine is None:
+            raise ValueError("a workflow needs at least one step (or, as a state machine, states)")
+        return self
+
 
 for _cls in (ActionStep, ParallelStep, ConditionStep, ForeachStep, SleepStep, WaitStep, Definition):
     _cls.model_rebuild()
+HumanTaskStep.model_rebuild()
+WorkflowStep.model_rebuild()
+for _machine_cls in (MachineTransition, MachineState, Machine):
+    _machine_cls.model_rebuild()
 
 
 def walk(steps: list[Step]) -> list[Step]:

@@ -23,11 +23,13 @@ from plait.definitions.model import (
     ConditionStep,
     Definition,
     ForeachStep,
+    HumanTaskStep,
     ParallelStep,
     SleepStep,
     Step,
     Trigger,
     WaitStep,
+    WorkflowStep,
     children,
 )
 from plait.errors import PlaitError
@@ -192,7 +194,8 @@ class _Validation:
         self.actions = actions
         self.sources = sources
         self.unreadable = unreadable
-        self.all = list(everything(definition.steps))
+        machine_steps = definition.machine.steps() if definition.machine is not None else []
+        self.all = list(everything([*definition.steps, *machine_steps]))
         self.ids = {step.id for step in self.all}
         self.nouns = trigger_nouns(definition.trigger)
         self.known = RESERVED | self.nouns | self.ids
@@ -206,6 +209,10 @@ class _Validation:
             self.check_cycles(group)
         self.check_expressions(self.definition.steps, self.known)
         self.check_workflow_expressions()
+        if self.definition.machine is not None:
+            from plait.definitions.dialects.machine import check_machine
+
+            check_machine(self, self.definition.machine)
         self.check_actions()
         self.check_schemas()
         self.check_unused()
@@ -283,6 +290,11 @@ class _Validation:
                 inner = known | {step.as_, LOOP_INDEX}
             elif isinstance(step, SleepStep) and isinstance(step.seconds, str):
                 self.expression(step.seconds, at(step, "seconds"), known)
+            elif isinstance(step, HumanTaskStep):
+                for name, value in step.templates():
+                    self.template(value, at(step, name), known)
+            elif isinstance(step, WorkflowStep):
+                self.template(step.input, at(step, "input"), known)
             self.check_expressions(children(step), inner)
             if step.compensation is not None:
                 # A compensation also sees the output of the step it undoes.
@@ -368,6 +380,8 @@ class _Validation:
             if isinstance(step, ActionStep) and self.readable(step):
                 self.schema(step.input_schema, at(step, "input_schema"))
                 self.schema(step.output_schema, at(step, "output_schema"))
+            if isinstance(step, HumanTaskStep) and self.readable(step):
+                self.schema(step.form, at(step, "form"))
 
     def schema(self, schema: dict[str, Any] | None, where: str) -> None:
         if schema is None:

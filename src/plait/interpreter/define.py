@@ -28,9 +28,14 @@ def build_workflow(
     else:
         definition = load_definition(document, actions=actions.known)
     plan = compile_plan(definition)
+    function = interpreter(plan, actions, services)
+    if definition.machine is not None:
+        from plait.interpreter.machine import machine_interpreter
+
+        function = machine_interpreter(plan, actions, services)
     workflow = Workflow(
         definition.name,
-        interpreter(plan, actions, services),
+        function,
         definition.timeout,
         ordered_replay=False,
         validate_input=_input_check(plan),

@@ -17,6 +17,7 @@ from plait.definitions.model import (
     ParallelStep,
     SleepStep,
     Step,
+    WorkflowStep,
 )
 from plait.definitions.validate import template_part, trigger_nouns
 from plait.errors import SchemaViolation
@@ -146,6 +147,8 @@ def _node(step: Step, definition: Definition) -> Node:
     elif isinstance(step, SleepStep):
         raw = step.seconds
         node.seconds = compile_expression(raw) if isinstance(raw, str) else raw
+    elif isinstance(step, WorkflowStep):
+        node.input = compile_template(step.input)
     return node
 
 

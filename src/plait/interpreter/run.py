@@ -21,7 +21,9 @@ from plait import values
 from plait.actions.base import ActionContext, ActionRegistry
 from plait.errors import PlaitError, SchemaViolation, StepFailed
 from plait.expressions import EvaluationError, compile_expression
+from plait.interpreter.child import run_workflow_step
 from plait.interpreter.frame import Frame, truthy
+from plait.interpreter.human import run_human_task
 from plait.interpreter.plan import Node, Plan
 from plait.runtime.context import Context
 from plait.runtime.signals import Suspend
@@ -189,6 +191,10 @@ class _Run:
             return await self.foreach(node, frame, key)
         if kind == "wait":
             return await self.wait(node, frame, key)
+        if kind == "human-task":
+            return await run_human_task(self, node, frame, key)
+        if kind == "workflow":
+            return await run_workflow_step(self, node, frame, key)
         return await self.sleep(node, frame, key)
 
     async def recover(self, node: Node, frame: Frame, failure: StepFailed) -> Any:

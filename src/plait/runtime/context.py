@@ -21,8 +21,11 @@ from plait.store.base import StepRecord
 
 if TYPE_CHECKING:
     from plait.clock import Clock
+    from plait.runtime.children import ChildHandle
+    from plait.runtime.human import Escalation
     from plait.settings import Settings
     from plait.store.base import Store
+    from plait.workflow import Workflow
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +149,36 @@ class Context:
         limit = None if timeout is None else seconds_of(timeout)
         return self._track(run_wait(self, call, event_type, match, limit, scope))
 
+    def human_task(
+        self,
+        title: str,
+        assignee: str,
+        choices: list[str] | tuple[str, ...] | None = None,
+        form: dict[str, Any] | None = None,
+        due: float | timedelta | None = None,
+        escalation: Escalation | dict[str, Any] | None = None,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        data: Any = None,
+    ) -> Awaitable[dict[str, Any]]:
+        """Ask a person: create a task for ``assignee`` and wait durably until it is completed.
+
+        Returns ``{taskId, decision, approved, comment, data, completedBy, completedAt}``.
+        ``choices`` default to ``["approve", "reject"]`` unless a ``form`` (a JSON Schema of
+        the answer's ``data``) is given. ``due`` (seconds or a timedelta) is when the task
+        expires: the call then raises ``TaskExpired``. ``escalation``
+        (``Escalation(to=..., after=...)``) reassigns a task still open after its delay. The
+        step is named ``name`` (default: the title). See docs/human-tasks.md.
+        """
+        from plait.runtime.human import TaskSpec, run_human_task
+
+        spec = TaskSpec.of(title, assignee, choices, form, due, escalation, description, data)
+        step_name = name or title
+        key, position, recorded = self.replay.next(step_name, "task")
+        call = _Call(key, position, step_name, recorded)
+        return self._track(run_human_task(self, call, spec))
+
     def now(self) -> datetime:
         """The current time (UTC), recorded on first execution and replayed after."""
         stamp = self.recorded("now", self.clock.time, kind="now")
@@ -159,6 +192,54 @@ class Context:
         """A random float in [0, 1), recorded on first execution and replayed after."""
         value: float = self.recorded("random", _random.random, kind="random")
         return value
+
+    # -- children, signals and published state (see plait.runtime.children, .messages) ------
+
+    def child(
+        self,
+        workflow: Workflow | str,
+        *args: Any,
+        name: str | None = None,
+        timeout: float | timedelta | None = None,
+    ) -> Awaitable[Any]:
+        """Run ``workflow`` (a code workflow, or a stored workflow's name or id) as a child run
+        with ``args``, wait durably for it, and return its output.
+
+        The parent waits suspended. A child that fails or is cancelled (or does not end within
+        ``timeout``) raises ``ChildWorkflowFailed`` here. Replaying the parent never starts a
+        second child: the child's id derives from the parent's id and this step's key.
+        """
+        from plait.runtime.children import child
+
+        limit = None if timeout is None else seconds_of(timeout)
+        return self._track(child(self, workflow, args, name, limit))
+
+    def start_child(
+        self, workflow: Workflow | str, *args: Any, name: str | None = None
+    ) -> Awaitable[ChildHandle]:
+        """Start ``workflow`` as a child run without waiting; the handle has its ``run_id``
+        and ``await handle.result()`` waits for it (see :meth:`child`)."""
+        from plait.runtime.children import start_child
+
+        return self._track(start_child(self, workflow, args, name))
+
+    def receive(self, name: str, timeout: float | timedelta | None = None) -> Awaitable[Any]:
+        """The payload of the next signal ``name`` sent to this run (``engine.signal``), in the
+        order sent and each exactly once; ``None`` once ``timeout`` has passed. The run waits
+        suspended meanwhile."""
+        from plait.runtime.messages import receive
+
+        key, position, recorded = self.replay.next(f"receive:{name}", "receive")
+        limit = None if timeout is None else seconds_of(timeout)
+        return self._track(receive(self, _Call(key, position, name, recorded), name, limit))
+
+    def set_state(self, key: str, value: Any) -> Awaitable[None]:
+        """Publish ``value`` (JSON) under ``key``: ``engine.get_state(run_id)`` and the run
+        resource show it while the run is still going."""
+        from plait.runtime.messages import set_state
+
+        step_key, position, recorded = self.replay.next(f"state:{key}", "state")
+        return self._track(set_state(self, _Call(step_key, position, key, recorded), key, value))
 
     # -- internals --------------------------------------------------------------------------
 

@@ -123,8 +123,11 @@ async def wait_until(ctx: Context, wake_at: float | None) -> None:
 
 async def _ensure_live(ctx: Context) -> None:
     # One indexed read per attempt: a run cancelled (or taken over) by another process never
-    # starts another step here.
-    if await ctx.store.run_state(ctx.run_id) != ("running", ctx.fence):
+    # starts another step here. The read counts as work: a virtual clock does not skip time
+    # while the attempt is about to start.
+    with working(ctx.clock):
+        state = await ctx.store.run_state(ctx.run_id)
+    if state != ("running", ctx.fence):
         raise LeaseLost(ctx.run_id)
 
 

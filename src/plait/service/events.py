@@ -90,6 +90,11 @@ class Router:
         seen = event_value(event)
         scope = {"event": seen, "data": seen["data"]}
         for trigger in triggers:
+            if trigger.kind == "definition" and trigger.definition.get("machine"):
+                delivery = self.engine.machines.delivery(trigger, event, seen)
+                if delivery is not None:
+                    decision.deliveries.append(delivery)
+                continue
             start = self._start(trigger, event, seen, scope)
             if start is not None:
                 decision.starts.append(start)

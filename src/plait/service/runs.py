@@ -14,6 +14,16 @@ if TYPE_CHECKING:
 
 
 def run_resource(run: RunInfo) -> dict[str, Any]:
+    from plait.interpreter.machine import machine_view
+
+    resource = _run_fields(run)
+    machine = machine_view(run.steps)
+    if machine is not None:  # a state machine's run: its state, history and rejected events
+        resource["machine"] = machine
+    return resource
+
+
+def _run_fields(run: RunInfo) -> dict[str, Any]:
     return {
         "$id": run.id, "$type": "Run", "workflow": run.workflow, "workflowId": run.workflow_id,
         "workflowVersion": run.workflow_version, "status": run.status, "input": run.input,
@@ -30,6 +40,8 @@ def run_resource(run: RunInfo) -> dict[str, Any]:
              "wakeAt": iso(s.wake_at.timestamp()) if s.wake_at else None}
             for s in run.steps
         ],
+        "history": run.history,
+        "parentRunId": run.parent_run_id, "children": run.children, "state": run.state,
     }  # fmt: skip
 
 
@@ -58,6 +70,42 @@ class RunService:
         return paginate([run_resource(r) for r in runs], sort="-createdAt", limit=limit,
                         cursor=cursor)  # fmt: skip
 
-    async def cancel(self, org: str, run_id: str) -> dict[str, Any]:
+    async def cancel(
+        self, org: str, run_id: str, *, reason: str | None = None, by: str | None = None
+    ) -> dict[str, Any]:
+        """Cancel a run of the organization (and its children), recording who and why."""
         await self.get(org, run_id)
-        return run_resource(await self.engine.cancel(run_id))
+        await self.engine.cancel(run_id, reason=reason, by=by)
+        return await self.get(org, run_id)
+
+    async def resume(
+        self, org: str, run_id: str, *, newest: bool = False, by: str | None = None,
+        reason: str | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Resume a failed run from its failed step; return the run."""
+        await self.get(org, run_id)
+        await self.engine.resume(run_id, newest=newest, by=by, reason=reason)
+        return await self.get(org, run_id)
+
+    async def fork(
+        self, org: str, run_id: str, step: str | int, *, newest: bool = False,
+        by: str | None = None, reason: str | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Fork a run from ``step`` into a new run; return the new run."""
+        await self.get(org, run_id)
+        handle = await self.engine.fork(run_id, step, newest=newest, by=by, reason=reason)
+        return await self.get(org, handle.id)
+
+    async def retry(
+        self, org: str, run_id: str, *, newest: bool = False, by: str | None = None,
+        reason: str | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Retry a run from scratch with the same input; return the new run."""
+        await self.get(org, run_id)
+        handle = await self.engine.retry(run_id, newest=newest, by=by, reason=reason)
+        return await self.get(org, handle.id)
+
+    async def signal(self, org: str, run_id: str, name: str, payload: Any) -> dict[str, Any]:
+        """Send a signal to a run of the organization (``RunEnded`` if it has ended)."""
+        await self.get(org, run_id)
+        return await self.engine.signal(run_id, name, payload)

@@ -173,6 +173,10 @@ class WorkflowService:
         record = await self._record(org, ref)
         if record.status not in ("Draft", "Activated"):
             raise IllegalTransition(record.id, "trigger", record.status, "Triggered")
+        if record.kind == "definition" and self._definition(record.document).machine:
+            raise InvalidArguments(record.name, "a state machine is not triggered by hand: send "
+                                   "an event to an instance (engine.machines.send, or POST "
+                                   "/workflows/{id}/instances/{key}/events)")  # fmt: skip
         resource = await self._present(record)
         await self._run_before("trigger", resource)
         run = await self.engine.start_stored(record, [input], trigger="manual")

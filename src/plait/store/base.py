@@ -19,7 +19,11 @@ import hashlib
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from plait.store.areas.machines import MachineEvent
+    from plait.store.areas.tasks import NewTask, TaskRecord
 
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 RUN_STATUSES = ("pending", "running", "waiting", "succeeded", "failed", "cancelled")
@@ -114,7 +118,37 @@ class RunRecord:
     workflow_id: str | None = None
     workflow_version: int | None = None
     event_id: str | None = None
+    parent_run_id: str | None = None
+    """The run that started this one as a child (``trigger == "child"``)."""
+    parent_step: str | None = None
+    """The key of the parent's step that started it."""
     steps: list[StepRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class NewChild:
+    """A child run a parent's step starts; ``step`` is that step, recorded with it."""
+
+    id: str
+    """Derived from the parent's id and the step's key, so a replayed start finds it."""
+    org: str
+    ref: str
+    """The workflow: a name or ``workflow_`` id in ``org`` (or a code workflow's name)."""
+    input: bytes
+    step: StepRecord
+    deadline_at: float | None = None
+    code_name: str | None = None
+    """Set when the caller passed a code ``Workflow`` object: run it by this name."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignalSent:
+    """A signal queued for a run; ``step`` is the waiting receive step it completed, if any."""
+
+    run_id: str
+    name: str
+    seq: int
+    step: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,4 +447,63 @@ class Store(Protocol):
         without it come first ascending, last descending. Ties and no sort: oldest first.
         Raises ``InvalidQuery`` for a computed field in ``where`` or a field name with ``"``.
         """
+        ...
+
+    # -- human tasks (verbs of ``plait.store.areas.tasks``) -------------------------------------
+
+    async def create_task(self, fence: int, step: StepRecord, task: NewTask) -> TaskRecord:
+        """Record the waiting step and create its task in one fenced transaction (emitting
+        ``HumanTask.created``); an existing task of the step is returned unchanged."""
+        ...
+
+    async def task_for_step(self, run_id: str, step_key: str) -> TaskRecord | None:
+        """The task of a run's step, if any."""
+        ...
+
+    async def escalate_task(self, fence: int, task: TaskRecord, now: float) -> TaskRecord:
+        """Compare-and-set reassignment of an open task to its ``escalate_to`` (fenced),
+        emitting ``HumanTask.escalated``; returns the task as it now is."""
+        ...
+
+    async def expire_task(
+        self, fence: int, task: TaskRecord, error: bytes, now: float
+    ) -> TaskRecord:
+        """Compare-and-set expiry of an open task that also fails its step (fenced); returns
+        the task as it now is (a completion may have won the race)."""
+        ...
+
+    # -- children, signals and published state (verbs of ``plait.store.areas.children``) ----
+
+    async def start_child(self, parent_id: str, fence: int, child: NewChild) -> StepRecord:
+        """Resolve the child's workflow and, in one fenced transaction, record the parent's
+        start step and insert the child run unless its id exists; return the recorded step
+        (``failed`` when the workflow is unknown or archived)."""
+        ...
+
+    async def child_outcome(self, run_id: str) -> tuple[str, bytes | None, bytes | None] | None:
+        """A child run's status, output and error, or ``None`` if it does not exist."""
+        ...
+
+    async def take_signal(self, run_id: str, fence: int, step: StepRecord) -> bytes | None:
+        """Consume the oldest queued signal named ``step.name`` and record the receive step
+        completed with it (returning its payload), or record the step waiting (``None``);
+        one fenced transaction."""
+        ...
+
+    async def expire_receive(self, run_id: str, fence: int, step_key: str, now: float) -> bytes:
+        """Complete a timed-out receive step with ``null`` unless a signal completed it first;
+        return its output (fenced)."""
+        ...
+
+    async def set_run_value(
+        self, run_id: str, fence: int, step: StepRecord, key: str, value: bytes
+    ) -> None:
+        """Publish ``value`` under ``key`` and record ``step``, in one fenced transaction."""
+        ...
+
+    # -- state machines (verbs of ``plait.store.areas.machines``) ----------------------------
+
+    async def next_machine_event(self, run_id: str, n: int) -> MachineEvent | None:
+        """The ``n``-th event (from 1) delivered to the state-machine instance whose run is
+        ``run_id``, or ``None`` if it has not arrived."""
         ...

@@ -84,12 +84,25 @@ class RunToStart:
     debounce_delay: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class MachineDelivery:
+    """An event for the state-machine instance ``key`` of a workflow. ``start`` is the run that
+    creates the instance if it does not exist yet (None: the event cannot create one); the
+    event is put in the instance's inbox unless it only creates it (``inbox`` false)."""
+
+    workflow_id: str
+    key: str
+    start: RunToStart | None = None
+    inbox: bool = True
+
+
 @dataclass(slots=True)
 class Decision:
     """What an event does."""
 
     starts: list[RunToStart] = field(default_factory=list)
     resolves: list[WaitCandidate] = field(default_factory=list)
+    deliveries: list[MachineDelivery] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -1,15 +1,16 @@
-"""``/~{org}/runs``: runs of the organization, newest first; cancel one."""
+"""``/~{org}/runs``: runs of the organization, newest first; operations on one (cancel,
+resume, fork, retry)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Path, Query
 from pydantic import Field
 
-from plait.api.auth import EngineDep, Runner, Viewer
+from plait.api.auth import Caller, EngineDep, Runner, Viewer
 from plait.api.models import MAX_LIMIT, RunOut, RunPage, Strict
-from plait.api.problems import PROBLEM_RESPONSES
+from plait.api.problems import CONFLICTS, PROBLEM_RESPONSES
 from plait.api.render import Json
 
 router = APIRouter(prefix="/~{org}/runs", tags=["runs"], responses=PROBLEM_RESPONSES)
@@ -36,6 +37,89 @@ async def get_run(caller: Viewer, engine: EngineDep, run_id: str) -> Json:
     return Json(await engine.runs.get(caller.org, run_id))
 
 
-@router.post("/{run_id}/cancel", response_model=RunOut, summary="Cancel a run")
-async def cancel_run(caller: Runner, engine: EngineDep, run_id: str) -> Json:
-    return Json(await engine.runs.cancel(caller.org, run_id))
+class CancelBody(Strict):
+    reason: str | None = Field(None, max_length=1000, description="Why; kept in the history.")
+
+
+class ResumeBody(CancelBody):
+    newest: bool = Field(False, description="Run on the workflow's newest version.")
+
+
+class ForkBody(ResumeBody):
+    step: str | int = Field(
+        description="The step to execute from: its key, or its 1-based number in the run."
+    )
+
+
+@router.post(
+    "/{run_id}/cancel", response_model=RunOut, responses=CONFLICTS,
+    summary="Cancel a run and its children",
+)  # fmt: skip
+async def cancel_run(
+    caller: Runner, engine: EngineDep, run_id: str,
+    body: Annotated[CancelBody | None, Body()] = None,
+) -> Json:  # fmt: skip
+    reason = body.reason if body else None
+    return Json(await engine.runs.cancel(caller.org, run_id, reason=reason, by=_actor(caller)))
+
+
+@router.post(
+    "/{run_id}/resume", response_model=RunOut, responses=CONFLICTS,
+    summary="Resume a failed run from its failed step",
+)  # fmt: skip
+async def resume_run(
+    caller: Runner, engine: EngineDep, run_id: str,
+    body: Annotated[ResumeBody | None, Body()] = None,
+) -> Json:  # fmt: skip
+    body = body or ResumeBody.model_validate({})
+    run = await engine.runs.resume(caller.org, run_id, newest=body.newest, by=_actor(caller),
+                                   reason=body.reason)  # fmt: skip
+    return Json(run, 202)
+
+
+@router.post(
+    "/{run_id}/fork", response_model=RunOut, status_code=201,
+    summary="Fork a run from a step into a new run that reuses the steps before it",
+)  # fmt: skip
+async def fork_run(caller: Runner, engine: EngineDep, run_id: str, body: ForkBody) -> Json:
+    run = await engine.runs.fork(caller.org, run_id, body.step, newest=body.newest,
+                                 by=_actor(caller), reason=body.reason)  # fmt: skip
+    return Json(run, 201, headers={"Location": f"/~{caller.org}/runs/{run['$id']}"})
+
+
+@router.post(
+    "/{run_id}/retry", response_model=RunOut, status_code=201,
+    summary="Retry a run from scratch with the same input, as a new run",
+)  # fmt: skip
+async def retry_run(
+    caller: Runner, engine: EngineDep, run_id: str,
+    body: Annotated[ResumeBody | None, Body()] = None,
+) -> Json:  # fmt: skip
+    body = body or ResumeBody.model_validate({})
+    run = await engine.runs.retry(caller.org, run_id, newest=body.newest, by=_actor(caller),
+                                  reason=body.reason)  # fmt: skip
+    return Json(run, 201, headers={"Location": f"/~{caller.org}/runs/{run['$id']}"})
+
+
+def _actor(caller: Caller) -> str:
+    """Who did it, as the history records it: the API key."""
+    return f"key:{caller.key_id}"
+
+
+class SignalOut(Strict):
+    runId: str
+    name: str
+    seq: int = Field(description="The signal's place in the run's queue.")
+    delivered: bool = Field(description="Whether a waiting receive took it at once.")
+
+
+@router.post(
+    "/{run_id}/signals/{name}", response_model=SignalOut, status_code=202, responses=CONFLICTS,
+    summary="Send a signal to a run: the body (any JSON) is the payload its receive gets",
+)  # fmt: skip
+async def signal_run(
+    caller: Runner, engine: EngineDep, run_id: str,
+    name: Annotated[str, Path(min_length=1, max_length=200)],
+    payload: Annotated[Any, Body()] = None,
+) -> Json:  # fmt: skip
+    return Json(await engine.runs.signal(caller.org, run_id, name, payload), 202)

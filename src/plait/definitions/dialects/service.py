@@ -35,6 +35,8 @@ from plait.definitions.dialects import (
     template_condition,
     trigger,
 )
+from plait.definitions.dialects.human_task import KEYS as TASK_KEYS
+from plait.definitions.dialects.human_task import human_task, known_names
 from plait.definitions.model import (
     ActionStep,
     ConditionStep,
@@ -44,10 +46,14 @@ from plait.definitions.model import (
     SleepStep,
     Step,
     WaitStep,
+    WorkflowStep,
 )
 from plait.definitions.validate import Findings, join
 
-TYPES = ("function", "parallel", "condition", "sleep", "foreach", "wait-for-event")
+TYPES = (
+    "function", "parallel", "condition", "sleep", "foreach", "wait-for-event", "human-task",
+    "workflow",
+)  # fmt: skip
 _COMMON = {
     "id", "name", "description", "type", "dependsOn", "required", "timeout", "retryPolicy",
     "onError", "compensation", "condition",
@@ -59,8 +65,10 @@ _ONLY = {
     "sleep": {"duration", "seconds"},
     "foreach": {"items", "as", "concurrency", "steps"},
     "wait-for-event": {"event", "match"},
+    "human-task": set(TASK_KEYS),
+    "workflow": {"workflow", "input", "wait"},
 }
-_NOT_YET = {"human-task": "human tasks"}
+_NOT_YET: dict[str, str] = {}
 
 
 def _number_or_text(value: Any) -> str:
@@ -103,6 +111,12 @@ class ServiceStep(Source):
     match: str | None = None
     assign_to: Any = Field(default=None, alias="assignTo")
     escalation_policy: Any = Field(default=None, alias="escalationPolicy")
+    title: Any = None
+    choices: Any = None
+    form: Any = None
+    data: Any = None
+    workflow: str | None = Field(default=None, min_length=1)
+    wait: bool | None = None
 
 
 class ServiceErrorHandling(Source):
@@ -135,7 +149,7 @@ def normalise(document: dict[str, Any], findings: Findings) -> Normalised:
     source = read(ServiceWorkflow, document, "$", findings)
     if source is None:
         return Normalised(None)
-    reader = _Reader(findings)
+    reader = _Reader(findings, known_names(document))
     steps = [reader.step(raw, f"$.steps[{i}]") for i, raw in enumerate(source.steps)]
     handling = source.error_handling or ServiceErrorHandling()
     metadata = {
@@ -172,8 +186,9 @@ def normalise(document: dict[str, Any], findings: Findings) -> Normalised:
 class _Reader:
     """Reads steps recursively (children, branches, fallbacks, compensations)."""
 
-    def __init__(self, findings: Findings) -> None:
+    def __init__(self, findings: Findings, known: frozenset[str] = frozenset()) -> None:
         self.findings = findings
+        self.known = known
         self.unreadable: set[str] = set()
 
     def step(self, raw: Any, path: str, default_id: str | None = None) -> Step:
@@ -220,6 +235,10 @@ class _Reader:
         if kind == "condition":
             return self.condition(item, path, common)
         common["condition"] = template_condition(item.condition)
+        if kind == "human-task":
+            return human_task(item, path, common, self.findings, self.known)
+        if kind == "workflow":
+            return self.workflow(item, path, common)
         if kind == "parallel":
             return ParallelStep(strategy=item.strategy or "all", steps=self.children(item, path),
                                 **common)  # fmt: skip
@@ -241,6 +260,14 @@ class _Reader:
         )  # fmt: skip
         action = item.function or item.action or step_id
         return ActionStep(action=action, input=item.input, **common)
+
+    def workflow(self, item: ServiceStep, path: str, common: dict[str, Any]) -> WorkflowStep:
+        """A child workflow: ``workflow`` (name or id), ``input`` (a template), ``wait``."""
+        if item.workflow is None:
+            self.findings.error(join(path, "workflow"), "a workflow step needs 'workflow' "
+                                "(the name or id of the workflow to run)")  # fmt: skip
+        wait = True if item.wait is None else item.wait
+        return WorkflowStep(workflow=item.workflow or "?", input=item.input, wait=wait, **common)
 
     def condition(self, item: ServiceStep, path: str, common: dict[str, Any]) -> ConditionStep:
         if item.condition is None:

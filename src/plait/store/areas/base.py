@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from plait.store.base import EventRecord
+from plait.store.registry import MachineDelivery
 from plait.store.session import Session
 
 Op = Callable[[Session], Any]
@@ -38,6 +39,17 @@ class Area:
 
     def _run_ended(self, db: Session, run_id: str, status: str, now: float) -> None:
         raise TypeError("provided by WorkflowsArea")
+
+    def _cancel_tasks(self, db: Session, run_id: str, now: float) -> None:
+        raise TypeError("provided by TasksArea")
+
+    def _deliver_machine_event(
+        self, db: Session, event: EventRecord, delivery: MachineDelivery
+    ) -> tuple[str, str | None]:
+        raise TypeError("provided by MachinesArea")
+
+    def _child_ended(self, db: Session, run_id: str, now: float) -> None:
+        raise TypeError("provided by ChildrenArea")
 
     async def _one(self, name: str, params: Mapping[str, Any] | None = None) -> Any:
         """The first row of a named read query, or None."""

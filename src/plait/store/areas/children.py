@@ -1,9 +1,219 @@
-"""Store verbs of the children area (mixed into both backends)."""
+"""Store verbs of the children area (mixed into both backends): child runs, signals to one run,
+and the state a run publishes. Queries are in ``queries_children.sql``."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
+
+from plait.errors import RunEnded, RunNotFound
 from plait.store.areas.base import Area
+from plait.store.areas.core import _fenced, _step_params
+from plait.store.base import TERMINAL, NewChild, SignalSent, StepRecord
+from plait.store.session import Session
 
 
 class ChildrenArea(Area):
-    """Child runs, signals to one run, and the state a run publishes; queries in ``queries_children.sql``."""
+    """Child runs, signals to one run, and the state a run publishes."""
+
+    # -- child runs -------------------------------------------------------------------------
+
+    async def start_child(self, parent_id: str, fence: int, child: NewChild) -> StepRecord:
+        """Resolve ``child.ref`` in the parent's organization and, in one fenced transaction,
+        record the parent's start step and insert the child run (``pending``, trigger
+        ``child``) unless a run with the child's id exists.
+
+        Returns the recorded step: ``completed`` with ``{"runId", "workflow"}``, or ``failed``
+        when the reference names no workflow (or an archived one).
+        """
+
+        def op(db: Session) -> StepRecord:
+            # The fenced write comes first: an op that raises leaves its earlier writes behind.
+            target = _target(db, child)
+            step = child.step
+            if isinstance(target, str):
+                error = {"type": "plait.UnknownWorkflow", "message": target}
+                step.status, step.error = "failed", orjson.dumps(error)
+            else:
+                step.status = "completed"
+                step.output = orjson.dumps({"runId": child.id, "workflow": target[0]})
+            _fenced(db, "upsert_step", {**_step_params(parent_id, step), "fence": fence})
+            if not isinstance(target, str):
+                self._insert_child(db, parent_id, child, target)
+            return step
+
+        recorded: StepRecord = await self._submit(op)
+        return recorded
+
+    def _insert_child(
+        self,
+        db: Session,
+        parent_id: str,
+        child: NewChild,
+        target: tuple[str, str | None, int | None],
+    ) -> None:
+        name, workflow_id, version = target
+        params = {
+            "id": child.id, "org": child.org, "workflow": name, "input": child.input,
+            "now": child.step.started_at, "deadline_at": child.deadline_at,
+            "workflow_id": workflow_id, "workflow_version": version,
+            "parent_run_id": parent_id, "parent_step": child.step.key,
+        }  # fmt: skip
+        if db.run("child_insert_run", params).rowcount == 1:
+            self._workflow_started(db, child.org, workflow_id)
+            self._runnable = True
+
+    async def child_outcome(self, run_id: str) -> tuple[str, bytes | None, bytes | None] | None:
+        """The child run's status, output and error (``None`` if there is no such run)."""
+        row = await self._one("child_outcome", {"run_id": run_id})
+        return None if row is None else (row[0], _bytes(row[1]), _bytes(row[2]))
+
+    async def child_runs(self, run_id: str) -> list[str]:
+        """Ids of the runs that ``run_id`` started as children, oldest first."""
+        return [row[0] for row in await self._all("child_runs_of", {"run_id": run_id})]
+
+    def _child_ended(self, db: Session, run_id: str, now: float) -> None:
+        """Inside the transaction that ends ``run_id``: wake its parent, if it has one.
+
+        The parent replays, and each of its steps waiting on a child reads that child's end.
+        """
+        row = db.run("child_parent", {"run_id": run_id}).fetchone()
+        if row is None or row[0] is None:
+            return
+        _wake(db, row[0], now)
+        self._runnable = True
+
+    # -- signals ----------------------------------------------------------------------------
+
+    async def send_signal(self, run_id: str, name: str, payload: bytes, now: float) -> SignalSent:
+        """Queue a signal for a run, in one transaction: if a receive step of the run waits for
+        ``name``, the signal completes that step (the oldest waiting) and wakes the run.
+
+        Raises ``RunNotFound`` for an unknown run and ``RunEnded`` for one that has ended.
+        """
+        text = payload.decode()
+
+        def op(db: Session) -> SignalSent:
+            row = db.run("signal_run_status", {"run_id": run_id}).fetchone()
+            if row is None:
+                raise RunNotFound(run_id)
+            if row[0] in TERMINAL:
+                raise RunEnded(run_id, row[0])
+            params = {"run_id": run_id, "name": name, "payload": text, "now": now}
+            seq = int(db.run("signal_insert", params).fetchone()[0])
+            waiting = db.run("signal_waiting_receive", params).fetchone()
+            if waiting is None:
+                return SignalSent(run_id, name, seq, None)
+            _deliver(db, run_id, waiting[0], seq, payload, now)
+            self._runnable = True
+            return SignalSent(run_id, name, seq, waiting[0])
+
+        sent: SignalSent = await self._submit(op)
+        return sent
+
+    async def take_signal(self, run_id: str, fence: int, step: StepRecord) -> bytes | None:
+        """In one fenced transaction: consume the oldest unconsumed signal named ``step.name``
+        and record the receive ``step`` completed with its payload (returned); or, with none
+        queued, record the step ``waiting`` and return ``None``."""
+        params = _step_params(run_id, step)
+
+        def op(db: Session) -> bytes | None:
+            _fenced(db, "signal_hold_run", {"run_id": run_id, "fence": fence})
+            row = db.run("signal_oldest", {"run_id": run_id, "name": step.name}).fetchone()
+            if row is not None:
+                db.run("signal_consume", {"seq": row[0], "step_key": step.key})
+                payload = str(row[1]).encode()
+                done = {**params, "status": "completed", "attempts": 1, "output": payload,
+                        "finished_at": step.started_at}  # fmt: skip
+                _fenced(db, "upsert_step", {**done, "fence": fence})
+                return payload
+            _fenced(db, "upsert_step", {**params, "fence": fence})
+            return None
+
+        taken: bytes | None = await self._submit(op)
+        return taken
+
+    async def expire_receive(self, run_id: str, fence: int, step_key: str, now: float) -> bytes:
+        """A receive step's timeout passed: record it completed with ``null`` unless a signal
+        completed it first (fenced); return its output either way."""
+        key = {"run_id": run_id, "step_key": step_key}
+
+        def op(db: Session) -> bytes:
+            _fenced(db, "signal_hold_run", {"run_id": run_id, "fence": fence})
+            db.run("signal_complete_receive", {**key, "output": b"null", "now": now})
+            row = db.run("signal_receive_output", key).fetchone()
+            return b"null" if row is None else _bytes(row[0]) or b"null"
+
+        output: bytes = await self._submit(op)
+        return output
+
+    # -- published state --------------------------------------------------------------------
+
+    async def set_run_value(
+        self, run_id: str, fence: int, step: StepRecord, key: str, value: bytes
+    ) -> None:
+        """Publish ``value`` (JSON) under ``key`` for a held run and record the ``step`` that
+        did it, in one fenced transaction (a replay then skips the write)."""
+        params = {**_step_params(run_id, step), "fence": fence}
+        entry = {"run_id": run_id, "key": key, "value": value.decode(), "now": step.started_at}
+
+        def op(db: Session) -> None:
+            _fenced(db, "upsert_step", params)
+            db.run("state_upsert", entry)
+
+        await self._submit(op)
+
+    async def run_values(self, run_id: str) -> dict[str, Any]:
+        """Every value the run has published, by key (decoded JSON)."""
+        rows = await self._all("state_of_run", {"run_id": run_id})
+        return {row[0]: orjson.loads(row[1]) for row in rows}
+
+    async def run_published(self, run_id: str) -> tuple[dict[str, Any], list[str]]:
+        """What the run resource adds: the run's published values and its children's ids."""
+
+        def op(db: Session) -> tuple[dict[str, Any], list[str]]:
+            rows = db.run("state_of_run", {"run_id": run_id}).fetchall()
+            children = db.run("child_runs_of", {"run_id": run_id}).fetchall()
+            return {r[0]: orjson.loads(r[1]) for r in rows}, [str(r[0]) for r in children]
+
+        found: tuple[dict[str, Any], list[str]] = await self._read(op)
+        return found
+
+
+def _target(db: Session, child: NewChild) -> tuple[str, str | None, int | None] | str:
+    """``(name, workflow id, pinned version)`` of the child's workflow, or why there is none."""
+    if child.code_name is not None:  # a Workflow object: code, registered in org default
+        row = db.run("get_workflow", {"org": "default", "ref": child.code_name}).fetchone()
+        known = row is not None and row[3] == "code"
+        return child.code_name, (str(row[1]) if known else None), None
+    row = db.run("get_workflow", {"org": child.org, "ref": child.ref}).fetchone()
+    if row is None and child.org != "default":
+        row = db.run("get_workflow", {"org": "default", "ref": child.ref}).fetchone()
+        row = row if row is not None and row[3] == "code" else None
+    if row is None:
+        return f"no workflow {child.ref!r} in organization {child.org!r}"
+    if row[4] == "Archived":
+        return f"workflow {row[2]!r} is archived and starts no runs"
+    return str(row[2]), str(row[1]), (int(row[5]) if row[3] == "definition" else None)
+
+
+def _deliver(db: Session, run_id: str, step_key: str, seq: int, payload: bytes, now: float) -> None:
+    db.run("signal_consume", {"seq": seq, "step_key": step_key})
+    params = {"run_id": run_id, "step_key": step_key, "output": payload, "now": now}
+    db.run("signal_complete_receive", params)
+    _wake(db, run_id, now)
+
+
+def _wake(db: Session, run_id: str, now: float) -> None:
+    """Make a waiting run runnable; a running one is reclaimed as soon as it suspends."""
+    if db.run("wake_waiting_run", {"run_id": run_id, "now": now}).rowcount == 0:
+        db.run("hint_running_run", {"run_id": run_id, "now": now})
+
+
+def _bytes(value: Any) -> bytes | None:
+    if value is None or isinstance(value, bytes):
+        return value
+    if isinstance(value, memoryview | bytearray):
+        return bytes(value)
+    return str(value).encode()

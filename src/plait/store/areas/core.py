@@ -13,6 +13,7 @@ import orjson
 from plait.errors import InvalidQuery, LeaseLost, SerializationError
 from plait.ids import new_id
 from plait.store.areas.base import Area
+from plait.store.areas.operations import Operation, add_history
 from plait.store.base import (
     RECORD_FIELDS,
     ClaimedRun,
@@ -124,6 +125,7 @@ class CoreArea(Area):
         def op(db: Session) -> None:
             _fenced(db, "finish_run", params)
             self._run_ended(db, run_id, status, now)
+            self._child_ended(db, run_id, now)  # wakes a parent waiting on it
 
         await self._submit(op)
 
@@ -137,14 +139,34 @@ class CoreArea(Area):
         released: int = await self._submit(op)
         return released
 
-    async def cancel_run(self, run_id: str, now: float) -> RunRecord | None:
+    async def cancel_run(
+        self, run_id: str, now: float, *, reason: str | None = None, actor: str | None = None
+    ) -> RunRecord | None:
+        """Cancel a run that has not ended, and its live children, recursively, in one
+        transaction; record who did it and why. Return the run (None if there is none)."""
+
         def op(db: Session) -> RunRecord | None:
-            if db.run("cancel_run", {"run_id": run_id, "now": now}).rowcount:
-                self._run_ended(db, run_id, "cancelled", now)
+            self._cancel(db, run_id, Operation(now, actor, reason))
             return _fetch_run(db, run_id, with_steps=False)
 
         record: RunRecord | None = await self._submit(op)
         return record
+
+    def _cancel(self, db: Session, run_id: str, op: Operation) -> bool:
+        error = {"type": "RunCancelled", "message": _cancel_message(run_id, op),
+                 "reason": op.reason, "by": op.actor}  # fmt: skip
+        params = {"run_id": run_id, "now": op.now, "error": orjson.dumps(error)}
+        if not db.run("cancel_run", params).rowcount:
+            return False
+        self._run_ended(db, run_id, "cancelled", op.now)
+        self._child_ended(db, run_id, op.now)
+        add_history(db, run_id, "cancel", op)
+        self._cancel_tasks(db, run_id, op.now)
+        children = [str(r[0]) for r in db.run("live_children", {"run_id": run_id})]
+        cascade = Operation(op.now, op.actor, f"its parent {run_id} was cancelled")
+        for child in children:
+            self._cancel(db, child, cascade)
+        return True
 
     async def run_state(self, run_id: str) -> tuple[str, int] | None:
         row = await self._one("run_state", {"run_id": run_id})
@@ -338,6 +360,12 @@ class CoreArea(Area):
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+
+def _cancel_message(run_id: str, op: Operation) -> str:
+    by = f" by {op.actor}" if op.actor else ""
+    why = f": {op.reason}" if op.reason else ""
+    return f"run {run_id} was cancelled{by}{why}"
 
 
 def _fenced(db: Session, query: str, params: dict[str, Any]) -> None:

@@ -1,9 +1,163 @@
-"""Store verbs of the operations area (mixed into both backends)."""
+"""Store verbs of the operations area (mixed into both backends).
+
+Operators repair runs: resume a failed run from its failed step, fork a run from a step into a
+new run that reuses what came before, retry a run from scratch. Each verb checks and writes in
+one transaction, and records who did it in the run's history.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from plait.errors import RunNotFound, RunNotResumable, StepNotFound
 from plait.store.areas.base import Area
+from plait.store.session import Session
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One operation on a run: what was done, by whom, when and why."""
+
+    at: float
+    action: str
+    actor: str | None
+    reason: str | None
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """Who performs an operation, when, and why (recorded in the run's history)."""
+
+    now: float
+    actor: str | None = None
+    reason: str | None = None
 
 
 class OperationsArea(Area):
-    """Operations on runs: cancel with a reason, resume, fork, retry, and their history; queries in ``queries_operations.sql``."""
+    """Operations on runs: resume, fork, retry, and their history; queries in
+    ``queries_operations.sql``."""
+
+    async def resume_run(
+        self, run_id: str, op: Operation, *, ordered: bool, version: int | None = None
+    ) -> list[str]:
+        """Make a failed run runnable again from its failed step; return the step keys that
+        will run again.
+
+        Recorded steps before the failure are kept. With ordered replay (code workflows) the
+        last failed step and every step recorded after it are dropped; with replay by key
+        (definitions) the failed, retrying and waiting steps are. ``version`` re-pins a stored
+        definition's run to that version. The workflow's counters forget the failure: the run
+        counts again when it ends again.
+
+        Raises:
+            RunNotFound: no such run.
+            RunNotResumable: the run is not ``failed``.
+        """
+
+        def write(db: Session) -> list[str]:
+            status = _run_row(db, run_id)[0]
+            if status != "failed":
+                raise RunNotResumable(run_id, status)
+            before = {r[0] for r in db.run("step_positions", {"run_id": run_id})}
+            query = "delete_steps_from_last_failure" if ordered else "delete_unfinished_steps"
+            db.run(query, {"run_id": run_id})
+            after = {r[0] for r in db.run("step_positions", {"run_id": run_id})}
+            db.run("delete_waits_of_run", {"run_id": run_id})
+            db.run("reopen_run", {"run_id": run_id, "now": op.now, "version": version})
+            db.run("workflow_run_reopened", {"run_id": run_id})
+            rerun = sorted(before - after)
+            add_history(db, run_id, "resume", op, {"rerun": rerun, "version": version})
+            self._runnable = True
+            return rerun
+
+        rerun: list[str] = await self._submit(write)
+        return rerun
+
+    async def copy_run(
+        self,
+        run_id: str,
+        new_id: str,
+        op: Operation,
+        *,
+        action: str,
+        step: str | int | None = None,
+        version: int | None = None,
+    ) -> list[str]:
+        """Start ``new_id``: a run of the same workflow with the same input (trigger
+        ``action``, ``fork`` or ``retry``); return the keys of the steps it reuses.
+
+        With ``step`` (a step key, or its 1-based number in the run's step listing) the new
+        run reuses the finished steps recorded before it, so it executes from that step on;
+        without, it starts from scratch. Both runs' histories record the operation.
+
+        Raises:
+            RunNotFound: no such run.
+            StepNotFound: the run has no such step.
+        """
+
+        def write(db: Session) -> list[str]:
+            _run_row(db, run_id)
+            position = None if step is None else _position(db, run_id, step)
+            params = {"run_id": run_id, "new_id": new_id, "now": op.now, "trigger": action,
+                      "version": version}  # fmt: skip
+            db.run("insert_copied_run", params)
+            reused: list[str] = []
+            if position is not None:
+                db.run("copy_steps_before", {**params, "position": position})
+                reused = [r[0] for r in db.run("step_positions", {"run_id": new_id})]
+            _, org, workflow_id, _ = _run_row(db, new_id)
+            self._workflow_started(db, org, workflow_id)
+            source = {"runId": new_id, "step": step, "reused": len(reused)}
+            add_history(db, run_id, action, op, source)
+            derived = "forked-from" if action == "fork" else "retried-from"
+            add_history(db, new_id, derived, op, {"runId": run_id, "step": step})
+            self._runnable = True
+            return reused
+
+        reused: list[str] = await self._submit(write)
+        return reused
+
+    async def run_history(self, run_id: str) -> list[HistoryEntry]:
+        """The operations recorded on a run, oldest first."""
+        rows = await self._all("history_of_run", {"run_id": run_id})
+        return [_entry(row) for row in rows]
+
+
+def add_history(db: Session, run_id: str, action: str, op: Operation,
+                detail: dict[str, Any] | None = None) -> None:  # fmt: skip
+    """Record an operation on ``run_id`` inside the caller's transaction."""
+    params = {"run_id": run_id, "at": op.now, "action": action, "actor": op.actor,
+              "reason": op.reason, "detail": orjson.dumps(detail or {}).decode()}  # fmt: skip
+    db.run("insert_history", params)
+
+
+def _run_row(db: Session, run_id: str) -> tuple[str, str, str | None, int | None]:
+    """The run's status, organization, workflow id and pinned version."""
+    row = db.run("run_for_operation", {"run_id": run_id}).fetchone()
+    if row is None:
+        raise RunNotFound(run_id)
+    return str(row[0]), str(row[1]), row[2], row[3]
+
+
+def _position(db: Session, run_id: str, step: str | int) -> int:
+    """The position of ``step`` (a key, or a 1-based number in the listing) in the run."""
+    rows: Sequence[Any] = db.run("step_positions", {"run_id": run_id}).fetchall()
+    keys = [str(r[0]) for r in rows]
+    if isinstance(step, int) and not isinstance(step, bool):
+        if 1 <= step <= len(rows):
+            return int(rows[step - 1][1])
+    else:
+        for key, position, _ in rows:
+            if key == step:
+                return int(position)
+    raise StepNotFound(run_id, str(step), keys)
+
+
+def _entry(row: Sequence[Any]) -> HistoryEntry:
+    detail = orjson.loads(row[4]) if row[4] else {}
+    return HistoryEntry(float(row[0]), str(row[1]), row[2], row[3], detail)

@@ -1,9 +1,284 @@
-"""Store verbs of the tasks area (mixed into both backends)."""
+"""Store verbs of the tasks area (mixed into both backends): human tasks that a run waits on.
+
+A task belongs to one waiting step of a run (``UNIQUE (run_id, step_key)``). Every change of a
+task's status is a compare-and-set on ``status = 'open'``, made in the same transaction as what
+follows from it (the step's result, the run's wake-up, the ``HumanTask.*`` event), so that of a
+completion and an expiry that race exactly one wins and the loser sees the winner's outcome.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from plait.errors import LeaseLost
+from plait.ids import new_id
 from plait.store.areas.base import Area
+from plait.store.areas.core import _fenced, _step_params
+from plait.store.base import EventRecord, StepRecord, iso_time
+from plait.store.session import Session
+
+TASK_STATUSES = ("open", "completed", "expired", "cancelled")
+APPROVING = frozenset({"approve", "approved", "yes", "accept", "accepted"})
+"""Decisions whose result reads ``approved: true``."""
+
+
+@dataclass(slots=True)
+class NewTask:
+    """A task to create (the ``id`` is ``task_`` + 8 base62)."""
+
+    org: str
+    id: str
+    run_id: str
+    step_key: str
+    workflow: str
+    title: str
+    assignee: str
+    created_at: float
+    description: str | None = None
+    choices: list[str] | None = None
+    form: dict[str, Any] | None = None
+    data: Any = None
+    due_at: float | None = None
+    escalate_at: float | None = None
+    escalate_to: str | None = None
+
+
+@dataclass(slots=True)
+class TaskRecord:
+    """A stored task; JSON columns decoded."""
+
+    org: str
+    id: str
+    run_id: str
+    step_key: str
+    workflow: str
+    title: str
+    description: str | None
+    assignee: str
+    status: str
+    choices: list[str] | None
+    form: dict[str, Any] | None
+    data: Any
+    due_at: float | None
+    escalate_at: float | None
+    escalate_to: str | None
+    escalated_at: float | None
+    escalated_from: str | None
+    decision: str | None
+    comment: str | None
+    response: Any
+    completed_by: str | None
+    completed_at: float | None
+    created_at: float
+    updated_at: float
+
+    def result(self) -> dict[str, Any]:
+        """What the waiting step returns once the task is completed."""
+        decision = self.decision
+        return {
+            "taskId": self.id, "decision": decision,
+            "approved": decision is not None and decision.lower() in APPROVING,
+            "comment": self.comment, "data": self.response, "completedBy": self.completed_by,
+            "completedAt": _iso(self.completed_at),
+        }  # fmt: skip
+
+    def as_resource(self) -> dict[str, Any]:
+        """The task on the wire (the brief's camelCase ``HumanTask``)."""
+        return {
+            "$id": self.id, "$type": "HumanTask", "title": self.title,
+            "description": self.description, "assignee": self.assignee, "status": self.status,
+            "choices": self.choices, "form": self.form, "data": self.data,
+            "dueAt": _iso(self.due_at), "escalateAt": _iso(self.escalate_at),
+            "escalateTo": self.escalate_to, "escalatedAt": _iso(self.escalated_at),
+            "escalatedFrom": self.escalated_from, "decision": self.decision,
+            "comment": self.comment, "response": self.response,
+            "completedBy": self.completed_by, "completedAt": _iso(self.completed_at),
+            "runId": self.run_id, "stepKey": self.step_key, "workflow": self.workflow,
+            "createdAt": _iso(self.created_at), "updatedAt": _iso(self.updated_at),
+        }  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A person's answer to a task."""
+
+    decision: str | None
+    comment: str | None
+    response: Any
+    by: str
+    at: float
 
 
 class TasksArea(Area):
     """Human tasks: create, escalate, expire, complete, list; queries in ``queries_tasks.sql``."""
+
+    def _cancel_tasks(self, db: Session, run_id: str, now: float) -> None:
+        """Inside the transaction that cancels a run: its open tasks end ``cancelled``."""
+        cancel_tasks_of_runs(db, [run_id], now)
+
+    async def create_task(self, fence: int, step: StepRecord, task: NewTask) -> TaskRecord:
+        """Record the run's waiting ``step`` and create ``task`` for it, in one fenced
+        transaction, emitting ``HumanTask.created``. A task that already exists for the step is
+        returned unchanged (nothing is emitted twice)."""
+        step_params = {**_step_params(task.run_id, step), "fence": fence}
+
+        def op(db: Session) -> TaskRecord:
+            _fenced(db, "upsert_step", step_params)
+            created = db.run("task_insert", _new_task_params(task)).rowcount == 1
+            stored = _task_of_step(db, task.run_id, task.step_key)
+            assert stored is not None
+            if created:
+                self._task_event(db, stored, "created", _with_id(stored), task.created_at)
+            return stored
+
+        stored: TaskRecord = await self._submit(op)
+        return stored
+
+    async def task_for_step(self, run_id: str, step_key: str) -> TaskRecord | None:
+        """The task of a run's step, if one was created."""
+        found: TaskRecord | None = await self._read(lambda db: _task_of_step(db, run_id, step_key))
+        return found
+
+    async def escalate_task(self, fence: int, task: TaskRecord, now: float) -> TaskRecord:
+        """Reassign an open, not yet escalated task to its ``escalate_to`` (the run's worker,
+        fenced) and emit ``HumanTask.escalated``; return the task as it now is."""
+        params = {"org": task.org, "id": task.id, "escalate_to": task.escalate_to, "now": now}
+
+        def op(db: Session) -> TaskRecord:
+            _check_fence(db, task.run_id, fence)
+            changed = db.run("task_escalate", params).rowcount == 1
+            stored = _task(db.run("task_get", params).fetchone())
+            if changed:
+                data = {"taskId": stored.id, "runId": stored.run_id, "title": stored.title,
+                        "workflow": stored.workflow, "from": stored.escalated_from,
+                        "to": stored.assignee, "reason": "timeout"}  # fmt: skip
+                self._task_event(db, stored, "escalated", data, now)
+            return stored
+
+        stored: TaskRecord = await self._submit(op)
+        return stored
+
+    async def expire_task(
+        self, fence: int, task: TaskRecord, error: bytes, now: float
+    ) -> TaskRecord:
+        """Expire an open task and fail its waiting step with ``error`` (fenced), emitting
+        ``HumanTask.expired``; return the task as it now is (a completion may have won)."""
+        params = {"org": task.org, "id": task.id, "now": now}
+        step = {"run_id": task.run_id, "step_key": task.step_key, "error": error, "now": now}
+
+        def op(db: Session) -> TaskRecord:
+            _check_fence(db, task.run_id, fence)
+            changed = db.run("task_expire", params).rowcount == 1
+            stored = _task(db.run("task_get", params).fetchone())
+            if changed:
+                db.run("task_fail_step", step)
+                self._task_event(db, stored, "expired", _with_id(stored), now)
+            return stored
+
+        stored: TaskRecord = await self._submit(op)
+        return stored
+
+    async def complete_task(
+        self, org: str, task_id: str, assignee: str, answer: Completion
+    ) -> tuple[TaskRecord | None, bool]:
+        """Complete an open task still assigned to ``assignee``: in one transaction set it
+        completed, complete its waiting step with the result, wake the run and emit
+        ``HumanTask.completed``. Returns the task as it now is and whether this call completed
+        it (False: it was not open, or was reassigned meanwhile; nothing changed)."""
+        params = {"org": org, "id": task_id, "assignee": assignee, "decision": answer.decision,
+                  "comment": answer.comment, "response": _dumps_or_none(answer.response),
+                  "by": answer.by, "now": answer.at}  # fmt: skip
+
+        def op(db: Session) -> tuple[TaskRecord | None, bool]:
+            changed = db.run("task_complete", params).rowcount == 1
+            row = db.run("task_get", params).fetchone()
+            if not changed:
+                return (None if row is None else _task(row)), False
+            stored = _task(row)
+            self._resume(db, stored, answer.at)
+            self._task_event(db, stored, "completed", _with_id(stored), answer.at)
+            return stored, True
+
+        result: tuple[TaskRecord | None, bool] = await self._submit(op)
+        return result
+
+    async def get_task(self, org: str, task_id: str) -> TaskRecord | None:
+        """One task of ``org``."""
+        row = await self._one("task_get", {"org": org, "id": task_id})
+        return None if row is None else _task(row)
+
+    async def list_tasks(
+        self, org: str, assignee: str | None, status: str | None, limit: int
+    ) -> list[TaskRecord]:
+        """Tasks of ``org``, newest first, optionally of one assignee and in one status."""
+        params = {"org": org, "assignee": assignee, "status": status, "limit": limit}
+        return [_task(row) for row in await self._all("task_list", params)]
+
+    # -- inside transactions ------------------------------------------------------------------
+
+    def _resume(self, db: Session, task: TaskRecord, now: float) -> None:
+        output = orjson.dumps(task.result())
+        step = {"run_id": task.run_id, "step_key": task.step_key, "output": output, "now": now}
+        db.run("task_resolve_step", step)
+        run = {"run_id": task.run_id, "now": now}
+        if db.run("wake_waiting_run", run).rowcount == 0:
+            db.run("hint_running_run", run)
+        self._runnable = True
+
+    def _task_event(
+        self, db: Session, task: TaskRecord, verb: str, data: dict[str, Any], now: float
+    ) -> None:
+        event = EventRecord(new_id("event"), task.org, f"HumanTask.{verb}", orjson.dumps(data),
+                            "task", task.run_id, now)  # fmt: skip
+        self._store_event(db, event)
+
+
+def cancel_tasks_of_runs(db: Session, run_ids: Sequence[str], now: float) -> int:
+    """Inside the transaction that cancels runs: mark their open tasks ``cancelled``; return
+    how many changed."""
+    return sum(
+        db.run("task_cancel_of_run", {"run_id": run_id, "now": now}).rowcount for run_id in run_ids
+    )
+
+
+def _check_fence(db: Session, run_id: str, fence: int) -> None:
+    if db.run("task_run_fenced", {"run_id": run_id, "fence": fence}).fetchone() is None:
+        raise LeaseLost(run_id)
+
+
+def _task_of_step(db: Session, run_id: str, step_key: str) -> TaskRecord | None:
+    row = db.run("task_of_step", {"run_id": run_id, "step_key": step_key}).fetchone()
+    return None if row is None else _task(row)
+
+
+def _new_task_params(t: NewTask) -> dict[str, Any]:
+    return {
+        "org": t.org, "id": t.id, "run_id": t.run_id, "step_key": t.step_key,
+        "workflow": t.workflow, "title": t.title, "description": t.description,
+        "assignee": t.assignee, "choices": _dumps_or_none(t.choices),
+        "form": _dumps_or_none(t.form), "data": _dumps_or_none(t.data), "due_at": t.due_at,
+        "escalate_at": t.escalate_at, "escalate_to": t.escalate_to, "now": t.created_at,
+    }  # fmt: skip
+
+
+def _task(row: Sequence[Any]) -> TaskRecord:
+    values = list(row)
+    for index in (9, 10, 11, 19):  # choices, form, data, response
+        values[index] = None if values[index] is None else orjson.loads(values[index])
+    return TaskRecord(*values)
+
+
+def _with_id(task: TaskRecord) -> dict[str, Any]:
+    return {**task.as_resource(), "taskId": task.id}
+
+
+def _dumps_or_none(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def _iso(stamp: float | None) -> str | None:
+    return None if stamp is None else iso_time(stamp)

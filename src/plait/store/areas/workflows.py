@@ -237,6 +237,12 @@ class WorkflowsArea(Area):
         for wait in decision.resolves:
             if _resolve_wait(db, event, wait):
                 done.resumed.append(wait.run_id)
+        for delivery in decision.deliveries:
+            outcome, run_id = self._deliver_machine_event(db, event, delivery)
+            if outcome == "created" and run_id is not None:
+                done.runs.append(run_id)
+            elif outcome == "delivered" and run_id is not None:
+                done.resumed.append(run_id)
         if done.runs or done.resumed:
             self._runnable = True
         return done

@@ -94,8 +94,12 @@ WHERE id = :run_id AND lease_owner = :owner AND status = 'running';
 -- name: cancel_run
 UPDATE runs
 SET status = 'cancelled', fence = fence + 1, lease_owner = NULL, lease_expires_at = NULL,
-    wake_at = NULL, finished_at = :now, updated_at = :now
+    wake_at = NULL, finished_at = :now, updated_at = :now, error = :error
 WHERE id = :run_id AND status NOT IN ('succeeded', 'failed', 'cancelled');
+
+-- name: live_children
+SELECT id FROM runs
+WHERE parent_run_id = :run_id AND status NOT IN ('succeeded', 'failed', 'cancelled');
 
 -- name: run_state
 SELECT status, fence FROM runs WHERE id = :run_id;
@@ -103,13 +107,13 @@ SELECT status, fence FROM runs WHERE id = :run_id;
 -- name: get_run
 SELECT id, org, workflow, status, input, output, error, trigger, created_at, started_at,
        finished_at, updated_at, wake_at, deadline_at, lease_owner, lease_expires_at, fence,
-       executions, workflow_id, workflow_version, event_id
+       executions, workflow_id, workflow_version, event_id, parent_run_id, parent_step
 FROM runs WHERE id = :run_id;
 
 -- name: list_runs
 SELECT id, org, workflow, status, input, output, error, trigger, created_at, started_at,
        finished_at, updated_at, wake_at, deadline_at, lease_owner, lease_expires_at, fence,
-       executions, workflow_id, workflow_version, event_id
+       executions, workflow_id, workflow_version, event_id, parent_run_id, parent_step
 FROM runs
 WHERE (CAST(:workflow AS TEXT) IS NULL OR workflow = :workflow)
   AND (CAST(:status AS TEXT) IS NULL OR status = :status)

@@ -1,1 +1,66 @@
 -- Named queries of the operations area. Each block starts with "-- name: NAME".
+
+-- name: run_for_operation
+SELECT status, org, workflow_id, workflow_version FROM runs WHERE id = :run_id;
+
+-- name: step_positions
+SELECT key, position, status FROM steps WHERE run_id = :run_id ORDER BY position;
+
+-- name: delete_steps_from_last_failure
+-- Ordered replay (code): the last failed step and every step recorded after it run again; so do
+-- steps that were still retrying or waiting when the run ended.
+DELETE FROM steps
+WHERE run_id = :run_id
+  AND (status IN ('retrying', 'waiting')
+       OR position >= (SELECT MAX(position) FROM steps
+                       WHERE run_id = :run_id AND status = 'failed'));
+
+-- name: delete_unfinished_steps
+-- Replay by key (definitions): failed, retrying and waiting steps run again; the rest is kept.
+DELETE FROM steps WHERE run_id = :run_id AND status IN ('failed', 'retrying', 'waiting');
+
+-- name: delete_waits_of_run
+DELETE FROM event_waits WHERE run_id = :run_id;
+
+-- name: reopen_run
+UPDATE runs
+SET status = 'pending', output = NULL, error = NULL, finished_at = NULL, wake_at = NULL,
+    lease_owner = NULL, lease_expires_at = NULL, updated_at = :now,
+    workflow_version = COALESCE(:version, workflow_version),
+    deadline_at = CASE WHEN deadline_at IS NULL THEN NULL
+                       ELSE :now + (deadline_at - COALESCE(started_at, created_at)) END
+WHERE id = :run_id AND status = 'failed';
+
+-- name: workflow_run_reopened
+-- The run's end is undone: it counts again when it ends again.
+UPDATE workflows
+SET running = running + 1, run_count = MAX(run_count - 1, 0),
+    failure_count = MAX(failure_count - 1, 0)
+WHERE org = (SELECT org FROM runs WHERE id = :run_id)
+  AND id = (SELECT workflow_id FROM runs WHERE id = :run_id);
+
+-- name: insert_copied_run
+INSERT INTO runs (id, org, workflow, status, input, trigger, created_at, updated_at,
+                  deadline_at, workflow_id, workflow_version, event_id)
+SELECT :new_id, org, workflow, 'pending', input, :trigger, :now, :now,
+       CASE WHEN deadline_at IS NULL THEN NULL
+            ELSE :now + (deadline_at - COALESCE(started_at, created_at)) END,
+       workflow_id, COALESCE(:version, workflow_version), event_id
+FROM runs WHERE id = :run_id;
+
+-- name: copy_steps_before
+-- Finished steps only: a step still retrying or waiting runs afresh in the new run.
+INSERT INTO steps (run_id, key, position, name, kind, status, attempts, output, error,
+                   started_at, finished_at, wake_at)
+SELECT :new_id, key, position, name, kind, status, attempts, output, error, started_at,
+       finished_at, NULL
+FROM steps
+WHERE run_id = :run_id AND position < :position
+  AND status IN ('completed', 'skipped', 'failed');
+
+-- name: insert_history
+INSERT INTO run_history (run_id, at, action, actor, reason, detail)
+VALUES (:run_id, :at, :action, :actor, :reason, :detail);
+
+-- name: history_of_run
+SELECT at, action, actor, reason, detail FROM run_history WHERE run_id = :run_id ORDER BY seq;

@@ -55,11 +55,24 @@ CREATE TABLE events (
     UNIQUE (org, id)
 );
 
+CREATE TABLE machine_inbox (
+    run_id     TEXT NOT NULL,
+    n          INTEGER NOT NULL,
+    event_id   TEXT NOT NULL,
+    type       TEXT NOT NULL,
+    data       TEXT NOT NULL,
+    source     TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (run_id, n),
+    UNIQUE (run_id, event_id)
+) WITHOUT ROWID;
+
 CREATE TABLE machine_instances (
     org         TEXT NOT NULL,
     workflow_id TEXT NOT NULL,
     key         TEXT NOT NULL,
     run_id      TEXT NOT NULL,
+    received    INTEGER NOT NULL DEFAULT 0,
     created_at  REAL NOT NULL,
     PRIMARY KEY (org, workflow_id, key)
 ) WITHOUT ROWID;
@@ -168,6 +181,7 @@ CREATE TABLE tasks (
     escalate_at  REAL,
     escalate_to  TEXT,
     escalated_at REAL,
+    escalated_from TEXT,
     decision     TEXT,
     comment      TEXT,
     response     TEXT,
@@ -248,6 +262,8 @@ CREATE UNIQUE INDEX documents_idempotency ON documents (org, idempotency_key)
 CREATE INDEX event_waits_by_type ON event_waits (org, event_type);
 
 CREATE INDEX events_by_type ON events (org, type, seq);
+
+CREATE UNIQUE INDEX machine_instances_by_run ON machine_instances (run_id);
 
 CREATE INDEX run_history_of_run ON run_history (run_id, seq);
 

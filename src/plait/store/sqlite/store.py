@@ -155,10 +155,15 @@ class SQLiteStore(StoreBackend):
         outcomes: list[tuple[bool, Any]] = []
         try:
             for op in ops:
+                # A savepoint per operation: one that raises leaves none of its writes behind,
+                # and the others in the batch still commit.
+                db.execute("SAVEPOINT op")
                 try:
                     outcomes.append((True, op(session)))
                 except (PlaitError, LeaseLost) as exc:
+                    db.execute("ROLLBACK TO op")
                     outcomes.append((False, exc))
+                db.execute("RELEASE op")
             db.execute("COMMIT")
             self.commits += 1
             self.writes += len(ops)

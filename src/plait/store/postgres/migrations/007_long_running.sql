@@ -47,6 +47,7 @@ CREATE TABLE tasks (
     escalate_at  DOUBLE PRECISION,
     escalate_to  TEXT,
     escalated_at DOUBLE PRECISION,
+    escalated_from TEXT,
     decision     TEXT,
     comment      TEXT,
     response     TEXT,
@@ -61,13 +62,30 @@ CREATE INDEX tasks_inbox ON tasks (org, assignee, status, created_at);
 
 -- state machines -------------------------------------------------------------------------------
 -- One run per (workflow, correlation key): events routed by the key drive its transitions.
+-- `received` numbers the events delivered to the instance (1, 2, ...), gapless and in commit
+-- order because each delivery updates this row; the run consumes its inbox in that order.
 CREATE TABLE machine_instances (
     org         TEXT NOT NULL,
     workflow_id TEXT NOT NULL,
     key         TEXT NOT NULL,
     run_id      TEXT NOT NULL,
+    received    INTEGER NOT NULL DEFAULT 0,
     created_at  DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (org, workflow_id, key)
+);
+CREATE UNIQUE INDEX machine_instances_by_run ON machine_instances (run_id);
+
+-- The events delivered to an instance, numbered per run; an event id is delivered once.
+CREATE TABLE machine_inbox (
+    run_id     TEXT NOT NULL,
+    n          INTEGER NOT NULL,
+    event_id   TEXT NOT NULL,
+    type       TEXT NOT NULL,
+    data       TEXT NOT NULL,
+    source     TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (run_id, n),
+    UNIQUE (run_id, event_id)
 );
 
 -- operations -----------------------------------------------------------------------------------

@@ -1,0 +1,99 @@
+"""``/~{org}/tasks``: human tasks: a person's inbox, one task, completing a task.
+
+Completing needs the runner role or above (viewer keys cannot complete). The completer is the
+body's ``by``; completing a task assigned to someone else needs the admin role. Without ``by``
+the completer is the key itself (``key:<id>``), which only an admin key may use.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import Field
+
+from plait.api.auth import EngineDep, Runner, Viewer
+from plait.api.models import MAX_LIMIT, PageOf, Resource, Strict
+from plait.api.problems import CONFLICTS, PROBLEM_RESPONSES, WITH_BODY
+from plait.api.render import Json, items
+
+router = APIRouter(prefix="/~{org}/tasks", tags=["tasks"], responses=PROBLEM_RESPONSES)
+
+TaskStatus = Literal["open", "completed", "expired", "cancelled"]
+
+
+class TaskQuery(Strict):
+    assignee: str | None = Field(None, description="Only tasks assigned to this person.")
+    status: TaskStatus | None = None
+    limit: int = Field(100, ge=1, le=MAX_LIMIT)
+
+
+class CompleteBody(Strict):
+    """A person's answer to a task."""
+
+    decision: str | None = Field(None, description="One of the task's choices.")
+    comment: str | None = None
+    data: Any = Field(None, description="The answer's data (valid against the task's form).")
+    by: str | None = Field(
+        None, min_length=1, description="Who completes it (default: the API key, admin only)."
+    )
+
+
+class TaskOut(Resource):
+    """A human task (``$type: HumanTask``)."""
+
+    title: str
+    description: str | None = None
+    assignee: str
+    status: TaskStatus
+    choices: list[str] | None = None
+    form: dict[str, Any] | None = None
+    data: Any = None
+    dueAt: str | None = None
+    escalateAt: str | None = None
+    escalateTo: str | None = None
+    escalatedAt: str | None = None
+    escalatedFrom: str | None = None
+    decision: str | None = None
+    comment: str | None = None
+    response: Any = None
+    completedBy: str | None = None
+    completedAt: str | None = None
+    runId: str
+    stepKey: str
+    workflow: str
+    createdAt: str
+
+
+class TaskList(PageOf):
+    items: list[TaskOut]
+
+
+@router.get("", response_model=TaskList, summary="List tasks (an inbox), newest first")
+async def list_tasks(
+    caller: Viewer, engine: EngineDep, query: Annotated[TaskQuery, Query()]
+) -> Json:
+    found = await engine.tasks.find(caller.org, assignee=query.assignee, status=query.status,
+                                    limit=query.limit)  # fmt: skip
+    return items(found)
+
+
+@router.get("/{task_id}", response_model=TaskOut, summary="Get a task")
+async def get_task(caller: Viewer, engine: EngineDep, task_id: str) -> Json:
+    return Json(await engine.tasks.get(caller.org, task_id))
+
+
+@router.post(
+    "/{task_id}/complete",
+    response_model=TaskOut,
+    summary="Complete a task and resume its run",
+    responses={**CONFLICTS, **WITH_BODY},
+)
+async def complete_task(
+    caller: Runner, engine: EngineDep, task_id: str, body: CompleteBody
+) -> Json:
+    completed = await engine.tasks.complete(
+        caller.org, task_id, decision=body.decision, comment=body.comment, data=body.data,
+        by=body.by or f"key:{caller.key_id}", as_admin=caller.role == "admin",
+    )  # fmt: skip
+    return Json(completed)

@@ -1,0 +1,322 @@
+"""The state-machine dialect (briefs 002 and 003): states, the events that move between them, and
+the steps run on the way.
+
+    {"name": "order", "correlation": "event.data.orderId", "initial": "draft",
+     "events": {"Order.submitted": "submit", "Order.paid": "pay"},
+     "states": {
+       "draft": {"on": {"submit": {"target": "pending", "guard": "size(event.data.items) > 0",
+                                   "action": {"action": "emit", "mapping": {...}}}}},
+       "pending": {"entry": {"action": "log", "mapping": {"message": "'waiting for payment'"}},
+                   "on": {"pay": "processing", "cancel": "cancelled"},
+                   "timeout": "2d", "timeoutTransition": "cancelled"},
+       "cancelled": {"terminal": true}}}
+
+``initialState`` is accepted for ``initial``; ``onEntry``/``onExit`` for ``entry``/``exit``;
+``actions`` for ``action``. An action is an action name, one step (``{action, mapping}``,
+``{function, input}`` or any service-dialect step) or a list of them, run in order. ``events``
+maps event types to the names ``on`` uses; a type it does not map is its own name. ``start``
+lists event types that create an instance without being a transition. Times are milliseconds or
+strings with a unit (``"30s"``), as in the other dialects.
+
+This module also holds the checks of a machine that :mod:`plait.definitions.validate` runs.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
+
+from plait.definitions.dialects import (
+    Events,
+    Normalised,
+    PositiveMillis,
+    RetrySource,
+    Source,
+    build,
+    canonical,
+    name,
+    read,
+    retry,
+    seconds,
+    show,
+    template_condition,
+)
+from plait.definitions.dialects.entity import EntityStep
+from plait.definitions.dialects.entity import _step as entity_step
+from plait.definitions.dialects.service import _Reader
+from plait.definitions.model import (
+    ActionStep,
+    Machine,
+    MachineState,
+    MachineTransition,
+    Step,
+    Trigger,
+)
+from plait.definitions.validate import RESERVED, Findings, join
+
+if TYPE_CHECKING:
+    from plait.definitions.validate import _Validation
+
+MACHINE_NAMES = frozenset({"context", "state", "data"})
+"""Names the steps of a machine see besides the usual ones: its context, state and event data."""
+GUARD_NAMES = frozenset({"event", "data", "context", "state", "input", "now"})
+CORRELATION_NAMES = frozenset({"event", "data"})
+CONTEXT_NAMES = frozenset({"input", "event", "data"})
+
+
+class TransitionSource(Source):
+    """``{target, guard, action, assign}``."""
+
+    target: str = Field(min_length=1)
+    guard: str | None = None
+    action: Any = None
+    actions: Any = None
+    assign: Any = None
+    description: str | None = None
+
+
+class StateSource(Source):
+    on: dict[str, Any] | None = None
+    entry: Any = None
+    on_entry: Any = Field(default=None, alias="onEntry")
+    exit: Any = None
+    on_exit: Any = Field(default=None, alias="onExit")
+    timeout: PositiveMillis | None = None
+    timeout_transition: Any = Field(default=None, alias="timeoutTransition")
+    terminal: bool | None = None
+    description: str | None = None
+
+
+class MachineWorkflow(Source):
+    name: str | None = None
+    description: str | None = None
+    dialect: Literal["machine"] | None = None
+    type: Any = None
+    subtype: Any = None
+    initial: str | None = Field(default=None, min_length=1)
+    initial_state: str | None = Field(default=None, alias="initialState", min_length=1)
+    correlation: str | None = Field(default=None, min_length=1)
+    events: dict[str, str] | None = None
+    start: Events | None = None
+    context: Any = None
+    states: dict[str, Any]
+    timeout: PositiveMillis | None = None
+    retry_policy: RetrySource | None = Field(default=None, alias="retryPolicy")
+
+
+def normalise(document: dict[str, Any], findings: Findings) -> Normalised:
+    """Read a state-machine document into the canonical model."""
+    if "machine" in document and "states" not in document:
+        return canonical.normalise(document, findings)  # a dump of a normalised machine
+    source = read(MachineWorkflow, document, "$", findings)
+    if source is None:
+        return Normalised(None)
+    reader = _Actions(findings)
+    states = {
+        state: reader.state(raw, join(join("$", "states"), state), state)
+        for state, raw in source.states.items()
+    }
+    initial, initial_path = _initial(source, findings)
+    if source.correlation is None and "correlation" not in document:
+        findings.error("$.correlation", "required key 'correlation' is missing: an expression "
+                       "over the event giving the instance's key (event.data.orderId)")  # fmt: skip
+    start = source.start
+    machine = Machine(
+        initial=initial, states=states or {"?": MachineState()},
+        correlation=source.correlation or "null", events=source.events or {},
+        start=[start] if isinstance(start, str) else list(start or []), context=source.context,
+    )  # fmt: skip
+    definition = build(findings, {
+        "name": name(source.name, "$.name", findings),
+        "description": source.description,
+        "dialect": "machine",
+        "trigger": Trigger(events=machine.listens_to()),
+        "machine": machine,
+        "retry": retry(source.retry_policy),
+        "timeout": seconds(source.timeout),
+        "metadata": {k: v for k, v in (("type", source.type), ("subtype", source.subtype))
+                     if v is not None},
+    })  # fmt: skip
+    sources = {"retry": "$.retryPolicy", "machine.initial": initial_path}
+    return Normalised(definition, sources, reader.unreadable)
+
+
+def _initial(source: MachineWorkflow, findings: Findings) -> tuple[str, str]:
+    if source.initial is not None and source.initial_state is not None:
+        findings.error("$.initialState", "give 'initial' or 'initialState', not both")
+    if source.initial is not None:
+        return source.initial, "$.initial"
+    if source.initial_state is not None:
+        return source.initial_state, "$.initialState"
+    findings.error("$.initial", "required key 'initial' is missing: the state a new instance "
+                   "starts in (also accepted as 'initialState')")  # fmt: skip
+    return "?", "$.initial"
+
+
+class _Actions:
+    """Reads states, transitions and the steps they run."""
+
+    def __init__(self, findings: Findings) -> None:
+        self.findings = findings
+        self.steps = _Reader(findings)
+        self.known = set(RESERVED | MACHINE_NAMES)
+
+    @property
+    def unreadable(self) -> set[str]:
+        return self.steps.unreadable
+
+    def state(self, raw: Any, path: str, state: str) -> MachineState:
+        if isinstance(raw, dict) and True in raw and "on" not in raw:
+            raw = {("on" if k is True else k): v for k, v in raw.items()}  # YAML 1.1: on = true
+        item = read(StateSource, raw if raw is not None else {}, path, self.findings)
+        if item is None:
+            return MachineState(path=path)
+        moves = {
+            event: self.transition(value, join(join(path, "on"), event), f"{state}.{event}")
+            for event, value in (item.on or {}).items()
+        }
+        timeout_move = None
+        if item.timeout_transition is not None:
+            where = join(path, "timeoutTransition")
+            timeout_move = self.transition(item.timeout_transition, where, f"{state}.timeout")
+        return MachineState(
+            on={event: move for event, move in moves.items() if move is not None},
+            entry=self.actions(self.either(item.entry, item.on_entry, path, "entry"),
+                               join(path, "entry" if item.entry else "onEntry"),
+                               f"{state}.entry"),
+            exit=self.actions(self.either(item.exit, item.on_exit, path, "exit"),
+                              join(path, "exit" if item.exit else "onExit"), f"{state}.exit"),
+            timeout=seconds(item.timeout), timeout_transition=timeout_move,
+            terminal=bool(item.terminal), path=path,
+        )  # fmt: skip
+
+    def either(self, value: Any, alias: Any, path: str, key: str) -> Any:
+        if value is not None and alias is not None:
+            other = "on" + key.capitalize()
+            self.findings.error(join(path, other), f"give {key!r} or {other!r}, not both")
+        return value if value is not None else alias
+
+    def transition(self, value: Any, path: str, step_id: str) -> MachineTransition | None:
+        if isinstance(value, str) and value:
+            return MachineTransition(target=value, path=path, sources={"target": ""})
+        if not isinstance(value, dict):
+            self.findings.error(path, f"expected a target state or an object with 'target', "
+                                f"got {show(value)}")  # fmt: skip
+            return None
+        item = read(TransitionSource, value, path, self.findings)
+        if item is None:
+            return None
+        if item.action is not None and item.actions is not None:
+            self.findings.error(join(path, "actions"), "give 'action' or 'actions', not both")
+        key = "action" if item.action is not None else "actions"
+        return MachineTransition(
+            target=item.target, guard=template_condition(item.guard),
+            actions=self.actions(item.action if item.action is not None else item.actions,
+                                 join(path, key), step_id),
+            assign=item.assign, path=path,
+        )  # fmt: skip
+
+    def actions(self, value: Any, path: str, step_id: str) -> list[Step]:
+        """An action name, one step, or a list of them (ids ``<step_id>``, ``<step_id>-2``...)."""
+        if value is None:
+            return []
+        if isinstance(value, list):
+            return [self.one(item, join(path, i), f"{step_id}-{i + 1}" if i else step_id)
+                    for i, item in enumerate(value)]  # fmt: skip
+        return [self.one(value, path, step_id)]
+
+    def one(self, value: Any, path: str, step_id: str) -> Step:
+        if isinstance(value, str) and value:
+            return ActionStep(id=step_id, action=value, path=path, sources={"action": ""})
+        if isinstance(value, dict) and "mapping" in value:
+            item = read(EntityStep, value, path, self.findings)
+            if item is not None:
+                step = entity_step(item, 0, path, self.known, self.findings)
+                step.id = item.id or item.name or step_id
+                return step
+        return self.steps.step(value, path, step_id)
+
+
+# -- checks (run by plait.definitions.validate) --------------------------------------------------
+
+
+def check_machine(validation: _Validation, machine: Machine) -> None:
+    """Report every problem of ``machine``: unknown or unreachable states, timeouts without a
+    transition, expressions that do not compile, events nothing handles."""
+    findings = validation.findings
+    initial_at = validation.sources.get("machine.initial", "$.initial")
+    if machine.initial not in machine.states and machine.initial != "?":
+        findings.error(initial_at, f"unknown state {machine.initial!r}{_hint(machine)}")
+    validation.expression(machine.correlation, "$.correlation", CORRELATION_NAMES)
+    validation.template(machine.context, "$.context", CONTEXT_NAMES)
+    known = set(validation.known | MACHINE_NAMES)
+    for state_name, state in machine.states.items():
+        _check_state(validation, machine, state_name, state, known)
+        validation.check_expressions([*state.entry, *state.exit], known)
+    _check_reachable(validation, machine)
+    _check_events(validation, machine, initial_at)
+
+
+def _check_state(
+    validation: _Validation, machine: Machine, name: str, state: MachineState, known: set[str]
+) -> None:
+    findings = validation.findings
+    if state.timeout is not None and state.timeout_transition is None:
+        findings.error(join(state.path, "timeout"), f"state {name!r} has a timeout but no "
+                       "'timeoutTransition' saying where it leads")  # fmt: skip
+    if state.timeout_transition is not None and state.timeout is None:
+        findings.error(join(state.path, "timeoutTransition"),
+                       f"state {name!r} has a timeoutTransition but no 'timeout'")  # fmt: skip
+    if state.terminal and state.on:
+        findings.warn(join(state.path, "on"),
+                      f"state {name!r} is terminal: its transitions are never taken")  # fmt: skip
+    moves = list(state.on.values())
+    if state.timeout_transition is not None:
+        moves.append(state.timeout_transition)
+    for move in moves:
+        where = move.path if move.sources.get("target") == "" else join(move.path, "target")
+        if move.target not in machine.states:
+            findings.error(where, f"unknown target state {move.target!r}{_hint(machine, move)}")
+        validation.expression(move.guard, join(move.path, "guard"), GUARD_NAMES)
+        validation.check_expressions(move.actions, known)
+        validation.template(move.assign, join(move.path, "assign"), known | {"output"})
+
+
+def _check_reachable(validation: _Validation, machine: Machine) -> None:
+    seen = {machine.initial}
+    frontier = [machine.initial]
+    while frontier:
+        state = machine.states.get(frontier.pop())
+        if state is None:
+            continue
+        moves = [*state.on.values(), state.timeout_transition]
+        for target in (m.target for m in moves if m is not None):
+            if target not in seen:
+                seen.add(target)
+                frontier.append(target)
+    if machine.initial not in machine.states:
+        return
+    for state_name, state in machine.states.items():
+        if state_name not in seen:
+            validation.findings.error(state.path, f"state {state_name!r} is unreachable from "
+                                      f"the initial state {machine.initial!r}")  # fmt: skip
+
+
+def _check_events(validation: _Validation, machine: Machine, initial_at: str) -> None:
+    handled = {event for state in machine.states.values() for event in state.on}
+    for event_type, event_name in machine.events.items():
+        if event_name not in handled:
+            validation.findings.warn(join("$.events", event_type), f"event {event_name!r} "
+                                     "has no transition in any state")  # fmt: skip
+    initial = machine.states.get(machine.initial)
+    if initial is not None and not initial.on and not machine.start:
+        validation.findings.error(initial_at, "no event can create an instance: the initial "
+                                  "state has no transitions and 'start' is empty")  # fmt: skip
+
+
+def _hint(machine: Machine, move: MachineTransition | None = None) -> str:
+    wanted = move.target if move is not None else machine.initial
+    close = difflib.get_close_matches(wanted, sorted(machine.states), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -1,0 +1,279 @@
+"""Run a state machine as a durable workflow: one run per instance, fed by its inbox.
+
+The run enters the initial state (running its ``entry`` steps), then takes the events delivered
+to its instance one at a time, in the order they were delivered. Each event consumed is recorded
+as a step (``event``, ``event#2``...), so a replay sees the same events and takes the same
+transitions; with no event waiting the run suspends (a row, no memory) until one is delivered or
+the state's timeout is due. For each event:
+
+- no transition for its name from the current state, or a ``guard`` that does not hold (or fails
+  to evaluate): the event is recorded as ``rejected`` with the reason, and nothing changes;
+- otherwise the current state's ``exit`` steps run, then the transition's ``actions``, then its
+  ``assign`` (a template seeing ``output``, the last action's output) is merged into the
+  machine's context; the transition is recorded; the target's ``entry`` steps run.
+
+A state's ``timeout`` counts from when the state was entered; when it passes with no event, its
+``timeoutTransition`` is taken (event name ``timeout``). A terminal state (or one with nowhere to
+go) ends the run with the output ``{state, context, history}``.
+
+Records (step kinds): ``machine`` (the start: initial state and context), ``transition``
+(``{from, to, event, type, eventId, at, context}``), ``rejected`` (``{state, event, type,
+eventId, at, reason}``); :func:`machine_view` reads them back for the run resource.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from plait import values
+from plait.expressions import EvaluationError, Expression, Template, compile_expression
+from plait.expressions import compile_template as template_of
+from plait.interpreter.frame import Frame, truthy
+from plait.interpreter.plan import Node, Plan, _node
+from plait.interpreter.run import Interpret, _Run
+from plait.store.base import StepRecord
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from plait.actions.base import ActionRegistry
+    from plait.definitions.model import Definition, Machine, MachineTransition
+    from plait.runs import StepInfo
+    from plait.runtime.context import Context
+
+TIMEOUT = "timeout"
+"""The event name of a timeout transition in the history."""
+
+
+@dataclass
+class _Move:
+    target: str
+    guard: Expression | None
+    actions: list[Node]
+    assign: Template | None
+
+
+@dataclass
+class _State:
+    name: str
+    entry: list[Node]
+    exit: list[Node]
+    on: dict[str, _Move]
+    timeout: float | None
+    timeout_move: _Move | None
+    final: bool
+
+
+@dataclass
+class _Compiled:
+    machine: Machine
+    states: dict[str, _State]
+    context: Template | None
+
+
+def machine_interpreter(plan: Plan, actions: ActionRegistry, services: dict[str, Any]) -> Interpret:
+    """The workflow function of a state machine: ``async def f(ctx, input=None, event=None)``."""
+    definition = plan.definition
+    assert definition.machine is not None
+    compiled = _compile(definition, definition.machine)
+
+    async def machine(ctx: Context, input: Any = None, event: Any = None) -> Any:
+        run = _Run(plan, actions, services, {}, ctx, input, event)
+        return await _Instance(compiled, run, ctx, input).execute()
+
+    machine.__name__ = plan.name
+    return machine
+
+
+def _compile(definition: Definition, machine: Machine) -> _Compiled:
+    def move(spec: MachineTransition) -> _Move:
+        guard = None if spec.guard is None else compile_expression(spec.guard)
+        assign = None if spec.assign is None else template_of(spec.assign)
+        return _Move(spec.target, guard, [_node(s, definition) for s in spec.actions], assign)
+
+    states: dict[str, _State] = {}
+    for name, state in machine.states.items():
+        timeout_move = None if state.timeout_transition is None else move(state.timeout_transition)
+        entry = [_node(s, definition) for s in state.entry]
+        exit_ = [_node(s, definition) for s in state.exit]
+        moves = {event: move(spec) for event, spec in state.on.items()}
+        states[name] = _State(name, entry, exit_, moves, state.timeout, timeout_move, state.final)
+    context = None if machine.context is None else template_of(machine.context)
+    return _Compiled(machine, states, context)
+
+
+class _Instance:
+    """One execution (or replay) of an instance's run."""
+
+    def __init__(self, compiled: _Compiled, run: _Run, ctx: Context, input: Any) -> None:
+        self.compiled = compiled
+        self.run = run
+        self.ctx = ctx
+        self.input = input
+        self.outputs: dict[str, Any] = {}
+        self.history: list[dict[str, Any]] = []
+
+    async def execute(self) -> dict[str, Any]:
+        start = self.ctx.recorded("machine", self._start, kind="machine")
+        state = self.compiled.states[start["state"]]
+        context, entered = start["context"], _stamp(start["at"])
+        await self.steps(state.entry, state.name, context, None, start["at"])
+        received = 0
+        while not state.final:
+            deadline = None if state.timeout is None else entered + state.timeout
+            event = await self.next_event(received + 1, deadline)
+            if event is not None:
+                received += 1
+            move = self.choose(state, context, event)
+            if move is None:
+                continue
+            context, state, entered = await self.take(state, move, context, event, deadline)
+        return {"state": state.name, "context": context, "history": self.history}
+
+    def _start(self) -> dict[str, Any]:
+        data = self.input
+        if self.compiled.context is not None:
+            event = self.run.event
+            scope = {"input": data, "event": event, "data": (event or {}).get("data")}
+            context = self.compiled.context.render(scope)
+        else:
+            context = data if isinstance(data, dict) else {}
+        return {"state": self.compiled.machine.initial, "context": context,
+                "at": _iso(self.ctx.clock.time())}  # fmt: skip
+
+    # -- events ---------------------------------------------------------------------------------
+
+    async def next_event(self, n: int, deadline: float | None) -> dict[str, Any] | None:
+        """The ``n``-th event of the inbox (recorded once consumed); None when the state timed
+        out first. Suspends the run while neither has happened."""
+        ctx = self.ctx
+        key, position, recorded = ctx.replay.next("event", "machine-event")
+        if recorded is not None and recorded.status == "completed":
+            found: dict[str, Any] | None = values.decode(recorded.output)
+            return found
+        arrived = await ctx.store.next_machine_event(ctx.run_id, n)
+        now = ctx.clock.time()
+        if arrived is None and (deadline is None or now < deadline):
+            raise ctx.suspend(deadline)
+        value = None
+        if arrived is not None:
+            value = {"$id": arrived.id, "$type": "Event", "type": arrived.type,
+                     "data": orjson.loads(arrived.data), "source": arrived.source,
+                     "createdAt": _iso(arrived.created_at), "n": n}  # fmt: skip
+        ctx.record_later(StepRecord(key, position, "event", "machine-event", "completed", 1,
+                                    values.encode(value), None, now, now))  # fmt: skip
+        return value
+
+    def choose(self, state: _State, context: Any, event: dict[str, Any] | None) -> _Move | None:
+        """The transition ``event`` takes from ``state``; None (recorded as rejected) if none."""
+        if event is None:
+            return state.timeout_move
+        name = self.compiled.machine.name_of(event["type"])
+        move = state.on.get(name)
+        reason = None
+        if move is None:
+            reason = f"no transition for {name!r} from state {state.name!r}"
+        elif move.guard is not None:
+            scope = self.scope(state.name, context, event, event["createdAt"])
+            try:
+                if not truthy(move.guard.evaluate(scope)):
+                    reason = f"guard of {name!r} from state {state.name!r} refused the event: " \
+                             f"{move.guard.source}"  # fmt: skip
+            except EvaluationError as exc:
+                reason = f"guard of {name!r} from state {state.name!r} failed: {exc}"
+        if reason is None:
+            return move
+        rejected = {"state": state.name, "event": name, "type": event["type"],
+                    "eventId": event["$id"], "reason": reason}  # fmt: skip
+        self.ctx.recorded("rejected", lambda: {**rejected, "at": _iso(self.ctx.clock.time())},
+                          kind="rejected")  # fmt: skip
+        return None
+
+    async def take(
+        self, state: _State, move: _Move, context: Any, event: dict[str, Any] | None,
+        deadline: float | None,
+    ) -> tuple[Any, _State, float]:  # fmt: skip
+        """Exit ``state``, run the transition's actions and assignment, record it, enter the
+        target; return the new context, state and entry time."""
+        now = event["createdAt"] if event is not None else _iso(deadline or 0.0)
+        await self.steps(state.exit, state.name, context, event, now)
+        output = await self.steps(move.actions, state.name, context, event, now)
+        if move.assign is not None:
+            context = await self.assign(move.assign, state.name, context, event, now, output)
+        name = TIMEOUT if event is None else self.compiled.machine.name_of(event["type"])
+        record = {"from": state.name, "to": move.target, "event": name,
+                  "type": None if event is None else event["type"],
+                  "eventId": None if event is None else event["$id"]}  # fmt: skip
+        done = self.ctx.recorded(
+            "transition", lambda: {**record, "at": _iso(self.ctx.clock.time()),
+                                   "context": context}, kind="transition",
+        )  # fmt: skip
+        self.history.append({k: v for k, v in done.items() if k != "context"})
+        target = self.compiled.states[move.target]
+        await self.steps(target.entry, target.name, context, event, now)
+        return context, target, _stamp(done["at"])
+
+    # -- steps ----------------------------------------------------------------------------------
+
+    def scope(
+        self, state: str, context: Any, event: dict[str, Any] | None, now: str
+    ) -> dict[str, Any]:
+        return {"input": self.input, "inputs": self.input, "event": event, "context": context,
+                "state": state, "data": None if event is None else event.get("data"),
+                "now": now}  # fmt: skip
+
+    async def steps(
+        self, nodes: list[Node], state: str, context: Any, event: dict[str, Any] | None,
+        now: str,
+    ) -> Any:  # fmt: skip
+        """Run ``nodes`` in order (as the interpreter runs steps); the last one's output."""
+        if not nodes:
+            return None
+        frame = Frame(self.scope(state, context, event, now), self.outputs)
+        return await self.run.sequence(nodes, frame)
+
+    async def assign(
+        self, template: Template, state: str, context: Any, event: dict[str, Any] | None,
+        now: str, output: Any,
+    ) -> Any:  # fmt: skip
+        scope = {**self.scope(state, context, event, now), **self.outputs, "output": output}
+        scope["steps"] = scope["results"] = self.outputs
+        try:
+            update = template.render(scope)
+            if not isinstance(update, dict):
+                raise EvaluationError("assign", f"expected an object, got {type(update).__name__}")
+        except EvaluationError as exc:
+            await self.run.fail(f"{state}.assign", exc)
+            raise  # unreachable: fail() raises StepFailed
+        base = context if isinstance(context, dict) else {}
+        return {**base, **update}
+
+
+def machine_view(steps: Iterable[StepInfo]) -> dict[str, Any] | None:
+    """What a state-machine run shows: its current state and context, the transitions taken and
+    the events rejected; None for a run that is not a state machine's."""
+    view: dict[str, Any] | None = None
+    for step in steps:
+        if step.kind == "machine" and isinstance(step.output, dict):
+            view = {"state": step.output.get("state"), "context": step.output.get("context"),
+                    "history": [], "rejected": []}  # fmt: skip
+        elif view is not None and step.kind == "transition" and isinstance(step.output, dict):
+            entry = dict(step.output)
+            view["context"] = entry.pop("context", view["context"])
+            view["state"] = entry.get("to")
+            view["history"].append(entry)
+        elif view is not None and step.kind == "rejected":
+            view["rejected"].append(step.output)
+    return view
+
+
+def _iso(stamp: float) -> str:
+    return datetime.fromtimestamp(stamp, UTC).isoformat()
+
+
+def _stamp(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()

@@ -1,0 +1,153 @@
+"""``engine.tasks``: people's inboxes of human tasks, and completing a task.
+
+Completing checks, in this order, and changes nothing when a check fails: the task exists in
+the organization (``TaskNotFound``, 404), it is still open (``TaskNotOpen``, 409, saying how it
+ended), the completer may complete it (``TaskForbidden``, 403), and the answer fits it
+(``InvalidDecision``, 422: a decision among its choices, data valid against its form). Then one
+transaction completes the task (compare-and-set), completes the run's waiting step with the
+result, wakes the run and emits ``HumanTask.completed``.
+
+Who may complete: the completer is ``by``, an identity the caller vouches for (API keys carry
+no user). A task may be completed by its assignee; completing another person's task needs
+``as_admin=True`` (the API sets it for keys with the admin role).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from plait.errors import InvalidDecision, InvalidQuery, TaskForbidden, TaskNotFound, TaskNotOpen
+from plait.store.areas.tasks import TASK_STATUSES, Completion, TaskRecord
+from plait.store.base import iso_time
+
+if TYPE_CHECKING:
+    from plait.engine import Engine
+
+MAX_LIMIT = 1000
+_ATTEMPTS = 3  # an escalation between the checks and the write: check again
+
+
+class TaskService:
+    """Human tasks of one organization (another's are reported as not found)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def get(self, org: str, task_id: str) -> dict[str, Any]:
+        """The task as a ``HumanTask`` resource; ``TaskNotFound`` if there is none."""
+        return (await self._fetch(org, task_id)).as_resource()
+
+    async def find(
+        self,
+        org: str,
+        *,
+        assignee: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Tasks, newest first: a person's inbox is ``find(org, assignee=..., status="open")``."""
+        if status is not None and status not in TASK_STATUSES:
+            raise InvalidQuery(
+                f"unknown task status {status!r}; use one of {', '.join(TASK_STATUSES)}"
+            )
+        if not 1 <= limit <= MAX_LIMIT:
+            raise InvalidQuery(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+        store = await self.engine.opened_registry()
+        return [t.as_resource() for t in await store.list_tasks(org, assignee, status, limit)]
+
+    async def complete(
+        self,
+        org: str,
+        task_id: str,
+        *,
+        by: str,
+        decision: str | None = None,
+        comment: str | None = None,
+        data: Any = None,
+        as_admin: bool = False,
+    ) -> dict[str, Any]:
+        """Complete a task as ``by`` and resume its run; return the completed task.
+
+        Raises ``TaskNotFound``, ``TaskNotOpen`` (a second completion, or an expired or
+        cancelled task), ``TaskForbidden`` (someone else's task without ``as_admin``) or
+        ``InvalidDecision``; in each case nothing changes.
+        """
+        store = await self.engine.opened_registry()
+        for _ in range(_ATTEMPTS):
+            task = await self._fetch(org, task_id)
+            _check_open(task)
+            _check_completer(task, by, as_admin)
+            chosen = _check_answer(task, decision, data)
+            answer = Completion(chosen, comment, data, by, self.engine.clock.time())
+            stored, done = await store.complete_task(org, task_id, task.assignee, answer)
+            if done and stored is not None:
+                return stored.as_resource()
+            if stored is None:
+                raise TaskNotFound(task_id)
+            _check_open(stored)  # lost a race: say to whom
+        raise TaskNotOpen(task_id, "being reassigned", "; try again")
+
+    async def _fetch(self, org: str, task_id: str) -> TaskRecord:
+        store = await self.engine.opened_registry()
+        task = await store.get_task(org, task_id)
+        if task is None:
+            raise TaskNotFound(task_id)
+        return task
+
+
+def _check_open(task: TaskRecord) -> None:
+    if task.status == "open":
+        return
+    if task.status == "completed":
+        when = iso_time(task.completed_at) if task.completed_at is not None else "?"
+        detail = f" ({task.completed_by} decided {task.decision!r} at {when})"
+    elif task.status == "expired":
+        due = iso_time(task.due_at) if task.due_at is not None else "?"
+        detail = f" (it was due at {due})"
+    else:
+        detail = " (its run was cancelled)"
+    raise TaskNotOpen(task.id, task.status, detail)
+
+
+def _check_completer(task: TaskRecord, by: str, as_admin: bool) -> None:
+    if not isinstance(by, str) or not by:
+        raise InvalidDecision(task.id, "say who completes the task ('by')", "$.body.by")
+    if by != task.assignee and not as_admin:
+        raise TaskForbidden(
+            task.id,
+            f"it is assigned to {task.assignee!r}; completing it as {by!r} needs the admin role",
+        )
+
+
+def _check_answer(task: TaskRecord, decision: str | None, data: Any) -> str | None:
+    """The decision to store, after checking it (and ``data``) against the task."""
+    if task.choices is not None:
+        offered = ", ".join(repr(c) for c in task.choices)
+        if decision is None:
+            raise InvalidDecision(task.id, f"a decision is required, one of {offered}")
+        if decision not in task.choices:
+            raise InvalidDecision(
+                task.id, f"decision {decision!r} is not offered; choose one of {offered}"
+            )
+    if task.form is not None:
+        _check_form_data(task, data)
+        if task.choices is None and decision is None:
+            return "submitted"
+    return decision
+
+
+def _check_form_data(task: TaskRecord, data: Any) -> None:
+    from jsonschema import Draft202012Validator
+
+    assert task.form is not None
+    problems = sorted(Draft202012Validator(task.form).iter_errors(data),
+                      key=lambda e: list(e.absolute_path))  # fmt: skip
+    if problems:
+        first = problems[0]
+        where = "$.body.data" + "".join(f"[{p!r}]" for p in first.absolute_path)
+        listing = "; ".join(
+            f"{'data' + ''.join(f'[{p!r}]' for p in e.absolute_path)}: {e.message}"
+            for e in problems
+        )
+        raise InvalidDecision(task.id, f"the data does not match the task's form: {listing}",
+                              where)  # fmt: skip

@@ -25,7 +25,7 @@ from plait.cli.common import (
     run_coroutine,
 )
 from plait.engine import Engine
-from plait.runs import RunInfo
+from plait.runs import RunHandle, RunInfo
 
 T = TypeVar("T")
 
@@ -167,12 +167,7 @@ def runs_resume(
     A worker (plait worker or plait serve) executes it.
     """
     who = by or _user()
-
-    async def resume(engine: Engine) -> RunInfo:
-        handle = await engine.resume(run_id, newest=newest, by=who, reason=reason)
-        return await handle.info()
-
-    _show(run_coroutine(lambda: _with_engine(db, resume)), json)
+    _operate(db, json, lambda e: e.resume(run_id, newest=newest, by=who, reason=reason))
 
 
 @runs_app.command("fork")
@@ -184,12 +179,7 @@ def runs_fork(
 ) -> None:  # fmt: skip
     """Fork a run from STEP into a new run that reuses the steps recorded before it."""
     who, at = by or _user(), int(step) if step.isdigit() else step
-
-    async def fork(engine: Engine) -> RunInfo:
-        handle = await engine.fork(run_id, at, newest=newest, by=who, reason=reason)
-        return await handle.info()
-
-    _show(run_coroutine(lambda: _with_engine(db, fork)), json)
+    _operate(db, json, lambda e: e.fork(run_id, at, newest=newest, by=who, reason=reason))
 
 
 @runs_app.command("retry")
@@ -199,12 +189,18 @@ def runs_retry(
 ) -> None:  # fmt: skip
     """Retry a run from scratch with the same input, as a new run."""
     who = by or _user()
+    _operate(db, json, lambda e: e.retry(run_id, newest=newest, by=who, reason=reason))
 
-    async def retry(engine: Engine) -> RunInfo:
-        handle = await engine.retry(run_id, newest=newest, by=who, reason=reason)
-        return await handle.info()
 
-    _show(run_coroutine(lambda: _with_engine(db, retry)), json)
+def _operate(
+    db: str | None, json: bool, operation: Callable[[Engine], Coroutine[Any, Any, RunHandle]]
+) -> None:
+    """Apply an operation that yields a run, then show that run as stored."""
+
+    async def apply(engine: Engine) -> RunInfo:
+        return await (await operation(engine)).info()
+
+    _show(run_coroutine(lambda: _with_engine(db, apply)), json)
 
 
 @runs_app.command("signal")

@@ -8,9 +8,13 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import pytest
+
+if TYPE_CHECKING:
+    from plait.store.base import Store
 
 POSTGRES_URL = os.environ.get("PLAIT_TEST_POSTGRES_URL")
 SKIP_POSTGRES = "PLAIT_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped"
@@ -22,10 +26,11 @@ BACKENDS = [
 
 
 @contextmanager
-def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
-    """A fresh database URL of ``backend``; the PostgreSQL schema is dropped afterwards."""
+def database_url(backend: str, tmp_path: Path, sqlite_name: str = "plait.db") -> Iterator[str]:
+    """A fresh database URL of ``backend`` (SQLite: the file ``sqlite_name`` in ``tmp_path``);
+    the PostgreSQL schema is dropped afterwards."""
     if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'plait.db'}"
+        yield f"sqlite:///{tmp_path / sqlite_name}"
         return
     if not POSTGRES_URL:
         pytest.skip(SKIP_POSTGRES)
@@ -41,3 +46,11 @@ def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")  # type: ignore[arg-type]
+
+
+async def select(store: Store, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of a literal query, run by ``store`` on its own connection (either dialect)."""
+    rows: list[tuple[Any, ...]] = await store._read(  # type: ignore[attr-defined]
+        lambda db: [tuple(row) for row in db.execute(sql).fetchall()]
+    )
+    return rows

@@ -1,6 +1,10 @@
 """PostgreSQL with many processes: ``plait worker`` processes share 2,000 runs while one is
 SIGKILLed and another loses its database connections, and processes that start together migrate
-a fresh schema once."""
+a fresh schema once.
+
+The killed worker is registered as if on another machine, so that the others cannot see its
+process die: only its lease running out frees its runs. A trigger in the test's schema logs every
+write of a completed step, to prove that none is recorded twice."""
 
 from __future__ import annotations
 
@@ -38,6 +42,9 @@ WORKER_ENV = {
     "PLAIT_CONCURRENCY": "50",
 }
 DRAIN_TIMEOUT = 150.0
+# The host name that apps/scaleout_remote.py registers its worker under (not imported here: it
+# would rename this process's host too).
+REMOTE_HOST = "another-machine.plait.test"
 # The clocks of the log lines and of the step records are the same host clock; the margin only
 # absorbs the rounding of the logged start times.
 CLOCK_MARGIN = 0.001
@@ -83,6 +90,26 @@ async def start_runs(url: str, count: int) -> None:
             )  # fmt: skip
     finally:
         await engine.close()
+
+
+COMPLETION_LOG = """
+CREATE TABLE step_completions (run_id TEXT NOT NULL, key TEXT NOT NULL, op TEXT NOT NULL);
+CREATE FUNCTION log_step_completion() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO step_completions (run_id, key, op) VALUES (NEW.run_id, NEW.key, TG_OP);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER steps_completed AFTER INSERT OR UPDATE ON steps
+    FOR EACH ROW WHEN (NEW.status = 'completed') EXECUTE FUNCTION log_step_completion();
+"""
+
+
+def log_step_completions(url: str) -> None:
+    """From now on, every write of a completed step adds a row to ``step_completions``."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(COMPLETION_LOG)
 
 
 def succeeded(url: str) -> int:
@@ -145,13 +172,15 @@ def test_workers_share_runs_through_a_sigkill_and_a_lost_connection(
     sandbox, url = pg_sandbox, pg_sandbox.db_url
     began = time.monotonic()
     asyncio.run(start_runs(url, RUNS))
+    log_step_completions(url)
     stored = time.monotonic()
 
     names = [f"plait-scaleout-{i}" for i in range(1, WORKERS + 1)]
+    apps = ["apps.scaleout_remote:engine"] + ["apps.scaleout:engine"] * (WORKERS - 1)
     workers = [
-        sandbox.worker("apps.scaleout:engine", db=False,
+        sandbox.worker(app, db=False,
                        env={**WORKER_ENV, "PLAIT_DATABASE_URL": with_app_name(url, name)})
-        for name in names
+        for app, name in zip(apps, names, strict=True)
     ]  # fmt: skip
     victim, cut_off, survivors = workers[0], workers[1], workers[1:]
 
@@ -162,6 +191,9 @@ def test_workers_share_runs_through_a_sigkill_and_a_lost_connection(
         return held if held >= 10 and succeeded(url) >= RUNS // 8 else None
 
     held_at_kill = sandbox.wait_until(victim_busy, "the victim holding runs", timeout=60)
+    [(victim_id, victim_host)] = query(url, "SELECT id, host FROM workers WHERE pid = %s",
+                                       (victim.pid,))  # fmt: skip
+    assert victim_host == REMOTE_HOST
     assert victim.kill() == -signal.SIGKILL
     at_kill = succeeded(url)
 
@@ -173,6 +205,16 @@ def test_workers_share_runs_through_a_sigkill_and_a_lost_connection(
     at_cut = succeeded(url)
     assert terminated >= 2, f"{names[1]} had {terminated} connection(s)"
     assert at_cut < RUNS, "every run ended before the faults: the test proves nothing"
+
+    # Its runs move on when their leases run out, while the dead worker is still registered
+    # (it is reaped only after three lease periods without a heartbeat).
+    def victim_runs_taken_over() -> bool | None:
+        time.sleep(0.1)
+        held = query(url, "SELECT count(*) FROM runs WHERE lease_owner = %s", (victim_id,))
+        return True if held == [(0,)] else None
+
+    sandbox.wait_until(victim_runs_taken_over, "the victim's runs to be taken over", timeout=60)
+    assert query(url, "SELECT count(*) FROM workers WHERE id = %s", (victim_id,)) == [(1,)]
 
     wait_for_succeeded(sandbox, RUNS, timeout=DRAIN_TIMEOUT)
     drained = time.monotonic()
@@ -188,6 +230,14 @@ def test_workers_share_runs_through_a_sigkill_and_a_lost_connection(
     expected = {(f"run-{n:05d}", key) for n in range(RUNS) for key in scaleout.STEPS}
     assert set(records) == expected
     assert {status for status, _ in records.values()} == {"completed"}
+
+    # The database recorded each step's completion once.
+    completions = Counter(
+        (run_id, key) for run_id, key in query(url, "SELECT run_id, key FROM step_completions")
+    )
+    assert set(completions) == expected
+    twice = {step: n for step, n in completions.items() if n != 1}
+    assert not twice, f"step completions recorded more than once: {sorted(twice.items())[:10]}"
 
     # Every step ran, none more than twice, and none after its result was recorded: a step ran
     # again only when its run changed hands before the first result was committed, at most once

@@ -1,4 +1,5 @@
-"""The REST API in process: an app on a real SQLite file, an HTTP client, and keys of every
+"""The REST API in process: an app on a real database of each backend (a SQLite file, and a fresh
+PostgreSQL schema when ``PLAIT_TEST_POSTGRES_URL`` is set), an HTTP client, and keys of every
 role for two organizations (``acme`` and ``globex``)."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fastapi import FastAPI
 from plait import Engine
 from plait.api import create_app
 from plait.keys import ROLES, create_key
+from tests.backends import BACKENDS, database_url
 
 ORGS = ("acme", "globex")
 
@@ -46,9 +48,22 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    return Engine(f"sqlite:///{tmp_path / 'api.db'}")
+# Tests that look at the SQLite file itself, by name and why.
+SQLITE_ONLY = {"test_keys_are_stored_hashed": "it reads the bytes of the SQLite database file"}
+
+
+@pytest.fixture(params=BACKENDS)
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Engine]:
+    """An engine on a fresh database of each backend (SQLite: ``api.db`` in ``tmp_path``)."""
+    why = SQLITE_ONLY.get(request.node.originalname)
+    if request.param != "sqlite" and why:
+        pytest.skip(f"SQLite only: {why}")
+    with database_url(request.param, tmp_path, sqlite_name="api.db") as url:
+        engine = Engine(url)
+        try:
+            yield engine
+        finally:
+            await engine.close()  # before its PostgreSQL schema is dropped
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Built-in actions called as a step calls them, on a real SQLite store.
+"""Built-in actions called as a step calls them, on a real store of each backend.
 
 ``http`` is mocked with respx, except for one request to a real server on 127.0.0.1.
 """
@@ -8,9 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import sqlite3
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,8 +19,11 @@ import respx
 from plait.actions.base import ActionContext, ActionError, ActionRegistry, UnknownAction
 from plait.actions.builtin import close_builtins, http_client, register_builtins
 from plait.actions.records import make_record_action
-from plait.store.sqlite.store import SQLiteStore
+from plait.settings import Settings
+from plait.store.base import Store
+from plait.store.urls import open_store
 from plait.testing import VirtualClock
+from tests.backends import select
 
 T0 = 1_800_000_000.0
 API = "https://api.example.test"
@@ -31,13 +32,8 @@ MakeContext = Callable[..., ActionContext]
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> str:
-    return str(tmp_path / "actions.db")
-
-
-@pytest.fixture
-async def store(db_path: str) -> AsyncIterator[SQLiteStore]:
-    store = SQLiteStore(db_path)
+async def store(db_url: str) -> AsyncIterator[Store]:
+    store = open_store(Settings.load(database_url=db_url))
     await store.open()
     yield store
     await store.close()
@@ -58,7 +54,7 @@ async def services() -> AsyncIterator[dict[str, Any]]:
 
 
 @pytest.fixture
-def ctx(store: SQLiteStore, services: dict[str, Any]) -> MakeContext:
+def ctx(store: Store, services: dict[str, Any]) -> MakeContext:
     def make(step: str = "run_1/step", run_id: str = "run_1", org: str = "acme") -> ActionContext:
         return ActionContext(
             run_id=run_id,
@@ -77,9 +73,9 @@ async def call(registry: ActionRegistry, name: str, value: Any, ctx: ActionConte
     return await registry.get(name).call(value, ctx)
 
 
-def count(db_path: str, table: str) -> int:
-    with sqlite3.connect(db_path) as conn:
-        return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+async def count(store: Store, table: str) -> int:
+    [(rows,)] = await select(store, f"SELECT COUNT(*) FROM {table}")
+    return int(rows)
 
 
 # -- http -------------------------------------------------------------------------------------
@@ -208,7 +204,7 @@ async def test_http_against_a_real_server(registry: ActionRegistry, ctx: MakeCon
 
 
 async def test_the_http_client_is_made_once_per_services_and_closable(
-    registry: ActionRegistry, store: SQLiteStore
+    registry: ActionRegistry, store: Store
 ) -> None:
     services: dict[str, Any] = {}
     context = ActionContext(
@@ -229,7 +225,7 @@ async def test_the_http_client_is_made_once_per_services_and_closable(
 
 
 async def test_emit_stores_one_event_per_step_even_when_the_step_runs_again(
-    registry: ActionRegistry, ctx: MakeContext, store: SQLiteStore, db_path: str
+    registry: ActionRegistry, ctx: MakeContext, store: Store
 ) -> None:
     step = ctx("run_1/notify")
     first = await call(registry, "emit", {"type": "Deal.won", "data": {"n": 1}}, step)
@@ -237,19 +233,19 @@ async def test_emit_stores_one_event_per_step_even_when_the_step_runs_again(
     other = await call(registry, "emit", {"type": "Deal.won"}, ctx("run_1/notify#2"))
     assert first == again and first["type"] == "Deal.won" and first["$id"].startswith("event_")
     assert other["$id"] != first["$id"]
-    assert count(db_path, "events") == 2
+    assert await count(store, "events") == 2
     [_, stored] = await store.list_events("acme", "Deal.won", 10)
     assert (stored.id, stored.source, stored.run_id) == (first["$id"], "action", "run_1")
     assert orjson.loads(stored.data) == {"n": 1}
 
 
 async def test_emit_with_an_explicit_id_dedupes_by_it(
-    registry: ActionRegistry, ctx: MakeContext, db_path: str
+    registry: ActionRegistry, ctx: MakeContext, store: Store
 ) -> None:
     for step in ("run_1/a", "run_2/b"):
         result = await call(registry, "emit", {"type": "T", "id": "order-42"}, ctx(step))
         assert result == {"$id": "order-42", "type": "T"}
-    assert count(db_path, "events") == 1
+    assert await count(store, "events") == 1
 
 
 async def test_emit_needs_a_type(registry: ActionRegistry, ctx: MakeContext) -> None:
@@ -284,16 +280,16 @@ async def test_record_actions_resolve_for_any_capitalised_noun(registry: ActionR
 
 
 async def test_create_is_atomic_with_its_event_and_applied_once_per_step(
-    registry: ActionRegistry, ctx: MakeContext, store: SQLiteStore, db_path: str
+    registry: ActionRegistry, ctx: MakeContext, store: Store
 ) -> None:
     step = ctx("run_1/create-deal")
     before = store.commits
     deal = await call(registry, "Deal.create", {"name": "Big", "amount": 10}, step)
     assert store.commits - before == 1  # the document and its event: one transaction
-    assert (count(db_path, "documents"), count(db_path, "events")) == (1, 1)
+    assert (await count(store, "documents"), await count(store, "events")) == (1, 1)
     # The step runs again (a crash came before its result was recorded): nothing new.
     assert await call(registry, "Deal.create", {"name": "Big", "amount": 10}, step) == deal
-    assert (count(db_path, "documents"), count(db_path, "events")) == (1, 1)
+    assert (await count(store, "documents"), await count(store, "events")) == (1, 1)
     assert deal["$id"].startswith("deal_") and deal["$type"] == "Deal"
     assert deal["createdAt"] == "2027-01-15T08:00:00.000Z"
     [event] = await store.list_events("acme", "Deal.created", 10)
@@ -303,7 +299,7 @@ async def test_create_is_atomic_with_its_event_and_applied_once_per_step(
 
 
 async def test_update_get_and_delete(
-    registry: ActionRegistry, ctx: MakeContext, store: SQLiteStore, db_path: str
+    registry: ActionRegistry, ctx: MakeContext, store: Store
 ) -> None:
     deal = await call(registry, "Deal.create", {"name": "Big", "stage": "new"}, ctx("run_1/c"))
     update = ctx("run_1/u")

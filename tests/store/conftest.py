@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,11 +14,17 @@ from tests.backends import BACKENDS, database_url
 
 
 @pytest.fixture(params=BACKENDS)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database of each backend (another store may open it too, as another process)."""
     with database_url(request.param, tmp_path) as url:
-        backend = open_store(Settings.load(database_url=url))
-        await backend.open()
-        try:
-            yield backend
-        finally:
-            await backend.close()
+        yield url
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    backend = open_store(Settings.load(database_url=store_url))
+    await backend.open()
+    try:
+        yield backend
+    finally:
+        await backend.close()

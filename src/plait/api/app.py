@@ -9,6 +9,8 @@ rules live in the service layer. Every error is a problem document (see ``plait.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,6 +36,13 @@ from plait.api.routes import (
     workflows,
 )
 from plait.engine import Engine
+from plait.errors import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+RETRY_FIRST = 0.5
+RETRY_MAX = 10.0
+"""Backoff (seconds) of the startup retries while the database is unreachable."""
 
 DESCRIPTION = """\
 Durable workflows over HTTP. Every path under `/~{org}` needs `Authorization: Bearer <key>`
@@ -51,18 +60,25 @@ def create_app(engine: Engine, *, max_body_bytes: int = 1_048_576, worker: bool 
         worker: also run the engine's worker while the app runs (``plait serve``).
 
     On startup the app opens the engine's store (and starts its worker); on shutdown it closes
-    the engine, which stops the worker gracefully.
+    the engine, which stops the worker gracefully. If the database is unreachable at startup the
+    app serves anyway, answering 503 until it is back, and keeps trying to start in the
+    background.
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if worker:
-            await engine.start_worker()
-        else:
-            await engine.opened_store()
+        starting: asyncio.Task[None] | None = None
+        try:
+            await _start(engine, worker)
+        except DatabaseUnavailable as exc:
+            log.warning("the database is unreachable (%s); serving 503 until it is back", exc)
+            starting = asyncio.create_task(_start_when_reachable(engine, worker))
         try:
             yield
         finally:
+            if starting is not None:
+                starting.cancel()
+                await asyncio.gather(starting, return_exceptions=True)
             await engine.close()
 
     app = FastAPI(
@@ -88,6 +104,28 @@ def create_app(engine: Engine, *, max_body_bytes: int = 1_048_576, worker: bool 
     app.add_middleware(Guard, counts=app.state.response_counts)  # outermost: sees everything
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+async def _start(engine: Engine, worker: bool) -> None:
+    if worker:
+        await engine.start_worker()
+    else:
+        await engine.opened_store()
+
+
+async def _start_when_reachable(engine: Engine, worker: bool) -> None:
+    """Retry the startup, with backoff, until the database answers."""
+    delay = RETRY_FIRST
+    while True:
+        await asyncio.sleep(delay)
+        try:
+            await _start(engine, worker)
+        except DatabaseUnavailable as exc:
+            log.info("the database is still unreachable (%s); retrying in %.0f s", exc, delay)
+            delay = min(delay * 2, RETRY_MAX)
+            continue
+        log.info("the database is reachable again; started")
+        return
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from plait.api.auth import EngineDep
 from plait.api.models import Health
 from plait.api.problems import problem
 from plait.api.render import Json
+from plait.errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,10 @@ router = APIRouter(tags=["health"])
 async def healthz(engine: EngineDep) -> Response:
     try:
         version = await (await engine.opened_store()).schema_version()
+    except DatabaseUnavailable as exc:
+        log.warning("health check: %s", exc)
+        return problem(503, "The database is unreachable; retry shortly.", database="unreachable",
+                       headers={"Retry-After": "2"})  # fmt: skip
     except Exception:
         log.exception("health check: the database is unusable")
         return problem(503, "The database is unusable; the error is logged.", database="error")

@@ -16,6 +16,7 @@ from plait.store.areas.base import Area
 from plait.store.areas.operations import Operation, add_history
 from plait.store.base import (
     RECORD_FIELDS,
+    Cancellation,
     ClaimedRun,
     DocumentRecord,
     EventRecord,
@@ -131,33 +132,39 @@ class CoreArea(Area):
 
     async def release_runs(self, owner: str, run_ids: Sequence[str], now: float) -> int:
         def op(db: Session) -> int:
-            return sum(
+            released = sum(
                 db.run("release_run", {"run_id": r, "owner": owner, "now": now}).rowcount
                 for r in run_ids
             )
+            self._runnable = self._runnable or released > 0  # other workers take them at once
+            return released
 
         released: int = await self._submit(op)
         return released
 
     async def cancel_run(
         self, run_id: str, now: float, *, reason: str | None = None, actor: str | None = None
-    ) -> RunRecord | None:
+    ) -> Cancellation | None:
         """Cancel a run that has not ended, and its live children, recursively, in one
-        transaction; record who did it and why. Return the run (None if there is none)."""
+        transaction; record who did it and why. Return the run and the ids cancelled (None if
+        there is no such run)."""
 
-        def op(db: Session) -> RunRecord | None:
-            self._cancel(db, run_id, Operation(now, actor, reason))
-            return _fetch_run(db, run_id, with_steps=False)
+        def op(db: Session) -> Cancellation | None:
+            cancelled: list[str] = []
+            self._cancel(db, run_id, Operation(now, actor, reason), cancelled)
+            record = _fetch_run(db, run_id, with_steps=False)
+            return None if record is None else Cancellation(record, tuple(cancelled))
 
-        record: RunRecord | None = await self._submit(op)
-        return record
+        done: Cancellation | None = await self._submit(op)
+        return done
 
-    def _cancel(self, db: Session, run_id: str, op: Operation) -> bool:
+    def _cancel(self, db: Session, run_id: str, op: Operation, cancelled: list[str]) -> bool:
         error = {"type": "RunCancelled", "message": _cancel_message(run_id, op),
                  "reason": op.reason, "by": op.actor}  # fmt: skip
         params = {"run_id": run_id, "now": op.now, "error": orjson.dumps(error)}
         if not db.run("cancel_run", params).rowcount:
             return False
+        cancelled.append(run_id)
         self._run_ended(db, run_id, "cancelled", op.now)
         self._child_ended(db, run_id, op.now)
         add_history(db, run_id, "cancel", op)
@@ -165,7 +172,7 @@ class CoreArea(Area):
         children = [str(r[0]) for r in db.run("live_children", {"run_id": run_id})]
         cascade = Operation(op.now, op.actor, f"its parent {run_id} was cancelled")
         for child in children:
-            self._cancel(db, child, cascade)
+            self._cancel(db, child, cascade, cancelled)
         return True
 
     async def run_state(self, run_id: str) -> tuple[str, int] | None:
@@ -218,6 +225,7 @@ class CoreArea(Area):
             params = {"worker_id": worker_id, "now": now}
             released = db.run("release_worker_runs", params).rowcount
             db.run("delete_worker", {"worker_id": worker_id})
+            self._runnable = self._runnable or released > 0  # other workers take them at once
             return int(released)
 
         released: int = await self._submit(op)

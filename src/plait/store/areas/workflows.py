@@ -9,8 +9,16 @@ import orjson
 
 from plait.errors import WorkflowNameTaken
 from plait.store.areas.base import Area
-from plait.store.areas.core import _event, _fenced, _fetch_event, _insert_event, _step_params
-from plait.store.base import EventRecord, StepRecord
+from plait.store.areas.core import (
+    _event,
+    _fenced,
+    _fetch_event,
+    _insert_event,
+    _run,
+    _step_params,
+)
+from plait.store.areas.counters import Counters
+from plait.store.base import EventRecord, RunRecord, StepRecord
 from plait.store.registry import (
     Decision,
     Dispatched,
@@ -29,6 +37,7 @@ class WorkflowsArea(Area):
 
     router: EventRouter | None = None
     on_runnable: Callable[[], None] | None = None
+    _counters: Counters  # set by the backend: the write transaction's counter deltas
 
     # -- registry -------------------------------------------------------------------------------
 
@@ -157,6 +166,25 @@ class WorkflowsArea(Area):
             )
         ]
 
+    async def page_runs(
+        self, org: str, workflow: str | None, status: str | None,
+        after: tuple[float, str] | None, limit: int,
+    ) -> list[RunRecord]:  # fmt: skip
+        """Up to ``limit`` runs of ``org``, newest first, after the keyset ``(created_at, id)``
+        of the previous page's last run (steps omitted)."""
+        params = {"org": org, "workflow": workflow, "status": status, "limit": limit,
+                  "after_at": after[0] if after else None,
+                  "after_id": after[1] if after else None}  # fmt: skip
+        return [_run(row) for row in await self._all("page_runs", params)]
+
+    async def page_events(
+        self, org: str, type: str | None, after_seq: int | None, limit: int
+    ) -> list[tuple[int, EventRecord]]:
+        """Up to ``limit`` events of ``org`` with their ``seq``, newest first, before
+        ``after_seq`` (the previous page's last)."""
+        params = {"org": org, "type": type, "after_seq": after_seq, "limit": limit}
+        return [(int(row[0]), _event(row[1:])) for row in await self._all("page_events", params)]
+
     # -- waits ----------------------------------------------------------------------------------
 
     async def add_event_wait(
@@ -270,12 +298,14 @@ class WorkflowsArea(Area):
         return run_id
 
     def _workflow_started(self, db: Session, org: str, workflow_id: str | None) -> None:
-        if workflow_id is not None:
-            db.run("workflow_run_started", {"org": org, "workflow_id": workflow_id})
+        if workflow_id is not None:  # written at the end of the transaction (counters.py)
+            self._counters.started(org, workflow_id)
 
     def _run_ended(self, db: Session, run_id: str, status: str, now: float) -> None:
         """Move the counters of the run's workflow (same transaction as the run's end)."""
-        db.run("workflow_run_ended", {"run_id": run_id, "status": status, "now": now})
+        row = db.run("run_workflow_ref", {"run_id": run_id}).fetchone()
+        if row is not None and row[1] is not None:
+            self._counters.ended(row[0], row[1], status, now)
 
 
 def _start_run(db: Session, event: EventRecord, start: RunToStart) -> str:
@@ -283,6 +313,7 @@ def _start_run(db: Session, event: EventRecord, start: RunToStart) -> str:
     if start.debounce_key is not None:
         delay = start.debounce_delay or 0.0
         key = {"org": event.org, "workflow_id": start.workflow_id, "key": start.debounce_key}
+        db.run("lock_debounce", key)  # other processes' events with this key wait for ours
         row = db.run("get_debounce", key).fetchone()
         if row is not None:
             params = {"run_id": row[0], "input": start.input, "wake_at": now + delay,
@@ -306,6 +337,23 @@ def _insert_run(
               "event_id": event.id or None, "trigger": trigger}  # fmt: skip
     if db.run("insert_triggered_run", params).rowcount == 1:
         db.run("workflow_run_started", {"org": event.org, "workflow_id": start.workflow_id})
+        if trigger == "event" and start.version is None and event.id:
+            _record_trigger_event(db, event, start.run_id)
+
+
+TRIGGER_EVENT_KEY = "$event"
+"""The key of the step that records a code workflow run's trigger event (``ctx.event``)."""
+
+
+def _record_trigger_event(db: Session, event: EventRecord, run_id: str) -> None:
+    """Record the event that started a code workflow's run with the run, as a completed step at
+    position -1: durable, and never matched by a call of the workflow when it replays."""
+    from plait import values
+
+    step = StepRecord(TRIGGER_EVENT_KEY, -1, "event", "event", "completed", 1,
+                      values.encode(_event_value(event)), None, event.created_at,
+                      event.created_at)  # fmt: skip
+    db.run("insert_event_step", _step_params(run_id, step))
 
 
 def _resolve_wait(db: Session, event: EventRecord, wait: WaitCandidate) -> bool:

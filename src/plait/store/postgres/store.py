@@ -1,12 +1,29 @@
 """PostgreSQL store: the same verbs as SQLite (``plait.store.areas``), on PostgreSQL.
 
-Writes are group-committed by one writer thread with its own connection: operations queued
-while a batch commits form the next batch, each operation runs inside a SAVEPOINT (a failing
-statement aborts a PostgreSQL transaction; the savepoint keeps the rest of the batch), and futures
-resolve only after COMMIT. Reads run on a small pool of reader threads. When a batch makes runs
-runnable it sends ``pg_notify('plait_runnable')`` in the same transaction, and every process's
-listener wakes its worker at once; polling remains as a safety net. Migrations run under an
-advisory lock, so processes that start together migrate once.
+Connections (per process): one writer, a pool of readers, one listener.
+
+- **Writes** are group-committed by one writer thread on a dedicated connection: operations
+  queued while a batch commits form the next batch, and futures resolve only after COMMIT. A
+  batch first runs optimistically, without savepoints; if any operation raises, the transaction
+  is rolled back and the batch replayed with a SAVEPOINT per operation, so that the failing one
+  fails alone (as SQLite does). When a batch makes runs runnable it sends
+  ``pg_notify('plait_runnable')`` in the same transaction, and every process's listener wakes its
+  worker at once; polling remains as a safety net.
+- **Reads** run on ``readers`` threads that borrow connections from a ``psycopg_pool``
+  ``ConnectionPool`` of at most ``readers`` connections. The pool drops a connection that comes
+  back broken, opens new ones in the background (reconnecting with backoff), and bounds the wait
+  for one. A read that meets a broken connection retries at once on another, instead of the pool
+  checking every connection before lending it (a round trip per read, and psycopg_pool backs off
+  a second after each failed check). While the database is unreachable, reads and writes fail
+  at once with ``DatabaseUnavailable`` (the API answers 503) instead of each waiting out a
+  timeout, and the pool keeps trying to reconnect.
+- The pool is synchronous, not an ``AsyncConnectionPool``: store operations are synchronous
+  functions of a :class:`~plait.store.session.Session`, written once and shared with SQLite
+  (which runs them on the event loop's thread). An async pool would need every operation
+  written twice, or a sync connection per thread anyway; threads with a sync pool keep one copy.
+  The listener, which only awaits notifications, is an ``AsyncConnection``.
+
+Migrations run under an advisory lock, so processes that start together migrate once.
 """
 
 from __future__ import annotations
@@ -15,7 +32,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -23,10 +39,12 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from plait.errors import DatabaseUnavailable, LeaseLost, PlaitError, StoreError
 from plait.store.areas.backend import StoreBackend
 from plait.store.areas.base import Op
+from plait.store.areas.counters import Counters
 from plait.store.session import Conflict
 from plait.store.sql import load_dialect, load_migrations
 
@@ -37,6 +55,20 @@ Q = {name: _PARAM.sub(r"%(\1)s", sql) for name, sql in load_dialect("plait.store
 MIGRATIONS = load_migrations("plait.store.postgres.migrations")
 CHANNEL = "plait_runnable"
 _MIGRATION_LOCK = 7_270_114_159  # advisory lock key: "plait migrations"
+
+CONNECT_TIMEOUT = 5
+"""Seconds a new connection may take (libpq ``connect_timeout``): a black-holed host fails."""
+ACQUIRE_TIMEOUT = 5.0
+"""Seconds a read waits for a pooled connection while the database is reachable..."""
+RETRY_TIMEOUT = 1.0
+"""... once it met a broken one (a new connection is made in milliseconds when all is well)..."""
+OUTAGE_TIMEOUT = 0.1
+"""... and while it is not: requests then fail fast with ``DatabaseUnavailable``."""
+RECONNECT_TIMEOUT = 10.0
+"""The pool retries a lost connection with backoff for this long, then starts afresh on the next
+read: a recovered database is noticed within seconds, whatever the length of the outage."""
+WRITE_ATTEMPTS = 5
+"""Attempts of a batch whose connection broke (with backoff), while the database is reachable."""
 
 
 class PostgresSession:
@@ -69,34 +101,41 @@ class PostgresStore(StoreBackend):
         self.url = url
         self._readers = readers
         self._writer: ThreadPoolExecutor | None = None
-        self._reader_pool: ThreadPoolExecutor | None = None
-        self._local = threading.local()
+        self._reader_threads: ThreadPoolExecutor | None = None
+        self._pool: ConnectionPool[psycopg.Connection[Any]] | None = None
         self._write_conn: psycopg.Connection[Any] | None = None
         self._pending: list[tuple[Op, asyncio.Future[Any]]] = []
         self._flushing = False
         self._drained: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._listener: asyncio.Task[None] | None = None
-        self._connections: list[psycopg.Connection[Any]] = []
+        self._down = False  # the last attempt to reach the database failed
+        self._counters = Counters()
         self.commits = 0
         self.writes = 0
+        self.replays = 0  # batches replayed with a savepoint per operation
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def open(self) -> None:
         if self._writer is not None:
             return
-        self._loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="plait-pg-writer")
-        self._reader_pool = ThreadPoolExecutor(self._readers, thread_name_prefix="plait-pg-read")
         try:
-            await self._loop.run_in_executor(self._writer, self._migrate)
+            await loop.run_in_executor(self._writer, self._migrate)
         except psycopg.OperationalError as exc:
             await self.close()
             raise DatabaseUnavailable(f"cannot reach the PostgreSQL database: {exc}") from exc
         except psycopg.Error as exc:
             await self.close()
             raise StoreError(f"cannot open PostgreSQL database: {exc}") from exc
+        self._reader_threads = ThreadPoolExecutor(self._readers, thread_name_prefix="plait-pg-read")
+        self._pool = ConnectionPool(
+            self.url, min_size=1, max_size=self._readers, open=False, name="plait-readers",
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
+            timeout=ACQUIRE_TIMEOUT, reconnect_timeout=RECONNECT_TIMEOUT,
+        )  # fmt: skip
+        self._pool.open(wait=False)
         self._listener = asyncio.create_task(self._listen(), name="plait-pg-listen")
 
     async def close(self) -> None:
@@ -107,24 +146,19 @@ class PostgresStore(StoreBackend):
         if self._pending or self._flushing:  # let queued writes commit before closing
             self._drained = asyncio.Event()
             await self._drained.wait()
-        for pool in (self._writer, self._reader_pool):
-            if pool is not None:
-                pool.shutdown(wait=True)
-        self._writer = self._reader_pool = None
-        for conn in self._connections:
-            conn.close()
-        self._connections.clear()
-        self._write_conn = None
+        for threads in (self._writer, self._reader_threads):
+            if threads is not None:
+                threads.shutdown(wait=True)
+        self._writer = self._reader_threads = None
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+        self._drop_writer()
 
     async def schema_version(self) -> int:
         row = await self._read(lambda db: db.execute(
             "SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone())  # fmt: skip
         return int(row[0])
-
-    def _connect(self, *, autocommit: bool) -> psycopg.Connection[Any]:
-        conn = psycopg.connect(self.url, autocommit=autocommit)
-        self._connections.append(conn)
-        return conn
 
     # -- group commit (writer thread) -----------------------------------------------------------
 
@@ -141,6 +175,9 @@ class PostgresStore(StoreBackend):
         batch, self._pending = self._pending, []
         if not batch or self._writer is None:
             self._flushing = False
+            for _, future in batch:  # the store closed under them
+                if not future.done():
+                    future.set_exception(StoreError("the store is not open"))
             return
         done = asyncio.get_running_loop().run_in_executor(self._writer, self._write, batch)
         done.add_done_callback(lambda f: self._finish_flush(batch, f))
@@ -161,42 +198,87 @@ class PostgresStore(StoreBackend):
 
     def _write(self, batch: list[tuple[Op, Any]]) -> list[tuple[bool, Any]]:
         """One transaction for the whole batch (runs in the writer thread)."""
-        for attempt in range(5):
+        attempt = 1
+        while True:
             try:
-                return self._transaction(batch)
-            except psycopg.OperationalError as exc:
-                log.warning("PostgreSQL write failed (%s); reconnecting", exc)
-                self._drop_writer()
-                time.sleep(min(0.05 * 2**attempt, 1.0))
-        return self._transaction(batch)
-
-    def _transaction(self, batch: list[tuple[Op, Any]]) -> list[tuple[bool, Any]]:
-        conn = self._writer_conn()
-        session = PostgresSession(conn)
-        outcomes: list[tuple[bool, Any]] = []
-        with conn.transaction():
-            for op, _ in batch:
-                conn.execute("SAVEPOINT op")
-                try:
-                    outcomes.append((True, op(session)))
-                    conn.execute("RELEASE SAVEPOINT op")
-                except (PlaitError, LeaseLost) as exc:
-                    conn.execute("ROLLBACK TO SAVEPOINT op")
-                    outcomes.append((False, exc))
-                except psycopg.OperationalError:
+                outcomes = self._commit(batch)
+            except pg_errors.TransactionRollback as exc:  # a deadlock: the connection is fine
+                if attempt == WRITE_ATTEMPTS:
                     raise
-                except psycopg.Error as exc:
-                    conn.execute("ROLLBACK TO SAVEPOINT op")
-                    outcomes.append((False, StoreError(f"database write failed: {exc}")))
-            if self._runnable:  # tell every process's worker, at commit
-                session.run("notify_runnable", {"payload": ""})
+                log.info("PostgreSQL write rolled back (%s); retrying", _brief(exc))
+                attempt += 1
+                continue
+            except psycopg.OperationalError as exc:
+                self._drop_writer()
+                if self._down or attempt == WRITE_ATTEMPTS:  # in an outage, fail fast
+                    self._down = True
+                    raise
+                log.warning("PostgreSQL write failed (%s); reconnecting", _brief(exc))
+                time.sleep(min(0.05 * 2 ** (attempt - 1), 1.0))
+                attempt += 1
+                continue
+            self._down = False
+            return outcomes
+
+    def _commit(self, batch: list[tuple[Op, Any]]) -> list[tuple[bool, Any]]:
+        """Commit the batch in one go; if an operation fails, replay it with savepoints."""
+        conn = self._writer_conn()
+        ops = [op for op, _ in batch]
+        try:
+            outcomes = self._transaction(conn, ops)
+        except _OpFailed as failed:
+            self.replays += 1
+            outcomes = self._transaction(conn, ops, failed=failed)
         self.commits += 1
         self.writes += len(batch)
         return outcomes
 
+    def _transaction(
+        self, conn: psycopg.Connection[Any], ops: list[Op], *, failed: _OpFailed | None = None
+    ) -> list[tuple[bool, Any]]:
+        """Run ``ops`` in one transaction. First without savepoints: an operation that fails
+        rolls it all back (``_OpFailed``). Then, after such a failure, with a savepoint per
+        operation; the one that failed is not run again (its outcome is known), so that an
+        operation with side effects (a callback) is not run twice to fail once."""
+        session = PostgresSession(conn)
+        self._runnable = False  # a rolled-back attempt's wake-up does not count
+        self._counters.clear()  # nor its counter deltas
+        outcomes: list[tuple[bool, Any]] = []
+        with conn.transaction():
+            for index, op in enumerate(ops):
+                if failed is None:
+                    outcomes.append((True, _optimistic(op, session, index)))
+                elif index == failed.index:
+                    outcomes.append((False, failed.error))
+                else:
+                    outcomes.append(self._isolated(conn, op, session))
+            self._counters.apply(session)
+            if self._runnable:  # tell every process's worker, at commit
+                session.run("notify_runnable", {"payload": ""})
+        return outcomes
+
+    def _isolated(
+        self, conn: psycopg.Connection[Any], op: Op, session: PostgresSession
+    ) -> tuple[bool, Any]:
+        """Run ``op`` in a savepoint: if it fails, its writes (and counter deltas) are undone
+        and the batch goes on."""
+        conn.execute("SAVEPOINT op")
+        mark = self._counters.mark()
+        try:
+            outcome: tuple[bool, Any] = (True, op(session))
+        except psycopg.OperationalError:
+            raise
+        except (Exception, LeaseLost) as exc:
+            outcome = (False, _failure(exc))
+            self._counters.undo(mark)
+        conn.execute("RELEASE SAVEPOINT op" if outcome[0] else "ROLLBACK TO SAVEPOINT op")
+        return outcome
+
     def _writer_conn(self) -> psycopg.Connection[Any]:
         if self._write_conn is None or self._write_conn.closed:
-            self._write_conn = self._connect(autocommit=True)
+            self._write_conn = psycopg.connect(
+                self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
+            )
         return self._write_conn
 
     def _drop_writer(self) -> None:
@@ -205,26 +287,41 @@ class PostgresStore(StoreBackend):
                 self._write_conn.close()
             self._write_conn = None
 
-    # -- reads (reader threads) -----------------------------------------------------------------
+    # -- reads (reader threads, pooled connections) ---------------------------------------------
 
     async def _read(self, op: Op) -> Any:
-        if self._reader_pool is None:
+        if self._reader_threads is None:
             raise StoreError("the store is not open")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._reader_pool, self._read_here, op)
+        return await loop.run_in_executor(self._reader_threads, self._read_here, op)
 
     def _read_here(self, op: Op) -> Any:
-        for attempt in range(5):
-            conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
+        pool = self._pool
+        if pool is None:
+            raise StoreError("the store is not open")
+        # A read that meets a broken connection (the pool drops it when it comes back) tries
+        # again at once on another, waiting less: every pooled one may have been cut together.
+        for attempt in range(self._readers + 1):
+            timeout = self._acquire_timeout(attempt)
             try:
-                if conn is None or conn.closed:
-                    conn = self._local.conn = self._connect(autocommit=True)
-                return op(PostgresSession(conn))
+                with pool.connection(timeout=timeout) as conn:
+                    result = op(PostgresSession(conn))
+            except PoolTimeout as exc:
+                self._down = True
+                raise DatabaseUnavailable(
+                    f"the PostgreSQL database is unreachable (no connection within {timeout} s)"
+                ) from exc
             except psycopg.OperationalError as exc:
-                log.warning("PostgreSQL read failed (%s); reconnecting", exc)
-                self._local.conn = None
-                time.sleep(min(0.05 * 2**attempt, 1.0))
+                log.warning("PostgreSQL read failed (%s); reconnecting", _brief(exc))
+                continue
+            self._down = False
+            return result
         raise DatabaseUnavailable("the PostgreSQL database is unreachable")
+
+    def _acquire_timeout(self, attempt: int) -> float:
+        if self._down:
+            return OUTAGE_TIMEOUT
+        return RETRY_TIMEOUT if attempt else ACQUIRE_TIMEOUT
 
     # -- notifications ----------------------------------------------------------------------------
 
@@ -233,17 +330,21 @@ class PostgresStore(StoreBackend):
         delay = 0.1
         while True:
             try:
-                conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+                conn = await psycopg.AsyncConnection.connect(
+                    self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
+                )
                 async with conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     delay = 0.1
+                    if self.on_runnable is not None:  # runs may have become runnable unheard
+                        self.on_runnable()
                     async for _ in conn.notifies():
                         if self.on_runnable is not None:
                             self.on_runnable()
             except asyncio.CancelledError:
                 raise
             except psycopg.Error as exc:
-                log.warning("PostgreSQL listener lost its connection (%s); retrying", exc)
+                log.warning("PostgreSQL listener lost its connection (%s); retrying", _brief(exc))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
@@ -263,9 +364,43 @@ class PostgresStore(StoreBackend):
                     log.info("applied migration %03d_%s", number, name)
 
 
+class _OpFailed(Exception):
+    """Operation ``index`` of a batch failed with ``error`` (what its caller gets)."""
+
+    def __init__(self, index: int, error: BaseException) -> None:
+        super().__init__(index, error)
+        self.index = index
+        self.error = error
+
+
+def _optimistic(op: Op, session: PostgresSession, index: int) -> Any:
+    try:
+        return op(session)
+    except psycopg.OperationalError:
+        raise  # the connection, or a deadlock: the whole batch is retried
+    except (Exception, LeaseLost) as exc:
+        raise _OpFailed(index, _failure(exc)) from exc
+
+
+def _failure(exc: BaseException) -> BaseException:
+    """What the caller of a failed operation gets: a domain error as is, else a StoreError."""
+    if isinstance(exc, PlaitError | LeaseLost):
+        return exc
+    if isinstance(exc, psycopg.Error):
+        return StoreError(f"database write failed: {exc}")
+    return StoreError(f"database write failed: {exc!r}")  # a fault of this operation alone
+
+
+def _brief(exc: BaseException) -> str:
+    """The first line of a driver error (libpq's messages go on over several)."""
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
 def _store_error(error: BaseException) -> BaseException:
     if isinstance(error, PlaitError | LeaseLost):
         return error
-    if isinstance(error, psycopg.OperationalError):
+    if isinstance(error, psycopg.OperationalError) and not isinstance(
+        error, pg_errors.TransactionRollback
+    ):
         return DatabaseUnavailable(f"the PostgreSQL database is unreachable: {error}")
     return StoreError(f"database write failed: {error}")

@@ -35,18 +35,30 @@ DELETE FROM workflow_versions WHERE org = :org AND workflow_id = :id;
 DELETE FROM debounces WHERE org = :org AND workflow_id = :id;
 
 -- name: get_workflow
-SELECT org, id, name, kind, status, version, document, running, run_count, success_count,
-       failure_count, last_run_at, created_at, updated_at
-FROM workflows WHERE org = :org AND (id = :ref OR name = :ref);
+-- The 8th column counts the runs of the workflow that are executing (pending or running), not
+-- those waiting (a debounce delay, a timer, an event): the workflow reads Triggered meanwhile.
+-- One subquery per status, so each uses its partial index (runs_pending, runs_leased).
+SELECT w.org, w.id, w.name, w.kind, w.status, w.version, w.document,
+       (SELECT COUNT(*) FROM runs r
+        WHERE r.status = 'pending' AND r.org = w.org AND r.workflow_id = w.id)
+       + (SELECT COUNT(*) FROM runs r
+          WHERE r.status = 'running' AND r.org = w.org AND r.workflow_id = w.id) AS executing,
+       w.run_count, w.success_count, w.failure_count, w.last_run_at, w.created_at, w.updated_at
+FROM workflows w WHERE w.org = :org AND (w.id = :ref OR w.name = :ref);
 
 -- name: get_version
 SELECT org, workflow_id, version, document, definition, created_at
 FROM workflow_versions WHERE org = :org AND workflow_id = :id AND version = :version;
 
 -- name: list_workflows
-SELECT org, id, name, kind, status, version, document, running, run_count, success_count,
-       failure_count, last_run_at, created_at, updated_at
-FROM workflows WHERE org = :org ORDER BY created_at, id;
+-- The 8th column as in get_workflow.
+SELECT w.org, w.id, w.name, w.kind, w.status, w.version, w.document,
+       (SELECT COUNT(*) FROM runs r
+        WHERE r.status = 'pending' AND r.org = w.org AND r.workflow_id = w.id)
+       + (SELECT COUNT(*) FROM runs r
+          WHERE r.status = 'running' AND r.org = w.org AND r.workflow_id = w.id) AS executing,
+       w.run_count, w.success_count, w.failure_count, w.last_run_at, w.created_at, w.updated_at
+FROM workflows w WHERE w.org = :org ORDER BY w.created_at, w.id;
 
 -- name: trigger_candidates
 SELECT w.id, w.name, w.kind, w.version, v.definition
@@ -110,3 +122,35 @@ SET running = MAX(running - 1, 0), run_count = run_count + 1,
     last_run_at = :now
 WHERE org = (SELECT org FROM runs WHERE id = :run_id)
   AND id = (SELECT workflow_id FROM runs WHERE id = :run_id);
+
+-- name: page_runs
+-- A page of an organization's runs, newest first: those after the keyset (created_at, id) of
+-- the last run of the previous page (none for the first page). runs_by_org serves it.
+SELECT id, org, workflow, status, input, output, error, trigger, created_at, started_at,
+       finished_at, updated_at, wake_at, deadline_at, lease_owner, lease_expires_at, fence,
+       executions, workflow_id, workflow_version, event_id, parent_run_id, parent_step
+FROM runs
+WHERE org = :org AND (:workflow IS NULL OR workflow = :workflow)
+  AND (:status IS NULL OR status = :status)
+  AND (:after_at IS NULL OR created_at < :after_at
+       OR (created_at = :after_at AND id < :after_id))
+ORDER BY created_at DESC, id DESC
+LIMIT :limit;
+
+-- name: page_events
+-- A page of an organization's events, newest first (by seq, the order they were stored), those
+-- before the seq of the last event of the previous page.
+SELECT seq, id, org, type, data, source, run_id, created_at FROM events
+WHERE org = :org AND (:type IS NULL OR type = :type)
+  AND (:after_seq IS NULL OR seq < :after_seq)
+ORDER BY seq DESC
+LIMIT :limit;
+
+-- name: insert_event_step
+-- The trigger event of a code workflow's run, recorded with the run (a completed step at
+-- position -1, which no call of the workflow replays): ctx.event reads it.
+INSERT INTO steps (run_id, key, position, name, kind, status, attempts, output, error,
+                   started_at, finished_at, wake_at)
+VALUES (:run_id, :key, :position, :name, :kind, :status, :attempts, :output, :error,
+        :started_at, :finished_at, :wake_at)
+ON CONFLICT (run_id, key) DO NOTHING;

@@ -23,6 +23,7 @@ from typing import Any
 from plait.errors import LeaseLost, PlaitError, StoreError
 from plait.store.areas.backend import StoreBackend
 from plait.store.areas.base import Op
+from plait.store.areas.counters import Counters
 from plait.store.session import Conflict
 from plait.store.sql import load_dialect, load_migrations
 
@@ -67,6 +68,7 @@ class SQLiteStore(StoreBackend):
         self._session: SQLiteSession | None = None
         self._pending: list[tuple[Op, asyncio.Future[Any]]] = []
         self._flush_handle: asyncio.Handle | None = None
+        self._counters = Counters()
         self.commits = 0  # transactions committed by group commit (for metrics and tests)
         self.writes = 0  # write operations they carried
 
@@ -152,18 +154,22 @@ class SQLiteStore(StoreBackend):
         db = self._db
         session = self._live
         db.execute("BEGIN IMMEDIATE")
+        self._counters.clear()
         outcomes: list[tuple[bool, Any]] = []
         try:
             for op in ops:
-                # A savepoint per operation: one that raises leaves none of its writes behind,
-                # and the others in the batch still commit.
+                # A savepoint per operation: one that raises leaves none of its writes (nor
+                # counter deltas) behind, and the others in the batch still commit.
                 db.execute("SAVEPOINT op")
+                mark = self._counters.mark()
                 try:
                     outcomes.append((True, op(session)))
                 except (PlaitError, LeaseLost) as exc:
                     db.execute("ROLLBACK TO op")
+                    self._counters.undo(mark)
                     outcomes.append((False, exc))
                 db.execute("RELEASE op")
+            self._counters.apply(session)  # once per workflow (areas/counters.py)
             db.execute("COMMIT")
             self.commits += 1
             self.writes += len(ops)

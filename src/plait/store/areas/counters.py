@@ -1,0 +1,79 @@
+"""Workflow counters (``running``, ``run_count``, ``success_count``, ``failure_count``,
+``last_run_at``), moved once per workflow per write transaction.
+
+Every run start and end changes its workflow's row. Under group commit a batch carries hundreds
+of them, mostly of a few workflows: updated one by one, a workflow's row would be rewritten
+hundreds of times per batch (each time a new row version on PostgreSQL) and stay locked from the
+first update to COMMIT, so that other processes' batches queue behind it. Instead the verbs
+record deltas here, and the backend applies them once per workflow, sorted by (org, id) so that
+concurrent transactions lock the rows in one order, just before COMMIT, in the same transaction.
+An operation that fails inside a batch takes its deltas with it (``mark`` before it, ``undo``
+after its savepoint is rolled back).
+
+Within the batch that moves them, a read of a workflow's counters does not see the deltas yet;
+every other transaction sees them committed with the runs that caused them. (Runs inserted by an
+event or a schedule tick, ``workflows._insert_run``, still add to ``running`` at once.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from plait.store.session import Session
+
+
+@dataclass(slots=True)
+class Delta:
+    running: int = 0
+    runs: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    last_run_at: float | None = None
+
+
+Mark = dict[tuple[str, str], Delta]
+
+
+class Counters:
+    """The deltas of the write transaction in progress (one writer at a time per store)."""
+
+    def __init__(self) -> None:
+        self._deltas: dict[tuple[str, str], Delta] = {}
+
+    def started(self, org: str, workflow_id: str) -> None:
+        self._delta(org, workflow_id).running += 1
+
+    def ended(self, org: str, workflow_id: str, status: str, now: float) -> None:
+        delta = self._delta(org, workflow_id)
+        delta.running -= 1
+        delta.runs += 1
+        delta.succeeded += status == "succeeded"
+        delta.failed += status == "failed"
+        delta.last_run_at = now
+
+    def mark(self) -> Mark:
+        """A copy of the deltas, to ``undo`` to when the next operation fails."""
+        return {key: replace(delta) for key, delta in self._deltas.items()}
+
+    def undo(self, mark: Mark) -> None:
+        self._deltas = mark
+
+    def clear(self) -> None:
+        self._deltas = {}
+
+    def apply(self, db: Session) -> None:
+        """Write the deltas (one update per workflow, in key order) and forget them."""
+        deltas, self._deltas = self._deltas, {}
+        for (org, workflow_id), delta in sorted(deltas.items()):
+            db.run("add_workflow_counts", {
+                "org": org, "workflow_id": workflow_id, "running": delta.running,
+                "runs": delta.runs, "succeeded": delta.succeeded, "failed": delta.failed,
+                "last_run_at": delta.last_run_at,
+            })  # fmt: skip
+
+    def _delta(self, org: str, workflow_id: str) -> Delta:
+        key = (org, workflow_id)
+        delta = self._deltas.get(key)
+        if delta is None:
+            delta = self._deltas[key] = Delta()
+        return delta

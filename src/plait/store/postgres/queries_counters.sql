@@ -1,0 +1,14 @@
+-- Workflow counters, moved once per workflow at the end of a write transaction
+-- (plait/store/areas/counters.py).
+
+-- name: run_workflow_ref
+SELECT org, workflow_id FROM runs WHERE id = :run_id;
+
+-- name: add_workflow_counts
+UPDATE workflows
+SET running = GREATEST(running + CAST(:running AS BIGINT), 0),
+    run_count = run_count + CAST(:runs AS BIGINT),
+    success_count = success_count + CAST(:succeeded AS BIGINT),
+    failure_count = failure_count + CAST(:failed AS BIGINT),
+    last_run_at = COALESCE(CAST(:last_run_at AS DOUBLE PRECISION), last_run_at)
+WHERE org = :org AND id = :workflow_id;

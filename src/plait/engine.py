@@ -32,14 +32,13 @@ from plait.runs import RunHandle, RunInfo
 from plait.runtime.executor import Runtime
 from plait.service import operations
 from plait.settings import Settings
-from plait.store.base import RUN_STATUSES, ClaimedRun, NewRun, Store
+from plait.store.base import RUN_STATUSES, ClaimedRun, NewRun, RunRecord, Store
 from plait.store.urls import open_store
 from plait.worker.worker import Worker
 from plait.workflow import Workflow, WorkflowFn
 
 if TYPE_CHECKING:
     from plait.definitions.model import Definition
-    from plait.store.areas.backend import StoreBackend
     from plait.store.registry import WorkflowRecord
     from plait.sync import SyncEngine
 
@@ -216,14 +215,14 @@ class Engine:
                     self._store = await self._open_store()
         return self._store
 
-    async def _open_store(self) -> StoreBackend:
-        from plait.store.areas.backend import StoreBackend
-
+    async def _open_store(self) -> Store:
         store = open_store(self.settings)
         await store.open()
         try:
-            if not isinstance(store, StoreBackend):
-                raise ConfigurationError("the workflow registry needs an opened store")
+            if not isinstance(store, Store):
+                raise ConfigurationError(
+                    f"{type(store).__name__} does not implement the plait Store protocol"
+                )
             store.router = self._router
             store.on_runnable = self._wake_worker
             await self._sync_registry(store)
@@ -232,19 +231,17 @@ class Engine:
             raise
         return store
 
-    async def opened_registry(self) -> StoreBackend:
-        """The store, opened, with its registry verbs."""
-        await self.opened_store()
-        return self.registry_store()
+    async def opened_registry(self) -> Store:
+        """The store, opened (the registry verbs are part of the Store protocol)."""
+        return await self.opened_store()
 
-    def registry_store(self) -> StoreBackend:
-        from plait.store.areas.backend import StoreBackend
-
-        if not isinstance(self._store, StoreBackend):
-            raise ConfigurationError("the workflow registry needs an opened store")
+    def registry_store(self) -> Store:
+        """The store, already opened by an earlier ``opened_store()``."""
+        if self._store is None:
+            raise ConfigurationError("the store is not open yet: await engine.opened_store()")
         return self._store
 
-    async def _sync_registry(self, store: StoreBackend) -> None:
+    async def _sync_registry(self, store: Store) -> None:
         """Show this process's registered workflows in the registry (read-only, org default)."""
         from plait.store.registry import WorkflowRecord
 
@@ -357,13 +354,7 @@ class Engine:
         run = NewRun(run_id or new_id("run"), wf.name, data, now,
                      None if limit is None else now + limit,
                      workflow_id=self._registry_ids.get(wf.name))  # fmt: skip
-        worker = self.worker
-        if worker is not None and worker.has_capacity():
-            record, created = await worker.create_and_execute(run)
-        else:
-            record, created = await store.create_run(run)
-            if worker is not None:
-                worker.wake()
+        record, created = await self._create_run(store, run)
         if not created and record.workflow != wf.name:
             raise RunConflict(run.id, record.workflow)
         return RunHandle(self, run.id, wf.name)
@@ -391,14 +382,15 @@ class Engine:
         run = NewRun(new_id("run"), record.name, data if version_no else values.encode(args[:1]),
                      now, org=record.org, trigger=trigger, workflow_id=record.id,
                      workflow_version=version_no)  # fmt: skip
-        worker = self.worker
-        if worker is not None and worker.has_capacity():
-            await worker.create_and_execute(run)
-        else:
-            await (await self.opened_store()).create_run(run)
-            if worker is not None:
-                worker.wake()
+        await self._create_run(await self.opened_store(), run)
         return run_resource(await self.get_run(run.id))
+
+    async def _create_run(self, store: Store, run: NewRun) -> tuple[RunRecord, bool]:
+        """Create ``run``: this process's worker executes it at once if it has a free slot,
+        else it is stored ``pending`` for a worker's claim."""
+        if self.worker is not None:
+            return await self.worker.submit(run)
+        return await store.create_run(run)
 
     async def _resolve(self, run: ClaimedRun) -> Workflow:
         """The workflow that executes ``run``: registered code, or a stored version."""
@@ -462,13 +454,16 @@ class Engine:
         ``reason`` and ``by`` are recorded in the run's history and error. A run that already
         ended is returned unchanged.
         """
-        store = await self.opened_registry()
-        record = await store.cancel_run(run_id, self.clock.time(), reason=reason, actor=by)
-        if record is None:
+        store = await self.opened_store()
+        done = await store.cancel_run(run_id, self.clock.time(), reason=reason, actor=by)
+        if done is None:
             raise RunNotFound(run_id)
         if self.worker is not None:
-            self.worker.cancel_local(run_id)
-        return RunInfo.of(record)
+            # A child may be mid-step here: the store fences it out, but only cancelling its
+            # task stops the step's side effects.
+            for cancelled in done.cancelled:
+                self.worker.cancel_local(cancelled)
+        return dataclasses.replace(RunInfo.of(done.run), history=await self.run_history(run_id))
 
     async def resume(
         self, run_id: str, *, newest: bool = False, by: str | None = None,

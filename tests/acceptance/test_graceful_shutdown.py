@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -54,3 +55,27 @@ def test_sigterm_releases_a_run_stuck_past_shutdown_seconds_and_exits(sandbox: S
     info = sandbox.run(run_id)
     assert info.status == "pending"  # released: the next worker takes it at once
     assert [s.key for s in info.steps] == ["s1", "s2"]
+
+
+def test_sigint_lets_the_running_run_finish_then_exits_0(sandbox: Sandbox) -> None:
+    """Ctrl-C in a terminal stops a worker as gracefully as SIGTERM does."""
+    run_id = sandbox.start(flows.drain)
+    worker = sandbox.worker("apps.flows:engine")
+    sandbox.wait_until(lambda: sandbox.probe("started-slow").exists(), "step 'slow' started")
+
+    signalled = datetime.fromtimestamp(time.time(), UTC)
+    worker.expected_alive = False
+    worker.popen.send_signal(signal.SIGINT)
+    sandbox.probe("open-slow").touch()  # the step ends only once the worker is shutting down
+    code = worker.wait(within=20)
+
+    assert code == 0, worker.describe()
+    assert "Traceback" not in worker.output() and "KeyboardInterrupt" not in worker.output()
+    info = sandbox.run(run_id)
+    assert info.status == "succeeded", info.error
+    assert info.output == ["slow", "after"]
+    assert info.executions == 1
+    slow = info.steps[0]
+    assert slow.started_at is not None and slow.finished_at is not None
+    assert slow.started_at < signalled < slow.finished_at
+    assert sandbox.step_log() == ["slow", "after"]

@@ -44,7 +44,9 @@ async def test_retries_follow_the_policy_delays_then_succeed(
         assert await pump(clock, handle.result(timeout=10), step=0.5) == "ok"
         run = await engine.get_run(handle.id)
     gaps = [round(b - a, 6) for a, b in itertools.pairwise(attempt_times)]
-    assert gaps == [2, 6, 18, 30]  # 2, 2*3, 2*9, min(54, 30); 18 and 30 suspend the run
+    # 2, 2*3, 2*9, min(54, 30): the 2 s delay waits in memory; 6, 18 and 30 are longer than
+    # inline_wait_seconds (5 s), so the run suspends for them.
+    assert gaps == [2, 6, 18, 30]
     assert [(s.key, s.status, s.attempts) for s in run.steps] == [("call", "completed", 5)]
 
 
@@ -235,3 +237,41 @@ async def test_run_timeout_interrupts_a_running_step(
         handle = await engine.start(stuck, timeout=20)
         with pytest.raises(WorkflowFailed, match="WorkflowTimeout"):
             await pump(clock, handle.result(timeout=10), step=5)
+
+
+async def test_a_run_between_long_retry_attempts_is_a_waiting_row_without_a_task(
+    make_engine: MakeEngine, clock: VirtualClock
+) -> None:
+    engine = make_engine(clock=clock)
+    attempt_times: list[float] = []
+
+    async def flaky() -> str:
+        attempt_times.append(clock.time())
+        if len(attempt_times) == 1:
+            raise Flaky("upstream down")
+        return "ok"
+
+    # 600 s is far over inline_wait_seconds (5 s): the run suspends between the attempts.
+    policy = RetryPolicy(max_attempts=2, initial_delay=600, max_delay=600)
+
+    @engine.workflow("patient_retry")
+    async def patient_retry(ctx: Context) -> str:
+        return str(await ctx.step("call", flaky, retry=policy))
+
+    async with engine:
+        handle = await engine.start(patient_retry)
+        await wait_status(engine, handle.id, "waiting")
+        await clock.advance(300)  # inside the gap
+        run = await engine.get_run(handle.id)
+        worker = engine.worker
+        assert worker is not None and handle.id not in worker.executing
+        assert run.status == "waiting"
+        [step] = run.steps
+        assert (step.key, step.status, step.attempts) == ("call", "retrying", 1)
+        assert step.error is not None and step.error["message"] == "upstream down"
+        assert step.wake_at is not None
+        assert step.wake_at.timestamp() == attempt_times[0] + 600
+        assert await pump(clock, handle.result(timeout=10)) == "ok"
+        run = await engine.get_run(handle.id)
+    assert [round(t - attempt_times[0], 6) for t in attempt_times] == [0, 600]
+    assert [(s.status, s.attempts) for s in run.steps] == [("completed", 2)]

@@ -128,6 +128,7 @@ async def test_same_workflow_code_changed_between_restarts_is_non_deterministic(
             await pump(clock, second.handle(handle.id).result(timeout=10), step=600)
     error = caught.value.error
     assert error["type"] == "plait.errors.NonDeterminismError"
+    assert error["step"] == "print-label"
     assert "'print-label'" in error["message"] and "'label'" in error["message"]
 
 

@@ -90,13 +90,14 @@ async def test_a_failing_write_in_a_batch_does_not_fail_the_others(store: Store)
 async def test_cancel_ends_the_run_and_fences_out_its_worker(store: Store) -> None:
     await store.create_run(_run("run_c"))
     [claim] = await store.claim_runs("w1", ["wf"], 1, T0, T0 + 30)
-    record = await store.cancel_run("run_c", T0 + 1)
-    assert record is not None and record.status == "cancelled"
+    done = await store.cancel_run("run_c", T0 + 1)
+    assert done is not None and done.run.status == "cancelled"
+    assert done.cancelled == ("run_c",)
     with pytest.raises(LeaseLost):
         await store.record_step("run_c", claim.fence, _step("a", 0))
     assert await store.claim_runs("w1", ["wf"], 1, T0 + 100, T0 + 130) == []
     again = await store.cancel_run("run_c", T0 + 2)
-    assert again is not None and again.finished_at == T0 + 1
+    assert again is not None and again.run.finished_at == T0 + 1 and again.cancelled == ()
     assert await store.cancel_run("run_missing", T0) is None
 
 

@@ -80,8 +80,11 @@ def worker(
 ) -> None:
     """Run the worker of the Engine at MODULE:ATTR until SIGTERM or SIGINT."""
     if db:
-        os.environ["PLAIT_DATABASE_URL"] = db  # the engine reads it when the module builds it
+        os.environ["PLAIT_DATABASE_URL"] = db  # for engines the module builds without a URL
     engine = load_engine(target)
+    if db and engine.settings.database_url != db:
+        # The module's explicit URL would win over the environment; the flag must win over both.
+        engine = engine.reconfigured(database_url=db)
     if logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(logging.INFO)  # a worker reports its lifecycle
     run_coroutine(engine.run_worker)

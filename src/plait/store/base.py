@@ -19,7 +19,9 @@ import hashlib
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from plait.store.service_verbs import ServiceVerbs
 
 if TYPE_CHECKING:
     from plait.store.areas.machines import MachineEvent
@@ -126,6 +128,16 @@ class RunRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Cancellation:
+    """What a cancel did: the run as it now is, and every run it cancelled."""
+
+    run: RunRecord
+    cancelled: tuple[str, ...]
+    """The run itself (unless it had already ended) and its descendants that were still live,
+    parents before children; empty when the run had already ended."""
+
+
+@dataclass(frozen=True, slots=True)
 class NewChild:
     """A child run a parent's step starts; ``step`` is that step, recorded with it."""
 
@@ -215,8 +227,12 @@ class DocumentRecord:
         }
 
 
-class Store(Protocol):
-    """Durable state of runs, steps, workers, events and documents."""
+@runtime_checkable
+class Store(ServiceVerbs, Protocol):
+    """Durable state of runs, steps, workers, events and documents, and (inherited from
+    :class:`~plait.store.service_verbs.ServiceVerbs`) of the automation service: everything the
+    engine and the service layer ask of a backend, so a new backend implements this and nothing
+    above the store changes."""
 
     async def open(self) -> None:
         """Connect and apply pending migrations (idempotent; safe from several processes)."""
@@ -294,10 +310,18 @@ class Store(Protocol):
         """Give runs held by ``owner`` back as ``pending`` (graceful shutdown); return how many."""
         ...
 
-    async def cancel_run(self, run_id: str, now: float) -> RunRecord | None:
-        """Cancel a non-terminal run: ``cancelled``, lease cleared, fence incremented.
+    async def cancel_run(
+        self, run_id: str, now: float, *, reason: str | None = None, actor: str | None = None
+    ) -> Cancellation | None:
+        """Cancel a run that has not ended and, recursively, its live child runs.
 
-        Returns the run as it now is (unchanged when it had already ended), ``None`` if unknown.
+        Each becomes ``cancelled`` with its lease cleared and its fence incremented (so a worker
+        still executing it can write nothing more), its open human tasks are cancelled, and the
+        cancel is recorded in its history with ``actor`` and ``reason`` (children: "its parent
+        ... was cancelled"). Atomic: the run and all its descendants in one transaction.
+
+        Returns the run as it now is (unchanged when it had already ended) with the ids of every
+        run cancelled, so the caller can stop executing them; ``None`` if the run is unknown.
         """
         ...
 

@@ -43,6 +43,9 @@ class Worker:
         self._periodic = periodic
         self.id = new_id("worker")
         self._active: dict[str, asyncio.Task[Outcome | None]] = {}
+        self._reserved = 0
+        self._saturated = False
+        """Runnable runs may be left unclaimed for want of a slot: claim when one frees up."""
         self._waiters: dict[str, list[asyncio.Future[Outcome]]] = {}
         self._wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -87,22 +90,45 @@ class Worker:
     def running(self) -> bool:
         return self._running
 
-    def has_capacity(self) -> bool:
-        return self._running and len(self._active) < self.rt.settings.concurrency
+    @property
+    def executing(self) -> frozenset[str]:
+        """Ids of the runs this worker holds a task for (a suspended run is not among them)."""
+        return frozenset(self._active)
+
+    def free_slots(self) -> int:
+        """Slots not taken by a run executing here or reserved for one about to (a local
+        start or a claim awaiting the database)."""
+        if not self._running:
+            return 0
+        return self.rt.settings.concurrency - len(self._active) - self._reserved
 
     # -- runs -------------------------------------------------------------------------------
 
-    async def create_and_execute(self, run: NewRun) -> tuple[RunRecord, bool]:
-        """Create ``run`` already leased to this worker and start executing it at once."""
-        lease_until = run.created_at + self.rt.settings.lease_seconds
-        record, created = await self.rt.store.create_run(
-            run, owner=self.id, lease_until=lease_until
-        )
-        if created:
-            claimed = ClaimedRun(run.id, run.workflow, run.input, record.fence, run.created_at,
-                                 run.deadline_at, [], run.org, run.workflow_id,
-                                 run.workflow_version)  # fmt: skip
-            self._spawn(claimed)
+    async def submit(self, run: NewRun) -> tuple[RunRecord, bool]:
+        """Create ``run``: leased to this worker and executing at once if a slot is free, else
+        ``pending`` for a later claim. Return the stored run and whether it was created.
+
+        The slot is reserved before the database write, so concurrent starts cannot all see
+        the same free slot and exceed the concurrency limit.
+        """
+        store = self.rt.store
+        if self.free_slots() <= 0:
+            self._saturated = True
+            result = await store.create_run(run)
+            self.wake()
+            return result
+        self._reserved += 1
+        try:
+            lease_until = run.created_at + self.rt.settings.lease_seconds
+            record, created = await store.create_run(run, owner=self.id, lease_until=lease_until)
+            if created:
+                self._spawn(ClaimedRun(run.id, run.workflow, run.input, record.fence,
+                                       run.created_at, run.deadline_at, [], run.org,
+                                       run.workflow_id, run.workflow_version))  # fmt: skip
+        finally:
+            self._reserved -= 1
+        if not created:
+            self.wake()  # the slot reserved for it is free again
         return record, created
 
     def cancel_local(self, run_id: str) -> None:
@@ -165,14 +191,18 @@ class Worker:
     def _finished(self, run_id: str, task: asyncio.Task[Outcome | None]) -> None:
         if self._active.get(run_id) is task:
             del self._active[run_id]
-        self._wakeup.set()
+        outcome = None if task.cancelled() or task.exception() else task.result()
+        if self._saturated or outcome is None or outcome.status == "waiting":
+            # A slot freed up for a run left unclaimed, or a wake time may have moved earlier.
+            # A run that simply ended changes neither, and the loop stays idle (a start that
+            # arrives now takes the free slot without racing a claim).
+            self._wakeup.set()
         if task.cancelled():
             return
         error = task.exception()
         if error is not None:
             log.error("run %s: execution crashed: %r", run_id, error, extra={"run_id": run_id})
             return
-        outcome = task.result()
         if outcome is None or outcome.status == "waiting":
             return
         for future in self._waiters.pop(run_id, []):
@@ -193,18 +223,23 @@ class Worker:
                 except Exception:
                     log.exception("firing schedules failed; retrying")
                     failed = True
-            free = settings.concurrency - len(self._active)
+            free = self.free_slots()
             claimed: list[ClaimedRun] = []
             if free > 0:
                 now = clock.time()
+                self._reserved += free  # local starts during the claim must not take these
                 try:
                     claimed = await store.claim_runs(
                         self.id, names, free, now, now + settings.lease_seconds
                     )
                 except Exception:
                     log.exception("claiming runs failed; retrying")
+                finally:
+                    self._reserved -= free
                 for run in claimed:
                     self._spawn(run)
+            # More may be runnable than this claim took: claim again when a slot frees up.
+            self._saturated = free <= 0 or len(claimed) == free
             if claimed and len(claimed) == free:
                 await asyncio.sleep(0)
                 continue

@@ -5,7 +5,7 @@
         --input '{"document": {"number": "INV-1001", "vendor": "Acme Supplies", "amount": 1200}}'
 
 Each function step of the workflow calls the action named by its id; the fallbacks
-(``human-review``, ``manager-approval``) and compensations (``reverse-approval``,
+(``human-review``, ``notify-manager``) and compensations (``reverse-approval``,
 ``notify-failure``) are actions too. They are stand-ins for real services, simple enough to
 read: approval is automatic up to ``APPROVAL_LIMIT``, above it ``approve`` fails and the
 manager's fallback decides.
@@ -73,7 +73,7 @@ def validate(value: dict[str, Any]) -> dict[str, Any]:
 
 
 @action("human-review")
-def human_review(value: dict[str, Any]) -> dict[str, Any]:
+def human_review(value: dict[str, Any]) -> dict[str, Any]:  # called with validate's input
     return {"valid": True, "checkedBy": "accounts-payable"}
 
 
@@ -85,8 +85,8 @@ def approve(value: dict[str, Any]) -> dict[str, Any]:
     return {"approved": True, "approver": "auto", "approvalId": f"apr-{invoice['invoiceNumber']}"}
 
 
-@action("manager-approval")
-def manager_approval(value: dict[str, Any]) -> dict[str, Any]:
+@action("notify-manager")
+def notify_manager(value: dict[str, Any]) -> dict[str, Any]:
     number = value["invoice"]["invoiceNumber"]
     return {"approved": True, "approver": "finance-manager", "approvalId": f"apr-m-{number}"}
 

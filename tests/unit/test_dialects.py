@@ -460,18 +460,15 @@ def test_service_error_handling_compensation_and_retry_defaults() -> None:
     assert extract.retry is not None
     assert (extract.retry.initial_delay, extract.retry.max_delay) == (1.0, 30.0)
     assert approve.on_error == "continue"
-    assert approve.compensation is not None
-    assert (approve.compensation.id, approve.compensation.action) == (
-        "approve.compensate", "reverseApproval",
-    )  # fmt: skip
+    assert [(c.id, c.action) for c in approve.compensation] == [
+        ("approve.compensate", "reverseApproval")
+    ]
     assert pay.on_error == "fallback"
     assert [(s.id, _actions([s])[0].action) for s in pay.fallback] == [
         ("pay-later", "scheduleInvoice")
     ]
     assert pay.fallback[0].path == "$.steps[2].onError.fallback"
-    assert pay.compensation is not None
-    assert pay.compensation.id == "pay.compensate"
-    assert pay.compensation.input == {"id": "{{pay.id}}"}
+    assert [(c.id, c.input) for c in pay.compensation] == [("pay.compensate", {"id": "{{pay.id}}"})]
     assert isinstance(pause, SleepStep) and pause.seconds == 300.0
     assert isinstance(each, ForeachStep)
     assert (each.items, each.as_, each.concurrency) == ("inputs.lines", "line", 4)

@@ -72,7 +72,14 @@ def json_argument(raw: str | None, what: str) -> Any:
     """A JSON option value, given inline or as ``@file``; None stays None; bad JSON exits 2."""
     if raw is None:
         return None
-    text = Path(raw[1:]).read_text(encoding="utf-8") if raw.startswith("@") else raw
+    text = raw
+    if raw.startswith("@"):
+        try:
+            text = Path(raw[1:]).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            render.error(f"{what}: cannot read {raw[1:]!r}: {reason}")
+            raise typer.Exit(EXIT_USAGE) from exc
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError as exc:

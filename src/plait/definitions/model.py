@@ -14,11 +14,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from plait.retry import RetryPolicy
 
-ErrorPolicy = Literal["stop", "continue", "fallback"]
+ErrorPolicy = Literal["stop", "continue", "fallback", "rollback"]
+"""After a step's retries: ``stop`` fails the run (completed steps are compensated),
+``rollback`` too, and runs the failed step's own compensation first; ``continue`` records
+the failure and carries on; ``fallback`` runs the step's fallback steps."""
 Dialect = Literal["canonical", "entity", "function", "service", "graph", "machine"]
 
 
@@ -60,10 +63,18 @@ class _Step(_Model):
     """None: the workflow's policy."""
     fallback: list[Step] = Field(default_factory=list)
     """Run instead when the step fails after its retries and its policy is ``fallback``."""
-    compensation: ActionStep | None = None
-    """Run, in reverse order of completion, when the run fails after this step completed."""
+    compensation: list[ActionStep] = Field(default_factory=list)
+    """Action steps run in order to undo this step when the run fails after it completed
+    (steps are undone in reverse order of completion); one step may be given without a list."""
     path: str = ""
     sources: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("compensation", mode="before")
+    @classmethod
+    def _one_or_more(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        return value if isinstance(value, list) else [value]
 
 
 class ActionStep(_Step):
@@ -74,6 +85,9 @@ class ActionStep(_Step):
     input: Any = None
     input_schema: dict[str, Any] | None = None
     output_schema: dict[str, Any] | None = None
+    undoes: str | None = None
+    """On a compensation step: the id of the step whose output it sees as ``output`` and
+    ``result`` (default: the step the compensation belongs to)."""
 
 
 class ParallelStep(_Step):
@@ -106,7 +120,7 @@ class ForeachStep(_Step):
 
 
 class SleepStep(_Step):
-    """Wait durably: ``seconds`` (a number) or ``until`` (an expression giving a timestamp)."""
+    """Wait durably for ``seconds``: a number, or an expression giving one."""
 
     kind: Literal["sleep"] = "sleep"
     seconds: float | str | None = None
@@ -331,6 +345,14 @@ def children(step: Step) -> list[Step]:
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of the canonical model (``plait schema``)."""
     schema = Definition.model_json_schema(by_alias=True)
+    for definition in schema.get("$defs", {}).values():
+        field = definition.get("properties", {}).get("compensation")
+        if field is not None and field.get("type") == "array":
+            # One compensation step may be written without the list.
+            definition["properties"]["compensation"] = {
+                "anyOf": [field["items"], field],
+                "title": field.get("title", "Compensation"),
+            }
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "plait workflow definition (canonical form)"
     return schema

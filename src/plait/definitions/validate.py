@@ -136,8 +136,7 @@ def everything(steps: Iterable[Step]) -> Iterator[Step]:
     for step in steps:
         yield step
         yield from everything(children(step))
-        if step.compensation is not None:
-            yield from everything([step.compensation])
+        yield from everything(step.compensation)
 
 
 def sibling_groups(steps: list[Step]) -> Iterator[list[Step]]:
@@ -154,8 +153,7 @@ def _nested_groups(step: Step) -> list[list[Step]]:
         groups.append(step.steps)
     elif isinstance(step, ConditionStep):
         groups.extend([step.then, step.else_])
-    if step.compensation is not None:
-        groups.append([step.compensation])
+    groups.extend([undo] for undo in step.compensation)  # each runs on its own
     return [group for group in groups if group]
 
 
@@ -214,6 +212,7 @@ class _Validation:
 
             check_machine(self, self.definition.machine)
         self.check_actions()
+        self.check_group_retries()
         self.check_schemas()
         self.check_unused()
 
@@ -296,9 +295,16 @@ class _Validation:
             elif isinstance(step, WorkflowStep):
                 self.template(step.input, at(step, "input"), known)
             self.check_expressions(children(step), inner)
-            if step.compensation is not None:
-                # A compensation also sees the output of the step it undoes.
-                self.check_expressions([step.compensation], inner | COMPENSATION_NAMES)
+            # A compensation also sees the output of the step it undoes.
+            self.check_expressions(list(step.compensation), known | COMPENSATION_NAMES)
+            self.check_undoes(step)
+
+    def check_undoes(self, step: Step) -> None:
+        """``stepId`` of a compensation step names a step whose output it sees."""
+        for undo in step.compensation:
+            if undo.undoes is not None and undo.undoes not in self.ids:
+                self.findings.error(at(undo, "undoes"), f"unknown step {undo.undoes!r}"
+                                    f"{_hint(undo.undoes, self.ids)}")  # fmt: skip
 
     def check_workflow_expressions(self) -> None:
         trigger = self.definition.trigger
@@ -371,6 +377,17 @@ class _Validation:
                 continue
             if not self.actions(step.action):
                 self.findings.error(at(step, "action"), f"unknown action {step.action!r}")
+
+    def check_group_retries(self) -> None:
+        """A group (parallel, condition, foreach) is not retried: its children are recorded
+        steps, so a second attempt would replay their outcomes. Its timeout does apply."""
+        for step in self.all:
+            if isinstance(step, ParallelStep | ConditionStep | ForeachStep) and step.retry:
+                self.findings.error(
+                    at(step, "retry"),
+                    f"a {step.kind} step cannot be retried: give the retry policy to the steps "
+                    "inside it (a timeout on the group does apply)",
+                )
 
     def check_schemas(self) -> None:
         for name in ("input_schema", "output_schema"):

@@ -33,10 +33,13 @@ def build_workflow(
         from plait.interpreter.machine import machine_interpreter
 
         function = machine_interpreter(plan, actions, services)
+    # The interpreter enforces a step graph's timeout itself, so that a timed-out run
+    # compensates; a state machine's is the runtime's.
+    timeout = definition.timeout if definition.machine is not None else None
     workflow = Workflow(
         definition.name,
         function,
-        definition.timeout,
+        timeout,
         ordered_replay=False,
         validate_input=_input_check(plan),
     )

@@ -2,6 +2,8 @@
 
 Policies resolve step, then workflow, then defaults: a step's retry policy is its own, else the
 definition's, else a single attempt; its timeout is its own, else the definition's step timeout.
+A group (parallel, condition, foreach) has only its own timeout, over the whole group, and no
+retry policy (validation refuses one).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from plait.actions.code.pool import CodeRefused
 from plait.definitions.model import (
     ActionStep,
     ConditionStep,
@@ -34,6 +37,10 @@ if TYPE_CHECKING:
     from jsonschema.protocols import Validator
 
 
+GROUPS = ("parallel", "condition", "foreach")
+"""Kinds whose ``timeout`` bounds the whole group rather than one attempt."""
+
+
 @dataclass
 class Node:
     """One compiled step."""
@@ -54,7 +61,7 @@ class Node:
     then: list[Node] = field(default_factory=list)
     else_: list[Node] = field(default_factory=list)
     fallback: list[Node] = field(default_factory=list)
-    compensation: Node | None = None
+    compensation: list[Node] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -120,15 +127,15 @@ def _names(plan: Plan) -> set[str]:
 
 
 def _node(step: Step, definition: Definition) -> Node:
+    own_timeout_only = step.kind in ("wait", *GROUPS)
     node = Node(
         step,
         condition=None if step.condition is None else compile_expression(step.condition),
         retry=_retry(step, definition),
-        timeout=step.timeout if step.kind == "wait" else step.timeout or definition.step_timeout,
+        timeout=step.timeout if own_timeout_only else step.timeout or definition.step_timeout,
         fallback=[_node(s, definition) for s in step.fallback],
+        compensation=[_node(s, definition) for s in step.compensation],
     )
-    if step.compensation is not None:
-        node.compensation = _node(step.compensation, definition)
     if isinstance(step, ActionStep):
         node.input = compile_template(template_part(step))
         if step.action == "code" and isinstance(step.input, dict):
@@ -156,7 +163,8 @@ def _retry(step: Step, definition: Definition) -> RetryPolicy:
     spec = step.retry or definition.retry
     policy = NO_RETRY if spec is None else spec.policy()
     # An input that does not render or validate would fail the same way on every attempt.
-    never = (*policy.non_retryable, EvaluationError, SchemaViolation)
+    # Nor can code the sandbox refuses (an import, a private attribute, a syntax error) pass.
+    never = (*policy.non_retryable, EvaluationError, SchemaViolation, CodeRefused)
     return replace(policy, non_retryable=never)
 
 

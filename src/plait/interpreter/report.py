@@ -8,7 +8,7 @@ from plait.runs import RunInfo, StepInfo
 
 _STATUS = {"completed": "succeeded", "failed": "failed", "retrying": "retrying",
            "waiting": "waiting", "skipped": "skipped"}  # fmt: skip
-_INTERNAL = {"now", "uuid", "random", "value", "winner"}
+_INTERNAL = {"now", "uuid", "random", "value", "winner", "deadline", "ended"}
 
 
 def build_report(run: RunInfo) -> dict[str, Any]:

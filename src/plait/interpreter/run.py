@@ -5,8 +5,10 @@ Semantics: top-level steps form a dependency graph and independent ones run conc
 nested lists (branches, fallbacks, loop bodies) run in order. A false ``condition`` records the
 step as ``skipped`` (output null). After its retries, a failed step follows its error policy:
 ``fallback`` runs its fallback steps, ``continue`` (or ``required: false``) records the failure
-and carries on with a null output, ``stop`` fails the run, after compensating completed steps in
-reverse order.
+and carries on with a null output, ``stop`` fails the run, ``rollback`` too after adding the
+step's own compensation. A run that fails for any reason (a step, its output, its timeout)
+first runs the compensations of completed steps in reverse order of completion; a suspension
+or a cancellation compensates nothing.
 """
 
 from __future__ import annotations
@@ -15,16 +17,18 @@ import asyncio
 import contextvars
 import functools
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from plait import values
 from plait.actions.base import ActionContext, ActionRegistry
-from plait.errors import PlaitError, SchemaViolation, StepFailed
+from plait.definitions.model import ActionStep
+from plait.errors import PlaitError, SchemaViolation, StepFailed, StepTimeout, WorkflowTimeout
 from plait.expressions import EvaluationError, compile_expression
 from plait.interpreter.child import run_workflow_step
+from plait.interpreter.deadline import FINAL, Deadline, Expired, bounded, expired
 from plait.interpreter.frame import Frame, truthy
 from plait.interpreter.human import run_human_task
-from plait.interpreter.plan import Node, Plan
+from plait.interpreter.plan import GROUPS, Node, Plan
 from plait.runtime.context import Context
 from plait.runtime.signals import Suspend
 
@@ -37,7 +41,9 @@ _UNRECOVERED = object()  # a failure carried on past (continue, not required): o
 
 
 def interpreter(plan: Plan, actions: ActionRegistry, services: dict[str, Any]) -> Interpret:
-    """The workflow function that runs ``plan``: ``async def f(ctx, input=None)``."""
+    """The workflow function that runs ``plan``: ``async def f(ctx, input=None)``. It enforces
+    the definition's ``timeout`` itself (so that a timed-out run compensates): the workflow
+    registered for it has none."""
     order = {node.id: i for i, node in enumerate(plan.walk())}
 
     async def interpret(ctx: Context, input: Any = None, event: Any = None) -> Any:
@@ -62,9 +68,16 @@ class _Run:
         self.actions = actions
         self.services = services
         self.order = order
+        """Definition order of step ids: of steps that ended at the same instant, the later
+        defined is undone first (the same on every replay)."""
         self.ctx = ctx
         self.input = input
-        self.completed: list[tuple[Node, Frame, str, Any]] = []
+        self.completed: list[_Done] = []
+        """Steps with a compensation that completed (or rolled back), to undo on failure."""
+        self.outcomes: dict[str, str] = {}
+        """How each step key ended in this execution: succeeded, failed or skipped."""
+        self.failures: set[str] = set()
+        """Keys of steps that failed after their retries (saved by a fallback or not)."""
         self.event = event
         self.root = Frame(self.names(input), {}, order=[node.id for node in plan.nodes])
 
@@ -80,18 +93,37 @@ class _Run:
         return base
 
     async def execute(self) -> Any:
+        """Run the graph and render the output; on any failure, compensate first. Suspension
+        and cancellation are ``BaseException``: they pass without compensating."""
         try:
-            await self.graph(self.plan.nodes, self.root)
-        except StepFailed:
+            await self.within_timeout()
+            scope = self.root.scope()
+            if self.plan.output is not None:
+                output = self.plan.output.render(scope)
+            else:
+                output = {node.id: self.root.outputs.get(node.id) for node in self.plan.nodes}
+            _check(self.plan.output_schema, output, f"the output of workflow {self.plan.name!r}")
+        except Exception:
             await self.compensate()
             raise
-        scope = self.root.scope()
-        if self.plan.output is not None:
-            output = self.plan.output.render(scope)
-        else:
-            output = {node.id: self.root.outputs.get(node.id) for node in self.plan.nodes}
-        _check(self.plan.output_schema, output, f"the output of workflow {self.plan.name!r}")
         return output
+
+    async def within_timeout(self) -> None:
+        """The graph, within the run's ``timeout``, counted from the run's creation."""
+        seconds = self.plan.definition.timeout
+        work = self.graph(self.plan.nodes, self.root)
+        if seconds is None:
+            await work
+            return
+        run = await self.ctx.store.get_run(self.ctx.run_id, with_steps=False)
+        start = run.created_at if run is not None else self.ctx.clock.time()
+        deadline = Deadline(start + seconds)
+        try:
+            await bounded(self.ctx, work, deadline)
+        except Expired as exc:
+            if exc.deadline is not deadline:
+                raise
+            raise WorkflowTimeout(self.ctx.run_id, seconds) from None
 
     # -- structure ------------------------------------------------------------------------------
 
@@ -154,22 +186,47 @@ class _Run:
 
     async def node(self, node: Node, frame: Frame) -> Any:
         key = frame.key(node.id)
+        if node.step.kind not in GROUPS and (deadline := expired(self.ctx, key)) is not None:
+            raise Expired(deadline)  # replaying past a deadline: nothing new starts
         try:
             if node.condition is not None and not await self.holds(node, frame, key):
                 self.ctx.recorded(key, lambda: None, kind="skipped", status="skipped")
                 frame.outputs[node.id] = None
+                self.outcomes[key] = "skipped"
                 return None
             output = await self.run(node, frame, key)
         except StepFailed as failure:
-            output = await self.recover(node, frame, failure)
-            if node.fallback and output is not _UNRECOVERED:
-                # saved by its fallback: it counts as done, so its compensation applies
-                self.completed.append((node, frame, key, output))
-            output = None if output is _UNRECOVERED else output
+            self.failures.add(key)
+            output = await self.recover(node, frame, key, failure)
+            if output is _UNRECOVERED:
+                self.outcomes[key] = "failed"
+                output = None
+            else:  # saved by its fallback: it counts as done, so its compensation applies
+                self.done(node, frame, key, output)
         else:
-            self.completed.append((node, frame, key, output))
+            self.done(node, frame, key, output)
         frame.outputs[node.id] = output
         return output
+
+    def done(self, node: Node, frame: Frame, key: str, output: Any, status: str = "") -> None:
+        """Note that step ``key`` ended; one with a compensation is remembered with the time
+        it ended (as recorded), so that compensations run in reverse order of completion."""
+        self.outcomes[key] = status or "succeeded"
+        if node.compensation:
+            ended = self.ended_at(node, key, saved=status == "" and key in self.failures)
+            rank = (ended, self.order.get(node.id, 0), len(self.completed))
+            self.completed.append(_Done(rank, node, frame, output))
+
+    def ended_at(self, node: Node, key: str, *, saved: bool) -> float:
+        """When step ``key`` ended: its record's finish time on replay. A condition or a loop
+        has no record of its end, nor has a step saved by its fallback: they get one."""
+        if saved or node.step.kind in ("condition", "foreach"):
+            ended: float = self.ctx.recorded(f"{key}.ended", self.ctx.clock.time, kind="ended")
+            return ended
+        record = self.ctx.replay.peek(key)
+        if record is not None and record.status in FINAL and record.finished_at is not None:
+            return record.finished_at
+        return self.ctx.clock.time()
 
     async def holds(self, node: Node, frame: Frame, key: str) -> bool:
         assert node.condition is not None
@@ -180,6 +237,31 @@ class _Run:
             raise  # unreachable: fail() raises StepFailed
 
     async def run(self, node: Node, frame: Frame, key: str) -> Any:
+        kind = node.step.kind
+        if kind in GROUPS and node.timeout is not None:
+            return await self.group_within(node, frame, key)
+        return await self.kind(node, frame, key)
+
+    async def group_within(self, node: Node, frame: Frame, key: str) -> Any:
+        """A group within its ``timeout``: on time, its children are cancelled, and the group
+        fails with ``StepTimeout`` (its error policy applies)."""
+        seconds = node.timeout
+        assert seconds is not None
+        at = self.ctx.recorded(f"{key}.deadline", lambda: self.ctx.clock.time() + seconds,
+                               kind="deadline")  # fmt: skip
+        deadline = Deadline(at)
+        try:
+            return await bounded(self.ctx, self.kind(node, frame, key), deadline)
+        except Expired as exc:
+            if exc.deadline is not deadline:
+                raise
+        error = values.error_info(StepTimeout(key, seconds))
+        # A condition step's key holds its branch: its timeout is recorded beside it.
+        where = f"{key}.timeout" if node.step.kind == "condition" else key
+        self.ctx.recorded(where, lambda: None, kind="group", status="failed", error=error)
+        raise StepFailed(self.ctx.run_id, key, error)
+
+    async def kind(self, node: Node, frame: Frame, key: str) -> Any:
         kind = node.step.kind
         if kind == "action":
             return await self.action(node, frame, key)
@@ -197,12 +279,14 @@ class _Run:
             return await run_workflow_step(self, node, frame, key)
         return await self.sleep(node, frame, key)
 
-    async def recover(self, node: Node, frame: Frame, failure: StepFailed) -> Any:
+    async def recover(self, node: Node, frame: Frame, key: str, failure: StepFailed) -> Any:
         """Apply the step's error policy to a failure that survived its retries."""
         policy = node.step.on_error or self.plan.definition.on_error
         if policy == "fallback" and node.fallback:
             return await self.sequence(node.fallback, frame)
-        if policy == "stop" and node.step.required:
+        if policy in ("stop", "rollback") and node.step.required:
+            if policy == "rollback":  # its own compensation runs too, first
+                self.done(node, frame, key, None, status="failed")
             raise failure
         return _UNRECOVERED
 
@@ -296,6 +380,8 @@ class _Run:
         return output
 
     async def _first(self, node: Node, frame: Frame, need_success: bool) -> tuple[Node, Any]:
+        """The first child to end (``need_success``: the first to succeed; a child that failed
+        without raising, being optional or ``continue``, or was skipped, does not win)."""
         tasks: dict[asyncio.Future[Any], Node] = {
             asyncio.ensure_future(self.node(c, frame)): c for c in node.children
         }
@@ -305,12 +391,17 @@ class _Run:
             while pending:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for future in sorted(done, key=lambda f: node.children.index(tasks[f])):
-                    problem = future.exception()
-                    if problem is None or not need_success:
+                    child, problem = tasks[future], future.exception()
+                    if not need_success:
                         if problem is not None:
                             raise problem
-                        return tasks[future], future.result()
-                    failures.append((tasks[future], problem))
+                        return child, future.result()
+                    outcome = self.outcomes.get(frame.key(child.id))
+                    if problem is None and outcome == "succeeded":
+                        return child, future.result()
+                    if problem is None:
+                        problem = PlaitError(f"{outcome or 'did not succeed'}")
+                    failures.append((child, problem))
         finally:
             await _cancel(tasks)
         summary = "; ".join(f"{c.id}: {e}" for c, e in failures)
@@ -376,17 +467,28 @@ class _Run:
     # -- compensation ---------------------------------------------------------------------------
 
     async def compensate(self) -> None:
-        """Undo completed steps that declare a compensation, last defined first."""
-        done = sorted(self.completed, key=lambda c: (self.order.get(c[0].id, 0), c[2]))
-        for node, frame, _, output in reversed(done):
-            if node.compensation is None:
-                continue
-            comp_key = frame.key(node.compensation.id)
-            try:
-                await self.action(node.compensation, frame, comp_key,
-                                  {"output": output, "result": output})  # fmt: skip
-            except StepFailed:
-                continue  # recorded on the compensation step; the others still run
+        """Undo completed steps, the last to complete first. Each step's compensation steps run
+        in order; one that fails (after its retries) ends that step's sequence, and the other
+        steps are still undone. Each is recorded as a step of the run."""
+        for done in sorted(self.completed, key=lambda d: d.rank, reverse=True):
+            for undo in done.node.compensation:
+                target = undo.step.undoes if isinstance(undo.step, ActionStep) else None
+                seen = done.output if target is None else done.frame.outputs.get(target)
+                try:
+                    await self.action(undo, done.frame, done.frame.key(undo.id),
+                                      {"output": seen, "result": seen})  # fmt: skip
+                except StepFailed:
+                    break  # recorded on the compensation step
+
+
+class _Done(NamedTuple):
+    """A step to compensate: its rank (when it ended, as recorded; then definition order and
+    order of arrival), and what its compensation sees."""
+
+    rank: tuple[float, int, int]
+    node: Node
+    frame: Frame
+    output: Any
 
 
 def _check(validator: Validator | None, value: Any, what: str) -> None:

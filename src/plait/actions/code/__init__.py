@@ -6,9 +6,11 @@
 The code sees ``input``, ``context`` and ``outputs`` (JSON values), the modules ``json``,
 ``math``, ``datetime``, ``re``, ``random`` and ``string`` (vetted subsets), and safe built-ins.
 It either ``return``s a value or assigns ``result``. Anything refused or stopped raises
-:class:`CodeActionError` with a plain-English ``reason``.
+:class:`CodeActionError` with a plain-English ``reason``; what the sandbox's policy refuses
+(imports, private attributes, syntax errors) raises its subclass :class:`CodeRefused`, which
+retry policies never retry.
 """
 
-from plait.actions.code.pool import CodeActionError, CodePool
+from plait.actions.code.pool import CodeActionError, CodePool, CodeRefused
 
-__all__ = ["CodeActionError", "CodePool"]
+__all__ = ["CodeActionError", "CodePool", "CodeRefused"]

@@ -42,6 +42,11 @@ class CodeActionError(ActionError):
         super().__init__(f"code action failed: {reason}")
 
 
+class CodeRefused(CodeActionError):
+    """The sandbox refused the code (an import, a private attribute, ``str.format``, a syntax
+    error): it can never succeed, so retry policies do not retry it."""
+
+
 class _WorkerDied(Exception):
     """The worker process ended (or broke the protocol) during a call."""
 
@@ -335,7 +340,8 @@ class CodePool:
             self._replace(slot, "call cancelled", worker)
             raise
         if not reply.get("ok"):
-            raise CodeActionError(str(reply.get("reason", "unknown failure")))
+            refusal = CodeRefused if reply.get("refused") else CodeActionError
+            raise refusal(str(reply.get("reason", "unknown failure")))
         if reply.get("printed"):
             logger.debug("code action printed: %s", reply["printed"], extra={"pid": worker.pid})
         return reply.get("value")

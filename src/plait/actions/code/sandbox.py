@@ -353,12 +353,12 @@ def handle(request: dict[str, Any], config: dict[str, Any]) -> bytes:
         )
         return encode_result(value, printed, config["max_output_bytes"])
     except Refused as exc:
-        return failure(str(exc))
+        return failure(str(exc), refused=True)
     except MemoryError:
         compile_action.cache_clear()  # in case cached code is what filled the worker
         return failure(f"memory limit exceeded ({config['memory_mb']} MB)")
     except AccessDenied as exc:
-        return failure(_at(str(exc), user_line(exc)))
+        return failure(_at(str(exc), user_line(exc)), refused=True)
     except BaseException as exc:  # user code may raise anything, SystemExit included
         return failure(_at(f"{type(exc).__name__}: {message(exc)}", user_line(exc)))
 
@@ -402,8 +402,9 @@ def not_json(value: Any, depth: int = 0) -> str:
     return f"a value of type {type(value).__name__}"
 
 
-def failure(reason: str) -> bytes:
-    return orjson.dumps({"ok": False, "reason": reason})
+def failure(reason: str, *, refused: bool = False) -> bytes:
+    """A failed reply; ``refused``: the sandbox's policy refused the code (never retried)."""
+    return orjson.dumps({"ok": False, "reason": reason, "refused": refused})
 
 
 def user_line(exc: BaseException) -> int | None:

@@ -59,7 +59,5 @@ def _fill_paths(steps: list[Step], where: str) -> None:
         elif isinstance(step, ConditionStep):
             _fill_paths(step.then, join(path, "then"))
             _fill_paths(step.else_, join(path, "else"))
-        if step.compensation is not None:
-            step.compensation.path = step.compensation.path or join(path, "compensation")
-            compensation: list[Step] = [step.compensation]
-            _fill_paths(compensation, join(path, "compensation"))
+        compensation: list[Step] = list(step.compensation)
+        _fill_paths(compensation, join(path, "compensation"))

@@ -8,8 +8,10 @@
 
 A step without ``dependsOn`` starts at once. A step without ``type`` is a ``function`` step; its
 action is its ``function`` key, else its id (services register functions by step id). ``then`` and
-``else`` take one step or a list; ``onError`` takes a policy name or a fallback step;
-``compensation`` takes a function name or one function step.
+``else`` take one step or a list; ``onError`` takes a policy name (``stop``, ``continue``,
+``rollback``, ``retry``, ``log-and-continue``), a fallback step, or any other name as a fallback
+action;
+``compensation`` takes a function name, a function step, a list, or ``{steps: [...]}``.
 """
 
 from __future__ import annotations
@@ -69,6 +71,11 @@ _ONLY = {
     "workflow": {"workflow", "input", "wait"},
 }
 _NOT_YET: dict[str, str] = {}
+POLICIES: dict[str, ErrorPolicy] = {
+    "stop": "stop", "continue": "continue", "rollback": "rollback", "retry": "stop",
+    "log-and-continue": "continue",
+}  # fmt: skip
+"""``onError`` names of policies; any other name is a fallback action."""
 
 
 def _number_or_text(value: Any) -> str:
@@ -218,7 +225,7 @@ class _Reader:
                 self.findings.warn(join(path, key), f"{key!r} is ignored on a {kind} step")
 
     def typed(self, item: ServiceStep, kind: str, step_id: str, path: str) -> Step:
-        policy, fallback = self.on_error(item.on_error, step_id, path)
+        policy, fallback = self.on_error(item, step_id, path)
         common: dict[str, Any] = {
             "id": step_id,
             "name": item.name,
@@ -309,38 +316,43 @@ class _Reader:
         return []
 
     def on_error(
-        self, value: Any, step_id: str, path: str
+        self, item: ServiceStep, step_id: str, path: str
     ) -> tuple[ErrorPolicy | None, list[Step]]:
-        """``stop``, ``continue``, ``retry`` (the retry policy, then stop), or a fallback:
-        ``{fallback: step}``, a step, or ``fallback`` with nothing to run (an error)."""
-        where = join(path, "onError")
+        """A policy name (``stop``, ``continue``, ``rollback``, ``retry``: the retry policy,
+        then stop; ``log-and-continue``: continue), or a fallback: an action name (the brief's
+        ``'human-review'``, called with the step's own input), ``{fallback: step}``, or a
+        step."""
+        value, where = item.on_error, join(path, "onError")
         if value is None:
             return None, []
         if isinstance(value, dict):
             if set(value) == {"fallback"}:
                 inner = join(where, "fallback")
-                return "fallback", self.fallbacks(value["fallback"], step_id, inner)
-            return "fallback", self.fallbacks(value, step_id, where)
-        if isinstance(value, str) and value.lower() in ("stop", "continue"):
-            policy: ErrorPolicy = "stop" if value.lower() == "stop" else "continue"
-            return policy, []
-        if isinstance(value, str) and value.lower() == "retry":
-            return "stop", []
-        if isinstance(value, str) and value.lower() == "fallback":
+                return "fallback", self.fallbacks(value["fallback"], step_id, inner, item)
+            return "fallback", self.fallbacks(value, step_id, where, item)
+        if isinstance(value, str) and value.strip().lower() in POLICIES:
+            return POLICIES[value.strip().lower()], []
+        if isinstance(value, str) and value.strip().lower() == "fallback":
             self.findings.error(where, "onError 'fallback' needs a step to run: "
                                 "write onError: {fallback: {id, function}}")  # fmt: skip
             return None, []
+        if isinstance(value, str) and value.strip():
+            return "fallback", self.fallbacks(value.strip(), step_id, where, item)
         self.findings.error(
             where,
-            "expected 'stop', 'continue', 'retry', 'fallback' or a fallback step, "
+            f"expected a policy ({', '.join(POLICIES)}), an action name or a fallback step, "
             f"got {show(value)}",
         )
         return None, []
 
-    def fallbacks(self, value: Any, step_id: str, where: str) -> list[Step]:
+    def fallbacks(self, value: Any, step_id: str, where: str, item: ServiceStep) -> list[Step]:
         if isinstance(value, str) and value:
-            return [ActionStep(id=f"{step_id}.fallback", action=value, path=where,
-                               sources={"action": ""})]  # fmt: skip
+            # Called with the failed step's input: its path is the step's, so that a problem in
+            # that input is reported once, where it is written.
+            owner = where.rsplit(".onError", 1)[0]
+            source = where[len(owner) + 1 :]
+            return [ActionStep(id=f"{step_id}.fallback", action=value, input=item.input,
+                               path=owner, sources={"action": source})]  # fmt: skip
         if isinstance(value, list):
             return [
                 self.step(raw, join(where, i), f"{step_id}.fallback-{i + 1}")
@@ -348,23 +360,59 @@ class _Reader:
             ]
         return [self.step(value, where, f"{step_id}.fallback")]
 
-    def compensation(self, value: Any, step_id: str, path: str) -> ActionStep | None:
-        """A function name or one function step, run if the run fails after this step."""
+    def compensation(self, value: Any, step_id: str, path: str) -> list[ActionStep]:
+        """An action name, one step, a list of steps, or ``{steps: [...]}`` (the brief's form):
+        action steps run in order if the run fails after this step (or, with ``onError:
+        rollback``, when it fails)."""
         where = join(path, "compensation")
         if value is None:
-            return None
+            return []
         if isinstance(value, str) and value:
-            return ActionStep(id=f"{step_id}.compensate", action=value, path=where,
-                              sources={"action": ""})  # fmt: skip
+            return [ActionStep(id=f"{step_id}.compensate", action=value, path=where,
+                               sources={"action": ""})]  # fmt: skip
         if isinstance(value, dict) and "steps" in value:
-            self.findings.error(join(where, "steps"), "a compensation is one function step or "
-                                "a function name; a list of steps is not supported")  # fmt: skip
+            for key in sorted(set(value) - {"steps"}):
+                self.findings.warn(join(where, key), f"{key!r} is ignored in a compensation")
+            where, value = join(where, "steps"), value["steps"]
+            if not isinstance(value, list) or not value:
+                self.findings.error(where, f"expected a list of steps, got {show(value)}")
+                return []
+        if isinstance(value, dict):
+            step = self.undo(value, where, f"{step_id}.compensate")
+            return [step] if step is not None else []
+        if isinstance(value, list):
+            found = [
+                self.undo(raw, join(where, i), f"{step_id}.compensate-{i + 1}")
+                for i, raw in enumerate(value)
+            ]
+            return [step for step in found if step is not None]
+        self.findings.error(where, f"expected an action name, a step or a list of steps, "
+                            f"got {show(value)}")  # fmt: skip
+        return []
+
+    def undo(self, raw: Any, where: str, default_id: str) -> ActionStep | None:
+        """One compensation step: a function step, or the brief's ``{action, params,
+        stepId}``: ``params`` is its input, ``stepId`` the step whose output it sees."""
+        if isinstance(raw, str) and raw:
+            return ActionStep(id=default_id, action=raw, path=where, sources={"action": ""})
+        if not isinstance(raw, dict):
+            self.findings.error(where, f"expected an action name or a step, got {show(raw)}")
             return None
-        if not isinstance(value, dict):
-            self.findings.error(where, f"expected a function name or a step, got {show(value)}")
-            return None
-        step = self.step(value, where, f"{step_id}.compensate")
+        raw = dict(raw)
+        params, undoes = raw.pop("params", None), raw.pop("stepId", None)
+        if params is not None and "input" in raw:
+            self.findings.error(join(where, "params"), "give 'params' or 'input', not both")
+        if undoes is not None and not (isinstance(undoes, str) and undoes):
+            self.findings.error(join(where, "stepId"), f"expected a step id, got {show(undoes)}")
+            undoes = None
+        if params is not None:
+            raw["input"] = params
+        step = self.step(raw, where, default_id)
         if not isinstance(step, ActionStep):
             self.findings.error(join(where, "type"), "a compensation must be a function step")
             return None
+        step.undoes = undoes
+        if params is not None:
+            step.sources["input"] = "params"
+        step.sources["undoes"] = "stepId"
         return step

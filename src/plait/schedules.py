@@ -52,6 +52,9 @@ CATCHUP: tuple[Catchup, ...] = get_args(Catchup)
 MAX_CATCHUP_LIMIT = 1000
 """The largest ``max_catchup`` a schedule may have."""
 
+DECLARED_PREFIX = "schedule_def_"
+"""The id prefix of the schedules a workflow's document declares (random ids have no ``_``)."""
+
 _WINDOW = 3 * 3600  # longer than any daylight-saving shift (Antarctica/Troll moves 2 hours)
 
 
@@ -97,9 +100,14 @@ def new_schedule(
     max_catchup: int = 10,
     input: Any = None,
     enabled: bool = True,
+    declared: bool = False,
     now: float,
 ) -> Schedule:
     """A new schedule, checked, whose first tick is the first one strictly after ``now``.
+
+    A ``declared`` schedule is one the workflow's document declares (``schedule``): its id
+    starts with ``schedule_def_``, and updating the workflow replaces it; the others were created
+    on their own (API, CLI) and stay until deleted.
 
     Raises:
         ScheduleInvalid: the expression, time zone, catch-up policy or input is invalid, or the
@@ -118,8 +126,9 @@ def new_schedule(
         first = rule.next_after(now)
     except CroniterBadDateError as exc:
         raise ScheduleInvalid(f"cron expression {expression!r} never fires", "cron") from exc
+    schedule_id = new_id(DECLARED_PREFIX.rstrip("_"), 8) if declared else new_id("schedule", 8)
     return Schedule(
-        id=new_id("schedule", 8), org=org, workflow_id=workflow_id, cron=expression,
+        id=schedule_id, org=org, workflow_id=workflow_id, cron=expression,
         timezone=timezone, catchup=catchup, max_catchup=max_catchup, input=_json(input),
         enabled=enabled, next_fire_at=first, created_at=now,
     )  # fmt: skip
@@ -148,6 +157,11 @@ def due_ticks(schedule: Schedule, now: float) -> tuple[list[float], float]:
     return list(islice(missed, limit))[::-1], following
 
 
+def is_declared(s: Schedule) -> bool:
+    """Whether the workflow's document declares ``s`` (else it was created on its own)."""
+    return s.id.startswith(DECLARED_PREFIX)
+
+
 def resource(s: Schedule) -> dict[str, Any]:
     """The schedule as the API shows it."""
     return {
@@ -160,6 +174,7 @@ def resource(s: Schedule) -> dict[str, Any]:
         "maxCatchup": s.max_catchup,
         "input": s.input,
         "enabled": s.enabled,
+        "declared": is_declared(s),
         "nextFireAt": iso_time(s.next_fire_at),
         "createdAt": iso_time(s.created_at),
     }

@@ -65,12 +65,50 @@ def test_schedules_from_the_shell(tmp_path: Path) -> None:
     made = data(plait("schedules", "create", "--workflow", "nightly", "--cron", "0 2 * * *",
                       "--timezone", "Europe/Paris", "--json", cwd=tmp_path))  # fmt: skip
     assert made["cron"] == "0 2 * * *" and made["timezone"] == "Europe/Paris"
-    assert [s["$id"] for s in data(plait("schedules", "list", "--json", cwd=tmp_path))] == [
-        made["$id"]
-    ]
+    listed = data(plait("schedules", "list", "--json", cwd=tmp_path))
+    assert listed == {"items": [made], "nextCursor": None}
     bad = plait(
         "schedules", "create", "--workflow", "nightly", "--cron", "99 * * * *", cwd=tmp_path
     )
     assert bad.returncode == 4 and "99 * * * *" in bad.stderr
-    assert plait("schedules", "delete", made["$id"], cwd=tmp_path).returncode == 0
-    assert data(plait("schedules", "list", "--json", cwd=tmp_path)) == []
+    other = data(plait("schedules", "create", "--workflow", "nightly", "--cron", "0 3 * * *",
+                       "--json", cwd=tmp_path))  # fmt: skip
+    first = data(plait("schedules", "list", "--limit", "1", "--json", cwd=tmp_path))
+    assert [s["$id"] for s in first["items"]] == [made["$id"]] and first["nextCursor"]
+    second = data(plait("schedules", "list", "--limit", "1", "--cursor", first["nextCursor"],
+                        "--json", cwd=tmp_path))  # fmt: skip
+    assert second == {"items": [other], "nextCursor": None}
+    shown = plait("schedules", "list", "--limit", "1", cwd=tmp_path)
+    assert shown.returncode == 0 and f"--cursor {first['nextCursor']}" in shown.stdout
+    gone = data(plait("schedules", "delete", made["$id"], "--json", cwd=tmp_path))
+    assert gone == {"$id": made["$id"], "$type": "Schedule", "deleted": True}
+    assert plait("schedules", "delete", other["$id"], cwd=tmp_path).stdout.strip() == (
+        f"deleted {other['$id']}"
+    )
+    assert data(plait("schedules", "list", "--json", cwd=tmp_path))["items"] == []
+    missing = plait("schedules", "delete", made["$id"], cwd=tmp_path)
+    assert missing.returncode == 3
+
+
+def test_workflows_get_list_pages_and_delete_from_the_shell(tmp_path: Path) -> None:
+    (tmp_path / "w.yaml").write_text("name: first\nsteps:\n  - action: log\n")
+    (tmp_path / "v.yaml").write_text("name: second\nsteps:\n  - action: log\n")
+    first = data(plait("workflows", "create", "w.yaml", "--json", cwd=tmp_path))
+    second = data(plait("workflows", "create", "v.yaml", "--json", cwd=tmp_path))
+    assert data(plait("workflows", "get", "first", "--json", cwd=tmp_path)) == first
+    shown = plait("workflows", "get", first["$id"], cwd=tmp_path)
+    assert shown.returncode == 0 and "first" in shown.stdout
+    page = data(plait("workflows", "list", "--limit", "1", "--json", cwd=tmp_path))
+    assert [w["$id"] for w in page["items"]] == [first["$id"]] and page["nextCursor"]
+    rest = data(plait("workflows", "list", "--limit", "1", "--cursor", page["nextCursor"],
+                      "--json", cwd=tmp_path))  # fmt: skip
+    assert [w["$id"] for w in rest["items"]] == [second["$id"]] and rest["nextCursor"] is None
+    gone = data(plait("workflows", "delete", "first", "--json", cwd=tmp_path))
+    assert gone == {"$id": first["$id"], "$type": "Workflow", "deleted": True}
+    assert plait("workflows", "delete", "second", cwd=tmp_path).stdout.strip() == (
+        f"deleted {second['$id']}"
+    )
+    assert data(plait("workflows", "list", "--json", cwd=tmp_path)) == {
+        "items": [], "nextCursor": None}  # fmt: skip
+    missing = plait("workflows", "get", "first", "--json", cwd=tmp_path)
+    assert missing.returncode == 3 and "first" in missing.stderr

@@ -18,7 +18,8 @@ class Json(Response):
 
 
 def items(found: list[dict[str, Any]]) -> Json:
-    """An unpaged list in the shape of a page: ``{"items": [...], "nextCursor": null}``."""
+    """An unpaged list in the shape of a page: ``{"items": [...], "nextCursor": null}``. For
+    short lists only: a listing that can grow pages with ``limit`` and a cursor."""
     return Json({"items": found, "nextCursor": None})
 
 

@@ -15,6 +15,7 @@ import typer
 from plait.cli import render
 from plait.cli.common import DbOption, JsonOption, json_argument, print_json, run_coroutine
 from plait.engine import Engine
+from plait.service.pages import Page
 
 OrgOption = Annotated[
     str, typer.Option("--org", envvar="PLAIT_ORG", help="Organization [env: PLAIT_ORG]")
@@ -47,6 +48,27 @@ def _document(file: Path) -> dict[str, Any]:
     return parse_document(file.read_text(encoding="utf-8"), str(file))
 
 
+CursorOption = Annotated[
+    str | None, typer.Option(help="Continue after a page: its nextCursor (see --json).")
+]
+
+
+def _page(page: Page, json: bool, table: Callable[[list[dict[str, Any]]], None]) -> None:
+    if json:
+        print_json(page.to_dict())
+        return
+    table(page.items)
+    if page.next_cursor:
+        typer.echo(f"more: --cursor {page.next_cursor}")
+
+
+def _deleted(what: str, ref: str, json: bool) -> None:
+    if json:
+        print_json({"$id": ref, "$type": what, "deleted": True})
+    else:
+        typer.echo(f"deleted {ref}")
+
+
 def _show(resource: Any, json: bool) -> None:
     if json:
         print_json(resource)
@@ -59,17 +81,16 @@ def workflows_list(
     status: Annotated[str | None, typer.Option(help="Only workflows in this status.")] = None,
     sort: Annotated[str | None, typer.Option(help="Sort field, '-' for descending.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    cursor: CursorOption = None,
     org: OrgOption = "default",
     json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
-    """List workflows."""
+    """List workflows (a page: --json prints {items, nextCursor})."""
     where = {"status": status} if status else None
-    page = _call(db, lambda e: e.workflows.find(org, where=where, sort=sort, limit=limit))
-    if json:
-        print_json(page.to_dict())
-    else:
-        render.workflows_table(page.items)
+    page = _call(db, lambda e: e.workflows.find(org, where=where, sort=sort, limit=limit,
+                                                cursor=cursor))  # fmt: skip
+    _page(page, json, render.workflows_table)
 
 
 @workflows_app.command("get")
@@ -130,11 +151,17 @@ _verb("archive", "Archive a workflow (final).")
 def workflows_delete(
     ref: Annotated[str, typer.Argument(help="Workflow id or name.")],
     org: OrgOption = "default",
+    json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
     """Delete a workflow (its runs stay)."""
-    _call(db, lambda e: e.workflows.delete(org, ref))
-    typer.echo(f"deleted {ref}")
+
+    async def delete(engine: Engine) -> str:
+        workflow_id = str((await engine.workflows.get(org, ref))["$id"])
+        await engine.workflows.delete(org, workflow_id)
+        return workflow_id
+
+    _deleted("Workflow", _call(db, delete), json)
 
 
 @workflows_app.command("trigger")
@@ -166,16 +193,15 @@ def emit(
 @schedules_app.command("list")
 def schedules_list(
     workflow: Annotated[str | None, typer.Option(help="Only this workflow's.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    cursor: CursorOption = None,
     org: OrgOption = "default",
     json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
-    """List schedules."""
-    found = _call(db, lambda e: e.schedules.list(org, workflow))
-    if json:
-        print_json(found)
-    else:
-        render.schedules_table(found)
+    """List schedules, oldest first (a page: --json prints {items, nextCursor})."""
+    page = _call(db, lambda e: e.schedules.find(org, workflow, limit=limit, cursor=cursor))
+    _page(page, json, render.schedules_table)
 
 
 @schedules_app.command("create")
@@ -200,8 +226,9 @@ def schedules_create(
 def schedules_delete(
     schedule_id: Annotated[str, typer.Argument(help="Schedule id.")],
     org: OrgOption = "default",
+    json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
     """Delete a schedule."""
     _call(db, lambda e: e.schedules.delete(org, schedule_id))
-    typer.echo(f"deleted {schedule_id}")
+    _deleted("Schedule", schedule_id, json)

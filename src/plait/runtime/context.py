@@ -68,6 +68,17 @@ class Context:
         self.idle: asyncio.Event | None = None
 
     @property
+    def event(self) -> dict[str, Any] | None:
+        """The event that started this run (``$id``, ``type``, ``data``, ``source``,
+        ``createdAt``), or ``None`` for a run not started by an event. It is recorded with the
+        run when the event starts it, so every replay sees the same value."""
+        recorded = self.replay.peek("$event")
+        if recorded is None or recorded.kind != "event" or recorded.output is None:
+            return None
+        event: dict[str, Any] = values.decode(recorded.output)
+        return event
+
+    @property
     def step_id(self) -> str | None:
         """``{run_id}/{step key}`` inside a step (an idempotency key for outside systems)."""
         return _current_step.get()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from plait import values
 from plait.errors import SerializationError
 from plait.ids import new_id
-from plait.service.pages import Page, paginate
+from plait.service.pages import Page, check_limit, keyset_after, keyset_page
 from plait.store.areas.workflows import event_value
 from plait.store.base import EventRecord
 from plait.store.registry import Decision, RunToStart, TriggerCandidate, WaitCandidate
@@ -62,10 +62,15 @@ class EventService:
         limit: int = 100,
         cursor: str | None = None,
     ) -> Page:
-        store = await self.engine.opened_store()
-        events = await store.list_events(org, type, 10_000)
-        return paginate([event_value(e) for e in events], sort="-createdAt", limit=limit,
-                        cursor=cursor)  # fmt: skip
+        """Events of ``org``, newest first (the order they were stored), a page at a time (keyset
+        on the store's sequence, in SQL: every event is reachable)."""
+        check_limit(limit)
+        key = keyset_after(cursor, "events", 1)
+        after = None if key is None else int(key[0])
+        store = await self.engine.opened_registry()
+        rows = await store.page_events(org, type, after, limit + 1)
+        return keyset_page(rows, limit, "events", lambda row: [row[0]],
+                           lambda row: event_value(row[1]))  # fmt: skip
 
     async def get(self, org: str, event_id: str) -> dict[str, Any]:
         from plait.errors import NotFound

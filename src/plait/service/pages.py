@@ -80,3 +80,45 @@ def _decode(cursor: str, field: str) -> tuple[Any, ...]:
         return tuple(data["k"])
     except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
         raise InvalidQuery("the cursor is not valid") from exc
+
+
+# -- keyset pages read from the database ----------------------------------------------------------
+
+
+def keyset_after(cursor: str | None, listing: str, size: int) -> list[Any] | None:
+    """The keyset a cursor of ``listing`` holds (``size`` values), or None for the first page."""
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = orjson.loads(raw)
+        key = data["k"]
+        valid = data["l"] == listing and isinstance(key, list) and len(key) == size
+    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
+        raise InvalidQuery("the cursor is not valid") from exc
+    if not valid:
+        raise InvalidQuery(f"the cursor does not belong to this listing ({listing})")
+    return list(key)
+
+
+def keyset_page(
+    rows: list[Any],
+    limit: int,
+    listing: str,
+    key: Callable[[Any], list[Any]],
+    show: Callable[[Any], dict[str, Any]],
+) -> Page:
+    """A page of ``rows`` read with ``LIMIT limit + 1``: the extra row only says that there is a
+    next page, whose cursor holds the keyset of the last row shown."""
+    shown = rows[:limit]
+    more = len(rows) > limit and bool(shown)
+    cursor = None
+    if more:
+        raw = orjson.dumps({"l": listing, "k": key(shown[-1])})
+        cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return Page([show(row) for row in shown], cursor)
+
+
+def check_limit(limit: int) -> None:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidQuery(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")

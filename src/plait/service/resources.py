@@ -17,7 +17,9 @@ def iso(stamp: float | None) -> str | None:
 
 def workflow_resource(record: WorkflowRecord, trigger_events: list[str]) -> dict[str, Any]:
     """A workflow as the brief's Workflow entity; ``status`` reads ``Triggered`` while a run of
-    an Activated workflow is in flight."""
+    an Activated workflow is executing (pending or running: ``record.running`` counts those, as
+    the store reads it), not while its runs wait (a debounce delay, a timer, an event). Finds
+    filtering on ``Activated`` match ``Triggered`` workflows too."""
     document = record.document
     status = record.status
     if status == "Activated" and record.running > 0:

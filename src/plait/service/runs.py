@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from plait.errors import RunNotFound
+from plait.errors import InvalidQuery, RunNotFound
 from plait.runs import RunInfo
-from plait.service.pages import Page, paginate
+from plait.service.pages import Page, check_limit, keyset_after, keyset_page
 from plait.service.resources import iso
+from plait.store.base import RUN_STATUSES
 
 if TYPE_CHECKING:
     from plait.engine import Engine
@@ -66,9 +67,18 @@ class RunService:
         limit: int = 100,
         cursor: str | None = None,
     ) -> Page:
-        runs = await self.engine.list_runs(workflow, status, limit=10_000, org=org)
-        return paginate([run_resource(r) for r in runs], sort="-createdAt", limit=limit,
-                        cursor=cursor)  # fmt: skip
+        """Runs of ``org``, newest first, a page at a time (keyset ``(created_at, id)`` in SQL,
+        so every run is reachable however many there are)."""
+        if status is not None and status not in RUN_STATUSES:
+            raise InvalidQuery(f"unknown run status {status!r}; use one of "
+                               f"{', '.join(RUN_STATUSES)}")  # fmt: skip
+        check_limit(limit)
+        key = keyset_after(cursor, "runs", 2)
+        after = None if key is None else (float(key[0]), str(key[1]))
+        store = await self.engine.opened_registry()
+        rows = await store.page_runs(org, workflow, status, after, limit + 1)
+        return keyset_page(rows, limit, "runs", lambda r: [r.created_at, r.id],
+                           lambda r: run_resource(RunInfo.of(r)))  # fmt: skip
 
     async def cancel(
         self, org: str, run_id: str, *, reason: str | None = None, by: str | None = None

@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Any
 from plait import values
 from plait.errors import NotFound
 from plait.ids import new_id
-from plait.schedules import Schedule, due_ticks, new_schedule, resource
+from plait.schedules import (
+    Schedule,
+    ScheduleInvalid,
+    due_ticks,
+    is_declared,
+    new_schedule,
+    resource,
+)
+from plait.service.pages import Page, check_limit, keyset_after, keyset_page
 from plait.store.registry import WorkflowRecord
 from plait.store.session import Session
 
@@ -28,26 +36,43 @@ class ScheduleService:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    async def create(self, org: str, body: dict[str, Any]) -> dict[str, Any]:
-        """``{workflow, cron, timezone?, catchup?, maxCatchup?, input?}`` -> the schedule."""
+    async def create(
+        self, org: str, body: dict[str, Any], *, declared: bool = False
+    ) -> dict[str, Any]:
+        """``{workflow, cron, timezone?, catchup?, maxCatchup?, input?}`` -> the schedule. It is
+        enabled only while its workflow is Activated."""
         record = await self.engine.workflows._record(org, str(body.get("workflow", "")))
         store = await self.engine.opened_registry()
         schedule = new_schedule(
             org, record.id, str(body.get("cron", "")), timezone=body.get("timezone", "UTC"),
-            catchup=body.get("catchup", "skip"), max_catchup=int(body.get("maxCatchup", 10)),
-            input=body.get("input"), now=self.engine.clock.time(),
+            catchup=body.get("catchup", "skip"), max_catchup=_int(body.get("maxCatchup", 10)),
+            input=body.get("input"), enabled=record.status == "Activated", declared=declared,
+            now=self.engine.clock.time(),
         )  # fmt: skip
-        if record.status != "Activated":
-            schedule = _enabled(schedule, False)
         await store.create_schedule(schedule)
         return resource(schedule)
 
     async def list(self, org: str, workflow: str | None = None) -> list[dict[str, Any]]:
+        """Every schedule of ``org`` (of one workflow if given), oldest first."""
         store = await self.engine.opened_registry()
-        workflow_id = None
-        if workflow is not None:
-            workflow_id = (await self.engine.workflows._record(org, workflow)).id
-        return [resource(s) for s in await store.list_schedules(org, workflow_id)]
+        return [resource(s) for s in await store.list_schedules(org, await self._id(org, workflow))]
+
+    async def find(
+        self, org: str, workflow: str | None = None, *, limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page:  # fmt: skip
+        """Schedules of ``org`` (of one workflow if given), oldest first, a page at a time."""
+        check_limit(limit)
+        key = keyset_after(cursor, "schedules", 2)
+        after = None if key is None else (float(key[0]), str(key[1]))
+        store = await self.engine.opened_registry()
+        rows = await store.page_schedules(org, await self._id(org, workflow), after, limit + 1)
+        return keyset_page(rows, limit, "schedules", lambda s: [s.created_at, s.id], resource)
+
+    async def _id(self, org: str, workflow: str | None) -> str | None:
+        if workflow is None:
+            return None
+        return (await self.engine.workflows._record(org, workflow)).id
 
     async def delete(self, org: str, schedule_id: str) -> None:
         store = await self.engine.opened_registry()
@@ -55,17 +80,36 @@ class ScheduleService:
             raise NotFound(f"no schedule {schedule_id!r}")
 
     async def attach(self, org: str, record: WorkflowRecord) -> None:
-        """Create the schedule a workflow's document declares (``schedule: {cron, ...}``)."""
-        spec = record.document.get("schedule")
-        if not spec:
-            return
-        specs = spec if isinstance(spec, list) else [spec]
-        for item in specs:
-            await self.create(org, {**item, "workflow": record.id})
+        """Create the schedules a workflow's document declares (``schedule: {cron, ...}``, or
+        a list of them)."""
+        for item in declared_specs(record.document):
+            await self.create(org, {**item, "workflow": record.id}, declared=True)
+
+    def check_declared(self, org: str, document: dict[str, Any]) -> None:
+        """Raise ``ScheduleInvalid`` if a schedule ``document`` declares is invalid (before the
+        document is stored)."""
+        for item in declared_specs(document):
+            new_schedule(
+                org, "", str(item.get("cron", "")), timezone=item.get("timezone", "UTC"),
+                catchup=item.get("catchup", "skip"), max_catchup=_int(item.get("maxCatchup", 10)),
+                input=item.get("input"), now=self.engine.clock.time(),
+            )  # fmt: skip
+
+    async def replace_declared(self, org: str, record: WorkflowRecord) -> None:
+        """After an update of the workflow's ``schedule``: delete the schedules its document
+        declared and create the new ones (none if ``schedule`` was removed). Schedules created
+        on their own stay. A Draft gets its declared schedules when it is activated."""
+        store = await self.engine.opened_registry()
+        for schedule in await store.list_schedules(org, record.id):
+            if is_declared(schedule):
+                await store.delete_schedule(org, schedule.id)
+        if record.status in ("Activated", "Paused"):
+            await self.attach(org, record)
 
     async def set_workflow_enabled(self, org: str, record: WorkflowRecord, enabled: bool) -> None:
         store = await self.engine.opened_registry()
-        if enabled and not await store.list_schedules(org, record.id):
+        existing = await store.list_schedules(org, record.id)
+        if enabled and not any(is_declared(s) for s in existing):
             await self.attach(org, record)
         await store.set_schedules_enabled(org, record.id, enabled, now=self.engine.clock.time())
 
@@ -97,7 +141,19 @@ class ScheduleService:
         return start
 
 
-def _enabled(schedule: Schedule, enabled: bool) -> Schedule:
-    from dataclasses import replace
+def declared_specs(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The schedules a workflow document declares: ``schedule`` is an object or a list."""
+    spec = document.get("schedule")
+    if not spec:
+        return []
+    specs = spec if isinstance(spec, list) else [spec]
+    for item in specs:
+        if not isinstance(item, dict):
+            raise ScheduleInvalid("schedule must be an object {cron, timezone?, ...}", "cron")
+    return specs
 
-    return replace(schedule, enabled=enabled)
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ScheduleInvalid(f"maxCatchup must be an integer, not {value!r}", "maxCatchup")
+    return value

@@ -12,12 +12,13 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from plait.errors import (
     HookVetoed,
     IllegalTransition,
     InvalidArguments,
+    PlaitError,
     ReadOnlyWorkflow,
     WorkflowNotFound,
 )
@@ -43,6 +44,32 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 # Keys of a workflow body that configure the service rather than the definition.
 SERVICE_KEYS = ("schedule", "filter", "debounce")
+
+
+class ArchivedWorkflow(IllegalTransition):
+    """An Archived workflow is final: it cannot be updated (409)."""
+
+    def __init__(self, workflow_id: str) -> None:
+        PlaitError.__init__(
+            self, f"cannot update workflow {workflow_id}: an Archived workflow cannot be updated"
+        )
+        self.workflow_id, self.verb, self.current, self.target = (
+            workflow_id, "update", "Archived", "Archived")  # fmt: skip
+
+
+class ConcurrentUpdate(IllegalTransition):
+    """Another update (or a delete) changed the workflow between reading and writing it (409)."""
+
+    def __init__(self, workflow_id: str, expected: int, current: int | None) -> None:
+        now = "it was deleted" if current is None else f"it is now at version {current}"
+        PlaitError.__init__(
+            self, f"cannot update workflow {workflow_id}: it was changed concurrently (expected "
+            f"version {expected}, {now}); read it again and retry",
+        )  # fmt: skip
+        self.workflow_id, self.verb, self.current, self.target = (
+            workflow_id, "update", f"version {current}", f"version {expected + 1}")  # fmt: skip
+        self.expected = expected
+        self.found = current
 
 
 class WorkflowService:
@@ -97,10 +124,13 @@ class WorkflowService:
     # -- verbs ----------------------------------------------------------------------------------
 
     async def create(self, org: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Store a new workflow as a Draft (version 1); raises ``InvalidDefinition``."""
-        definition = self._definition(body)
+        """Store a new workflow as a Draft (version 1); raises ``InvalidDefinition``. A Draft
+        may have no steps yet (see :func:`_stepless`); activation requires them."""
+        definition = self._draft(body)
+        name = definition.name if definition is not None else str(body["name"])
+        self.engine.schedules.check_declared(org, body)
         now = self.engine.clock.time()
-        record = WorkflowRecord(org, new_id("workflow", 8), definition.name, "definition",
+        record = WorkflowRecord(org, new_id("workflow", 8), name, "definition",
                                 "Draft", 1, dict(body), 0, 0, 0, 0, None, now, now)  # fmt: skip
         await self._run_before("create", self._resource(record, definition))
         store = await self.engine.opened_registry()
@@ -108,14 +138,16 @@ class WorkflowService:
         return await self._finish(org, "create", self._resource(record, definition))
 
     async def update(self, org: str, ref: str, patch: dict[str, Any]) -> dict[str, Any]:
-        """Merge ``patch`` into the workflow's document and store it as a new version."""
+        """Merge ``patch`` into the workflow's document and store it as a new version. The
+        schedules the document declares (``schedule``) are replaced by the new ones."""
         record = await self._record(org, ref)
         if record.kind != "definition":
             raise ReadOnlyWorkflow(record.name)
         if record.status == "Archived":
-            raise IllegalTransition(record.id, "update", "Archived", "Archived")
+            raise ArchivedWorkflow(record.id)
         document = {**record.document, **patch}
-        definition = self._definition(document)
+        definition = self._draft(document)
+        self.engine.schedules.check_declared(org, document)
         if record.status == "Activated":
             self._check_activation(definition, document)
         await self._run_before("update", self._resource(record, definition))
@@ -124,7 +156,11 @@ class WorkflowService:
                                               _dump(definition), _events(definition),
                                               self.engine.clock.time())  # fmt: skip
         if updated is None:
-            raise IllegalTransition(record.id, "update", "changed meanwhile", "updated")
+            current = await store.get_workflow(org, record.id)
+            raise ConcurrentUpdate(record.id, record.version,
+                                   None if current is None else current.version)  # fmt: skip
+        if record.document.get("schedule") != document.get("schedule"):
+            await self.engine.schedules.replace_declared(org, updated)
         return await self._finish(org, "update", self._resource(updated, definition))
 
     async def delete(self, org: str, ref: str) -> None:
@@ -153,12 +189,16 @@ class WorkflowService:
         """Workflows of ``org`` filtered by any resource field, sorted, a page at a time."""
         store = await self.engine.opened_registry()
         resources = [await self._present(r) for r in await store.list_workflows(org)]
+        where = dict(where or {})
+        if where.get("status") == "Activated":  # Triggered is Activated with a run executing
+            del where["status"]
+            resources = [r for r in resources if r["status"] in ("Activated", "Triggered")]
         return paginate(resources, where=where, sort=sort, limit=limit, cursor=cursor)
 
     async def activate(self, org: str, ref: str) -> dict[str, Any]:
         record = await self._record(org, ref)
         if record.kind == "definition" and record.status in TRANSITIONS["activate"][0]:
-            definition = self._definition(record.document)
+            definition = self._draft(record.document)
             self._check_activation(definition, record.document)
         return await self._transition(org, record, "activate")
 
@@ -173,6 +213,8 @@ class WorkflowService:
         record = await self._record(org, ref)
         if record.status not in ("Draft", "Activated"):
             raise IllegalTransition(record.id, "trigger", record.status, "Triggered")
+        if record.kind == "definition" and _stepless(record.document):
+            _refuse_stepless("a workflow needs at least one step before it can run")
         if record.kind == "definition" and self._definition(record.document).machine:
             raise InvalidArguments(record.name, "a state machine is not triggered by hand: send "
                                    "an event to an instance (engine.machines.send, or POST "
@@ -210,16 +252,28 @@ class WorkflowService:
     async def _present(self, record: WorkflowRecord) -> dict[str, Any]:
         events: list[str] = []
         if record.kind == "definition":
-            events = _events(self._definition(record.document, quiet=True))
+            events = _events(self._draft(record.document))
         else:
             workflow = self.engine.registered.get(record.name)
             events = list(workflow.triggers) if workflow is not None else []
         return workflow_resource(record, events)
 
-    def _resource(self, record: WorkflowRecord, definition: Definition) -> dict[str, Any]:
+    def _resource(self, record: WorkflowRecord, definition: Definition | None) -> dict[str, Any]:
         return workflow_resource(record, _events(definition))
 
-    def _definition(self, body: dict[str, Any], *, quiet: bool = False) -> Definition:
+    def _draft(self, body: dict[str, Any]) -> Definition | None:
+        """The Definition of ``body``, or None for a Draft without steps (only its name is
+        checked: the rest is checked once it has steps)."""
+        if not _stepless(body):
+            return self._definition(body)
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip():
+            from plait.definitions.validate import InvalidDefinition, Problem
+
+            raise InvalidDefinition([Problem("$.name", "a workflow needs a name")], [])
+        return None
+
+    def _definition(self, body: dict[str, Any]) -> Definition:
         """Validate ``body`` (any dialect) into a Definition; actions are checked on activation."""
         from plait.definitions.load import check_definition
         from plait.definitions.validate import InvalidDefinition, Problem
@@ -233,10 +287,12 @@ class WorkflowService:
         definition = result.definition
         return _with_service_options(definition, body)
 
-    def _check_activation(self, definition: Definition, document: dict[str, Any]) -> None:
+    def _check_activation(self, definition: Definition | None, document: dict[str, Any]) -> None:
         from plait.definitions.load import check_definition
         from plait.definitions.validate import InvalidDefinition, Problem
 
+        if definition is None:
+            _refuse_stepless("a workflow needs at least one step before activation")
         problems: list[Problem] = []
         has_events = definition.trigger is not None and bool(definition.trigger.events)
         if not has_events and not document.get("schedule"):
@@ -263,10 +319,29 @@ def _with_service_options(definition: Definition, body: dict[str, Any]) -> Defin
     return definition.model_copy(update={"trigger": merged})
 
 
-def _events(definition: Definition) -> list[str]:
-    return list(definition.trigger.events) if definition.trigger is not None else []
+def _stepless(body: dict[str, Any]) -> bool:
+    """A Draft without steps yet: no ``steps`` (or an empty list), and neither a node graph
+    nor a state machine."""
+    if not isinstance(body, dict) or any(k in body for k in ("nodes", "states", "machine")):
+        return False
+    return body.get("steps") in (None, [])
 
 
-def _dump(definition: Definition) -> dict[str, Any]:
+def _refuse_stepless(message: str) -> NoReturn:
+    from plait.definitions.validate import InvalidDefinition, Problem
+
+    raise InvalidDefinition([Problem("$.steps", message)], [])
+
+
+def _events(definition: Definition | None) -> list[str]:
+    if definition is None or definition.trigger is None:
+        return []
+    return list(definition.trigger.events)
+
+
+def _dump(definition: Definition | None) -> dict[str, Any]:
+    """The canonical definition stored with a version (``{}`` for a Draft without steps)."""
+    if definition is None:
+        return {}
     data: dict[str, Any] = definition.model_dump(mode="json", by_alias=True)
     return data

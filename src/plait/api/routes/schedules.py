@@ -7,20 +7,20 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from plait.api.auth import Editor, EngineDep, Viewer
-from plait.api.models import ScheduleBody, ScheduleList, ScheduleOut
+from plait.api.models import ScheduleBody, ScheduleList, ScheduleOut, ScheduleQuery
 from plait.api.problems import PROBLEM_RESPONSES, WITH_BODY
-from plait.api.render import Json, items, no_content
+from plait.api.render import Json, no_content
 
 router = APIRouter(prefix="/~{org}/schedules", tags=["schedules"], responses=PROBLEM_RESPONSES)
 
 
-@router.get("", response_model=ScheduleList, summary="List schedules")
+@router.get("", response_model=ScheduleList, summary="List schedules, oldest first")
 async def list_schedules(
-    caller: Viewer,
-    engine: EngineDep,
-    workflow: Annotated[str | None, Query(description="Only this workflow's (id or name).")] = None,
+    caller: Viewer, engine: EngineDep, query: Annotated[ScheduleQuery, Query()]
 ) -> Json:
-    return items(await engine.schedules.list(caller.org, workflow))
+    page = await engine.schedules.find(caller.org, query.workflow, limit=query.limit,
+                                       cursor=query.cursor)  # fmt: skip
+    return Json(page.to_dict())
 
 
 @router.post(

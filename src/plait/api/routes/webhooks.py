@@ -3,14 +3,15 @@ signature is the authentication)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from plait.api.auth import Admin, EngineDep, Viewer
-from plait.api.models import Accepted, WebhookBody, WebhookList, WebhookOut
+from plait.api.models import Accepted, PageQuery, WebhookBody, WebhookList, WebhookOut
 from plait.api.problems import CONFLICTS, PROBLEM_RESPONSES, WITH_BODY
-from plait.api.render import Json, items, no_content
+from plait.api.render import Json, no_content
+from plait.service.pages import paginate
 
 router = APIRouter(prefix="/~{org}/webhooks", tags=["webhooks"], responses=PROBLEM_RESPONSES)
 
@@ -23,9 +24,13 @@ _RAW_BODY: dict[str, Any] = {
 }
 
 
-@router.get("", response_model=WebhookList, summary="List webhooks (secrets are never shown)")
-async def list_webhooks(caller: Viewer, engine: EngineDep) -> Json:
-    return items(await engine.webhooks.list(caller.org))
+@router.get("", response_model=WebhookList, summary="List webhooks by name (secrets never shown)")
+async def list_webhooks(
+    caller: Viewer, engine: EngineDep, query: Annotated[PageQuery, Query()]
+) -> Json:
+    found = await engine.webhooks.list(caller.org)
+    page = paginate(found, sort="name", limit=query.limit, cursor=query.cursor)
+    return Json(page.to_dict())
 
 
 @router.post(

@@ -46,6 +46,16 @@ class SchedulesArea(Area):
         params = {"org": org, "workflow_id": workflow_id}
         return [_schedule(row) for row in await self._all("list_schedules", params)]
 
+    async def page_schedules(
+        self, org: str, workflow_id: str | None, after: tuple[float, str] | None, limit: int
+    ) -> list[Schedule]:
+        """Up to ``limit`` schedules of ``org`` (of one workflow if given), oldest first, after
+        the keyset ``(created_at, id)`` of the previous page's last."""
+        params = {"org": org, "workflow_id": workflow_id, "limit": limit,
+                  "after_at": after[0] if after else None,
+                  "after_id": after[1] if after else None}  # fmt: skip
+        return [_schedule(row) for row in await self._all("page_schedules", params)]
+
     async def delete_schedule(self, org: str, id: str) -> bool:
         """Delete a schedule and its fired ticks; ``False`` if ``org`` had no such schedule."""
         params = {"org": org, "id": id}

@@ -80,3 +80,15 @@ ON CONFLICT (schedule_id, tick_at) DO NOTHING;
 -- name: set_tick_run
 UPDATE schedule_ticks SET run_id = :run_id
 WHERE schedule_id = :schedule_id AND tick_at = :tick_at;
+
+-- name: page_schedules
+-- A page of an organization's schedules (of one workflow if given), oldest first: those after
+-- the keyset (created_at, id) of the last schedule of the previous page.
+SELECT id, org, workflow_id, cron, timezone, catchup, max_catchup, input, enabled, next_fire_at,
+       created_at
+FROM schedules
+WHERE org = :org AND (CAST(:workflow_id AS TEXT) IS NULL OR workflow_id = :workflow_id)
+  AND (CAST(:after_at AS DOUBLE PRECISION) IS NULL OR created_at > :after_at
+       OR (created_at = :after_at AND id COLLATE "C" > CAST(:after_id AS TEXT)))
+ORDER BY created_at, id COLLATE "C"
+LIMIT :limit;

@@ -13,7 +13,8 @@ but it is one more secret to provision and rotate, for no gain at this entropy. 
 key (id included) binds the secret to its id; digests are compared in constant time.
 
 Roles are ordered ``viewer < runner < editor < admin``; each role may do what the ones before it
-may do.
+may do. A key may be bound to a person (``user``): whatever needs to know who acts (completing a
+human task) takes it as that person, and it cannot pass as someone else.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _SECRET_LENGTH = 43  # 43 base62 characters carry 256 bits
 _MIN_SECRET = 32
 _MAX_KEY = 200
+MAX_USER = 200
 
 
 class InvalidRole(PlaitError):
@@ -45,6 +47,15 @@ class InvalidRole(PlaitError):
     def __init__(self, role: str) -> None:
         self.role = role
         super().__init__(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+
+
+class InvalidUser(PlaitError):
+    """The person a key is bound to must be a non-empty name without surrounding spaces."""
+
+    def __init__(self, user: object) -> None:
+        self.user = user
+        super().__init__(f"a key's user must be a non-empty name of at most {MAX_USER} "
+                         f"characters without surrounding spaces, got {user!r}")  # fmt: skip
 
 
 class KeyNotFound(NotFound):
@@ -67,6 +78,8 @@ class KeyRecord:
     hash: str
     created_at: float
     revoked_at: float | None = None
+    user: str | None = None
+    """The person the key acts for, if it is bound to one (``plait keys create --user``)."""
 
     def resource(self) -> dict[str, object]:
         """The key as the API and ``plait keys list --json`` show it (no hash)."""
@@ -76,6 +89,7 @@ class KeyRecord:
             "organization": self.org,
             "role": self.role,
             "prefix": self.prefix,
+            "user": self.user,
             "createdAt": iso_time(self.created_at),
             "revokedAt": None if self.revoked_at is None else iso_time(self.revoked_at),
         }
@@ -148,12 +162,23 @@ def key_id(key: str) -> str | None:
     return found if len(secret) >= _MIN_SECRET else None
 
 
-def generate(org: str, role: str, *, now: float) -> NewKey:
-    """A fresh key for ``org`` with ``role`` (not stored; see :func:`create_key`)."""
+def check_user(user: object) -> str | None:
+    """``user`` if it names a person (or is None), else ``InvalidUser``."""
+    if user is None:
+        return None
+    if not isinstance(user, str) or not user or user != user.strip() or len(user) > MAX_USER:
+        raise InvalidUser(user)
+    return user
+
+
+def generate(org: str, role: str, *, now: float, user: str | None = None) -> NewKey:
+    """A fresh key for ``org`` with ``role``, bound to ``user`` if given (not stored; see
+    :func:`create_key`)."""
     checked = check_role(role)
+    person = check_user(user)
     ident = _random(ID_LENGTH)
     key = f"{PREFIX}_{ident}_{_random(_SECRET_LENGTH)}"
-    record = KeyRecord(org, ident, checked, f"{PREFIX}_{ident}", hash_key(key), now)
+    record = KeyRecord(org, ident, checked, f"{PREFIX}_{ident}", hash_key(key), now, None, person)
     return NewKey(record, key)
 
 
@@ -161,11 +186,14 @@ def _random(length: int) -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(length))
 
 
-async def create_key(store: object, org: str, role: str, *, now: float) -> NewKey:
-    """Create and store a key; the returned ``key`` is the only time it can be seen."""
+async def create_key(
+    store: object, org: str, role: str, *, now: float, user: str | None = None
+) -> NewKey:
+    """Create and store a key (bound to ``user`` if given); the returned ``key`` is the only
+    time it can be seen."""
     keys = key_store(store)
     for _ in range(5):  # 62**8 ids: a collision is rare, five in a row means a broken RNG
-        new = generate(org, role, now=now)
+        new = generate(org, role, now=now, user=user)
         if await keys.create_key(new.record):
             return new
     raise PlaitError("could not draw an unused API key id")

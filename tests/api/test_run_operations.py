@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -10,6 +11,7 @@ import httpx
 from plait import Engine
 from plait.testing import assert_eventually
 from tests.api.conftest import Keys, bearer
+from tests.api.test_tasks import start_sign_off
 
 FLOW: dict[str, Any] = {
     "name": "Bill customer",
@@ -22,10 +24,15 @@ FLOW: dict[str, Any] = {
 
 
 async def failed_run(client: httpx.AsyncClient, engine: Engine, admin: dict[str, str],
-                     broken: set[str], calls: list[str]) -> str:  # fmt: skip
+                     broken: set[str], calls: list[str],
+                     gate: asyncio.Event | None = None) -> str:  # fmt: skip
+    """A failed run of FLOW; while ``broken`` holds "hold", each step waits for ``gate``."""
+
     @engine.action("tally")
     async def tally(data: dict[str, str]) -> str:
         calls.append(data["step"])
+        if "hold" in broken and gate is not None:
+            await gate.wait()
         if data["step"] in broken:
             raise RuntimeError(f"{data['step']} failed")
         return data["step"]
@@ -107,14 +114,41 @@ async def test_resume_of_a_run_that_did_not_fail_is_a_409(
     client: httpx.AsyncClient, engine: Engine, admin: dict[str, str]
 ) -> None:
     calls: list[str] = []
-    run_id = await failed_run(client, engine, admin, {"bill"}, calls)
+    broken, gate = {"bill"}, asyncio.Event()
+    run_id = await failed_run(client, engine, admin, broken, calls, gate)
     await client.post(f"/~acme/runs/{run_id}/resume", headers=admin)
     await until(client, admin, run_id, "failed")
-    cancelled = await client.post(f"/~acme/runs/{run_id}/retry", headers=admin)
-    new_id = cancelled.json()["$id"]
-    await client.post(f"/~acme/runs/{new_id}/cancel", headers=admin, json={"reason": "dup"})
+    broken.add("hold")  # the retried run's first step waits: it is live when cancelled
+    retried = await client.post(f"/~acme/runs/{run_id}/retry", headers=admin)
+    new_id = retried.json()["$id"]
+    await until(client, admin, new_id, "running")
+    cancelled = await client.post(f"/~acme/runs/{new_id}/cancel", headers=admin,
+                                  json={"reason": "dup"})  # fmt: skip
+    gate.set()
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    [entry] = cancelled.json()["history"][1:]  # after "retried-from"
+    assert (entry["action"], entry["reason"]) == ("cancel", "dup")
     refused = await client.post(f"/~acme/runs/{new_id}/resume", headers=admin)
     assert refused.status_code == 409
     body = refused.json()
     assert body["type"].endswith("run-not-resumable")
-    assert f"cannot resume run {new_id}: it is" in body["detail"]
+    assert f"cannot resume run {new_id}: it is cancelled" in body["detail"]
+    assert (await client.get(f"/~acme/runs/{new_id}", headers=admin)).json()["status"] == (
+        "cancelled"
+    )
+
+
+async def test_cancelling_a_waiting_run_records_the_key(
+    client: httpx.AsyncClient, engine: Engine, keys: Keys, admin: dict[str, str]
+) -> None:
+    run_id, task = await start_sign_off(client, engine, admin, "ann")
+    await until(client, admin, run_id, "waiting")
+    runner = keys["acme"]["runner"]
+    cancelled = await client.post(f"/~acme/runs/{run_id}/cancel", headers=bearer(runner),
+                                  json={"reason": "no longer needed"})  # fmt: skip
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    [entry] = cancelled.json()["history"]
+    assert entry["action"] == "cancel" and entry["by"] == f"key:{runner.split('_')[1]}"
+    assert entry["reason"] == "no longer needed"
+    got = (await client.get(f"/~acme/tasks/{task['$id']}", headers=admin)).json()
+    assert got["status"] == "cancelled"

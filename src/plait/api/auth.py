@@ -30,11 +30,13 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="plait"'}
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """The authenticated caller: the organization in the path, and its key."""
+    """The authenticated caller: the organization in the path, and its key (with the person
+    the key is bound to, if any)."""
 
     org: str
     key_id: str
     role: str
+    user: str | None = None
 
 
 def engine_of(request: Request) -> Engine:
@@ -64,7 +66,7 @@ def require(role: Role) -> Callable[..., Awaitable[Caller]]:
             raise ApiProblem(404, f"Nothing at {request.url.path}.")  # as for a missing route
         if not allows(key.role, role):
             raise ApiProblem(403, f"This needs the {role} role or above; the key is {key.role}.")
-        return Caller(org, key.id, key.role)
+        return Caller(org, key.id, key.role, key.user)
 
     authorize.__name__ = f"require_{role}"
     return authorize

@@ -150,6 +150,26 @@ class QueryBody(Strict):
 
 class KeyBody(Strict):
     role: Role
+    user: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        pattern=r"^\S(.*\S)?$",
+        description="Bind the key to this person: human tasks completed with it are completed "
+        "by them, and it cannot complete a task as anyone else.",
+    )
+
+
+class PageQuery(Strict):
+    """A page of a listing: at most ``limit`` items after ``cursor`` (a previous page's
+    ``nextCursor``)."""
+
+    limit: int = Field(100, ge=1, le=MAX_LIMIT)
+    cursor: str | None = None
+
+
+class ScheduleQuery(PageQuery):
+    workflow: str | None = Field(None, description="Only this workflow's (id or name).")
 
 
 # -- responses ----------------------------------------------------------------------------------
@@ -229,6 +249,9 @@ class ScheduleOut(Resource):
     catchup: str
     maxCatchup: int
     enabled: bool
+    declared: bool = Field(
+        False, description="Declared by the workflow's ``schedule`` (replaced when it changes)."
+    )
     nextFireAt: str | None = None
     createdAt: str
 
@@ -237,6 +260,7 @@ class KeyOut(Resource):
     organization: str
     role: Role
     prefix: str
+    user: str | None = Field(None, description="The person the key is bound to, if any.")
     createdAt: str
     revokedAt: str | None = None
 

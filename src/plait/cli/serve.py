@@ -27,9 +27,11 @@ from plait.cli.common import (
 from plait.engine import Engine
 from plait.keys import (
     ROLES,
+    InvalidUser,
     KeyNotFound,
     KeyRecord,
     NewKey,
+    check_user,
     create_key,
     list_keys,
     revoke_key,
@@ -115,6 +117,10 @@ def _server(config: uvicorn.Config) -> uvicorn.Server:
 def keys_create(
     role: Annotated[str, typer.Option(help=f"One of {', '.join(ROLES)}.")],
     org: OrgOption = "default",
+    user: Annotated[
+        str | None,
+        typer.Option(help="Bind the key to this person: tasks it completes are theirs."),
+    ] = None,
     json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
@@ -122,16 +128,23 @@ def keys_create(
     if role not in ROLES:
         render.error(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
         raise typer.Exit(EXIT_USAGE)
+    try:
+        check_user(user)
+    except InvalidUser as exc:
+        render.error(str(exc))
+        raise typer.Exit(EXIT_USAGE) from exc
 
     async def create(engine: Engine) -> NewKey:
-        return await create_key(await engine.opened_store(), org, role, now=engine.clock.time())
+        return await create_key(await engine.opened_store(), org, role,
+                                now=engine.clock.time(), user=user)  # fmt: skip
 
     new = run_coroutine(lambda: _with_engine(db, create))
     if json:
         print_json({**_shown(new.record), "key": new.key})
         return
     typer.echo(new.key)
-    typer.echo(f"{role} key {new.record.id} of {org}: keep it now, it is not shown again",
+    bound = "" if user is None else f" (acts for {user})"
+    typer.echo(f"{role} key {new.record.id} of {org}{bound}: keep it now, it is not shown again",
                err=True)  # fmt: skip
 
 
@@ -146,10 +159,10 @@ def keys_list(org: OrgOption = "default", json: JsonOption = False, db: DbOption
     if json:
         print_json([_shown(k) for k in found])
         return
-    table = Table("id", "role", "prefix", "created", "revoked", box=None)
+    table = Table("id", "role", "user", "prefix", "created", "revoked", box=None)
     for key in found:
         shown = key.resource()
-        table.add_row(key.id, key.role, key.prefix, str(shown["createdAt"]),
+        table.add_row(key.id, key.role, key.user or "", key.prefix, str(shown["createdAt"]),
                       str(shown["revokedAt"] or ""))  # fmt: skip
     Console(highlight=False).print(table)
 
@@ -178,7 +191,8 @@ def keys_revoke(
 def _shown(key: KeyRecord) -> dict[str, object]:
     shown = key.resource()
     return {"id": key.id, "org": key.org, "role": key.role, "prefix": key.prefix,
-            "createdAt": shown["createdAt"], "revokedAt": shown["revokedAt"]}  # fmt: skip
+            "user": key.user, "createdAt": shown["createdAt"],
+            "revokedAt": shown["revokedAt"]}  # fmt: skip
 
 
 async def _with_engine(db: str | None, use: Callable[[Engine], Awaitable[T]]) -> T:

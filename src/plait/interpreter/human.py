@@ -59,12 +59,17 @@ def _compiled(text: str) -> Template:
     return compile_template(text)
 
 
+_FIELDS = {"assign_to": "assignTo", "escalate_to": "escalationPolicy.escalateTo"}
+"""The definition's names of the fields that name a person."""
+
+
 def _person(fields: dict[str, Any], name: str, step: HumanTaskStep) -> str:
     value = fields.get(name)
-    if isinstance(value, str) and value:
+    if isinstance(value, str) and value.strip():
         return value
     source = getattr(step, name)
-    raise EvaluationError(source, f"{name} must give a person (a non-empty string), got {value!r}")
+    field = _FIELDS.get(name, name)
+    raise EvaluationError(source, f"{field} must give a person (a non-empty string), got {value!r}")
 
 
 def _text(value: Any) -> str | None:

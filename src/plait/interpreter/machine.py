@@ -13,7 +13,10 @@ the state's timeout is due. For each event:
   machine's context; the transition is recorded; the target's ``entry`` steps run.
 
 A state's ``timeout`` counts from when the state was entered; when it passes with no event, its
-``timeoutTransition`` is taken (event name ``timeout``). A terminal state (or one with nowhere to
+``timeoutTransition`` is taken (event name ``timeout``). So it is when the next event arrived at or
+after the deadline (a worker that comes late does not let a late event win): the timeout is
+taken first and the event is then handled in the state the timeout led to (rejected there if that
+state is terminal). A terminal state (or one with nowhere to
 go) ends the run with the output ``{state, context, history}``.
 
 Records (step kinds): ``machine`` (the start: initial state and context), ``transition``
@@ -116,6 +119,8 @@ class _Instance:
         self.input = input
         self.outputs: dict[str, Any] = {}
         self.history: list[dict[str, Any]] = []
+        self.deferred = False
+        """Whether the last timeout was taken ahead of an event that arrived too late."""
 
     async def execute(self) -> dict[str, Any]:
         start = self.ctx.recorded("machine", self._start, kind="machine")
@@ -132,6 +137,8 @@ class _Instance:
             if move is None:
                 continue
             context, state, entered = await self.take(state, move, context, event, deadline)
+        if self.deferred:
+            await self.reject_deferred(state, received + 1)
         return {"state": state.name, "context": context, "history": self.history}
 
     def _start(self) -> dict[str, Any]:
@@ -149,24 +156,50 @@ class _Instance:
 
     async def next_event(self, n: int, deadline: float | None) -> dict[str, Any] | None:
         """The ``n``-th event of the inbox (recorded once consumed); None when the state timed
-        out first. Suspends the run while neither has happened."""
+        out first. Suspends the run while neither has happened.
+
+        An event that arrived at or after the deadline came too late for this state: the
+        timeout is taken (recorded as ``{"$type": "Timeout", "deferred": <event id>}``) and the
+        event stays in the inbox for the next state."""
         ctx = self.ctx
         key, position, recorded = ctx.replay.next("event", "machine-event")
         if recorded is not None and recorded.status == "completed":
-            found: dict[str, Any] | None = values.decode(recorded.output)
-            return found
+            return self._replayed(values.decode(recorded.output))
         arrived = await ctx.store.next_machine_event(ctx.run_id, n)
         now = ctx.clock.time()
         if arrived is None and (deadline is None or now < deadline):
             raise ctx.suspend(deadline)
-        value = None
-        if arrived is not None:
+        value: dict[str, Any] | None = None
+        if arrived is not None and deadline is not None and arrived.created_at >= deadline:
+            value = {"$type": "Timeout", "deferred": arrived.id}
+        elif arrived is not None:
             value = {"$id": arrived.id, "$type": "Event", "type": arrived.type,
                      "data": orjson.loads(arrived.data), "source": arrived.source,
                      "createdAt": _iso(arrived.created_at), "n": n}  # fmt: skip
         ctx.record_later(StepRecord(key, position, "event", "machine-event", "completed", 1,
                                     values.encode(value), None, now, now))  # fmt: skip
+        return self._replayed(value)
+
+    def _replayed(self, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The event a recorded ``machine-event`` step took (None: a timeout), noting whether a
+        late event waits for the next state."""
+        if value is not None and value.get("$type") == "Timeout":
+            self.deferred = True
+            return None
+        self.deferred = False
         return value
+
+    async def reject_deferred(self, state: _State, n: int) -> None:
+        """The run ends in ``state``, which a late event's timeout led to: the event is taken
+        and recorded as rejected (a terminal state takes no event)."""
+        event = await self.next_event(n, None)
+        if event is None:
+            return
+        name = self.compiled.machine.name_of(event["type"])
+        reason = f"no transition for {name!r} from state {state.name!r}"
+        if name in state.on:
+            reason = f"state {state.name!r} is terminal and takes no event"
+        self.reject(state, event, reason)
 
     def choose(self, state: _State, context: Any, event: dict[str, Any] | None) -> _Move | None:
         """The transition ``event`` takes from ``state``; None (recorded as rejected) if none."""
@@ -187,11 +220,16 @@ class _Instance:
                 reason = f"guard of {name!r} from state {state.name!r} failed: {exc}"
         if reason is None:
             return move
+        self.reject(state, event, reason)
+        return None
+
+    def reject(self, state: _State, event: dict[str, Any], reason: str) -> None:
+        """Record ``event`` as rejected in ``state``, with the reason; nothing else changes."""
+        name = self.compiled.machine.name_of(event["type"])
         rejected = {"state": state.name, "event": name, "type": event["type"],
                     "eventId": event["$id"], "reason": reason}  # fmt: skip
         self.ctx.recorded("rejected", lambda: {**rejected, "at": _iso(self.ctx.clock.time())},
                           kind="rejected")  # fmt: skip
-        return None
 
     async def take(
         self, state: _State, move: _Move, context: Any, event: dict[str, Any] | None,

@@ -3,6 +3,8 @@
 Starting is one fenced transaction that records the parent's start step and inserts the child
 run, whose id is derived from the parent's id and the step's key: a parent replayed after a crash
 finds its recorded start (or, if the crash came before the commit, inserts the same id once).
+A start step that runs again because its run was resumed (the child failed) starts a new child,
+the step's next attempt (``child_run_id(parent, key, 2)``...); the failed child is kept.
 Waiting records a ``child-result`` step and suspends the parent; the transaction that ends the
 child wakes the parent, which replays and reads the child's end.
 """
@@ -14,19 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 from plait import values
 from plait.errors import ChildWorkflowFailed, SerializationError, StepFailed
-from plait.store.base import TERMINAL, NewChild, StepRecord, keyed_event_id
+from plait.store.areas.children import child_run_id
+from plait.store.base import TERMINAL, NewChild, StepRecord
 from plait.workflow import Workflow
 
 if TYPE_CHECKING:
     from plait.runtime.context import Context, _Call
 
+__all__ = ["ChildHandle", "WorkflowRef", "child", "child_run_id", "start_child", "wait_child"]
+
 WorkflowRef = Workflow | str
 """A code ``Workflow`` object, or a workflow's name or ``workflow_`` id."""
-
-
-def child_run_id(parent_id: str, step_key: str) -> str:
-    """The id of the child run that the parent's step ``step_key`` starts (deterministic)."""
-    return "run_" + keyed_event_id(f"child:{parent_id}/{step_key}").removeprefix("event_")
 
 
 class ChildHandle:

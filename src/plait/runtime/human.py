@@ -5,7 +5,9 @@ The first execution records the waiting step and creates the task in one fenced 
 escalation and due times, holding no memory. Completing the task (service layer) completes the
 step and wakes the run, which replays and returns the result. A run woken at the escalation
 time reassigns the task (compare-and-set; ``HumanTask.escalated``) and suspends again; a run
-woken at the due time expires the task and fails the step with ``TaskExpired``.
+woken at the due time expires the task and fails the step with ``TaskExpired``. A step that runs
+again after its run was resumed (its record was dropped) opens the step's next task attempt, with
+a new id and due time; the expired task is kept.
 """
 
 from __future__ import annotations

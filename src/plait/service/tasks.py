@@ -7,9 +7,18 @@ ended), the completer may complete it (``TaskForbidden``, 403), and the answer f
 transaction completes the task (compare-and-set), completes the run's waiting step with the
 result, wakes the run and emits ``HumanTask.completed``.
 
-Who may complete: the completer is ``by``, an identity the caller vouches for (API keys carry
-no user). A task may be completed by its assignee; completing another person's task needs
-``as_admin=True`` (the API sets it for keys with the admin role).
+Who may complete: a task may be completed by its assignee; completing another person's task
+needs ``as_admin=True`` (the API sets it for keys with the admin role), and is recorded as done
+on that person's behalf. The completer is decided thus:
+
+- ``user`` (the person an API key is bound to): the completer is that person. A ``by`` naming
+  someone else is refused (``TaskForbidden``) unless ``as_admin``: a person's key never passes
+  as another person.
+- otherwise ``by``, an identity the caller vouches for (Python callers; unbound API keys); and
+  without it ``via``, the key itself (``key:<id>``).
+
+``via`` (the API key, ``key:<id>``) is stored with the completion, so the task shows both who
+decided and through which key.
 """
 
 from __future__ import annotations
@@ -60,25 +69,29 @@ class TaskService:
         org: str,
         task_id: str,
         *,
-        by: str,
+        by: str | None = None,
         decision: str | None = None,
         comment: str | None = None,
         data: Any = None,
         as_admin: bool = False,
+        user: str | None = None,
+        via: str | None = None,
     ) -> dict[str, Any]:
-        """Complete a task as ``by`` and resume its run; return the completed task.
+        """Complete a task as ``by`` (or as ``user``, the person the caller's key is bound to)
+        and resume its run; return the completed task. ``via`` names the API key used.
 
         Raises ``TaskNotFound``, ``TaskNotOpen`` (a second completion, or an expired or
-        cancelled task), ``TaskForbidden`` (someone else's task without ``as_admin``) or
-        ``InvalidDecision``; in each case nothing changes.
+        cancelled task), ``TaskForbidden`` (someone else's task, or a bound key naming another
+        person, without ``as_admin``) or ``InvalidDecision``; in each case nothing changes.
         """
         store = await self.engine.opened_registry()
         for _ in range(_ATTEMPTS):
             task = await self._fetch(org, task_id)
             _check_open(task)
-            _check_completer(task, by, as_admin)
+            completer = _completer(task, by, user, via, as_admin)
             chosen = _check_answer(task, decision, data)
-            answer = Completion(chosen, comment, data, by, self.engine.clock.time())
+            now = self.engine.clock.time()
+            answer = Completion(chosen, comment, data, completer, now, via)
             stored, done = await store.complete_task(org, task_id, task.assignee, answer)
             if done and stored is not None:
                 return stored.as_resource()
@@ -109,14 +122,25 @@ def _check_open(task: TaskRecord) -> None:
     raise TaskNotOpen(task.id, task.status, detail)
 
 
-def _check_completer(task: TaskRecord, by: str, as_admin: bool) -> None:
-    if not isinstance(by, str) or not by:
-        raise InvalidDecision(task.id, "say who completes the task ('by')", "$.body.by")
-    if by != task.assignee and not as_admin:
+def _completer(
+    task: TaskRecord, by: str | None, user: str | None, via: str | None, as_admin: bool
+) -> str:
+    """Who completes ``task``; ``TaskForbidden`` if the caller may not complete it as them."""
+    if user is not None and by is not None and by != user and not as_admin:
         raise TaskForbidden(
             task.id,
-            f"it is assigned to {task.assignee!r}; completing it as {by!r} needs the admin role",
+            f"the API key acts for {user!r}; completing as {by!r} needs an admin key",
         )
+    completer = by or user or via
+    if not isinstance(completer, str) or not completer:
+        raise InvalidDecision(task.id, "say who completes the task ('by')", "$.body.by")
+    if completer != task.assignee and not as_admin:
+        raise TaskForbidden(
+            task.id,
+            f"it is assigned to {task.assignee!r}; completing it as {completer!r} needs the "
+            "admin role",
+        )
+    return completer
 
 
 def _check_answer(task: TaskRecord, decision: str | None, data: Any) -> str | None:

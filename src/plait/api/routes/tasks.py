@@ -1,8 +1,11 @@
 """``/~{org}/tasks``: human tasks: a person's inbox, one task, completing a task.
 
-Completing needs the runner role or above (viewer keys cannot complete). The completer is the
-body's ``by``; completing a task assigned to someone else needs the admin role. Without ``by``
-the completer is the key itself (``key:<id>``), which only an admin key may use.
+Completing needs the runner role or above (viewer keys cannot complete). A key bound to a person
+(``plait keys create --user``) completes as that person, and a ``by`` naming someone else is
+refused (403) unless the key is an admin's. An unbound key completes as the body's ``by``, which
+must be the task's assignee unless the key is an admin's; without ``by`` the completer is the key
+itself (``key:<id>``). The task records the completer (``completedBy``) and the key
+(``completedVia``). See ``TaskService.complete``.
 """
 
 from __future__ import annotations
@@ -35,7 +38,10 @@ class CompleteBody(Strict):
     comment: str | None = None
     data: Any = Field(None, description="The answer's data (valid against the task's form).")
     by: str | None = Field(
-        None, min_length=1, description="Who completes it (default: the API key, admin only)."
+        None,
+        min_length=1,
+        description="Who completes it: the key's person if it is bound to one; another "
+        "person needs an admin key (acting on their behalf).",
     )
 
 
@@ -58,7 +64,9 @@ class TaskOut(Resource):
     comment: str | None = None
     response: Any = None
     completedBy: str | None = None
+    completedVia: str | None = Field(None, description="The API key it was completed with.")
     completedAt: str | None = None
+    attempt: int = Field(1, description="2 and up: the step ran again after a resume.")
     runId: str
     stepKey: str
     workflow: str
@@ -94,6 +102,6 @@ async def complete_task(
 ) -> Json:
     completed = await engine.tasks.complete(
         caller.org, task_id, decision=body.decision, comment=body.comment, data=body.data,
-        by=body.by or f"key:{caller.key_id}", as_admin=caller.role == "admin",
+        by=body.by, user=caller.user, via=f"key:{caller.key_id}", as_admin=caller.role == "admin",
     )  # fmt: skip
     return Json(completed)

@@ -10,8 +10,18 @@ import orjson
 from plait.errors import RunEnded, RunNotFound
 from plait.store.areas.base import Area
 from plait.store.areas.core import _fenced, _step_params
-from plait.store.base import TERMINAL, NewChild, SignalSent, StepRecord
+from plait.store.base import TERMINAL, NewChild, SignalSent, StepRecord, keyed_event_id
 from plait.store.session import Session
+
+
+def child_run_id(parent_id: str, step_key: str, attempt: int = 1) -> str:
+    """The id of the child run that the parent's step ``step_key`` starts (deterministic).
+
+    ``attempt`` counts the children that step has started: a step that runs again after its
+    run was resumed starts attempt 2 (and so on) instead of finding the child that failed.
+    """
+    suffix = "" if attempt == 1 else f"#{attempt}"
+    return "run_" + keyed_event_id(f"child:{parent_id}/{step_key}{suffix}").removeprefix("event_")
 
 
 class ChildrenArea(Area):
@@ -25,7 +35,9 @@ class ChildrenArea(Area):
         ``child``) unless a run with the child's id exists.
 
         Returns the recorded step: ``completed`` with ``{"runId", "workflow"}``, or ``failed``
-        when the reference names no workflow (or an archived one).
+        when the reference names no workflow (or an archived one). If the run ``child.id``
+        exists although the step was not recorded, the step runs again after a resume: the
+        child is its next attempt (:func:`child_run_id`), and the earlier one is kept.
         """
 
         def op(db: Session) -> StepRecord:
@@ -36,11 +48,12 @@ class ChildrenArea(Area):
                 error = {"type": "plait.UnknownWorkflow", "message": target}
                 step.status, step.error = "failed", orjson.dumps(error)
             else:
+                run_id = _attempt_id(db, parent_id, child)
                 step.status = "completed"
-                step.output = orjson.dumps({"runId": child.id, "workflow": target[0]})
+                step.output = orjson.dumps({"runId": run_id, "workflow": target[0]})
             _fenced(db, "upsert_step", {**_step_params(parent_id, step), "fence": fence})
             if not isinstance(target, str):
-                self._insert_child(db, parent_id, child, target)
+                self._insert_child(db, parent_id, child, run_id, target)
             return step
 
         recorded: StepRecord = await self._submit(op)
@@ -51,11 +64,12 @@ class ChildrenArea(Area):
         db: Session,
         parent_id: str,
         child: NewChild,
+        run_id: str,
         target: tuple[str, str | None, int | None],
     ) -> None:
         name, workflow_id, version = target
         params = {
-            "id": child.id, "org": child.org, "workflow": name, "input": child.input,
+            "id": run_id, "org": child.org, "workflow": name, "input": child.input,
             "now": child.step.started_at, "deadline_at": child.deadline_at,
             "workflow_id": workflow_id, "workflow_version": version,
             "parent_run_id": parent_id, "parent_step": child.step.key,
@@ -196,6 +210,23 @@ def _target(db: Session, child: NewChild) -> tuple[str, str | None, int | None] 
     if row[4] == "Archived":
         return f"workflow {row[2]!r} is archived and starts no runs"
     return str(row[2]), str(row[1]), (int(row[5]) if row[3] == "definition" else None)
+
+
+def _attempt_id(db: Session, parent_id: str, child: NewChild) -> str:
+    """The child's id: the one the step recorded already (a start replayed), else ``child.id``,
+    or the id of the step's next attempt when a child already has that id (a resumed step)."""
+    run_id = child.id
+    key = child.step.key
+    started = db.run("child_start_of", {"run_id": parent_id, "key": key}).fetchone()
+    if started is not None and started[0] is not None:
+        return str(orjson.loads(_bytes(started[0]) or b"{}")["runId"])
+    if db.run("child_exists", {"id": run_id}).fetchone() is None:
+        return run_id
+    row = db.run("child_attempts", {"parent_run_id": parent_id, "parent_step": key}).fetchone()
+    attempt = int(row[0]) + 1
+    while db.run("child_exists", {"id": child_run_id(parent_id, key, attempt)}).fetchone():
+        attempt += 1
+    return child_run_id(parent_id, key, attempt)
 
 
 def _deliver(db: Session, run_id: str, step_key: str, seq: int, payload: bytes, now: float) -> None:

@@ -16,7 +16,7 @@ class KeysArea(Area):
     async def create_key(self, record: KeyRecord) -> bool:
         params = {
             "org": record.org, "id": record.id, "role": record.role, "prefix": record.prefix,
-            "hash": record.hash, "created_at": record.created_at,
+            "hash": record.hash, "created_at": record.created_at, "user_name": record.user,
         }  # fmt: skip
 
         def op(db: Session) -> bool:
@@ -45,4 +45,4 @@ class KeysArea(Area):
 
 def _key(row: Sequence[Any]) -> KeyRecord:
     revoked = None if row[6] is None else float(row[6])
-    return KeyRecord(row[0], row[1], row[2], row[3], row[4], float(row[5]), revoked)
+    return KeyRecord(row[0], row[1], row[2], row[3], row[4], float(row[5]), revoked, row[7])

@@ -50,7 +50,9 @@ class OperationsArea(Area):
 
         Recorded steps before the failure are kept. With ordered replay (code workflows) the
         last failed step and every step recorded after it are dropped; with replay by key
-        (definitions) the failed, retrying and waiting steps are. ``version`` re-pins a stored
+        (definitions) the failed, retrying and waiting steps are. A child's wait that runs
+        again takes its start step with it, so the step starts a new child (its next attempt)
+        rather than reading the end of the one that failed. ``version`` re-pins a stored
         definition's run to that version. The workflow's counters forget the failure: the run
         counts again when it ends again.
 
@@ -64,8 +66,11 @@ class OperationsArea(Area):
             if status != "failed":
                 raise RunNotResumable(run_id, status)
             before = {r[0] for r in db.run("step_positions", {"run_id": run_id})}
+            waits = {r[0] for r in db.run("child_waits_of_run", {"run_id": run_id})}
             query = "delete_steps_from_last_failure" if ordered else "delete_unfinished_steps"
             db.run(query, {"run_id": run_id})
+            after = {r[0] for r in db.run("step_positions", {"run_id": run_id})}
+            _forget_child_starts(db, run_id, waits - after)
             after = {r[0] for r in db.run("step_positions", {"run_id": run_id})}
             db.run("delete_waits_of_run", {"run_id": run_id})
             db.run("reopen_run", {"run_id": run_id, "now": op.now, "version": version})
@@ -134,6 +139,14 @@ def add_history(db: Session, run_id: str, action: str, op: Operation,
     params = {"run_id": run_id, "at": op.now, "action": action, "actor": op.actor,
               "reason": op.reason, "detail": orjson.dumps(detail or {}).decode()}  # fmt: skip
     db.run("insert_history", params)
+
+
+def _forget_child_starts(db: Session, run_id: str, waits: set[str]) -> None:
+    """Drop the start steps of the failed child waits ``waits`` (keys ``<start>.result``) that will
+    run again: the parent then starts a new child instead of re-reading the failed one."""
+    for key in waits:
+        if key.endswith(".result"):
+            db.run("delete_child_start", {"run_id": run_id, "key": key.removesuffix(".result")})
 
 
 def _run_row(db: Session, run_id: str) -> tuple[str, str, str | None, int | None]:

@@ -75,6 +75,10 @@ class TaskRecord:
     completed_at: float | None
     created_at: float
     updated_at: float
+    attempt: int = 1
+    """1 for a step's first task; a resumed step that runs again opens attempt 2, and so on."""
+    completed_via: str | None = None
+    """The API key (``key:<id>``) through which the task was completed, if any."""
 
     def result(self) -> dict[str, Any]:
         """What the waiting step returns once the task is completed."""
@@ -83,7 +87,7 @@ class TaskRecord:
             "taskId": self.id, "decision": decision,
             "approved": decision is not None and decision.lower() in APPROVING,
             "comment": self.comment, "data": self.response, "completedBy": self.completed_by,
-            "completedAt": _iso(self.completed_at),
+            "completedVia": self.completed_via, "completedAt": _iso(self.completed_at),
         }  # fmt: skip
 
     def as_resource(self) -> dict[str, Any]:
@@ -96,7 +100,8 @@ class TaskRecord:
             "escalateTo": self.escalate_to, "escalatedAt": _iso(self.escalated_at),
             "escalatedFrom": self.escalated_from, "decision": self.decision,
             "comment": self.comment, "response": self.response,
-            "completedBy": self.completed_by, "completedAt": _iso(self.completed_at),
+            "completedBy": self.completed_by, "completedVia": self.completed_via,
+            "completedAt": _iso(self.completed_at), "attempt": self.attempt,
             "runId": self.run_id, "stepKey": self.step_key, "workflow": self.workflow,
             "createdAt": _iso(self.created_at), "updatedAt": _iso(self.updated_at),
         }  # fmt: skip
@@ -111,6 +116,8 @@ class Completion:
     response: Any
     by: str
     at: float
+    via: str | None = None
+    """The API key the answer came through (``key:<id>``), when it came through the API."""
 
 
 class TasksArea(Area):
@@ -122,8 +129,9 @@ class TasksArea(Area):
 
     async def create_task(self, fence: int, step: StepRecord, task: NewTask) -> TaskRecord:
         """Record the run's waiting ``step`` and create ``task`` for it, in one fenced
-        transaction, emitting ``HumanTask.created``. A task that already exists for the step is
-        returned unchanged (nothing is emitted twice)."""
+        transaction, emitting ``HumanTask.created``. An open task that already exists for the
+        step is returned unchanged (nothing is emitted twice); if the step's last task has ended
+        (the step runs again after a resume), ``task`` is its next attempt."""
         step_params = {**_step_params(task.run_id, step), "fence": fence}
 
         def op(db: Session) -> TaskRecord:
@@ -139,7 +147,7 @@ class TasksArea(Area):
         return stored
 
     async def task_for_step(self, run_id: str, step_key: str) -> TaskRecord | None:
-        """The task of a run's step, if one was created."""
+        """The newest task (last attempt) of a run's step, if one was created."""
         found: TaskRecord | None = await self._read(lambda db: _task_of_step(db, run_id, step_key))
         return found
 
@@ -191,7 +199,7 @@ class TasksArea(Area):
         it (False: it was not open, or was reassigned meanwhile; nothing changed)."""
         params = {"org": org, "id": task_id, "assignee": assignee, "decision": answer.decision,
                   "comment": answer.comment, "response": _dumps_or_none(answer.response),
-                  "by": answer.by, "now": answer.at}  # fmt: skip
+                  "by": answer.by, "via": answer.via, "now": answer.at}  # fmt: skip
 
         def op(db: Session) -> tuple[TaskRecord | None, bool]:
             changed = db.run("task_complete", params).rowcount == 1

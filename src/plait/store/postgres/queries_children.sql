@@ -10,6 +10,18 @@ VALUES (:id, :org, :workflow, 'pending', :input, 'child', :now, :now, :deadline_
         :workflow_id, :workflow_version, :parent_run_id, :parent_step)
 ON CONFLICT (id) DO NOTHING;
 
+-- name: child_start_of
+-- The start a parent's step recorded already: a replayed start keeps its child.
+SELECT output FROM steps
+WHERE run_id = :run_id AND key = :key AND kind = 'child' AND status = 'completed';
+
+-- name: child_exists
+SELECT 1 FROM runs WHERE id = :id;
+
+-- name: child_attempts
+-- How many children a parent's step has started (a resumed step starts one more).
+SELECT COUNT(*) FROM runs WHERE parent_run_id = :parent_run_id AND parent_step = :parent_step;
+
 -- name: child_outcome
 SELECT status, output, error, workflow FROM runs WHERE id = :run_id;
 

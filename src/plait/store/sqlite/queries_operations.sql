@@ -19,6 +19,14 @@ WHERE run_id = :run_id
 -- Replay by key (definitions): failed, retrying and waiting steps run again; the rest is kept.
 DELETE FROM steps WHERE run_id = :run_id AND status IN ('failed', 'retrying', 'waiting');
 
+-- name: child_waits_of_run
+-- Waits that read a child's failure (a wait still waiting keeps its child, which may still end).
+SELECT key FROM steps WHERE run_id = :run_id AND kind = 'child-result' AND status = 'failed';
+
+-- name: delete_child_start
+-- The start of a child whose wait runs again: the step starts a new child (its next attempt).
+DELETE FROM steps WHERE run_id = :run_id AND key = :key AND kind = 'child';
+
 -- name: delete_waits_of_run
 DELETE FROM event_waits WHERE run_id = :run_id;
 

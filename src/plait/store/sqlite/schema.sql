@@ -8,7 +8,7 @@ CREATE TABLE api_keys (
     prefix     TEXT NOT NULL,
     hash       TEXT NOT NULL,
     created_at REAL NOT NULL,
-    revoked_at REAL,
+    revoked_at REAL, user_name TEXT,
     PRIMARY KEY (id)
 );
 
@@ -164,7 +164,7 @@ CREATE TABLE steps (
     PRIMARY KEY (run_id, key)
 ) WITHOUT ROWID;
 
-CREATE TABLE tasks (
+CREATE TABLE "tasks" (
     org          TEXT NOT NULL,
     id           TEXT NOT NULL,
     run_id       TEXT NOT NULL,
@@ -189,8 +189,10 @@ CREATE TABLE tasks (
     completed_at REAL,
     created_at   REAL NOT NULL,
     updated_at   REAL NOT NULL,
+    attempt      INTEGER NOT NULL DEFAULT 1,
+    completed_via TEXT,
     PRIMARY KEY (org, id),
-    UNIQUE (run_id, step_key)
+    UNIQUE (run_id, step_key, attempt)
 );
 
 CREATE TABLE webhooks (

@@ -233,3 +233,30 @@ async def test_a_wait_for_event_step_times_out_to_null(
         await assert_eventually(waiting)
         await clock.advance(61)
         assert (await engine.handle(run_id).result(timeout=5))["paid"] is None
+
+
+async def test_retried_and_forked_runs_keep_their_trigger_event(make_engine: MakeEngine) -> None:
+    engine = make_engine()
+    calls: list[str] = []
+
+    def count(name: str) -> str:
+        calls.append(name)
+        return name
+
+    @engine.workflow("welcome", trigger="Customer.created")
+    async def welcome(ctx: Context, customer: dict[str, Any]) -> Any:
+        await ctx.step("first", count, "first")
+        await ctx.step("second", count, "second")
+        return ctx.event
+
+    async with engine:
+        emitted = await engine.events.emit("default", "Customer.created", {"name": "Ada"}, id="c-9")
+        [run_id] = emitted["runs"]
+        assert (await engine.handle(run_id).result(timeout=5))["$id"] == "c-9"
+        retried = await engine.retry(run_id)
+        assert (await retried.result(timeout=5))["$id"] == "c-9"
+        forked = await engine.fork(run_id, 2)  # step 2 is "second": the event is no step
+        assert (await forked.result(timeout=5))["$id"] == "c-9"
+        steps = [s.name for s in (await engine.get_run(forked.id)).steps]
+    assert calls == ["first", "second", "first", "second", "second"]
+    assert steps[-2:] == ["first", "second"]

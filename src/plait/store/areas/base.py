@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from plait.store.base import EventRecord
-from plait.store.registry import MachineDelivery
+from plait.store.registry import MachineDelivery, RunToStart
 from plait.store.session import Session
 
 Op = Callable[[Session], Any]
@@ -38,6 +38,12 @@ class Area:
         raise TypeError("provided by WorkflowsArea")
 
     def _run_ended(self, db: Session, run_id: str, status: str, now: float) -> None:
+        raise TypeError("provided by WorkflowsArea")
+
+    def _insert_run(
+        self, db: Session, event: EventRecord, start: RunToStart, status: str,
+        wake_at: float | None, trigger: str = "event",
+    ) -> None:  # fmt: skip
         raise TypeError("provided by WorkflowsArea")
 
     def _cancel_tasks(self, db: Session, run_id: str, now: float) -> None:

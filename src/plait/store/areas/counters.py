@@ -11,8 +11,7 @@ An operation that fails inside a batch takes its deltas with it (``mark`` before
 after its savepoint is rolled back).
 
 Within the batch that moves them, a read of a workflow's counters does not see the deltas yet;
-every other transaction sees them committed with the runs that caused them. (Runs inserted by an
-event or a schedule tick, ``workflows._insert_run``, still add to ``running`` at once.)
+every other transaction sees them committed with the runs that caused them.
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from plait.store.areas.base import Area
-from plait.store.areas.workflows import _insert_run
 from plait.store.base import EventRecord
 from plait.store.registry import MachineDelivery
 from plait.store.session import Session
@@ -111,7 +110,7 @@ class MachinesArea(Area):
                 return "unknown", None
             created = {**ident, "run_id": start.run_id, "now": event.created_at}
             if db.run("machine_insert_instance", created).rowcount == 1:
-                _insert_run(db, event, start, "pending", None)
+                self._insert_run(db, event, start, "pending", None)
                 self._runnable = True
                 if delivery.inbox:
                     self._append(db, ident, event, db.run("machine_count_event", ident).fetchone())

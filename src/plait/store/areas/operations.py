@@ -111,10 +111,9 @@ class OperationsArea(Area):
             params = {"run_id": run_id, "new_id": new_id, "now": op.now, "trigger": action,
                       "version": version}  # fmt: skip
             db.run("insert_copied_run", params)
-            reused: list[str] = []
-            if position is not None:
-                db.run("copy_steps_before", {**params, "position": position})
-                reused = [r[0] for r in db.run("step_positions", {"run_id": new_id})]
+            # From scratch, only what precedes every step is kept: the trigger event (ctx.event).
+            db.run("copy_steps_before", {**params, "position": position or 0})
+            reused = [str(r[0]) for r in db.run("step_positions", {"run_id": new_id})]
             _, org, workflow_id, _ = _run_row(db, new_id)
             self._workflow_started(db, org, workflow_id)
             source = {"runId": new_id, "step": step, "reused": len(reused)}

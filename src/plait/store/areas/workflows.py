@@ -261,7 +261,7 @@ class WorkflowsArea(Area):
             return done
         decision: Decision = self.router.route(event, triggers, waits)
         for start in decision.starts:
-            done.runs.append(_start_run(db, event, start))
+            done.runs.append(self._start_run(db, event, start))
         for wait in decision.resolves:
             if _resolve_wait(db, event, wait):
                 done.resumed.append(wait.run_id)
@@ -293,7 +293,7 @@ class WorkflowsArea(Area):
         version = row[5] if row[3] == "definition" else None
         start = RunToStart(run_id, workflow_id, row[2], version, input)
         event = EventRecord("", org, "", b"{}", "schedule", None, now)
-        _insert_run(db, event, start, "pending", None, trigger="schedule")
+        self._insert_run(db, event, start, "pending", None, trigger="schedule")
         self._runnable = True
         return run_id
 
@@ -307,10 +307,13 @@ class WorkflowsArea(Area):
         if row is not None and row[1] is not None:
             self._counters.ended(row[0], row[1], status, now)
 
-
-def _start_run(db: Session, event: EventRecord, start: RunToStart) -> str:
-    now = event.created_at
-    if start.debounce_key is not None:
+    def _start_run(self, db: Session, event: EventRecord, start: RunToStart) -> str:
+        """Start the run ``event`` triggers, or push the event into the run its debounce key
+        already has; return the run's id."""
+        now = event.created_at
+        if start.debounce_key is None:
+            self._insert_run(db, event, start, "pending", None)
+            return start.run_id
         delay = start.debounce_delay or 0.0
         key = {"org": event.org, "workflow_id": start.workflow_id, "key": start.debounce_key}
         db.run("lock_debounce", key)  # other processes' events with this key wait for ours
@@ -319,26 +322,27 @@ def _start_run(db: Session, event: EventRecord, start: RunToStart) -> str:
             params = {"run_id": row[0], "input": start.input, "wake_at": now + delay,
                       "event_id": event.id, "now": now}  # fmt: skip
             if db.run("push_debounced_run", params).rowcount == 1:
+                if start.version is None:  # the run now answers to the last event
+                    _record_trigger_event(db, event, str(row[0]))
                 return str(row[0])
-        _insert_run(db, event, start, "waiting", now + delay)
+        self._insert_run(db, event, start, "waiting", now + delay)
         db.run("upsert_debounce", {**key, "run_id": start.run_id})
         return start.run_id
-    _insert_run(db, event, start, "pending", None)
-    return start.run_id
 
-
-def _insert_run(
-    db: Session, event: EventRecord, start: RunToStart, status: str,
-    wake_at: float | None, trigger: str = "event",
-) -> None:  # fmt: skip
-    params = {"id": start.run_id, "org": event.org, "workflow": start.name, "status": status,
-              "input": start.input, "now": event.created_at, "wake_at": wake_at,
-              "workflow_id": start.workflow_id, "version": start.version,
-              "event_id": event.id or None, "trigger": trigger}  # fmt: skip
-    if db.run("insert_triggered_run", params).rowcount == 1:
-        db.run("workflow_run_started", {"org": event.org, "workflow_id": start.workflow_id})
-        if trigger == "event" and start.version is None and event.id:
-            _record_trigger_event(db, event, start.run_id)
+    def _insert_run(
+        self, db: Session, event: EventRecord, start: RunToStart, status: str,
+        wake_at: float | None, trigger: str = "event",
+    ) -> None:  # fmt: skip
+        """Insert a run that ``event`` (or a schedule tick) starts, counted on its workflow."""
+        params = {"id": start.run_id, "org": event.org, "workflow": start.name,
+                  "status": status, "input": start.input, "now": event.created_at,
+                  "wake_at": wake_at, "workflow_id": start.workflow_id,
+                  "version": start.version, "event_id": event.id or None,
+                  "trigger": trigger}  # fmt: skip
+        if db.run("insert_triggered_run", params).rowcount == 1:
+            self._workflow_started(db, event.org, start.workflow_id)
+            if trigger == "event" and start.version is None and event.id:
+                _record_trigger_event(db, event, start.run_id)
 
 
 TRIGGER_EVENT_KEY = "$event"

@@ -4,7 +4,9 @@
 SELECT status, org, workflow_id, workflow_version FROM runs WHERE id = :run_id;
 
 -- name: step_positions
-SELECT key, position, status FROM steps WHERE run_id = :run_id ORDER BY position;
+-- The run's steps as listed (a recorded trigger event, at position -1, is not one of them).
+SELECT key, position, status FROM steps WHERE run_id = :run_id AND position >= 0
+ORDER BY position;
 
 -- name: delete_steps_from_last_failure
 -- Ordered replay (code): the last failed step and every step recorded after it run again; so do

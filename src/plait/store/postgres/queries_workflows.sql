@@ -106,9 +106,6 @@ VALUES (:id, :org, :workflow, :status, :input, :trigger, :now, :now, :wake_at,
         :workflow_id, :version, :event_id)
 ON CONFLICT (id) DO NOTHING;
 
--- name: workflow_run_started
-UPDATE workflows SET running = running + 1 WHERE org = :org AND id = :workflow_id;
-
 -- name: get_debounce
 SELECT d.run_id FROM debounces d JOIN runs r ON r.id = d.run_id
 WHERE d.org = :org AND d.workflow_id = :workflow_id AND d.key = :key
@@ -121,15 +118,6 @@ WHERE id = :run_id AND status = 'waiting' AND executions = 0;
 -- name: upsert_debounce
 INSERT INTO debounces (org, workflow_id, key, run_id) VALUES (:org, :workflow_id, :key, :run_id)
 ON CONFLICT (org, workflow_id, key) DO UPDATE SET run_id = excluded.run_id;
-
--- name: workflow_run_ended
-UPDATE workflows
-SET running = GREATEST(running - 1, 0), run_count = run_count + 1,
-    success_count = success_count + CASE WHEN CAST(:status AS TEXT) = 'succeeded' THEN 1 ELSE 0 END,
-    failure_count = failure_count + CASE WHEN CAST(:status AS TEXT) = 'failed' THEN 1 ELSE 0 END,
-    last_run_at = :now
-WHERE org = (SELECT org FROM runs WHERE id = :run_id)
-  AND id = (SELECT workflow_id FROM runs WHERE id = :run_id);
 
 -- name: page_runs
 -- A page of an organization's runs, newest first: those after the keyset (created_at, id) of
@@ -156,9 +144,12 @@ LIMIT :limit;
 
 -- name: insert_event_step
 -- The trigger event of a code workflow's run, recorded with the run (a completed step at
--- position -1, which no call of the workflow replays): ctx.event reads it.
+-- position -1, which no call of the workflow replays): ctx.event reads it. A debounced run
+-- takes each later event in its place.
 INSERT INTO steps (run_id, key, position, name, kind, status, attempts, output, error,
                    started_at, finished_at, wake_at)
 VALUES (:run_id, :key, :position, :name, :kind, :status, :attempts, :output, :error,
         :started_at, :finished_at, :wake_at)
-ON CONFLICT (run_id, key) DO NOTHING;
+ON CONFLICT (run_id, key) DO UPDATE
+SET output = excluded.output, started_at = excluded.started_at,
+    finished_at = excluded.finished_at;

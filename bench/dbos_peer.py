@@ -88,14 +88,18 @@ def _create_wal_db(tmpdir: str) -> str:
     return db_path
 
 
-def _define_workflow(dbos_cls: type[DBOS]) -> Workflow:
-    """Register the benchmark workflow with DBOS's (fresh) global registry and return it."""
+def _define_workflow(dbos_cls: type[DBOS], name: str | None = None) -> Workflow:
+    """Register the benchmark workflow with DBOS's (fresh) global registry and return it.
+
+    ``name`` is the workflow's registered name (DBOS's default: the function's qualified name);
+    ``bench/scaleout_dbos_app.py`` names it so that another process can enqueue it by name.
+    """
 
     @dbos_cls.step()
     async def noop_step(i: int) -> int:
         return i
 
-    @dbos_cls.workflow()
+    @dbos_cls.workflow(name=name)
     async def three_steps(i: int) -> int:
         a = await noop_step(i)
         b = await noop_step(i)

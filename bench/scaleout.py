@@ -2,7 +2,7 @@
 cross-process emit-to-resume latency.
 
     python bench/scaleout.py --db postgresql://postgres@127.0.0.1:5432/test \\
-        [--workers 1 2 4] [--runs 2000] [--waits 100] [--repeat 3]
+        [--workers 1 2 4] [--runs 2000] [--waits 100] [--repeat 3] [--vs dbos]
 
 For each worker count K, ``--repeat`` times, in a fresh schema (dropped afterwards), with the
 app ``bench/scaleout_app.py`` (a 3-step no-op workflow, and one that waits for an event):
@@ -28,6 +28,18 @@ app ``bench/scaleout_app.py`` (a 3-step no-op workflow, and one that waits for a
    benchmark process; the workers learn of it through LISTEN/NOTIFY, one claims the run,
    replays it and finishes it. p50 and p99.
 
+With ``--vs dbos``, each plait round is followed by a DBOS Transact round with the same K and
+``--runs``, on the same server, in a fresh database of its own (``CREATE DATABASE``, dropped
+afterwards): ``bench/scaleout_dbos_app.py`` runs once to migrate DBOS's schema and register the
+queue ``scaleout``, then K processes of it launch DBOS on that database and consume the queue
+(the same 3 no-op async steps; settings in that file). A ``DBOSClient`` in the benchmark process
+enqueues the workflows, each batch in one transaction (``enqueue_in_transaction``), and polls
+``dbos.workflow_status`` every 20 ms until all are ``SUCCESS``: cold (the batch committed before
+the K processes start) and warm (committed while they are up and idle, timed from the commit).
+Also reported: the share of the warm batch that the busiest process ran, and the CPU of the DBOS
+processes and of every backend on DBOS's database. DBOS's queue defaults unless
+``--dbos-worker-concurrency`` / ``--dbos-polling-interval`` are given.
+
 Each figure is the median over ``--repeat``. Prints a table, then one JSON line.
 """
 
@@ -35,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import json
 import os
 import signal
@@ -79,23 +92,21 @@ def _process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _spawn(commands: list[list[str]], logs: str, env: dict[str, str]) -> list[Popen[bytes]]:
+    """One process per command, its output in ``logs/worker-<n>.log``."""
+    workers = []
+    for n, command in enumerate(commands):
+        log = open(os.path.join(logs, f"worker-{n}.log"), "wb")  # noqa: SIM115 - closed with it
+        workers.append(Popen(command, cwd=logs, env=env, stdout=log, stderr=subprocess.STDOUT))
+        log.close()  # the child holds its own descriptor
+    return workers
+
+
 def _spawn_workers(url: str, count: int, logs: str) -> list[Popen[bytes]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PLAIT_")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BENCH), env.get("PYTHONPATH")]))
-    workers = []
-    for n in range(count):
-        log = open(os.path.join(logs, f"worker-{n}.log"), "wb")  # noqa: SIM115 - closed with it
-        workers.append(
-            Popen(
-                [sys.executable, "-m", "plait", "worker", "scaleout_app:engine", "--db", url],
-                cwd=logs,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        )
-        log.close()  # the child holds its own descriptor
-    return workers
+    command = [sys.executable, "-m", "plait", "worker", "scaleout_app:engine", "--db", url]
+    return _spawn([command] * count, logs, env)
 
 
 def _stop_workers(workers: list[Popen[bytes]]) -> None:
@@ -123,12 +134,16 @@ async def _scalar(conn: psycopg.AsyncConnection[Any], sql: str, *params: Any) ->
     return None if row is None else row[0]
 
 
-async def _succeeded(conn: psycopg.AsyncConnection[Any]) -> int:
-    cursor = await conn.execute(
-        "SELECT count(*) FILTER (WHERE status = 'succeeded'), "
-        "count(*) FILTER (WHERE status IN ('failed', 'cancelled')) "
-        "FROM runs WHERE workflow LIKE 'noop3%'"
-    )
+PLAIT_COUNTS = (
+    "SELECT count(*) FILTER (WHERE status = 'succeeded'), "
+    "count(*) FILTER (WHERE status IN ('failed', 'cancelled')) "
+    "FROM runs WHERE workflow LIKE 'noop3%'"
+)
+
+
+async def _succeeded(conn: psycopg.AsyncConnection[Any], counts: str = PLAIT_COUNTS) -> int:
+    """How many runs succeeded, by ``counts`` (a query of succeeded and failed counts)."""
+    cursor = await conn.execute(counts)  # type: ignore[arg-type]
     row = await cursor.fetchone()
     succeeded, bad = (int(row[0]), int(row[1])) if row else (0, 0)
     if bad:
@@ -141,10 +156,11 @@ async def _until_succeeded(
     total: int,
     workers: list[Popen[bytes]],
     logs: str,
+    counts: str = PLAIT_COUNTS,
 ) -> float:
-    """Poll every ``POLL`` s until ``total`` noop3* runs succeeded; the time it was seen."""
+    """Poll every ``POLL`` s until ``total`` runs succeeded; the time it was seen."""
     deadline = time.perf_counter() + 600
-    while (succeeded := await _succeeded(conn)) < total:
+    while (succeeded := await _succeeded(conn, counts)) < total:
         _check_alive(workers, logs)
         if time.perf_counter() > deadline:
             raise RuntimeError(f"only {succeeded} of {total} runs succeeded in 10 minutes")
@@ -203,6 +219,14 @@ class _Sessions:
                 await asyncio.sleep(0.005)
 
 
+async def _idle_busy_pct() -> float:
+    """The machine's busy share over 1 s before a round: what other tenants are doing."""
+    busy0, total0 = _cpu_times()
+    await asyncio.sleep(1.0)
+    busy1, total1 = _cpu_times()
+    return 100 * (busy1 - busy0) / max(total1 - total0, 1)
+
+
 async def _enqueue(engine: Engine, first: int, count: int, workflows: int) -> None:
     """``count`` runs over ``workflows`` workflows, queued in one loop turn: one group commit,
     one NOTIFY."""
@@ -221,10 +245,7 @@ async def _rounds(
     """The cold drain (workers spawned over a backlog), then the warm one (a backlog committed
     at once under running workers), with the CPU each side spent on the warm one."""
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        busy0, total0 = _cpu_times()  # what the machine does without us: other tenants
-        await asyncio.sleep(1.0)
-        busy1, total1 = _cpu_times()
-        idle_busy_pct = 100 * (busy1 - busy0) / max(total1 - total0, 1)
+        idle_busy_pct = await _idle_busy_pct()
         started = time.perf_counter()
         await _enqueue(engine, 0, runs, workflows)
         enqueue_s = time.perf_counter() - started
@@ -314,7 +335,155 @@ async def one_round(
     return result
 
 
-async def main() -> None:
+# --- DBOS Transact on the same server (``--vs dbos``) -----------------------------------------
+
+DBOS_APP = BENCH / "scaleout_dbos_app.py"
+DBOS_COUNTS = (
+    "SELECT count(*) FILTER (WHERE status = 'SUCCESS'), "
+    "count(*) FILTER (WHERE status IN ('ERROR', 'CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED')) "
+    "FROM dbos.workflow_status WHERE queue_name = 'scaleout'"
+)
+
+
+def _dbos_command(url: str, executor_id: str, queue_options: list[str]) -> list[str]:
+    return [sys.executable, str(DBOS_APP), url, executor_id, *queue_options]
+
+
+def _dbos_setup(url: str, queue_options: list[str]) -> None:
+    """DBOS's migrations and the queue's row, before anything is enqueued."""
+    command = [*_dbos_command(url, "setup", queue_options), "--setup"]
+    done = subprocess.run(command, capture_output=True, timeout=300, check=False)
+    if done.returncode != 0 or b"ready" not in done.stdout:
+        raise RuntimeError(f"DBOS setup failed:\n{done.stdout[-2000:]!r}\n{done.stderr[-2000:]!r}")
+
+
+def _spawn_dbos(url: str, count: int, logs: str, queue_options: list[str]) -> list[Popen[bytes]]:
+    commands = [_dbos_command(url, f"worker-{n}", queue_options) for n in range(count)]
+    return _spawn(commands, logs, dict(os.environ))
+
+
+def _all_ready(logs: str, count: int) -> bool:
+    logs_text = (Path(logs, f"worker-{n}.log").read_text(errors="replace") for n in range(count))
+    return all("ready" in text.splitlines() for text in logs_text)
+
+
+async def _until_ready(workers: list[Popen[bytes]], logs: str) -> None:
+    """Until every DBOS process printed ``ready`` (launched, its queue registered)."""
+    while not _all_ready(logs, len(workers)):
+        _check_alive(workers, logs)
+        await asyncio.sleep(POLL)
+
+
+def _dbos_enqueue(client: Any, engine: Any, first: int, count: int) -> None:
+    """``count`` workflows enqueued in one transaction, as plait's batch is one commit."""
+    from scaleout_dbos_app import APP_VERSION, QUEUE, WORKFLOW
+
+    options = {"workflow_name": WORKFLOW, "queue_name": QUEUE, "app_version": APP_VERSION}
+    with engine.begin() as conn:
+        for i in range(first, first + count):
+            client.enqueue_in_transaction(conn, options, i)
+
+
+async def _dbos_backend_cpu(conn: psycopg.AsyncConnection[Any]) -> dict[int, float]:
+    """CPU seconds of each backend on DBOS's database but this one: the DBOS processes' and
+    the enqueuing client's, as plait's figure counts its workers' and the benchmark's."""
+    cursor = await conn.execute(
+        "SELECT pid FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    return {int(row[0]): _process_cpu_seconds(int(row[0])) for row in await cursor.fetchall()}
+
+
+async def _by_executor(conn: psycopg.AsyncConnection[Any]) -> dict[str, int]:
+    """Finished workflows per DBOS executor (process)."""
+    cursor = await conn.execute(
+        "SELECT executor_id, count(*) FROM dbos.workflow_status "
+        "WHERE queue_name = 'scaleout' AND status = 'SUCCESS' GROUP BY executor_id"
+    )
+    return {str(row[0]): int(row[1]) for row in await cursor.fetchall()}
+
+
+async def _dbos_warm(
+    conn: psycopg.AsyncConnection[Any],
+    client: Any,
+    engine: Any,
+    workers: list[Popen[bytes]],
+    runs: int,
+    logs: str,
+) -> dict[str, float]:
+    """``runs`` more workflows committed at once while the K DBOS processes are up and idle,
+    timed from that commit until all are ``SUCCESS``, with the CPU each side spent."""
+    before = await _by_executor(conn)
+    backends0 = await _dbos_backend_cpu(conn)
+    busy0, total0 = _cpu_times()
+    workers0 = sum(_process_cpu_seconds(w.pid) for w in workers)
+    await asyncio.to_thread(_dbos_enqueue, client, engine, runs, runs)
+    committed = time.perf_counter()
+    done = await _until_succeeded(conn, 2 * runs, workers, logs, DBOS_COUNTS)
+    busy1, total1 = _cpu_times()
+    workers1 = sum(_process_cpu_seconds(w.pid) for w in workers)
+    backends1 = await _dbos_backend_cpu(conn)
+    after = await _by_executor(conn)
+    ran = [after[k] - before.get(k, 0) for k in after]
+    return {
+        "warm_wf_per_s": runs / (done - committed),
+        "machine_cpu_busy_pct": 100 * (busy1 - busy0) / max(total1 - total0, 1),
+        "worker_cpu_ms_per_run": 1000 * (workers1 - workers0) / runs,
+        "postgres_cpu_ms_per_run": 1000
+        * sum(cpu - backends0.get(pid, 0.0) for pid, cpu in backends1.items())
+        / runs,
+        "warm_busiest_process_share": max(ran) / runs,
+    }
+
+
+async def _dbos_rounds(
+    url: str, client: Any, engine: Any, workers: list[Popen[bytes]], count: int, runs: int,
+    queue_options: list[str], logs: str,
+) -> dict[str, float]:  # fmt: skip
+    """The cold drain (K DBOS processes spawned over a backlog), then the warm one; the
+    processes it spawns are appended to ``workers`` for the caller to stop."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        idle_busy_pct = await _idle_busy_pct()
+        started = time.perf_counter()
+        await asyncio.to_thread(_dbos_enqueue, client, engine, 0, runs)
+        enqueue_s = time.perf_counter() - started
+        spawned = time.perf_counter()
+        workers.extend(_spawn_dbos(url, count, logs, queue_options))
+        cold_done = await _until_succeeded(conn, runs, workers, logs, DBOS_COUNTS)
+        await _until_ready(workers, logs)
+        warm = await _dbos_warm(conn, client, engine, workers, runs, logs)
+    return {
+        "cold_wall_s": cold_done - spawned,
+        "cold_wf_per_s": runs / (cold_done - spawned),
+        "enqueue_runs_per_s": runs / enqueue_s,
+        "idle_machine_cpu_busy_pct": idle_busy_pct,
+        **warm,
+    }
+
+
+async def dbos_round(db: str, count: int, runs: int, queue_options: list[str]) -> dict[str, float]:
+    """One round of DBOS with ``count`` processes, in a fresh database dropped afterwards."""
+    import sqlalchemy as sa
+    from dbos import DBOSClient
+    from dbos_peer import fresh_database
+    from scaleout_dbos_app import APP_NAME
+
+    with fresh_database(db) as url, tempfile.TemporaryDirectory() as logs:
+        await asyncio.to_thread(_dbos_setup, url, queue_options)
+        client = DBOSClient(system_database_url=url, application_name=APP_NAME)
+        engine = sa.create_engine(sa.make_url(url).set(drivername="postgresql+psycopg"))
+        workers: list[Popen[bytes]] = []
+        try:
+            return await _dbos_rounds(
+                url, client, engine, workers, count, runs, queue_options, logs
+            )
+        finally:
+            await asyncio.to_thread(_stop_workers, workers)
+            client.destroy()
+            engine.dispose()
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--db", required=True, metavar="URL", help="a postgresql:// server URL")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
@@ -329,6 +498,45 @@ async def main() -> None:
         metavar=f"1..{len(scaleout_app.WORKFLOWS)}",
         help="spread the runs over this many workflows (identical code, distinct counter rows)",
     )
+    parser.add_argument("--vs", choices=["dbos"], help="also measure DBOS Transact, same server")
+    parser.add_argument(
+        "--dbos-worker-concurrency", type=int, help="DBOS queue worker_concurrency (default: none)"
+    )
+    parser.add_argument(
+        "--dbos-polling-interval", type=float, help="DBOS queue polling_interval_sec (default: 1)"
+    )
+    return parser
+
+
+def _dbos_queue_options(args: argparse.Namespace) -> list[str]:
+    options = []
+    if args.dbos_worker_concurrency is not None:
+        options += ["--worker-concurrency", str(args.dbos_worker_concurrency)]
+    if args.dbos_polling_interval is not None:
+        options += ["--polling-interval", str(args.dbos_polling_interval)]
+    return options
+
+
+def _medians(rounds: list[dict[str, float]]) -> dict[str, float]:
+    return {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+
+
+async def _measure(
+    args: argparse.Namespace, count: int
+) -> tuple[dict[str, float], dict[str, float] | None]:
+    """``--repeat`` rounds with ``count`` workers, plait and DBOS alternating; the medians."""
+    plait_rounds, dbos_rounds = [], []
+    for _ in range(args.repeat):
+        plait_rounds.append(await one_round(args.db, count, args.runs, args.waits, args.workflows))
+        if args.vs == "dbos":
+            dbos_rounds.append(
+                await dbos_round(args.db, count, args.runs, _dbos_queue_options(args))
+            )
+    return _medians(plait_rounds), _medians(dbos_rounds) if dbos_rounds else None
+
+
+async def main() -> None:
+    parser = _parser()
     args = parser.parse_args()
     if not is_postgres(args.db):
         parser.error("--db takes a postgresql:// URL: scale-out needs a shared server")
@@ -342,16 +550,43 @@ async def main() -> None:
         "cpus": os.cpu_count(),
         "by_workers": {},
     }
-    for count in args.workers:
-        rounds = [
-            await one_round(args.db, count, args.runs, args.waits) for _ in range(args.repeat)
-        ]
-        report["by_workers"][str(count)] = {
-            k: statistics.median(r[k] for r in rounds) for k in rounds[0]
+    if args.vs == "dbos":
+        report["dbos"] = {
+            "version": importlib.metadata.version("dbos"),
+            "worker_concurrency": args.dbos_worker_concurrency,
+            "polling_interval_sec": args.dbos_polling_interval or 1.0,
+            "by_workers": {},
         }
-        print(f"  {count} worker(s): {json.dumps(report['by_workers'][str(count)])}", flush=True)
+    for count in args.workers:
+        plait, dbos = await _measure(args, count)
+        report["by_workers"][str(count)] = plait
+        print(f"  {count} worker(s): {json.dumps(plait)}", flush=True)
+        if dbos is not None:
+            dbos["plait_over_dbos_warm"] = plait["warm_wf_per_s"] / dbos["warm_wf_per_s"]
+            report["dbos"]["by_workers"][str(count)] = dbos
+            print(f"  {count} DBOS process(es): {json.dumps(dbos)}", flush=True)
     _print_table(report)
+    if "dbos" in report:
+        _print_dbos_table(report)
     print(json.dumps(report))
+
+
+def _print_dbos_table(report: dict[str, Any]) -> None:
+    dbos = report["dbos"]
+    print(f"DBOS {dbos['version']}, K processes on one queue (worker_concurrency="
+          f"{dbos['worker_concurrency']}, polling_interval_sec={dbos['polling_interval_sec']}), "
+          f"in a fresh database on the same server")  # fmt: skip
+    columns = ["workers", "plait warm", "DBOS warm", "plait/DBOS", "plait cold s", "DBOS cold s"]
+    columns += ["DBOS top share", "DBOS CPU %", "DBOS wkr ms", "DBOS pg ms"]
+    print("".join(f"{name:>15}" for name in columns))
+    for count, row in dbos["by_workers"].items():
+        ours = report["by_workers"][count]
+        cells = [count, f"{ours['warm_wf_per_s']:,.0f}", f"{row['warm_wf_per_s']:,.0f}"]
+        cells += [f"{row['plait_over_dbos_warm']:.1f}x", f"{ours['cold_wall_s']:.2f}"]
+        cells += [f"{row['cold_wall_s']:.2f}", f"{row['warm_busiest_process_share']:.2f}"]
+        cells += [f"{row['machine_cpu_busy_pct']:.0f}", f"{row['worker_cpu_ms_per_run']:.2f}"]
+        cells += [f"{row['postgres_cpu_ms_per_run']:.2f}"]
+        print("".join(f"{cell:>15}" for cell in cells))
 
 
 def _print_table(report: dict[str, Any]) -> None:

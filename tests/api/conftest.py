@@ -49,15 +49,9 @@ def bearer(key: str) -> dict[str, str]:
 
 
 # Tests that look at the SQLite file itself, by name and why.
-SQLITE_ONLY = {"test_keys_are_stored_hashed": "it reads the bytes of the SQLite database file"}
-
-
 @pytest.fixture(params=BACKENDS)
 async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Engine]:
     """An engine on a fresh database of each backend (SQLite: ``api.db`` in ``tmp_path``)."""
-    why = SQLITE_ONLY.get(request.node.originalname)
-    if request.param != "sqlite" and why:
-        pytest.skip(f"SQLite only: {why}")
     with database_url(request.param, tmp_path, sqlite_name="api.db") as url:
         engine = Engine(url)
         try:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Awaitable, Callable
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ import pytest
 from plait import Engine
 from plait.keys import ROLES, Role, hash_key
 from tests.api.conftest import WELCOME, Keys, bearer
+from tests.backends import select
 
 Call = Callable[[httpx.AsyncClient, dict[str, str], Engine, str], Awaitable[httpx.Response]]
 
@@ -160,16 +159,23 @@ async def test_ids_of_another_organization_are_not_found_under_ones_own(
     assert {run["$id"], *event["runs"]} <= {r["$id"] for r in own["items"]}
 
 
-def _database(folder: Path) -> tuple[bytes, set[str]]:
-    """Every byte of the database files, and the stored key hashes."""
-    raw = b"".join(p.read_bytes() for p in folder.iterdir() if p.name.startswith("api.db"))
-    with closing(sqlite3.connect(folder / "api.db")) as db:
-        return raw, {row[0] for row in db.execute("SELECT hash FROM api_keys")}
+async def _database(engine: Engine, folder: Path) -> tuple[bytes, set[str]]:
+    """Every byte of the stored keys (SQLite: of the whole database files), and their hashes."""
+    store = await engine.opened_store()
+    stored = {row[0] for row in await select(store, "SELECT hash FROM api_keys")}
+    if not engine.settings.database_url.startswith("sqlite"):
+        rows = await select(store, "SELECT CAST(k AS TEXT) FROM api_keys AS k")
+        return "\n".join(row[0] for row in rows).encode(), stored
+    await engine.close()  # checkpoint the WAL into the file
+    return _file_bytes(folder), stored
+
+
+def _file_bytes(folder: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in folder.iterdir() if p.name.startswith("api.db"))
 
 
 async def test_keys_are_stored_hashed(keys: Keys, engine: Engine, tmp_path: Path) -> None:
-    await engine.close()  # checkpoint the WAL into the file
-    raw, stored = _database(tmp_path)
+    raw, stored = await _database(engine, tmp_path)
     for org_keys in keys.by_org.values():
         for key in org_keys.values():
             secret = key.split("_", 2)[2]

@@ -39,7 +39,7 @@ STATUS_BY_ERROR: dict[str, int] = {
     "InstanceEnded": 409, "NotAStateMachine": 409, "WorkflowNotActive": 409,
     "InvalidDefinition": 422, "InvalidArguments": 422, "SchemaViolation": 422,
     "SerializationError": 422, "ScheduleInvalid": 422, "WebhookInvalid": 422,
-    "WebhookMappingError": 422, "InvalidRole": 422, "ExpressionError": 422,
+    "WebhookMappingError": 422, "InvalidRole": 422, "InvalidUser": 422, "ExpressionError": 422,
     "UnknownAction": 422,
     "InvalidQuery": 400,
     "TaskForbidden": 403, "TaskNotOpen": 409, "InvalidDecision": 422,

@@ -180,3 +180,37 @@ async def test_github_redeliveries_are_one_event_by_their_delivery_id(
     assert ids == ["72d3162e-cc78", "72d3162e-cc78"]
     page = await engine.events.find("acme", type="Push.received")
     assert [e["$id"] for e in page.items] == ["72d3162e-cc78"]
+
+
+def _cursor(data: Any) -> str:
+    import base64
+    import json
+
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"l": "runs", "k": ["abc", "x"]},
+        {"l": "runs", "k": [1.0, 2]},
+        {"l": "events", "k": ["abc"]},
+        {"l": "events", "k": [10**30]},
+        {"l": "schedules", "k": [None, "x"]},
+        {"f": "createdAt", "k": [True, "float", "abc", "x"]},
+        "not a cursor",
+    ],
+)
+async def test_forged_cursors_never_get_a_server_error(
+    client: httpx.AsyncClient, keys: Keys, forged: Any
+) -> None:
+    admin = bearer(keys["acme"]["admin"])
+    cursor = forged if isinstance(forged, str) else _cursor(forged)
+    for listing in ("runs", "events", "schedules"):  # keyset pages read in SQL
+        answer = await client.get(f"/~acme/{listing}", headers=admin, params={"cursor": cursor})
+        assert answer.status_code == 400, (listing, answer.text)
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert answer.json()["detail"] == "the cursor is not valid" or "listing" in answer.text
+    for listing in ("keys", "webhooks", "workflows"):  # a well-formed one may just page on
+        answer = await client.get(f"/~acme/{listing}", headers=admin, params={"cursor": cursor})
+        assert answer.status_code in (200, 400), (listing, answer.text)

@@ -18,7 +18,11 @@ from fastapi import FastAPI
 
 from plait import Engine
 from plait.api import create_app
+from plait.errors import DatabaseUnavailable
 from plait.keys import create_key
+from plait.settings import Settings
+from plait.store.base import NewRun
+from plait.store.urls import open_store
 from plait.testing import assert_eventually
 from tests.backends import database_url
 from tests.tcp_proxy import TcpProxy
@@ -108,6 +112,24 @@ async def test_requests_get_503_while_the_database_is_cut_off_and_succeed_after(
         await assert_eventually(recovered, timeout=RECOVERY, interval=0.2)
     except AssertionError as exc:
         raise AssertionError(f"no recovery: the last answers were {seen[-3:]}") from exc
+
+
+async def test_the_first_write_after_an_outage_reconnects(pg_url: str, proxy: TcpProxy) -> None:
+    """A read noticed the outage, and the writer's connection went stale meanwhile: once the
+    database is back, the first write reconnects instead of failing fast as if it were down."""
+    proxy.restore()
+    store = open_store(Settings.load(database_url=proxy.url(pg_url)))
+    await store.open()
+    try:
+        await store.create_run(NewRun("run_before", "w", b"[]", 1.0))
+        proxy.cut()
+        with pytest.raises(DatabaseUnavailable):
+            await store.get_run("run_before")
+        proxy.restore()  # reachable again, and nothing has found out yet
+        _, created = await store.create_run(NewRun("run_after", "w", b"[]", 2.0))
+        assert created
+    finally:
+        await store.close()
 
 
 # -- plait serve without a database ---------------------------------------------------------

@@ -121,8 +121,12 @@ async def _start_when_reachable(engine: Engine, worker: bool) -> None:
         try:
             await _start(engine, worker)
         except DatabaseUnavailable as exc:
-            log.info("the database is still unreachable (%s); retrying in %.0f s", exc, delay)
             delay = min(delay * 2, RETRY_MAX)
+            log.info("the database is still unreachable (%s); retrying in %.1f s", exc, delay)
+            continue
+        except Exception:  # e.g. a read-only standby after a failover: keep trying, loudly
+            delay = min(delay * 2, RETRY_MAX)
+            log.exception("starting on the database failed; retrying in %.1f s", delay)
             continue
         log.info("the database is reachable again; started")
         return

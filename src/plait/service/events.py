@@ -65,7 +65,7 @@ class EventService:
         """Events of ``org``, newest first (the order they were stored), a page at a time (keyset
         on the store's sequence, in SQL: every event is reachable)."""
         check_limit(limit)
-        key = keyset_after(cursor, "events", 1)
+        key = keyset_after(cursor, "events", (int,))
         after = None if key is None else int(key[0])
         store = await self.engine.opened_registry()
         rows = await store.page_events(org, type, after, limit + 1)

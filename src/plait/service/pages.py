@@ -45,8 +45,11 @@ def paginate(
     chosen.sort(key=key, reverse=descending)
     if cursor is not None:
         after = _decode(cursor, field)
-        chosen = [item for item in chosen if (key(item) < after) == descending
-                  and key(item) != after]  # fmt: skip
+        try:
+            chosen = [item for item in chosen if (key(item) < after) == descending
+                      and key(item) != after]  # fmt: skip
+        except TypeError as exc:  # a forged cursor whose values do not compare with the items
+            raise InvalidQuery("the cursor is not valid") from exc
     page = chosen[:limit]
     more = len(chosen) > limit
     return Page(page, _encode(field, key(page[-1])) if more and page else None)
@@ -85,20 +88,38 @@ def _decode(cursor: str, field: str) -> tuple[Any, ...]:
 # -- keyset pages read from the database ----------------------------------------------------------
 
 
-def keyset_after(cursor: str | None, listing: str, size: int) -> list[Any] | None:
-    """The keyset a cursor of ``listing`` holds (``size`` values), or None for the first page."""
+_INT64 = 2**63 - 1
+
+
+def keyset_after(
+    cursor: str | None, listing: str, types: tuple[type[float] | type[int] | type[str], ...]
+) -> tuple[Any, ...] | None:
+    """The keyset a cursor of ``listing`` holds, one value of each of ``types``, or None for the
+    first page. ``InvalidQuery`` for anything else (a forged or corrupted cursor)."""
     if cursor is None:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = orjson.loads(raw)
         key = data["k"]
-        valid = data["l"] == listing and isinstance(key, list) and len(key) == size
+        valid = data["l"] == listing and isinstance(key, list) and len(key) == len(types)
     except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
         raise InvalidQuery("the cursor is not valid") from exc
     if not valid:
         raise InvalidQuery(f"the cursor does not belong to this listing ({listing})")
-    return list(key)
+    return tuple(_typed(value, kind) for value, kind in zip(key, types, strict=True))
+
+
+def _typed(value: Any, kind: type[float] | type[int] | type[str]) -> Any:
+    """``value`` as the column type it stands for, as the page's own cursor wrote it."""
+    if kind is str and isinstance(value, str):
+        return value
+    if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    integer = isinstance(value, int) and not isinstance(value, bool)
+    if kind is int and integer and -_INT64 <= value <= _INT64:
+        return value
+    raise InvalidQuery("the cursor is not valid")
 
 
 def keyset_page(

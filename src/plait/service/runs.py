@@ -73,8 +73,7 @@ class RunService:
             raise InvalidQuery(f"unknown run status {status!r}; use one of "
                                f"{', '.join(RUN_STATUSES)}")  # fmt: skip
         check_limit(limit)
-        key = keyset_after(cursor, "runs", 2)
-        after = None if key is None else (float(key[0]), str(key[1]))
+        after = keyset_after(cursor, "runs", (float, str))
         store = await self.engine.opened_registry()
         rows = await store.page_runs(org, workflow, status, after, limit + 1)
         return keyset_page(rows, limit, "runs", lambda r: [r.created_at, r.id],

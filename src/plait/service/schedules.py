@@ -63,8 +63,7 @@ class ScheduleService:
     ) -> Page:  # fmt: skip
         """Schedules of ``org`` (of one workflow if given), oldest first, a page at a time."""
         check_limit(limit)
-        key = keyset_after(cursor, "schedules", 2)
-        after = None if key is None else (float(key[0]), str(key[1]))
+        after = keyset_after(cursor, "schedules", (float, str))
         store = await self.engine.opened_registry()
         rows = await store.page_schedules(org, await self._id(org, workflow), after, limit + 1)
         return keyset_page(rows, limit, "schedules", lambda s: [s.created_at, s.id], resource)

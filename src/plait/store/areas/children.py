@@ -198,12 +198,12 @@ class ChildrenArea(Area):
 def _target(db: Session, child: NewChild) -> tuple[str, str | None, int | None] | str:
     """``(name, workflow id, pinned version)`` of the child's workflow, or why there is none."""
     if child.code_name is not None:  # a Workflow object: code, registered in org default
-        row = db.run("get_workflow", {"org": "default", "ref": child.code_name}).fetchone()
+        row = db.run("get_workflow_head", {"org": "default", "ref": child.code_name}).fetchone()
         known = row is not None and row[3] == "code"
         return child.code_name, (str(row[1]) if known else None), None
-    row = db.run("get_workflow", {"org": child.org, "ref": child.ref}).fetchone()
+    row = db.run("get_workflow_head", {"org": child.org, "ref": child.ref}).fetchone()
     if row is None and child.org != "default":
-        row = db.run("get_workflow", {"org": "default", "ref": child.ref}).fetchone()
+        row = db.run("get_workflow_head", {"org": "default", "ref": child.ref}).fetchone()
         row = row if row is not None and row[3] == "code" else None
     if row is None:
         return f"no workflow {child.ref!r} in organization {child.org!r}"

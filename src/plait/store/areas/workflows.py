@@ -287,7 +287,7 @@ class WorkflowsArea(Area):
     ) -> str | None:  # fmt: skip
         """Inside a schedule tick's transaction: start a run of the workflow's current version,
         if it is Activated; return the run id (None when the workflow cannot run now)."""
-        row = db.run("get_workflow", {"org": org, "ref": workflow_id}).fetchone()
+        row = db.run("get_workflow_head", {"org": org, "ref": workflow_id}).fetchone()
         if row is None or row[4] != "Activated":
             return None
         version = row[5] if row[3] == "definition" else None

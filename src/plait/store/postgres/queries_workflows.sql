@@ -40,13 +40,18 @@ DELETE FROM debounces WHERE org = :org AND workflow_id = :id;
 -- name: get_workflow
 -- The 8th column counts the runs of the workflow that are executing (pending or running), not
 -- those waiting (a debounce delay, a timer, an event): the workflow reads Triggered meanwhile.
--- One subquery per status, so each uses its partial index (runs_pending, runs_leased).
+-- The partial index runs_executing serves the count.
 SELECT w.org, w.id, w.name, w.kind, w.status, w.version, w.document,
        (SELECT COUNT(*) FROM runs r
-        WHERE r.status = 'pending' AND r.org = w.org AND r.workflow_id = w.id)
-       + (SELECT COUNT(*) FROM runs r
-          WHERE r.status = 'running' AND r.org = w.org AND r.workflow_id = w.id) AS executing,
+        WHERE r.status IN ('pending', 'running') AND r.org = w.org AND r.workflow_id = w.id)
+       AS executing,
        w.run_count, w.success_count, w.failure_count, w.last_run_at, w.created_at, w.updated_at
+FROM workflows w WHERE w.org = :org AND (w.id = :ref OR w.name = :ref);
+
+-- name: get_workflow_head
+-- get_workflow's first seven columns, without the count: for write transactions (a child's
+-- start, a schedule's tick), which need only what the workflow is.
+SELECT w.org, w.id, w.name, w.kind, w.status, w.version, w.document
 FROM workflows w WHERE w.org = :org AND (w.id = :ref OR w.name = :ref);
 
 -- name: get_version
@@ -57,9 +62,8 @@ FROM workflow_versions WHERE org = :org AND workflow_id = :id AND version = :ver
 -- The 8th column as in get_workflow.
 SELECT w.org, w.id, w.name, w.kind, w.status, w.version, w.document,
        (SELECT COUNT(*) FROM runs r
-        WHERE r.status = 'pending' AND r.org = w.org AND r.workflow_id = w.id)
-       + (SELECT COUNT(*) FROM runs r
-          WHERE r.status = 'running' AND r.org = w.org AND r.workflow_id = w.id) AS executing,
+        WHERE r.status IN ('pending', 'running') AND r.org = w.org AND r.workflow_id = w.id)
+       AS executing,
        w.run_count, w.success_count, w.failure_count, w.last_run_at, w.created_at, w.updated_at
 FROM workflows w WHERE w.org = :org ORDER BY w.created_at, w.id COLLATE "C";
 

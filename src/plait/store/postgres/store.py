@@ -210,7 +210,9 @@ class PostgresStore(StoreBackend):
                 continue
             except psycopg.OperationalError as exc:
                 self._drop_writer()
-                if self._down or attempt == WRITE_ATTEMPTS:  # in an outage, fail fast
+                # In an outage fail fast, but reconnect once first: a read may have found the
+                # database down, and the writer's connection be stale since it came back.
+                if (self._down and attempt > 1) or attempt == WRITE_ATTEMPTS:
                     self._down = True
                     raise
                 log.warning("PostgreSQL write failed (%s); reconnecting", _brief(exc))
@@ -330,9 +332,12 @@ class PostgresStore(StoreBackend):
         delay = 0.1
         while True:
             try:
+                # Keepalives: a half-open connection (a host gone without a word) would
+                # otherwise wait for notifications forever, leaving only the poll.
                 conn = await psycopg.AsyncConnection.connect(
-                    self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
-                )
+                    self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, keepalives=1,
+                    keepalives_idle=30, keepalives_interval=10, keepalives_count=3,
+                )  # fmt: skip
                 async with conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     delay = 0.1
@@ -397,10 +402,9 @@ def _brief(exc: BaseException) -> str:
 
 
 def _store_error(error: BaseException) -> BaseException:
-    if isinstance(error, PlaitError | LeaseLost):
-        return error
+    """What every caller in a batch gets when the whole batch failed."""
     if isinstance(error, psycopg.OperationalError) and not isinstance(
         error, pg_errors.TransactionRollback
     ):
         return DatabaseUnavailable(f"the PostgreSQL database is unreachable: {error}")
-    return StoreError(f"database write failed: {error}")
+    return _failure(error)

@@ -275,6 +275,8 @@ CREATE INDEX runs_by_workflow ON runs (workflow, created_at DESC);
 
 CREATE INDEX runs_children ON runs (parent_run_id) WHERE parent_run_id IS NOT NULL;
 
+CREATE INDEX runs_executing ON runs (org, workflow_id) WHERE status IN ('pending', 'running');
+
 CREATE INDEX runs_leased ON runs (lease_expires_at) WHERE status = 'running';
 
 CREATE INDEX runs_listing ON runs (created_at DESC);

@@ -164,10 +164,12 @@ class SQLiteStore(StoreBackend):
                 mark = self._counters.mark()
                 try:
                     outcomes.append((True, op(session)))
-                except (PlaitError, LeaseLost) as exc:
+                except sqlite3.Error:
+                    raise  # the batch is retried one operation at a time
+                except (Exception, LeaseLost) as exc:
                     db.execute("ROLLBACK TO op")
                     self._counters.undo(mark)
-                    outcomes.append((False, exc))
+                    outcomes.append((False, _failure(exc)))
                 db.execute("RELEASE op")
             self._counters.apply(session)  # once per workflow (areas/counters.py)
             db.execute("COMMIT")
@@ -184,6 +186,14 @@ class SQLiteStore(StoreBackend):
             return self._transaction([op])[0]
         except sqlite3.Error as exc:
             return False, StoreError(f"database write failed: {exc}")
+
+
+def _failure(exc: BaseException) -> BaseException:
+    """What the caller of a failed operation gets: a domain error as is, else a StoreError (a
+    fault of that operation alone: the rest of its batch commits, and its caller is answered)."""
+    if isinstance(exc, PlaitError | LeaseLost):
+        return exc
+    return StoreError(f"database write failed: {exc!r}")
 
 
 # -- migrations ---------------------------------------------------------------------------------

@@ -118,3 +118,24 @@ async def test_an_event_before_the_deadline_still_wins(
         run = await ended(second, run_id)
     history = [(h["from"], h["to"], h["event"]) for h in run["machine"]["history"]]
     assert history == [("first", "waiting", "start"), ("waiting", "on-time", "go")]
+
+
+async def test_a_late_worker_times_states_from_when_their_events_arrived(
+    make_engine: MakeEngine, clock: VirtualClock
+) -> None:
+    """`start` at t0, `go` at t0+2h, no worker until t0+3h: `waiting` was entered at t0, so its
+    1 h timeout fell due before `go` arrived, whatever the worker's lateness."""
+    first = make_engine(clock=clock)
+    async with first:
+        created = await first.workflows.create("acme", RELAY)
+        await first.workflows.activate("acme", created["$id"])
+    second = make_engine(clock=clock)  # no worker yet
+    [run_id] = (await second.events.emit("acme", "Relay.started", {"id": "r-9"}))["runs"]
+    await clock.advance(2 * HOUR)
+    await second.events.emit("acme", "Relay.go", {"id": "r-9"})
+    await clock.advance(HOUR)
+    async with second:
+        run = await ended(second, run_id)
+    history = [(h["from"], h["to"], h["event"]) for h in run["machine"]["history"]]
+    assert history == [("first", "waiting", "start"), ("waiting", "late", "timeout"),
+                       ("late", "done-late", "go")]  # fmt: skip

@@ -12,7 +12,9 @@ the state's timeout is due. For each event:
   ``assign`` (a template seeing ``output``, the last action's output) is merged into the
   machine's context; the transition is recorded; the target's ``entry`` steps run.
 
-A state's ``timeout`` counts from when the state was entered; when it passes with no event, its
+A state's ``timeout`` counts from when the state was entered (when the event that led to it
+arrived, or the previous timeout fell due; the initial state, when the first event arrived),
+whenever a worker processes it; when it passes with no event, its
 ``timeoutTransition`` is taken (event name ``timeout``). So it is when the next event arrived at or
 after the deadline (a worker that comes late does not let a late event win): the timeout is
 taken first and the event is then handled in the state the timeout led to (rejected there if that
@@ -149,8 +151,9 @@ class _Instance:
             context = self.compiled.context.render(scope)
         else:
             context = data if isinstance(data, dict) else {}
-        return {"state": self.compiled.machine.initial, "context": context,
-                "at": _iso(self.ctx.clock.time())}  # fmt: skip
+        # The initial state is entered when the first event arrived (the instance's creation).
+        at = (self.run.event or {}).get("createdAt") or _iso(self.ctx.clock.time())
+        return {"state": self.compiled.machine.initial, "context": context, "at": at}
 
     # -- events ---------------------------------------------------------------------------------
 
@@ -253,7 +256,9 @@ class _Instance:
         self.history.append({k: v for k, v in done.items() if k != "context"})
         target = self.compiled.states[move.target]
         await self.steps(target.entry, target.name, context, event, now)
-        return context, target, _stamp(done["at"])
+        # The target is entered when the event arrived (or the timeout fell due), not when a
+        # worker got round to it: its own timeout counts from then.
+        return context, target, _stamp(now)
 
     # -- steps ----------------------------------------------------------------------------------
 

@@ -206,7 +206,7 @@ async def test_forged_cursors_never_get_a_server_error(
 ) -> None:
     admin = bearer(keys["acme"]["admin"])
     cursor = forged if isinstance(forged, str) else _cursor(forged)
-    for listing in ("runs", "events", "schedules"):  # keyset pages read in SQL
+    for listing in ("runs", "events", "schedules", "tasks"):  # keyset pages read in SQL
         answer = await client.get(f"/~acme/{listing}", headers=admin, params={"cursor": cursor})
         assert answer.status_code == 400, (listing, answer.text)
         assert answer.headers["content-type"].startswith("application/problem+json")

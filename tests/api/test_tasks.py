@@ -131,3 +131,18 @@ async def test_refused_completions_are_clear_and_change_nothing(
     assert again.json()["type"] == "urn:plait:problem:task-not-open"
     assert "it is completed" in again.json()["detail"]
     assert await state(client, admin, task["$id"], run_id) == after
+
+
+async def test_tasks_are_paged_with_a_cursor(
+    client: httpx.AsyncClient, engine: Engine, admin: dict[str, str]
+) -> None:
+    opened = [(await start_sign_off(client, engine, admin, f"p{n}"))[1]["$id"] for n in range(5)]
+    seen: list[str] = []
+    params: dict[str, Any] = {"limit": 2}
+    for _ in range(3):
+        page = (await client.get("/~acme/tasks", headers=admin, params=params)).json()
+        assert len(page["items"]) <= 2
+        seen += [t["$id"] for t in page["items"]]
+        params = {"limit": 2, "cursor": page["nextCursor"]}
+    assert page["nextCursor"] is None
+    assert seen == opened[::-1]  # newest first, each once

@@ -66,7 +66,7 @@ _FIELDS = {"assign_to": "assignTo", "escalate_to": "escalationPolicy.escalateTo"
 def _person(fields: dict[str, Any], name: str, step: HumanTaskStep) -> str:
     value = fields.get(name)
     if isinstance(value, str) and value.strip():
-        return value
+        return value.strip()  # as a person's key names them (no surrounding spaces)
     source = getattr(step, name)
     field = _FIELDS.get(name, name)
     raise EvaluationError(source, f"{field} must give a person (a non-empty string), got {value!r}")

@@ -26,13 +26,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from plait.errors import InvalidDecision, InvalidQuery, TaskForbidden, TaskNotFound, TaskNotOpen
+from plait.service.pages import Page, check_limit, keyset_after, keyset_page
 from plait.store.areas.tasks import TASK_STATUSES, Completion, TaskRecord
 from plait.store.base import iso_time
 
 if TYPE_CHECKING:
     from plait.engine import Engine
 
-MAX_LIMIT = 1000
 _ATTEMPTS = 3  # an escalation between the checks and the write: check again
 
 
@@ -55,14 +55,29 @@ class TaskService:
         limit: int = 100,
     ) -> list[dict[str, Any]]:
         """Tasks, newest first: a person's inbox is ``find(org, assignee=..., status="open")``."""
+        return (await self.page(org, assignee=assignee, status=status, limit=limit)).items
+
+    async def page(
+        self,
+        org: str,
+        *,
+        assignee: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page:
+        """Like :meth:`find`, a page at a time: ``cursor`` is the previous page's
+        ``next_cursor`` (keyset ``(created_at, id)`` in SQL, so every task is reachable)."""
         if status is not None and status not in TASK_STATUSES:
             raise InvalidQuery(
                 f"unknown task status {status!r}; use one of {', '.join(TASK_STATUSES)}"
             )
-        if not 1 <= limit <= MAX_LIMIT:
-            raise InvalidQuery(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+        check_limit(limit)
+        after = keyset_after(cursor, "tasks", (float, str))
         store = await self.engine.opened_registry()
-        return [t.as_resource() for t in await store.list_tasks(org, assignee, status, limit)]
+        rows = await store.list_tasks(org, assignee, status, limit + 1, after)
+        return keyset_page(rows, limit, "tasks", lambda t: [t.created_at, t.id],
+                           lambda t: t.as_resource())  # fmt: skip
 
     async def complete(
         self,

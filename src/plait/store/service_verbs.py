@@ -237,9 +237,11 @@ class ServiceVerbs(Protocol):
         ...
 
     async def list_tasks(
-        self, org: str, assignee: str | None, status: str | None, limit: int
-    ) -> list[TaskRecord]:
-        """Tasks of ``org``, newest first, optionally of one assignee and in one status."""
+        self, org: str, assignee: str | None, status: str | None, limit: int,
+        after: tuple[float, str] | None = None,
+    ) -> list[TaskRecord]:  # fmt: skip
+        """Tasks of ``org``, newest first, optionally of one assignee and in one status, after
+        the keyset ``(created_at, id)`` of the previous page's last task."""
         ...
 
     async def complete_task(

@@ -18,7 +18,7 @@ from pydantic import Field
 from plait.api.auth import EngineDep, Runner, Viewer
 from plait.api.models import MAX_LIMIT, PageOf, Resource, Strict
 from plait.api.problems import CONFLICTS, PROBLEM_RESPONSES, WITH_BODY
-from plait.api.render import Json, items
+from plait.api.render import Json
 
 router = APIRouter(prefix="/~{org}/tasks", tags=["tasks"], responses=PROBLEM_RESPONSES)
 
@@ -29,6 +29,7 @@ class TaskQuery(Strict):
     assignee: str | None = Field(None, description="Only tasks assigned to this person.")
     status: TaskStatus | None = None
     limit: int = Field(100, ge=1, le=MAX_LIMIT)
+    cursor: str | None = Field(None, description="A previous page's nextCursor.")
 
 
 class CompleteBody(Strict):
@@ -81,9 +82,9 @@ class TaskList(PageOf):
 async def list_tasks(
     caller: Viewer, engine: EngineDep, query: Annotated[TaskQuery, Query()]
 ) -> Json:
-    found = await engine.tasks.find(caller.org, assignee=query.assignee, status=query.status,
-                                    limit=query.limit)  # fmt: skip
-    return items(found)
+    page = await engine.tasks.page(caller.org, assignee=query.assignee, status=query.status,
+                                   limit=query.limit, cursor=query.cursor)  # fmt: skip
+    return Json(page.to_dict())
 
 
 @router.get("/{task_id}", response_model=TaskOut, summary="Get a task")

@@ -220,10 +220,14 @@ class TasksArea(Area):
         return None if row is None else _task(row)
 
     async def list_tasks(
-        self, org: str, assignee: str | None, status: str | None, limit: int
-    ) -> list[TaskRecord]:
-        """Tasks of ``org``, newest first, optionally of one assignee and in one status."""
-        params = {"org": org, "assignee": assignee, "status": status, "limit": limit}
+        self, org: str, assignee: str | None, status: str | None, limit: int,
+        after: tuple[float, str] | None = None,
+    ) -> list[TaskRecord]:  # fmt: skip
+        """Tasks of ``org``, newest first, optionally of one assignee and in one status, after
+        the keyset ``(created_at, id)`` of the previous page's last task."""
+        params = {"org": org, "assignee": assignee, "status": status, "limit": limit,
+                  "after_at": after[0] if after else None,
+                  "after_id": after[1] if after else None}  # fmt: skip
         return [_task(row) for row in await self._all("task_list", params)]
 
     # -- inside transactions ------------------------------------------------------------------

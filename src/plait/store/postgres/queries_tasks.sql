@@ -39,6 +39,7 @@ ORDER BY attempt DESC
 LIMIT 1;
 
 -- name: task_list
+-- Newest first; after the keyset (created_at, id) of the previous page's last task, if any.
 SELECT org, id, run_id, step_key, workflow, title, description, assignee, status, choices,
        form, data, due_at, escalate_at, escalate_to, escalated_at, escalated_from, decision,
        comment, response, completed_by, completed_at, created_at, updated_at, attempt,
@@ -46,6 +47,8 @@ SELECT org, id, run_id, step_key, workflow, title, description, assignee, status
 FROM tasks
 WHERE org = :org AND (CAST(:assignee AS TEXT) IS NULL OR assignee = :assignee)
   AND (CAST(:status AS TEXT) IS NULL OR status = :status)
+  AND (CAST(:after_at AS DOUBLE PRECISION) IS NULL OR created_at < :after_at
+       OR (created_at = :after_at AND id COLLATE "C" < CAST(:after_id AS TEXT)))
 ORDER BY created_at DESC, id COLLATE "C" DESC
 LIMIT :limit;
 

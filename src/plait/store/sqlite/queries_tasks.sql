@@ -35,6 +35,7 @@ ORDER BY attempt DESC
 LIMIT 1;
 
 -- name: task_list
+-- Newest first; after the keyset (created_at, id) of the previous page's last task, if any.
 SELECT org, id, run_id, step_key, workflow, title, description, assignee, status, choices,
        form, data, due_at, escalate_at, escalate_to, escalated_at, escalated_from, decision,
        comment, response, completed_by, completed_at, created_at, updated_at, attempt,
@@ -42,6 +43,8 @@ SELECT org, id, run_id, step_key, workflow, title, description, assignee, status
 FROM tasks
 WHERE org = :org AND (:assignee IS NULL OR assignee = :assignee)
   AND (:status IS NULL OR status = :status)
+  AND (:after_at IS NULL OR created_at < :after_at
+       OR (created_at = :after_at AND id < :after_id))
 ORDER BY created_at DESC, id DESC
 LIMIT :limit;
 

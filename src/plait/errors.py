@@ -152,6 +152,22 @@ class RunNotResumable(PlaitError):
         )
 
 
+class RunCompensated(RunNotResumable):
+    """The run's completed steps were undone by their compensations: resuming it, or forking it
+    past an undone step, would carry on from work that no longer holds."""
+
+    def __init__(self, run_id: str, undone: list[str], step: str | None = None) -> None:
+        self.run_id = run_id
+        self.status = "failed"
+        self.undone = undone
+        what = "resume" if step is None else f"fork from step {step!r}"
+        PlaitError.__init__(  # RunNotResumable's message is about the status
+            self,
+            f"cannot {what} run {run_id}: it was rolled back (compensations undid "
+            f"{', '.join(undone)}); retry it to run it again from scratch",
+        )
+
+
 class StepNotFound(NotFound):
     """The run has no step with that key or number."""
 

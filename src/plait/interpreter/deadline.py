@@ -3,9 +3,11 @@
 A deadline is recorded once (``ctx.recorded``), so a replay after a suspension measures from
 the same instant. While the part runs, a timer on the injected clock cancels it at the
 deadline. A part replayed after its deadline has passed runs only as far as its history goes:
-the first step that has no final record raises ``Expired`` instead of starting, so what had
-completed is known (and can be compensated) and nothing new runs. A run that suspends inside
-a deadline wakes at the deadline at the latest.
+the first step that has no final record from before the deadline raises ``Expired`` instead
+of starting, so what had completed in time is known (and can be compensated) and nothing new
+runs; a step that ended after the deadline (a human task or an event wait left open, a child
+run) counts as not ended. A run that suspends inside a deadline wakes at the deadline at the
+latest; one that would suspend again after it has expired.
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ async def bounded(ctx: Context, work: Coroutine[Any, Any, Any], deadline: Deadli
             raise Expired(deadline)
         return result
     except Suspend:
+        if ctx.clock.time() >= deadline.at:  # waiting on past the deadline: it has expired
+            raise Expired(deadline) from None
         ctx.suspend(deadline.at)  # wake at the deadline at the latest
         raise
     finally:
@@ -74,13 +78,18 @@ async def bounded(ctx: Context, work: Coroutine[Any, Any, Any], deadline: Deadli
             await asyncio.gather(task, return_exceptions=True)
 
 
-def expired(ctx: Context, key: str) -> Deadline | None:
+def expired(ctx: Context, key: str, result_key: str | None = None) -> Deadline | None:
     """The deadline that forbids starting step ``key`` now, if any: it has passed and the step
-    has no final record to replay."""
+    has no final record from before it to replay. ``result_key`` names the record of the step's
+    end when that is not ``key`` (a child run's ``<key>.result``; a failed start ends it too)."""
     deadline = _NEAREST.get()
     if deadline is None or ctx.clock.time() < deadline.at:
         return None
     record = ctx.replay.peek(key)
-    if record is not None and record.status in FINAL:
-        return None
-    return deadline
+    if result_key is not None and (record is None or record.status != "failed"):
+        record = ctx.replay.peek(result_key)
+    if record is None or record.status not in FINAL:
+        return deadline
+    if record.finished_at is not None and record.finished_at > deadline.at:
+        return deadline  # it ended too late: when the deadline passed, it had not
+    return None

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from plait import values
 from plait.actions.base import ActionContext, ActionRegistry
-from plait.definitions.model import ActionStep
+from plait.definitions.model import ActionStep, WorkflowStep
 from plait.errors import PlaitError, SchemaViolation, StepFailed, StepTimeout, WorkflowTimeout
 from plait.expressions import EvaluationError, compile_expression
 from plait.interpreter.child import run_workflow_step
@@ -31,6 +31,8 @@ from plait.interpreter.human import run_human_task
 from plait.interpreter.plan import GROUPS, Node, Plan
 from plait.runtime.context import Context
 from plait.runtime.signals import Suspend
+from plait.store.areas.operations import COMPENSATED
+from plait.store.base import StepRecord
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -38,6 +40,8 @@ if TYPE_CHECKING:
 Interpret = Callable[..., Coroutine[Any, Any, Any]]
 
 _UNRECOVERED = object()  # a failure carried on past (continue, not required): output null
+RUN_DEADLINE = "run.deadline"
+"""Key of the recorded deadline of the run's ``timeout``."""
 
 
 def interpreter(plan: Plan, actions: ActionRegistry, services: dict[str, Any]) -> Interpret:
@@ -109,15 +113,17 @@ class _Run:
         return output
 
     async def within_timeout(self) -> None:
-        """The graph, within the run's ``timeout``, counted from the run's creation."""
+        """The graph, within the run's ``timeout``, counted from its first execution. The
+        deadline is recorded (kind ``deadline``): a resume drops it, and a fork does not copy
+        it, so either gets the whole budget again."""
         seconds = self.plan.definition.timeout
-        work = self.graph(self.plan.nodes, self.root)
         if seconds is None:
-            await work
+            await self.graph(self.plan.nodes, self.root)
             return
-        run = await self.ctx.store.get_run(self.ctx.run_id, with_steps=False)
-        start = run.created_at if run is not None else self.ctx.clock.time()
-        deadline = Deadline(start + seconds)
+        at = self.ctx.recorded(RUN_DEADLINE, lambda: self.ctx.clock.time() + seconds,
+                               kind="deadline")  # fmt: skip
+        deadline = Deadline(at)
+        work = self.graph(self.plan.nodes, self.root)
         try:
             await bounded(self.ctx, work, deadline)
         except Expired as exc:
@@ -186,7 +192,8 @@ class _Run:
 
     async def node(self, node: Node, frame: Frame) -> Any:
         key = frame.key(node.id)
-        if node.step.kind not in GROUPS and (deadline := expired(self.ctx, key)) is not None:
+        ends = f"{key}.result" if isinstance(node.step, WorkflowStep) and node.step.wait else None
+        if node.step.kind not in GROUPS and (deadline := expired(self.ctx, key, ends)) is not None:
             raise Expired(deadline)  # replaying past a deadline: nothing new starts
         try:
             if node.condition is not None and not await self.holds(node, frame, key):
@@ -224,6 +231,8 @@ class _Run:
             ended: float = self.ctx.recorded(f"{key}.ended", self.ctx.clock.time, kind="ended")
             return ended
         record = self.ctx.replay.peek(key)
+        if node.step.kind == "workflow":  # a child ends with its result, not its start
+            record = self.ctx.replay.peek(f"{key}.result") or record
         if record is not None and record.status in FINAL and record.finished_at is not None:
             return record.finished_at
         return self.ctx.clock.time()
@@ -244,20 +253,25 @@ class _Run:
 
     async def group_within(self, node: Node, frame: Frame, key: str) -> Any:
         """A group within its ``timeout``: on time, its children are cancelled, and the group
-        fails with ``StepTimeout`` (its error policy applies)."""
+        fails with ``StepTimeout`` (its error policy applies). A group whose timeout is recorded
+        fails again on replay, whatever ended since (its children replay only as far as they
+        had got in time, so what they completed can be compensated)."""
         seconds = node.timeout
         assert seconds is not None
+        error = values.error_info(StepTimeout(key, seconds))
+        # A condition step's key holds its branch: its timeout is recorded beside it.
+        where = f"{key}.timeout" if node.step.kind == "condition" else key
+        timed_out = self.ctx.replay.peek(where)
         at = self.ctx.recorded(f"{key}.deadline", lambda: self.ctx.clock.time() + seconds,
                                kind="deadline")  # fmt: skip
         deadline = Deadline(at)
         try:
-            return await bounded(self.ctx, self.kind(node, frame, key), deadline)
+            output = await bounded(self.ctx, self.kind(node, frame, key), deadline)
+            if not _is_error(timed_out, error["type"]):
+                return output
         except Expired as exc:
             if exc.deadline is not deadline:
                 raise
-        error = values.error_info(StepTimeout(key, seconds))
-        # A condition step's key holds its branch: its timeout is recorded beside it.
-        where = f"{key}.timeout" if node.step.kind == "condition" else key
         self.ctx.recorded(where, lambda: None, kind="group", status="failed", error=error)
         raise StepFailed(self.ctx.run_id, key, error)
 
@@ -367,6 +381,7 @@ class _Run:
             if recorded is not None:
                 winner = values.decode(recorded.output)
                 child = next(c for c in node.children if c.id == winner)
+                await self.losers(node, frame, child, recorded.finished_at)
                 output = await self.node(child, frame)
             else:
                 child, output = await self._first(node, frame, step.strategy == "any")
@@ -379,19 +394,37 @@ class _Run:
         self.ctx.recorded(key, lambda: output, kind="group")
         return output
 
+    async def losers(self, node: Node, frame: Frame, winner: Node, decided: float | None) -> None:
+        """Replay the losers of a race whose winner is recorded, only as far as they had got
+        when it was decided (``decided``): what they completed is compensated as on the first
+        execution. Nothing new starts; a loser that had not ended stops there."""
+        cutoff = Deadline(self.ctx.clock.time() if decided is None else decided)
+        for child in node.children:
+            if child is not winner:
+                try:
+                    await bounded(self.ctx, self.node(child, frame), cutoff)
+                except (Expired, StepFailed):
+                    continue
+
     async def _first(self, node: Node, frame: Frame, need_success: bool) -> tuple[Node, Any]:
         """The first child to end (``need_success``: the first to succeed; a child that failed
-        without raising, being optional or ``continue``, or was skipped, does not win)."""
+        without raising, being optional or ``continue``, or was skipped, does not win). A child
+        that suspends (a sleep, a wait, a task) has not ended: when no other child wins, the
+        race suspends with it."""
         tasks: dict[asyncio.Future[Any], Node] = {
             asyncio.ensure_future(self.node(c, frame)): c for c in node.children
         }
         failures: list[tuple[Node, BaseException]] = []
+        suspended: Suspend | None = None
         try:
             pending = set(tasks)
             while pending:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for future in sorted(done, key=lambda f: node.children.index(tasks[f])):
                     child, problem = tasks[future], future.exception()
+                    if isinstance(problem, Suspend):
+                        suspended = problem
+                        continue
                     if not need_success:
                         if problem is not None:
                             raise problem
@@ -404,6 +437,8 @@ class _Run:
                     failures.append((child, problem))
         finally:
             await _cancel(tasks)
+        if suspended is not None:
+            raise suspended
         summary = "; ".join(f"{c.id}: {e}" for c, e in failures)
         message = f"no parallel step succeeded: {summary}"
         error = {"type": "plait.ParallelFailed", "message": message}
@@ -469,8 +504,13 @@ class _Run:
     async def compensate(self) -> None:
         """Undo completed steps, the last to complete first. Each step's compensation steps run
         in order; one that fails (after its retries) ends that step's sequence, and the other
-        steps are still undone. Each is recorded as a step of the run."""
-        for done in sorted(self.completed, key=lambda d: d.rank, reverse=True):
+        steps are still undone. Each is recorded as a step of the run, after a record of the
+        keys of the steps undone (``run.compensated``): a rolled-back run does not resume."""
+        undone = sorted(self.completed, key=lambda d: d.rank, reverse=True)
+        if undone:
+            keys = [d.frame.key(d.node.id) for d in undone]
+            self.ctx.recorded(COMPENSATED, lambda: keys, kind="value")
+        for done in undone:
             for undo in done.node.compensation:
                 target = undo.step.undoes if isinstance(undo.step, ActionStep) else None
                 seen = done.output if target is None else done.frame.outputs.get(target)
@@ -500,6 +540,14 @@ def _check(validator: Validator | None, value: Any, what: str) -> None:
             f"{'$' + ''.join(f'[{p!r}]' for p in e.absolute_path)}: {e.message}" for e in problems
         )
         raise SchemaViolation(f"{what} does not match its schema: {detail}")
+
+
+def _is_error(record: StepRecord | None, kind: str) -> bool:
+    """Whether ``record`` is a recorded failure of type ``kind``."""
+    if record is None or record.status != "failed" or record.error is None:
+        return False
+    error = values.decode(record.error)
+    return isinstance(error, dict) and error.get("type") == kind
 
 
 def _as_async(fn: Callable[[], Any]) -> Callable[[], Coroutine[Any, Any, Any]]:

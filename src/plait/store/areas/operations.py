@@ -13,9 +13,13 @@ from typing import Any
 
 import orjson
 
-from plait.errors import RunNotFound, RunNotResumable, StepNotFound
+from plait.errors import RunCompensated, RunNotFound, RunNotResumable, StepNotFound
 from plait.store.areas.base import Area
 from plait.store.session import Session
+
+COMPENSATED = "run.compensated"
+"""Key of the record a definition run writes before its compensations run: the keys of the
+steps they undo, in that order. A run that has it does not resume (``RunCompensated``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,19 +56,23 @@ class OperationsArea(Area):
         last failed step and every step recorded after it are dropped; with replay by key
         (definitions) the failed, retrying and waiting steps are. A child's wait that runs
         again takes its start step with it, so the step starts a new child (its next attempt)
-        rather than reading the end of the one that failed. ``version`` re-pins a stored
+        rather than reading the end of the one that failed. Recorded deadlines go too, so the
+        run's and its groups' timeouts count again from now. ``version`` re-pins a stored
         definition's run to that version. The workflow's counters forget the failure: the run
         counts again when it ends again.
 
         Raises:
             RunNotFound: no such run.
             RunNotResumable: the run is not ``failed``.
+            RunCompensated: its compensations ran (it was rolled back).
         """
 
         def write(db: Session) -> list[str]:
             status = _run_row(db, run_id)[0]
             if status != "failed":
                 raise RunNotResumable(run_id, status)
+            if undone := _undone(db, run_id):
+                raise RunCompensated(run_id, undone)
             before = {r[0] for r in db.run("step_positions", {"run_id": run_id})}
             waits = {r[0] for r in db.run("child_waits_of_run", {"run_id": run_id})}
             query = "delete_steps_from_last_failure" if ordered else "delete_unfinished_steps"
@@ -74,7 +82,7 @@ class OperationsArea(Area):
             after = {r[0] for r in db.run("step_positions", {"run_id": run_id})}
             db.run("delete_waits_of_run", {"run_id": run_id})
             db.run("reopen_run", {"run_id": run_id, "now": op.now, "version": version})
-            db.run("workflow_run_reopened", {"run_id": run_id})
+            self._run_reopened(db, run_id)
             rerun = sorted(before - after)
             add_history(db, run_id, "resume", op, {"rerun": rerun, "version": version})
             self._runnable = True
@@ -103,11 +111,14 @@ class OperationsArea(Area):
         Raises:
             RunNotFound: no such run.
             StepNotFound: the run has no such step.
+            RunCompensated: a step the fork would reuse was undone by a compensation.
         """
 
         def write(db: Session) -> list[str]:
             _run_row(db, run_id)
             position = None if step is None else _position(db, run_id, step)
+            if position is not None:
+                _check_not_undone(db, run_id, str(step), position)
             params = {"run_id": run_id, "new_id": new_id, "now": op.now, "trigger": action,
                       "version": version}  # fmt: skip
             db.run("insert_copied_run", params)
@@ -146,6 +157,26 @@ def _forget_child_starts(db: Session, run_id: str, waits: set[str]) -> None:
     for key in waits:
         if key.endswith(".result"):
             db.run("delete_child_start", {"run_id": run_id, "key": key.removesuffix(".result")})
+
+
+def _undone(db: Session, run_id: str) -> list[str]:
+    """The keys of the steps the run's compensations undid (none if they never ran)."""
+    row = db.run("compensated_steps", {"run_id": run_id, "key": COMPENSATED}).fetchone()
+    if row is None or row[0] is None:
+        return []
+    keys = orjson.loads(bytes(row[0]))  # BYTEA may come back as a memoryview
+    return [str(k) for k in keys] if isinstance(keys, list) else []
+
+
+def _check_not_undone(db: Session, run_id: str, step: str, position: int) -> None:
+    """Raise ``RunCompensated`` if a step recorded before ``position`` (one a fork would reuse)
+    was undone by a compensation."""
+    undone = _undone(db, run_id)
+    if not undone:
+        return
+    reused = {str(r[0]) for r in db.run("step_positions", {"run_id": run_id}) if r[1] < position}
+    if hit := [key for key in undone if key in reused]:
+        raise RunCompensated(run_id, hit, step)
 
 
 def _run_row(db: Session, run_id: str) -> tuple[str, str, str | None, int | None]:

@@ -19,7 +19,13 @@ WHERE run_id = :run_id
 
 -- name: delete_unfinished_steps
 -- Replay by key (definitions): failed, retrying and waiting steps run again; the rest is kept.
-DELETE FROM steps WHERE run_id = :run_id AND status IN ('failed', 'retrying', 'waiting');
+-- Recorded deadlines (the run's and its groups' timeouts) go too: they start again from now.
+DELETE FROM steps
+WHERE run_id = :run_id AND (status IN ('failed', 'retrying', 'waiting') OR kind = 'deadline');
+
+-- name: compensated_steps
+-- The keys of the steps a definition run's compensations undid (JSON), if they ran.
+SELECT output FROM steps WHERE run_id = :run_id AND key = :key AND kind = 'value';
 
 -- name: child_waits_of_run
 -- Waits that read a child's failure (a wait still waiting keeps its child, which may still end).
@@ -41,14 +47,6 @@ SET status = 'pending', output = NULL, error = NULL, finished_at = NULL, wake_at
                        ELSE :now + (deadline_at - COALESCE(started_at, created_at)) END
 WHERE id = :run_id AND status = 'failed';
 
--- name: workflow_run_reopened
--- The run's end is undone: it counts again when it ends again.
-UPDATE workflows
-SET running = running + 1, run_count = MAX(run_count - 1, 0),
-    failure_count = MAX(failure_count - 1, 0)
-WHERE org = (SELECT org FROM runs WHERE id = :run_id)
-  AND id = (SELECT workflow_id FROM runs WHERE id = :run_id);
-
 -- name: insert_copied_run
 INSERT INTO runs (id, org, workflow, status, input, trigger, created_at, updated_at,
                   deadline_at, workflow_id, workflow_version, event_id)
@@ -59,14 +57,15 @@ SELECT :new_id, org, workflow, 'pending', input, :trigger, :now, :now,
 FROM runs WHERE id = :run_id;
 
 -- name: copy_steps_before
--- Finished steps only: a step still retrying or waiting runs afresh in the new run.
+-- Finished steps only: a step still retrying or waiting runs afresh in the new run. Recorded
+-- deadlines are not copied: the new run's timeouts count from its own start.
 INSERT INTO steps (run_id, key, position, name, kind, status, attempts, output, error,
                    started_at, finished_at, wake_at)
 SELECT :new_id, key, position, name, kind, status, attempts, output, error, started_at,
        finished_at, NULL
 FROM steps
 WHERE run_id = :run_id AND position < :position
-  AND status IN ('completed', 'skipped', 'failed');
+  AND status IN ('completed', 'skipped', 'failed') AND kind <> 'deadline';
 
 -- name: insert_history
 INSERT INTO run_history (run_id, at, action, actor, reason, detail)

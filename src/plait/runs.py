@@ -85,7 +85,8 @@ class RunInfo:
             r.id, r.workflow, r.status, values.decode(r.input), values.decode(r.output),
             values.decode(r.error), r.trigger, created, _time(r.started_at),
             _time(r.finished_at), updated, _time(r.wake_at), r.executions,
-            [StepInfo.of(s) for s in r.steps], r.org, r.workflow_id, r.workflow_version,
+            [StepInfo.of(s) for s in r.steps if s.position >= 0], r.org, r.workflow_id,
+            r.workflow_version,
             r.event_id, parent_run_id=r.parent_run_id,
         )  # fmt: skip
 

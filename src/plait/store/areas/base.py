@@ -40,6 +40,9 @@ class Area:
     def _run_ended(self, db: Session, run_id: str, status: str, now: float) -> None:
         raise TypeError("provided by WorkflowsArea")
 
+    def _run_reopened(self, db: Session, run_id: str) -> None:
+        raise TypeError("provided by WorkflowsArea")
+
     def _insert_run(
         self, db: Session, event: EventRecord, start: RunToStart, status: str,
         wake_at: float | None, trigger: str = "event",

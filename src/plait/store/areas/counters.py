@@ -50,6 +50,13 @@ class Counters:
         delta.failed += status == "failed"
         delta.last_run_at = now
 
+    def reopened(self, org: str, workflow_id: str) -> None:
+        """A failed run resumed: its end is undone, and it counts again when it ends again."""
+        delta = self._delta(org, workflow_id)
+        delta.running += 1
+        delta.runs -= 1
+        delta.failed -= 1
+
     def mark(self) -> Mark:
         """A copy of the deltas, to ``undo`` to when the next operation fails."""
         return {key: replace(delta) for key, delta in self._deltas.items()}

@@ -307,6 +307,12 @@ class WorkflowsArea(Area):
         if row is not None and row[1] is not None:
             self._counters.ended(row[0], row[1], status, now)
 
+    def _run_reopened(self, db: Session, run_id: str) -> None:
+        """Move the counters of a failed run's workflow back (the run is resumed)."""
+        row = db.run("run_workflow_ref", {"run_id": run_id}).fetchone()
+        if row is not None and row[1] is not None:
+            self._counters.reopened(row[0], row[1])
+
     def _start_run(self, db: Session, event: EventRecord, start: RunToStart) -> str:
         """Start the run ``event`` triggers, or push the event into the run its debounce key
         already has; return the run's id."""

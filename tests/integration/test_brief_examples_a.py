@@ -295,7 +295,10 @@ def test_deal_won_creates_the_records_on_the_document_store(tmp_path: Path) -> N
     assert stored.returncode == 0, stored.stderr
     run = json.loads(stored.stdout)
     assert run["status"] == "succeeded"
-    assert [s["key"] for s in run["steps"]] == ["step-1", "step-2", "step-3", "step-4"]
+    # (the workflow's 30 s timeout is recorded too, when its budget started: run.deadline)
+    assert [s["key"] for s in run["steps"]] == [
+        "run.deadline", "step-1", "step-2", "step-3", "step-4"]  # fmt: skip
+    assert run["steps"][0]["kind"] == "deadline"
 
 
 def test_deal_won_under_plait_test_without_mocks(tmp_path: Path) -> None:

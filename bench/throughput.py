@@ -269,7 +269,7 @@ async def sleeping_runs_memory(count: int) -> dict[str, float]:
             gc.collect()
             before = _rss_mb()
             for batch in range(0, count, 1000):
-                starts = [engine.start(sleeper, i) for i in range(batch, batch + 1000)]
+                starts = [engine.start(sleeper, i) for i in range(batch, min(batch + 1000, count))]
                 await asyncio.gather(*starts)
 
             async def all_suspended() -> bool:

@@ -210,9 +210,10 @@ class PostgresStore(StoreBackend):
                 continue
             except psycopg.OperationalError as exc:
                 self._drop_writer()
-                # In an outage fail fast, but reconnect once first: a read may have found the
-                # database down, and the writer's connection be stale since it came back.
-                if (self._down and attempt > 1) or attempt == WRITE_ATTEMPTS:
+                # In an outage fail fast, but reconnect twice first: a read may have found the
+                # database down, and the writer's connection be stale since it came back (the
+                # second try covers a connection refused at the very moment of recovery).
+                if (self._down and attempt > 2) or attempt == WRITE_ATTEMPTS:
                     self._down = True
                     raise
                 log.warning("PostgreSQL write failed (%s); reconnecting", _brief(exc))

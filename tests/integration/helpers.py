@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from plait import Engine
+from plait import Context, Engine
 from plait.testing import VirtualClock, assert_eventually
 
 
@@ -59,3 +59,25 @@ class Gate:
 
     async def reached(self) -> None:
         await asyncio.wait_for(self.entered.wait(), 5)
+
+
+class Held:
+    """A workflow ``held`` whose one step waits for ``release``, counting the steps in flight
+    and their peak: what a concurrency limit must bound."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.in_flight = self.peak = 0
+        self.release = asyncio.Event()
+
+        @engine.workflow("held")
+        async def held(ctx: Context, i: int) -> int:
+            await ctx.step("hold", self._hold)
+            return i
+
+        self.workflow = held
+
+    async def _hold(self) -> None:
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        await self.release.wait()
+        self.in_flight -= 1

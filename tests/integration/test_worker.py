@@ -14,7 +14,7 @@ from plait import Context, Engine, WorkflowCancelled, WorkflowFailed
 from plait.store.base import WorkerInfo
 from plait.testing import VirtualClock, assert_eventually
 from plait.worker import liveness
-from tests.integration.helpers import Gate, counter, pump, wait_status
+from tests.integration.helpers import Gate, Held, counter, pump, wait_status
 
 MakeEngine = Callable[..., Engine]
 
@@ -222,34 +222,22 @@ async def test_graceful_stop_lets_running_runs_finish(make_engine: MakeEngine) -
 
 async def test_concurrency_limit_caps_runs_in_flight(make_engine: MakeEngine) -> None:
     engine = make_engine(concurrency=2)
-    in_flight = peak = 0
-    release = asyncio.Event()
-
-    async def hold() -> None:
-        nonlocal in_flight, peak
-        in_flight += 1
-        peak = max(peak, in_flight)
-        await release.wait()
-        in_flight -= 1
-
-    @engine.workflow("held")
-    async def held(ctx: Context, i: int) -> int:
-        await ctx.step("hold", hold)
-        return i
+    holder = Held(engine)
+    held = holder.workflow
 
     async with engine:
         handles = [await engine.start(held, i) for i in range(6)]
 
         async def two_running() -> bool:
-            return in_flight == 2
+            return holder.in_flight == 2
 
         await assert_eventually(two_running)
         await asyncio.sleep(0.1)
-        assert peak == 2
+        assert holder.peak == 2
         assert len(await engine.list_runs(status="pending")) == 4
-        release.set()
+        holder.release.set()
         assert [await h.result(timeout=5) for h in handles] == list(range(6))
-    assert peak == 2
+    assert holder.peak == 2
 
 
 async def test_a_restarted_engine_resumes_runs_of_a_dead_worker_at_once(

@@ -12,7 +12,7 @@ import pytest
 
 from plait import Context, Engine, WorkflowCancelled
 from plait.testing import VirtualClock, assert_eventually
-from tests.integration.helpers import wait_status
+from tests.integration.helpers import Held, wait_status
 
 MakeEngine = Callable[..., Engine]
 
@@ -21,20 +21,8 @@ async def test_gathered_starts_never_put_more_runs_in_flight_than_the_limit(
     make_engine: MakeEngine, clock: VirtualClock
 ) -> None:
     engine = make_engine(concurrency=2, clock=clock)
-    in_flight = peak = 0
-    release = asyncio.Event()
-
-    async def hold() -> None:
-        nonlocal in_flight, peak
-        in_flight += 1
-        peak = max(peak, in_flight)
-        await release.wait()
-        in_flight -= 1
-
-    @engine.workflow("held")
-    async def held(ctx: Context, i: int) -> int:
-        await ctx.step("hold", hold)
-        return i
+    holder = Held(engine)
+    held = holder.workflow
 
     async with engine:
         worker = engine.worker
@@ -51,14 +39,14 @@ async def test_gathered_starts_never_put_more_runs_in_flight_than_the_limit(
         assert len(await engine.list_runs(status="pending")) == 4
 
         async def two_in_flight() -> bool:
-            return in_flight == 2
+            return holder.in_flight == 2
 
         await assert_eventually(two_in_flight)
-        release.set()
+        holder.release.set()
         results = await asyncio.gather(*(h.result(timeout=10) for h in handles))
         runs = await engine.list_runs()
     assert results == list(range(6))
-    assert peak == 2
+    assert holder.peak == 2
     assert sorted(r.status for r in runs) == ["succeeded"] * 6
 
 

@@ -37,6 +37,22 @@ async def ended(engine: Engine, run_id: str) -> Any:
     return await engine.runs.get("acme", run_id)
 
 
+async def relay_waiting(engine: Engine, key: str) -> str:
+    """Store and activate RELAY, start instance ``key`` and let ``engine``'s worker run it into
+    ``waiting`` (suspended, its 1 h timeout counting); then stop. Return the run's id."""
+    async with engine:
+        created = await engine.workflows.create("acme", RELAY)
+        await engine.workflows.activate("acme", created["$id"])
+        sent = await engine.events.emit("acme", "Relay.started", {"id": key})
+
+        async def waiting() -> bool:
+            found = await engine.machines.get("acme", "relay", key)
+            return found.get("state") == "waiting" and found.get("status") == "waiting"
+
+        await assert_eventually(waiting, timeout=20)
+    return str(sent["runs"][0])
+
+
 async def test_a_payment_after_the_timeout_finds_the_order_cancelled(
     make_engine: MakeEngine, clock: VirtualClock
 ) -> None:
@@ -72,18 +88,7 @@ async def test_a_payment_after_the_timeout_finds_the_order_cancelled(
 async def test_a_late_event_is_taken_by_the_state_the_timeout_leads_to(
     make_engine: MakeEngine, clock: VirtualClock
 ) -> None:
-    first = make_engine(clock=clock)
-    async with first:
-        created = await first.workflows.create("acme", RELAY)
-        await first.workflows.activate("acme", created["$id"])
-        sent = await first.events.emit("acme", "Relay.started", {"id": "r-1"})
-        run_id = sent["runs"][0]
-
-        async def waiting() -> bool:
-            found = await first.machines.get("acme", "relay", "r-1")
-            return found.get("state") == "waiting" and found.get("status") == "waiting"
-
-        await assert_eventually(waiting, timeout=20)
+    run_id = await relay_waiting(make_engine(clock=clock), "r-1")
     await clock.advance(HOUR)  # exactly at the deadline: already too late
     second = make_engine(clock=clock)
     await second.events.emit("acme", "Relay.go", {"id": "r-1"})
@@ -98,18 +103,7 @@ async def test_a_late_event_is_taken_by_the_state_the_timeout_leads_to(
 async def test_an_event_before_the_deadline_still_wins(
     make_engine: MakeEngine, clock: VirtualClock
 ) -> None:
-    first = make_engine(clock=clock)
-    async with first:
-        created = await first.workflows.create("acme", RELAY)
-        await first.workflows.activate("acme", created["$id"])
-        sent = await first.events.emit("acme", "Relay.started", {"id": "r-2"})
-        run_id = sent["runs"][0]
-
-        async def waiting() -> bool:
-            found = await first.machines.get("acme", "relay", "r-2")
-            return found.get("state") == "waiting" and found.get("status") == "waiting"
-
-        await assert_eventually(waiting, timeout=20)
+    run_id = await relay_waiting(make_engine(clock=clock), "r-2")
     await clock.advance(HOUR - 1)
     second = make_engine(clock=clock)
     await second.events.emit("acme", "Relay.go", {"id": "r-2"})

@@ -22,6 +22,31 @@ class ConfigurationError(PlaitError):
     """The engine's configuration is invalid."""
 
 
+class LimitExceeded(PlaitError):
+    """A document, expression or request goes over one of plait's limits.
+
+    Attributes:
+        what: what was measured, e.g. ``the definition`` or ``run tree depth``.
+        value: the measured value.
+        limit: the limit in force.
+        setting: the ``Settings`` field that changes it (environment ``PLAIT_<SETTING>``).
+        path: JSON path of the offending part of a document, if any.
+    """
+
+    def __init__(
+        self, what: str, value: Any, limit: Any, setting: str, path: str | None = None
+    ) -> None:
+        self.what = what
+        self.value = value
+        self.limit = limit
+        self.setting = setting
+        self.path = path
+        super().__init__(
+            f"{what} is {value}; the limit is {limit} "
+            f"(setting {setting}, environment variable PLAIT_{setting.upper()})"
+        )
+
+
 class StoreError(PlaitError):
     """The database could not be used."""
 

@@ -34,6 +34,24 @@ class Settings:
         code_timeout_seconds: wall-clock limit of one code action call.
         code_cpu_seconds: CPU-time limit of one code action call.
         code_memory_mb: address-space limit of each sandbox process.
+
+        The limits below bound what one document or request can make plait do; each default is
+        far above what a real workload needs, and ``docs/limits.md`` lists them with their
+        errors.
+
+        max_document_bytes: largest definition document (JSON or YAML text, or its JSON form).
+        max_steps: most steps (nodes, states, parallel children included) in one definition.
+        max_name_length: longest name: workflow, step id, event type, secret, webhook, action.
+        max_yaml_aliases: most YAML alias references (``*name``) in one document.
+        max_expression_cost: most evaluation work one expression may do (see
+            ``docs/expressions.md``): decided when it is saved where the sizes are literal,
+            checked against the real sizes before it runs otherwise.
+        max_run_tree_depth: deepest nesting of child workflow runs under one root run.
+        max_run_tree_runs: most runs in one run tree (a root and all its descendants).
+        machine_min_timeout_seconds: shortest state timeout a state machine may declare.
+        machine_max_transitions: most transitions one state-machine instance may make.
+        webhook_replay_seconds: how long a signed webhook delivery whose scheme has no
+            timestamp is remembered, so that a replay of it is refused.
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -50,6 +68,16 @@ class Settings:
     code_timeout_seconds: float = 5.0
     code_cpu_seconds: int = 5
     code_memory_mb: int = 256
+    max_document_bytes: int = 4_000_000
+    max_steps: int = 2_000
+    max_name_length: int = 200
+    max_yaml_aliases: int = 100
+    max_expression_cost: int = 1_000_000
+    max_run_tree_depth: int = 32
+    max_run_tree_runs: int = 10_000
+    machine_min_timeout_seconds: float = 1.0
+    machine_max_transitions: int = 10_000
+    webhook_replay_seconds: float = 86_400.0
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
@@ -75,8 +103,25 @@ class Settings:
             raise ConfigurationError("concurrency must be at least 1")
         if self.heartbeat_seconds >= self.lease_seconds:
             raise ConfigurationError("heartbeat_seconds must be shorter than lease_seconds")
+        for name in _POSITIVE_LIMITS:
+            if getattr(self, name) <= 0:
+                raise ConfigurationError(f"{name} must be positive (PLAIT_{name.upper()})")
         if self.sqlite_synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ConfigurationError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
+
+
+_POSITIVE_LIMITS = (
+    "max_document_bytes",
+    "max_steps",
+    "max_name_length",
+    "max_yaml_aliases",
+    "max_expression_cost",
+    "max_run_tree_depth",
+    "max_run_tree_runs",
+    "machine_min_timeout_seconds",
+    "machine_max_transitions",
+    "webhook_replay_seconds",
+)
 
 
 def _parse(name: str, raw: str, kind: Any) -> Any:

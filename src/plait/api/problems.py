@@ -40,7 +40,7 @@ STATUS_BY_ERROR: dict[str, int] = {
     "InvalidDefinition": 422, "InvalidArguments": 422, "SchemaViolation": 422,
     "SerializationError": 422, "ScheduleInvalid": 422, "WebhookInvalid": 422,
     "WebhookMappingError": 422, "InvalidRole": 422, "InvalidUser": 422, "ExpressionError": 422,
-    "UnknownAction": 422,
+    "UnknownAction": 422, "LimitExceeded": 422, "SecretKeyMissing": 409, "SecretUnreadable": 409,
     "InvalidQuery": 400,
     "TaskForbidden": 403, "TaskNotOpen": 409, "InvalidDecision": 422,
     "SignatureRejected": 401,

@@ -139,6 +139,15 @@ CREATE TABLE schedules (
     PRIMARY KEY (org, id)
 ) WITHOUT ROWID;
 
+CREATE TABLE secrets (
+    org        TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    sealed     TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (org, name)
+);
+
 CREATE TABLE signals (
     seq        INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id     TEXT NOT NULL,

@@ -14,6 +14,13 @@ from plait import Engine
 from plait.testing import VirtualClock
 from tests.backends import BACKENDS, database_url
 
+TEST_SECRET_KEY = "Vc8v6M62sdIqriQWC2bjYax8WFoKW5LuYhMp3u79QUs="
+"""The session's sealing key (a Fernet key made for the tests): storing webhook secrets and
+secrets needs one. Set in the environment so that subprocesses (``plait serve``) inherit it;
+a test of the refusal unsets it with ``monkeypatch``."""
+if not os.environ.get("PLAIT_SECRET_KEY"):
+    os.environ["PLAIT_SECRET_KEY"] = TEST_SECRET_KEY
+
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """CI must run the PostgreSQL half of the suite: refuse to start without its URL."""

@@ -107,7 +107,9 @@ def free_port() -> int:
 
 
 def env_without_plait() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("PLAIT_")}
+    """The environment without plait's settings, but with the session's sealing key."""
+    kept = ("PLAIT_SECRET_KEY",)
+    return {k: v for k, v in os.environ.items() if not k.startswith("PLAIT_") or k in kept}
 
 
 def wait_until(check: Callable[[], bool], what: str) -> None:

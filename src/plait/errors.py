@@ -89,6 +89,21 @@ class SerializationError(PlaitError):
         super().__init__(f"{what} cannot be stored as JSON: {type_name} ({detail})")
 
 
+class InvalidText(PlaitError):
+    """Text contains a character plait does not store: NUL (U+0000) or a lone surrogate.
+
+    Attributes:
+        path: JSON path of the offending string, e.g. ``$.data.note`` or ``$.query.workflow``.
+        reason: what is wrong with it, e.g. ``contains a NUL character (U+0000) at index 3``.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}; plait stores any Unicode text but NUL and lone "
+                         "surrogates")  # fmt: skip
+
+
 class InvalidQuery(PlaitError):
     """A query's parameters are invalid."""
 

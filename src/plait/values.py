@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 
+from plait import text
+
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 
 
@@ -24,8 +26,20 @@ def _default(value: Any) -> Any:
 
 
 def encode(value: Any) -> bytes:
-    """Encode ``value`` as JSON; raises ``TypeError`` naming the offending type."""
-    return orjson.dumps(value, default=_default, option=_OPTIONS)
+    """Encode ``value`` as JSON; raises ``TypeError`` naming the offending type, or
+    :class:`~plait.text.UnstorableText` (a ``TypeError``) naming the path of a string holding
+    NUL or a lone surrogate, which plait refuses on every backend (see ``plait.text``)."""
+    try:
+        data = orjson.dumps(value, default=_default, option=_OPTIONS)
+    except orjson.JSONEncodeError as exc:
+        refused = text.refusal(None, value) if "surrogates" in str(exc) else None
+        if refused is not None:
+            raise refused from exc
+        raise
+    refused = text.refusal(data, value)
+    if refused is not None:
+        raise refused
+    return data
 
 
 def decode(data: bytes | str | None) -> Any:

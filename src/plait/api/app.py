@@ -22,7 +22,7 @@ from fastapi.routing import APIRoute
 
 from plait import __version__
 from plait.api import problems
-from plait.api.middleware import BodyLimit, Guard
+from plait.api.middleware import BodyLimit, Guard, TextGuard
 from plait.api.routes import (
     events,
     health,
@@ -100,6 +100,7 @@ def create_app(engine: Engine, *, max_body_bytes: int = 1_048_576, worker: bool 
         if isinstance(route, APIRoute)
     ]  # fmt: skip
     problems.install(app)
+    app.add_middleware(TextGuard, routes=[pattern for pattern, _ in app.state.route_methods])
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(Guard, counts=app.state.response_counts)  # outermost: sees everything
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

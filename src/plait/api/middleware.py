@@ -1,16 +1,22 @@
-"""Pure ASGI middleware: the request body limit, and the last line of defence that turns any
-unexpected exception into a 500 problem (and counts responses for ``/metrics``)."""
+"""Pure ASGI middleware: refusing text plait does not store, the request body limit, and the
+last line of defence that turns any unexpected exception into a 500 problem (and counts
+responses for ``/metrics``)."""
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections import Counter
+from collections.abc import Sequence
 
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, QueryParams
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from plait import text
 from plait.api.problems import problem
+from plait.errors import InvalidText
 
 log = logging.getLogger(__name__)
 
@@ -110,3 +116,126 @@ class Guard:
             await problem(500, detail)(scope, receive, send)
         finally:
             self.counts[(str(scope.get("method", "")), status)] += 1
+
+
+class TextGuard:
+    """Refuse text plait does not store (NUL, lone surrogates: see ``plait.text``) wherever it
+    arrives in a request, before any handler sees it, so that no backend ever meets it and both
+    answer alike: a path or query parameter or a header answers 400, a JSON body 422, each a
+    problem whose ``errors[0].path`` names the string (``$.query.workflow``, ``$.path.run_id``,
+    ``$.headers["x-request-id"]``, ``$.body.data.note``).
+
+    Bodies are read only when they are JSON (or untyped), and walked only when their bytes could
+    hold such text at all (a ``\\u`` escape, a NUL byte or a surrogate's UTF-8 lead byte).
+    """
+
+    def __init__(self, app: ASGIApp, routes: Sequence[re.Pattern[str]]) -> None:
+        self.app = app
+        self.routes = routes  # each route's path pattern, to name a path parameter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        found = self._in_path(scope["path"]) or _in_query(scope) or _in_headers(scope)
+        if found is not None:
+            await _refuse(400, *found)(scope, receive, send)
+            return
+        if _json_body(scope):
+            body, receive = await _buffered(receive)
+            found = _in_body(body)
+            if found is not None:
+                await _refuse(422, *found)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _in_path(self, path: str) -> tuple[str, str] | None:
+        reason = text.flaw(path)
+        if reason is None:
+            return None
+        for pattern in self.routes:
+            matched = pattern.match(path)
+            if matched is None:
+                continue
+            for name, value in matched.groupdict().items():
+                reason_here = text.flaw(value)
+                if reason_here is not None:
+                    return text.join("$.path", name), reason_here
+        return "$.path", reason
+
+
+def _in_query(scope: Scope) -> tuple[str, str] | None:
+    if not scope.get("query_string"):
+        return None
+    for name, value in QueryParams(scope["query_string"]).multi_items():
+        reason = text.flaw(name)
+        if reason is not None:
+            return "$.query", f"has a parameter name that {reason}"
+        reason = text.flaw(value)
+        if reason is not None:
+            return text.join("$.query", name), reason
+    return None
+
+
+def _in_headers(scope: Scope) -> tuple[str, str] | None:
+    for name, value in scope.get("headers", ()):
+        if b"\x00" in name:
+            return "$.headers", "has a header name that contains a NUL character (U+0000)"
+        if b"\x00" in value:
+            where = text.join("$.headers", name.decode("latin-1"))
+            return where, text.flaw(value.decode("latin-1")) or "contains a NUL character"
+    return None
+
+
+def _json_body(scope: Scope) -> bool:
+    """Whether the app would parse the body as JSON (or could: no type given)."""
+    kind = Headers(scope=scope).get("content-type")
+    if kind is None:
+        return True
+    media = kind.partition(";")[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+_SUSPECT = (b"\\u", b"\x00", b"\xed")  # an escape; a NUL; the lead byte of UTF-8 surrogates
+
+
+def _in_body(body: bytes) -> tuple[str, str] | None:
+    if not any(mark in body for mark in _SUSPECT):
+        return None
+    try:
+        parsed = json.loads(body)  # as FastAPI parses it (lone surrogates pass, as escapes)
+    except (ValueError, RecursionError):
+        return None  # not JSON: the route answers that
+    return text.find(parsed, "$.body")
+
+
+async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
+    """The whole body, and a ``receive`` that gives it again, then defers to the original."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"", _replaying([message], receive)
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    return body, _replaying([{"type": "http.request", "body": body, "more_body": False}], receive)
+
+
+def _replaying(messages: list[Message], receive: Receive) -> Receive:
+    async def replay() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return replay
+
+
+def _refuse(status: int, path: str, reason: str) -> ASGIApp:
+    detail = (
+        f"The text at {path} {reason}; plait stores any Unicode text but NUL and lone surrogates."
+    )
+    title = (InvalidText.__doc__ or "").strip().splitlines()[0]
+    return problem(status, detail, kind="invalid-text", title=title,
+                   errors=[{"path": path, "message": reason}])  # fmt: skip

@@ -38,7 +38,7 @@ STATUS_BY_ERROR: dict[str, int] = {
     "RunEnded": 409,
     "InstanceEnded": 409, "NotAStateMachine": 409, "WorkflowNotActive": 409,
     "InvalidDefinition": 422, "InvalidArguments": 422, "SchemaViolation": 422,
-    "SerializationError": 422, "ScheduleInvalid": 422, "WebhookInvalid": 422,
+    "SerializationError": 422, "InvalidText": 422, "ScheduleInvalid": 422, "WebhookInvalid": 422,
     "WebhookMappingError": 422, "InvalidRole": 422, "InvalidUser": 422, "ExpressionError": 422,
     "UnknownAction": 422, "LimitExceeded": 422, "SecretKeyMissing": 409, "SecretUnreadable": 409,
     "InvalidQuery": 400,

@@ -17,10 +17,13 @@ digits (either case) and compared in constant time:
     ``b"<t>." + body``; any ``v1`` may match (Stripe sends one per secret while a secret is
     rolled); other keys (``v0``) are ignored; ``t`` must be within the tolerance of now.
 ``github``
-    ``X-Hub-Signature-256: sha256=<hex>`` of the raw body. GitHub signs no timestamp, so a
-    captured request can be replayed at will; replay protection relies on the event id instead:
-    the ``X-GitHub-Delivery`` header (also kept by GitHub's redeliveries) is used as the event
-    id, and the event store keeps one event per id.
+    ``X-Hub-Signature-256: sha256=<hex>`` of the raw body. GitHub signs no timestamp.
+
+Replays: :func:`verify` returns the content the signature covers, and the webhook service keeps
+a digest of it (with the webhook's id) for ``Settings.webhook_replay_seconds``: a request whose
+signed content was already accepted starts nothing, whatever its unsigned headers say (a
+changed ``X-GitHub-Delivery`` or ``X-Request-Id``). Timestamped schemes are also bounded by
+their tolerance.
 
 A timestamp is checked after the signature, so that "outside the tolerance" is only ever said of
 a request signed with the secret (a clock skew or a replay), never of a forgery.
@@ -72,6 +75,11 @@ class SignatureRejected(PlaitError):
         super().__init__(f"webhook signature rejected: {reason}")
 
 
+class StaleSignature(SignatureRejected):
+    """A request signed with the webhook's secret, at a time outside the tolerance (a clock
+    skew, or a replay). Only ever said of a signature that matches, so it may be told."""
+
+
 class WebhookInvalid(PlaitError):
     """A webhook's settings are invalid.
 
@@ -114,8 +122,10 @@ class WebhookMappingError(PlaitError):
 class WebhookSpec:
     """A stored webhook. Exactly one of ``event_type`` and ``mapping`` is set.
 
-    ``secret`` is kept as given, not hashed: verifying an HMAC needs the key itself. It is left
-    out of ``repr`` (so logs and tracebacks do not show it) and of :func:`resource`.
+    ``secret`` cannot be hashed: verifying an HMAC needs the key itself. When ``sealed`` it is
+    encrypted (``plait.sealing``), as stored; else it is the key itself (a new webhook, or a row
+    stored before sealing existed). It is left out of ``repr`` (so logs and tracebacks do not
+    show it) and of :func:`resource`.
     """
 
     id: str
@@ -126,6 +136,7 @@ class WebhookSpec:
     event_type: str | None
     mapping: str | None
     created_at: float
+    sealed: bool = False
 
 
 # -- signatures ---------------------------------------------------------------------------------
@@ -139,8 +150,9 @@ def verify(
     *,
     now: float,
     tolerance: float = 300.0,
-) -> None:
-    """Check a request's signature under ``scheme`` (see the module docstring for the formats).
+) -> bytes:
+    """Check a request's signature under ``scheme`` (see the module docstring for the formats)
+    and return the content it covers (the body, or the timestamp, a dot and the body).
 
     Args:
         scheme: one of :data:`SCHEMES`.
@@ -158,7 +170,7 @@ def verify(
         raise SignatureRejected(f"unknown signature scheme {scheme!r}")
     if not secret:
         raise SignatureRejected("the webhook has no secret")
-    check(_key(secret), _lower(headers), body, now, tolerance)
+    return check(_key(secret), _lower(headers), body, now, tolerance)
 
 
 def sign(scheme: str, secret: str, body: bytes, *, timestamp: float | None) -> dict[str, str]:
@@ -186,12 +198,12 @@ def sign(scheme: str, secret: str, body: bytes, *, timestamp: float | None) -> d
     return {"X-Signature-256": f"sha256={digest}", "X-Signature-Timestamp": stamp}
 
 
-_Verifier = Callable[[bytes, Mapping[str, str], bytes, float, float], None]
+_Verifier = Callable[[bytes, Mapping[str, str], bytes, float, float], bytes]
 
 
 def _verify_generic(
     key: bytes, headers: Mapping[str, str], body: bytes, now: float, tolerance: float
-) -> None:
+) -> bytes:
     name = "X-Signature-256"
     if name.lower() not in headers and "x-signature" in headers:
         name = "X-Signature"
@@ -202,17 +214,19 @@ def _verify_generic(
     stamp = headers.get("x-signature-timestamp")
     if stamp is None:
         _compare(_digest(key, body), [candidate])
-        return
+        return body
     stamp = stamp.strip() if isinstance(stamp, str) else ""
     if not _SECONDS.fullmatch(stamp):
         raise SignatureRejected("malformed timestamp header 'X-Signature-Timestamp'")
-    _compare(_digest(key, stamp.encode() + b"." + body), [candidate])
+    signed = stamp.encode() + b"." + body
+    _compare(_digest(key, signed), [candidate])
     _check_fresh(stamp, now, tolerance)
+    return signed
 
 
 def _verify_stripe(
     key: bytes, headers: Mapping[str, str], body: bytes, now: float, tolerance: float
-) -> None:
+) -> bytes:
     value = _signature_header(headers, "Stripe-Signature")
     stamps: list[str] = []
     candidates: list[str] = []
@@ -224,17 +238,20 @@ def _verify_stripe(
             candidates.append(part)
     if len(stamps) != 1 or not _SECONDS.fullmatch(stamps[0]) or not candidates:
         raise SignatureRejected("malformed signature header")
-    _compare(_digest(key, stamps[0].encode() + b"." + body), candidates)
+    signed = stamps[0].encode() + b"." + body
+    _compare(_digest(key, signed), candidates)
     _check_fresh(stamps[0], now, tolerance)
+    return signed
 
 
 def _verify_github(
     key: bytes, headers: Mapping[str, str], body: bytes, now: float, tolerance: float
-) -> None:
+) -> bytes:
     value = _signature_header(headers, "X-Hub-Signature-256")
     if not value.startswith("sha256=") or not _HEX.fullmatch(value[7:]):
         raise SignatureRejected("malformed signature header")
     _compare(_digest(key, body), [value[7:]])
+    return body
 
 
 _VERIFIERS: dict[str, _Verifier] = {
@@ -274,7 +291,7 @@ def _compare(expected: str, candidates: list[str]) -> None:
 
 def _check_fresh(stamp: str, now: float, tolerance: float) -> None:
     if not abs(now - int(stamp)) <= tolerance:
-        raise SignatureRejected(f"timestamp outside the {tolerance:g}s tolerance")
+        raise StaleSignature(f"timestamp outside the {tolerance:g}s tolerance")
 
 
 # -- events -------------------------------------------------------------------------------------

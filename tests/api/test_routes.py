@@ -130,12 +130,12 @@ async def test_webhooks_verify_signatures_and_store_nothing_otherwise(
     rejected = await client.post("/~acme/webhooks/billing", content=payload, headers=forged)
     assert rejected.status_code == 401
     assert rejected.headers["content-type"] == "application/problem+json"
-    assert "signature does not match" in rejected.json()["detail"]
+    assert "does not match" in rejected.json()["detail"]
     events = await client.get("/~acme/events", headers=admin, params={"type": "Payment.received"})
     assert [e["$id"] for e in events.json()["items"]] == [event_id]
-    assert (
+    assert (  # as for a bad signature: names cannot be told apart (tests/api/test_webhook_replays)
         await client.post("/~acme/webhooks/nope", content=payload, headers=signed)
-    ).status_code == 404
+    ).status_code == 401
     assert (await client.delete("/~acme/webhooks/billing", headers=admin)).status_code == 204
     invalid = await client.post("/~acme/webhooks", headers=admin, json={**hook, "name": "Bad Name"})
     assert invalid.status_code == 422 and invalid.json()["errors"][0]["path"] == "$.body.name"

@@ -231,6 +231,12 @@ class EventOut(Resource):
 
 class Accepted(Open):
     id: str = Field(alias="$id", description="The event's id.")
+    duplicate: bool = Field(
+        False,
+        description="True for a delivery already received (a repeated event id, or a replay of "
+        "signed content accepted within the replay window): the first delivery's event, and "
+        "no new run.",
+    )
 
 
 class WebhookOut(Resource):

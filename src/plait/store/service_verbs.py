@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from plait.store.areas.operations import HistoryEntry, Operation
     from plait.store.areas.schedules import StartRun
     from plait.store.areas.tasks import Completion, TaskRecord
+    from plait.store.areas.webhooks import Delivery
     from plait.store.base import EventRecord, RunRecord, SignalSent
     from plait.store.registry import (
         Dispatched,
@@ -228,6 +229,21 @@ class ServiceVerbs(Protocol):
 
     async def delete_webhook(self, org: str, name_or_id: str) -> bool:
         """Delete the webhook of ``org`` with that name or id; ``False`` if there was none."""
+        ...
+
+    async def emit_webhook_event(self, delivery: Delivery, now: float) -> tuple[EventRecord, bool]:
+        """Store and dispatch ``delivery.event`` unless its replay digest is live, in one
+        transaction; return the event (the first delivery's for a replay) and whether it is new.
+        Of concurrent deliveries of one digest exactly one stores its event."""
+        ...
+
+    async def seal_webhook_secrets(self, seal: Callable[[str], str]) -> int:
+        """Seal every webhook secret still stored in plain text with ``seal``; how many."""
+        ...
+
+    async def reseal_webhook_secrets(self, reseal: Callable[[str], str]) -> int:
+        """Re-seal every sealed webhook secret with ``reseal`` (key rotation), in one
+        transaction (all or none); how many."""
         ...
 
     # -- human tasks, operator side (``plait.store.areas.tasks``) --------------------------

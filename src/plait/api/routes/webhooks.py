@@ -55,10 +55,14 @@ async def delete_webhook(caller: Admin, engine: EngineDep, name: str) -> Respons
     response_model=Accepted,
     status_code=202,
     summary="Receive a signed request (emits an event)",
+    description="A request whose signature does not verify, or that names no webhook, gets "
+    "the same 401 answer. A replay (a repeated event id, or signed content already accepted "
+    "within the replay window, whatever its unsigned headers) gets 202 with the first "
+    "delivery's event id and `duplicate: true`, and starts nothing.",
     openapi_extra=_RAW_BODY,
     responses=WITH_BODY,
 )
 async def receive_webhook(org: str, name: str, engine: EngineDep, request: Request) -> Json:
     body = await request.body()
     event = await engine.webhooks.receive(org, name, dict(request.headers), body)
-    return Json({"$id": event["$id"]}, 202)
+    return Json({"$id": event["$id"], "duplicate": event["duplicate"]}, 202)

@@ -1,20 +1,41 @@
-"""SQLite verbs of the webhooks area (mixed into ``SQLiteStore``)."""
+"""Store verbs of the webhooks area (mixed into both backends' stores)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from plait.store.areas.base import Area
+from plait.store.areas.core import _fetch_event
+from plait.store.base import EventRecord
 from plait.store.session import Session
 from plait.webhooks import WebhookExists, WebhookSpec
+
+PRUNE_BATCH = 100
+"""Expired replay digests deleted by each accepted delivery, at most."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A verified webhook request, ready to store as an event (see ``emit_webhook_event``).
+
+    Attributes:
+        digest: the SHA-256 (hex) of the webhook's id and the content its signature covers.
+        expires_at: until when the digest refuses replays, in Unix seconds.
+    """
+
+    event: EventRecord
+    digest: str
+    expires_at: float
 
 
 class WebhooksArea(Area):
     """Verbs for webhooks; queries in ``queries_webhooks.sql``.
 
-    A webhook's secret is stored as given, not hashed: verifying a request's HMAC needs the key
-    itself. Every verb is scoped to one organization.
+    A webhook's secret is stored as the caller gives it (the webhook service seals it first:
+    ``spec.sealed``); verifying a request's HMAC needs the key itself, so it cannot be hashed.
+    Every verb is scoped to one organization, but for the key-rotation verbs.
     """
 
     async def create_webhook(self, spec: WebhookSpec) -> WebhookSpec:
@@ -26,7 +47,7 @@ class WebhooksArea(Area):
         params = {
             "org": spec.org, "id": spec.id, "name": spec.name, "scheme": spec.scheme,
             "secret": spec.secret, "event_type": spec.event_type, "mapping": spec.mapping,
-            "created_at": spec.created_at,
+            "created_at": spec.created_at, "sealed": spec.sealed,
         }  # fmt: skip
 
         def op(db: Session) -> WebhookSpec:
@@ -52,6 +73,57 @@ class WebhooksArea(Area):
         deleted: bool = await self._submit(lambda db: db.run("delete_webhook", params).rowcount > 0)
         return deleted
 
+    async def seal_webhook_secrets(self, seal: Callable[[str], str]) -> int:
+        """Seal every secret still stored in plain text (stored before sealing existed) with
+        ``seal``, in one transaction; return how many were sealed."""
+        return int(await self._submit(lambda db: _rewrite_secrets(db, seal, sealed=False)))
+
+    async def reseal_webhook_secrets(self, reseal: Callable[[str], str]) -> int:
+        """Re-seal every sealed webhook secret, of every organization, with ``reseal`` (for key
+        rotation: ``Sealer.reseal``), in one transaction; return how many. If ``reseal`` raises
+        for one, none is changed. Secrets still in plain text are left to
+        :meth:`seal_webhook_secrets`."""
+        return int(await self._submit(lambda db: _rewrite_secrets(db, reseal, sealed=True)))
+
+    async def emit_webhook_event(self, delivery: Delivery, now: float) -> tuple[EventRecord, bool]:
+        """Store and dispatch ``delivery.event`` unless its digest was seen, in one transaction.
+
+        A digest still live (not past its ``expires_at``) marks a replay: nothing is stored and
+        the event the first delivery stored is returned. Otherwise the digest is claimed until
+        ``delivery.expires_at`` and the event stored as ``emit`` would (once per id: a repeated
+        id returns the stored event). Of concurrent deliveries of one digest, on any backend and
+        from any process, exactly one stores its event. A few expired digests are pruned.
+
+        Returns:
+            The event (the stored one for a replay or a repeated id), and whether it is new.
+        """
+        event = delivery.event
+        claim = {"org": event.org, "digest": delivery.digest, "event_id": event.id,
+                 "expires_at": delivery.expires_at, "now": now}  # fmt: skip
+
+        def op(db: Session) -> tuple[EventRecord, bool]:
+            db.run("prune_webhook_deliveries", {"now": now, "limit": PRUNE_BATCH})
+            if db.run("claim_webhook_delivery", claim).rowcount == 0:
+                first = db.run("webhook_delivery_event", claim).fetchone()
+                return _fetch_event(db, event.org, first[0]), False
+            if not self._store_event(db, event):
+                return _fetch_event(db, event.org, event.id), False
+            return event, True
+
+        result: tuple[EventRecord, bool] = await self._submit(op)
+        return result
+
+
+def _rewrite_secrets(db: Session, rewrite: Callable[[str], str], *, sealed: bool) -> int:
+    rows = db.run("webhook_secrets", {"sealed": sealed}).fetchall()
+    for org, webhook_id, secret in rows:
+        params = {"org": org, "id": webhook_id, "secret": rewrite(secret), "sealed": True,
+                  "was_sealed": sealed}  # fmt: skip
+        db.run("set_webhook_secret", params)
+    return len(rows)
+
 
 def _webhook(row: Sequence[Any]) -> WebhookSpec:
-    return WebhookSpec(*row)
+    webhook_id, org, name, scheme, secret, event_type, mapping, created_at, sealed = row
+    return WebhookSpec(webhook_id, org, name, scheme, secret, event_type, mapping, created_at,
+                       bool(sealed))  # fmt: skip

@@ -204,6 +204,14 @@ CREATE TABLE "tasks" (
     UNIQUE (run_id, step_key, attempt)
 );
 
+CREATE TABLE webhook_deliveries (
+    org        TEXT NOT NULL,
+    digest     TEXT NOT NULL,
+    event_id   TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY (org, digest)
+);
+
 CREATE TABLE webhooks (
     org        TEXT NOT NULL,
     id         TEXT NOT NULL,
@@ -212,7 +220,7 @@ CREATE TABLE webhooks (
     secret     TEXT NOT NULL,
     event_type TEXT,
     mapping    TEXT,
-    created_at REAL NOT NULL,
+    created_at REAL NOT NULL, sealed INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (org, id),
     UNIQUE (org, name),
     CHECK ((event_type IS NULL) != (mapping IS NULL))
@@ -303,5 +311,7 @@ CREATE INDEX schedules_due ON schedules (enabled, next_fire_at);
 CREATE INDEX signals_unconsumed ON signals (run_id, name, seq) WHERE step_key IS NULL;
 
 CREATE INDEX tasks_inbox ON tasks (org, assignee, status, created_at);
+
+CREATE INDEX webhook_deliveries_expiry ON webhook_deliveries (expires_at);
 
 CREATE UNIQUE INDEX workflows_by_name ON workflows (org, name);

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, overload
 
-from plait import values
+from plait import text, values
 from plait.actions.base import ActionFn, ActionRegistry
 from plait.clock import Clock, SystemClock
 from plait.errors import (
@@ -343,6 +343,7 @@ class Engine:
         """
         wf = self.get_workflow(workflow)
         wf.check_arguments(args)
+        text.check(run_id, "$.run_id")
         try:
             data = values.encode(list(args))
         except TypeError as exc:

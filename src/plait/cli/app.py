@@ -19,6 +19,7 @@ from plait.cli import definitions, render, serve, service, tasks
 from plait.cli.common import (
     DbOption,
     JsonOption,
+    check_command_line,
     json_argument,
     load_engine,
     print_json,
@@ -241,4 +242,5 @@ def _show(info: RunInfo, json: bool) -> None:
 
 
 def main() -> None:
+    check_command_line(sys.argv[1:])
     app()

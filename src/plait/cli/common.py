@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 import orjson
 import typer
 
+from plait import text
 from plait.cli import render
 from plait.engine import Engine
 from plait.errors import NotFound, PlaitError
@@ -69,19 +70,38 @@ def print_json(data: Any) -> None:
 
 
 def json_argument(raw: str | None, what: str) -> Any:
-    """A JSON option value, given inline or as ``@file``; None stays None; bad JSON exits 2."""
+    """A JSON option value, given inline or as ``@file``; None stays None; bad JSON, or text
+    plait does not store (NUL, lone surrogates: see ``plait.text``), exits 2."""
     if raw is None:
         return None
-    text = raw
+    content = raw
     if raw.startswith("@"):
         try:
-            text = Path(raw[1:]).read_text(encoding="utf-8")
+            content = Path(raw[1:]).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             render.error(f"{what}: cannot read {raw[1:]!r}: {reason}")
             raise typer.Exit(EXIT_USAGE) from exc
     try:
-        return orjson.loads(text)
+        value = orjson.loads(content)
     except orjson.JSONDecodeError as exc:
         render.error(f"{what}: not valid JSON: {exc}")
         raise typer.Exit(EXIT_USAGE) from exc
+    found = text.find(value)
+    if found is not None:
+        path, reason = found
+        render.error(f"{what}: the text at {path} {reason}; plait does not store NUL or lone "
+                     "surrogates")  # fmt: skip
+        raise typer.Exit(EXIT_USAGE)
+    return value
+
+
+def check_command_line(argv: list[str]) -> None:
+    """Exit 2 on an argument that is not text plait stores: a byte that is not UTF-8 (Python
+    reads it as a lone surrogate), which no backend could store or look up."""
+    for number, argument in enumerate(argv, 1):
+        reason = text.flaw(argument)
+        if reason is not None:
+            shown = os.fsencode(argument)
+            render.error(f"argument {number} ({shown!r}) is not UTF-8 text: it {reason}")
+            sys.exit(EXIT_USAGE)  # before the app runs: no click context to exit through

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from plait import values
+from plait import text, values
 from plait.errors import SerializationError
 from plait.ids import new_id
 from plait.service.pages import Page, check_limit, keyset_after, keyset_page
@@ -39,6 +39,7 @@ class EventService:
         """Store the event (once per id) and dispatch it; return it with the runs it started."""
         if not isinstance(type, str) or not type:
             raise SerializationError("an event's type", "str", "a non-empty string is required")
+        text.check_all({"org": org, "type": type, "id": id})
         try:
             payload = values.encode({} if data is None else data)
         except TypeError as exc:

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from plait import text
 from plait.errors import (
     HookVetoed,
     IllegalTransition,
@@ -126,6 +127,7 @@ class WorkflowService:
     async def create(self, org: str, body: dict[str, Any]) -> dict[str, Any]:
         """Store a new workflow as a Draft (version 1); raises ``InvalidDefinition``. A Draft
         may have no steps yet (see :func:`_stepless`); activation requires them."""
+        text.check(body)
         definition = self._draft(body)
         name = definition.name if definition is not None else str(body["name"])
         self.engine.schedules.check_declared(org, body)
@@ -140,6 +142,7 @@ class WorkflowService:
     async def update(self, org: str, ref: str, patch: dict[str, Any]) -> dict[str, Any]:
         """Merge ``patch`` into the workflow's document and store it as a new version. The
         schedules the document declares (``schedule``) are replaced by the new ones."""
+        text.check(patch)
         record = await self._record(org, ref)
         if record.kind != "definition":
             raise ReadOnlyWorkflow(record.name)

@@ -7,6 +7,10 @@ A start step that runs again because its run was resumed (the child failed) star
 the step's next attempt (``child_run_id(parent, key, 2)``...); the failed child is kept.
 Waiting records a ``child-result`` step and suspends the parent; the transaction that ends the
 child wakes the parent, which replays and reads the child's end.
+
+The start is refused (the start step fails, and is not retried) when the child would be deeper
+below its tree's root than ``Settings.max_run_tree_depth`` or its tree would hold more than
+``Settings.max_run_tree_runs`` runs, and when the workflow is Paused or Archived.
 """
 
 from __future__ import annotations
@@ -106,8 +110,10 @@ def _new_child(ctx: Context, call: _Call, workflow: WorkflowRef, args: tuple[Any
     step = StepRecord(call.key, call.position, call.name, "child", "completed", 1,
                       started_at=now, finished_at=now)  # fmt: skip
     code_name = workflow.name if isinstance(workflow, Workflow) else None
+    limits = ctx.settings
     return NewChild(child_run_id(ctx.run_id, call.key), ctx.org, _label(workflow), data, step,
-                    deadline, code_name)  # fmt: skip
+                    deadline, code_name, limits.max_run_tree_depth,
+                    limits.max_run_tree_runs)  # fmt: skip
 
 
 async def wait_child(

@@ -151,6 +151,10 @@ class NewChild:
     deadline_at: float | None = None
     code_name: str | None = None
     """Set when the caller passed a code ``Workflow`` object: run it by this name."""
+    max_depth: int = 32
+    """``Settings.max_run_tree_depth``: the deepest the child may be below its tree's root."""
+    max_runs: int = 10_000
+    """``Settings.max_run_tree_runs``: the most runs its tree may hold, root included."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,12 +317,15 @@ class Store(ServiceVerbs, Protocol):
     async def cancel_run(
         self, run_id: str, now: float, *, reason: str | None = None, actor: str | None = None
     ) -> Cancellation | None:
-        """Cancel a run that has not ended and, recursively, its live child runs.
+        """Cancel a run that has not ended and every live run below it (its run tree).
 
         Each becomes ``cancelled`` with its lease cleared and its fence incremented (so a worker
         still executing it can write nothing more), its open human tasks are cancelled, and the
-        cancel is recorded in its history with ``actor`` and ``reason`` (children: "its parent
-        ... was cancelled"). Atomic: the run and all its descendants in one transaction.
+        cancel is recorded in its history with ``actor`` and ``reason`` (descendants: "its parent
+        ... was cancelled"). The run itself is cancelled in one transaction; its descendants
+        then level by level, iteratively, in transactions of a bounded number of runs (a tree of
+        tens of thousands of runs holds the writer briefly at a time). A run cancelled before
+        (an interrupted cancel) has its live descendants cancelled again by a new call.
 
         Returns the run as it now is (unchanged when it had already ended) with the ids of every
         run cancelled, so the caller can stop executing them; ``None`` if the run is unknown.

@@ -10,13 +10,14 @@ from plait.store.areas.machines import MachinesArea
 from plait.store.areas.operations import OperationsArea
 from plait.store.areas.schedules import SchedulesArea
 from plait.store.areas.tasks import TasksArea
+from plait.store.areas.trees import TreesArea
 from plait.store.areas.webhooks import WebhooksArea
 from plait.store.areas.workflows import WorkflowsArea
 
 
 class StoreBackend(
     CoreArea, WorkflowsArea, KeysArea, WebhooksArea, SchedulesArea,
-    ChildrenArea, TasksArea, MachinesArea, OperationsArea,
+    ChildrenArea, TreesArea, TasksArea, MachinesArea, OperationsArea,
 ):  # fmt: skip
     """All verbs of the Store protocol and of the automation service's registry."""
 

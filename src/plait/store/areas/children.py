@@ -7,9 +7,10 @@ from typing import Any
 
 import orjson
 
-from plait.errors import RunEnded, RunNotFound
+from plait.errors import LimitExceeded, RunEnded, RunNotFound
 from plait.store.areas.base import Area
 from plait.store.areas.core import _fenced, _step_params
+from plait.store.areas.trees import TreePlace, refusal, take_place
 from plait.store.base import TERMINAL, NewChild, SignalSent, StepRecord, keyed_event_id
 from plait.store.session import Session
 
@@ -35,25 +36,29 @@ class ChildrenArea(Area):
         ``child``) unless a run with the child's id exists.
 
         Returns the recorded step: ``completed`` with ``{"runId", "workflow"}``, or ``failed``
-        when the reference names no workflow (or an archived one). If the run ``child.id``
-        exists although the step was not recorded, the step runs again after a resume: the
-        child is its next attempt (:func:`child_run_id`), and the earlier one is kept.
+        when the reference names no workflow, a Paused or Archived one (which start no runs),
+        or when the child would take its run tree over ``child.max_depth`` or
+        ``child.max_runs`` (``plait.LimitExceeded``, see :mod:`plait.store.areas.trees`). If
+        the run ``child.id`` exists although the step was not recorded, the step runs again
+        after a resume: the child is its next attempt (:func:`child_run_id`), and the earlier
+        one is kept.
         """
 
         def op(db: Session) -> StepRecord:
-            # The fenced write comes first: an op that raises leaves its earlier writes behind.
-            target = _target(db, child)
+            # An op runs in a savepoint: a fenced write that raises undoes the tree's count too.
             step = child.step
-            if isinstance(target, str):
-                error = {"type": "plait.UnknownWorkflow", "message": target}
-                step.status, step.error = "failed", orjson.dumps(error)
-            else:
-                run_id = _attempt_id(db, parent_id, child)
-                step.status = "completed"
-                step.output = orjson.dumps({"runId": run_id, "workflow": target[0]})
-            _fenced(db, "upsert_step", {**_step_params(parent_id, step), "fence": fence})
-            if not isinstance(target, str):
-                self._insert_child(db, parent_id, child, run_id, target)
+            target = _target(db, child)
+            if isinstance(target, dict):
+                return _record_start(db, parent_id, fence, step, error=target)
+            run_id = _attempt_id(db, parent_id, child)
+            started = {"runId": run_id, "workflow": target[0]}
+            if db.run("child_exists", {"id": run_id}).fetchone() is not None:
+                return _record_start(db, parent_id, fence, step, output=started)  # a replay
+            place = take_place(db, parent_id, child)
+            if isinstance(place, LimitExceeded):
+                return _record_start(db, parent_id, fence, step, error=refusal(place))
+            _record_start(db, parent_id, fence, step, output=started)
+            self._insert_child(db, parent_id, child, run_id, target, place)
             return step
 
         recorded: StepRecord = await self._submit(op)
@@ -66,6 +71,7 @@ class ChildrenArea(Area):
         child: NewChild,
         run_id: str,
         target: tuple[str, str | None, int | None],
+        place: TreePlace,
     ) -> None:
         name, workflow_id, version = target
         params = {
@@ -73,6 +79,7 @@ class ChildrenArea(Area):
             "now": child.step.started_at, "deadline_at": child.deadline_at,
             "workflow_id": workflow_id, "workflow_version": version,
             "parent_run_id": parent_id, "parent_step": child.step.key,
+            "root_run_id": place.root_run_id, "depth": place.depth,
         }  # fmt: skip
         if db.run("child_insert_run", params).rowcount == 1:
             self._workflow_started(db, child.org, workflow_id)
@@ -195,21 +202,54 @@ class ChildrenArea(Area):
         return found
 
 
-def _target(db: Session, child: NewChild) -> tuple[str, str | None, int | None] | str:
-    """``(name, workflow id, pinned version)`` of the child's workflow, or why there is none."""
+def _target(db: Session, child: NewChild) -> tuple[str, str | None, int | None] | dict[str, Any]:
+    """``(name, workflow id, pinned version)`` of the child's workflow, or the start step's
+    error when there is none or it starts no runs (Paused or Archived, as for events and
+    schedules; runs of it already under way go on)."""
     if child.code_name is not None:  # a Workflow object: code, registered in org default
         row = db.run("get_workflow_head", {"org": "default", "ref": child.code_name}).fetchone()
         known = row is not None and row[3] == "code"
+        if known and row[4] in ("Paused", "Archived"):
+            return _not_active(row[2], row[4])
         return child.code_name, (str(row[1]) if known else None), None
     row = db.run("get_workflow_head", {"org": child.org, "ref": child.ref}).fetchone()
     if row is None and child.org != "default":
         row = db.run("get_workflow_head", {"org": "default", "ref": child.ref}).fetchone()
         row = row if row is not None and row[3] == "code" else None
     if row is None:
-        return f"no workflow {child.ref!r} in organization {child.org!r}"
+        message = f"no workflow {child.ref!r} in organization {child.org!r}"
+        return {"type": "plait.UnknownWorkflow", "message": message}
     if row[4] == "Archived":
-        return f"workflow {row[2]!r} is archived and starts no runs"
+        message = f"workflow {row[2]!r} is archived and starts no runs"
+        return {"type": "plait.UnknownWorkflow", "message": message}
+    if row[4] == "Paused":
+        return _not_active(row[2], row[4])
     return str(row[2]), str(row[1]), (int(row[5]) if row[3] == "definition" else None)
+
+
+def _not_active(name: str, status: str) -> dict[str, Any]:
+    message = (f"workflow {name!r} is {status} and starts no new runs, child runs included"
+               + (": activate it to start runs" if status == "Paused" else ""))  # fmt: skip
+    return {"type": "plait.WorkflowNotActive", "message": message, "workflow": name,
+            "status": status}  # fmt: skip
+
+
+def _record_start(
+    db: Session,
+    parent_id: str,
+    fence: int,
+    step: StepRecord,
+    *,
+    output: dict[str, Any] | None = None,
+    error: dict[str, Any] | None = None,
+) -> StepRecord:
+    """Record the parent's start step (fenced): ``completed`` with ``output``, or ``failed``."""
+    if error is not None:
+        step.status, step.error = "failed", orjson.dumps(error)
+    else:
+        step.status, step.output = "completed", orjson.dumps(output)
+    _fenced(db, "upsert_step", {**_step_params(parent_id, step), "fence": fence})
+    return step
 
 
 def _attempt_id(db: Session, parent_id: str, child: NewChild) -> str:

@@ -13,10 +13,9 @@ import orjson
 from plait.errors import InvalidQuery, LeaseLost, SerializationError
 from plait.ids import new_id
 from plait.store.areas.base import Area
-from plait.store.areas.operations import Operation, add_history
+from plait.store.areas.operations import Operation
 from plait.store.base import (
     RECORD_FIELDS,
-    Cancellation,
     ClaimedRun,
     DocumentRecord,
     EventRecord,
@@ -141,39 +140,6 @@ class CoreArea(Area):
 
         released: int = await self._submit(op)
         return released
-
-    async def cancel_run(
-        self, run_id: str, now: float, *, reason: str | None = None, actor: str | None = None
-    ) -> Cancellation | None:
-        """Cancel a run that has not ended, and its live children, recursively, in one
-        transaction; record who did it and why. Return the run and the ids cancelled (None if
-        there is no such run)."""
-
-        def op(db: Session) -> Cancellation | None:
-            cancelled: list[str] = []
-            self._cancel(db, run_id, Operation(now, actor, reason), cancelled)
-            record = _fetch_run(db, run_id, with_steps=False)
-            return None if record is None else Cancellation(record, tuple(cancelled))
-
-        done: Cancellation | None = await self._submit(op)
-        return done
-
-    def _cancel(self, db: Session, run_id: str, op: Operation, cancelled: list[str]) -> bool:
-        error = {"type": "RunCancelled", "message": _cancel_message(run_id, op),
-                 "reason": op.reason, "by": op.actor}  # fmt: skip
-        params = {"run_id": run_id, "now": op.now, "error": orjson.dumps(error)}
-        if not db.run("cancel_run", params).rowcount:
-            return False
-        cancelled.append(run_id)
-        self._run_ended(db, run_id, "cancelled", op.now)
-        self._child_ended(db, run_id, op.now)
-        add_history(db, run_id, "cancel", op)
-        self._cancel_tasks(db, run_id, op.now)
-        children = [str(r[0]) for r in db.run("live_children", {"run_id": run_id})]
-        cascade = Operation(op.now, op.actor, f"its parent {run_id} was cancelled")
-        for child in children:
-            self._cancel(db, child, cascade, cancelled)
-        return True
 
     async def run_state(self, run_id: str) -> tuple[str, int] | None:
         row = await self._one("run_state", {"run_id": run_id})

@@ -5,9 +5,9 @@
 -- name: child_insert_run
 -- The child's id is derived from its parent's id and step, so a replayed start inserts nothing.
 INSERT INTO runs (id, org, workflow, status, input, trigger, created_at, updated_at, deadline_at,
-                  workflow_id, workflow_version, parent_run_id, parent_step)
+                  workflow_id, workflow_version, parent_run_id, parent_step, root_run_id, depth)
 VALUES (:id, :org, :workflow, 'pending', :input, 'child', :now, :now, :deadline_at,
-        :workflow_id, :workflow_version, :parent_run_id, :parent_step)
+        :workflow_id, :workflow_version, :parent_run_id, :parent_step, :root_run_id, :depth)
 ON CONFLICT (id) DO NOTHING;
 
 -- name: child_start_of
@@ -30,6 +30,58 @@ SELECT parent_run_id FROM runs WHERE id = :run_id;
 
 -- name: child_runs_of
 SELECT id FROM runs WHERE parent_run_id = :run_id ORDER BY created_at, id;
+
+-- run trees (migration 012) -------------------------------------------------------------------
+
+-- name: tree_of_run
+-- The root of the run's tree (a root's own id) and the run's depth below it.
+SELECT COALESCE(root_run_id, id), depth FROM runs WHERE id = :run_id;
+
+-- name: tree_take_place
+-- One more run in the tree, unless it holds :max_runs already (no row returned then). A tree
+-- without a row holds only its root. The upsert locks the tree's row until commit.
+INSERT INTO run_trees (root_run_id, runs) VALUES (:root_run_id, 2)
+ON CONFLICT (root_run_id) DO UPDATE SET runs = run_trees.runs + 1
+WHERE run_trees.runs < :max_runs
+RETURNING runs;
+
+-- name: tree_size
+SELECT runs FROM run_trees WHERE root_run_id = :root_run_id;
+
+-- name: tree_cancel_runs
+-- (`= ANY(ARRAY(...))` rather than `IN (SELECT ...)`: the planner then uses the index instead of
+-- a hash join over every run.)
+-- A tree cancel's level: the live runs among :ids (a JSON array) whose parents it cancelled.
+-- Each gets the error a cancel records ("run X was cancelled[ by actor]: its parent P was
+-- cancelled"); their workflows' counters are moved by the caller.
+UPDATE runs
+SET status = 'cancelled', fence = fence + 1, lease_owner = NULL, lease_expires_at = NULL,
+    wake_at = NULL, finished_at = :now, updated_at = :now,
+    error = convert_to(CAST(json_build_object(
+        'type', 'RunCancelled',
+        'message', 'run ' || id || ' was cancelled' || CAST(:by AS TEXT) || ': its parent '
+                   || parent_run_id || ' was cancelled',
+        'reason', 'its parent ' || parent_run_id || ' was cancelled',
+        'by', CAST(:actor AS TEXT)) AS TEXT), 'UTF8')
+WHERE id = ANY(ARRAY(SELECT jsonb_array_elements_text(CAST(:ids AS JSONB))))
+  AND status NOT IN ('succeeded', 'failed', 'cancelled')
+RETURNING id, org, workflow_id;
+
+-- name: tree_cancel_history
+INSERT INTO run_history (run_id, at, action, actor, reason, detail)
+SELECT id, :now, 'cancel', :actor, 'its parent ' || parent_run_id || ' was cancelled', '{}'
+FROM runs WHERE id = ANY(ARRAY(SELECT jsonb_array_elements_text(CAST(:ids AS JSONB))));
+
+-- name: tree_cancel_tasks
+UPDATE tasks SET status = 'cancelled', updated_at = :now
+WHERE run_id = ANY(ARRAY(SELECT jsonb_array_elements_text(CAST(:ids AS JSONB))))
+  AND status = 'open';
+
+-- name: tree_live_children
+-- The live children of the runs :ids (a JSON array), by the runs_children index.
+SELECT id FROM runs
+WHERE parent_run_id = ANY(ARRAY(SELECT jsonb_array_elements_text(CAST(:ids AS JSONB))))
+  AND status NOT IN ('succeeded', 'failed', 'cancelled');
 
 -- signals -------------------------------------------------------------------------------------
 

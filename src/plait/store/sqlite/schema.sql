@@ -87,6 +87,11 @@ CREATE TABLE run_history (
     detail TEXT
 );
 
+CREATE TABLE run_trees (
+    root_run_id TEXT PRIMARY KEY,
+    runs        INTEGER NOT NULL
+) WITHOUT ROWID;
+
 CREATE TABLE run_values (
     run_id     TEXT NOT NULL,
     key        TEXT NOT NULL,
@@ -114,7 +119,7 @@ CREATE TABLE runs (
     lease_expires_at REAL,
     fence            INTEGER NOT NULL DEFAULT 0,
     executions       INTEGER NOT NULL DEFAULT 0
-, workflow_id TEXT, workflow_version INTEGER, event_id TEXT, parent_run_id TEXT, parent_step TEXT);
+, workflow_id TEXT, workflow_version INTEGER, event_id TEXT, parent_run_id TEXT, parent_step TEXT, root_run_id TEXT, depth INTEGER NOT NULL DEFAULT 0);
 
 CREATE TABLE schedule_ticks (
     schedule_id TEXT NOT NULL,

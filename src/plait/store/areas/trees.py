@@ -1,0 +1,151 @@
+"""Run trees (child workflows): the bounds on a tree's depth and size, checked in the
+transaction that starts a child, and cancelling a run with every live run below it.
+
+A run tree is a root run and every run started below it as a child. Each run stores its root
+(``root_run_id``, NULL for a root) and its depth; each tree with children has one counter row in
+``run_trees`` (migration 012).
+
+Why a counter row rather than counting the tree's runs with an indexed query: the count would
+cost a scan of up to ``max_run_tree_runs`` index entries for every child started (quadratic for
+a tree that grows to the bound), and on PostgreSQL two workers starting children of one tree at
+once would each count under READ COMMITTED without seeing the other's uncommitted insert, and
+could both take the last place. The conditional upsert of the counter row is one indexed write,
+and its row lock orders concurrent starts in one tree, so the bound is exact on both backends
+(SQLite serialises writers anyway).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import orjson
+
+from plait.errors import LimitExceeded
+from plait.store.areas.base import Area
+from plait.store.areas.core import _cancel_message, _fetch_run
+from plait.store.areas.counters import Counters
+from plait.store.areas.operations import Operation, add_history
+from plait.store.base import Cancellation, NewChild, RunRecord
+from plait.store.session import Session
+
+TREE_CANCEL_BATCH = 500
+"""Most runs one transaction of a tree cancel visits: a level of the tree costs a few statements
+whatever its width, so a batch holds the writer for milliseconds (a deep chain, tens of them)
+and other writes interleave between batches."""
+
+
+@dataclass(frozen=True, slots=True)
+class TreePlace:
+    """Where a new child goes: its tree's root and its depth (its parent's + 1)."""
+
+    root_run_id: str
+    depth: int
+
+
+def take_place(db: Session, parent_id: str, child: NewChild) -> TreePlace | LimitExceeded:
+    """Inside the transaction that starts a child of ``parent_id``: count the child in its tree
+    and return its place, or the limit it would go over (nothing is written then)."""
+    row = db.run("tree_of_run", {"run_id": parent_id}).fetchone()
+    root, depth = (parent_id, 1) if row is None else (str(row[0]), int(row[1]) + 1)
+    if depth > child.max_depth:
+        what = f"the depth of a child run below its tree's root run {root}"
+        return LimitExceeded(what, depth, child.max_depth, "max_run_tree_depth")
+    params = {"root_run_id": root, "max_runs": child.max_runs}
+    if child.max_runs < 2 or db.run("tree_take_place", params).fetchone() is None:
+        size = db.run("tree_size", params).fetchone()
+        what = f"the number of runs in the tree of root run {root} with this child"
+        return LimitExceeded(what, (1 if size is None else int(size[0])) + 1, child.max_runs,
+                             "max_run_tree_runs")  # fmt: skip
+    return TreePlace(root, depth)
+
+
+def refusal(exc: LimitExceeded) -> dict[str, Any]:
+    """The start step's recorded error for a refused child (never retried: it is certain)."""
+    return {"type": "plait.LimitExceeded", "message": str(exc), "what": exc.what,
+            "value": exc.value, "limit": exc.limit, "setting": exc.setting}  # fmt: skip
+
+
+class TreesArea(Area):
+    """Cancelling a run's whole tree."""
+
+    _counters: Counters  # set by the backend: the write transaction's counter deltas
+
+    async def cancel_run(
+        self, run_id: str, now: float, *, reason: str | None = None, actor: str | None = None
+    ) -> Cancellation | None:
+        """Cancel the run, then walk its live descendants breadth first, a bounded batch per
+        transaction (see ``Store.cancel_run``): iterative, so no depth of tree overflows a
+        stack, and a wide or deep tree holds the writer briefly at a time."""
+        op = Operation(now, actor, reason)
+        first = await self._submit(lambda db: self._cancel_root(db, run_id, op))
+        if first is None:
+            return None
+        record, cancelled, frontier = first
+        while frontier:
+            # The op returns what is left instead of consuming a shared queue: a backend may
+            # run an op twice (a batch replayed with savepoints).
+            done, frontier = await self._submit(partial(self._walk, frontier=frontier, op=op))
+            cancelled.extend(done)
+        return Cancellation(record, tuple(cancelled))
+
+    def _cancel_root(
+        self, db: Session, run_id: str, op: Operation
+    ) -> tuple[RunRecord, list[str], list[str]] | None:
+        """Cancel ``run_id`` (waking its parent, if any); its live children come next. A run
+        that had ended ``cancelled`` already passes the cancel on too (an interrupted one)."""
+        error = {"type": "RunCancelled", "message": _cancel_message(run_id, op),
+                 "reason": op.reason, "by": op.actor}  # fmt: skip
+        params = {"run_id": run_id, "now": op.now, "error": orjson.dumps(error)}
+        cancelled = db.run("cancel_run", params).rowcount > 0
+        if cancelled:
+            self._run_ended(db, run_id, "cancelled", op.now)
+            self._child_ended(db, run_id, op.now)
+            add_history(db, run_id, "cancel", op)
+            self._cancel_tasks(db, run_id, op.now)
+        record = _fetch_run(db, run_id, with_steps=False)
+        if record is None:
+            return None
+        if record.status != "cancelled":
+            return record, [], []
+        return record, [run_id] if cancelled else [], _live_children(db, [run_id])
+
+    def _walk(
+        self, db: Session, frontier: Sequence[str], op: Operation
+    ) -> tuple[list[str], list[str]]:
+        """Cancel the runs of ``frontier`` (live children of runs this cancel cancelled) level
+        by level, a few statements per level, until ``TREE_CANCEL_BATCH`` runs are visited;
+        return those cancelled and the ids left. A run that ended meanwhile keeps its children.
+        """
+        cancelled: list[str] = []
+        left, budget = list(frontier), TREE_CANCEL_BATCH
+        while left and budget > 0:
+            level, left = left[:budget], left[budget:]
+            budget -= len(level)
+            done = self._cancel_level(db, level, op)
+            cancelled.extend(done)
+            left.extend(_live_children(db, done))
+        return cancelled, left
+
+    def _cancel_level(self, db: Session, ids: list[str], op: Operation) -> list[str]:
+        by = f" by {op.actor}" if op.actor else ""
+        params = {"ids": orjson.dumps(ids).decode(), "now": op.now, "actor": op.actor, "by": by}
+        rows = db.run("tree_cancel_runs", params).fetchall()
+        for _, org, workflow_id in rows:
+            if workflow_id is not None:
+                self._counters.ended(org, workflow_id, "cancelled", op.now)
+        done = [str(row[0]) for row in rows]
+        if done:
+            params["ids"] = orjson.dumps(done).decode()
+            db.run("tree_cancel_history", params)
+            db.run("tree_cancel_tasks", params)
+        return done
+
+
+def _live_children(db: Session, parents: list[str]) -> list[str]:
+    if not parents:
+        return []
+    rows = db.run("tree_live_children", {"ids": orjson.dumps(parents).decode()}).fetchall()
+    return [str(row[0]) for row in rows]

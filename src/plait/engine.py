@@ -80,6 +80,7 @@ class Engine:
         from plait.service.machines import MachineService
         from plait.service.runs import RunService
         from plait.service.schedules import ScheduleService
+        from plait.service.secrets import SecretService
         from plait.service.tasks import TaskService
         from plait.service.webhooks import WebhookService
         from plait.service.workflows import WorkflowService
@@ -94,6 +95,8 @@ class Engine:
         """Human tasks: inboxes, and completing a task (which resumes its run)."""
         self.machines = MachineService(self)
         """State machines: sending an event to an instance, and instances with their history."""
+        self.secrets = SecretService(self)
+        """Secrets of organizations: write-only, sealed with ``PLAIT_SECRET_KEY``."""
         self._router = Router(self)
         self._plans: dict[tuple[str, str, int], Workflow] = {}
         self._threads: ThreadPoolExecutor | None = None

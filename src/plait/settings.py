@@ -52,6 +52,7 @@ class Settings:
         machine_max_transitions: most transitions one state-machine instance may make.
         webhook_replay_seconds: how long a signed webhook delivery whose scheme has no
             timestamp is remembered, so that a replay of it is refused.
+        max_secret_bytes: largest value of one secret, in bytes of UTF-8.
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -78,6 +79,7 @@ class Settings:
     machine_min_timeout_seconds: float = 1.0
     machine_max_transitions: int = 10_000
     webhook_replay_seconds: float = 86_400.0
+    max_secret_bytes: int = 65_536
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
@@ -121,6 +123,7 @@ _POSITIVE_LIMITS = (
     "machine_min_timeout_seconds",
     "machine_max_transitions",
     "webhook_replay_seconds",
+    "max_secret_bytes",
 )
 
 

@@ -16,6 +16,7 @@ import orjson
 
 from plait.actions.base import ActionContext, ActionError, ActionRegistry
 from plait.actions.records import make_record_action
+from plait.secrets import redacted, redacted_value
 from plait.store.base import keyed_event_id
 from plait.values import encode
 
@@ -193,8 +194,8 @@ async def log(input: Any, ctx: ActionContext) -> str:
         raise ActionError(f"log: 'level' must be one of {', '.join(_LEVELS)}")
     extra = {"run_id": ctx.run_id, "step": ctx.step_id, "workflow": ctx.workflow}
     if spec.get("data") is not None:
-        extra["data"] = spec["data"]
-    ctx.log.log(level, "%s", text, extra=extra)
+        extra["data"] = redacted_value(spec["data"])
+    ctx.log.log(level, "%s", redacted(text), extra=extra)
     return text
 
 

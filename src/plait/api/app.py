@@ -31,6 +31,7 @@ from plait.api.routes import (
     query,
     runs,
     schedules,
+    secrets,
     tasks,
     webhooks,
     workflows,
@@ -91,7 +92,8 @@ def create_app(engine: Engine, *, max_body_bytes: int = 1_048_576, worker: bool 
     )
     app.state.engine = engine
     app.state.response_counts = Counter()
-    modules = (workflows, runs, events, webhooks, schedules, query, keys, health, tasks, machines)
+    modules = (workflows, runs, events, webhooks, schedules, query, keys, health, tasks, machines,
+               secrets)  # fmt: skip
     routers = [m.router for m in modules]
     for router in routers:
         app.include_router(router)

@@ -160,6 +160,13 @@ class KeyBody(Strict):
     )
 
 
+class SecretBody(Strict):
+    name: str = Field(
+        min_length=1, description="Letters, digits and _ (``secrets.NAME`` reads it), e.g. TOKEN."
+    )
+    value: str = Field(description="The value: sealed at rest, never shown again.")
+
+
 class PageQuery(Strict):
     """A page of a listing: at most ``limit`` items after ``cursor`` (a previous page's
     ``nextCursor``)."""
@@ -271,6 +278,14 @@ class KeyOut(Resource):
     revokedAt: str | None = None
 
 
+class SecretOut(Open):
+    """A secret as every interface shows it: never its value."""
+
+    name: str
+    createdAt: str
+    updatedAt: str
+
+
 class NewKeyOut(KeyOut):
     key: str = Field(description="The API key itself: shown this once, never stored.")
 
@@ -302,6 +317,10 @@ class ScheduleList(PageOf):
 
 class KeyList(PageOf):
     items: list[KeyOut]
+
+
+class SecretList(PageOf):
+    items: list[SecretOut]
 
 
 class Health(BaseModel):

@@ -41,6 +41,7 @@ STATUS_BY_ERROR: dict[str, int] = {
     "SerializationError": 422, "InvalidText": 422, "ScheduleInvalid": 422, "WebhookInvalid": 422,
     "WebhookMappingError": 422, "InvalidRole": 422, "InvalidUser": 422, "ExpressionError": 422,
     "UnknownAction": 422, "LimitExceeded": 422, "SecretKeyMissing": 409, "SecretUnreadable": 409,
+    "SecretInvalid": 422,
     "InvalidQuery": 400,
     "TaskForbidden": 403, "TaskNotOpen": 409, "InvalidDecision": 422,
     "SignatureRejected": 401,

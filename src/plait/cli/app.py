@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from plait import __version__
-from plait.cli import definitions, render, serve, service, tasks
+from plait.cli import definitions, render, secrets, serve, service, tasks
 from plait.cli.common import (
     DbOption,
     JsonOption,
@@ -43,6 +43,7 @@ definitions.register(app)
 service.register(app)
 serve.register(app)
 tasks.register(app)
+secrets.register(app)
 
 
 def _version(value: bool) -> None:

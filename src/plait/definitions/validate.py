@@ -34,6 +34,7 @@ from plait.definitions.model import (
 )
 from plait.errors import PlaitError
 from plait.expressions import Expression, ExpressionError, compile_expression, compile_template
+from plait.secrets import SCOPE_NAME as SECRETS
 
 RESERVED = frozenset({"input", "inputs", "event", "steps", "results", "step", "now"})
 """Names every expression can read; no step may use one as its id."""
@@ -231,7 +232,7 @@ class _Validation:
                 )
             else:
                 first[step.id] = step
-            if step.id in RESERVED:
+            if step.id in RESERVED or step.id == SECRETS:
                 self.findings.error(
                     where, f"step id {step.id!r} is reserved: expressions use it for run data"
                 )
@@ -278,8 +279,8 @@ class _Validation:
                 continue
             inner = known
             self.expression(step.condition, at(step, "condition"), known)
-            if isinstance(step, ActionStep):
-                self.template(template_part(step), at(step, "input"), known)
+            if isinstance(step, ActionStep):  # an action's input may read secrets.NAME too
+                self.template(template_part(step), at(step, "input"), {*known, SECRETS})
             elif isinstance(step, ConditionStep):
                 self.expression(step.test, at(step, "test"), known)
             elif isinstance(step, WaitStep):

@@ -29,6 +29,7 @@ from plait.interpreter.deadline import FINAL, Deadline, Expired, bounded, expire
 from plait.interpreter.frame import Frame, truthy
 from plait.interpreter.human import run_human_task
 from plait.interpreter.plan import GROUPS, Node, Plan
+from plait.interpreter.secrets import secret_scope
 from plait.runtime.context import Context
 from plait.runtime.signals import Suspend
 from plait.store.areas.operations import COMPENSATED
@@ -324,7 +325,9 @@ class _Run:
         ctx = self.ctx
 
         async def invoke() -> Any:
-            value = node.input.render(scope) if node.input is not None else None
+            found = await secret_scope(ctx, node.input)  # read now, as the step runs
+            here = frame.scope({**(extra or {}), **found}) if found else scope
+            value = node.input.render(here) if node.input is not None else None
             _check(node.input_schema, value, f"the input of step {key!r}")
             if step.action == "code":
                 value = self.code_input(node, value, frame, key)

@@ -17,6 +17,7 @@ from plait.errors import LeaseLost
 from plait.retry import RetryPolicy, seconds_of
 from plait.runtime.replay import Replay
 from plait.runtime.signals import Suspend
+from plait.secrets import RunSecrets
 from plait.store.base import StepRecord
 
 if TYPE_CHECKING:
@@ -53,9 +54,12 @@ class Context:
         settings: Settings,
         threads: Executor,
         org: str = "default",
+        secrets: RunSecrets | None = None,
     ) -> None:
         self.run_id = run_id
         self.org = org
+        self.secrets = RunSecrets(store, org) if secrets is None else secrets
+        """The secrets this execution read (their values are redacted from its records)."""
         self.workflow = workflow
         self.fence = fence
         self.replay = replay
@@ -203,6 +207,16 @@ class Context:
         """A random float in [0, 1), recorded on first execution and replayed after."""
         value: float = self.recorded("random", _random.random, kind="random")
         return value
+
+    async def secret(self, name: str) -> str:
+        """The value of the organization's secret ``name``: ``await ctx.secret("TOKEN")``.
+
+        It is read when called (on every execution, so a replaced secret takes effect) and
+        never recorded: wherever it would be (a step's output or error, the run's output,
+        an event, a log line) the run's records show ``[secret:NAME]`` instead. Raises
+        ``SecretNotFound`` naming it if the organization has no such secret.
+        """
+        return await self.secrets.read(name)
 
     # -- children, signals and published state (see plait.runtime.children, .messages) ------
 

@@ -22,6 +22,7 @@ from plait.errors import (
 from plait.runtime.context import Context
 from plait.runtime.replay import Replay
 from plait.runtime.signals import Abandon, Suspend
+from plait.secrets import Redactor, RunSecrets
 
 if TYPE_CHECKING:
     from plait.clock import Clock
@@ -54,13 +55,16 @@ class Runtime:
 async def execute(rt: Runtime, run: ClaimedRun, workflow: Workflow) -> Outcome | None:
     """Execute ``run`` until it ends or suspends; ``None`` if the lease was lost meanwhile."""
     replay = Replay(run.id, run.steps, ordered=workflow.ordered_replay)
+    redactor = Redactor()
+    store = guarded(rt.store, redactor)
     ctx = Context(
-        run_id=run.id, workflow=workflow.name, fence=run.fence, replay=replay,
-        store=guarded(rt.store),
+        run_id=run.id, workflow=workflow.name, fence=run.fence, replay=replay, store=store,
         clock=rt.clock, settings=rt.settings, threads=rt.threads, org=run.org,
+        secrets=RunSecrets(store, run.org, redactor),
     )  # fmt: skip
+    bound = ctx.secrets.bind()
     try:
-        outcome = await _outcome(ctx, run, workflow)
+        outcome = _redacted(await _outcome(ctx, run, workflow), redactor)
         if outcome.status == "waiting":
             await rt.store.suspend_run(run.id, run.fence, ctx.wake_at, rt.clock.time())
         else:
@@ -76,7 +80,16 @@ async def execute(rt: Runtime, run: ClaimedRun, workflow: Workflow) -> Outcome |
         log.warning("run %s: the database failed (%s); it resumes when its lease expires",
                     run.id, exc, extra={"run_id": run.id})  # fmt: skip
         return None
+    finally:
+        bound.var.reset(bound)
     return outcome
+
+
+def _redacted(outcome: Outcome, redactor: Redactor) -> Outcome:
+    """``outcome`` with the values of the secrets the run read replaced by their markers."""
+    if not redactor or outcome.status == "waiting":
+        return outcome
+    return Outcome(outcome.status, redactor.record(outcome.output), redactor.record(outcome.error))
 
 
 async def _outcome(ctx: Context, run: ClaimedRun, workflow: Workflow) -> Outcome:
@@ -124,22 +137,32 @@ async def _before_deadline(ctx: Context, run: ClaimedRun, body: Any) -> Any:
     return result
 
 
-def guarded(store: Store) -> Store:
+def guarded(store: Store, redactor: Redactor | None = None) -> Store:
     """``store`` seen by a run's context: a store error raises ``Abandon``, which user code
-    cannot catch, so a step whose result could not be recorded is never taken as failed."""
-    return cast("Store", _Guarded(store))
+    cannot catch, so a step whose result could not be recorded is never taken as failed.
+
+    With ``redactor``, the one place where a run's data goes to the store: once the run has
+    read a secret, every payload it writes (encoded values, documents, records) has the
+    secret's value replaced by its marker first.
+    """
+    return cast("Store", _Guarded(store, Redactor() if redactor is None else redactor))
 
 
 class _Guarded:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, redactor: Redactor) -> None:
         self._store = store
+        self._redactor = redactor
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._store, name)
         if not callable(attr):
             return attr
+        redactor = self._redactor
 
         def call(*args: Any, **kwargs: Any) -> Any:
+            if redactor:  # only once the run has read a secret
+                args = tuple(redactor.record(arg) for arg in args)
+                kwargs = {key: redactor.record(value) for key, value in kwargs.items()}
             result = attr(*args, **kwargs)  # queued now: write order is kept
             return _abandon_on_store_error(result) if inspect.isawaitable(result) else result
 

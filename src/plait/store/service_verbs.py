@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from plait.store.areas.machines import MachineInstance, Outcome
     from plait.store.areas.operations import HistoryEntry, Operation
     from plait.store.areas.schedules import StartRun
+    from plait.store.areas.secrets import SecretRecord
     from plait.store.areas.tasks import Completion, TaskRecord
     from plait.store.areas.webhooks import Delivery
     from plait.store.base import EventRecord, RunRecord, SignalSent
@@ -244,6 +245,41 @@ class ServiceVerbs(Protocol):
     async def reseal_webhook_secrets(self, reseal: Callable[[str], str]) -> int:
         """Re-seal every sealed webhook secret with ``reseal`` (key rotation), in one
         transaction (all or none); how many."""
+        ...
+
+    # -- secrets (``plait.store.areas.secrets``): sealed values only ---------------------
+
+    async def put_secret(
+        self, org: str, name: str, sealed: str, now: float
+    ) -> tuple[SecretRecord, bool]:
+        """Create or replace a secret of ``org`` with its sealed value, in one transaction;
+        return it and whether it was created (False: replaced)."""
+        ...
+
+    async def get_secret(self, org: str, name: str) -> SecretRecord | None:
+        """A secret of ``org`` (without its value), or ``None``."""
+        ...
+
+    async def sealed_secret(self, org: str, name: str) -> str | None:
+        """The sealed value of a secret of ``org``, or ``None``."""
+        ...
+
+    async def sealed_secrets(self, org: str) -> dict[str, str]:
+        """Every secret of ``org``: its sealed value by name."""
+        ...
+
+    async def list_secrets(self, org: str) -> list[SecretRecord]:
+        """The secrets of ``org`` (without their values), by name."""
+        ...
+
+    async def delete_secret(self, org: str, name: str) -> bool:
+        """Delete a secret of ``org``; ``False`` if there was none."""
+        ...
+
+    async def reseal_secrets(self, reseal: Callable[[str], str]) -> int:
+        """Replace every organization's sealed values by ``reseal(sealed)`` in one
+        transaction (compare-and-set per secret; nothing changes if ``reseal`` raises);
+        return how many."""
         ...
 
     # -- human tasks, operator side (``plait.store.areas.tasks``) --------------------------

@@ -9,6 +9,7 @@ from plait.store.areas.keys import KeysArea
 from plait.store.areas.machines import MachinesArea
 from plait.store.areas.operations import OperationsArea
 from plait.store.areas.schedules import SchedulesArea
+from plait.store.areas.secrets import SecretsArea
 from plait.store.areas.tasks import TasksArea
 from plait.store.areas.trees import TreesArea
 from plait.store.areas.webhooks import WebhooksArea
@@ -17,7 +18,7 @@ from plait.store.areas.workflows import WorkflowsArea
 
 class StoreBackend(
     CoreArea, WorkflowsArea, KeysArea, WebhooksArea, SchedulesArea,
-    ChildrenArea, TreesArea, TasksArea, MachinesArea, OperationsArea,
+    ChildrenArea, TreesArea, TasksArea, MachinesArea, OperationsArea, SecretsArea,
 ):  # fmt: skip
     """All verbs of the Store protocol and of the automation service's registry."""
 

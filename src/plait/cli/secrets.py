@@ -1,0 +1,137 @@
+"""``plait secrets set | list | delete | generate-key | rotate``: an organization's secrets on the
+database directly. Values are write-only: no command prints one."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from plait.cli import render
+from plait.cli.common import EXIT_USAGE, DbOption, JsonOption, print_json, run_coroutine
+from plait.engine import Engine
+
+OrgOption = Annotated[
+    str, typer.Option("--org", envvar="PLAIT_ORG", help="Organization [env: PLAIT_ORG]")
+]
+NameArgument = Annotated[str, typer.Argument(help="The secret's name, e.g. STRIPE_KEY.")]
+
+secrets_app = typer.Typer(
+    help="Secrets of an organization (write-only; sealed with PLAIT_SECRET_KEY).",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(secrets_app, name="secrets")
+
+
+def _call(db: str | None, use: Callable[[Engine], Awaitable[Any]]) -> Any:
+    async def go() -> Any:
+        engine = Engine(db)
+        try:
+            return await use(engine)
+        finally:
+            await engine.close()
+
+    return run_coroutine(go)
+
+
+@secrets_app.command("set")
+def secrets_set(
+    name: NameArgument,
+    value: Annotated[
+        str | None,
+        typer.Option(help="The value (it stays in your shell history: prefer --from-stdin)."),
+    ] = None,
+    from_stdin: Annotated[
+        bool, typer.Option("--from-stdin", help="Read the value from standard input.")
+    ] = False,
+    org: OrgOption = "default",
+    json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Create or replace a secret. Needs PLAIT_SECRET_KEY (see plait secrets generate-key).
+
+    Without --value or --from-stdin the value is asked for, hidden, on a terminal.
+    """
+    secret = _value(value, from_stdin)
+    resource, created = _call(db, lambda e: e.secrets.put(org, name, secret))
+    if json:
+        print_json(resource)
+    else:
+        typer.echo(f"{'created' if created else 'replaced'} secret {name} of {org}")
+
+
+def _value(value: str | None, from_stdin: bool) -> str:
+    if value is not None and from_stdin:
+        render.error("give --value or --from-stdin, not both")
+        raise typer.Exit(EXIT_USAGE)
+    if value is not None:
+        return value
+    if from_stdin:
+        text = sys.stdin.read()
+        # One trailing line break is the shell's (`echo`, a file's last line), not the value's.
+        return text[:-2] if text.endswith("\r\n") else text.removesuffix("\n")
+    if not sys.stdin.isatty():
+        render.error("no value: give --value, --from-stdin, or run on a terminal to be asked")
+        raise typer.Exit(EXIT_USAGE)
+    entered: str = typer.prompt("value", hide_input=True)
+    return entered
+
+
+@secrets_app.command("list")
+def secrets_list(org: OrgOption = "default", json: JsonOption = False, db: DbOption = None) -> None:
+    """List the organization's secrets: names and timestamps, never values."""
+    found: list[dict[str, Any]] = _call(db, lambda e: e.secrets.list(org=org))
+    if json:
+        print_json(found)
+        return
+    table = Table("name", "created", "updated", box=None)
+    for item in found:
+        table.add_row(item["name"], item["createdAt"], item["updatedAt"])
+    Console(highlight=False).print(table)
+
+
+@secrets_app.command("delete")
+def secrets_delete(
+    name: NameArgument, org: OrgOption = "default", json: JsonOption = False, db: DbOption = None
+) -> None:
+    """Delete a secret: steps that read it afterwards fail, naming it."""
+    _call(db, lambda e: e.secrets.delete(name, org=org))
+    if json:
+        print_json({"name": name, "deleted": True})
+    else:
+        typer.echo(f"deleted secret {name} of {org}")
+
+
+@secrets_app.command("generate-key")
+def secrets_generate_key(json: JsonOption = False) -> None:
+    """Print a new random key for PLAIT_SECRET_KEY (keep it as you keep a password)."""
+    from plait.sealing import generate_key
+
+    key = generate_key()
+    if json:
+        print_json({"key": key})
+    else:
+        typer.echo(key)
+
+
+@secrets_app.command("rotate")
+def secrets_rotate(json: JsonOption = False, db: DbOption = None) -> None:
+    """Re-seal every stored secret (of every organization) and webhook signing secret under
+    the first key of PLAIT_SECRET_KEY.
+
+    To rotate: set PLAIT_SECRET_KEY=NEW,OLD, run this, then set PLAIT_SECRET_KEY=NEW.
+    """
+    counts: dict[str, int | None] = _call(db, lambda e: e.secrets.rotate())
+    if json:
+        print_json(counts)
+        return
+    webhooks = counts["webhookSecrets"]
+    shown = "" if webhooks is None else f" and {webhooks} webhook signing secret(s)"
+    typer.echo(f"re-sealed {counts['secrets']} secret(s){shown} under the first key")

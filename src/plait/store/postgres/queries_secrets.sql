@@ -1,0 +1,29 @@
+-- Named queries of secrets (PostgreSQL twins). Each block starts with "-- name: NAME".
+-- A secret's value is only ever read sealed; listings do not read it at all.
+
+-- name: secret_meta
+SELECT org, name, created_at, updated_at FROM secrets WHERE org = :org AND name = :name;
+
+-- name: upsert_secret
+INSERT INTO secrets (org, name, sealed, created_at, updated_at)
+VALUES (:org, :name, :sealed, :now, :now)
+ON CONFLICT (org, name) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at
+RETURNING org, name, created_at, updated_at;
+
+-- name: sealed_secret
+SELECT sealed FROM secrets WHERE org = :org AND name = :name;
+
+-- name: sealed_secrets_of_org
+SELECT name, sealed FROM secrets WHERE org = :org ORDER BY name COLLATE "C";
+
+-- name: secrets_of_org
+SELECT org, name, created_at, updated_at FROM secrets WHERE org = :org ORDER BY name COLLATE "C";
+
+-- name: delete_secret
+DELETE FROM secrets WHERE org = :org AND name = :name;
+
+-- name: every_sealed_secret
+SELECT org, name, sealed FROM secrets ORDER BY org COLLATE "C", name COLLATE "C";
+
+-- name: reseal_secret
+UPDATE secrets SET sealed = :sealed WHERE org = :org AND name = :name AND sealed = :old;

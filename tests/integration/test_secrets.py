@@ -1,0 +1,151 @@
+"""Secrets through the Python API on each backend: ``ctx.secret`` in code workflows (read when
+called, never recorded), limits, and key rotation (secrets and webhook signing secrets)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pytest
+
+from plait import Context, Engine
+from plait.errors import LimitExceeded, StepFailed
+from plait.sealing import SECRET_KEY_ENV, SecretKeyMissing, SecretUnreadable, generate_key
+from plait.secrets import SecretInvalid, SecretNotFound
+from plait.webhooks import sign
+
+SECRET = 'pw-Zq7!x"quoted"-ü'  # quotes and non-ASCII: its JSON form differs from its text
+
+
+@pytest.fixture
+def key(monkeypatch: pytest.MonkeyPatch) -> str:
+    made = generate_key()
+    monkeypatch.setenv(SECRET_KEY_ENV, made)
+    return made
+
+
+def leaking(engine: Engine) -> None:
+    """A code workflow that reads TOKEN, returns it from a step, fails a step with it in the
+    message, emits it in an event, and returns it."""
+
+    def fail_with(text: str) -> Callable[[], Any]:
+        def boom() -> Any:
+            raise RuntimeError(f"the server refused {text}")
+
+        return boom
+
+    @engine.workflow("leaky")
+    async def leaky(ctx: Context) -> dict[str, Any]:
+        token = await ctx.secret("TOKEN")
+        header = await ctx.step("header", lambda: {"Authorization": f"Bearer {token}"})
+        try:
+            await ctx.step("refused", fail_with(token))
+        except StepFailed as exc:
+            failure = str(exc)
+        await ctx.step("tell", emit_event, ctx.org, token)
+        return {"token": token, "sent": header["Authorization"], "failure": failure}
+
+    async def emit_event(org: str, token: str) -> None:
+        await engine.events.emit(org, "Token.used", {"token": token}, source="test")
+
+
+async def test_ctx_secret_reads_the_value_and_the_run_records_only_its_marker(
+    make_engine: Callable[..., Engine], key: str
+) -> None:
+    engine = make_engine()
+    leaking(engine)
+    await engine.secrets.set("TOKEN", SECRET)
+    async with engine:
+        handle = await engine.start("leaky")
+        result = await handle.result()
+        run = await engine.get_run(handle.id)
+    assert result["token"] == "[secret:TOKEN]"
+    assert result["sent"] == "Bearer [secret:TOKEN]"
+    assert "the server refused [secret:TOKEN]" in result["failure"]
+    steps = {s.key: s for s in run.steps}
+    assert steps["header"].output == {"Authorization": "Bearer [secret:TOKEN]"}
+    assert steps["refused"].error is not None
+    assert steps["refused"].error["message"] == "the server refused [secret:TOKEN]"
+    assert SECRET not in orjson.dumps(run.to_dict()).decode()
+    [event] = (await engine.events.find("default", type="Token.used")).items
+    assert event["data"] == {"token": "[secret:TOKEN]"}
+
+
+async def test_a_missing_secret_fails_the_run_naming_it(
+    make_engine: Callable[..., Engine], key: str
+) -> None:
+    engine = make_engine()
+
+    @engine.workflow("needs-secret")
+    async def needs(ctx: Context) -> str:
+        return await ctx.secret("STRIPE_KEY")
+
+    async with engine:
+        handle = await engine.start(needs)
+        with pytest.raises(Exception, match="no secret 'STRIPE_KEY'"):
+            await handle.result()
+
+
+async def test_names_values_and_the_key_are_checked_before_anything_is_stored(
+    make_engine: Callable[..., Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(max_secret_bytes=8)
+    monkeypatch.delenv(SECRET_KEY_ENV, raising=False)
+    with pytest.raises(SecretKeyMissing, match=SECRET_KEY_ENV):
+        await engine.secrets.set("TOKEN", "value")
+    monkeypatch.setenv(SECRET_KEY_ENV, generate_key())
+    with pytest.raises(LimitExceeded, match="9 bytes; the limit is 8 bytes .*max_secret_bytes"):
+        await engine.secrets.set("TOKEN", "123456789")
+    with pytest.raises(SecretInvalid, match="not valid Unicode"):
+        await engine.secrets.set("TOKEN", "a\ud800")
+    with pytest.raises(SecretInvalid, match="is not a name"):
+        await engine.secrets.set("secrets.TOKEN", "v")
+    assert await engine.secrets.list() == []
+    with pytest.raises(SecretNotFound):
+        await engine.secrets.delete("TOKEN")
+
+
+async def test_organizations_do_not_see_each_others_secrets(
+    make_engine: Callable[..., Engine], key: str
+) -> None:
+    engine = make_engine()
+    await engine.secrets.set("TOKEN", "acme's", org="acme")
+    assert [s["name"] for s in await engine.secrets.list(org="acme")] == ["TOKEN"]
+    assert await engine.secrets.list(org="globex") == []
+    with pytest.raises(SecretNotFound, match="organization 'globex' has no secret 'TOKEN'"):
+        await engine.secrets.get("TOKEN", org="globex")
+
+
+async def test_rotating_the_key_reseals_secrets_and_webhook_secrets(
+    make_engine: Callable[..., Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old, new = generate_key(), generate_key()
+    monkeypatch.setenv(SECRET_KEY_ENV, old)
+    engine = make_engine()
+    leaking(engine)
+    await engine.secrets.set("TOKEN", SECRET)
+    await engine.webhooks.create(
+        "default", {"name": "crm", "secret": "whsec", "eventType": "Crm.x"}
+    )
+    store = await engine.opened_store()
+    sealed_before = await store.sealed_secret("default", "TOKEN")
+
+    monkeypatch.setenv(SECRET_KEY_ENV, f"{new},{old}")
+    counts = await engine.secrets.rotate()
+    assert counts == {"secrets": 1, "webhookSecrets": 1}
+    assert await store.sealed_secret("default", "TOKEN") != sealed_before
+
+    monkeypatch.setenv(SECRET_KEY_ENV, new)  # the old key is gone: everything still opens
+    body = b'{"id": 1}'
+    headers = sign("hmac-sha256", "whsec", body, timestamp=None)
+    received = await engine.webhooks.receive("default", "crm", headers, body)
+    assert received["type"] == "Crm.x"
+    async with engine:
+        handle = await engine.start("leaky")
+        assert (await handle.result())["token"] == "[secret:TOKEN]"
+        assert (await engine.get_run(handle.id)).status == "succeeded"
+
+    monkeypatch.setenv(SECRET_KEY_ENV, old)  # and the old key alone no longer opens them
+    with pytest.raises(SecretUnreadable):
+        await engine.secrets.rotate()

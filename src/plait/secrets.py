@@ -202,14 +202,14 @@ def redacted_json(data: bytes) -> bytes:
 
 
 class RunSecrets:
-    """The secrets of one execution of a run: opened from the store when read (so a replaced
-    secret takes effect at the next read), each remembered by the run's :class:`Redactor`."""
+    """The secrets of one execution of a run: read from the store and opened each time they
+    are read (so a replaced secret takes effect at the next read), each value remembered by the
+    run's :class:`Redactor`."""
 
     def __init__(self, store: Store, org: str, redactor: Redactor | None = None) -> None:
         self.store = store
         self.org = org
         self.redactor = Redactor() if redactor is None else redactor  # empty is falsy
-        self._opened: dict[str, str] = {}
         self._sealer: Sealer | None = None
 
     def bind(self) -> contextvars.Token[Redactor | None]:
@@ -218,26 +218,22 @@ class RunSecrets:
 
     async def read(self, name: str) -> str:
         """The value of the secret ``name``; ``SecretNotFound`` if the organization has none."""
-        if name not in self._opened:
-            sealed = await self.store.sealed_secret(self.org, name)
-            if sealed is None:
-                raise SecretNotFound(self.org, name)
-            self._remember(name, sealed)
-        return self._opened[name]
+        sealed = await self.store.sealed_secret(self.org, name)
+        if sealed is None:
+            raise SecretNotFound(self.org, name)
+        return self._remember(name, sealed)
 
     async def read_many(self, names: frozenset[str] | None) -> dict[str, str]:
         """The values of ``names`` (every secret of the organization when ``None``)."""
         if names is not None:
             return {name: await self.read(name) for name in sorted(names)}
-        for name, sealed in (await self.store.sealed_secrets(self.org)).items():
-            if name not in self._opened:
-                self._remember(name, sealed)
-        return dict(self._opened)
+        found = await self.store.sealed_secrets(self.org)
+        return {name: self._remember(name, sealed) for name, sealed in found.items()}
 
-    def _remember(self, name: str, sealed: str) -> None:
+    def _remember(self, name: str, sealed: str) -> str:
         value = self._open(name, sealed)
-        self._opened[name] = value
         self.redactor.add(name, value)
+        return value
 
     def _open(self, name: str, sealed: str) -> str:
         # Imported here: ``cryptography`` is paid for by runs that read a secret, not by

@@ -149,3 +149,29 @@ async def test_rotating_the_key_reseals_secrets_and_webhook_secrets(
     monkeypatch.setenv(SECRET_KEY_ENV, old)  # and the old key alone no longer opens them
     with pytest.raises(SecretUnreadable):
         await engine.secrets.rotate()
+
+
+async def test_definitions_read_a_secret_when_the_step_runs_not_when_saved(
+    make_engine: Callable[..., Engine], key: str
+) -> None:
+    engine = make_engine()
+    seen: list[str] = []
+
+    @engine.action("capture")
+    def capture(data: dict[str, str]) -> str:
+        seen.append(data["auth"])
+        return data["auth"]
+
+    step = {"kind": "action", "id": "send", "action": "capture",
+            "input": {"auth": "Bearer {{secrets.CRM_TOKEN}}"}}  # fmt: skip
+    workflow = await engine.workflows.create(
+        "acme", {"name": "crm", "dialect": "canonical", "steps": [step]}
+    )  # saved before the secret exists: nothing is read yet
+    await engine.secrets.set("CRM_TOKEN", "first-value", org="acme")
+    async with engine:
+        for value in ("first-value", "second-value"):
+            await engine.secrets.set("CRM_TOKEN", value, org="acme")
+            run = await engine.workflows.trigger("acme", workflow["$id"])
+            done = await engine.handle(run["$id"]).result()
+            assert done == {"send": "Bearer [secret:CRM_TOKEN]"}
+    assert seen == ["Bearer first-value", "Bearer second-value"]

@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from plait.definitions.load import check_definition
+from plait.definitions.model import ActionStep
 from plait.expressions import compile_template
 from plait.interpreter.secrets import EVERY, secret_names
 from plait.secrets import Redactor, check_name, marker
@@ -103,3 +104,13 @@ def test_definitions_read_secrets_in_action_inputs_only() -> None:
 @pytest.mark.parametrize("name", ["TOKEN", "_x", "stripe_key_2"])
 def test_names_are_identifiers(name: str) -> None:
     assert check_name(name, 200) == name
+
+
+def test_an_entity_mapping_reads_a_secret_as_an_expression() -> None:
+    step = {"action": "http", "mapping": {"url": "'https://crm.test'", "token": "secrets.T"}}
+    result = check_definition({"name": "w", "triggerEvent": "Deal.won", "steps": [step]})
+    assert (result.errors, result.warnings) == ([], [])
+    assert result.definition is not None
+    [action] = result.definition.steps
+    assert isinstance(action, ActionStep)
+    assert secret_names(compile_template(action.input)) == {"T"}

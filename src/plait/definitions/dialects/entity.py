@@ -44,6 +44,7 @@ from plait.definitions.validate import (
     within,
 )
 from plait.expressions import ExpressionError, compile_mapping_value
+from plait.secrets import SCOPE_NAME as SECRETS
 
 ErrorHandling = Literal["Stop", "Continue", "Fallback", "stop", "continue", "fallback"]
 
@@ -89,7 +90,7 @@ def normalise(document: dict[str, Any], findings: Findings) -> Normalised:
     if source is None:
         return Normalised(None)
     events = trigger(source.trigger_event)
-    known = set(RESERVED | trigger_nouns(events))
+    known = set(RESERVED | trigger_nouns(events)) | {SECRETS}  # mappings are action inputs
     unreadable: set[str] = set()
     steps: list[ActionStep] = []
     for index, raw in enumerate(source.steps):

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from plait import text
 from plait.errors import ConfigurationError, LimitExceeded, NotFound, PlaitError
 
 if TYPE_CHECKING:
@@ -72,15 +73,19 @@ def check_name(name: str, max_length: int) -> str:
     return name
 
 
+def is_name(name: str) -> bool:
+    """Whether ``name`` could name a secret (an organization has none by any other name)."""
+    return _NAME.fullmatch(name) is not None
+
+
 def check_value(value: str, max_bytes: int) -> bytes:
-    """The UTF-8 bytes of ``value`` if it can be a secret's value: not empty, at most
-    ``max_bytes`` bytes; else ``SecretInvalid`` or ``LimitExceeded``."""
+    """The UTF-8 bytes of ``value`` if it can be a secret's value: not empty, text plait
+    stores (no NUL, no lone surrogate), at most ``max_bytes`` bytes; else ``SecretInvalid``,
+    ``InvalidText`` or ``LimitExceeded``."""
     if not value:
         raise SecretInvalid("value", "a secret's value cannot be empty")
-    try:
-        data = value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise SecretInvalid("value", f"not valid Unicode text ({exc.reason})") from None
+    text.check(value, "$.body.value")  # NUL or a lone surrogate: refused as everywhere
+    data = value.encode("utf-8")
     if len(data) > max_bytes:
         raise LimitExceeded("the secret's value", f"{len(data):,} bytes", f"{max_bytes:,} bytes",
                             "max_secret_bytes", "$.body.value")  # fmt: skip
@@ -218,7 +223,7 @@ class RunSecrets:
 
     async def read(self, name: str) -> str:
         """The value of the secret ``name``; ``SecretNotFound`` if the organization has none."""
-        sealed = await self.store.sealed_secret(self.org, name)
+        sealed = await self.store.sealed_secret(self.org, name) if is_name(name) else None
         if sealed is None:
             raise SecretNotFound(self.org, name)
         return self._remember(name, sealed)

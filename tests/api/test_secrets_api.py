@@ -228,3 +228,12 @@ async def test_a_step_reading_an_unknown_secret_fails_naming_it(
     failed = await until(client, admin, run["$id"], "failed")
     assert "no secret 'TOKEN'" in failed["error"]["message"]
     assert receiver.heads == []
+
+
+@pytest.mark.parametrize("name", ["a%00b", "a%C3%A9", "x" * 300, "%F0%9F%98%80"])
+async def test_a_name_no_secret_can_have_is_not_found_on_every_backend(
+    client: httpx.AsyncClient, admin: dict[str, str], name: str
+) -> None:
+    for method in ("GET", "DELETE"):
+        answer = await client.request(method, f"/~acme/secrets/{name}", headers=admin)
+        assert answer.status_code in (400, 404), answer.text  # 400: refused text (NUL)

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from plait import Context, Engine
-from plait.errors import LimitExceeded, StepFailed
+from plait.errors import InvalidText, LimitExceeded, StepFailed
 from plait.sealing import SECRET_KEY_ENV, SecretKeyMissing, SecretUnreadable, generate_key
 from plait.secrets import SecretInvalid, SecretNotFound
 from plait.webhooks import sign
@@ -97,8 +97,10 @@ async def test_names_values_and_the_key_are_checked_before_anything_is_stored(
     monkeypatch.setenv(SECRET_KEY_ENV, generate_key())
     with pytest.raises(LimitExceeded, match="9 bytes; the limit is 8 bytes .*max_secret_bytes"):
         await engine.secrets.set("TOKEN", "123456789")
-    with pytest.raises(SecretInvalid, match="not valid Unicode"):
+    with pytest.raises(InvalidText, match=r"\$\.body\.value: contains a lone surrogate"):
         await engine.secrets.set("TOKEN", "a\ud800")
+    with pytest.raises(InvalidText, match="NUL"):
+        await engine.secrets.set("TOKEN", "a\x00")
     with pytest.raises(SecretInvalid, match="is not a name"):
         await engine.secrets.set("secrets.TOKEN", "v")
     assert await engine.secrets.list() == []

@@ -340,6 +340,10 @@ class _Validation:
     def names(
         self, expression: Expression, text: str, where: str, known: frozenset[str] | set[str]
     ) -> None:
+        try:
+            expression.check_cost()  # max_expression_cost, when its cost needs no data
+        except ExpressionError as exc:
+            self.findings.error(where, str(exc))
         for name in sorted(expression.names):
             if name in self.ids:
                 self.read.add(name)

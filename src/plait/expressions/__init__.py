@@ -14,11 +14,14 @@ from plait.expressions.cel import (
     MAX_EXPRESSION_LENGTH,
     MAX_NESTING,
     EvaluationError,
+    EvaluationTooCostly,
     Expression,
     ExpressionError,
+    ExpressionTooCostly,
     compile_expression,
     truthy,
 )
+from plait.expressions.cost import cost_limit, current_limit
 from plait.expressions.rewrite import rewrite
 from plait.expressions.templates import (
     Template,
@@ -33,13 +36,17 @@ __all__ = [
     "MAX_EXPRESSION_LENGTH",
     "MAX_NESTING",
     "EvaluationError",
+    "EvaluationTooCostly",
     "Expression",
     "ExpressionError",
+    "ExpressionTooCostly",
     "Template",
     "TemplateError",
     "compile_expression",
     "compile_mapping_value",
     "compile_template",
+    "cost_limit",
+    "current_limit",
     "literal_template",
     "rewrite",
     "truthy",

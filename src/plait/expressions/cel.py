@@ -1,9 +1,12 @@
 """Compile and evaluate CEL expressions, with errors that name what went wrong.
 
 An expression is rewritten from the brief's JavaScript forms (see ``rewrite``), checked against
-the caps (CEL has no run-time budget, so size is bounded when a definition is saved), compiled
-once and cached by its text. Evaluation passes only the names the expression reads, so a scope
-holding large step outputs costs nothing for an expression that does not read them.
+the caps of length and nesting, compiled once and cached by its text. Its cost is estimated when
+it compiles (see ``cost``) and bounded by ``max_expression_cost``: checked when a definition is
+saved, and before each evaluation with the sizes of the values it reads (the CEL runtime has no
+budget of its own and cannot be interrupted). Evaluation passes only the names the expression
+reads, so a scope holding large step outputs costs nothing for an expression that does not read
+them.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from typing import Any
 import cel
 from cel.stdlib import STDLIB_FUNCTIONS
 
-from plait.errors import PlaitError
+from plait.errors import LimitExceeded, PlaitError
+from plait.expressions.cost import SETTING, Cost, current_limit, estimate, passing_cost
 from plait.expressions.rewrite import (
     TRUTHY,
     Analysis,
@@ -28,6 +32,7 @@ from plait.expressions.rewrite import (
     substitute,
     translate,
 )
+from plait.expressions.syntax import SyntaxProblem, parse
 
 MAX_EXPRESSION_LENGTH = 2000
 """Longest expression accepted, in characters of the source text."""
@@ -87,6 +92,46 @@ class EvaluationError(PlaitError):
 
     def _message(self) -> str:
         return f"expression {_shorten(self.expression)!r} failed: {self.reason}"
+
+
+def _over(value: int, limit: int, qualifier: str = "", least: bool = False) -> str:
+    """Why an estimate of ``value`` units is refused, naming the limit and its setting."""
+    shown = f"{'at least ' if least else ''}{value:,} units"
+    return str(LimitExceeded(f"its estimated cost{qualifier}", shown, f"{limit:,}", SETTING))
+
+
+class ExpressionTooCostly(ExpressionError):
+    """An expression costs more than ``max_expression_cost`` whatever the data: it is refused
+    when its definition is saved.
+
+    Attributes:
+        value: its estimated cost, in units, with one item in each list, map and string it reads.
+        limit: the limit in force.
+        setting: ``max_expression_cost``.
+    """
+
+    def __init__(self, expression: str, value: int, limit: int, reads: bool) -> None:
+        self.value, self.limit, self.setting = value, limit, SETTING
+        qualifier = " with one item in each list, map and string it reads" if reads else ""
+        super().__init__(expression, _over(value, limit, qualifier))
+        # not "does not compile": it compiles, it is refused
+        Exception.__init__(self, f"expression {_shorten(expression)!r} is refused: {self.reason}")
+
+
+class EvaluationTooCostly(EvaluationError):
+    """An expression would cost more than ``max_expression_cost`` with the values it reads: it
+    is not evaluated.
+
+    Attributes:
+        value: its estimated cost, in units, with these values (at least this: measuring the
+            values stops once the limit is passed).
+        limit: the limit in force.
+        setting: ``max_expression_cost``.
+    """
+
+    def __init__(self, expression: str, value: int, limit: int) -> None:
+        self.value, self.limit, self.setting = value, limit, SETTING
+        super().__init__(expression, _over(value, limit, " with these values", least=True))
 
 
 def truthy(value: Any) -> bool:
@@ -155,6 +200,7 @@ class Expression:
     __slots__ = (
         "_bare",
         "_chains",
+        "_cost",
         "_fast",
         "_functions",
         "_lookup",
@@ -167,9 +213,15 @@ class Expression:
     )
 
     def __init__(
-        self, source: str, translation: Translation, analysis: Analysis, program: cel.Program
+        self,
+        source: str,
+        translation: Translation,
+        analysis: Analysis,
+        program: cel.Program,
+        cost: Cost,
     ) -> None:
         self.source = source
+        self._cost = cost
         self.cel = translation.text
         self.names = analysis.names & frozenset(program.variables())
         self._program = program
@@ -188,12 +240,42 @@ class Expression:
     def __repr__(self) -> str:
         return f"Expression({self.source!r})"
 
-    def evaluate(self, scope: Mapping[str, Any]) -> Any:
-        """The value of the expression with ``scope`` bound.
+    @property
+    def cost(self) -> Cost:
+        """The estimate of its cost (see ``plait.expressions.cost``)."""
+        return self._cost
+
+    def check_cost(self, limit: int | None = None) -> None:
+        """Refuse the expression if it costs more than ``limit`` whatever the data.
+
+        Args:
+            limit: the cost limit; by default the one in force (``max_expression_cost``).
 
         Raises:
+            ExpressionTooCostly: even with one item in each list, map and string it reads.
+        """
+        limit = current_limit() if limit is None else limit
+        if self._cost.least > limit:
+            reads = self._cost.fixed is None
+            raise ExpressionTooCostly(self.source, self._cost.least, limit, reads)
+
+    def evaluate(self, scope: Mapping[str, Any], *, cost_limit: int | None = None) -> Any:
+        """The value of the expression with ``scope`` bound.
+
+        Args:
+            scope: the names it may read.
+            cost_limit: the cost limit; by default the one in force (``max_expression_cost``).
+
+        Raises:
+            EvaluationTooCostly: its estimated cost with the values of ``scope`` is over the
+                limit (it is not evaluated at all).
             EvaluationError: a missing key or name, a type error, a failing function.
         """
+        limit = current_limit() if cost_limit is None else cost_limit
+        fixed = self._cost.fixed
+        spent = fixed if fixed is not None else self._cost.at(scope, limit)
+        if spent > limit:
+            raise EvaluationTooCostly(self.source, spent, limit)
         if self._bare is not None:  # ``{{ extract }}``: the value itself, in its own key order
             value = scope.get(self._bare, _MISSING)
             if value is not _MISSING:
@@ -213,6 +295,9 @@ class Expression:
                 variables[name] = _prune(value, shape) if shape and type(value) is dict else value
             elif name in self._optional:
                 variables[name] = None
+        spent += passing_cost(list(variables.values()), limit - spent)
+        if spent > limit:
+            raise EvaluationTooCostly(self.source, spent, limit)
         if self._functions:
             _failure.value = None
         try:
@@ -445,7 +530,11 @@ def compile_expression(text: str) -> Expression:
         reason, offset = _syntax_error(str(exc), translation.text)
         position = None if offset is None else translation.offsets[offset]
         raise ExpressionError(text, reason, position) from None
-    return Expression(text, translation, analysis, program)
+    try:
+        cost = estimate(parse(translation.text))
+    except SyntaxProblem as exc:  # pragma: no cover - the reader follows CEL's grammar
+        raise ExpressionError(text, f"its cost cannot be estimated ({exc})") from None
+    return Expression(text, translation, analysis, program, cost)
 
 
 def _syntax_error(message: str, text: str) -> tuple[str, int | None]:

@@ -37,6 +37,7 @@ import orjson
 from plait import values
 from plait.expressions import EvaluationError, Expression, Template, compile_expression
 from plait.expressions import compile_template as template_of
+from plait.expressions.cost import cost_limit
 from plait.interpreter.frame import Frame, truthy
 from plait.interpreter.plan import Node, Plan, _node
 from plait.interpreter.run import Interpret, _Run
@@ -88,7 +89,8 @@ def machine_interpreter(plan: Plan, actions: ActionRegistry, services: dict[str,
 
     async def machine(ctx: Context, input: Any = None, event: Any = None) -> Any:
         run = _Run(plan, actions, services, {}, ctx, input, event)
-        return await _Instance(compiled, run, ctx, input).execute()
+        with cost_limit(ctx.settings.max_expression_cost):
+            return await _Instance(compiled, run, ctx, input).execute()
 
     machine.__name__ = plan.name
     return machine

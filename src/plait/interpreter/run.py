@@ -24,6 +24,7 @@ from plait.actions.base import ActionContext, ActionRegistry
 from plait.definitions.model import ActionStep, WorkflowStep
 from plait.errors import PlaitError, SchemaViolation, StepFailed, StepTimeout, WorkflowTimeout
 from plait.expressions import EvaluationError, compile_expression
+from plait.expressions.cost import cost_limit
 from plait.interpreter.child import run_workflow_step
 from plait.interpreter.deadline import FINAL, Deadline, Expired, bounded, expired
 from plait.interpreter.frame import Frame, truthy
@@ -52,7 +53,8 @@ def interpreter(plan: Plan, actions: ActionRegistry, services: dict[str, Any]) -
     order = {node.id: i for i, node in enumerate(plan.walk())}
 
     async def interpret(ctx: Context, input: Any = None, event: Any = None) -> Any:
-        return await _Run(plan, actions, services, order, ctx, input, event).execute()
+        with cost_limit(ctx.settings.max_expression_cost):
+            return await _Run(plan, actions, services, order, ctx, input, event).execute()
 
     interpret.__name__ = plan.name
     return interpret

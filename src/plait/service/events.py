@@ -94,6 +94,14 @@ class Router:
     def route(
         self, event: EventRecord, triggers: list[TriggerCandidate], waits: list[WaitCandidate]
     ) -> Decision:
+        from plait.expressions.cost import cost_limit
+
+        with cost_limit(self.engine.settings.max_expression_cost):
+            return self._route(event, triggers, waits)
+
+    def _route(
+        self, event: EventRecord, triggers: list[TriggerCandidate], waits: list[WaitCandidate]
+    ) -> Decision:
         decision = Decision()
         seen = event_value(event)
         scope = {"event": seen, "data": seen["data"]}

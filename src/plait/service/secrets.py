@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from plait.sealing import sealer_from_env
-from plait.secrets import SecretNotFound, check_name, check_value
+from plait.secrets import SecretNotFound, check_name, check_value, is_name
 
 if TYPE_CHECKING:
     from plait.engine import Engine
@@ -43,7 +43,7 @@ class SecretService:
     async def get(self, name: str, *, org: str = "default") -> dict[str, Any]:
         """``{name, createdAt, updatedAt}`` of one secret; ``SecretNotFound`` if none."""
         store = await self.engine.opened_registry()
-        record = await store.get_secret(org, name)
+        record = await store.get_secret(org, name) if is_name(name) else None
         if record is None:
             raise SecretNotFound(org, name)
         return record.resource()
@@ -57,7 +57,7 @@ class SecretService:
         """Delete a secret; runs that read it afterwards fail naming it. ``SecretNotFound`` if
         there is none."""
         store = await self.engine.opened_registry()
-        if not await store.delete_secret(org, name):
+        if not is_name(name) or not await store.delete_secret(org, name):
             raise SecretNotFound(org, name)
 
     async def rotate(self) -> dict[str, int | None]:

@@ -29,7 +29,8 @@ from plait.service.resources import workflow_resource
 from plait.store.registry import WorkflowRecord
 
 if TYPE_CHECKING:
-    from plait.definitions.model import Definition
+    from plait.definitions.model import Definition, Trigger
+    from plait.definitions.validate import Problem
     from plait.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -288,7 +289,7 @@ class WorkflowService:
         if result.definition is None:
             raise InvalidDefinition(result.errors, result.warnings)
         definition = result.definition
-        return _with_service_options(definition, body)
+        return _with_service_options(definition, body, self.engine.settings.max_expression_cost)
 
     def _check_activation(self, definition: Definition | None, document: dict[str, Any]) -> None:
         from plait.definitions.load import check_definition
@@ -308,8 +309,11 @@ class WorkflowService:
             raise InvalidDefinition(problems, [])
 
 
-def _with_service_options(definition: Definition, body: dict[str, Any]) -> Definition:
+def _with_service_options(
+    definition: Definition, body: dict[str, Any], cost_limit: int
+) -> Definition:
     from plait.definitions.model import Trigger
+    from plait.definitions.validate import InvalidDefinition
 
     options = {k: body[k] for k in ("filter", "debounce") if k in body}
     if not options:
@@ -319,7 +323,30 @@ def _with_service_options(definition: Definition, body: dict[str, Any]) -> Defin
         merged = Trigger.model_validate({**trigger.model_dump(), **options})
     except ValueError as exc:
         raise InvalidArguments(definition.name, f"invalid trigger options: {exc}") from exc
+    problems = _option_problems(merged, cost_limit)
+    if problems:
+        raise InvalidDefinition(problems, [])
     return definition.model_copy(update={"trigger": merged})
+
+
+def _option_problems(trigger: Trigger, cost_limit: int) -> list[Problem]:
+    """The trigger options' expressions must compile and keep within ``max_expression_cost``
+    (each event evaluates them, inside the transaction that stores it)."""
+    from plait.definitions.validate import Problem, compile_message
+    from plait.expressions import ExpressionError, ExpressionTooCostly, compile_expression
+
+    key = trigger.debounce.key if trigger.debounce is not None else None
+    problems: list[Problem] = []
+    for path, source in (("$.filter", trigger.filter), ("$.debounce.key", key)):
+        if source is None:
+            continue
+        try:
+            compile_expression(source).check_cost(cost_limit)
+        except ExpressionTooCostly as exc:
+            problems.append(Problem(path, str(exc)))
+        except ExpressionError as exc:
+            problems.append(Problem(path, compile_message(exc, source)))
+    return problems
 
 
 def _stepless(body: dict[str, Any]) -> bool:

@@ -422,6 +422,34 @@ class WorkflowNotActive(PlaitError):
         super().__init__(f"workflow {workflow!r} is {status}: it takes events only when Activated")
 
 
+class SecretInvalid(PlaitError):
+    """A secret's name or value cannot be stored.
+
+    Attributes:
+        field: the field at fault, ``name`` or ``value``.
+        path: its JSON path in a request (``$.body.name``).
+        reason: what is wrong with it.
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.path = f"$.body.{field}"
+        self.reason = reason
+        super().__init__(f"secret {field}: {reason}")
+
+
+class SecretNotFound(NotFound):
+    """The organization has no secret of that name."""
+
+    def __init__(self, org: str, name: str) -> None:
+        self.org = org
+        self.name = name
+        super().__init__(
+            f"organization {org!r} has no secret {name!r} (set it with `plait secrets set "
+            f"{name}` or POST /~{org}/secrets)"
+        )
+
+
 class LeaseLost(BaseException):
     """Internal: this worker no longer holds the run's lease (another owner or a cancel took it).
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from plait import text
-from plait.errors import ConfigurationError, LimitExceeded, NotFound, PlaitError
+from plait.errors import ConfigurationError, LimitExceeded, SecretInvalid, SecretNotFound
 
 if TYPE_CHECKING:
     from plait.sealing import Sealer
@@ -31,34 +31,6 @@ SCOPE_NAME = "secrets"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Fields of run records that hold text a person reads (a task's title): redacted like payloads.
 _TEXT_FIELDS = frozenset({"title", "description", "data"})
-
-
-class SecretInvalid(PlaitError):
-    """A secret's name or value cannot be stored.
-
-    Attributes:
-        field: the field at fault, ``name`` or ``value``.
-        path: its JSON path in a request (``$.body.name``).
-        reason: what is wrong with it.
-    """
-
-    def __init__(self, field: str, reason: str) -> None:
-        self.field = field
-        self.path = f"$.body.{field}"
-        self.reason = reason
-        super().__init__(f"secret {field}: {reason}")
-
-
-class SecretNotFound(NotFound):
-    """The organization has no secret of that name."""
-
-    def __init__(self, org: str, name: str) -> None:
-        self.org = org
-        self.name = name
-        super().__init__(
-            f"organization {org!r} has no secret {name!r} (set it with `plait secrets set "
-            f"{name}` or POST /~{org}/secrets)"
-        )
 
 
 def check_name(name: str, max_length: int) -> str:

@@ -10,9 +10,14 @@ import orjson
 import pytest
 
 from plait import Context, Engine
-from plait.errors import InvalidText, LimitExceeded, StepFailed
+from plait.errors import (
+    InvalidText,
+    LimitExceeded,
+    SecretInvalid,
+    SecretNotFound,
+    StepFailed,
+)
 from plait.sealing import SECRET_KEY_ENV, SecretKeyMissing, SecretUnreadable, generate_key
-from plait.secrets import SecretInvalid, SecretNotFound
 from plait.webhooks import sign
 
 SECRET = 'pw-Zq7!x"quoted"-ü'  # quotes and non-ASCII: its JSON form differs from its text

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from plait.errors import SecretNotFound
 from plait.sealing import sealer_from_env
-from plait.secrets import SecretNotFound, check_name, check_value, is_name
+from plait.secrets import check_name, check_value, is_name
 
 if TYPE_CHECKING:
     from plait.engine import Engine

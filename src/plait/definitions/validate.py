@@ -35,6 +35,7 @@ from plait.definitions.model import (
 from plait.errors import PlaitError
 from plait.expressions import Expression, ExpressionError, compile_expression, compile_template
 from plait.secrets import SCOPE_NAME as SECRETS
+from plait.settings import Settings
 
 RESERVED = frozenset({"input", "inputs", "event", "steps", "results", "step", "now"})
 """Names every expression can read; no step may use one as its id."""
@@ -165,6 +166,7 @@ def validate(
     actions: Callable[[str], bool] | None = None,
     sources: dict[str, str] | None = None,
     unreadable: frozenset[str] = frozenset(),
+    settings: Settings | None = None,
 ) -> None:
     """Check ``definition`` and add every problem to ``findings``.
 
@@ -175,8 +177,10 @@ def validate(
         sources: source paths of top-level fields (``{"input_schema": "$.inputSchema"}``).
         unreadable: paths of steps the loader could not read (already reported): only their ids
             take part in the checks.
+        settings: the limits in force (a state machine's ``machine_min_timeout_seconds``);
+            default: ``Settings()``'s.
     """
-    _Validation(definition, findings, actions, sources or {}, unreadable).run()
+    _Validation(definition, findings, actions, sources or {}, unreadable, settings).run()
 
 
 class _Validation:
@@ -187,8 +191,10 @@ class _Validation:
         actions: Callable[[str], bool] | None,
         sources: dict[str, str],
         unreadable: frozenset[str],
+        settings: Settings | None = None,
     ) -> None:
         self.definition = definition
+        self.settings = settings or Settings()
         self.findings = findings
         self.actions = actions
         self.sources = sources

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from plait import values
+from plait.errors import LimitExceeded
 from plait.expressions import EvaluationError, Expression, Template, compile_expression
 from plait.expressions import compile_template as template_of
 from plait.expressions.cost import cost_limit
@@ -140,6 +141,7 @@ class _Instance:
             move = self.choose(state, context, event)
             if move is None:
                 continue
+            self.check_budget()
             context, state, entered = await self.take(state, move, context, event, deadline)
         if self.deferred:
             await self.reject_deferred(state, received + 1)
@@ -156,6 +158,14 @@ class _Instance:
         # The initial state is entered when the first event arrived (the instance's creation).
         at = (self.run.event or {}).get("createdAt") or _iso(self.ctx.clock.time())
         return {"state": self.compiled.machine.initial, "context": context, "at": at}
+
+    def check_budget(self) -> None:
+        """Fail the run before a transition over ``machine_max_transitions`` (the count is
+        of recorded transitions, so a replay fails at the same one)."""
+        limit = self.ctx.settings.machine_max_transitions
+        if len(self.history) >= limit:
+            what = f"the number of transitions of state machine instance {self.ctx.run_id}"
+            raise LimitExceeded(what, len(self.history) + 1, limit, "machine_max_transitions")
 
     # -- events ---------------------------------------------------------------------------------
 

@@ -55,6 +55,7 @@ from plait.definitions.model import (
     Trigger,
 )
 from plait.definitions.validate import RESERVED, Findings, join
+from plait.errors import LimitExceeded
 
 if TYPE_CHECKING:
     from plait.definitions.validate import _Validation
@@ -244,7 +245,8 @@ class _Actions:
 
 def check_machine(validation: _Validation, machine: Machine) -> None:
     """Report every problem of ``machine``: unknown or unreachable states, timeouts without a
-    transition, expressions that do not compile, events nothing handles."""
+    transition or shorter than ``machine_min_timeout_seconds``, expressions that do not
+    compile, events nothing handles; and warn when no terminal state can be reached."""
     findings = validation.findings
     initial_at = validation.sources.get("machine.initial", "$.initial")
     if machine.initial not in machine.states and machine.initial != "?":
@@ -266,6 +268,7 @@ def _check_state(
     if state.timeout is not None and state.timeout_transition is None:
         findings.error(join(state.path, "timeout"), f"state {name!r} has a timeout but no "
                        "'timeoutTransition' saying where it leads")  # fmt: skip
+    _check_timeout_floor(validation, name, state)
     if state.timeout_transition is not None and state.timeout is None:
         findings.error(join(state.path, "timeoutTransition"),
                        f"state {name!r} has a timeoutTransition but no 'timeout'")  # fmt: skip
@@ -302,6 +305,24 @@ def _check_reachable(validation: _Validation, machine: Machine) -> None:
         if state_name not in seen:
             validation.findings.error(state.path, f"state {state_name!r} is unreachable from "
                                       f"the initial state {machine.initial!r}")  # fmt: skip
+    if not any(machine.states[reached].final for reached in seen if reached in machine.states):
+        where = validation.sources.get("machine.initial", "$.initial")
+        limit = validation.settings.machine_max_transitions
+        validation.findings.warn(where, f"no terminal state can be reached from the initial "
+                                 f"state {machine.initial!r}: an instance never ends by itself; "
+                                 f"it runs until cancelled or until it fails after {limit} "
+                                 "transitions (setting machine_max_transitions)")  # fmt: skip
+
+
+def _check_timeout_floor(validation: _Validation, name: str, state: MachineState) -> None:
+    """A state's timeout may not be shorter than ``machine_min_timeout_seconds`` (a machine that
+    times out every millisecond makes a thousand transitions a second)."""
+    floor = validation.settings.machine_min_timeout_seconds
+    if state.timeout is None or state.timeout >= floor:
+        return
+    refused = LimitExceeded(f"the timeout of state {name!r}", f"{state.timeout:g}s",
+                            f"a minimum of {floor:g}s", "machine_min_timeout_seconds")  # fmt: skip
+    validation.findings.error(join(state.path, "timeout"), str(refused))
 
 
 def _check_events(validation: _Validation, machine: Machine, initial_at: str) -> None:

@@ -3,6 +3,7 @@ starts, the paused-workflow rule, and cancelling a tree of tens of thousands of 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -152,3 +153,32 @@ async def test_cancelling_an_ended_run_leaves_its_children_running(store: Store)
     assert done is not None and done.cancelled == ()
     child = await store.get_run("run_c0")
     assert child is not None and child.status == "pending"
+
+
+async def test_the_size_bound_is_exact_when_two_stores_start_children_at_once(
+    store: Store, store_url: str
+) -> None:
+    """Two processes (two stores on one database) take the tree's last places concurrently."""
+    from plait.settings import Settings
+    from plait.store.urls import open_store
+
+    fence = await held(store, "run_root")
+    for n in range(10):
+        await store.start_child("run_root", fence, spec(f"run_c{n}", f"c{n}"))
+    parents = {c.id: c.fence for c in await store.claim_runs("w1", ["wf"], 10, T0, T0 + 60)}
+    assert len(parents) == 10
+    other = open_store(Settings.load(database_url=store_url))
+    await other.open()
+    try:
+        starts = [
+            (store if n % 2 else other).start_child(
+                f"run_c{n}", parents[f"run_c{n}"], spec(f"run_g{n}", f"g{n}", max_runs=15)
+            )
+            for n in range(10)
+        ]
+        steps = await asyncio.gather(*starts)
+    finally:
+        await other.close()
+    assert sorted(s.status for s in steps) == ["completed"] * 4 + ["failed"] * 6
+    assert await select(store, "SELECT COUNT(*) FROM runs") == [(15,)]
+    assert await select(store, "SELECT runs FROM run_trees") == [(15,)]

@@ -503,6 +503,7 @@ def _check_mapping(mapping: str) -> None:
 
     try:
         expression = compile_expression(mapping)
+        expression.check_cost()  # each delivery evaluates it: max_expression_cost
     except ExpressionError as exc:
         raise WebhookInvalid(f"the mapping does not compile: {exc.reason}", "mapping") from exc
     unknown = sorted(expression.names - _MAPPING_NAMES)

@@ -94,7 +94,10 @@ class WebhookService:
         spec = await store.get_webhook(org, name)
         signed = self._verified(org, name, spec, headers, body)
         assert spec is not None  # _verified refuses an unknown name
-        event_type, data, event_id = event_from_request(spec, headers, body)
+        from plait.expressions import cost_limit  # loading CEL is slow: only when needed
+
+        with cost_limit(self.engine.settings.max_expression_cost):
+            event_type, data, event_id = event_from_request(spec, headers, body)
         try:
             payload = values.encode(data)
         except TypeError as exc:

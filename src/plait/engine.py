@@ -70,6 +70,7 @@ class Engine:
             "size": self.settings.code_workers, "timeout": self.settings.code_timeout_seconds,
             "cpu_seconds": self.settings.code_cpu_seconds,
             "memory_mb": self.settings.code_memory_mb,
+            "org_workers": self.settings.code_org_workers or max(1, self.settings.code_workers - 1),
         }}  # fmt: skip
         """Shared clients of built-in actions (HTTP client, code sandbox pool)."""
         self._builtins = False

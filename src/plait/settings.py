@@ -34,6 +34,9 @@ class Settings:
         code_timeout_seconds: wall-clock limit of one code action call.
         code_cpu_seconds: CPU-time limit of one code action call.
         code_memory_mb: address-space limit of each sandbox process.
+        code_org_workers: most sandbox processes one organization's code actions hold at once;
+            ``0`` (the default) means all but one of ``code_workers`` (at least one), so another
+            organization's code action always finds one free.
 
         The limits below bound what one document or request can make plait do; each default is
         far above what a real workload needs, and ``docs/limits.md`` lists them with their
@@ -69,6 +72,7 @@ class Settings:
     code_timeout_seconds: float = 5.0
     code_cpu_seconds: int = 5
     code_memory_mb: int = 256
+    code_org_workers: int = 0
     max_document_bytes: int = 4_000_000
     max_steps: int = 2_000
     max_name_length: int = 200
@@ -105,6 +109,8 @@ class Settings:
             raise ConfigurationError("concurrency must be at least 1")
         if self.heartbeat_seconds >= self.lease_seconds:
             raise ConfigurationError("heartbeat_seconds must be shorter than lease_seconds")
+        if self.code_org_workers < 0:
+            raise ConfigurationError("code_org_workers must be 0 (all workers but one) or more")
         for name in _POSITIVE_LIMITS:
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"{name} must be positive (PLAIT_{name.upper()})")

@@ -9,7 +9,8 @@ from plait.actions.base import ActionContext, ActionError
 
 
 async def code_action(value: Any, ctx: ActionContext) -> Any:
-    """Run ``value["code"]`` with ``input``, ``context`` and ``outputs`` in the sandbox pool."""
+    """Run ``value["code"]`` with ``input``, ``context`` and ``outputs`` in the sandbox pool,
+    waiting for a worker in the queue of the step's organization."""
     if not isinstance(value, dict) or not isinstance(value.get("code"), str):
         raise ActionError("the code action needs its Python source under 'code'")
     pool = await _pool(ctx.services)
@@ -18,6 +19,7 @@ async def code_action(value: Any, ctx: ActionContext) -> Any:
         input=value.get("input"),
         context=value.get("context"),
         outputs=value.get("outputs"),
+        org=ctx.org,  # the pool's fair share is per organization
     )
 
 

@@ -4,7 +4,8 @@ Each worker is ``python -I sandbox.py`` started with ``asyncio.create_subprocess
 of the engine's threaded process) and spoken to over its stdin and stdout in length-prefixed
 JSON frames, so nothing here blocks the event loop. The parent owns the wall clock: a call that
 outlives its timeout gets its worker SIGKILLed. A worker that dies or is killed is replaced in
-the background, and the failed call raises :class:`CodeActionError` with the cause.
+the background, and the failed call raises :class:`CodeActionError` with the cause. Waiting calls
+get workers by organization, fairly (:mod:`plait.actions.code.share`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import orjson
 from plait import values
 from plait.actions.base import ActionError
 from plait.actions.code import sandbox
+from plait.actions.code.share import FairShare
 
 logger = logging.getLogger(__name__)
 
@@ -213,6 +215,10 @@ class CodePool:
         cpu_seconds: CPU time one call may use (RLIMIT_CPU) before the kernel stops it.
         memory_mb: Address-space limit of each worker (RLIMIT_AS), in MiB.
         max_output_bytes: Largest encoded result a call may return.
+        org_workers: Most workers one organization's calls hold at once (``None``: no cap).
+            Below ``size`` it keeps workers free for other organizations even while one
+            organization has calls waiting; either way a freed worker goes to the organization
+            with the fewest calls running, so one organization's calls queue behind each other.
     """
 
     def __init__(
@@ -223,12 +229,15 @@ class CodePool:
         cpu_seconds: int = 5,
         memory_mb: int = 256,
         max_output_bytes: int = 1_000_000,
+        org_workers: int | None = None,
     ) -> None:
         if size < 1 or timeout <= 0 or cpu_seconds < 1 or memory_mb < 32 or max_output_bytes < 1:
             raise ValueError(
                 "CodePool needs size >= 1, timeout > 0, cpu_seconds >= 1, memory_mb >= 32 and "
                 "max_output_bytes >= 1"
             )
+        if org_workers is not None and org_workers < 1:
+            raise ValueError(f"CodePool needs org_workers >= 1 (or None), not {org_workers}")
         self.size = size
         self.timeout = timeout
         self._config = {
@@ -237,7 +246,7 @@ class CodePool:
             "max_output_bytes": max_output_bytes,
         }
         self._slots: list[_Slot] = []
-        self._idle: asyncio.Queue[_Slot] = asyncio.Queue()
+        self._share: FairShare[_Slot] = FairShare(org_workers)
         self._start_lock = asyncio.Lock()
         self._closed = False
 
@@ -245,6 +254,11 @@ class CodePool:
     def pids(self) -> list[int]:
         """Process ids of the live workers (for monitoring; they change as workers are replaced)."""
         return [s.worker.pid for s in self._slots if s.worker is not None and s.worker.alive]
+
+    @property
+    def running(self) -> dict[str | None, int]:
+        """Calls running now, by organization (for monitoring)."""
+        return self._share.running
 
     async def __aenter__(self) -> CodePool:
         await self.start()
@@ -279,11 +293,12 @@ class CodePool:
                 raise
             self._slots = [_Slot(task.result()) for task in tasks]
             for slot in self._slots:
-                self._idle.put_nowait(slot)
+                self._share.add(slot)
 
     async def close(self) -> None:
         """Kill every worker. Calls in flight fail; the pool cannot be used again."""
         self._closed = True
+        self._share.fail_waiting(lambda: CodeActionError("the code pool is closed"))
         async with self._start_lock:
             await asyncio.gather(*(slot.stop() for slot in self._slots))
 
@@ -295,12 +310,14 @@ class CodePool:
         context: dict[str, Any] | None = None,
         outputs: dict[str, Any] | None = None,
         timeout: float | None = None,
+        org: str | None = None,
     ) -> Any:
         """Run ``code`` in a worker and return its value (``return x`` or ``result = x``).
 
         ``input``, ``context`` and ``outputs`` must be JSON values; the result comes back
         through JSON too. ``timeout`` (default: the pool's) counts from when a worker takes the
-        call, not while the call waits for a free worker.
+        call, not while the call waits for a free worker. ``org`` is the organization the call
+        is for: calls wait for a worker in a queue per organization, served in turn.
 
         Raises:
             CodeActionError: the code was refused, raised, timed out, exceeded a limit or
@@ -311,7 +328,7 @@ class CodePool:
             raise ValueError(f"timeout must be positive, not {limit}")
         payload = self._encode(code, input, context, outputs)
         await self.start()
-        slot = await self._idle.get()
+        slot = await self._share.acquire(org)
         try:
             if self._closed:
                 raise CodeActionError("the code pool is closed")
@@ -323,7 +340,7 @@ class CodePool:
         finally:
             if self._closed:  # close() may have raced with this call: leave nothing running
                 await slot.stop()
-            self._idle.put_nowait(slot)
+            self._share.release(org, slot)
 
     async def _call(self, slot: _Slot, worker: _Worker, payload: bytes, limit: float) -> Any:
         try:

@@ -18,6 +18,10 @@ Escapes are blocked in layers: the compile-time policy refuses imports, class st
 every name or attribute starting with ``_``; at run time attribute access goes through
 :func:`guarded_getattr`, modules are replaced by namespaces of vetted names, and built-ins are
 an allow-list. The process limits and the parent's wall-clock kill bound whatever is left.
+
+Each call starts clean: a fresh global scope, and a ``random`` of its own (a new generator seeded
+from the OS), so nothing one call sets, its seed included, reaches the next call, which may be
+another organization's. The module namespaces are read-only and hold no mutable values.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import ast
 import datetime
 import functools
+import importlib
 import json
 import math
 import operator
@@ -36,6 +41,7 @@ import signal
 import string
 import struct
 import sys
+import time
 import types
 import typing
 import warnings
@@ -247,6 +253,26 @@ def apply(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return fn(*args, **kwargs)
 
 
+# What the C code of the exposed modules imports while it runs: datetime's strftime, timetuple
+# and today() import ``time``, strptime imports ``_strptime``. CPython looks ``__import__`` up
+# in the calling frame's built-ins, so the sandbox's built-ins need one; user code cannot call it
+# (the name is refused at compile time) and it hands out nothing else.
+C_IMPORTS: dict[str, types.ModuleType] = {
+    "time": time,
+    "_strptime": importlib.import_module("_strptime"),  # no type stubs to import it by name
+}
+
+
+def c_import(
+    name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0
+) -> types.ModuleType:
+    """The sandbox's ``__import__``: only the modules in :data:`C_IMPORTS`."""
+    module = C_IMPORTS.get(name) if level == 0 else None
+    if module is None:
+        raise AccessDenied(f"import of {name!r} is not allowed")
+    return module
+
+
 class Namespace(types.SimpleNamespace):
     """A vetted subset of a module (read-only to user code: see :func:`guarded_write`)."""
 
@@ -264,6 +290,16 @@ def _public(module: types.ModuleType) -> list[str]:
     ]
 
 
+RANDOM = "random uniform randint randrange choice choices shuffle sample gauss seed getrandbits"
+
+
+def fresh_random() -> Namespace:
+    """``random`` for one call: a generator of its own, seeded from the OS, so that a call's
+    ``random.seed(...)`` fixes its own numbers and no one else's."""
+    generator = random.Random()
+    return Namespace(**{name: getattr(generator, name) for name in RANDOM.split()})
+
+
 MODULES: dict[str, Any] = {
     "json": namespace(json, "dumps loads JSONDecodeError"),
     "math": namespace(math, " ".join(_public(math))),
@@ -273,9 +309,7 @@ MODULES: dict[str, Any] = {
         "compile search match fullmatch split findall finditer sub subn escape error "
         "A ASCII I IGNORECASE M MULTILINE S DOTALL X VERBOSE",
     ),
-    "random": namespace(
-        random, "random uniform randint randrange choice choices shuffle sample gauss seed"
-    ),
+    "random": namespace(random, RANDOM),  # replaced per call: see fresh_random()
     "string": namespace(
         string,
         "ascii_letters ascii_lowercase ascii_uppercase digits hexdigits octdigits punctuation "
@@ -308,6 +342,7 @@ BUILTINS: dict[str, Any] = {
     **{fn.__name__: fn for fn in (reversed, sorted, sum, tuple, zip)},
     **{name: refused(name) for name in WITHHELD if not name.startswith("_")},
     "open": refused("open", "file access is not allowed"),
+    "__import__": c_import,
 }
 
 GLOBALS: dict[str, Any] = {
@@ -338,7 +373,10 @@ def run(code: str, input: Any, context: Any, outputs: Any) -> tuple[Any, str]:
         collectors.append(typing.cast(Any, PrintCollector)(_getattr_))  # untyped upstream
         return collectors[-1]
 
-    scope = {**GLOBALS, "_print_": print_collector}  # fresh per call: nothing leaks between calls
+    # Fresh per call, the built-ins too (``random`` is in both), so nothing leaks between calls.
+    own = fresh_random()
+    scope = {**GLOBALS, "__builtins__": {**BUILTINS, "random": own}, "random": own}
+    scope["_print_"] = print_collector
     exec(module, scope)
     value = scope[FUNCTION](input, context, outputs)
     return value, "".join(collector() for collector in collectors)
@@ -379,7 +417,31 @@ def encode_result(value: Any, printed: str, limit: int) -> bytes:
         return failure(f"the result is not JSON: {not_json(value)}")
     if len(body) > limit:
         return failure(f"the result is too large: {len(body)} bytes (limit {limit})")
+    # orjson writes NaN and the infinities as null; they can only be there if null is.
+    if b"null" in body and (where := non_finite(value, "result")) is not None:
+        return failure(f"{where}, which JSON cannot hold")
     return body
+
+
+def non_finite(value: Any, path: str) -> str | None:
+    """``'result["ratio"] is NaN'`` for the first NaN or infinity in ``value``, else ``None``.
+
+    ``value`` has already been encoded, so it is JSON-shaped and within orjson's depth limit.
+    """
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{path} is {float_name(value)}"
+    if isinstance(value, dict):
+        items: Any = ((f"[{json.dumps(k[:100], ensure_ascii=False)}]", v) for k, v in value.items())
+    elif isinstance(value, list | tuple):
+        items = ((f"[{index}]", v) for index, v in enumerate(value))
+    else:
+        return None
+    return next((found for step, v in items if (found := non_finite(v, path + step))), None)
+
+
+def float_name(value: float) -> str:
+    """The name JavaScript gives a non-finite float."""
+    return "NaN" if math.isnan(value) else "-Infinity" if value < 0 else "Infinity"
 
 
 def not_json(value: Any, depth: int = 0) -> str:

@@ -8,22 +8,27 @@ small formula over the sizes of the values it reads (the list at ``input.items``
 and with the real sizes, measured in the scope, before each evaluation that depends on them.
 
 The estimate is an upper bound in **cost units**; one unit is about the time CEL takes to
-evaluate one node (an operator, a name, a literal) or to copy one value. Measured on the
-reference machine (2 cores, Python 3.11, common-expression-language 0.10):
+evaluate one node (an operator, a name, a literal) or to copy one value, some 50-100 ns. The
+weights were measured with ``bench/expression_cost.py`` (2 cores, Python 3.11,
+common-expression-language 0.10), whose cases stress each term:
 
-- a comprehension body of 11 nodes over 10,000 items: 14 ms, 1.4 us per iteration (~14 units);
-  each node costs about 95 ns, each iteration about 350 ns besides its body;
-- ``map`` and ``filter`` rebuild their result list on every iteration and copy it deeply: over
-  1,000 items of 40-item lists, 2.97 s for 20.5 M copied values (145 ns each); over 1,000 ints,
-  70 ms for 0.5 M (140 ns); over 1,000 maps of 4 entries, 1.85 s (the weight of a map entry
-  includes the cost of hashing it);
-- the 4-deep ``map`` over 40-item literals of the original report estimates at ~1.1 G units.
+- a comprehension body of 11 nodes over 10,000 items: 14 ms quiet (~95 ns per node, ~350 ns
+  per iteration besides its body: ``ITERATION``);
+- ``map`` and ``filter`` rebuild their result on every iteration and copy it deeply: over 1,000
+  items of 40-item lists, 2.97 s for 20.5 M copied values (145 ns each: ``COPY`` is 2 units);
+  over 1,000 maps of 10 fields, 1.85 s (a map entry weighs ``MAP_ENTRY`` more for hashing);
+- handing values to CEL: a string ~3 us, a float 1.4 us, an int 0.1 us, a map entry ~7 us
+  (``PASS_*``); ``==`` on two lists ~1 us per item (``COMPARE``);
+- ``matches`` compiles its pattern on every call: up to ~0.3 s for one that reaches the regex
+  engine's size limit (``\\w{1000}``), hence ``regex_size``.
 
-So the default limit of 1,000,000 units is at most about 100-150 ms of evaluation (see
-``tests/unit/test_expression_cost_calibration.py`` for the measurement). Memory is bounded by the
-same estimate: a value of weight w takes at least w units to build, and about 40-60 bytes per
-unit of weight (CEL value, then Python object), so an expression within 1,000,000 units never
-builds more than some 100 MB.
+On that machine, busy with other work (load 5 on 2 cores), every case ran at 25-125 ns per
+estimated unit (the deep copies of nested ``map`` being the dearest), so the default limit of
+1,000,000 units is at most ~100 ms of evaluation, about half that on an idle machine. The
+4-deep ``map`` over 40-item literals of the original report (30-40 s, 400 MB) estimates at
+about 460 M units. Memory is bounded by the same estimate: a value of weight w takes at least
+w units to build, and each unit of weight is a few dozen bytes (the CEL value, then the Python
+object), so an expression within 1,000,000 units builds at most some 100 MB.
 """
 
 from __future__ import annotations
@@ -80,9 +85,13 @@ MAP_ENTRY = 3
 """Weight of one map entry besides its key and value (hashing it when a map is copied)."""
 REGEX_LARGEST = 60_000
 """``regex_size`` of a pattern that reaches the regex engine's size limit (~0.3 s to refuse)."""
-PASS_STRING = 40
-PASS_FLOAT = 15
-PASS_CONTAINER = 10
+COMPARE = 10
+"""Units per value compared by ``==``, ``!=``, ``<``... (about 1 us per item of two lists)."""
+SCAN = 3
+"""Units per item that ``in`` scans, besides comparing it."""
+PASS_STRING = 50
+PASS_FLOAT = 20
+PASS_CONTAINER = 20
 """Units of handing one value of the scope to CEL (a string costs about 3 us, a float 1.4 us,
 an int or a bool 0.1 us, a list or map 1 us besides its items)."""
 
@@ -245,11 +254,11 @@ class _Estimator:
             weight = add(a.weight, b.weight)
             return add(cost, weight), Bound(add(a.size, b.size), weight, joined([a, b]))
         if node.op == "in":  # compared with each item: at most its own weight, or theirs
-            each = add(1, a.weight)
-            scan = mul(b.size, each) if isinstance(each, int) else add(b.size, b.weight)
-            return add(cost, scan), SCALAR
+            if isinstance(a.weight, int):
+                return add(cost, mul(b.size, SCAN + COMPARE * a.weight)), SCALAR
+            return add(cost, mul(SCAN, b.size), mul(COMPARE, b.weight)), SCALAR
         if node.op in ("==", "!=", "<", "<=", ">", ">="):
-            return add(cost, smallest(a.weight, b.weight)), SCALAR
+            return add(cost, mul(COMPARE, smallest(a.weight, b.weight))), SCALAR
         return cost, SCALAR
 
     def call(self, node: Call) -> tuple[Formula, Bound]:

@@ -7,6 +7,8 @@ same value on its first execution as on every replay (a dataclass comes back as 
 from __future__ import annotations
 
 import traceback as tb
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 import orjson
@@ -69,12 +71,24 @@ def _encodes(value: Any) -> bool:
     return True
 
 
+STEP_LOCATION: ContextVar[Callable[[BaseException], str] | None] = ContextVar(
+    "plait_step_location", default=None
+)
+"""Set by the interpreter while a declarative step runs: where in its definition an error of
+the step is (``$.steps[2].input.email``). Such errors record that ``path``, not the engine's
+frames (see ``plait.interpreter.located``)."""
+
+
 def error_info(exc: BaseException) -> dict[str, Any]:
-    """What is stored of an exception: its type, message and formatted traceback."""
+    """What is stored of an exception: its type, message and formatted traceback; for an error
+    of a declarative step, its definition path instead of the traceback."""
     cls = type(exc)
     name = (
         cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
     )
+    locate = STEP_LOCATION.get()
+    if locate is not None:
+        return {"type": name, "message": str(exc), "path": locate(exc)}
     return {
         "type": name,
         "message": str(exc),

@@ -1,9 +1,14 @@
 """Who is calling: ``Authorization: Bearer <API key>`` on every ``/~{org}/...`` route but the
 webhook receiver (whose signature is its authentication).
 
-Answers, in this order: no key or an unknown, revoked or malformed one -> 401; a key of another
-organization -> 404, the same answer whether or not that organization or resource exists; a
-role below the route's -> 403 naming the role needed.
+Answers, in this order: a key sent in the query string (``?key=``, ``?api_key=``, ``?token=``,
+``?access_token=``) -> 400, whatever its value (query strings land in logs); no key or an
+unknown, revoked or malformed one -> 401; a key of another organization -> 404, the same answer
+whether or not that organization or resource exists; a role below the route's -> 403 naming the
+role needed.
+
+The caller's role is kept for the request (:func:`plait.api.render.disclose_for`), so that the
+errors in what the route answers are shown as that role may see them.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from fastapi import Depends, Path, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from plait.api.problems import ApiProblem
+from plait.api.render import disclose_for
 from plait.engine import Engine
 from plait.keys import Role, allows, authenticate
 
@@ -26,6 +32,8 @@ bearer = HTTPBearer(
     description="An API key of the organization in the path (`plait keys create`).",
 )
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="plait"'}
+KEY_PARAMETERS = frozenset({"key", "api_key", "apikey", "token", "access_token"})
+"""Query parameters refused on authenticated routes: an API key there would be logged."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +64,7 @@ def require(role: Role) -> Callable[..., Awaitable[Caller]]:
         org: Annotated[str, Path(description="The organization.")],
         credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
     ) -> Caller:
+        refuse_key_in_query(request)
         if credentials is None:
             raise ApiProblem(401, "Send an API key: 'Authorization: Bearer <key>'.",
                              headers=_CHALLENGE)  # fmt: skip
@@ -66,10 +75,26 @@ def require(role: Role) -> Callable[..., Awaitable[Caller]]:
             raise ApiProblem(404, f"Nothing at {request.url.path}.")  # as for a missing route
         if not allows(key.role, role):
             raise ApiProblem(403, f"This needs the {role} role or above; the key is {key.role}.")
+        disclose_for(key.role)
         return Caller(org, key.id, key.role, key.user)
 
     authorize.__name__ = f"require_{role}"
     return authorize
+
+
+def refuse_key_in_query(request: Request) -> None:
+    """400 for a request that carries an API key in its query string (the value is not echoed:
+    it is a credential, now to be revoked)."""
+    sent = sorted({name for name in request.query_params if name.lower() in KEY_PARAMETERS})
+    if sent:
+        raise ApiProblem(
+            400,
+            f"Send the API key in the header 'Authorization: Bearer <key>', never in the query "
+            f"string (parameter {sent[0]!r}): URLs are written to logs. Revoke a key sent so.",
+            kind="key-in-query",
+            errors=[{"path": f"$.query.{name}", "message": "an API key in the query string"}
+                    for name in sent],
+        )  # fmt: skip
 
 
 Viewer = Annotated[Caller, Depends(require("viewer"))]

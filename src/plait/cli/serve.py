@@ -66,7 +66,11 @@ def serve(
         typer.Option("--app", help="MODULE:ATTR of the Engine to serve (default: a new one)."),
     ] = None,
 ) -> None:
-    """Serve the REST API with a worker until SIGTERM or SIGINT, then stop gracefully."""
+    """Serve the REST API with a worker until SIGTERM or SIGINT, then stop gracefully.
+
+    The access log redacts credentials (query values such as ``?key=``, bearer tokens, API
+    keys) and never shows request headers.
+    """
     import uvicorn
 
     from plait.api import create_app
@@ -76,6 +80,7 @@ def serve(
     engine = load_engine(app_target) if app_target else Engine(db)
     if logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(logging.INFO)  # a server reports its lifecycle
+    _redact_logs()
     config = uvicorn.Config(
         create_app(engine, worker=True),
         host=host,
@@ -88,6 +93,17 @@ def serve(
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
+
+
+def _redact_logs() -> None:
+    """Credentials never reach the log: uvicorn's loggers (its access log writes query strings)
+    and every handler of the root logger, which plait's own loggers reach, redact them."""
+    from plait.api import redact
+
+    redact.install("uvicorn.access", "uvicorn.error", "uvicorn")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, redact.RedactCredentials) for f in handler.filters):
+            handler.addFilter(redact.RedactCredentials())
 
 
 def _server(config: uvicorn.Config) -> uvicorn.Server:

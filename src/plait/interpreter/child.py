@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from plait.definitions.model import WorkflowStep
 from plait.expressions import EvaluationError
+from plait.interpreter.located import locator
 
 if TYPE_CHECKING:
     from plait.interpreter.frame import Frame
@@ -26,7 +27,7 @@ async def run_workflow_step(run: _Run, node: Node, frame: Frame, key: str) -> An
     try:
         value = node.input.render(frame.scope()) if node.input is not None else None
     except EvaluationError as exc:
-        await run.fail(key, exc)
+        await run.fail(key, exc, locator(step, "input"))
         raise  # unreachable: fail() raises StepFailed
     args = () if step.input is None else (value,)
     if not step.wait:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from plait.definitions.model import HumanTaskStep
 from plait.expressions import EvaluationError, Template, compile_template
+from plait.interpreter.located import locator
 from plait.runtime.human import Escalation, TaskSpec
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ async def run_human_task(run: _Run, node: Node, frame: Frame, key: str) -> Any:
             fields.get("data"),
         )  # fmt: skip
     except (EvaluationError, ValueError, TypeError) as exc:
-        await run.fail(key, exc)
+        await run.fail(key, exc, locator(step))
         raise  # unreachable: fail() raises StepFailed
     return await run.ctx.human_task(
         spec.title, spec.assignee, spec.choices, spec.form, spec.due, spec.escalation,

@@ -40,6 +40,7 @@ from plait.expressions import EvaluationError, Expression, Template, compile_exp
 from plait.expressions import compile_template as template_of
 from plait.expressions.cost import cost_limit
 from plait.interpreter.frame import Frame, truthy
+from plait.interpreter.located import at_path
 from plait.interpreter.plan import Node, Plan, _node
 from plait.interpreter.run import Interpret, _Run
 from plait.store.base import StepRecord
@@ -62,6 +63,8 @@ class _Move:
     guard: Expression | None
     actions: list[Node]
     assign: Template | None
+    assign_path: str = "$"
+    """Where ``assign`` is in the definition (its errors are recorded there)."""
 
 
 @dataclass
@@ -101,7 +104,8 @@ def _compile(definition: Definition, machine: Machine) -> _Compiled:
     def move(spec: MachineTransition) -> _Move:
         guard = None if spec.guard is None else compile_expression(spec.guard)
         assign = None if spec.assign is None else template_of(spec.assign)
-        return _Move(spec.target, guard, [_node(s, definition) for s in spec.actions], assign)
+        return _Move(spec.target, guard, [_node(s, definition) for s in spec.actions], assign,
+                     f"{spec.path or '$'}.assign")  # fmt: skip
 
     states: dict[str, _State] = {}
     for name, state in machine.states.items():
@@ -256,7 +260,7 @@ class _Instance:
         await self.steps(state.exit, state.name, context, event, now)
         output = await self.steps(move.actions, state.name, context, event, now)
         if move.assign is not None:
-            context = await self.assign(move.assign, state.name, context, event, now, output)
+            context = await self.assign(move, state.name, context, event, now, output)
         name = TIMEOUT if event is None else self.compiled.machine.name_of(event["type"])
         record = {"from": state.name, "to": move.target, "event": name,
                   "type": None if event is None else event["type"],
@@ -292,9 +296,11 @@ class _Instance:
         return await self.run.sequence(nodes, frame)
 
     async def assign(
-        self, template: Template, state: str, context: Any, event: dict[str, Any] | None,
+        self, move: _Move, state: str, context: Any, event: dict[str, Any] | None,
         now: str, output: Any,
     ) -> Any:  # fmt: skip
+        template = move.assign
+        assert template is not None
         scope = {**self.scope(state, context, event, now), **self.outputs, "output": output}
         scope["steps"] = scope["results"] = self.outputs
         try:
@@ -302,7 +308,7 @@ class _Instance:
             if not isinstance(update, dict):
                 raise EvaluationError("assign", f"expected an object, got {type(update).__name__}")
         except EvaluationError as exc:
-            await self.run.fail(f"{state}.assign", exc)
+            await self.run.fail(f"{state}.assign", exc, at_path(move.assign_path))
             raise  # unreachable: fail() raises StepFailed
         base = context if isinstance(context, dict) else {}
         return {**base, **update}

@@ -29,6 +29,7 @@ from plait.interpreter.child import run_workflow_step
 from plait.interpreter.deadline import FINAL, Deadline, Expired, bounded, expired
 from plait.interpreter.frame import Frame, truthy
 from plait.interpreter.human import run_human_task
+from plait.interpreter.located import Locate, declared, located_error, locator
 from plait.interpreter.plan import GROUPS, Node, Plan
 from plait.interpreter.secrets import secret_scope
 from plait.runtime.context import Context
@@ -245,7 +246,7 @@ class _Run:
         try:
             return truthy(node.condition.evaluate(frame.scope()))
         except EvaluationError as exc:
-            await self.fail(key, exc)
+            await self.fail(key, exc, locator(node.step, "condition"))
             raise  # unreachable: fail() raises StepFailed
 
     async def run(self, node: Node, frame: Frame, key: str) -> Any:
@@ -261,7 +262,7 @@ class _Run:
         had got in time, so what they completed can be compensated)."""
         seconds = node.timeout
         assert seconds is not None
-        error = values.error_info(StepTimeout(key, seconds))
+        error = located_error(locator(node.step), StepTimeout(key, seconds))
         # A condition step's key holds its branch: its timeout is recorded beside it.
         where = f"{key}.timeout" if node.step.kind == "condition" else key
         timed_out = self.ctx.replay.peek(where)
@@ -307,13 +308,15 @@ class _Run:
             raise failure
         return _UNRECOVERED
 
-    async def fail(self, key: str, exc: Exception) -> None:
-        """Record ``exc`` as the failure of step ``key`` and raise ``StepFailed``."""
+    async def fail(self, key: str, exc: Exception, locate: Locate) -> None:
+        """Record ``exc`` as the failure of step ``key`` (where ``locate`` says it is in the
+        definition) and raise ``StepFailed``."""
 
         def raise_it() -> None:
             raise exc
 
-        await self.ctx.step(key, _as_async(raise_it))
+        with declared(locate):
+            await self.ctx.step(key, _as_async(raise_it))
 
     # -- kinds ----------------------------------------------------------------------------------
 
@@ -343,7 +346,8 @@ class _Run:
             _check(node.output_schema, result, f"the output of step {key!r}")
             return result
 
-        return await ctx.step(key, invoke, retry=node.retry, timeout=node.timeout)
+        with declared(locator(step)):
+            return await ctx.step(key, invoke, retry=node.retry, timeout=node.timeout)
 
     def code_input(self, node: Node, value: Any, frame: Frame, key: str) -> dict[str, Any]:
         params = dict(value) if isinstance(value, dict) else {}
@@ -454,7 +458,7 @@ class _Run:
         try:
             taken = "then" if truthy(node.test.evaluate(frame.scope())) else "else"
         except EvaluationError as exc:
-            await self.fail(key, exc)
+            await self.fail(key, exc, locator(node.step, "test"))
             raise
         taken = self.ctx.recorded(key, lambda: taken, kind="branch")
         return await self.sequence(node.then if taken == "then" else node.else_, frame)
@@ -467,7 +471,7 @@ class _Run:
             if not isinstance(items, list):
                 raise EvaluationError(step.items, f"expected a list, got {type(items).__name__}")
         except EvaluationError as exc:
-            await self.fail(key, exc)
+            await self.fail(key, exc, locator(step, "items"))
             raise
         limit = asyncio.Semaphore(step.concurrency)
 
@@ -499,7 +503,8 @@ class _Run:
             try:
                 seconds = float(spec.evaluate(frame.scope()))
             except (EvaluationError, TypeError, ValueError) as exc:
-                await self.fail(key, EvaluationError(spec.source, f"not a number: {exc}"))
+                failed = EvaluationError(spec.source, f"not a number: {exc}")
+                await self.fail(key, failed, locator(node.step, "seconds"))
                 raise
         await self.ctx.sleep(key, seconds)
         return None

@@ -71,6 +71,7 @@ class Engine:
             "cpu_seconds": self.settings.code_cpu_seconds,
             "memory_mb": self.settings.code_memory_mb,
             "org_workers": self.settings.code_org_workers or max(1, self.settings.code_workers - 1),
+            "max_output_bytes": self.settings.code_max_output_bytes,
         }}  # fmt: skip
         """Shared clients of built-in actions (HTTP client, code sandbox pool)."""
         self._builtins = False

@@ -37,6 +37,7 @@ class Settings:
         code_org_workers: most sandbox processes one organization's code actions hold at once;
             ``0`` (the default) means all but one of ``code_workers`` (at least one), so another
             organization's code action always finds one free.
+        code_max_output_bytes: largest encoded result one code action call may return.
 
         The limits below bound what one document or request can make plait do; each default is
         far above what a real workload needs, and ``docs/limits.md`` lists them with their
@@ -73,6 +74,7 @@ class Settings:
     code_cpu_seconds: int = 5
     code_memory_mb: int = 256
     code_org_workers: int = 0
+    code_max_output_bytes: int = 1_000_000
     max_document_bytes: int = 4_000_000
     max_steps: int = 2_000
     max_name_length: int = 200
@@ -119,6 +121,7 @@ class Settings:
 
 
 _POSITIVE_LIMITS = (
+    "code_max_output_bytes",
     "max_document_bytes",
     "max_steps",
     "max_name_length",

@@ -117,7 +117,10 @@ async def test_calls_share_no_state(one: CodePool) -> None:
 async def test_an_infinite_loop_is_stopped_and_the_worker_replaced(one: CodePool) -> None:
     before = one.pids
     started = time.monotonic()
-    assert await refusal(one, "while True:\n    pass") == "timed out after 1s"
+    assert await refusal(one, "while True:\n    pass") == (
+        "timed out after 1s (setting code_timeout_seconds, environment variable "
+        "PLAIT_CODE_TIMEOUT_SECONDS)"
+    )
     assert time.monotonic() - started < 1.5
     await still_serves(one)
     assert one.pids != before
@@ -132,14 +135,20 @@ async def test_the_cpu_limit_stops_a_call_the_wall_clock_would_allow() -> None:
     async with CodePool(size=1, timeout=10, cpu_seconds=1) as pool:
         started = time.monotonic()
         reason = await refusal(pool, "while True:\n    pass")
-        assert reason == "CPU time limit exceeded (1s)"
+        assert reason == (
+            "CPU time limit exceeded: 1s (setting code_cpu_seconds, environment variable "
+            "PLAIT_CODE_CPU_SECONDS)"
+        )
         assert time.monotonic() - started < 6  # 1-2 s of CPU (whole seconds, on top of use)
         await still_serves(pool)
 
 
 @pytest.mark.parametrize("code", ["return 'x' * 10**9", "return [0] * 10**9"])
 async def test_a_huge_allocation_hits_the_memory_limit(one: CodePool, code: str) -> None:
-    assert await refusal(one, code) == "memory limit exceeded (256 MB)"
+    assert await refusal(one, code) == (
+        "memory limit exceeded: 256 MB (setting code_memory_mb, environment variable "
+        "PLAIT_CODE_MEMORY_MB)"
+    )
     await still_serves(one)
 
 
@@ -147,7 +156,10 @@ async def test_a_result_over_the_output_limit_is_refused() -> None:
     async with CodePool(size=1, max_output_bytes=1000) as pool:
         reason = await refusal(pool, "return 'x' * 2000")
         assert reason.startswith("the result is too large: 20")
-        assert "limit 1000" in reason
+        assert reason.endswith(
+            "bytes; the limit is 1000 bytes (setting code_max_output_bytes, environment "
+            "variable PLAIT_CODE_MAX_OUTPUT_BYTES)"
+        )
         await still_serves(pool)
 
 

@@ -13,6 +13,8 @@ import pytest
 
 from plait import Engine
 from plait.actions.code import CodeActionError, CodePool
+from plait.errors import ConfigurationError
+from plait.settings import Settings
 from plait.testing import assert_eventually
 
 
@@ -138,3 +140,8 @@ async def test_closing_the_pool_fails_the_calls_that_wait() -> None:
 def test_the_org_cap_must_be_at_least_one() -> None:
     with pytest.raises(ValueError, match="org_workers"):
         CodePool(size=2, org_workers=0)
+
+
+def test_the_org_workers_setting_is_checked() -> None:
+    with pytest.raises(ConfigurationError, match="code_org_workers"):
+        Settings.load(code_org_workers=-1)

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
+from plait import Engine
 from plait.actions.code import CodeActionError, CodePool, CodeRefused
+from plait.interpreter.report import build_report
 
 
 @pytest.fixture
@@ -118,3 +121,22 @@ async def test_nan_and_infinity_in_a_result_fail_naming_where(
 ) -> None:
     assert await reason(one, code) == message
     assert await one.run("return {'ok': None, 'n': 1.5}") == {"ok": None, "n": 1.5}
+
+
+async def test_an_engines_code_step_over_a_limit_names_the_setting(tmp_path: Path) -> None:
+    engine = Engine(f"sqlite:///{tmp_path / 'limits.db'}", code_max_output_bytes=100)
+    workflow = engine.define({
+        "name": "big", "dialect": "canonical", "on_error": "continue",
+        "steps": [{"kind": "action", "id": "big", "action": "code",
+                   "input": {"code": "return 'x' * 200"}}],
+    })  # fmt: skip
+    async with engine:
+        handle = await engine.start(workflow)
+        await handle.result(timeout=30)
+        report = build_report(await engine.get_run(handle.id))
+    message = report["steps"]["big"]["error"]["message"]
+    assert message.startswith("code action failed: the result is too large: 2")
+    assert message.endswith(
+        "bytes; the limit is 100 bytes (setting code_max_output_bytes, environment variable "
+        "PLAIT_CODE_MAX_OUTPUT_BYTES)"
+    )

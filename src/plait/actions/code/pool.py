@@ -131,7 +131,9 @@ class _Worker:
             self.proc.kill()
             return "worker stopped answering"
         if code == -signal.SIGXCPU:
-            return f"CPU time limit exceeded ({self.cpu_seconds}s)"
+            return (
+                f"CPU time limit exceeded: {self.cpu_seconds}s{sandbox.setting('code_cpu_seconds')}"
+            )
         if code < 0:
             return f"worker died: killed by {signal.Signals(-code).name}"
         return f"worker died: exit code {code}{await self._stderr_tail()}"
@@ -208,6 +210,10 @@ class _Slot:
 
 class CodePool:
     """Runs code actions in ``size`` pre-started sandbox processes.
+
+    A call over a limit fails naming the engine setting of that limit (``code_timeout_seconds``,
+    ``code_cpu_seconds``, ``code_memory_mb``, ``code_max_output_bytes``), which the engine
+    passes here as ``timeout``, ``cpu_seconds``, ``memory_mb`` and ``max_output_bytes``.
 
     Args:
         size: Worker processes, and so the most calls that run at once; more calls wait.
@@ -347,7 +353,9 @@ class CodePool:
             reply = await asyncio.wait_for(worker.request(payload), limit)
         except TimeoutError:
             self._replace(slot, "timed out", worker)
-            raise CodeActionError(f"timed out after {limit:g}s") from None
+            raise CodeActionError(
+                f"timed out after {limit:g}s{self._timeout_setting(limit)}"
+            ) from None
         except _WorkerDied as exc:
             if self._closed:
                 raise CodeActionError("the code pool was closed during the call") from None
@@ -362,6 +370,10 @@ class CodePool:
         if reply.get("printed"):
             logger.debug("code action printed: %s", reply["printed"], extra={"pid": worker.pid})
         return reply.get("value")
+
+    def _timeout_setting(self, limit: float) -> str:
+        """The setting to name when ``limit`` is the pool's own timeout (a call's is its own)."""
+        return sandbox.setting("code_timeout_seconds") if limit == self.timeout else ""
 
     def _replace(self, slot: _Slot, why: str, worker: _Worker) -> None:
         logger.info("replacing code worker (%s)", why, extra={"pid": worker.pid})

@@ -394,7 +394,7 @@ def handle(request: dict[str, Any], config: dict[str, Any]) -> bytes:
         return failure(str(exc), refused=True)
     except MemoryError:
         compile_action.cache_clear()  # in case cached code is what filled the worker
-        return failure(f"memory limit exceeded ({config['memory_mb']} MB)")
+        return failure(memory_exceeded(config))
     except AccessDenied as exc:
         return failure(_at(str(exc), user_line(exc)), refused=True)
     except BaseException as exc:  # user code may raise anything, SystemExit included
@@ -416,7 +416,10 @@ def encode_result(value: Any, printed: str, limit: int) -> bytes:
     except TypeError:
         return failure(f"the result is not JSON: {not_json(value)}")
     if len(body) > limit:
-        return failure(f"the result is too large: {len(body)} bytes (limit {limit})")
+        return failure(
+            f"the result is too large: {len(body)} bytes; the limit is {limit} bytes"
+            f"{setting('code_max_output_bytes')}"
+        )
     # orjson writes NaN and the infinities as null; they can only be there if null is.
     if b"null" in body and (where := non_finite(value, "result")) is not None:
         return failure(f"{where}, which JSON cannot hold")
@@ -462,6 +465,15 @@ def not_json(value: Any, depth: int = 0) -> str:
     if isinstance(value, int):
         return "" if -(2**63) <= value < 2**64 else "an integer outside the 64-bit range"
     return f"a value of type {type(value).__name__}"
+
+
+def setting(name: str) -> str:
+    """`` (setting NAME, environment variable PLAIT_NAME)``: the engine setting of a limit."""
+    return f" (setting {name}, environment variable PLAIT_{name.upper()})"
+
+
+def memory_exceeded(config: dict[str, Any]) -> str:
+    return f"memory limit exceeded: {config['memory_mb']} MB{setting('code_memory_mb')}"
 
 
 def failure(reason: str, *, refused: bool = False) -> bytes:
@@ -590,7 +602,7 @@ def main() -> None:
         try:
             reply = handle(orjson.loads(body), config)
         except MemoryError:  # out of memory outside user code (decoding a huge input)
-            reply = failure(f"memory limit exceeded ({config['memory_mb']} MB)")
+            reply = failure(memory_exceeded(config))
         except Exception as exc:  # a bad request: answer it rather than lose the worker
             reply = failure(f"the worker could not run the request: {exc!r}"[:500])
         write_frame(writer, reply)

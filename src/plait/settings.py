@@ -54,8 +54,9 @@ class Settings:
         max_run_tree_runs: most runs in one run tree (a root and all its descendants).
         machine_min_timeout_seconds: shortest state timeout a state machine may declare.
         machine_max_transitions: most transitions one state-machine instance may make.
-        webhook_replay_seconds: how long a signed webhook delivery whose scheme has no
-            timestamp is remembered, so that a replay of it is refused.
+        webhook_replay_seconds: how long an accepted webhook delivery's signed content is
+            remembered (in the database), so that a replay of it, whatever its unsigned
+            headers, starts nothing.
         max_secret_bytes: largest value of one secret, in bytes of UTF-8.
     """
 

@@ -18,7 +18,7 @@ import orjson
 
 from plait.errors import InvalidText
 
-__all__ = ["InvalidText", "UnstorableText", "check", "check_all", "find", "flaw", "join"]
+__all__ = ["InvalidText", "UnstorableText", "check", "check_all", "find", "flaw", "join", "refusal"]
 
 _REFUSED = re.compile("[\x00\ud800-\udfff]")
 _IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*\Z")  # as plait.definitions spells paths

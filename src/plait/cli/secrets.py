@@ -128,10 +128,9 @@ def secrets_rotate(json: JsonOption = False, db: DbOption = None) -> None:
 
     To rotate: set PLAIT_SECRET_KEY=NEW,OLD, run this, then set PLAIT_SECRET_KEY=NEW.
     """
-    counts: dict[str, int | None] = _call(db, lambda e: e.secrets.rotate())
+    counts: dict[str, int] = _call(db, lambda e: e.secrets.rotate())
     if json:
         print_json(counts)
         return
-    webhooks = counts["webhookSecrets"]
-    shown = "" if webhooks is None else f" and {webhooks} webhook signing secret(s)"
-    typer.echo(f"re-sealed {counts['secrets']} secret(s){shown} under the first key")
+    typer.echo(f"re-sealed {counts['secrets']} secret(s) and {counts['webhookSecrets']} webhook "
+               "signing secret(s) under the first key")  # fmt: skip

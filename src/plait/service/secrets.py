@@ -61,10 +61,10 @@ class SecretService:
         if not is_name(name) or not await store.delete_secret(org, name):
             raise SecretNotFound(org, name)
 
-    async def rotate(self) -> dict[str, int | None]:
+    async def rotate(self) -> dict[str, int]:
         """Re-seal every stored secret of every organization, and every webhook signing
         secret, under the newest key of ``PLAIT_SECRET_KEY`` (its first); return how many of
-        each (``webhookSecrets`` is None when the store keeps none sealed).
+        each: ``{"secrets": n, "webhookSecrets": m}``.
 
         Rotation: put the new key first (``NEW,OLD``), rotate, then drop the old key. Each kind
         is re-sealed in one transaction; a value no configured key opens fails the rotation
@@ -73,6 +73,5 @@ class SecretService:
         sealer = sealer_from_env()
         store = await self.engine.opened_registry()
         secrets = await store.reseal_secrets(sealer.reseal)
-        reseal_webhooks = getattr(store, "reseal_webhook_secrets", None)
-        webhooks = None if reseal_webhooks is None else int(await reseal_webhooks(sealer.reseal))
+        webhooks = await store.reseal_webhook_secrets(sealer.reseal)
         return {"secrets": secrets, "webhookSecrets": webhooks}

@@ -16,6 +16,7 @@ from plait.errors import (
     SecretInvalid,
     SecretNotFound,
     StepFailed,
+    WorkflowFailed,
 )
 from plait.sealing import SECRET_KEY_ENV, SecretKeyMissing, SecretUnreadable, generate_key
 from plait.webhooks import sign
@@ -182,3 +183,26 @@ async def test_definitions_read_a_secret_when_the_step_runs_not_when_saved(
             done = await engine.handle(run["$id"]).result()
             assert done == {"send": "Bearer [secret:CRM_TOKEN]"}
     assert seen == ["Bearer first-value", "Bearer second-value"]
+
+
+async def test_a_run_failing_with_a_secret_in_its_error_records_and_logs_the_marker(
+    make_engine: Callable[..., Engine], key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = make_engine()
+
+    @engine.workflow("refused")
+    async def refused(ctx: Context) -> None:
+        token = await ctx.secret("TOKEN")
+        raise PermissionError(f"the CRM refused {token}")
+
+    await engine.secrets.set("TOKEN", SECRET)
+    async with engine:
+        handle = await engine.start(refused)
+        with pytest.raises(WorkflowFailed, match=r"refused \[secret:TOKEN\]"):
+            await handle.result()
+        run = await engine.get_run(handle.id)
+    assert run.error is not None and run.error["message"] == "the CRM refused [secret:TOKEN]"
+    assert SECRET not in orjson.dumps(run.to_dict()).decode()
+    logged = [r.getMessage() for r in caplog.records]
+    assert any("refused [secret:TOKEN]" in line for line in logged)
+    assert not [line for line in logged if SECRET in line]

@@ -76,8 +76,8 @@ def marker(name: str) -> str:
 class Redactor:
     """Replaces the values of secrets with their markers, in text, JSON and run records.
 
-    Empty until a secret is added: then every method returns its argument unchanged, so a run
-    that reads no secret pays nothing.
+    While no secret has been added, every method returns its argument unchanged: a run that
+    reads no secret pays nothing.
     """
 
     __slots__ = ("_encoded", "_ordered")
@@ -107,7 +107,8 @@ class Redactor:
         return text
 
     def value(self, value: Any) -> Any:
-        """A JSON value with every string (and key) redacted; the same object if unchanged."""
+        """A JSON value with every string (and key) redacted (dicts and lists copied; a string
+        in which no value occurs is returned as is)."""
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, dict):

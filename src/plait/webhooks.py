@@ -76,8 +76,11 @@ class SignatureRejected(PlaitError):
 
 
 class StaleSignature(SignatureRejected):
-    """A request signed with the webhook's secret, at a time outside the tolerance (a clock
-    skew, or a replay). Only ever said of a signature that matches, so it may be told."""
+    """A webhook request's signature matches, but its timestamp is outside the tolerance.
+
+    A clock skew, or a replay. Said only of a request signed with the secret, so it may be told
+    to the caller (other rejections get one uniform answer).
+    """
 
 
 class WebhookInvalid(PlaitError):

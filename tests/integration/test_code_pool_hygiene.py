@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from plait import Engine
-from plait.actions.code import CodeActionError, CodePool, CodeRefused
+from plait.actions.code import CodeActionError, CodePool, CodeRefused, sandbox
 from plait.interpreter.report import build_report
 
 
@@ -140,3 +140,10 @@ async def test_an_engines_code_step_over_a_limit_names_the_setting(tmp_path: Pat
         "bytes; the limit is 100 bytes (setting code_max_output_bytes, environment variable "
         "PLAIT_CODE_MAX_OUTPUT_BYTES)"
     )
+
+
+def test_the_sandboxs_import_hands_out_only_what_datetime_needs() -> None:
+    assert sandbox.c_import("time", {}, {}, ["__doc__"], 0).__name__ == "time"
+    for name, level in [("os", 0), ("subprocess", 0), ("time", 1), ("_strptime.os", 0)]:
+        with pytest.raises(sandbox.AccessDenied, match="is not allowed"):
+            sandbox.c_import(name, None, None, (), level)

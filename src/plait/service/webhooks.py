@@ -21,7 +21,7 @@ import secrets
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from plait import values
+from plait import text, values
 from plait.errors import ConfigurationError, NotFound, PlaitError, SerializationError
 from plait.ids import new_id
 from plait.sealing import SECRET_KEY_ENV, Sealer, SecretUnreadable, sealer_from_env
@@ -98,6 +98,7 @@ class WebhookService:
 
         with cost_limit(self.engine.settings.max_expression_cost):
             event_type, data, event_id = event_from_request(spec, headers, body)
+        text.check_all({"type": event_type, "id": event_id})  # as emit checks them
         try:
             payload = values.encode(data)
         except TypeError as exc:

@@ -413,8 +413,25 @@ def weight_of(value: Any, cap: int) -> int:
 
 def passing_cost(values: list[Any], cap: int) -> int:
     """Units of handing ``values`` to CEL, which converts each value inside them; the walk
-    stops once the total passes ``cap``."""
-    return _walk(values, _PASSING, cap)
+    stops once the total passes ``cap``. Scalars and strings, what most expressions are handed,
+    are counted here without a walk."""
+    total = 0
+    nested: list[Any] = []
+    scalar = _PASSING.scalar
+    for value in values:
+        kind = type(value)
+        units = scalar.get(kind)
+        if units is not None:
+            total += units
+        elif kind is str:
+            total += PASS_STRING + len(value) // CHARS_PER_UNIT
+        elif kind is list or kind is dict:
+            nested.append(value)
+        elif callable(value) or not isinstance(value, tuple | Mapping | bytes):
+            total += 1  # a function handed to CEL, a date...
+        else:
+            nested.append(value)
+    return total + _walk(nested, _PASSING, cap - total) if nested else total
 
 
 def _walk(stack: list[Any], tariff: _Tariff, cap: int) -> int:

@@ -166,11 +166,12 @@ class Engine:
 
         The document is validated against every dialect rule and the registered actions; an
         invalid one raises ``InvalidDefinition`` listing every problem, and nothing is registered.
+        One over a limit of the settings (``max_steps``, ...) raises ``LimitExceeded``.
         """
         from plait.interpreter.define import build_workflow
 
         self.prepare_actions()
-        workflow, plan = build_workflow(document, self.actions, self.services)
+        workflow, plan = build_workflow(document, self.actions, self.services, self.settings)
         if plan.definition.machine is not None:
             reason = "a state machine is a stored workflow: create, activate, then send events"
             raise InvalidArguments(workflow.name, reason)

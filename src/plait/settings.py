@@ -47,6 +47,7 @@ class Settings:
         max_steps: most steps (nodes, states, parallel children included) in one definition.
         max_name_length: longest name: workflow, step id, event type, secret, webhook, action.
         max_yaml_aliases: most YAML alias references (``*name``) in one document.
+        max_document_depth: deepest nesting of objects and lists in one definition document.
         max_expression_cost: most evaluation work one expression may do (see
             ``docs/expressions.md``): decided when it is saved where the sizes are literal,
             checked against the real sizes before it runs otherwise.
@@ -80,6 +81,7 @@ class Settings:
     max_steps: int = 2_000
     max_name_length: int = 200
     max_yaml_aliases: int = 100
+    max_document_depth: int = 100
     max_expression_cost: int = 1_000_000
     max_run_tree_depth: int = 32
     max_run_tree_runs: int = 10_000
@@ -127,6 +129,7 @@ _POSITIVE_LIMITS = (
     "max_steps",
     "max_name_length",
     "max_yaml_aliases",
+    "max_document_depth",
     "max_expression_cost",
     "max_run_tree_depth",
     "max_run_tree_runs",

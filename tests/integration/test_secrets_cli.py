@@ -53,3 +53,32 @@ def test_secrets_from_the_shell(tmp_path: Path) -> None:
     assert plait("delete", "TOKEN", "--org", "acme", cwd=tmp_path).returncode == 0
     gone = plait("delete", "TOKEN", "--org", "acme", cwd=tmp_path)
     assert gone.returncode == 3 and "no secret 'TOKEN'" in gone.stderr
+
+
+def test_plait_test_takes_the_secrets_a_definition_reads(tmp_path: Path) -> None:
+    definition = {
+        "name": "notify", "dialect": "canonical",
+        "steps": [
+            {"kind": "action", "id": "post", "action": "http",
+             "input": {"url": "https://crm.test", "headers": {"A": "{{secrets.CRM_TOKEN}}"}}},
+            {"kind": "action", "id": "say", "action": "log", "depends_on": ["post"],
+             "input": "token {{secrets.CRM_TOKEN}}"},
+        ],
+    }  # fmt: skip
+    (tmp_path / "notify.json").write_text(json.dumps(definition))
+
+    def dry_run(*more: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "plait", "test", "notify.json", "--mock", 'http={"ok": 1}',
+             "--json", *more], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+            env={k: v for k, v in os.environ.items() if not k.startswith("PLAIT_")},
+        )  # fmt: skip
+
+    missing = json.loads(dry_run().stdout)
+    assert missing["status"] == "failed"
+    assert "no secret 'CRM_TOKEN'" in missing["errors"][0]["message"]
+    passed = dry_run("--secret", f"CRM_TOKEN={SECRET}")
+    report = json.loads(passed.stdout)
+    assert report["status"] == "succeeded", passed.stderr
+    assert report["steps"]["say"]["output"] == "token [secret:CRM_TOKEN]"
+    assert SECRET not in passed.stdout + passed.stderr

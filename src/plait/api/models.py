@@ -197,7 +197,9 @@ class WorkflowOut(Resource):
     steps: Any = None
     retryPolicy: Any = None
     errorHandling: Any = None
-    timeout: float | None = None
+    timeout: float | str | None = Field(
+        None, description="Longest run as written: milliseconds, or a duration such as '30s'."
+    )
     status: Literal["Draft", "Activated", "Paused", "Triggered", "Archived"]
     version: int
     lastRunAt: str | None = None

@@ -19,6 +19,7 @@ from plait.cli.common import (
     print_json,
     run_coroutine,
 )
+from plait.cli.secrets import SecretOption, dry_run_secrets, store_dry_run_secrets
 from plait.engine import Engine
 from plait.errors import PlaitError
 
@@ -92,12 +93,14 @@ def dry_run(
         list[str] | None,
         typer.Option(help='ACTION=JSON or ACTION=@file; {"$error": "msg"} makes it fail.'),
     ] = None,
+    secret: SecretOption = None,
     app_target: AppOption = None,
     json: JsonOption = False,
 ) -> None:
     """Run a definition in a throwaway database with mocked actions and virtual time."""
     from plait.testing import VirtualClock
 
+    secrets = dry_run_secrets(secret)
     clock = VirtualClock()
     with tempfile.TemporaryDirectory(prefix="plait-test-") as scratch:
         # Long polls and leases: with a single in-process worker, nothing needs them, and the
@@ -114,15 +117,18 @@ def dry_run(
         for spec in mock or []:
             name, value = _mock(spec)
             engine.actions.register(name, _mocked(name, value), replace=True)
-        work = _execute(engine, file, json_argument(input_, "--input"))
+        work = _execute(engine, file, json_argument(input_, "--input"), secrets)
         report = run_coroutine(lambda: clock.run_skipping(work))
     _print_report(report, json)
 
 
-async def _execute(engine: Engine, file: Path, value: Any) -> dict[str, Any]:
+async def _execute(
+    engine: Engine, file: Path, value: Any, secrets: dict[str, str] | None = None
+) -> dict[str, Any]:
     from plait.interpreter.report import build_report
 
     workflow = engine.define(file)
+    await store_dry_run_secrets(engine, secrets or {})
     async with engine:
         handle = await engine.start(workflow, value)
         with contextlib.suppress(PlaitError):  # the report carries the failure

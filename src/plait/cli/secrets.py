@@ -3,6 +3,7 @@ database directly. Values are write-only: no command prints one."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
@@ -134,3 +135,39 @@ def secrets_rotate(json: JsonOption = False, db: DbOption = None) -> None:
         return
     typer.echo(f"re-sealed {counts['secrets']} secret(s) and {counts['webhookSecrets']} webhook "
                "signing secret(s) under the first key")  # fmt: skip
+
+
+# -- secrets of `plait test` (a throwaway database) -----------------------------------------------
+
+SecretOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--secret",
+        help="NAME=VALUE: a secret the definition reads (secrets.NAME), stored in the "
+        "throwaway database (sealed with PLAIT_SECRET_KEY, or a throwaway key).",
+    ),
+]
+
+
+def dry_run_secrets(specs: list[str] | None) -> dict[str, str]:
+    """``NAME=VALUE`` options as a dict; a malformed one exits 2."""
+    found: dict[str, str] = {}
+    for spec in specs or []:
+        name, sep, value = spec.partition("=")
+        if not sep or not name:
+            render.error("--secret expects NAME=VALUE")
+            raise typer.Exit(EXIT_USAGE)
+        found[name] = value
+    return found
+
+
+async def store_dry_run_secrets(engine: Engine, secrets: dict[str, str]) -> None:
+    """Store ``secrets`` in the organization ``default`` of a throwaway database."""
+    if not secrets:
+        return
+    from plait.sealing import SECRET_KEY_ENV, generate_key
+
+    # Set for this process only: the database, and so what the key sealed, is thrown away.
+    os.environ.setdefault(SECRET_KEY_ENV, generate_key())
+    for name, value in secrets.items():
+        await engine.secrets.set(name, value)

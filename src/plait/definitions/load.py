@@ -29,19 +29,32 @@ from plait.definitions.dialects import (
     machine,
     service,
 )
+from plait.definitions.limits import check_document, check_model, check_text
 from plait.definitions.model import Definition
-from plait.definitions.validate import Findings, InvalidDefinition, Problem, validate
+from plait.definitions.validate import (
+    DefinitionLimitExceeded,
+    Findings,
+    InvalidDefinition,
+    Problem,
+    validate,
+)
+from plait.expressions.cost import cost_limit
+from plait.settings import Settings
 
 __all__ = [
     "CheckResult",
+    "DefinitionLimitExceeded",
     "InvalidDefinition",
     "Problem",
     "check_definition",
+    "check_draft",
     "detect_dialect",
     "load_definition",
     "parse_document",
 ]
 
+DEFAULTS = Settings()
+"""The limits of a document checked without settings (``Settings``' defaults)."""
 Normaliser = Callable[[dict[str, Any], Findings], Normalised]
 DIALECTS: dict[str, Normaliser] = {
     "canonical": canonical.normalise,
@@ -60,30 +73,40 @@ class CheckResult:
     definition: Definition | None
     errors: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    limit: DefinitionLimitExceeded | None = None
+    """The limit the document is over, if any (then it is the one error)."""
 
     @property
     def valid(self) -> bool:
         return not self.errors
 
 
-def parse_document(text: str, filename: str | None = None) -> dict[str, Any]:
+def parse_document(
+    text: str, filename: str | None = None, settings: Settings | None = None
+) -> dict[str, Any]:
     """Parse a definition: JSON or YAML by the file's extension, else JSON, then YAML.
 
     Raises:
         InvalidDefinition: a syntax error (with its line and column) or a top level that is not
             an object; the problem is at ``$``.
+        DefinitionLimitExceeded: the text is over ``max_document_bytes``, nested deeper than
+            ``max_document_depth``, or (YAML) expands more than ``max_yaml_aliases`` aliases.
     """
+    settings = settings or DEFAULTS
+    check_text(text, settings)
     suffix = Path(filename).suffix.lower() if filename else ""
     if suffix == ".json":
-        value = _json(text)
+        value = _json(text, settings)
     elif suffix in (".yaml", ".yml"):
-        value = _yaml(text)
+        value = _yaml(text, settings)
     else:
         try:
             value = json.loads(text)
         except json.JSONDecodeError:
             looks_json = text.lstrip().startswith(("{", "["))
-            value = _json(text) if looks_json else _yaml(text)
+            value = _json(text, settings) if looks_json else _yaml(text, settings)
+        except RecursionError as exc:
+            raise _too_deep(settings) from exc
     if value is None:
         raise InvalidDefinition([Problem("$", "the document is empty")])
     if not isinstance(value, dict):
@@ -92,17 +115,72 @@ def parse_document(text: str, filename: str | None = None) -> dict[str, Any]:
     return value
 
 
-def _json(text: str) -> Any:
+def _json(text: str, settings: Settings) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
         raise InvalidDefinition([Problem("$", f"invalid JSON at {where}: {exc.msg}")]) from exc
+    except RecursionError as exc:  # json's parser recurses once per level of nesting
+        raise _too_deep(settings) from exc
+
+
+def _too_deep(settings: Settings) -> DefinitionLimitExceeded:
+    limit = settings.max_document_depth
+    return DefinitionLimitExceeded("the nesting depth of the definition", f"more than {limit}",
+                                   limit, "max_document_depth", "$")  # fmt: skip
 
 
 class _Loader(yaml.SafeLoader):
     """Safe YAML without timestamps: ``2024-01-01`` stays a string, as in JSON. Booleans are
-    YAML 1.2's ``true``/``false`` only, so a state machine's ``on:`` stays the key ``"on"``."""
+    YAML 1.2's ``true``/``false`` only, so a state machine's ``on:`` stays the key ``"on"``.
+
+    Aliases are counted while the document is composed, before anything is constructed: each
+    ``*name`` counts one, plus the aliases inside the node it names (those are expanded too), so
+    a "billion laughs" of nested aliases is refused after a few hundred nodes. Nesting deeper
+    than ``max_document_depth`` is refused before the composer's recursion can break.
+    """
+
+    def __init__(self, text: str, settings: Settings) -> None:
+        super().__init__(text)
+        self.settings = settings
+        self.aliases = 0
+        self.depth = 0
+        self.weights: dict[str, int] = {}
+        """Aliases inside each anchored node, once expanded."""
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent):
+            self.count_alias(event)
+            return super().compose_node(parent, index)
+        self.depth += 1
+        if self.depth > self.settings.max_document_depth:
+            raise _too_deep(self.settings)
+        anchor = getattr(event, "anchor", None)
+        before = self.aliases
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+        if anchor is not None:
+            self.weights[anchor] = self.aliases - before
+        return node
+
+    def count_alias(self, event: yaml.Event) -> None:
+        anchor = getattr(event, "anchor", None)
+        weight = self.weights.get(anchor or "")
+        if weight is None and anchor in self.anchors:
+            line = event.start_mark.line + 1 if event.start_mark else 0
+            problem = f"invalid YAML at line {line}: the alias *{anchor} is inside its own anchor"
+            raise InvalidDefinition([Problem("$", problem)])
+        self.aliases += 1 + (weight or 0)
+        limit = self.settings.max_yaml_aliases
+        if self.aliases > limit:
+            raise DefinitionLimitExceeded(
+                "the number of YAML aliases (each alias counted with those inside the node it "
+                "names)", self.aliases, limit, "max_yaml_aliases", "$",
+            )  # fmt: skip
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -120,14 +198,17 @@ for _first in "yYnNoO":  # YAML 1.1 also read yes/no/on/off as booleans
     ]
 
 
-def _yaml(text: str) -> Any:
+def _yaml(text: str, settings: Settings) -> Any:
+    loader = _Loader(text, settings)
     try:
-        return yaml.load(text, Loader=_Loader)
+        return loader.get_single_data()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise InvalidDefinition([Problem("$", f"invalid YAML{where}: {problem}")]) from exc
+    finally:
+        loader.dispose()
 
 
 def detect_dialect(document: dict[str, Any], findings: Findings) -> str | None:
@@ -170,68 +251,142 @@ def check_definition(
     document: dict[str, Any] | str | Path | Definition,
     *,
     actions: Callable[[str], bool] | None = None,
+    settings: Settings | None = None,
 ) -> CheckResult:
     """Read and check a definition in any dialect, collecting every problem.
 
     Args:
         document: a parsed document, its JSON/YAML text, a file path, or a canonical definition.
         actions: tells whether an action name is known; ``None`` skips that check (a draft).
+        settings: the limits in force (``max_document_bytes``, ``max_steps``, ...); default:
+            ``Settings()``'s. A document over one has that one error, and nothing else is read.
     """
-    findings = Findings()
-    normalised = _normalise(document, findings)
-    if normalised.definition is not None:
-        validate(
-            normalised.definition,
-            findings,
-            actions=actions,
-            sources=normalised.sources,
-            unreadable=frozenset(normalised.unreadable),
-        )
-    definition = None if findings.errors else normalised.definition
-    return CheckResult(definition, findings.errors, findings.warnings)
+    return _check(document, Findings(), actions, settings or DEFAULTS)
+
+
+def check_draft(
+    document: dict[str, Any],
+    *,
+    actions: Callable[[str], bool] | None = None,
+    settings: Settings | None = None,
+) -> CheckResult:
+    """Check a Draft: like :func:`check_definition`, except that it may have no steps yet (nor
+    nodes, nor states). Such a document is read by the dialect its keys fit best (the first of
+    the one it declares, else entity, service, function, with the fewest errors and unknown
+    keys), so every field it has must still be well-typed; its ``definition`` is ``None``.
+    """
+    settings = settings or DEFAULTS
+    if not stepless(document):
+        return _check(document, Findings(), actions, settings)
+    try:
+        check_document(document, settings)
+    except DefinitionLimitExceeded as exc:
+        return CheckResult(None, list(exc.problems), limit=exc)
+    best: Findings | None = None
+    for dialect in _draft_dialects(document):
+        findings = Findings(draft=True)
+        DIALECTS[dialect]({**document, "steps": []}, findings)
+        if best is None or _misfit(findings) < _misfit(best):
+            best = findings
+    assert best is not None
+    return CheckResult(None, best.errors, best.warnings)
+
+
+def _misfit(findings: Findings) -> int:
+    """How badly a stepless document fits a dialect: its errors, and its keys the dialect does
+    not know (the only warnings a document without steps can have)."""
+    return len(findings.errors) + len(findings.warnings)
+
+
+def stepless(document: dict[str, Any]) -> bool:
+    """A document without steps yet: no ``steps`` (or an empty list), nor a node graph, nor a
+    state machine."""
+    if any(key in document for key in ("nodes", "states", "machine")):
+        return False
+    return document.get("steps") in (None, [])
+
+
+def _draft_dialects(document: dict[str, Any]) -> list[str]:
+    declared = document.get("dialect")
+    if isinstance(declared, str) and declared in ("canonical", "entity", "function", "service"):
+        return [declared]
+    return ["entity", "service", "function"]
 
 
 def load_definition(
     document: dict[str, Any] | str | Path | Definition,
     *,
     actions: Callable[[str], bool] | None = None,
+    settings: Settings | None = None,
 ) -> Definition:
     """Read, normalise and validate a definition.
 
     Raises:
+        DefinitionLimitExceeded: the document is over a limit of ``settings`` (see
+            :func:`check_definition`); a ``LimitExceeded`` and an ``InvalidDefinition``.
         InvalidDefinition: listing every error (and the warnings) when there is any error.
     """
-    result = check_definition(document, actions=actions)
+    result = _check(document, Findings(), actions, settings or DEFAULTS)
+    if result.limit is not None:
+        raise result.limit
     if result.definition is None:
         raise InvalidDefinition(result.errors, result.warnings)
     return result.definition
 
 
+def _check(
+    document: dict[str, Any] | str | Path | Definition,
+    findings: Findings,
+    actions: Callable[[str], bool] | None,
+    settings: Settings,
+) -> CheckResult:
+    try:
+        normalised = _normalise(document, findings, settings)
+    except DefinitionLimitExceeded as exc:
+        return CheckResult(None, list(exc.problems), limit=exc)
+    if normalised.definition is not None:
+        with cost_limit(settings.max_expression_cost):
+            validate(
+                normalised.definition,
+                findings,
+                actions=actions,
+                sources=normalised.sources,
+                unreadable=frozenset(normalised.unreadable),
+                settings=settings,
+            )
+    definition = None if findings.errors else normalised.definition
+    return CheckResult(definition, findings.errors, findings.warnings)
+
+
 def _normalise(
-    document: dict[str, Any] | str | Path | Definition, findings: Findings
+    document: dict[str, Any] | str | Path | Definition, findings: Findings, settings: Settings
 ) -> Normalised:
     if isinstance(document, Definition):
+        check_model(document, settings)
         return Normalised(document)
     try:
-        parsed = _parse(document)
+        parsed = _parse(document, settings)
+    except DefinitionLimitExceeded:
+        raise
     except InvalidDefinition as exc:
         findings.errors.extend(exc.problems)
         return Normalised(None)
     parsed = dict(parsed)
     decode_json(parsed, "steps", findings)
+    check_document(parsed, settings)
     dialect = detect_dialect(parsed, findings)
     if dialect is None:
         return Normalised(None)
     return DIALECTS[dialect](parsed, findings)
 
 
-def _parse(document: dict[str, Any] | str | Path) -> dict[str, Any]:
+def _parse(document: dict[str, Any] | str | Path, settings: Settings) -> dict[str, Any]:
     if isinstance(document, dict):
         return document
     if isinstance(document, str):
-        return parse_document(document)
+        return parse_document(document, settings=settings)
     try:
         text = document.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidDefinition([Problem("$", f"cannot read {document}: {exc}")]) from exc
-    return parse_document(text, str(document))
+    return parse_document(text, str(document), settings)

@@ -14,7 +14,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from plait.retry import RetryPolicy
 
@@ -308,8 +315,9 @@ class Definition(_Model):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _has_steps(self) -> Definition:
-        if not self.steps and self.machine is None:
+    def _has_steps(self, info: ValidationInfo) -> Definition:
+        draft = isinstance(info.context, dict) and info.context.get("draft")
+        if not self.steps and self.machine is None and not draft:
             raise ValueError("a workflow needs at least one step (or, as a state machine, states)")
         return self
 

@@ -11,6 +11,7 @@ fixes a document in one pass.
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from plait.definitions.model import (
     WorkflowStep,
     children,
 )
-from plait.errors import PlaitError
+from plait.errors import LimitExceeded, PlaitError
 from plait.expressions import Expression, ExpressionError, compile_expression, compile_template
 from plait.secrets import SCOPE_NAME as SECRETS
 from plait.settings import Settings
@@ -43,6 +44,10 @@ RESERVED = frozenset({"input", "inputs", "event", "steps", "results", "step", "n
 COMPENSATION_NAMES = frozenset({"output", "result"})
 """Extra names a compensation's expressions see: the output of the step it undoes."""
 LOOP_INDEX = "index"
+HINTS = 100
+"""How many problems of one document get a "did you mean" hint."""
+CYCLES = 100
+"""Most dependency cycles reported per group of sibling steps."""
 
 _META = Draft202012Validator(Draft202012Validator.META_SCHEMA)
 _IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
@@ -77,23 +82,54 @@ class InvalidDefinition(PlaitError):
         super().__init__(f"invalid workflow definition ({count}):{listing}")
 
 
+class DefinitionLimitExceeded(LimitExceeded, InvalidDefinition):
+    """A workflow definition goes over one of plait's limits.
+
+    Both a :class:`~plait.errors.LimitExceeded` (``what``, ``value``, ``limit``, ``setting``,
+    ``path``) and an :class:`InvalidDefinition` whose one problem is at ``path``.
+    """
+
+    def __init__(self, what: str, value: Any, limit: Any, setting: str, path: str) -> None:
+        text = str(LimitExceeded(what, value, limit, setting))
+        self.what, self.value, self.limit, self.setting, self.path = (
+            what, value, limit, setting, path)  # fmt: skip
+        self.problems = [Problem(path, text)]
+        self.warnings = []
+        PlaitError.__init__(self, text)
+
+
 @dataclass
 class Findings:
-    """Errors and warnings collected while reading and checking one document (no duplicates)."""
+    """Errors and warnings collected while reading and checking one document (no duplicates;
+    adding one is O(1), so that a document with many problems is still checked in linear time).
+    """
 
     errors: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    draft: bool = False
+    """Reading a Draft, which may have no steps yet."""
+    _seen: set[tuple[bool, Problem]] = field(default_factory=set, repr=False, compare=False)
+    _hints: int = field(default=HINTS, repr=False, compare=False)
 
     def error(self, path: str, message: str) -> None:
-        _add(self.errors, Problem(path, message))
+        self._add(self.errors, True, Problem(path, message))
 
     def warn(self, path: str, message: str) -> None:
-        _add(self.warnings, Problem(path, message))
+        self._add(self.warnings, False, Problem(path, message))
 
+    def _add(self, problems: list[Problem], error: bool, problem: Problem) -> None:
+        if (error, problem) not in self._seen:
+            self._seen.add((error, problem))
+            problems.append(problem)
 
-def _add(problems: list[Problem], problem: Problem) -> None:
-    if problem not in problems:
-        problems.append(problem)
+    def hint(self, name: str, known: Iterable[str]) -> str:
+        """`` (did you mean 'x'?)`` with the known name closest to ``name``, for the first
+        :data:`HINTS` problems only: each costs a scan of every known name."""
+        if self._hints <= 0:
+            return ""
+        self._hints -= 1
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def join(path: str, key: str | int) -> str:
@@ -261,13 +297,15 @@ class _Validation:
                         "dependsOn can only name sibling steps",
                     )
                 else:
-                    self.findings.error(where, f"unknown step {target!r}{_hint(target, siblings)}")
+                    self.findings.error(
+                        where, f"unknown step {target!r}{self.findings.hint(target, siblings)}"
+                    )
 
     def check_cycles(self, group: list[Step]) -> None:
         order = {step.id: index for index, step in enumerate(group)}
         by_id = {step.id: step for step in group}
         reported: set[frozenset[str]] = set()
-        for cycle in _cycles(group):
+        for cycle in itertools.islice(_cycles(group), CYCLES):
             members = frozenset(cycle)
             if members in reported:
                 continue
@@ -311,7 +349,7 @@ class _Validation:
         for undo in step.compensation:
             if undo.undoes is not None and undo.undoes not in self.ids:
                 self.findings.error(at(undo, "undoes"), f"unknown step {undo.undoes!r}"
-                                    f"{_hint(undo.undoes, self.ids)}")  # fmt: skip
+                                    f"{self.findings.hint(undo.undoes, self.ids)}")  # fmt: skip
 
     def check_workflow_expressions(self) -> None:
         trigger = self.definition.trigger
@@ -356,7 +394,8 @@ class _Validation:
             if name not in known:
                 self.findings.error(
                     where,
-                    f"unknown name {name!r} in expression {text!r}{_hint(name, known)}",
+                    f"unknown name {name!r} in expression {text!r}"
+                    f"{self.findings.hint(name, known)}",
                 )
         for match in _BY_ID.finditer(text):
             target = next(group for group in match.groups() if group is not None)
@@ -365,7 +404,7 @@ class _Validation:
                 self.findings.warn(
                     where,
                     f"expression {text!r} reads the output of {target!r}, "
-                    f"which is not a step{_hint(target, self.ids)}",
+                    f"which is not a step{self.findings.hint(target, self.ids)}",
                 )
         for match in _BY_INDEX.finditer(text):
             index = int(match.group(1) or match.group(2))
@@ -383,11 +422,9 @@ class _Validation:
     def check_actions(self) -> None:
         if self.actions is None:
             return
-        for step in self.all:
-            if not isinstance(step, ActionStep) or not self.readable(step):
-                continue
-            if not self.actions(step.action):
-                self.findings.error(at(step, "action"), f"unknown action {step.action!r}")
+        readable = [step for step in self.all if self.readable(step)]
+        for problem in _unknown_actions(readable, self.actions):
+            self.findings.error(problem.path, problem.message)
 
     def check_group_retries(self) -> None:
         """A group (parallel, condition, foreach) is not retried: its children are recorded
@@ -435,27 +472,55 @@ class _Validation:
 
 
 def _cycles(group: list[Step]) -> Iterator[list[str]]:
-    """Dependency cycles among ``group`` (each as the ids along ``dependsOn`` edges)."""
+    """Dependency cycles among ``group`` (each as the ids along ``dependsOn`` edges): a depth
+    first search without recursion, since a chain of steps can be as long as ``max_steps``."""
     edges = {step.id: list(step.depends_on) for step in group}
     state: dict[str, int] = {}  # 1: on the current path, 2: done
-    path: list[str] = []
-
-    def visit(node: str) -> Iterator[list[str]]:
-        state[node] = 1
-        path.append(node)
-        for target in edges.get(node, []):
-            if target not in edges:
-                continue
-            if state.get(target) == 1:
-                yield path[path.index(target) :]
-            elif target not in state:
-                yield from visit(target)
-        path.pop()
-        state[node] = 2
-
     for step in group:
         if step.id not in state:
-            yield from visit(step.id)
+            yield from _cycles_from(step.id, edges, state)
+
+
+def _cycles_from(
+    start: str, edges: dict[str, list[str]], state: dict[str, int]
+) -> Iterator[list[str]]:
+    path: list[str] = []
+    position: dict[str, int] = {}
+    stack: list[tuple[str, Iterator[str]]] = []
+
+    def enter(node: str) -> None:
+        state[node] = 1
+        position[node] = len(path)
+        path.append(node)
+        stack.append((node, iter(edges.get(node, []))))
+
+    enter(start)
+    while stack:
+        node, targets = stack[-1]
+        target = next(targets, None)
+        if target is None:
+            stack.pop()
+            path.pop()
+            del position[node]
+            state[node] = 2
+        elif target in edges and state.get(target) == 1:
+            yield path[position[target] :]
+        elif target in edges and target not in state:
+            enter(target)
+
+
+def unknown_actions(definition: Definition, known: Callable[[str], bool]) -> list[Problem]:
+    """An error for each action step of ``definition`` whose action is not ``known``."""
+    machine_steps = definition.machine.steps() if definition.machine is not None else []
+    return _unknown_actions(everything([*definition.steps, *machine_steps]), known)
+
+
+def _unknown_actions(steps: Iterable[Step], known: Callable[[str], bool]) -> list[Problem]:
+    return [
+        Problem(at(step, "action"), f"unknown action {step.action!r}")
+        for step in steps
+        if isinstance(step, ActionStep) and not known(step.action)
+    ]
 
 
 def compile_message(exc: ExpressionError, text: str | None = None) -> str:
@@ -471,8 +536,3 @@ def within(where: str, path: str | None) -> str:
         return where
     relative = path[1:] if path.startswith("$") else path
     return where + (relative if relative.startswith(("[", ".")) else "." + relative)
-
-
-def _hint(name: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, sorted(known), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""

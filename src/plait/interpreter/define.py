@@ -6,11 +6,13 @@ from pathlib import Path
 from typing import Any
 
 from plait.actions.base import ActionRegistry
+from plait.definitions.limits import check_model
 from plait.definitions.load import load_definition
 from plait.definitions.model import Definition
 from plait.errors import InvalidArguments
 from plait.interpreter.plan import Plan, compile_plan
 from plait.interpreter.run import interpreter
+from plait.settings import Settings
 from plait.workflow import Workflow
 
 
@@ -18,15 +20,19 @@ def build_workflow(
     document: Definition | dict[str, Any] | str | Path,
     actions: ActionRegistry,
     services: dict[str, Any],
+    settings: Settings | None = None,
 ) -> tuple[Workflow, Plan]:
     """Load, validate and compile ``document``; return its workflow and plan.
 
-    Raises ``InvalidDefinition`` listing every problem; nothing is registered then.
+    Raises ``InvalidDefinition`` listing every problem (``DefinitionLimitExceeded`` for a
+    document over a limit of ``settings``); nothing is registered then.
     """
     if isinstance(document, Definition):
         definition = document
+        if settings is not None:
+            check_model(definition, settings)
     else:
-        definition = load_definition(document, actions=actions.known)
+        definition = load_definition(document, actions=actions.known, settings=settings)
     plan = compile_plan(definition)
     function = interpreter(plan, actions, services)
     if definition.machine is not None:

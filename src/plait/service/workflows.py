@@ -133,8 +133,9 @@ class WorkflowService:
         name = definition.name if definition is not None else str(body["name"])
         self.engine.schedules.check_declared(org, body)
         now = self.engine.clock.time()
-        record = WorkflowRecord(org, new_id("workflow", 8), name, "definition",
-                                "Draft", 1, dict(body), 0, 0, 0, 0, None, now, now)  # fmt: skip
+        record = WorkflowRecord(org, new_id("workflow", 8), name, "definition", "Draft", 1,
+                                dict(body), 0, 0, 0, 0, None, now, now,
+                                _events(definition))  # fmt: skip
         await self._run_before("create", self._resource(record, definition))
         store = await self.engine.opened_registry()
         await store.create_workflow(record, _dump(definition), _events(definition))
@@ -219,7 +220,7 @@ class WorkflowService:
             raise IllegalTransition(record.id, "trigger", record.status, "Triggered")
         if record.kind == "definition" and _stepless(record.document):
             _refuse_stepless("a workflow needs at least one step before it can run")
-        if record.kind == "definition" and self._definition(record.document).machine:
+        if record.kind == "definition" and _is_machine(record.document):
             raise InvalidArguments(record.name, "a state machine is not triggered by hand: send "
                                    "an event to an instance (engine.machines.send, or POST "
                                    "/workflows/{id}/instances/{key}/events)")  # fmt: skip
@@ -254,9 +255,11 @@ class WorkflowService:
         return record
 
     async def _present(self, record: WorkflowRecord) -> dict[str, Any]:
+        """The resource of a stored workflow. A read: its definition is not parsed again (its
+        trigger events were stored with it)."""
         events: list[str] = []
         if record.kind == "definition":
-            events = _events(self._draft(record.document))
+            events = record.triggers
         else:
             workflow = self.engine.registered.get(record.name)
             events = list(workflow.triggers) if workflow is not None else []
@@ -266,34 +269,30 @@ class WorkflowService:
         return workflow_resource(record, _events(definition))
 
     def _draft(self, body: dict[str, Any]) -> Definition | None:
-        """The Definition of ``body``, or None for a Draft without steps (only its name is
-        checked: the rest is checked once it has steps)."""
-        if not _stepless(body):
-            return self._definition(body)
-        name = body.get("name")
-        if not isinstance(name, str) or not name.strip():
-            from plait.definitions.validate import InvalidDefinition, Problem
-
-            raise InvalidDefinition([Problem("$.name", "a workflow needs a name")], [])
-        return None
-
-    def _definition(self, body: dict[str, Any]) -> Definition:
-        """Validate ``body`` (any dialect) into a Definition; actions are checked on activation."""
-        from plait.definitions.load import check_definition
+        """Validate ``body`` (any dialect) by the Draft rules: the Definition, or None for a
+        Draft without steps yet, whose fields must still be well-typed; actions are checked on
+        activation. Raises ``InvalidDefinition`` (``LimitExceeded`` for a document over a limit
+        of the engine's settings)."""
+        from plait.definitions.load import check_draft
         from plait.definitions.validate import InvalidDefinition, Problem
 
         if not isinstance(body, dict):
             raise InvalidDefinition([Problem("$", "a workflow must be a JSON object")], [])
         document = {k: v for k, v in body.items() if k not in SERVICE_KEYS}
-        result = check_definition(document)
-        if result.definition is None:
+        result = check_draft(document, settings=self.engine.settings)
+        if result.limit is not None:
+            raise result.limit
+        if result.errors:
             raise InvalidDefinition(result.errors, result.warnings)
-        definition = result.definition
-        return _with_service_options(definition, body, self.engine.settings.max_expression_cost)
+        if result.definition is None:
+            return None
+        return _with_service_options(result.definition, body,
+                                     self.engine.settings.max_expression_cost)  # fmt: skip
 
     def _check_activation(self, definition: Definition | None, document: dict[str, Any]) -> None:
-        from plait.definitions.load import check_definition
-        from plait.definitions.validate import InvalidDefinition, Problem
+        """What activation needs besides a valid definition: steps, a trigger (or a schedule),
+        and only registered actions (checked on the definition: it is not read again)."""
+        from plait.definitions.validate import InvalidDefinition, Problem, unknown_actions
 
         if definition is None:
             _refuse_stepless("a workflow needs at least one step before activation")
@@ -302,9 +301,7 @@ class WorkflowService:
         if not has_events and not document.get("schedule"):
             problems.append(Problem("$.triggerEvent", "a trigger event (or a schedule) must be "
                                     "defined before activation"))  # fmt: skip
-        document_only = {k: v for k, v in document.items() if k not in SERVICE_KEYS}
-        checked = check_definition(document_only, actions=self.engine.known_action)
-        problems.extend(p for p in checked.errors if "unknown action" in p.message)
+        problems.extend(unknown_actions(definition, self.engine.known_action))
         if problems:
             raise InvalidDefinition(problems, [])
 
@@ -355,6 +352,11 @@ def _stepless(body: dict[str, Any]) -> bool:
     if not isinstance(body, dict) or any(k in body for k in ("nodes", "states", "machine")):
         return False
     return body.get("steps") in (None, [])
+
+
+def _is_machine(document: dict[str, Any]) -> bool:
+    """Whether a stored document is a state machine (the dialect's keys; not read again)."""
+    return "states" in document or document.get("machine") is not None
 
 
 def _refuse_stepless(message: str) -> NoReturn:

@@ -34,6 +34,9 @@ class WorkflowRecord:
     last_run_at: float | None
     created_at: float
     updated_at: float
+    triggers: list[str] = field(default_factory=list)
+    """The event types that trigger it, in its definition's order, as stored when it was saved
+    (reading a workflow never parses its definition)."""
 
 
 @dataclass(frozen=True, slots=True)

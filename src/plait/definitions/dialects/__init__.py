@@ -350,7 +350,7 @@ def build(findings: Findings, values: dict[str, Any]) -> Definition | None:
     """The canonical definition from normalised ``values``; problems the source models did not
     catch are reported at the canonical field's path."""
     try:
-        return Definition(**values)
+        return Definition.model_validate(values, context={"draft": findings.draft})
     except ValidationError as exc:
         for error in exc.errors():
             findings.error(loc_path("$", error["loc"]), message(error))

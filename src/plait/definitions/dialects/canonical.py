@@ -31,7 +31,7 @@ _KINDS = frozenset(
 def normalise(document: dict[str, Any], findings: Findings) -> Normalised:
     """Validate a canonical document with the model; report pydantic's errors at their paths."""
     try:
-        definition = Definition.model_validate(document)
+        definition = Definition.model_validate(document, context={"draft": findings.draft})
     except ValidationError as exc:
         for error in exc.errors():
             findings.error(loc_path("$", _without_kind(error["loc"])), message(error))

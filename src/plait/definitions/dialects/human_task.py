@@ -36,7 +36,9 @@ def known_names(document: dict[str, Any]) -> frozenset[str]:
     and every step id (nested ones too)."""
     found: set[str] = set(RESERVED)
     events = document.get("triggerEvent")
-    for event in [events] if isinstance(events, str) else events or []:
+    for event in (
+        [events] if isinstance(events, str) else events if isinstance(events, list) else []
+    ):
         if isinstance(event, str) and "." in event:
             found.add(event.split(".", 1)[0].lower())
     _ids(document.get("steps"), found)

@@ -402,6 +402,7 @@ def _insert_version(db: Session, record: WorkflowRecord, definition: dict[str, A
 
 
 def _set_triggers(db: Session, org: str, workflow_id: str, types: Sequence[str]) -> None:
+    db.run("set_trigger_list", {"org": org, "id": workflow_id, "triggers": _dumps(list(types))})
     db.run("delete_triggers", {"org": org, "id": workflow_id})
     for event_type in types:
         db.run("insert_trigger", {"org": org, "event_type": event_type, "id": workflow_id})
@@ -420,6 +421,8 @@ def _fetch(db: Session, org: str, ref: str) -> WorkflowRecord | None:
 def _workflow(row: Sequence[Any]) -> WorkflowRecord:
     values = list(row)
     values[6] = orjson.loads(values[6])
+    if len(values) > 14:
+        values[14] = orjson.loads(values[14])
     return WorkflowRecord(*values)
 
 

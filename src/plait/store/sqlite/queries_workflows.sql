@@ -18,6 +18,11 @@ RETURNING version;
 UPDATE workflows SET status = :to_status, updated_at = :now
 WHERE org = :org AND id = :id AND status IN (SELECT value FROM json_each(:from_statuses));
 
+-- name: set_trigger_list
+-- The event types that trigger the workflow, in the definition's order (a JSON list), read with
+-- the workflow; workflow_triggers serves dispatch.
+UPDATE workflows SET triggers = :triggers WHERE org = :org AND id = :id;
+
 -- name: delete_triggers
 DELETE FROM workflow_triggers WHERE org = :org AND workflow_id = :id;
 
@@ -42,7 +47,8 @@ SELECT w.org, w.id, w.name, w.kind, w.status, w.version, w.document,
        (SELECT COUNT(*) FROM runs r
         WHERE r.status IN ('pending', 'running') AND r.org = w.org AND r.workflow_id = w.id)
        AS executing,
-       w.run_count, w.success_count, w.failure_count, w.last_run_at, w.created_at, w.updated_at
+       w.run_count, w.success_count, w.failure_count, w.last_run_at, w.created_at, w.updated_at,
+       w.triggers
 FROM workflows w WHERE w.org = :org AND (w.id = :ref OR w.name = :ref);
 
 -- name: get_workflow_head
@@ -61,7 +67,8 @@ SELECT w.org, w.id, w.name, w.kind, w.status, w.version, w.document,
        (SELECT COUNT(*) FROM runs r
         WHERE r.status IN ('pending', 'running') AND r.org = w.org AND r.workflow_id = w.id)
        AS executing,
-       w.run_count, w.success_count, w.failure_count, w.last_run_at, w.created_at, w.updated_at
+       w.run_count, w.success_count, w.failure_count, w.last_run_at, w.created_at, w.updated_at,
+       w.triggers
 FROM workflows w WHERE w.org = :org ORDER BY w.created_at, w.id;
 
 -- name: trigger_candidates

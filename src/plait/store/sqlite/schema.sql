@@ -270,7 +270,7 @@ CREATE TABLE workflows (
     failure_count INTEGER NOT NULL DEFAULT 0,
     last_run_at   REAL,
     created_at    REAL NOT NULL,
-    updated_at    REAL NOT NULL,
+    updated_at    REAL NOT NULL, triggers TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (org, id)
 ) WITHOUT ROWID;
 

@@ -43,6 +43,19 @@ async def test_the_reported_filter_is_refused_when_saved(
     assert listed.json()["items"] == []  # nothing was stored
 
 
+async def test_trigger_options_that_do_not_compile_are_refused_when_saved(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """Each event evaluates them in the transaction that stores it: a broken one is refused
+    when saved rather than failing every event of its type."""
+    response = await create(client, admin, filter="customer.name ==",
+                            debounce={"key": PAIRS, "delay": 5})  # fmt: skip
+    assert response.status_code == 422, response.text
+    problems = {p["path"]: p["message"] for p in response.json()["errors"]}
+    assert "does not compile" in problems["$.body.filter"]
+    assert "$.body.debounce.key" not in problems  # its cost depends on the event: accepted
+
+
 async def test_a_costly_step_mapping_is_refused_with_its_path(
     client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:

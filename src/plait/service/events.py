@@ -130,9 +130,13 @@ class Router:
                 return None
             return RunToStart(new_id("run"), trigger.workflow_id, trigger.name, None,
                               values.encode([data]))  # fmt: skip
-        from plait.expressions import EvaluationError
+        from plait.expressions import EvaluationError, ExpressionError
 
-        filter_, debounce_key, delay = self._plan(trigger)
+        try:
+            filter_, debounce_key, delay = self._plan(trigger)
+        except ExpressionError as exc:  # stored before trigger options were checked when saved
+            log.warning("trigger of %s does not compile (%s); no run started", trigger.name, exc)
+            return None
         noun = event.type.split(".", 1)[0].lower()
         local = {**scope, noun: data}
         if filter_ is not None and not self._holds(filter_.source, local):

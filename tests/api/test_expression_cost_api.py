@@ -117,3 +117,17 @@ async def test_a_step_too_costly_for_its_run_fails_naming_the_limit(engine: Engi
     assert names_the_limit(str(failed.value)), str(failed.value)
     assert "pairs" in str(failed.value)
 
+
+async def test_the_engine_setting_is_the_limit_in_force(engine: Engine) -> None:
+    strict = engine.reconfigured(max_expression_cost=1_000)
+    try:
+        with pytest.raises(PlaitError) as refused:
+            strict.define({"name": "dear", "dialect": "canonical", "steps": [
+                {"kind": "action", "id": "a", "action": "count",
+                 "input": "{{ [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map(a, [1, 2, 3, 4, 5, 6, 7, 8, 9,"
+                          " 10].map(b, a * b)) }}"},
+            ]})  # fmt: skip
+        assert "the limit is 1,000 " in str(refused.value)
+        assert "max_expression_cost" in str(refused.value)
+    finally:
+        await strict.close()

@@ -27,6 +27,7 @@ from plait.errors import (
     UnknownWorkflow,
 )
 from plait.ids import new_id
+from plait.interpreter.cache import PlanCache
 from plait.retry import seconds_of
 from plait.runs import RunHandle, RunInfo
 from plait.runtime.executor import Runtime
@@ -100,7 +101,8 @@ class Engine:
         self.secrets = SecretService(self)
         """Secrets of organizations: write-only, sealed with ``PLAIT_SECRET_KEY``."""
         self._router = Router(self)
-        self._plans: dict[tuple[str, str, int], Workflow] = {}
+        self._plans = PlanCache()
+        """Stored versions compiled in this process (bounded; see ``_resolve``)."""
         self._threads: ThreadPoolExecutor | None = None
         self.worker: Worker | None = None
 

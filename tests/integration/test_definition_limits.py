@@ -228,3 +228,15 @@ def test_a_deep_python_document_is_refused() -> None:
     with pytest.raises(LimitExceeded) as caught:
         load_definition({**steps(1), "metadata": value})
     assert caught.value.setting == "max_document_depth"
+
+
+def test_compiled_versions_are_kept_in_a_bounded_cache() -> None:
+    from plait.interpreter.cache import PlanCache
+
+    cache = PlanCache(size=2)
+    workflows = [Engine(database_url="sqlite:///:memory:").define(steps(1)) for _ in range(3)]
+    cache["acme", "w1", 1] = workflows[0]
+    cache["acme", "w2", 1] = workflows[1]
+    assert cache["acme", "w1", 1] is workflows[0]  # used: w2 is now the oldest
+    cache["acme", "w3", 1] = workflows[2]
+    assert list(cache) == [("acme", "w1", 1), ("acme", "w3", 1)]

@@ -23,7 +23,6 @@ This module also holds the checks of a machine that :mod:`plait.definitions.vali
 
 from __future__ import annotations
 
-import difflib
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
@@ -250,7 +249,8 @@ def check_machine(validation: _Validation, machine: Machine) -> None:
     findings = validation.findings
     initial_at = validation.sources.get("machine.initial", "$.initial")
     if machine.initial not in machine.states and machine.initial != "?":
-        findings.error(initial_at, f"unknown state {machine.initial!r}{_hint(machine)}")
+        hint = findings.hint(machine.initial, machine.states)
+        findings.error(initial_at, f"unknown state {machine.initial!r}{hint}")
     validation.expression(machine.correlation, "$.correlation", CORRELATION_NAMES)
     validation.template(machine.context, "$.context", CONTEXT_NAMES)
     known = set(validation.known | MACHINE_NAMES)
@@ -281,7 +281,8 @@ def _check_state(
     for move in moves:
         where = move.path if move.sources.get("target") == "" else join(move.path, "target")
         if move.target not in machine.states:
-            findings.error(where, f"unknown target state {move.target!r}{_hint(machine, move)}")
+            hint = findings.hint(move.target, machine.states)
+            findings.error(where, f"unknown target state {move.target!r}{hint}")
         validation.expression(move.guard, join(move.path, "guard"), GUARD_NAMES)
         validation.check_expressions(move.actions, known)
         validation.template(move.assign, join(move.path, "assign"), known | {"output"})
@@ -336,8 +337,3 @@ def _check_events(validation: _Validation, machine: Machine, initial_at: str) ->
         validation.findings.error(initial_at, "no event can create an instance: the initial "
                                   "state has no transitions and 'start' is empty")  # fmt: skip
 
-
-def _hint(machine: Machine, move: MachineTransition | None = None) -> str:
-    wanted = move.target if move is not None else machine.initial
-    close = difflib.get_close_matches(wanted, sorted(machine.states), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -152,8 +152,12 @@ def test_many_unknown_references_do_not_make_validation_quadratic() -> None:
     assert len(result.errors) == 2_000
 
 
-def test_a_long_workflow_name_is_refused_with_its_path() -> None:
+def test_a_long_workflow_name_is_refused_with_its_path(tmp_path: Path) -> None:
     document = {**steps(1), "name": "n" * 200_000}
+    (tmp_path / "long.json").write_text(json.dumps(document))
+    done = plait("test", "long.json", cwd=tmp_path)
+    assert done.returncode != 0
+    assert "$.name: the length of the name is 200000" in done.stdout + done.stderr
     result = check_definition(document)
     [error] = result.errors
     assert error.path == "$.name"

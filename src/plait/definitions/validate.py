@@ -86,7 +86,8 @@ class DefinitionLimitExceeded(LimitExceeded, InvalidDefinition):
     """A workflow definition goes over one of plait's limits.
 
     Both a :class:`~plait.errors.LimitExceeded` (``what``, ``value``, ``limit``, ``setting``,
-    ``path``) and an :class:`InvalidDefinition` whose one problem is at ``path``.
+    ``path``) and an :class:`InvalidDefinition` whose one problem is at ``path``; its message
+    starts with the path (``$.steps: the number of steps is 50000; the limit is 2000 ...``).
     """
 
     def __init__(self, what: str, value: Any, limit: Any, setting: str, path: str) -> None:
@@ -95,7 +96,7 @@ class DefinitionLimitExceeded(LimitExceeded, InvalidDefinition):
             what, value, limit, setting, path)  # fmt: skip
         self.problems = [Problem(path, text)]
         self.warnings = []
-        PlaitError.__init__(self, text)
+        PlaitError.__init__(self, f"{path}: {text}")
 
 
 @dataclass

@@ -9,6 +9,7 @@ action the definition calls must be registered.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Callable
@@ -129,7 +130,7 @@ class WorkflowService:
         """Store a new workflow as a Draft (version 1); raises ``InvalidDefinition``. A Draft
         may have no steps yet (see :func:`_stepless`); activation requires them."""
         text.check(body)
-        definition = self._draft(body)
+        definition = await self._checked(body)
         name = definition.name if definition is not None else str(body["name"])
         self.engine.schedules.check_declared(org, body)
         now = self.engine.clock.time()
@@ -151,7 +152,7 @@ class WorkflowService:
         if record.status == "Archived":
             raise ArchivedWorkflow(record.id)
         document = {**record.document, **patch}
-        definition = self._draft(document)
+        definition = await self._checked(document)
         self.engine.schedules.check_declared(org, document)
         if record.status == "Activated":
             self._check_activation(definition, document)
@@ -203,7 +204,7 @@ class WorkflowService:
     async def activate(self, org: str, ref: str) -> dict[str, Any]:
         record = await self._record(org, ref)
         if record.kind == "definition" and record.status in TRANSITIONS["activate"][0]:
-            definition = self._draft(record.document)
+            definition = await self._checked(record.document)
             self._check_activation(definition, record.document)
         return await self._transition(org, record, "activate")
 
@@ -267,6 +268,11 @@ class WorkflowService:
 
     def _resource(self, record: WorkflowRecord, definition: Definition | None) -> dict[str, Any]:
         return workflow_resource(record, _events(definition))
+
+    async def _checked(self, body: dict[str, Any]) -> Definition | None:
+        """:meth:`_draft` in a thread: checking a large document takes a while (a second for
+        1 MB), and other requests go on meanwhile."""
+        return await asyncio.to_thread(self._draft, body)
 
     def _draft(self, body: dict[str, Any]) -> Definition | None:
         """Validate ``body`` (any dialect) by the Draft rules: the Definition, or None for a

@@ -100,6 +100,7 @@ async def test_too_many_steps_is_a_422(client: httpx.AsyncClient, editor: dict[s
         ({"name": "draft", "timeout": "abc"}, "$.body.timeout"),
         ({"name": "draft", "description": 5}, "$.body.description"),
         ({"name": "draft", "triggerEvent": 7}, "$.body.triggerEvent"),
+        ({"name": "draft", "timeout": 2**70}, "$.body.timeout"),  # beyond what JSON storage holds
         ({"name": "draft", "retryPolicy": {"maxAttempts": "x"}}, "$.body.retryPolicy.maxAttempts"),
     ],
 )

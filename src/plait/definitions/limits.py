@@ -23,7 +23,14 @@ from typing import Any
 import orjson
 
 from plait.definitions.model import ActionStep, Definition
-from plait.definitions.validate import DefinitionLimitExceeded, at, everything, join
+from plait.definitions.validate import (
+    DefinitionLimitExceeded,
+    InvalidDefinition,
+    Problem,
+    at,
+    everything,
+    join,
+)
 from plait.settings import Settings
 
 __all__ = ["DefinitionLimitExceeded", "check_document", "check_model", "check_text"]
@@ -99,7 +106,10 @@ def check_document(document: dict[str, Any], settings: Settings) -> None:
             where,
         )
     _check_shape(document, settings)
-    size = len(orjson.dumps(document, default=str, option=orjson.OPT_NON_STR_KEYS))
+    try:
+        size = len(orjson.dumps(document, default=str, option=orjson.OPT_NON_STR_KEYS))
+    except orjson.JSONEncodeError as exc:
+        raise InvalidDefinition([_unstorable(document, exc)]) from exc
     if size > settings.max_document_bytes:
         raise DefinitionLimitExceeded(
             "the size of the definition as JSON in bytes",
@@ -174,6 +184,21 @@ def _check_shape(document: dict[str, Any], settings: Settings) -> None:
                 _deep_path(document, limit),
             )
         stack.extend(inner)
+
+
+def _unstorable(document: dict[str, Any], exc: Exception) -> Problem:
+    """Where the document holds what JSON storage cannot: an integer beyond 64 bits."""
+    stack: list[tuple[Any, str]] = [(document, "$")]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, int) and not -(2**63) <= value < 2**64:
+            return Problem(path, "the number is too large: integers must fit in 64 bits")
+        if isinstance(value, dict | list):
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            stack.extend(
+                (item, join(path, k if isinstance(k, int) else str(k))) for k, item in items
+            )
+    return Problem("$", f"the document cannot be stored as JSON: {exc}")
 
 
 def _deep_path(document: dict[str, Any], limit: int) -> str:

@@ -282,6 +282,8 @@ def check_draft(
         check_document(document, settings)
     except DefinitionLimitExceeded as exc:
         return CheckResult(None, list(exc.problems), limit=exc)
+    except InvalidDefinition as exc:
+        return CheckResult(None, list(exc.problems))
     best: Findings | None = None
     for dialect in _draft_dialects(document):
         findings = Findings(draft=True)
@@ -373,7 +375,13 @@ def _normalise(
         return Normalised(None)
     parsed = dict(parsed)
     decode_json(parsed, "steps", findings)
-    check_document(parsed, settings)
+    try:
+        check_document(parsed, settings)
+    except DefinitionLimitExceeded:
+        raise
+    except InvalidDefinition as exc:
+        findings.errors.extend(exc.problems)
+        return Normalised(None)
     dialect = detect_dialect(parsed, findings)
     if dialect is None:
         return Normalised(None)

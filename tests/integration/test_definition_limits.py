@@ -244,3 +244,12 @@ def test_compiled_versions_are_kept_in_a_bounded_cache() -> None:
     assert cache["acme", "w1", 1] is workflows[0]  # used: w2 is now the oldest
     cache["acme", "w3", 1] = workflows[2]
     assert list(cache) == [("acme", "w1", 1), ("acme", "w3", 1)]
+
+
+def test_workflows_create_refuses_a_billion_laughs_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "lol.yaml").write_text(LAUGHS)
+    done = plait("workflows", "create", "lol.yaml", "--db", f"sqlite:///{tmp_path / 'x.db'}",
+                 cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 4
+    assert "max_yaml_aliases" in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr

@@ -13,7 +13,14 @@ from typing import Annotated, Any
 import typer
 
 from plait.cli import render
-from plait.cli.common import DbOption, JsonOption, json_argument, print_json, run_coroutine
+from plait.cli.common import (
+    EXIT_ERROR,
+    DbOption,
+    JsonOption,
+    json_argument,
+    print_json,
+    run_coroutine,
+)
 from plait.engine import Engine
 from plait.service.pages import Page
 
@@ -43,9 +50,17 @@ def _call(db: str | None, use: Callable[[Engine], Awaitable[Any]]) -> Any:
 
 
 def _document(file: Path) -> dict[str, Any]:
+    """The parsed file, within the environment's limits (``PLAIT_MAX_DOCUMENT_BYTES``, ...); a
+    file that cannot be read is a one-line error."""
     from plait.definitions.load import parse_document
+    from plait.errors import PlaitError
+    from plait.settings import Settings
 
-    return parse_document(file.read_text(encoding="utf-8"), str(file))
+    try:
+        return parse_document(file.read_text(encoding="utf-8"), str(file), Settings.load())
+    except PlaitError as exc:
+        render.error(str(exc))
+        raise typer.Exit(EXIT_ERROR) from exc
 
 
 CursorOption = Annotated[

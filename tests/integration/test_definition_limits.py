@@ -253,3 +253,14 @@ def test_workflows_create_refuses_a_billion_laughs_in_one_line(tmp_path: Path) -
     assert done.returncode == 4
     assert "max_yaml_aliases" in done.stderr + done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_fifty_thousand_yaml_steps_are_refused_before_the_document_is_composed() -> None:
+    text = "name: many\nsteps:\n" + "".join(
+        f"  - {{id: s{i}, action: log, mapping: {{message: deal.name}}}}\n" for i in range(50_000)
+    )
+    started = time.monotonic()
+    result = check_definition(text)
+    assert time.monotonic() - started < 5  # composing it in Python alone took 18 s
+    assert [e.path for e in result.errors] == ["$.steps"]
+    assert "50000" in result.errors[0].message

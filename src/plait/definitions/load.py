@@ -38,6 +38,7 @@ from plait.definitions.validate import (
     Problem,
     validate,
 )
+from plait.definitions.yaml_scan import scan
 from plait.expressions.cost import cost_limit
 from plait.settings import Settings
 
@@ -199,6 +200,7 @@ for _first in "yYnNoO":  # YAML 1.1 also read yes/no/on/off as booleans
 
 
 def _yaml(text: str, settings: Settings) -> Any:
+    scan(text, settings)  # a document over a limit is refused before it is composed
     loader = _Loader(text, settings)
     try:
         return loader.get_single_data()

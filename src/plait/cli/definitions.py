@@ -44,15 +44,21 @@ def validate(
     app_target: AppOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Check a definition; list every problem with its path. Exit 0 if valid, 1 if not."""
+    """Check a definition; list every problem with its path. Exit 0 if valid, 1 if not.
+
+    The limits are the engine's (``--app``) or the environment's (``PLAIT_MAX_STEPS``, ...).
+    """
     from plait.definitions.load import check_definition
+    from plait.settings import Settings
 
     known = None
+    settings = None
     if app_target:
         engine = load_engine(app_target)
         engine.prepare_actions()
         known = engine.actions.known
-    result = check_definition(file, actions=known)
+        settings = engine.settings
+    result = check_definition(file, actions=known, settings=settings or Settings.load())
     if json:
         print_json({
             "valid": result.valid,

@@ -44,6 +44,8 @@ class Settings:
         errors.
 
         max_document_bytes: largest definition document (JSON or YAML text, or its JSON form).
+        max_request_bytes: largest REST request body (a 413 above it); room for a definition
+            of ``max_document_bytes`` written as JSON with escapes.
         max_steps: most steps (nodes, states, parallel children included) in one definition.
         max_name_length: longest name: workflow, step id, event type, secret, webhook, action.
         max_yaml_aliases: most YAML alias references (``*name``) in one document.
@@ -78,6 +80,7 @@ class Settings:
     code_org_workers: int = 0
     code_max_output_bytes: int = 1_000_000
     max_document_bytes: int = 4_000_000
+    max_request_bytes: int = 8_000_000
     max_steps: int = 2_000
     max_name_length: int = 200
     max_yaml_aliases: int = 100
@@ -126,6 +129,7 @@ class Settings:
 _POSITIVE_LIMITS = (
     "code_max_output_bytes",
     "max_document_bytes",
+    "max_request_bytes",
     "max_steps",
     "max_name_length",
     "max_yaml_aliases",

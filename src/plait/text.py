@@ -12,13 +12,24 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from plait.errors import InvalidText
 
-__all__ = ["InvalidText", "UnstorableText", "check", "check_all", "find", "flaw", "join", "refusal"]
+__all__ = [
+    "InvalidText",
+    "UnstorableText",
+    "check",
+    "check_all",
+    "check_params",
+    "find",
+    "flaw",
+    "join",
+    "refusal",
+]
 
 _REFUSED = re.compile("[\x00\ud800-\udfff]")
 _IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*\Z")  # as plait.definitions spells paths
@@ -94,6 +105,21 @@ def check(value: Any, root: str = "$") -> None:
     found = find(value, root)
     if found is not None:
         raise InvalidText(*found)
+
+
+def check_params(params: Mapping[str, Any]) -> None:
+    """The store's last line: refuse a query parameter holding NUL or a lone surrogate.
+
+    Every interface refuses such text where it arrives, naming its JSON path; this catches the
+    rest (a Python caller's schedule, assignee or reason) so that both backends give the same
+    :class:`~plait.errors.InvalidText` instead of PostgreSQL's error or SQLite's silence. Cheap:
+    ``isascii`` is O(1) in CPython and ``in`` is a memchr; only non-ASCII text meets the regex.
+    """
+    for name, value in params.items():
+        if type(value) is str and (
+            "\x00" in value if value.isascii() else _REFUSED.search(value) is not None
+        ):
+            raise InvalidText(f"$.{name}", flaw(value) or "")
 
 
 def check_all(named: dict[str, Any], root: str = "$") -> None:

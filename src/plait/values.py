@@ -6,6 +6,7 @@ same value on its first execution as on every replay (a dataclass comes back as 
 
 from __future__ import annotations
 
+import math
 import traceback as tb
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -41,7 +42,36 @@ def encode(value: Any) -> bytes:
     refused = text.refusal(data, value)
     if refused is not None:
         raise refused
+    # orjson writes NaN and the infinities as null, silently: they can only be there if null is.
+    if b"null" in data and (where := non_finite(value)) is not None:
+        raise NonFiniteNumber(*where)
     return data
+
+
+class NonFiniteNumber(TypeError):
+    """A float in a value to be stored is NaN or infinite, which JSON cannot hold.
+
+    A ``TypeError`` like orjson's own encoding errors, so every caller of :func:`encode` reports
+    it as a ``SerializationError`` naming the value (a step's result fails its step).
+    """
+
+    def __init__(self, path: str, name: str) -> None:
+        self.path = path
+        super().__init__(f"the number at {path} is {name}, which JSON cannot hold")
+
+
+def non_finite(value: Any, root: str = "$") -> tuple[str, str] | None:
+    """``(path, "NaN" | "Infinity" | "-Infinity")`` of the first non-finite float, else None."""
+    pending: list[tuple[str, Any]] = [(root, value)]
+    while pending:
+        path, item = pending.pop()
+        if type(item) is float and not math.isfinite(item):
+            return path, "NaN" if math.isnan(item) else "-Infinity" if item < 0 else "Infinity"
+        if isinstance(item, dict):
+            pending.extend((text.join(path, k), v) for k, v in reversed(item.items()))
+        elif isinstance(item, list | tuple):
+            pending.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(item))))
+    return None
 
 
 def decode(data: bytes | str | None) -> Any:

@@ -101,7 +101,9 @@ async def test_declared_oversized_body_is_413(
     response = await client.post(
         "/~acme/events", content=payload, headers={**admin, "Content-Type": "application/json"}
     )
-    assert "larger than 65536 bytes" in problem_of(response, 413)["detail"]
+    detail = problem_of(response, 413)["detail"]
+    assert "larger than 65,536 bytes" in detail
+    assert "max_request_bytes" in detail
 
 
 async def test_streamed_oversized_body_is_413_and_nothing_is_stored(

@@ -121,3 +121,35 @@ def test_the_cli_refuses_non_utf8_arguments_and_nul_in_json_options(tmp_path: Pa
     (tmp_path / "input.json").write_text('["fine", "a\\u0000"]')
     triggered = _plait("workflows", "trigger", "w", "--input", "@input.json", cwd=tmp_path)
     assert triggered.returncode == 2 and "the text at $[1] contains a NUL" in triggered.stderr
+
+
+async def test_the_store_refuses_bad_text_that_no_interface_checked_alike_on_both_backends(
+    make_engine: MakeEngine,
+) -> None:
+    """A Python caller's filter or task assignee reaches the store unchecked by any interface:
+    PostgreSQL would fail with its own error and SQLite would store or match it; the store's
+    last check gives both the same InvalidText, naming the parameter, and stores nothing."""
+    engine = make_engine()
+    async with engine:
+        with pytest.raises(InvalidText) as refused:
+            await engine.list_runs(workflow="echo\x00")
+        assert refused.value.path == "$.workflow"
+        assert "NUL" in refused.value.reason
+        with pytest.raises(InvalidText, match="lone surrogate"):
+            await engine.list_runs(workflow="echo\udfff")
+        assert await engine.list_runs(workflow="echo😀") == []
+
+
+async def test_a_step_result_with_nan_fails_the_step_naming_where(make_engine: MakeEngine) -> None:
+    engine = make_engine()
+
+    @engine.workflow("ratio")
+    async def ratio(ctx: Context) -> Any:
+        return await ctx.step("divide", lambda: {"ratio": float("nan")})
+
+    async with engine:
+        handle = await engine.start(ratio)
+        with pytest.raises(WorkflowFailed) as failed:
+            await handle.result(timeout=30)
+    assert "the number at $.ratio is NaN, which JSON cannot hold" in str(failed.value)
+    assert "divide" in str(failed.value)

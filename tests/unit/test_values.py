@@ -46,3 +46,19 @@ def test_error_info_keeps_type_message_and_traceback() -> None:
     assert info["type"] == "ValueError"
     assert info["message"] == "card declined"
     assert "raise ValueError" in info["traceback"]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"ratio": float("nan")}, r"the number at \$\.ratio is NaN"),
+        ([1.5, {"x": [float("inf")]}], r"the number at \$\[1\]\.x\[0\] is Infinity"),
+        ({"a b": -float("inf")}, r'the number at \$\["a b"\] is -Infinity'),
+    ],
+)
+def test_nan_and_infinity_are_refused_naming_where_not_stored_as_null(
+    value: object, message: str
+) -> None:
+    with pytest.raises(TypeError, match=message + ", which JSON cannot hold"):
+        values.encode(value)
+    assert values.encode({"ratio": None, "n": 1.5}) == b'{"ratio":null,"n":1.5}'

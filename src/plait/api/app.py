@@ -52,12 +52,15 @@ authenticated by its signature. Errors are `application/problem+json`.
 """
 
 
-def create_app(engine: Engine, *, max_body_bytes: int = 1_048_576, worker: bool = False) -> FastAPI:
+def create_app(
+    engine: Engine, *, max_body_bytes: int | None = None, worker: bool = False
+) -> FastAPI:
     """The ASGI app of ``engine``.
 
     Args:
         engine: the engine whose services the API calls.
-        max_body_bytes: larger request bodies are refused with 413.
+        max_body_bytes: larger request bodies are refused with 413 (default: the engine's
+            ``max_request_bytes`` setting).
         worker: also run the engine's worker while the app runs (``plait serve``).
 
     On startup the app opens the engine's store (and starts its worker); on shutdown it closes
@@ -103,7 +106,8 @@ def create_app(engine: Engine, *, max_body_bytes: int = 1_048_576, worker: bool 
     ]  # fmt: skip
     problems.install(app)
     app.add_middleware(TextGuard, routes=[pattern for pattern, _ in app.state.route_methods])
-    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    limit = engine.settings.max_request_bytes if max_body_bytes is None else max_body_bytes
+    app.add_middleware(BodyLimit, max_bytes=limit)
     app.add_middleware(Guard, counts=app.state.response_counts)  # outermost: sees everything
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

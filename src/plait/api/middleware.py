@@ -25,7 +25,14 @@ class BodyTooLarge(HTTPException):
     """Raised from ``receive`` once the body outgrows the limit; answered as a 413 problem."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"The request body is larger than {limit} bytes.")
+        super().__init__(413, _too_large(limit))
+
+
+def _too_large(limit: int) -> str:
+    return (
+        f"The request body is larger than {limit:,} bytes, the limit (setting "
+        "max_request_bytes, environment variable PLAIT_MAX_REQUEST_BYTES)."
+    )
 
 
 class BodyLimit:
@@ -81,8 +88,9 @@ class BodyLimit:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        detail = f"The request body is larger than {self.max_bytes} bytes."
-        await problem(413, detail, headers={"Connection": "close"})(scope, receive, send)
+        await problem(413, _too_large(self.max_bytes), headers={"Connection": "close"})(
+            scope, receive, send
+        )
 
 
 class Guard:

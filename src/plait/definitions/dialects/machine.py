@@ -336,4 +336,3 @@ def _check_events(validation: _Validation, machine: Machine, initial_at: str) ->
     if initial is not None and not initial.on and not machine.start:
         validation.findings.error(initial_at, "no event can create an instance: the initial "
                                   "state has no transitions and 'start' is empty")  # fmt: skip
-

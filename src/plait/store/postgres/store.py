@@ -47,6 +47,7 @@ from plait.store.areas.base import Op
 from plait.store.areas.counters import Counters
 from plait.store.session import Conflict
 from plait.store.sql import load_dialect, load_migrations
+from plait.text import check_params
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,8 @@ class PostgresSession:
         self.conn = conn
 
     def run(self, name: str, params: Mapping[str, Any] | None = None) -> psycopg.Cursor[Any]:
+        if params:
+            check_params(params)
         try:
             return self.conn.execute(Q[name], dict(params or {}))
         except pg_errors.UniqueViolation as exc:

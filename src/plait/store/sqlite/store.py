@@ -26,6 +26,7 @@ from plait.store.areas.base import Op
 from plait.store.areas.counters import Counters
 from plait.store.session import Conflict
 from plait.store.sql import load_dialect, load_migrations
+from plait.text import check_params
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ class SQLiteSession:
         self.conn = conn
 
     def run(self, name: str, params: Mapping[str, Any] | None = None) -> sqlite3.Cursor:
+        if params:
+            check_params(params)
         try:
             return self.conn.execute(Q[name], params or {})
         except sqlite3.IntegrityError as exc:

@@ -15,6 +15,7 @@ import dataclasses
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, quote_plus
 
 import orjson
 
@@ -29,10 +30,9 @@ SCOPE_NAME = "secrets"
 """The name under which definitions read secrets: ``{{secrets.TOKEN}}``."""
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 # Fields of run records that hold text a person reads (a task's title): redacted like payloads.
-_TEXT_FIELDS = frozenset({"title", "description", "data"})
-
-
 def check_name(name: str, max_length: int) -> str:
     """``name`` if it can name a secret: an identifier (``secrets.NAME`` reads it), at most
     ``max_length`` characters; else ``SecretInvalid`` or ``LimitExceeded``."""
@@ -73,6 +73,14 @@ def marker(name: str) -> str:
     return f"[secret:{name}]"
 
 
+IDENTITY = frozenset(
+    {"key", "name", "step_key", "run_id", "parent_run_id", "root_run_id", "org", "workflow",
+     "workflow_id", "fence"}
+)  # fmt: skip
+"""Names of store arguments and record fields that identify (a step's key is compared with
+the key the code computes on replay): never rewritten, whatever text they hold."""
+
+
 class Redactor:
     """Replaces the values of secrets with their markers, in text, JSON and run records.
 
@@ -93,11 +101,14 @@ class Redactor:
         return bool(self._ordered)
 
     def add(self, name: str, value: str) -> None:
-        if not value or any(v == value for v, _ in self._ordered):
-            return
-        self._ordered.append((value, marker(name)))
+        """Redact ``value`` as the secret ``name``, and its URL-encoded forms too (an ``http``
+        step's query string shows it encoded in a URL that a library logs or an error quotes)."""
+        for form in dict.fromkeys((value, quote(value, safe=""), quote_plus(value))):
+            if not form or any(v == form for v, _ in self._ordered):
+                continue
+            self._ordered.append((form, marker(name)))
+            self._encoded.append(orjson.dumps(form)[1:-1])
         self._ordered.sort(key=lambda pair: len(pair[0]), reverse=True)
-        self._encoded.append(orjson.dumps(value)[1:-1])
 
     def text(self, text: str) -> str:
         """``text`` with every value replaced by its marker."""
@@ -128,27 +139,30 @@ class Redactor:
         return orjson.dumps(self.value(decoded))
 
     def record(self, arg: Any) -> Any:
-        """An argument of a store write, redacted: encoded JSON, a mapping (a document), a
-        dataclass whose payload fields (bytes, mappings, nested records, a task's text) are
-        redacted, or a list of these. Other values (ids, names, numbers) pass unchanged."""
+        """An argument of a store write, redacted: encoded JSON, text (an event's type or id, a
+        task's assignee), a mapping (a document), a dataclass whose fields (but the
+        :data:`IDENTITY` ones) are redacted the same way, or a list of these. Anything in which
+        no value occurs is returned as it is."""
         if not self._ordered:
             return arg
         if isinstance(arg, bytes):
             return self.json(arg)
+        if isinstance(arg, str):
+            return self.text(arg)
         if isinstance(arg, Mapping):
             return self.value(dict(arg))
-        if isinstance(arg, list | tuple):  # records, or ids (left as they are)
+        if isinstance(arg, list | tuple):
             items = [self.record(item) for item in arg]
             changed = any(new is not old for new, old in zip(items, arg, strict=True))
             return type(arg)(items) if changed else arg
         if dataclasses.is_dataclass(arg) and not isinstance(arg, type):
             changes = {}
             for spec in dataclasses.fields(arg):
-                item = getattr(arg, spec.name)
-                if isinstance(item, str) and spec.name not in _TEXT_FIELDS:
+                if spec.name in IDENTITY:
                     continue
-                redacted = self.value(item) if isinstance(item, str) else self.record(item)
-                if redacted is not item:
+                item = getattr(arg, spec.name)
+                redacted = self.record(item)
+                if redacted is not item and redacted != item:
                     changes[spec.name] = redacted
             return dataclasses.replace(arg, **changes) if changes else arg
         return arg

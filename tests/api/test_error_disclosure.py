@@ -64,6 +64,32 @@ async def test_only_editors_and_admins_see_tracebacks(
             assert "raise ValueError(" in got.json()["steps"][0]["error"]["traceback"]
 
 
+async def test_a_failed_childs_nested_traceback_is_hidden_from_viewers(
+    client: httpx.AsyncClient, engine: Engine
+) -> None:
+    """A failed child's error is nested under the parent's ``cause``: hidden there too."""
+
+    @engine.workflow("kid")
+    async def kid(ctx: Context) -> None:
+        def broken() -> None:
+            raise ValueError("the kid broke")
+
+        await ctx.step("break", broken)
+
+    @engine.workflow("parent")
+    async def parent(ctx: Context) -> None:
+        await ctx.child(kid)
+
+    run_id = await _failed_run(engine, "parent")
+    keys = await _keys(engine)
+    viewer = await client.get(f"/~default/runs/{run_id}", headers=keys["viewer"])
+    assert viewer.status_code == 200
+    assert "the kid broke" in viewer.text
+    assert "Traceback" not in viewer.text and ".py" not in viewer.text
+    admin = await client.get(f"/~default/runs/{run_id}", headers=keys["admin"])
+    assert "Traceback" in admin.text
+
+
 async def test_a_declarative_step_records_its_definition_path_not_engine_frames(
     client: httpx.AsyncClient, engine: Engine
 ) -> None:

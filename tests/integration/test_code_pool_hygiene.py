@@ -62,6 +62,31 @@ async def test_module_level_state_a_call_sets_is_gone_in_the_next(one: CodePool)
 # -- dates -------------------------------------------------------------------------------------
 
 
+async def test_garbage_a_call_leaves_is_collected_on_its_own_budget_not_the_nexts() -> None:
+    """A generator in a reference cycle whose ``finally`` spins would run whenever the worker
+    next collects garbage: during another organization's call, on that call's budget."""
+    plant = """
+def spin():
+    try:
+        yield 1
+    finally:
+        n = 0
+        for i in range(10**9):
+            n += i
+held = spin()
+next(held)
+cycle = [held]
+cycle.append(cycle)
+return 1
+"""
+    async with CodePool(size=1, timeout=10, cpu_seconds=1) as pool:
+        with pytest.raises(CodeActionError, match="CPU time limit exceeded"):
+            await pool.run(plant, org="evil")
+        busy = "x = [[i] for i in range(5000)]\nreturn len(x)"
+        for _ in range(2):
+            assert await pool.run(busy, org="victim") == 5000
+
+
 async def test_dates_format_with_strftime_f_strings_and_isoformat(one: CodePool) -> None:
     code = """
 d = datetime.datetime(2024, 2, 29, 13, 5, tzinfo=datetime.timezone.utc)

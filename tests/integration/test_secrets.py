@@ -54,6 +54,7 @@ def leaking(engine: Engine) -> None:
 
     async def emit_event(org: str, token: str) -> None:
         await engine.events.emit(org, "Token.used", {"token": token}, source="test")
+        await engine.events.emit(org, f"Token.{token}", id=f"id-{token}", source="test")
 
 
 async def test_ctx_secret_reads_the_value_and_the_run_records_only_its_marker(
@@ -76,6 +77,8 @@ async def test_ctx_secret_reads_the_value_and_the_run_records_only_its_marker(
     assert SECRET not in orjson.dumps(run.to_dict()).decode()
     [event] = (await engine.events.find("default", type="Token.used")).items
     assert event["data"] == {"token": "[secret:TOKEN]"}
+    [named] = (await engine.events.find("default", type="Token.[secret:TOKEN]")).items
+    assert named["$id"] == "id-[secret:TOKEN]"
 
 
 async def test_a_missing_secret_fails_the_run_naming_it(
@@ -206,3 +209,37 @@ async def test_a_run_failing_with_a_secret_in_its_error_records_and_logs_the_mar
     logged = [r.getMessage() for r in caplog.records]
     assert any("refused [secret:TOKEN]" in line for line in logged)
     assert not [line for line in logged if SECRET in line]
+
+
+async def test_no_log_line_of_a_run_holds_a_secret_whoever_writes_it(
+    make_engine: Callable[..., Engine], key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Libraries log too (httpx logs every URL it requests, the secret URL-encoded in its
+    URL): the filter every plait command installs redacts the run's secrets in any record,
+    in its arguments and its traceback."""
+    import logging
+    from urllib.parse import quote
+
+    from plait import logs
+
+    engine = make_engine()
+
+    @engine.workflow("noisy")
+    async def noisy(ctx: Context) -> None:
+        token = await ctx.secret("TOKEN")
+        library = logging.getLogger("httpx")
+        library.warning("HTTP Request: GET %s", f"https://crm.test/hooks/{quote(token)}?q=1")
+        try:
+            raise ConnectionError(f"refused {token}")
+        except ConnectionError:
+            library.exception("request failed")
+
+    logs.install()
+    await engine.secrets.set("TOKEN", SECRET)
+    async with engine:
+        await (await engine.start(noisy)).result()
+    lines = [caplog.handler.format(r) for r in caplog.records if r.name == "httpx"]
+    assert len(lines) == 2
+    assert "/hooks/[secret:TOKEN]?q=1" in lines[0]
+    assert "refused [secret:TOKEN]" in lines[1] and "Traceback" in lines[1]
+    assert not [line for line in lines if SECRET in line or quote(SECRET) in line]

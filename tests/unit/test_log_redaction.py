@@ -1,4 +1,4 @@
-"""The log filter of `plait serve` (plait.api.redact): credentials in access-log lines and
+"""The log filter of `plait serve` (plait.logs): credentials in access-log lines and
 messages become [redacted]; everything else is kept as written."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from plait.api.redact import RedactCredentials, redact
+from plait.logs import RedactCredentials, redact
 
 
 @pytest.mark.parametrize(

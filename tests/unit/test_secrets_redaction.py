@@ -66,7 +66,22 @@ def test_records_have_payloads_redacted_and_identities_kept() -> None:
     assert shown.key == "s3cr3t-step"  # a step's identity is never rewritten
     assert r.record([record])[0].output == shown.output
     assert r.record({"doc": ["s3cr3t"]}) == {"doc": [marker("TOKEN")]}
-    assert r.record("s3cr3t") == "s3cr3t"  # ids and names pass
+    assert r.record("T.s3cr3t") == "T.[secret:TOKEN]"  # text: an event's type, an assignee
+    assert r.record("run_42") == "run_42"
+
+
+def test_a_store_call_keeps_its_identifying_arguments_and_redacts_the_rest() -> None:
+    """A step's key is compared with what the code computes on replay: never rewritten."""
+    from plait.runtime.executor import _redacted_call
+
+    def remove_wait(run_id: str, step_key: str, note: str, *, event_id: str) -> None: ...
+
+    args, kwargs = _redacted_call(
+        remove_wait, redactor(TOKEN="s3cr3t"), ("run-s3cr3t", "wait-s3cr3t", "a s3cr3t"),
+        {"event_id": "e-s3cr3t"},
+    )  # fmt: skip
+    assert args == ("run-s3cr3t", "wait-s3cr3t", "a [secret:TOKEN]")
+    assert kwargs == {"event_id": "e-[secret:TOKEN]"}
 
 
 @pytest.mark.parametrize(

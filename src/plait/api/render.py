@@ -54,11 +54,22 @@ def without_tracebacks(content: Any) -> Any:
         if not isinstance(node, dict):
             continue
         for key, value in node.items():
-            if key == "error" and isinstance(value, dict) and "traceback" in value:
-                node[key] = {k: v for k, v in value.items() if k != "traceback"}
+            if key == "error" and isinstance(value, dict):
+                node[key] = _stripped(value)
             elif key not in _USER_DATA and isinstance(value, dict | list):
                 pending.append(value)
     return content
+
+
+def _stripped(error: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a recorded error without the ``traceback`` of it or of any ``cause`` it wraps
+    (a failed child's error nests the child's under ``cause``)."""
+    out = {k: v for k, v in error.items() if k != "traceback"}
+    node = out
+    while isinstance(node.get("cause"), dict):
+        node["cause"] = {k: v for k, v in node["cause"].items() if k != "traceback"}
+        node = node["cause"]
+    return out
 
 
 def items(found: list[dict[str, Any]]) -> Json:

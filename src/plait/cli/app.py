@@ -14,7 +14,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from plait import __version__
+from plait import __version__, logs
 from plait.cli import definitions, render, secrets, serve, service, tasks
 from plait.cli.common import (
     DbOption,
@@ -65,6 +65,7 @@ def main_options(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logs.install()  # no credential or secret value in any line a command logs
 
 
 async def _with_engine(db: str | None, use: Callable[[Engine], Coroutine[Any, Any, T]]) -> T:

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from plait import logs
 from plait.cli import render
 from plait.cli.common import (
     EXIT_NOT_FOUND,
@@ -80,7 +81,7 @@ def serve(
     engine = load_engine(app_target) if app_target else Engine(db)
     if logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(logging.INFO)  # a server reports its lifecycle
-    _redact_logs()
+    logs.install("uvicorn.access", "uvicorn.error", "uvicorn")
     config = uvicorn.Config(
         create_app(engine, worker=True),
         host=host,
@@ -93,17 +94,6 @@ def serve(
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
-
-
-def _redact_logs() -> None:
-    """Credentials never reach the log: uvicorn's loggers (its access log writes query strings)
-    and every handler of the root logger, which plait's own loggers reach, redact them."""
-    from plait.api import redact
-
-    redact.install("uvicorn.access", "uvicorn.error", "uvicorn")
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, redact.RedactCredentials) for f in handler.filters):
-            handler.addFilter(redact.RedactCredentials())
 
 
 def _server(config: uvicorn.Config) -> uvicorn.Server:

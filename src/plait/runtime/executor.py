@@ -22,7 +22,7 @@ from plait.errors import (
 from plait.runtime.context import Context
 from plait.runtime.replay import Replay
 from plait.runtime.signals import Abandon, Suspend
-from plait.secrets import Redactor, RunSecrets
+from plait.secrets import IDENTITY, Redactor, RunSecrets
 
 if TYPE_CHECKING:
     from plait.clock import Clock
@@ -161,12 +161,23 @@ class _Guarded:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             if redactor:  # only once the run has read a secret
-                args = tuple(redactor.record(arg) for arg in args)
-                kwargs = {key: redactor.record(value) for key, value in kwargs.items()}
+                args, kwargs = _redacted_call(attr, redactor, args, kwargs)
             result = attr(*args, **kwargs)  # queued now: write order is kept
             return _abandon_on_store_error(result) if inspect.isawaitable(result) else result
 
         return call
+
+
+def _redacted_call(
+    verb: Any, redactor: Redactor, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The arguments of a store call with the run's secrets redacted, but for those that
+    identify (``run_id``, a step's key: see ``plait.secrets.IDENTITY``)."""
+    bound = inspect.signature(verb).bind(*args, **kwargs)
+    for name, value in bound.arguments.items():
+        if name not in IDENTITY:
+            bound.arguments[name] = redactor.record(value)
+    return bound.args, bound.kwargs
 
 
 async def _abandon_on_store_error(pending: Any) -> Any:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from plait import text, values
 from plait.errors import SerializationError
 from plait.ids import new_id
-from plait.secrets import redacted_json
+from plait.secrets import redacted, redacted_json
 from plait.service.pages import Page, check_limit, keyset_after, keyset_page
 from plait.store.areas.workflows import event_value
 from plait.store.base import EventRecord
@@ -47,7 +47,9 @@ class EventService:
             raise SerializationError(
                 "an event's data", values.offending_type(data), str(exc)
             ) from exc
-        payload = redacted_json(payload)  # emitted by a run's step: no secret it read
+        # Emitted by a run's step: none of the secrets it read, in the payload, type or id.
+        payload, type = redacted_json(payload), redacted(type)
+        id = None if id is None else redacted(id)
         store = await self.engine.opened_registry()
         now = self.engine.clock.time()
         event, created, dispatched = await store.emit(org, type, payload, event_id=id,

@@ -461,7 +461,8 @@ class Engine:
         """Cancel a run: it ends ``cancelled`` and never runs another step; so do its children.
 
         ``reason`` and ``by`` are recorded in the run's history and error. A run that already
-        ended is returned unchanged.
+        ended keeps its status, but its live descendants are cancelled all the same (say the
+        children a succeeded run started with ``wait: false``).
         """
         store = await self.opened_store()
         done = await store.cancel_run(run_id, self.clock.time(), reason=reason, actor=by)

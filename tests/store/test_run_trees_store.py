@@ -145,14 +145,15 @@ async def test_a_cancel_again_finishes_an_interrupted_tree_cancel(store: Store) 
     assert child is not None and child.status == "cancelled"
 
 
-async def test_cancelling_an_ended_run_leaves_its_children_running(store: Store) -> None:
+async def test_cancelling_an_ended_run_cancels_its_live_children(store: Store) -> None:
     fence = await held(store, "run_root")
     await store.start_child("run_root", fence, spec("run_c0"))
     await store.finish_run("run_root", fence, "succeeded", b"1", None, T0 + 1)
     done = await store.cancel_run("run_root", T0 + 2)
-    assert done is not None and done.cancelled == ()
+    assert done is not None and done.run.status == "succeeded"
+    assert done.cancelled == ("run_c0",)
     child = await store.get_run("run_c0")
-    assert child is not None and child.status == "pending"
+    assert child is not None and child.status == "cancelled"
 
 
 async def test_the_size_bound_is_exact_when_two_stores_start_children_at_once(

@@ -157,7 +157,8 @@ def runs_cancel(
     run_id: RunId, reason: ReasonOption = None, by: ByOption = None, json: JsonOption = False,
     db: DbOption = None,
 ) -> None:  # fmt: skip
-    """Cancel a run and its children: they end cancelled and run no further step."""
+    """Cancel a run and its live descendants: they end cancelled and run no further step (a run
+    that already ended keeps its status; its live descendants are cancelled)."""
     who = by or _user()
     _show(run_coroutine(lambda: _with_engine(
         db, lambda e: e.cancel(run_id, reason=reason, by=who))), json)  # fmt: skip

@@ -134,7 +134,7 @@ class Cancellation:
     run: RunRecord
     cancelled: tuple[str, ...]
     """The run itself (unless it had already ended) and its descendants that were still live,
-    parents before children; empty when the run had already ended."""
+    parents before children; empty when nothing in the tree was live."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,7 +270,9 @@ class Store(ServiceVerbs, Protocol):
 
         Runnable: ``pending``; ``waiting`` with ``wake_at <= now``; ``running`` with an expired
         lease. Each claimed run becomes ``running``, its fence increments (fencing out any former
-        owner) and its recorded steps come back with it.
+        owner) and its recorded steps come back with it. A run with a cancelled run above it (left
+        live by a tree cancel that stopped between its batches) is cancelled instead, and its
+        parent woken (the parent then meets the same check).
         """
         ...
 
@@ -322,10 +324,16 @@ class Store(ServiceVerbs, Protocol):
         Each becomes ``cancelled`` with its lease cleared and its fence incremented (so a worker
         still executing it can write nothing more), its open human tasks are cancelled, and the
         cancel is recorded in its history with ``actor`` and ``reason`` (descendants: "its parent
-        ... was cancelled"). The run itself is cancelled in one transaction; its descendants
-        then level by level, iteratively, in transactions of a bounded number of runs (a tree of
-        tens of thousands of runs holds the writer briefly at a time). A run cancelled before
-        (an interrupted cancel) has its live descendants cancelled again by a new call.
+        ... was cancelled", or "the tree below run ... was cancelled" below a run that ended by
+        itself). The run itself is cancelled in one transaction; its descendants then level by
+        level, iteratively, in transactions of a bounded number of runs (a tree of tens of
+        thousands of runs holds the writer briefly at a time). The walk passes through runs that
+        ended by themselves, so a run that already ended (say a root that succeeded after
+        starting children it does not wait for) keeps its status but its live descendants are
+        cancelled, and its history records the cancel (detail ``{"descendants": n}``). A run
+        cancelled before (an interrupted cancel) has its live descendants cancelled again by a
+        new call; ``claim_runs`` also cancels, instead of returning, a run with a cancelled run
+        above it.
 
         Returns the run as it now is (unchanged when it had already ended) with the ids of every
         run cancelled, so the caller can stop executing them; ``None`` if the run is unknown.

@@ -8,7 +8,7 @@ runs it outside any write transaction. Each backend (SQLite, PostgreSQL) provide
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from plait.store.base import EventRecord
@@ -59,6 +59,9 @@ class Area:
 
     def _child_ended(self, db: Session, run_id: str, now: float) -> None:
         raise TypeError("provided by ChildrenArea")
+
+    def _cancel_orphans(self, db: Session, run_ids: Sequence[str], now: float) -> set[str]:
+        raise TypeError("provided by TreesArea")
 
     async def _one(self, name: str, params: Mapping[str, Any] | None = None) -> Any:
         """The first row of a named read query, or None."""

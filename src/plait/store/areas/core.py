@@ -86,6 +86,8 @@ class CoreArea(Area):
 
         def op(db: Session) -> list[ClaimedRun]:
             rows = db.run("claim_runs", params).fetchall()
+            orphans = self._cancel_orphans(db, [r[0] for r in rows], now)
+            rows = [r for r in rows if r[0] not in orphans]
             if not rows:
                 return []
             steps = _steps_by_run(db, [r[0] for r in rows])

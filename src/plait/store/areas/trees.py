@@ -76,26 +76,34 @@ class TreesArea(Area):
     async def cancel_run(
         self, run_id: str, now: float, *, reason: str | None = None, actor: str | None = None
     ) -> Cancellation | None:
-        """Cancel the run, then walk its live descendants breadth first, a bounded batch per
-        transaction (see ``Store.cancel_run``): iterative, so no depth of tree overflows a
-        stack, and a wide or deep tree holds the writer briefly at a time."""
+        """Cancel the run, then walk all its descendants breadth first, a bounded batch per
+        transaction, cancelling the live ones (see ``Store.cancel_run``): iterative, so no
+        depth of tree overflows a stack, and a wide or deep tree holds the writer briefly at a
+        time. The walk passes through runs that ended by themselves: a run that succeeded after
+        starting children it does not wait for still has its whole tree cancelled."""
         op = Operation(now, actor, reason)
         first = await self._submit(lambda db: self._cancel_root(db, run_id, op))
         if first is None:
             return None
         record, cancelled, frontier = first
+        above = f"the tree below run {run_id} was cancelled"
         while frontier:
             # The op returns what is left instead of consuming a shared queue: a backend may
             # run an op twice (a batch replayed with savepoints).
-            done, frontier = await self._submit(partial(self._walk, frontier=frontier, op=op))
+            done, frontier = await self._submit(
+                partial(self._walk, frontier=frontier, op=op, above=above)
+            )
             cancelled.extend(done)
+        if cancelled and cancelled[0] != run_id:  # the run had ended: its history says so
+            detail = {"descendants": len(cancelled)}
+            await self._submit(lambda db: add_history(db, run_id, "cancel", op, detail))
         return Cancellation(record, tuple(cancelled))
 
     def _cancel_root(
         self, db: Session, run_id: str, op: Operation
     ) -> tuple[RunRecord, list[str], list[str]] | None:
-        """Cancel ``run_id`` (waking its parent, if any); its live children come next. A run
-        that had ended ``cancelled`` already passes the cancel on too (an interrupted one)."""
+        """Cancel ``run_id`` if it is live (waking its parent, if any); all its children, live
+        or ended, come next."""
         error = {"type": "RunCancelled", "message": _cancel_message(run_id, op),
                  "reason": op.reason, "by": op.actor}  # fmt: skip
         params = {"run_id": run_id, "now": op.now, "error": orjson.dumps(error)}
@@ -108,30 +116,31 @@ class TreesArea(Area):
         record = _fetch_run(db, run_id, with_steps=False)
         if record is None:
             return None
-        if record.status != "cancelled":
-            return record, [], []
-        return record, [run_id] if cancelled else [], _live_children(db, [run_id])
+        return record, [run_id] if cancelled else [], _children(db, [run_id])
 
     def _walk(
-        self, db: Session, frontier: Sequence[str], op: Operation
+        self, db: Session, frontier: Sequence[str], op: Operation, above: str
     ) -> tuple[list[str], list[str]]:
-        """Cancel the runs of ``frontier`` (live children of runs this cancel cancelled) level
-        by level, a few statements per level, until ``TREE_CANCEL_BATCH`` runs are visited;
-        return those cancelled and the ids left. A run that ended meanwhile keeps its children.
-        """
+        """Visit the runs of ``frontier`` (descendants of the cancelled run, live or ended)
+        level by level, a few statements per level, cancelling the live ones, until
+        ``TREE_CANCEL_BATCH`` runs are visited; return those cancelled and the ids left. Every
+        visited run passes its children on, whether it was live, ended by itself, or ended
+        between two batches."""
         cancelled: list[str] = []
         left, budget = list(frontier), TREE_CANCEL_BATCH
         while left and budget > 0:
             level, left = left[:budget], left[budget:]
             budget -= len(level)
-            done = self._cancel_level(db, level, op)
-            cancelled.extend(done)
-            left.extend(_live_children(db, done))
+            cancelled.extend(self._cancel_level(db, level, op, above))
+            left.extend(_children(db, level))
         return cancelled, left
 
-    def _cancel_level(self, db: Session, ids: list[str], op: Operation) -> list[str]:
+    def _cancel_level(self, db: Session, ids: list[str], op: Operation, above: str) -> list[str]:
+        """Cancel the live runs among ``ids``; ``above`` is the reason of one whose parent was
+        not cancelled (it ended by itself)."""
         by = f" by {op.actor}" if op.actor else ""
-        params = {"ids": orjson.dumps(ids).decode(), "now": op.now, "actor": op.actor, "by": by}
+        params = {"ids": orjson.dumps(ids).decode(), "now": op.now, "actor": op.actor, "by": by,
+                  "above": above}  # fmt: skip
         rows = db.run("tree_cancel_runs", params).fetchall()
         for _, org, workflow_id in rows:
             if workflow_id is not None:
@@ -143,9 +152,27 @@ class TreesArea(Area):
             db.run("tree_cancel_tasks", params)
         return done
 
+    def _cancel_orphans(self, db: Session, run_ids: Sequence[str], now: float) -> set[str]:
+        """Inside the transaction that claims ``run_ids``: cancel each one that has a cancelled
+        run above it instead of running it, and return their ids.
 
-def _live_children(db: Session, parents: list[str]) -> list[str]:
+        Only a tree cancel that stopped between its batches (its process died) leaves such a
+        run live; it is caught when a worker next claims it. A run with no parent costs one
+        lookup by primary key, a child one per ancestor up to the nearest cancelled one."""
+        if not run_ids:
+            return set()
+        params = {"ids": orjson.dumps(list(run_ids)).decode()}
+        orphans: set[str] = set()
+        for run_id, ancestor in db.run("tree_cancelled_above", params).fetchall():
+            above = f"its ancestor {ancestor} was cancelled"
+            if self._cancel_level(db, [str(run_id)], Operation(now, None, None), above):
+                self._child_ended(db, str(run_id), now)  # a live parent waiting on it goes next
+                orphans.add(str(run_id))
+        return orphans
+
+
+def _children(db: Session, parents: list[str]) -> list[str]:
     if not parents:
         return []
-    rows = db.run("tree_live_children", {"ids": orjson.dumps(parents).decode()}).fetchall()
+    rows = db.run("tree_children", {"ids": orjson.dumps(parents).decode()}).fetchall()
     return [str(row[0]) for row in rows]

@@ -49,6 +49,8 @@ class Settings:
         max_steps: most steps (nodes, states, parallel children included) in one definition.
         max_name_length: longest name: workflow, step id, event type, secret, webhook, action.
         max_yaml_aliases: most YAML alias references (``*name``) in one document.
+        max_yaml_nodes: most YAML nodes (scalars, lists, mappings, aliases) in one document:
+            YAML is built in Python, about 10 µs a node.
         max_document_depth: deepest nesting of objects and lists in one definition document.
         max_expression_cost: most evaluation work one expression may do (see
             ``docs/expressions.md``): decided when it is saved where the sizes are literal,
@@ -84,6 +86,7 @@ class Settings:
     max_steps: int = 2_000
     max_name_length: int = 200
     max_yaml_aliases: int = 100
+    max_yaml_nodes: int = 250_000
     max_document_depth: int = 100
     max_expression_cost: int = 1_000_000
     max_run_tree_depth: int = 32
@@ -133,6 +136,7 @@ _POSITIVE_LIMITS = (
     "max_steps",
     "max_name_length",
     "max_yaml_aliases",
+    "max_yaml_nodes",
     "max_document_depth",
     "max_expression_cost",
     "max_run_tree_depth",

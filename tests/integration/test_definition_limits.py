@@ -263,4 +263,18 @@ def test_fifty_thousand_yaml_steps_are_refused_before_the_document_is_composed()
     result = check_definition(text)
     assert time.monotonic() - started < 5  # composing it in Python alone took 18 s
     assert [e.path for e in result.errors] == ["$.steps"]
-    assert "50000" in result.errors[0].message
+    # Refused at the 2,001st step, without reading the other 48,000.
+    assert "the number of steps is more than 2000; the limit is 2000" in result.errors[0].message
+    assert "max_steps" in result.errors[0].message
+
+
+def test_a_yaml_document_with_too_many_nodes_is_refused_before_it_is_composed() -> None:
+    text = "name: big\nsteps:\n  - id: a\n    action: log\n    input: {items: [" + ",".join(
+        "1" for _ in range(400_000)
+    ) + "]}\n"  # fmt: skip
+    started = time.monotonic()
+    result = check_definition(text)
+    assert time.monotonic() - started < 10  # composing it took 20 s and more
+    assert [e.path for e in result.errors] == ["$"]
+    assert "the number of YAML nodes" in result.errors[0].message
+    assert "max_yaml_nodes" in result.errors[0].message

@@ -58,3 +58,18 @@ def test_values_refuse_nul_and_surrogates_naming_the_path() -> None:
 def test_values_keep_an_escaped_backslash_u0000_and_valid_unicode_exactly() -> None:
     tricky = {"literal": "\\u0000", "double": "\\\\u0000", "rtl": "\u200f\u05e9", "emoji": "🇳🇴"}
     assert values.decode(values.encode(tricky)) == tricky
+
+
+def test_the_api_parses_a_body_only_when_its_bytes_may_hold_refused_text() -> None:
+    """Emoji escaped as surrogate pairs (Python's json.dumps default) and raw UTF-8 are passed
+    on without a parse; the escapes of NUL and of lone surrogates are caught."""
+    import json
+
+    from plait.api.middleware import _suspicious
+
+    fine = {"name": "😀 é 한국어 \u200f", "n": 1}
+    assert not _suspicious(json.dumps(fine).encode())
+    assert not _suspicious(json.dumps(fine, ensure_ascii=False).encode())
+    for bad in (b'{"a": "x\\u0000"}', b'{"a": "\\ud800"}', b'{"a": "\\ud800\\u0041"}',
+                b'{"a": "\\udc00x"}', b'{"a": "\\uDBFF"}'):  # fmt: skip
+        assert _suspicious(bad), bad

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from plait.definitions.limits import INNER, STEP_KEYS, STEP_MAPS
-from plait.definitions.validate import DefinitionLimitExceeded, join
+from plait.definitions.validate import DefinitionLimitExceeded, InvalidDefinition, Problem, join
 from plait.settings import Settings
 
 __all__ = ["scan"]
@@ -41,6 +41,7 @@ class _Scan:
     frames: list[_Frame] = field(default_factory=list)
     weights: dict[str, int] = field(default_factory=dict)
     aliases: int = 0
+    nodes: int = 0
     steps: int = 0
     top_keys: set[str] = field(default_factory=set)
 
@@ -53,6 +54,11 @@ class _Scan:
             )  # fmt: skip
         role, counted = self.role_of(mapping)
         self.steps += counted
+        if self.steps > self.settings.max_steps:  # refused as soon as it is known
+            where = next((join("$", k) for k in ("steps", "nodes", "states")
+                          if k in self.top_keys), "$")  # fmt: skip
+            raise DefinitionLimitExceeded("the number of steps", f"more than {self.steps - 1}",
+                                          self.settings.max_steps, "max_steps", where)  # fmt: skip
         self.frames.append(_Frame(mapping, role, anchor, self.aliases))
 
     def role_of(self, mapping: bool) -> tuple[str, int]:
@@ -90,6 +96,9 @@ class _Scan:
         self.item_done()
 
     def alias(self, anchor: str) -> None:
+        if any(frame.anchor == anchor for frame in self.frames):
+            problem = f"invalid YAML: the alias *{anchor} is inside its own anchor"
+            raise InvalidDefinition([Problem("$", problem)])
         weight = self.weights.get(anchor, 0)  # unknown, or being composed: the loader says so
         self.aliases += 1 + weight
         limit = self.settings.max_yaml_aliases
@@ -122,27 +131,41 @@ def _under(key: str | None, mapping: bool) -> tuple[str, int]:
     return "", 0
 
 
-def scan(text: str, settings: Settings) -> None:
-    """Refuse a YAML document over ``max_yaml_aliases``, ``max_document_depth`` or
-    ``max_steps`` from its events. Without libyaml, or when it cannot parse the text, this does
-    nothing: the loader then checks (and reports syntax errors) as it composes."""
+def scan(text: str, settings: Settings) -> bool:
+    """Refuse a YAML document over ``max_yaml_aliases``, ``max_yaml_nodes``,
+    ``max_document_depth`` or ``max_steps`` from its events; True when it was read through.
+
+    Without libyaml, or when it cannot parse the text, this returns False: the Python loader
+    then checks (and reports syntax errors) as it composes."""
     if _PARSER is None:
-        return
+        return False
     state = _Scan(settings)
     try:
         for event in yaml.parse(text, Loader=_PARSER):
             _feed(state, event)
     except yaml.YAMLError:
-        return
+        return False
     if state.steps > settings.max_steps:
         where = next((join("$", k) for k in ("steps", "nodes", "states") if k in state.top_keys),
                      "$")  # fmt: skip
         raise DefinitionLimitExceeded("the number of steps", state.steps, settings.max_steps,
                                       "max_steps", where)  # fmt: skip
+    return True
+
+
+_NODES = (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent, yaml.AliasEvent)
 
 
 def _feed(state: _Scan, event: yaml.Event) -> None:
     anchor = getattr(event, "anchor", None)
+    if isinstance(event, _NODES):
+        state.nodes += 1
+        if state.nodes > state.settings.max_yaml_nodes:
+            raise DefinitionLimitExceeded(
+                "the number of YAML nodes (scalars, lists, mappings and aliases)",
+                f"more than {state.settings.max_yaml_nodes:,}",
+                f"{state.settings.max_yaml_nodes:,}", "max_yaml_nodes", "$",
+            )  # fmt: skip
     if isinstance(event, yaml.MappingStartEvent):
         state.start(True, anchor)
     elif isinstance(event, yaml.SequenceStartEvent):

@@ -24,6 +24,7 @@ from plait.cli.common import (
     load_engine,
     print_json,
     run_coroutine,
+    with_engine,
 )
 from plait.engine import Engine
 from plait.runs import RunHandle, RunInfo
@@ -66,14 +67,6 @@ def main_options(
         stream=sys.stderr,
     )
     logs.install()  # no credential or secret value in any line a command logs
-
-
-async def _with_engine(db: str | None, use: Callable[[Engine], Coroutine[Any, Any, T]]) -> T:
-    engine = Engine(db)
-    try:
-        return await use(engine)
-    finally:
-        await engine.close()
 
 
 @app.command()
@@ -125,7 +118,7 @@ def runs_list(
     db: DbOption = None,
 ) -> None:
     """List runs, newest first."""
-    found = run_coroutine(lambda: _with_engine(db, lambda e: e.list_runs(workflow, status, limit)))
+    found = with_engine(db, lambda e: e.list_runs(workflow, status, limit))
     if json:
         print_json([r.to_dict() for r in found])
     else:
@@ -139,7 +132,7 @@ def runs_get(
     db: DbOption = None,
 ) -> None:
     """Show one run with its steps."""
-    _show(run_coroutine(lambda: _with_engine(db, lambda e: e.get_run(run_id))), json)
+    _show(with_engine(db, lambda e: e.get_run(run_id)), json)
 
 
 RunId = Annotated[str, typer.Argument(help="The run's id.")]
@@ -160,8 +153,8 @@ def runs_cancel(
     """Cancel a run and its live descendants: they end cancelled and run no further step (a run
     that already ended keeps its status; its live descendants are cancelled)."""
     who = by or _user()
-    _show(run_coroutine(lambda: _with_engine(
-        db, lambda e: e.cancel(run_id, reason=reason, by=who))), json)  # fmt: skip
+    _show(with_engine(
+        db, lambda e: e.cancel(run_id, reason=reason, by=who)), json)  # fmt: skip
 
 
 @runs_app.command("resume")
@@ -207,7 +200,7 @@ def _operate(
     async def apply(engine: Engine) -> RunInfo:
         return await (await operation(engine)).info()
 
-    _show(run_coroutine(lambda: _with_engine(db, apply)), json)
+    _show(with_engine(db, apply), json)
 
 
 @runs_app.command("signal")
@@ -220,7 +213,7 @@ def runs_signal(
 ) -> None:
     """Send a signal to a run; its ctx.receive(NAME) gets the payload, in order, once."""
     payload = json_argument(data, "--data")
-    sent = run_coroutine(lambda: _with_engine(db, lambda e: e.signal(run_id, name, payload)))
+    sent = with_engine(db, lambda e: e.signal(run_id, name, payload))
     if json:
         print_json(sent)
     else:

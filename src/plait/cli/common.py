@@ -6,7 +6,7 @@ import asyncio
 import importlib
 import os
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -45,6 +45,20 @@ def run_coroutine(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     except PlaitError as exc:
         render.error(str(exc))
         raise typer.Exit(EXIT_ERROR) from exc
+
+
+def with_engine(db: str | None, use: Callable[[Engine], Awaitable[T]]) -> T:
+    """``use`` an engine of the database ``db`` (closed afterwards), errors mapped as by
+    :func:`run_coroutine`."""
+
+    async def go() -> T:
+        engine = Engine(db)
+        try:
+            return await use(engine)
+        finally:
+            await engine.close()
+
+    return run_coroutine(go)
 
 
 def load_engine(target: str) -> Engine:

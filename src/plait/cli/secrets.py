@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import typer
@@ -13,7 +12,13 @@ from rich.console import Console
 from rich.table import Table
 
 from plait.cli import render
-from plait.cli.common import EXIT_USAGE, DbOption, JsonOption, print_json, run_coroutine
+from plait.cli.common import (
+    EXIT_USAGE,
+    DbOption,
+    JsonOption,
+    print_json,
+    with_engine,
+)
 from plait.engine import Engine
 
 OrgOption = Annotated[
@@ -29,17 +34,6 @@ secrets_app = typer.Typer(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(secrets_app, name="secrets")
-
-
-def _call(db: str | None, use: Callable[[Engine], Awaitable[Any]]) -> Any:
-    async def go() -> Any:
-        engine = Engine(db)
-        try:
-            return await use(engine)
-        finally:
-            await engine.close()
-
-    return run_coroutine(go)
 
 
 @secrets_app.command("set")
@@ -61,7 +55,7 @@ def secrets_set(
     Without --value or --from-stdin the value is asked for, hidden, on a terminal.
     """
     secret = _value(value, from_stdin)
-    resource, created = _call(db, lambda e: e.secrets.put(org, name, secret))
+    resource, created = with_engine(db, lambda e: e.secrets.put(org, name, secret))
     if json:
         print_json(resource)
     else:
@@ -88,7 +82,7 @@ def _value(value: str | None, from_stdin: bool) -> str:
 @secrets_app.command("list")
 def secrets_list(org: OrgOption = "default", json: JsonOption = False, db: DbOption = None) -> None:
     """List the organization's secrets: names and timestamps, never values."""
-    found: list[dict[str, Any]] = _call(db, lambda e: e.secrets.list(org=org))
+    found: list[dict[str, Any]] = with_engine(db, lambda e: e.secrets.list(org=org))
     if json:
         print_json(found)
         return
@@ -103,7 +97,7 @@ def secrets_delete(
     name: NameArgument, org: OrgOption = "default", json: JsonOption = False, db: DbOption = None
 ) -> None:
     """Delete a secret: steps that read it afterwards fail, naming it."""
-    _call(db, lambda e: e.secrets.delete(name, org=org))
+    with_engine(db, lambda e: e.secrets.delete(name, org=org))
     if json:
         print_json({"name": name, "deleted": True})
     else:
@@ -129,7 +123,7 @@ def secrets_rotate(json: JsonOption = False, db: DbOption = None) -> None:
 
     To rotate: set PLAIT_SECRET_KEY=NEW,OLD, run this, then set PLAIT_SECRET_KEY=NEW.
     """
-    counts: dict[str, int] = _call(db, lambda e: e.secrets.rotate())
+    counts: dict[str, int] = with_engine(db, lambda e: e.secrets.rotate())
     if json:
         print_json(counts)
         return

@@ -7,7 +7,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
@@ -23,7 +23,7 @@ from plait.cli.common import (
     JsonOption,
     load_engine,
     print_json,
-    run_coroutine,
+    with_engine,
 )
 from plait.engine import Engine
 from plait.keys import (
@@ -144,7 +144,7 @@ def keys_create(
         return await create_key(await engine.opened_store(), org, role,
                                 now=engine.clock.time(), user=user)  # fmt: skip
 
-    new = run_coroutine(lambda: _with_engine(db, create))
+    new = with_engine(db, create)
     if json:
         print_json({**_shown(new.record), "key": new.key})
         return
@@ -161,7 +161,7 @@ def keys_list(org: OrgOption = "default", json: JsonOption = False, db: DbOption
     async def find(engine: Engine) -> list[KeyRecord]:
         return await list_keys(await engine.opened_store(), org)
 
-    found = run_coroutine(lambda: _with_engine(db, find))
+    found = with_engine(db, find)
     if json:
         print_json([_shown(k) for k in found])
         return
@@ -188,7 +188,7 @@ def keys_revoke(
         except KeyNotFound:
             return None
 
-    if run_coroutine(lambda: _with_engine(db, revoke)) is None:
+    if with_engine(db, revoke) is None:
         render.error(f"organization {org!r} has no API key {key_id!r}")
         raise typer.Exit(EXIT_NOT_FOUND)
     typer.echo(f"revoked key {key_id} of {org}")
@@ -199,11 +199,3 @@ def _shown(key: KeyRecord) -> dict[str, object]:
     return {"id": key.id, "org": key.org, "role": key.role, "prefix": key.prefix,
             "user": key.user, "createdAt": shown["createdAt"],
             "revokedAt": shown["revokedAt"]}  # fmt: skip
-
-
-async def _with_engine(db: str | None, use: Callable[[Engine], Awaitable[T]]) -> T:
-    engine = Engine(db)
-    try:
-        return await use(engine)
-    finally:
-        await engine.close()

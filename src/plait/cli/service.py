@@ -6,7 +6,7 @@ serve``) executes them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +19,7 @@ from plait.cli.common import (
     JsonOption,
     json_argument,
     print_json,
-    run_coroutine,
+    with_engine,
 )
 from plait.engine import Engine
 from plait.service.pages import Page
@@ -36,17 +36,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(workflows_app, name="workflows")
     app.add_typer(schedules_app, name="schedules")
     app.command("emit")(emit)
-
-
-def _call(db: str | None, use: Callable[[Engine], Awaitable[Any]]) -> Any:
-    async def go() -> Any:
-        engine = Engine(db)
-        try:
-            return await use(engine)
-        finally:
-            await engine.close()
-
-    return run_coroutine(go)
 
 
 def _document(file: Path) -> dict[str, Any]:
@@ -103,7 +92,7 @@ def workflows_list(
 ) -> None:
     """List workflows (a page: --json prints {items, nextCursor})."""
     where = {"status": status} if status else None
-    page = _call(db, lambda e: e.workflows.find(org, where=where, sort=sort, limit=limit,
+    page = with_engine(db, lambda e: e.workflows.find(org, where=where, sort=sort, limit=limit,
                                                 cursor=cursor))  # fmt: skip
     _page(page, json, render.workflows_table)
 
@@ -116,7 +105,7 @@ def workflows_get(
     db: DbOption = None,
 ) -> None:
     """Show a workflow."""
-    _show(_call(db, lambda e: e.workflows.get(org, ref)), json)
+    _show(with_engine(db, lambda e: e.workflows.get(org, ref)), json)
 
 
 @workflows_app.command("create")
@@ -128,7 +117,7 @@ def workflows_create(
 ) -> None:
     """Store a new workflow (a Draft)."""
     body = _document(file)
-    _show(_call(db, lambda e: e.workflows.create(org, body)), json)
+    _show(with_engine(db, lambda e: e.workflows.create(org, body)), json)
 
 
 @workflows_app.command("update")
@@ -141,7 +130,7 @@ def workflows_update(
 ) -> None:
     """Store a new version with the given fields changed."""
     patch = _document(file)
-    _show(_call(db, lambda e: e.workflows.update(org, ref, patch)), json)
+    _show(with_engine(db, lambda e: e.workflows.update(org, ref, patch)), json)
 
 
 def _verb(verb: str, help_text: str) -> None:
@@ -151,7 +140,7 @@ def _verb(verb: str, help_text: str) -> None:
         json: JsonOption = False,
         db: DbOption = None,
     ) -> None:
-        _show(_call(db, lambda e: getattr(e.workflows, verb)(org, ref)), json)
+        _show(with_engine(db, lambda e: getattr(e.workflows, verb)(org, ref)), json)
 
     command.__doc__ = help_text
     workflows_app.command(verb)(command)
@@ -176,7 +165,7 @@ def workflows_delete(
         await engine.workflows.delete(org, workflow_id)
         return workflow_id
 
-    _deleted("Workflow", _call(db, delete), json)
+    _deleted("Workflow", with_engine(db, delete), json)
 
 
 @workflows_app.command("trigger")
@@ -189,7 +178,7 @@ def workflows_trigger(
 ) -> None:
     """Start a run by hand (a worker executes it)."""
     value = json_argument(input_, "--input")
-    _show(_call(db, lambda e: e.workflows.trigger(org, ref, value)), json)
+    _show(with_engine(db, lambda e: e.workflows.trigger(org, ref, value)), json)
 
 
 def emit(
@@ -202,7 +191,7 @@ def emit(
 ) -> None:
     """Emit an event: it starts the runs of every Activated workflow it triggers."""
     value = json_argument(data, "--data")
-    _show(_call(db, lambda e: e.events.emit(org, type_, value, id=id_, source="cli")), json)
+    _show(with_engine(db, lambda e: e.events.emit(org, type_, value, id=id_, source="cli")), json)
 
 
 @schedules_app.command("list")
@@ -215,7 +204,7 @@ def schedules_list(
     db: DbOption = None,
 ) -> None:
     """List schedules, oldest first (a page: --json prints {items, nextCursor})."""
-    page = _call(db, lambda e: e.schedules.find(org, workflow, limit=limit, cursor=cursor))
+    page = with_engine(db, lambda e: e.schedules.find(org, workflow, limit=limit, cursor=cursor))
     _page(page, json, render.schedules_table)
 
 
@@ -234,7 +223,7 @@ def schedules_create(
     """Attach a cron schedule to a workflow."""
     body = {"workflow": workflow, "cron": cron, "timezone": timezone, "catchup": catchup,
             "maxCatchup": max_catchup, "input": json_argument(input_, "--input")}  # fmt: skip
-    _show(_call(db, lambda e: e.schedules.create(org, body)), json)
+    _show(with_engine(db, lambda e: e.schedules.create(org, body)), json)
 
 
 @schedules_app.command("delete")
@@ -245,5 +234,5 @@ def schedules_delete(
     db: DbOption = None,
 ) -> None:
     """Delete a schedule."""
-    _call(db, lambda e: e.schedules.delete(org, schedule_id))
+    with_engine(db, lambda e: e.schedules.delete(org, schedule_id))
     _deleted("Schedule", schedule_id, json)

@@ -8,14 +8,19 @@ for anyone: ``--as-admin`` completes a task assigned to someone else.
 from __future__ import annotations
 
 import getpass
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from plait.cli.common import DbOption, JsonOption, json_argument, print_json, run_coroutine
+from plait.cli.common import (
+    DbOption,
+    JsonOption,
+    json_argument,
+    print_json,
+    with_engine,
+)
 from plait.cli.render import resource
 from plait.engine import Engine
 
@@ -30,17 +35,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(tasks_app, name="tasks")
 
 
-def _call(db: str | None, use: Callable[[Engine], Awaitable[Any]]) -> Any:
-    async def go() -> Any:
-        engine = Engine(db)
-        try:
-            return await use(engine)
-        finally:
-            await engine.close()
-
-    return run_coroutine(go)
-
-
 @tasks_app.command("list")
 def tasks_list(
     assignee: Annotated[str | None, typer.Option(help="Only tasks of this person.")] = None,
@@ -53,7 +47,9 @@ def tasks_list(
     db: DbOption = None,
 ) -> None:
     """List tasks, newest first (an inbox: --assignee NAME --status open)."""
-    found = _call(db, lambda e: e.tasks.find(org, assignee=assignee, status=status, limit=limit))
+    found = with_engine(
+        db, lambda e: e.tasks.find(org, assignee=assignee, status=status, limit=limit)
+    )
     if json:
         print_json(found)
         return
@@ -74,7 +70,7 @@ def tasks_get(
     db: DbOption = None,
 ) -> None:
     """Show one task."""
-    found = _call(db, lambda e: e.tasks.get(org, task_id))
+    found = with_engine(db, lambda e: e.tasks.get(org, task_id))
     print_json(found) if json else resource(found)
 
 
@@ -102,7 +98,7 @@ def tasks_complete(
         return engine.tasks.complete(org, task_id, decision=decision, comment=comment,
                                      data=answer, by=who, as_admin=as_admin)  # fmt: skip
 
-    done = _call(db, complete)
+    done = with_engine(db, complete)
     if json:
         print_json(done)
     else:

@@ -38,7 +38,7 @@ from plait.definitions.validate import (
     Problem,
     validate,
 )
-from plait.definitions.yaml_scan import scan
+from plait.definitions.yaml_scan import check_aliases, scan, self_alias
 from plait.expressions.cost import cost_limit
 from plait.settings import Settings
 
@@ -172,16 +172,9 @@ class _Loader(yaml.SafeLoader):
         anchor = getattr(event, "anchor", None)
         weight = self.weights.get(anchor or "")
         if weight is None and anchor in self.anchors:
-            line = event.start_mark.line + 1 if event.start_mark else 0
-            problem = f"invalid YAML at line {line}: the alias *{anchor} is inside its own anchor"
-            raise InvalidDefinition([Problem("$", problem)])
+            raise self_alias(str(anchor), event.start_mark.line + 1 if event.start_mark else None)
         self.aliases += 1 + (weight or 0)
-        limit = self.settings.max_yaml_aliases
-        if self.aliases > limit:
-            raise DefinitionLimitExceeded(
-                "the number of YAML aliases (each alias counted with those inside the node it "
-                "names)", self.aliases, limit, "max_yaml_aliases", "$",
-            )  # fmt: skip
+        check_aliases(self.aliases, self.settings)
 
 
 _Loader.yaml_implicit_resolvers = {

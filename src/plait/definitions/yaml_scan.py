@@ -18,7 +18,7 @@ from plait.definitions.limits import INNER, STEP_KEYS, STEP_MAPS
 from plait.definitions.validate import DefinitionLimitExceeded, InvalidDefinition, Problem, join
 from plait.settings import Settings
 
-__all__ = ["scan"]
+__all__ = ["check_aliases", "scan", "self_alias"]
 
 _PARSER = getattr(yaml, "CSafeLoader", None)
 
@@ -97,16 +97,10 @@ class _Scan:
 
     def alias(self, anchor: str) -> None:
         if any(frame.anchor == anchor for frame in self.frames):
-            problem = f"invalid YAML: the alias *{anchor} is inside its own anchor"
-            raise InvalidDefinition([Problem("$", problem)])
+            raise self_alias(anchor)
         weight = self.weights.get(anchor, 0)  # unknown, or being composed: the loader says so
         self.aliases += 1 + weight
-        limit = self.settings.max_yaml_aliases
-        if self.aliases > limit:
-            raise DefinitionLimitExceeded(
-                "the number of YAML aliases (each alias counted with those inside the node it "
-                "names)", self.aliases, limit, "max_yaml_aliases", "$",
-            )  # fmt: skip
+        check_aliases(self.aliases, self.settings)
         self.item_done()
 
     def item_done(self) -> None:
@@ -116,6 +110,23 @@ class _Scan:
                 frame.key, frame.expect_key = None, False
             else:
                 frame.expect_key = True
+
+
+def self_alias(anchor: str, line: int | None = None) -> InvalidDefinition:
+    """The error for ``&a [*a]``: an alias inside the node it names."""
+    at = "" if line is None else f" at line {line}"
+    problem = f"invalid YAML{at}: the alias *{anchor} is inside its own anchor"
+    return InvalidDefinition([Problem("$", problem)])
+
+
+def check_aliases(count: int, settings: Settings) -> None:
+    """Refuse ``count`` aliases (each counted with those inside the node it names) over
+    ``max_yaml_aliases``."""
+    if count > settings.max_yaml_aliases:
+        raise DefinitionLimitExceeded(
+            "the number of YAML aliases (each alias counted with those inside the node it "
+            "names)", count, settings.max_yaml_aliases, "max_yaml_aliases", "$",
+        )  # fmt: skip
 
 
 def _under(key: str | None, mapping: bool) -> tuple[str, int]:

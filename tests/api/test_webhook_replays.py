@@ -144,3 +144,22 @@ async def test_unknown_and_existing_names_answer_alike_when_unauthenticated(
     valid = sign("github", SECRET, body, timestamp=None)
     unknown = await client.post("/~acme/webhooks/nope", headers=valid, content=body)
     assert unknown.status_code == 401  # a signature valid for another webhook proves nothing
+
+
+async def test_a_broken_key_answers_like_an_unknown_name_and_is_logged(
+    client: httpx.AsyncClient, admin: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """A key that no longer opens a webhook's secret is the operator's fault: logged, and the
+    caller gets the same 401 as for a name that does not exist (no 500 that tells names)."""
+    from plait.sealing import SECRET_KEY_ENV, generate_key
+
+    await _hook(client, admin, "github")
+    monkeypatch.setenv(SECRET_KEY_ENV, generate_key())
+    body = b'{"ref": "main"}'
+    valid = sign("github", SECRET, body, timestamp=None)
+    known = await client.post("/~acme/webhooks/gh", headers=valid, content=body)
+    unknown = await client.post("/~acme/webhooks/nope", headers=valid, content=body)
+    assert known.status_code == unknown.status_code == 401
+    assert known.content == unknown.content
+    assert any("cannot be opened" in r.getMessage() for r in caplog.records)

@@ -22,7 +22,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from plait import text, values
-from plait.errors import ConfigurationError, NotFound, PlaitError, SerializationError
+from plait.errors import ConfigurationError, NotFound, SerializationError
 from plait.ids import new_id
 from plait.sealing import SECRET_KEY_ENV, Sealer, SecretUnreadable, sealer_from_env
 from plait.store.areas.webhooks import Delivery
@@ -158,9 +158,12 @@ class WebhookService:
             return spec.secret
         try:
             return self.sealer().open(spec.secret)
-        except (ConfigurationError, SecretUnreadable) as exc:  # a server fault: answered 500
-            raise PlaitError(f"the secret of webhook {spec.name!r} of {spec.org!r} cannot be "
-                             f"opened: {exc}") from exc  # fmt: skip
+        except (ConfigurationError, SecretUnreadable) as exc:
+            # A server fault, logged for the operator; the caller gets the uniform 401 an
+            # unknown name gets, so a broken key does not tell which webhooks exist.
+            log.error("the secret of webhook %r of %r cannot be opened: %s", spec.name,
+                      spec.org, exc)  # fmt: skip
+            raise SignatureRejected("the webhook's secret cannot be opened") from exc
 
     def _decoy(self) -> None:
         """Open a sealed value as a known webhook's secret is opened (same work, same time)."""

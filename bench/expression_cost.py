@@ -4,7 +4,8 @@
     python bench/expression_cost.py --hot      # the per-evaluation overhead of the estimate
 
 The calibration evaluates expressions that stress each part of the estimate (comprehension
-bodies, the deep copies of ``map`` and ``filter``, handing values to CEL, library functions)
+bodies, the deep copies of ``map``, ``filter`` and literals, handing values to CEL and back,
+library functions, the regex engine's slow path)
 with a limit high enough to let them run, and prints the estimate, the time and their ratio.
 The estimate is an upper bound when every ratio stays under ~100-150 ns per unit, so that the
 default ``max_expression_cost`` of 1,000,000 units is ~100 ms of evaluation at most.
@@ -17,7 +18,6 @@ import time
 from typing import Any
 
 from plait.expressions import compile_expression
-from plait.expressions.cost import passing_cost
 
 LITERAL = "[" + ",".join(str(i) for i in range(40)) + "]"
 RECORDS = [{f"field{j}": (j if j % 2 else f"value{j}") for j in range(10)} for _ in range(1000)]
@@ -45,14 +45,19 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("xs.distinct().size()", {"xs": list(range(2_000))}),
     ("s.replace('', 'ab').size()", {"s": "A" * 100_000}),
     ("s.matches('((a{1,30}){1,30}){1,30}')", {"s": "aaaa"}),
+    # the regex engine's slow path: a Unicode \\b over non-ASCII text
+    ("s.matches('(\\\\b.){100}x')", {"s": "\u00e9 " * 50_000}),
+    ("s.matches('(\\\\b.){1000}x')", {"s": "\u00e9 " * 10_000}),
+    # literals copy what they hold; a built result is converted back
+    ("size([" + ",".join(["xs"] * 20) + "])", {"xs": list(range(10_000))}),
+    ("size([" + ",".join(["m"] * 20) + "])", {"m": {f"k{i}": i for i in range(5_000)}}),
+    ("[" + ",".join(["xs"] * 20) + "]", {"xs": list(range(10_000))}),
+    ("[" + ",".join(["xs"] * 20) + "]", {"xs": [f"s{i}" for i in range(10_000)]}),
 ]
 
 
 def estimate(text: str, scope: dict[str, Any]) -> int:
-    expression = compile_expression(text)
-    cap = 10**12
-    spent = expression.cost.at(scope, cap)
-    return spent + passing_cost([v for k, v in scope.items() if k in expression.names], cap)
+    return compile_expression(text).estimate(scope, cost_limit=10**12)
 
 
 def seconds(text: str, scope: dict[str, Any], repeat: int = 3) -> float:

@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from plait import Engine
-from plait.errors import PlaitError
+from plait.errors import LimitExceeded, NotFound, PlaitError
+from plait.testing import assert_eventually
 from tests.api.conftest import WELCOME, Keys, bearer
 from tests.unit.test_expression_cost import FOUR_MAPS, PAIRS
 
@@ -131,3 +132,111 @@ async def test_the_engine_setting_is_the_limit_in_force(engine: Engine) -> None:
         assert "max_expression_cost" in str(refused.value)
     finally:
         await strict.close()
+
+
+# The budgets shared by the expressions evaluated together: one render, one event's dispatch.
+
+NEAR = "customer.items.map(a, customer.items.map(b, a * b)).size() > 0"
+"""A trigger filter well within the limit alone on 60 items (~460 K units)."""
+
+
+async def activated(client: httpx.AsyncClient, admin: dict[str, str], name: str) -> None:
+    created = await client.post("/~acme/workflows", headers=admin,
+                                json={**WELCOME, "name": name, "filter": NEAR})  # fmt: skip
+    assert created.status_code == 201, created.text
+    done = await client.post(f"/~acme/workflows/{created.json()['$id']}/activate", headers=admin)
+    assert done.status_code == 200, done.text
+
+
+async def test_the_filters_one_event_evaluates_share_the_limit(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """N workflows each with a filter near the limit made one emit cost N x 100 ms, inside the
+    store's writer transaction: their estimates add up, and over the limit the emit fails with
+    nothing stored."""
+    for i in range(3):
+        await activated(client, admin, f"near {i}")
+    small = {"type": "Customer.created", "data": {"items": [1, 2, 3]}}
+    started = await client.post("/~acme/events", headers=admin, json=small)
+    assert started.status_code == 202 and len(started.json()["runs"]) == 3, started.text
+    large = {"type": "Customer.created", "id": "evt-large", "data": {"items": list(range(60))}}
+    began = time.perf_counter()
+    refused = await client.post("/~acme/events", headers=admin, json=large)
+    assert time.perf_counter() - began < FAST
+    assert refused.status_code == 422, refused.text
+    detail = refused.json()["detail"]
+    assert "the expressions this event's triggers and waits would evaluate" in detail, detail
+    assert names_the_limit(detail) and "at least 1," in detail
+    stored = await client.get("/~acme/events/evt-large", headers=admin)
+    assert stored.status_code == 404  # nothing stored: not the event, not a run
+    runs = await client.get("/~acme/runs", headers=admin)
+    assert len(runs.json()["items"]) == 3
+
+
+async def test_the_expressions_of_one_step_input_share_the_limit_when_saved(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """Each expression alone is within the limit; the step's input renders all of them."""
+    twenty = "[" + ",".join(["1"] * 20) + "]"
+    dear = f"{twenty}.map(a, {twenty}.map(b, a)).size()"  # ~21 K units
+    fields = {f"f{i}": dear for i in range(60)}
+    step = {"action": "Activity.create", "mapping": fields}
+    response = await create(client, admin, steps=[step])
+    assert response.status_code == 422, response.text[:500]
+    problems = response.json()["errors"]
+    assert [p["path"] for p in problems] == ["$.body.steps[0].mapping"], problems
+    assert "a template of 60 expressions is refused" in problems[0]["message"]
+    assert "together" in problems[0]["message"] and names_the_limit(problems[0]["message"])
+    fewer = {"action": "Activity.create", "mapping": dict(list(fields.items())[:3])}
+    assert (await create(client, admin, steps=[fewer])).status_code == 201
+
+
+async def test_a_step_whose_input_costs_too_much_in_all_fails_naming_the_limit(
+    engine: Engine,
+) -> None:
+    @engine.action("count")
+    async def count(value: Any) -> Any:
+        return value
+
+    dear = "input.items.map(a, input.items.map(b, a * b)).size()"
+    workflow = engine.define({"name": "many", "dialect": "canonical", "steps": [
+        {"kind": "action", "id": "many", "action": "count",
+         "input": {f"f{i}": f"{{{{ {dear} }}}}" for i in range(300)}},
+    ]})  # fmt: skip
+    async with engine:
+        small = await engine.start(workflow, {"items": [1, 2]})
+        assert (await small.result(timeout=30))["many"]["f299"] == 2
+        began = time.perf_counter()
+        large = await engine.start(workflow, {"items": list(range(60))})
+        with pytest.raises(PlaitError) as failed:
+            await large.result(timeout=30)
+        assert time.perf_counter() - began < 5 * FAST
+    message = str(failed.value)
+    assert "the expressions of this template together" in message and names_the_limit(message)
+
+
+async def test_the_waits_one_event_resumes_share_the_limit(engine: Engine) -> None:
+    match = "event.data.items.map(a, event.data.items.map(b, a * b)).size() > n"
+
+    @engine.workflow("waiter")
+    async def waiter(ctx: Any, n: int) -> Any:
+        event = await ctx.wait_for("Order.paid", match=match, scope={"n": n}, timeout=3600)
+        return None if event is None else len(event["data"]["items"])
+
+    async with engine:
+        handles = [await engine.start(waiter, i) for i in range(3)]
+
+        async def waiting() -> bool:
+            runs = [await engine.get_run(h.id) for h in handles]
+            return all(r.status == "waiting" for r in runs)
+
+        await assert_eventually(waiting)
+        with pytest.raises(LimitExceeded) as refused:
+            await engine.events.emit("default", "Order.paid", {"items": list(range(60))},
+                                     id="evt-large")  # fmt: skip
+        assert refused.value.setting == "max_expression_cost"
+        assert "would evaluate" in str(refused.value)
+        with pytest.raises(NotFound):
+            await engine.events.get("default", "evt-large")  # nothing stored
+        await engine.events.emit("default", "Order.paid", {"items": list(range(5))})
+        assert [await h.result(timeout=30) for h in handles] == [5, 5, 5]

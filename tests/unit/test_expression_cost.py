@@ -8,10 +8,15 @@ import time
 import pytest
 
 from plait.expressions import (
+    BudgetExceeded,
     EvaluationTooCostly,
     ExpressionTooCostly,
+    TemplateError,
+    TemplateTooCostly,
     compile_expression,
+    compile_template,
     cost_limit,
+    shared_budget,
 )
 from plait.settings import Settings
 
@@ -131,3 +136,124 @@ def test_values_handed_to_cel_are_counted() -> None:
     with pytest.raises(EvaluationTooCostly):
         expression.evaluate({"xs": [f"item {i}" for i in range(100_000)]})
     assert expression.evaluate({"xs": [f"item {i}" for i in range(1000)]}) is True
+
+
+# The reviewer's findings: what the first estimate missed.
+
+WORD_BOUNDARIES = r"input.s.matches('(\\b.){100}x')"
+"""A Unicode ``\\b`` over non-ASCII text sends the regex engine down its slow path, whose time
+is the text's length times the size of the compiled pattern (13.3 s on 'é ' * 500,000)."""
+
+
+def test_matching_costs_the_text_times_the_pattern() -> None:
+    expression = compile_expression(WORD_BOUNDARIES)
+    expression.check_cost()  # its cost depends on the text
+    text = {"input": {"s": "é " * 500_000}}
+    assert expression.cost.at(text, 10**12) > 100 * Settings().max_expression_cost
+    started = time.perf_counter()
+    with pytest.raises(EvaluationTooCostly) as stopped:
+        expression.evaluate(text)
+    assert time.perf_counter() - started < 0.5  # not 13 s
+    assert names_the_limit(str(stopped.value))
+    wider = compile_expression(r"input.s.matches('(\\b.){300}')")
+    with pytest.raises(EvaluationTooCostly):
+        wider.evaluate({"input": {"s": "é" * 200_000}})  # 6.2 s
+    assert expression.evaluate({"input": {"s": "é " * 100}}) is False
+
+
+def test_matching_a_pattern_read_from_the_scope_costs_its_size_too() -> None:
+    read = compile_expression("input.s.matches(input.pattern)")
+    scope = {"input": {"s": "é " * 100_000, "pattern": r"(\b.){100}x"}}
+    with pytest.raises(EvaluationTooCostly):
+        read.evaluate(scope)
+    assert read.evaluate({"input": {"s": "é " * 100_000, "pattern": "^é"}}) is True
+
+
+def test_ordinary_matching_stays_cheap() -> None:
+    email = compile_expression(r"input.email.matches('^[a-z.]+@[a-z]+\\.[a-z]+$')")
+    scope = {"input": {"email": "ada.lovelace@example.com"}}
+    assert email.cost.at(scope, 10**9) < 3_000
+    assert email.evaluate(scope) is True
+
+
+def test_a_list_literal_costs_the_values_it_copies() -> None:
+    """``[m, m, ...]`` copies ``m`` deeply each time it is built (4.7 s estimated at 42 K)."""
+    copies = ",".join(["data.m"] * 100)
+    expression = compile_expression(f"data.l.exists(y, size([{copies}]) < 0)")
+    scope = {"data": {"l": list(range(100)), "m": {f"k{i}": i for i in range(10_000)}}}
+    started = time.perf_counter()
+    with pytest.raises(EvaluationTooCostly) as stopped:
+        expression.evaluate(scope)
+    assert time.perf_counter() - started < 0.5
+    assert stopped.value.value > 100 * stopped.value.limit
+    small = {"data": {"l": [1, 2], "m": {"a": 1}}}
+    assert expression.evaluate(small) is False
+
+
+def test_a_map_literal_costs_the_values_it_copies() -> None:
+    copies = ", ".join(f"'k{i}': data.m" for i in range(100))
+    expression = compile_expression(f"data.l.exists(y, size({{{copies}}}) < 0)")
+    scope = {"data": {"l": list(range(100)), "m": {f"k{i}": i for i in range(10_000)}}}
+    with pytest.raises(EvaluationTooCostly):
+        expression.evaluate(scope)
+
+
+def test_converting_a_large_result_back_is_counted() -> None:
+    """``[l, l, ...]`` returns 240 copies of ``l``: 10.4 s and 2.4 GB for 100,000 items."""
+    expression = compile_expression("[" + ",".join(["input.l"] * 240) + "]")
+    started = time.perf_counter()
+    with pytest.raises(EvaluationTooCostly):
+        expression.evaluate({"input": {"l": list(range(100_000))}})
+    assert time.perf_counter() - started < 0.5
+    result = expression.evaluate({"input": {"l": [1, 2]}})
+    assert result == [[1, 2]] * 240
+    plain = compile_expression("input.l")  # one chain: a copy of the value, made without CEL
+    assert plain.cost.fixed is not None
+
+
+# One budget per render: the expressions of a template add up.
+
+
+def test_the_expressions_of_one_template_share_the_limit() -> None:
+    """300 expressions of 147 K units each in one template: 3.2 s per render before."""
+    dear = "input.l.map(a, input.l.map(b, a)).size()"
+    template = compile_template({f"f{i}": f"{{{{ {dear} }}}}" for i in range(300)})
+    scope = {"input": {"l": list(range(60))}}
+    each = compile_expression(dear).estimate(scope)
+    assert each < Settings().max_expression_cost  # each alone is within the limit
+    started = time.perf_counter()
+    with pytest.raises(TemplateError) as stopped:
+        template.render(scope)
+    assert time.perf_counter() - started < 0.5
+    message = str(stopped.value)
+    assert names_the_limit(message) and "the expressions of this template together" in message
+    assert isinstance(stopped.value.__cause__, BudgetExceeded)
+    assert stopped.value.__cause__.value <= Settings().max_expression_cost + each
+    assert template.render({"input": {"l": [1, 2]}})["f299"] == 2
+
+
+def test_a_template_too_costly_whatever_the_data_evaluates_nothing() -> None:
+    dear = "[" + ",".join(["1"] * 400) + "].map(a, a + 1).size()"
+    template = compile_template([f"{{{{ {dear} }}}}"] * 300)
+    assert compile_expression(dear).cost.least < Settings().max_expression_cost
+    with pytest.raises(TemplateTooCostly) as refused:
+        template.check_cost()
+    assert refused.value.value == template.least > refused.value.limit
+    with pytest.raises(TemplateTooCostly):
+        template.render({})
+    assert "a template of 300 expressions is refused" in str(refused.value)
+    assert names_the_limit(str(refused.value))
+
+
+def test_a_render_inside_a_shared_budget_spends_from_it() -> None:
+    dear = "input.l.map(a, input.l.map(b, a)).size()"
+    scope = {"input": {"l": list(range(60))}}
+    each = compile_expression(dear).estimate(scope)
+    template = compile_template(f"{{{{ {dear} }}}}")
+    with shared_budget("the fields of this task", limit=each * 2 + 10):
+        template.render(scope)
+        template.render(scope)
+        with pytest.raises(TemplateError) as stopped:
+            template.render(scope)
+    assert "the estimated cost of the fields of this task is at least" in str(stopped.value)
+    template.render(scope)  # outside: the limit is its own again

@@ -34,7 +34,15 @@ from plait.definitions.model import (
     children,
 )
 from plait.errors import LimitExceeded, PlaitError
-from plait.expressions import Expression, ExpressionError, compile_expression, compile_template
+from plait.expressions import (
+    Expression,
+    ExpressionError,
+    Template,
+    TemplateTooCostly,
+    compile_expression,
+    compile_template,
+    current_limit,
+)
 from plait.secrets import SCOPE_NAME as SECRETS
 from plait.settings import Settings
 
@@ -335,9 +343,10 @@ class _Validation:
                 inner = known | {step.as_, LOOP_INDEX}
             elif isinstance(step, SleepStep) and isinstance(step.seconds, str):
                 self.expression(step.seconds, at(step, "seconds"), known)
-            elif isinstance(step, HumanTaskStep):
-                for name, value in step.templates():
-                    self.template(value, at(step, name), known)
+            elif isinstance(step, HumanTaskStep):  # its fields render together
+                fields = [self.template(value, at(step, name), known)
+                          for name, value in step.templates()]  # fmt: skip
+                self.together([f for f in fields if f is not None], step.path or "$")
             elif isinstance(step, WorkflowStep):
                 self.template(step.input, at(step, "input"), known)
             self.check_expressions(children(step), inner)
@@ -371,16 +380,29 @@ class _Validation:
             return
         self.names(compiled, text, where, known)
 
-    def template(self, value: Any, where: str, known: frozenset[str] | set[str]) -> None:
+    def template(self, value: Any, where: str, known: frozenset[str] | set[str]) -> Template | None:
         if value is None:
-            return
+            return None
         try:
             compiled = compile_template(value)
         except ExpressionError as exc:
             self.findings.error(within(where, exc.path), compile_message(exc, exc.expression))
-            return
+            return None
         for path, expression in compiled.expressions:
             self.names(expression, expression.source, within(where, path), known)
+        self.together([compiled], where)
+        return compiled
+
+    def together(self, templates: list[Template], where: str) -> None:
+        """The expressions of one render share ``max_expression_cost``: refuse templates whose
+        expressions cost more together, whatever the data (each one alone is checked apart)."""
+        expressions = [e for template in templates for _, e in template.expressions]
+        limit = current_limit()
+        if len(expressions) < 2 or any(e.cost.least > limit for e in expressions):
+            return
+        least = sum(e.cost.least for e in expressions)
+        if least > limit:
+            self.findings.error(where, str(TemplateTooCostly(len(expressions), least, limit)))
 
     def names(
         self, expression: Expression, text: str, where: str, known: frozenset[str] | set[str]

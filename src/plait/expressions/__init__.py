@@ -13,6 +13,7 @@ from plait.expressions.cel import (
     FUNCTIONS,
     MAX_EXPRESSION_LENGTH,
     MAX_NESTING,
+    BudgetExceeded,
     EvaluationError,
     EvaluationTooCostly,
     Expression,
@@ -21,11 +22,12 @@ from plait.expressions.cel import (
     compile_expression,
     truthy,
 )
-from plait.expressions.cost import cost_limit, current_limit
+from plait.expressions.cost import cost_limit, current_limit, shared_budget
 from plait.expressions.rewrite import rewrite
 from plait.expressions.templates import (
     Template,
     TemplateError,
+    TemplateTooCostly,
     compile_mapping_value,
     compile_template,
     literal_template,
@@ -35,6 +37,7 @@ __all__ = [
     "FUNCTIONS",
     "MAX_EXPRESSION_LENGTH",
     "MAX_NESTING",
+    "BudgetExceeded",
     "EvaluationError",
     "EvaluationTooCostly",
     "Expression",
@@ -42,6 +45,7 @@ __all__ = [
     "ExpressionTooCostly",
     "Template",
     "TemplateError",
+    "TemplateTooCostly",
     "compile_expression",
     "compile_mapping_value",
     "compile_template",
@@ -49,5 +53,6 @@ __all__ = [
     "current_limit",
     "literal_template",
     "rewrite",
+    "shared_budget",
     "truthy",
 ]

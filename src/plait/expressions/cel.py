@@ -22,7 +22,15 @@ import cel
 from cel.stdlib import STDLIB_FUNCTIONS
 
 from plait.errors import LimitExceeded, PlaitError
-from plait.expressions.cost import SETTING, Cost, current_limit, estimate, passing_cost
+from plait.expressions.cost import (
+    SETTING,
+    Budget,
+    Cost,
+    budget_in_force,
+    current_limit,
+    estimate,
+    passing_cost,
+)
 from plait.expressions.rewrite import (
     TRUTHY,
     Analysis,
@@ -132,6 +140,21 @@ class EvaluationTooCostly(EvaluationError):
     def __init__(self, expression: str, value: int, limit: int) -> None:
         self.value, self.limit, self.setting = value, limit, SETTING
         super().__init__(expression, _over(value, limit, " with these values", least=True))
+
+
+class BudgetExceeded(EvaluationTooCostly):
+    """An expression would take the expressions evaluated with it (one template's render, one
+    event's dispatch) over ``max_expression_cost`` together: it is not evaluated.
+
+    Attributes:
+        value: the total estimated cost with this expression, in units.
+        limit: the limit in force.
+        setting: ``max_expression_cost``.
+    """
+
+    def __init__(self, expression: str, budget: Budget, total: int) -> None:
+        self.value, self.limit, self.setting = total, budget.limit, SETTING
+        EvaluationError.__init__(self, expression, str(budget.refusal(total)))
 
 
 def truthy(value: Any) -> bool:
@@ -259,6 +282,28 @@ class Expression:
             reads = self._cost.fixed is None
             raise ExpressionTooCostly(self.source, self._cost.least, limit, reads)
 
+    def estimate(self, scope: Mapping[str, Any], *, cost_limit: int | None = None) -> int:
+        """The estimated cost of evaluating the expression with ``scope``, in units: what
+        ``evaluate`` checks against the limit (handing the values to CEL included).
+
+        Raises:
+            EvaluationTooCostly: it is over ``cost_limit`` (by default the limit in force).
+        """
+        limit = current_limit() if cost_limit is None else cost_limit
+        fixed = self._cost.fixed
+        spent = fixed if fixed is not None else self._cost.at(scope, limit)
+        if spent > limit:
+            raise EvaluationTooCostly(self.source, spent, limit)
+        if self._bare is not None and self._bare in scope:
+            return spent
+        program, variables = self._bind(scope)
+        if program is None:
+            return spent
+        spent += passing_cost(list(variables.values()), limit - spent)
+        if spent > limit:
+            raise EvaluationTooCostly(self.source, spent, limit)
+        return spent
+
     def evaluate(self, scope: Mapping[str, Any], *, cost_limit: int | None = None) -> Any:
         """The value of the expression with ``scope`` bound.
 
@@ -268,7 +313,9 @@ class Expression:
 
         Raises:
             EvaluationTooCostly: its estimated cost with the values of ``scope`` is over the
-                limit (it is not evaluated at all).
+                limit, or over what is left of the budget it shares with the expressions
+                evaluated with it (``BudgetExceeded``, see ``cost.shared_budget``): it is not
+                evaluated at all.
             EvaluationError: a missing key or name, a type error, a failing function.
         """
         limit = current_limit() if cost_limit is None else cost_limit
@@ -276,14 +323,19 @@ class Expression:
         spent = fixed if fixed is not None else self._cost.at(scope, limit)
         if spent > limit:
             raise EvaluationTooCostly(self.source, spent, limit)
+        budget = budget_in_force.get()
         if self._bare is not None:  # ``{{ extract }}``: the value itself, in its own key order
             value = scope.get(self._bare, _MISSING)
             if value is not _MISSING:
+                if budget is not None:
+                    self._spend(budget, spent)
                 return copy_json(value)
         variables: dict[str, Any] = dict(self._functions)
         fast = self._fast
         if fast is not None and fast.bind(scope, variables):
             if fast.direct:  # the whole expression is one chain: its value is the result
+                if budget is not None:
+                    self._spend(budget, spent)
                 return copy_json(variables[fast.direct])
             program, lookup = fast.program, fast.lookup
         else:
@@ -298,6 +350,8 @@ class Expression:
         spent += passing_cost(list(variables.values()), limit - spent)
         if spent > limit:
             raise EvaluationTooCostly(self.source, spent, limit)
+        if budget is not None:
+            self._spend(budget, spent)
         if self._functions:
             _failure.value = None
         try:
@@ -307,6 +361,31 @@ class Expression:
         if self._functions and _failure.value is not None:
             raise EvaluationError(self.source, self._reason(None, scope))
         return _ordered(result) if isinstance(result, dict | list) else result
+
+    def _spend(self, budget: Budget, units: int) -> None:
+        total = budget.over(units)
+        if total is not None:
+            raise BudgetExceeded(self.source, budget, total)
+
+    def _bind(self, scope: Mapping[str, Any]) -> tuple[cel.Program | None, Any]:
+        """The program to run and the variables to hand it; or None and the value itself,
+        when the expression is one chain of the scope that resolves."""
+        variables: dict[str, Any] = dict(self._functions)
+        fast = self._fast
+        if fast is not None and fast.bind(scope, variables):
+            if fast.direct:
+                return None, variables[fast.direct]
+            program, lookup = fast.program, fast.lookup
+        else:
+            program, lookup = self._program, self._lookup
+        for name in lookup:
+            value = scope.get(name, _MISSING)
+            if value is not _MISSING:
+                shape = self._shape.get(name)
+                variables[name] = _prune(value, shape) if shape and type(value) is dict else value
+            elif name in self._optional:
+                variables[name] = None
+        return program, variables
 
     def _reason(self, exc: Exception | None, scope: Mapping[str, Any]) -> str:
         """Explain a failure in the user's terms (runs only when evaluation failed)."""

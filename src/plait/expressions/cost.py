@@ -20,7 +20,16 @@ common-expression-language 0.10), whose cases stress each term:
 - handing values to CEL: a string ~3 us, a float 1.4 us, an int 0.1 us, a map entry ~7 us
   (``PASS_*``); ``==`` on two lists ~1 us per item (``COMPARE``);
 - ``matches`` compiles its pattern on every call: up to ~0.3 s for one that reaches the regex
-  engine's size limit (``\\w{1000}``), hence ``regex_size``.
+  engine's size limit (``\\w{1000}``), hence ``regex_size``; then scans its text, in up to
+  2.8 ns per character per unit of ``regex_size`` on the engine's slow path (a Unicode ``\\b``
+  over non-ASCII text: ``(\\b.){100}x`` over 1 M characters took 13 s), hence ``REGEX_SCAN``;
+- list and map literals copy what they hold, deeply (~80 ns per int, ~75 ns per unit of a map's
+  weight), and a result built by CEL is converted back to Python (~80 ns per int, ~350 ns per
+  string, ~1 us per map entry: ``RESULT``).
+
+Expressions evaluated together share the limit through a ``Budget``: the expressions of one
+template's render (``shared_budget``, used by ``Template.render``) and those of one event's
+dispatch (added up by the router before any is evaluated).
 
 On that machine, busy with other work (load 5 on 2 cores), every case ran at 25-125 ns per
 estimated unit (the deep copies of nested ``map`` being the dearest), so the default limit of
@@ -40,6 +49,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, cast
 
+from plait.errors import LimitExceeded
 from plait.expressions.calls import (
     CHARS_PER_UNIT,
     MACROS,
@@ -52,6 +62,7 @@ from plait.expressions.formula import (
     Formula,
     add,
     compiled,
+    divided,
     largest,
     mul,
     smallest,
@@ -83,8 +94,14 @@ COPY = 2
 """Units per value that ``map`` and ``filter`` copy when they rebuild their result."""
 MAP_ENTRY = 3
 """Weight of one map entry besides its key and value (hashing it when a map is copied)."""
+REGEX_SCAN = 16
+"""Products of a text's length by its pattern's ``regex_size`` per unit: the regex engine's
+slow path (a Unicode ``\\b`` over non-ASCII text) took up to 2.8 ns per product."""
 REGEX_LARGEST = 60_000
 """``regex_size`` of a pattern that reaches the regex engine's size limit (~0.3 s to refuse)."""
+RESULT = 4
+"""Units per value of the result converted back to Python (an int ~0.1 us, a string ~0.35 us,
+a map entry ~1 us)."""
 COMPARE = 10
 """Units per value compared by ``==``, ``!=``, ``<``... (about 1 us per item of two lists)."""
 SCAN = 3
@@ -111,6 +128,49 @@ def cost_limit(limit: int) -> Iterator[None]:
         yield
     finally:
         _limit.reset(token)
+
+
+class Budget:
+    """The units the expressions evaluated together (one template's render, one event's
+    dispatch) may spend in all: ``limit``, of which ``spent`` so far, on ``what``."""
+
+    __slots__ = ("limit", "spent", "what")
+
+    def __init__(self, limit: int, what: str) -> None:
+        self.limit, self.spent, self.what = limit, 0, what
+
+    def over(self, units: int) -> int | None:
+        """Spend ``units`` if they fit; else the total they would make (nothing is spent)."""
+        total = self.spent + units
+        if total > self.limit:
+            return total
+        self.spent = total
+        return None
+
+    def refusal(self, total: int) -> LimitExceeded:
+        """The error for a total of ``total`` units (``at least``: the rest is not counted)."""
+        what = f"the estimated cost of {self.what}"
+        return LimitExceeded(what, f"at least {total:,} units", f"{self.limit:,}", SETTING)
+
+
+budget_in_force: ContextVar[Budget | None] = ContextVar("plait_expression_budget", default=None)
+"""The Budget that evaluations in this context spend from, if any (see ``shared_budget``)."""
+
+
+@contextmanager
+def shared_budget(what: str, limit: int | None = None) -> Iterator[Budget]:
+    """Make the expressions evaluated in this block add up against one limit (by default the
+    one in force); within another such block, its budget is shared."""
+    outer = budget_in_force.get()
+    if outer is not None:
+        yield outer
+        return
+    budget = Budget(current_limit() if limit is None else limit, what)
+    token = budget_in_force.set(budget)
+    try:
+        yield budget
+    finally:
+        budget_in_force.reset(token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,13 +227,26 @@ class Cost:
 
 
 def estimate(tree: Node) -> Cost:
-    """The Cost of an expression from its syntax tree."""
-    cost, _ = _Estimator().node(tree)
+    """The Cost of an expression from its syntax tree, converting its result back to Python
+    included."""
+    estimator = _Estimator()
+    cost, bound = estimator.node(tree)
+    cost = add(cost, mul(RESULT, _built(estimator, tree, bound)))
     keys = variables(cost)
     function = compiled(cost, keys)
     least = function([1] * len(keys))
     measures = tuple(cast(Measure, key) for key in keys)
     return Cost(cost, measures, None if keys else least, least, function)
+
+
+def _built(estimator: _Estimator, node: Node, bound: Bound | None = None) -> Formula:
+    """The weight of the result CEL builds: a value read from the scope as is (a chain, or a
+    branch of ``?:`` that is one) was counted when it was handed to CEL."""
+    if estimator.chain(node) is not None:
+        return 0
+    if isinstance(node, Choice):
+        return largest(_built(estimator, node.then), _built(estimator, node.otherwise))
+    return (bound or estimator.node(node)[1]).weight
 
 
 class _Estimator:
@@ -228,14 +301,17 @@ class _Estimator:
         return add(1, cost), bound.inner()
 
     def list_of(self, node: ListOf) -> tuple[Formula, Bound]:
+        """``[a, b]`` copies its items deeply: it costs their weight besides their nodes."""
         costs, bounds = self.nodes(node.items)
         weight = add(1, *(b.weight for b in bounds))
-        return add(1, len(bounds), *costs), Bound(len(bounds), weight, joined(bounds))
+        cost = add(len(bounds), *costs, mul(COPY, weight))
+        return cost, Bound(len(bounds), weight, joined(bounds))
 
     def map_of(self, node: MapOf) -> tuple[Formula, Bound]:
+        """``{k: v}`` copies its keys and values deeply, as a list literal does."""
         costs, bounds = self.nodes(tuple(part for entry in node.entries for part in entry))
         weight = add(1, MAP_ENTRY * len(node.entries), *(b.weight for b in bounds))
-        cost = add(1, MAP_ENTRY * len(node.entries), *costs)
+        cost = add(MAP_ENTRY * len(node.entries), *costs, mul(COPY, weight))
         return cost, Bound(len(node.entries), weight, joined(bounds))
 
     def unary(self, node: Unary) -> tuple[Formula, Bound]:
@@ -273,9 +349,20 @@ class _Estimator:
         costs, bounds = self.nodes(args)
         work, (size, weight) = call_cost(node.name, bounds)
         if node.name == "matches" and args:
-            work = add(work, mul(REGEX_UNIT, self.regex(args[-1])))
+            work = add(work, self.matching(bounds[0] if len(args) > 1 else None, args[-1]))
         item = bounds[0].inner() if bounds and node.name not in ("split", "join") else None
         return add(1, work, *costs), Bound(size, weight, item)
+
+    def matching(self, text: Bound | None, pattern: Node) -> Formula:
+        """``text.matches(pattern)``: compiling the pattern, then scanning the text, which takes
+        up to its length times the size of the compiled pattern (the regex engine's slow path,
+        taken for instance by a Unicode ``\\b`` over non-ASCII text)."""
+        size = self.regex(pattern)
+        compiling = mul(REGEX_UNIT, size)
+        if text is None:
+            return compiling
+        scanned = min(size, REGEX_LARGEST) if isinstance(size, int) else size
+        return add(compiling, divided(mul(text.size, scanned), REGEX_SCAN))
 
     def regex(self, pattern: Node) -> Formula:
         """The ``regex_size`` of a pattern: of a literal now, of a scope value when it is read;
@@ -408,7 +495,11 @@ _BULK = 32
 def weight_of(value: Any, cap: int) -> int:
     """Values in ``value``, deeply (map entries and long strings weigh more); the walk stops
     once the weight passes ``cap``, so measuring never costs more than the limit allows."""
-    return _walk([value], _WEIGHT, cap)
+    kind = type(value)
+    if kind is str:  # most of what expressions read: no walk
+        return _WEIGHT.text + len(value) // CHARS_PER_UNIT
+    units = _WEIGHT.scalar.get(kind)
+    return units if units is not None else _walk([value], _WEIGHT, cap)
 
 
 def passing_cost(values: list[Any], cap: int) -> int:

@@ -21,6 +21,7 @@ from plait.expressions.cel import (
     compile_expression,
     copy_json,
 )
+from plait.expressions.cost import SETTING, Budget, budget_in_force, current_limit
 
 Render = Callable[[Mapping[str, Any]], Any]
 
@@ -44,23 +45,66 @@ class TemplateError(EvaluationError):
         return field + super()._message()
 
 
+class TemplateTooCostly(TemplateError):
+    """The expressions of a template cost more than ``max_expression_cost`` together, whatever
+    the data: none of them is evaluated.
+
+    Attributes:
+        value: the sum of their estimated costs with one item in each list, map and string.
+        limit: the limit in force.
+        setting: ``max_expression_cost``.
+    """
+
+    def __init__(self, count: int, value: int, limit: int) -> None:
+        self.value, self.limit, self.setting = value, limit, SETTING
+        self.count = count
+        refusal = Budget(limit, TOGETHER).refusal(value)
+        super().__init__("", "", str(refusal))
+
+    def _message(self) -> str:
+        return f"a template of {self.count} expressions is refused: {self.reason}"
+
+
+TOGETHER = "the expressions of this template together"
+"""What a render's budget is spent on (named in its error)."""
+
+
 class Template:
     """A compiled template; ``render`` it against a scope.
+
+    The expressions of one render share one budget of ``max_expression_cost``: their costs add
+    up, each checked before it is evaluated (see ``cost.shared_budget``).
 
     Attributes:
         expressions: ``(field path, expression)`` for every expression, in document order.
         is_literal: True when there is no expression anywhere.
+        least: the sum of their estimated costs with one item in each list, map and string.
     """
 
-    __slots__ = ("_render", "_value", "expressions", "is_literal")
+    __slots__ = ("_fixed", "_render", "_value", "expressions", "is_literal", "least")
 
     def __init__(
         self, expressions: list[tuple[str, Expression]], render: Render | None, value: Any
     ) -> None:
         self.expressions = expressions
         self.is_literal = render is None
+        self.least = sum(expression.cost.least for _, expression in expressions)
+        fixed = [expression.cost.fixed for _, expression in expressions]
+        # One expression has the limit to itself; fixed costs add up to a fixed total.
+        self._fixed = 0 if len(fixed) < 2 else self.least if None not in fixed else None
         self._render = render
         self._value = value
+
+    def check_cost(self, limit: int | None = None) -> None:
+        """Refuse the template if its expressions cost more than ``limit`` (by default the
+        limit in force) together, whatever the data.
+
+        Raises:
+            TemplateTooCostly: even with one item in each list, map and string they read.
+        """
+        limit = current_limit() if limit is None else limit
+        if self.least > limit:
+            raise TemplateTooCostly(len(self.expressions), self.least, limit)
 
     def __repr__(self) -> str:
         return f"Template({self._value!r})"
@@ -73,7 +117,16 @@ class Template:
         """
         if self._render is None:
             return copy_json(self._value)
-        return self._render(scope)
+        if self._fixed is not None and self._fixed <= current_limit():
+            return self._render(scope)  # fixed costs within the limit: nothing to count
+        if budget_in_force.get() is not None:
+            return self._render(scope)  # its expressions spend from the budget in force
+        self.check_cost()
+        token = budget_in_force.set(Budget(current_limit(), TOGETHER))
+        try:
+            return self._render(scope)
+        finally:
+            budget_in_force.reset(token)
 
 
 def compile_template(value: Any) -> Template:

@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from plait.definitions.model import HumanTaskStep
-from plait.expressions import EvaluationError, Template, compile_template
+from plait.expressions import EvaluationError, Template, compile_template, shared_budget
 from plait.interpreter.located import locator
 from plait.runtime.human import Escalation, TaskSpec
 
@@ -49,9 +49,10 @@ async def run_human_task(run: _Run, node: Node, frame: Frame, key: str) -> Any:
 def _render(step: HumanTaskStep, frame: Frame) -> dict[str, Any]:
     scope = frame.scope()
     rendered: dict[str, Any] = {}
-    for name, value in step.templates():
-        template = _compiled(value) if isinstance(value, str) else compile_template(value)
-        rendered[name] = template.render(scope)
+    with shared_budget(f"the expressions of human task {step.id!r} together"):
+        for name, value in step.templates():
+            template = _compiled(value) if isinstance(value, str) else compile_template(value)
+            rendered[name] = template.render(scope)
     return rendered
 
 

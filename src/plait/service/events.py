@@ -4,10 +4,11 @@ every Activated workflow whose trigger matches and resumes every run waiting for
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from plait import text, values
-from plait.errors import SerializationError
+from plait.errors import LimitExceeded, PlaitError, SerializationError
 from plait.ids import new_id
 from plait.secrets import redacted, redacted_json
 from plait.service.pages import Page, check_limit, keyset_after, keyset_page
@@ -107,6 +108,7 @@ class Router:
         decision = Decision()
         seen = event_value(event)
         scope = {"event": seen, "data": seen["data"]}
+        self._check_cost(event, self._expressions(event, triggers, waits, seen, scope))
         for trigger in triggers:
             if trigger.kind == "definition" and trigger.definition.get("machine"):
                 delivery = self.engine.machines.delivery(trigger, event, seen)
@@ -120,6 +122,54 @@ class Router:
             if wait.match is None or self._holds(wait.match, {**(wait.scope or {}), "event": seen}):
                 decision.resolves.append(wait)
         return decision
+
+    def _check_cost(
+        self, event: EventRecord, expressions: Iterator[tuple[Expression, dict[str, Any]]]
+    ) -> None:
+        """Refuse the event if the expressions its dispatch would evaluate cost more than
+        ``max_expression_cost`` together: estimated before any is evaluated (one too costly by
+        itself is not evaluated: it does not match, as ``_holds`` says)."""
+        from plait.expressions import EvaluationTooCostly
+        from plait.expressions.cost import SETTING, current_limit
+
+        limit, total = current_limit(), 0
+        for expression, scope in expressions:
+            try:
+                total += expression.estimate(scope, cost_limit=limit)
+            except EvaluationTooCostly:
+                continue
+            if total > limit:
+                what = "the estimated cost of the expressions this event's triggers and waits " \
+                       "would evaluate"  # fmt: skip
+                raise LimitExceeded(what, f"at least {total:,} units", f"{limit:,}", SETTING)
+
+    def _expressions(
+        self, event: EventRecord, triggers: list[TriggerCandidate], waits: list[WaitCandidate],
+        seen: dict[str, Any], scope: dict[str, Any],
+    ) -> Iterator[tuple[Expression, dict[str, Any]]]:  # fmt: skip
+        """Each expression the dispatch of ``event`` may evaluate, with its scope: trigger
+        filters and debounce keys, state machines' correlations, waits' matches."""
+        from plait.expressions import ExpressionError, compile_expression
+
+        local = {**scope, event.type.split(".", 1)[0].lower(): seen["data"]}
+        for trigger in triggers:
+            if trigger.kind != "definition":
+                continue
+            try:
+                if trigger.definition.get("machine"):
+                    yield self.engine.machines.correlation(trigger), scope
+                    continue
+                filter_, key, _ = self._plan(trigger)
+            except (ExpressionError, PlaitError):  # not evaluated either: see ``_start``
+                continue
+            yield from ((e, local) for e in (filter_, key) if e is not None)
+        for wait in waits:
+            if wait.match is not None:
+                try:
+                    matcher = compile_expression(wait.match)
+                except ExpressionError:
+                    continue
+                yield matcher, {**(wait.scope or {}), "event": seen}
 
     def _start(
         self, trigger: TriggerCandidate, event: EventRecord, seen: dict[str, Any],

@@ -69,6 +69,10 @@ class MachineService:
         return self._delivery(machine, trigger.workflow_id, trigger.name, trigger.version,
                               str(key), event.type, seen)  # fmt: skip
 
+    def correlation(self, trigger: TriggerCandidate) -> Expression:
+        """The correlation expression of the machine ``trigger`` (compiled once per version)."""
+        return self._compiled(trigger.workflow_id, trigger.version, trigger.definition)[1]
+
     def _delivery(
         self, machine: Machine, workflow_id: str, name: str, version: int, key: str,
         event_type: str, seen: dict[str, Any],

@@ -240,3 +240,29 @@ async def test_the_waits_one_event_resumes_share_the_limit(engine: Engine) -> No
             await engine.events.get("default", "evt-large")  # nothing stored
         await engine.events.emit("default", "Order.paid", {"items": list(range(5))})
         assert [await h.result(timeout=30) for h in handles] == [5, 5, 5]
+
+
+async def test_a_machines_correlation_counts_with_the_filters(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """Two filters near the limit fit together; a state machine's correlation on the same event
+    type takes the dispatch over it."""
+    for i in range(2):
+        await activated(client, admin, f"near {i}")
+    machine = {
+        "name": "counter", "initial": "open", "events": {"Customer.created": "start"},
+        "correlation": "string(data.items.map(a, data.items.map(b, a * b)).size())",
+        "states": {"open": {"on": {"start": "done"}}, "done": {"type": "final"}},
+    }  # fmt: skip
+    event = {"type": "Customer.created", "data": {"items": list(range(60))}}
+    started = await client.post("/~acme/events", headers=admin, json=event)
+    assert started.status_code == 202 and len(started.json()["runs"]) == 2, started.text[:300]
+    created = await client.post("/~acme/workflows", headers=admin, json=machine)
+    assert created.status_code == 201, created.text[:300]
+    done = await client.post(f"/~acme/workflows/{created.json()['$id']}/activate", headers=admin)
+    assert done.status_code == 200, done.text[:300]
+    refused = await client.post("/~acme/events", headers=admin, json=event)
+    assert refused.status_code == 422, refused.text[:300]
+    assert names_the_limit(refused.json()["detail"])
+    small = {"type": "Customer.created", "data": {"items": [1, 2]}}
+    assert len((await client.post("/~acme/events", headers=admin, json=small)).json()["runs"]) == 3

@@ -105,6 +105,13 @@ async def test_an_org_cap_keeps_a_worker_for_other_organizations() -> None:
         await asyncio.gather(*acme, return_exceptions=True)
 
 
+async def queued(pool: CodePool, org: str) -> None:
+    async def waiting() -> bool:
+        return pool.waiting.get(org, 0) == 1
+
+    await assert_eventually(waiting, timeout=20)
+
+
 async def test_one_organization_alone_uses_the_whole_pool_without_a_cap(pool: CodePool) -> None:
     calls = [asyncio.create_task(pool.run(busy(0.5), org="acme")) for _ in range(2)]
     await started(pool, "acme", 2)
@@ -115,7 +122,7 @@ async def test_a_waiting_call_that_is_cancelled_gives_up_its_turn(pool: CodePool
     holding = [asyncio.create_task(pool.run(busy(0.5), org="acme")) for _ in range(2)]
     await started(pool, "acme", 2)
     waiting = asyncio.create_task(pool.run("return 'never'", org="globex"))
-    await asyncio.sleep(0)
+    await queued(pool, "globex")
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiting
@@ -130,7 +137,7 @@ async def test_closing_the_pool_fails_the_calls_that_wait() -> None:
     holding = asyncio.create_task(pool.run(busy(5), org="acme"))
     await started(pool, "acme", 1)
     waiting = asyncio.create_task(pool.run("return 1", org="globex"))
-    await asyncio.sleep(0)
+    await queued(pool, "globex")
     await pool.close()
     for call in (holding, waiting):
         with pytest.raises(CodeActionError, match="closed"):

@@ -266,6 +266,11 @@ class CodePool:
         """Calls running now, by organization (for monitoring)."""
         return self._share.running
 
+    @property
+    def waiting(self) -> dict[str | None, int]:
+        """Calls waiting for a worker, by organization (for monitoring)."""
+        return self._share.waiting
+
     async def __aenter__(self) -> CodePool:
         await self.start()
         return self

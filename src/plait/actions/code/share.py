@@ -40,6 +40,11 @@ class FairShare(Generic[Unit]):
         """Units held, by organization (only organizations holding one)."""
         return {org: count for org, count in self._running.items() if count}
 
+    @property
+    def waiting(self) -> dict[Org, int]:
+        """Calls waiting for a unit, by organization (only organizations with one waiting)."""
+        return {org: len(queue) for org, queue in self._waiting.items() if queue}
+
     def add(self, unit: Unit) -> None:
         """A unit becomes available (at start)."""
         self._free.append(unit)

@@ -330,23 +330,11 @@ class Expression:
                 if budget is not None:
                     self._spend(budget, spent)
                 return copy_json(value)
-        variables: dict[str, Any] = dict(self._functions)
-        fast = self._fast
-        if fast is not None and fast.bind(scope, variables):
-            if fast.direct:  # the whole expression is one chain: its value is the result
-                if budget is not None:
-                    self._spend(budget, spent)
-                return copy_json(variables[fast.direct])
-            program, lookup = fast.program, fast.lookup
-        else:
-            program, lookup = self._program, self._lookup
-        for name in lookup:
-            value = scope.get(name, _MISSING)
-            if value is not _MISSING:
-                shape = self._shape.get(name)
-                variables[name] = _prune(value, shape) if shape and type(value) is dict else value
-            elif name in self._optional:
-                variables[name] = None
+        program, variables = self._bind(scope)
+        if program is None:  # the whole expression is one chain: its value is the result
+            if budget is not None:
+                self._spend(budget, spent)
+            return copy_json(variables)
         spent += passing_cost(list(variables.values()), limit - spent)
         if spent > limit:
             raise EvaluationTooCostly(self.source, spent, limit)

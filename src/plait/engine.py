@@ -33,14 +33,15 @@ from plait.runs import RunHandle, RunInfo
 from plait.runtime.executor import Runtime
 from plait.service import operations
 from plait.settings import Settings
-from plait.store.base import RUN_STATUSES, ClaimedRun, NewRun, RunRecord, Store
+from plait.store.base import Store
+from plait.store.records import RUN_STATUSES, ClaimedRun, NewRun, RunRecord
 from plait.store.urls import open_store
 from plait.worker.worker import Worker
 from plait.workflow import Workflow, WorkflowFn
 
 if TYPE_CHECKING:
     from plait.definitions.model import Definition
-    from plait.store.registry import WorkflowRecord
+    from plait.store.records import WorkflowRecord
     from plait.sync import SyncEngine
 
 log = logging.getLogger(__name__)
@@ -251,7 +252,7 @@ class Engine:
 
     async def _sync_registry(self, store: Store) -> None:
         """Show this process's registered workflows in the registry (read-only, org default)."""
-        from plait.store.registry import WorkflowRecord
+        from plait.store.records import WorkflowRecord
 
         now = self.clock.time()
         for workflow in self.registered.values():

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol, get_args, runtime_checkable
 
 from plait.errors import ConfigurationError, NotFound, PlaitError
-from plait.store.base import iso_time
+from plait.store.records import iso_time
 
 Role = Literal["viewer", "runner", "editor", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)

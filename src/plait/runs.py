@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from plait import values
 from plait.errors import ResultTimeout, RunNotFound, WorkflowCancelled, WorkflowFailed
-from plait.store.base import TERMINAL, RunRecord, StepRecord
+from plait.store.records import TERMINAL, RunRecord, StepRecord
 
 if TYPE_CHECKING:
     from plait.engine import Engine

@@ -41,7 +41,7 @@ from croniter import CroniterBadDateError, croniter
 
 from plait.errors import PlaitError
 from plait.ids import new_id
-from plait.store.base import iso_time
+from plait.store.records import iso_time
 from plait.values import encode, offending_type
 
 Catchup = Literal["skip", "all"]

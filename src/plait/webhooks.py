@@ -42,7 +42,7 @@ import orjson
 
 from plait.errors import PlaitError
 from plait.ids import new_id
-from plait.store.base import iso_time
+from plait.store.records import iso_time
 
 SCHEMES = ("hmac-sha256", "stripe", "github")
 """The signature schemes a webhook can use."""

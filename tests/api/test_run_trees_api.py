@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from plait import Engine
-from plait.store.base import NewRun
+from plait.store.records import NewRun
 from plait.testing import assert_eventually
 from tests.backends import select
 

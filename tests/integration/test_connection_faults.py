@@ -22,7 +22,7 @@ from plait.api import create_app
 from plait.errors import DatabaseUnavailable
 from plait.keys import create_key
 from plait.settings import Settings
-from plait.store.base import NewRun
+from plait.store.records import NewRun
 from plait.store.urls import open_store
 from plait.testing import assert_eventually
 from tests.backends import database_url

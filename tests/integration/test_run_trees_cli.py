@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from plait import Engine
-from plait.store.base import NewRun
+from plait.store.records import NewRun
 from tests.backends import select
 from tests.integration.test_service_cli import data, plait
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from plait import Context, Engine, WorkflowCancelled, WorkflowFailed
-from plait.store.base import WorkerInfo
+from plait.store.records import WorkerInfo
 from plait.testing import VirtualClock, assert_eventually
 from plait.worker import liveness
 from tests.integration.helpers import Gate, Held, counter, pump, wait_status

@@ -8,7 +8,8 @@ import pytest
 
 from plait.errors import LeaseLost, RunEnded, RunNotFound
 from plait.store.areas.backend import StoreBackend
-from plait.store.base import NewChild, NewRun, StepRecord, Store
+from plait.store.base import Store
+from plait.store.records import NewChild, NewRun, StepRecord
 
 T0 = 1_800_000_000.0
 

@@ -11,7 +11,8 @@ import orjson
 import pytest
 
 from plait.errors import InvalidQuery, SerializationError, StoreError
-from plait.store.base import EventRecord, Store
+from plait.store.base import Store
+from plait.store.records import EventRecord
 from plait.store.sqlite.store import SQLiteStore
 
 T0 = 1_800_000_000.0  # 2027-01-15T08:00:00Z

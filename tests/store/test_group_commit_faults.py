@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from plait.errors import StoreError
-from plait.store.base import NewRun, Store
+from plait.store.base import Store
+from plait.store.records import NewRun
 from plait.store.session import Session
 
 

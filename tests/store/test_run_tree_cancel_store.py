@@ -11,7 +11,8 @@ import orjson
 import pytest
 
 from plait.store.areas import trees
-from plait.store.base import NewRun, Store
+from plait.store.base import Store
+from plait.store.records import NewRun
 from tests.backends import select
 
 T0 = 1_800_000_000.0

@@ -8,7 +8,8 @@ from typing import Any
 
 import orjson
 
-from plait.store.base import NewChild, NewRun, StepRecord, Store
+from plait.store.base import Store
+from plait.store.records import NewChild, NewRun, StepRecord
 from tests.backends import select
 
 T0 = 1_800_000_000.0

@@ -7,7 +7,7 @@ import sqlite3
 from importlib import resources
 from pathlib import Path
 
-from plait.store.base import NewRun, StepRecord
+from plait.store.records import NewRun, StepRecord
 from plait.store.sqlite.store import MIGRATIONS, SQLiteStore
 
 T0 = 1_800_000_000.0

@@ -7,8 +7,8 @@ import asyncio
 from typing import Any
 
 from plait.store.areas.backend import StoreBackend
-from plait.store.base import EventRecord, Store
-from plait.store.registry import MachineDelivery, RunToStart
+from plait.store.base import Store
+from plait.store.records import EventRecord, MachineDelivery, RunToStart
 
 NOW = 1_800_000_000.0
 

@@ -7,7 +7,8 @@ import asyncio
 import pytest
 
 from plait.errors import LeaseLost
-from plait.store.base import NewRun, StepRecord, Store, WorkerInfo
+from plait.store.base import Store
+from plait.store.records import NewRun, StepRecord, WorkerInfo
 
 T0 = 1_800_000_000.0
 

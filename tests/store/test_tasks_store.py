@@ -8,8 +8,8 @@ import asyncio
 import orjson
 
 from plait.store.areas.backend import StoreBackend
-from plait.store.areas.tasks import Completion, NewTask
-from plait.store.base import NewRun, StepRecord, Store
+from plait.store.base import Store
+from plait.store.records import Completion, NewRun, NewTask, StepRecord
 
 T0 = 1_800_000_000.0
 DUE = T0 + 60

@@ -4,7 +4,7 @@ import pytest
 
 from plait import NonDeterminismError
 from plait.runtime.replay import Replay
-from plait.store.base import StepRecord
+from plait.store.records import StepRecord
 
 
 def _rec(key: str, position: int, kind: str = "step") -> StepRecord:

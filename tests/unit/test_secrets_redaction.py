@@ -13,7 +13,7 @@ from plait.definitions.model import ActionStep
 from plait.expressions import compile_template
 from plait.interpreter.secrets import EVERY, secret_names
 from plait.secrets import Redactor, check_name, marker
-from plait.store.base import StepRecord
+from plait.store.records import StepRecord
 
 
 def redactor(**secrets: str) -> Redactor:

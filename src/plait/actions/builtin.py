@@ -17,7 +17,7 @@ import orjson
 from plait.actions.base import ActionContext, ActionError, ActionRegistry
 from plait.actions.records import make_record_action
 from plait.secrets import redacted, redacted_value
-from plait.store.base import keyed_event_id
+from plait.store.records import keyed_event_id
 from plait.values import encode
 
 _METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"})

@@ -43,7 +43,7 @@ from plait.interpreter.frame import Frame, truthy
 from plait.interpreter.located import at_path
 from plait.interpreter.plan import Node, Plan, _node
 from plait.interpreter.run import Interpret, _Run
-from plait.store.base import StepRecord
+from plait.store.records import StepRecord
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

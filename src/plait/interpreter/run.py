@@ -34,8 +34,7 @@ from plait.interpreter.plan import GROUPS, Node, Plan
 from plait.interpreter.secrets import secret_scope
 from plait.runtime.context import Context
 from plait.runtime.signals import Suspend
-from plait.store.areas.operations import COMPENSATED
-from plait.store.base import StepRecord
+from plait.store.records import COMPENSATED, StepRecord
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator

@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from plait import values
 from plait.errors import ChildWorkflowFailed, SerializationError, StepFailed
-from plait.store.areas.children import child_run_id
-from plait.store.base import TERMINAL, NewChild, StepRecord
+from plait.store.records import TERMINAL, NewChild, StepRecord, child_run_id
 from plait.workflow import Workflow
 
 if TYPE_CHECKING:

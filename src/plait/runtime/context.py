@@ -18,7 +18,7 @@ from plait.retry import RetryPolicy, seconds_of
 from plait.runtime.replay import Replay
 from plait.runtime.signals import Suspend
 from plait.secrets import RunSecrets
-from plait.store.base import StepRecord
+from plait.store.records import StepRecord
 
 if TYPE_CHECKING:
     from plait.clock import Clock

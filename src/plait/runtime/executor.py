@@ -27,7 +27,8 @@ from plait.secrets import IDENTITY, Redactor, RunSecrets
 if TYPE_CHECKING:
     from plait.clock import Clock
     from plait.settings import Settings
-    from plait.store.base import ClaimedRun, Store
+    from plait.store.base import Store
+    from plait.store.records import ClaimedRun
     from plait.workflow import Workflow
 
 log = logging.getLogger(__name__)

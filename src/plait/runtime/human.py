@@ -20,8 +20,7 @@ from plait import values
 from plait.errors import StepFailed, TaskExpired
 from plait.ids import new_id
 from plait.retry import seconds_of
-from plait.store.areas.tasks import NewTask, TaskRecord
-from plait.store.base import StepRecord, iso_time
+from plait.store.records import NewTask, StepRecord, TaskRecord, iso_time
 
 if TYPE_CHECKING:
     from plait.runtime.context import Context, _Call

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from plait import values
 from plait.errors import SerializationError
-from plait.store.base import StepRecord
+from plait.store.records import StepRecord
 
 if TYPE_CHECKING:
     from plait.runtime.context import Context, _Call

@@ -8,7 +8,7 @@ its index among all calls of the run. Both are assigned synchronously when the c
 from __future__ import annotations
 
 from plait.errors import NonDeterminismError
-from plait.store.base import StepRecord
+from plait.store.records import StepRecord
 
 
 class Replay:

@@ -13,7 +13,7 @@ from plait import values
 from plait.clock import within, working
 from plait.errors import LeaseLost, SerializationError, StepFailed, StepTimeout
 from plait.retry import NO_RETRY, RetryPolicy
-from plait.store.base import StepRecord
+from plait.store.records import StepRecord
 
 if TYPE_CHECKING:
     from plait.clock import Clock

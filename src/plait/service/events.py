@@ -12,9 +12,14 @@ from plait.errors import LimitExceeded, PlaitError, SerializationError
 from plait.ids import new_id
 from plait.secrets import redacted, redacted_json
 from plait.service.pages import Page, check_limit, keyset_after, keyset_page
-from plait.store.areas.workflows import event_value
-from plait.store.base import EventRecord
-from plait.store.registry import Decision, RunToStart, TriggerCandidate, WaitCandidate
+from plait.store.records import (
+    Decision,
+    EventRecord,
+    RunToStart,
+    TriggerCandidate,
+    WaitCandidate,
+    event_value,
+)
 
 if TYPE_CHECKING:
     from plait.engine import Engine

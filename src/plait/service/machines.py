@@ -25,15 +25,13 @@ from plait.errors import (
 )
 from plait.ids import new_id
 from plait.service.resources import iso
-from plait.store.base import EventRecord
-from plait.store.registry import MachineDelivery, RunToStart, TriggerCandidate
+from plait.store.records import EventRecord, MachineDelivery, RunToStart, TriggerCandidate
 
 if TYPE_CHECKING:
     from plait.definitions.model import Machine
     from plait.engine import Engine
     from plait.expressions import Expression
-    from plait.store.areas.machines import MachineInstance
-    from plait.store.registry import WorkflowRecord
+    from plait.store.records import MachineInstance, WorkflowRecord
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +126,7 @@ class MachineService:
             raise WorkflowNotActive(record.name, record.status)
         now = self.engine.clock.time()
         event = EventRecord(id or new_id("event"), org, type, payload, "api", None, now)
-        from plait.store.areas.workflows import event_value
+        from plait.store.records import event_value
 
         delivery = self._delivery(machine, record.id, record.name, record.version, key, type,
                                   event_value(event))  # fmt: skip

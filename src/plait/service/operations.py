@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from plait.ids import new_id
-from plait.store.areas.operations import HistoryEntry, Operation
-from plait.store.base import iso_time
+from plait.store.records import HistoryEntry, Operation, iso_time
 
 if TYPE_CHECKING:
     from plait.engine import Engine
-    from plait.store.base import RunRecord
+    from plait.store.records import RunRecord
 
 
 @dataclass(frozen=True, slots=True)

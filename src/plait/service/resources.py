@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from plait.store.registry import WorkflowRecord
+from plait.store.records import WorkflowRecord
 
 WORKFLOW_FIELDS = ("description", "triggerEvent", "steps", "retryPolicy", "errorHandling",
                    "timeout")  # fmt: skip

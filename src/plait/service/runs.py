@@ -8,7 +8,7 @@ from plait.errors import InvalidQuery, RunNotFound
 from plait.runs import RunInfo
 from plait.service.pages import Page, check_limit, keyset_after, keyset_page
 from plait.service.resources import iso
-from plait.store.base import RUN_STATUSES
+from plait.store.records import RUN_STATUSES
 
 if TYPE_CHECKING:
     from plait.engine import Engine

@@ -21,7 +21,7 @@ from plait.schedules import (
     resource,
 )
 from plait.service.pages import Page, check_limit, keyset_after, keyset_page
-from plait.store.registry import WorkflowRecord
+from plait.store.records import WorkflowRecord
 from plait.store.session import Session
 
 if TYPE_CHECKING:

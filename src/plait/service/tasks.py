@@ -27,8 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from plait.errors import InvalidDecision, InvalidQuery, TaskForbidden, TaskNotFound, TaskNotOpen
 from plait.service.pages import Page, check_limit, keyset_after, keyset_page
-from plait.store.areas.tasks import TASK_STATUSES, Completion, TaskRecord
-from plait.store.base import iso_time
+from plait.store.records import TASK_STATUSES, Completion, TaskRecord, iso_time
 
 if TYPE_CHECKING:
     from plait.engine import Engine

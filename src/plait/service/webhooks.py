@@ -25,9 +25,7 @@ from plait import text, values
 from plait.errors import ConfigurationError, NotFound, SerializationError
 from plait.ids import new_id
 from plait.sealing import SECRET_KEY_ENV, Sealer, SecretUnreadable, sealer_from_env
-from plait.store.areas.webhooks import Delivery
-from plait.store.areas.workflows import event_value
-from plait.store.base import EventRecord
+from plait.store.records import Delivery, EventRecord, event_value
 from plait.webhooks import (
     SCHEMES,
     SignatureRejected,

@@ -27,7 +27,7 @@ from plait.errors import (
 from plait.ids import new_id
 from plait.service.pages import Page, paginate
 from plait.service.resources import workflow_resource
-from plait.store.registry import WorkflowRecord
+from plait.store.records import WorkflowRecord
 
 if TYPE_CHECKING:
     from plait.definitions.model import Definition, Trigger

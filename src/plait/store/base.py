@@ -15,220 +15,24 @@ values: their verbs take and return dicts, because the store merges patches and 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Awaitable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from plait.store.records import (
+    Cancellation,
+    ClaimedRun,
+    DocumentRecord,
+    EventRecord,
+    MachineEvent,
+    NewChild,
+    NewRun,
+    NewTask,
+    RunRecord,
+    StepRecord,
+    TaskRecord,
+    WorkerInfo,
+)
 from plait.store.service_verbs import ServiceVerbs
-
-if TYPE_CHECKING:
-    from plait.store.areas.machines import MachineEvent
-    from plait.store.areas.tasks import NewTask, TaskRecord
-
-TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
-RUN_STATUSES = ("pending", "running", "waiting", "succeeded", "failed", "cancelled")
-
-# Fields of a record as workflows see it that the store computes; never stored in its data.
-RECORD_FIELDS = frozenset({"$id", "$type", "createdAt", "updatedAt"})
-
-_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-
-def keyed_event_id(key: str) -> str:
-    """The event id that a write made under idempotency ``key`` emits (``event_`` + base62).
-
-    Derived, not random, so that a write retried under the same key finds its own event and is
-    not applied twice. 16 base62 characters of a SHA-256 keep 95 bits, as random ids do.
-    """
-    raw = int.from_bytes(hashlib.sha256(key.encode()).digest()[:12], "big")
-    chars = []
-    for _ in range(16):
-        raw, digit = divmod(raw, 62)
-        chars.append(_BASE62[digit])
-    return f"event_{''.join(chars)}"
-
-
-def iso_time(seconds: float) -> str:
-    """Unix seconds as ISO 8601 in UTC with milliseconds, as JavaScript prints dates."""
-    text = datetime.fromtimestamp(seconds, tz=UTC).isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z")
-
-
-@dataclass(frozen=True, slots=True)
-class NewRun:
-    """A run to create."""
-
-    id: str
-    workflow: str
-    input: bytes
-    created_at: float
-    deadline_at: float | None = None
-    org: str = "default"
-    trigger: str = "api"
-    workflow_id: str | None = None
-    """The registry id of the workflow (stored definitions and registered code workflows)."""
-    workflow_version: int | None = None
-    """The stored definition version the run is pinned to (None for code workflows)."""
-    event_id: str | None = None
-
-
-@dataclass(slots=True)
-class StepRecord:
-    """One recorded step of a run, keyed by name and occurrence (``charge#2``).
-
-    ``status`` is ``completed``, ``failed`` (after its last attempt), ``retrying`` (an attempt
-    failed, the next is due at ``wake_at``) or ``waiting`` (a sleep until ``wake_at``).
-    """
-
-    key: str
-    position: int
-    name: str
-    kind: str
-    status: str
-    attempts: int = 0
-    output: bytes | None = None
-    error: bytes | None = None
-    started_at: float | None = None
-    finished_at: float | None = None
-    wake_at: float | None = None
-
-
-@dataclass(slots=True)
-class RunRecord:
-    """A run as stored."""
-
-    id: str
-    org: str
-    workflow: str
-    status: str
-    input: bytes
-    output: bytes | None
-    error: bytes | None
-    trigger: str
-    created_at: float
-    started_at: float | None
-    finished_at: float | None
-    updated_at: float
-    wake_at: float | None
-    deadline_at: float | None
-    lease_owner: str | None
-    lease_expires_at: float | None
-    fence: int
-    executions: int
-    workflow_id: str | None = None
-    workflow_version: int | None = None
-    event_id: str | None = None
-    parent_run_id: str | None = None
-    """The run that started this one as a child (``trigger == "child"``)."""
-    parent_step: str | None = None
-    """The key of the parent's step that started it."""
-    steps: list[StepRecord] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class Cancellation:
-    """What a cancel did: the run as it now is, and every run it cancelled."""
-
-    run: RunRecord
-    cancelled: tuple[str, ...]
-    """The run itself (unless it had already ended) and its descendants that were still live,
-    parents before children; empty when nothing in the tree was live."""
-
-
-@dataclass(frozen=True, slots=True)
-class NewChild:
-    """A child run a parent's step starts; ``step`` is that step, recorded with it."""
-
-    id: str
-    """Derived from the parent's id and the step's key, so a replayed start finds it."""
-    org: str
-    ref: str
-    """The workflow: a name or ``workflow_`` id in ``org`` (or a code workflow's name)."""
-    input: bytes
-    step: StepRecord
-    deadline_at: float | None = None
-    code_name: str | None = None
-    """Set when the caller passed a code ``Workflow`` object: run it by this name."""
-    max_depth: int = 32
-    """``Settings.max_run_tree_depth``: the deepest the child may be below its tree's root."""
-    max_runs: int = 10_000
-    """``Settings.max_run_tree_runs``: the most runs its tree may hold, root included."""
-
-
-@dataclass(frozen=True, slots=True)
-class SignalSent:
-    """A signal queued for a run; ``step`` is the waiting receive step it completed, if any."""
-
-    run_id: str
-    name: str
-    seq: int
-    step: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimedRun:
-    """A run this worker now holds under ``fence``, with the steps recorded so far."""
-
-    id: str
-    workflow: str
-    input: bytes
-    fence: int
-    created_at: float
-    deadline_at: float | None
-    steps: list[StepRecord]
-    org: str = "default"
-    workflow_id: str | None = None
-    workflow_version: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerInfo:
-    """A live worker: where it runs and until when its heartbeat holds."""
-
-    id: str
-    host: str
-    pid: int
-    started_at: float
-    heartbeat_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class EventRecord:
-    """A stored event. ``source`` says who emitted it (``action``, ``api``, ``record`` ...)."""
-
-    id: str
-    org: str
-    type: str
-    data: bytes
-    source: str
-    run_id: str | None
-    created_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class DocumentRecord:
-    """A document of the built-in store: ``data`` holds its fields, without the computed ones."""
-
-    org: str
-    noun: str
-    id: str
-    data: dict[str, Any]
-    created_at: float
-    updated_at: float
-    version: int
-
-    def as_dict(self) -> dict[str, Any]:
-        """The record as workflows see it: its fields plus ``$id``, ``$type``, ``createdAt``
-        and ``updatedAt`` (ISO 8601)."""
-        return {
-            **self.data,
-            "$id": self.id,
-            "$type": self.noun,
-            "createdAt": iso_time(self.created_at),
-            "updatedAt": iso_time(self.updated_at),
-        }
 
 
 @runtime_checkable

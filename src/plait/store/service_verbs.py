@@ -13,17 +13,22 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from plait.schedules import Schedule
-    from plait.store.areas.machines import MachineInstance, Outcome
-    from plait.store.areas.operations import HistoryEntry, Operation
     from plait.store.areas.schedules import StartRun
-    from plait.store.areas.secrets import SecretRecord
-    from plait.store.areas.tasks import Completion, TaskRecord
-    from plait.store.areas.webhooks import Delivery
-    from plait.store.base import EventRecord, RunRecord, SignalSent
-    from plait.store.registry import (
+    from plait.store.records import (
+        Completion,
+        Delivery,
+        DeliveryStatus,
         Dispatched,
+        EventRecord,
         EventRouter,
+        HistoryEntry,
         MachineDelivery,
+        MachineInstance,
+        Operation,
+        RunRecord,
+        SecretRecord,
+        SignalSent,
+        TaskRecord,
         WorkflowRecord,
         WorkflowVersion,
     )
@@ -309,7 +314,7 @@ class ServiceVerbs(Protocol):
 
     async def send_to_machine(
         self, event: EventRecord, delivery: MachineDelivery
-    ) -> tuple[Outcome, str | None]:
+    ) -> tuple[DeliveryStatus, str | None]:
         """Deliver ``event`` to one instance (creating it if ``delivery.start`` allows), in one
         transaction; return the outcome and the instance's run id (None when unknown)."""
         ...

@@ -8,7 +8,7 @@ import weakref
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from plait.store.base import WorkerInfo
+    from plait.store.records import WorkerInfo
 
 HOST = socket.gethostname()
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from plait.clock import sleep_until
 from plait.ids import new_id
 from plait.runtime.executor import Outcome, Runtime, execute
-from plait.store.base import ClaimedRun, NewRun, RunRecord, WorkerInfo
+from plait.store.records import ClaimedRun, NewRun, RunRecord, WorkerInfo
 from plait.worker import liveness
 
 if TYPE_CHECKING:

@@ -11,8 +11,7 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from plait.store.base import EventRecord
-from plait.store.registry import MachineDelivery, RunToStart
+from plait.store.records import EventRecord, MachineDelivery, RunToStart
 from plait.store.session import Session
 
 Op = Callable[[Session], Any]

@@ -11,18 +11,8 @@ from plait.errors import LimitExceeded, RunEnded, RunNotFound
 from plait.store.areas.base import Area
 from plait.store.areas.core import _fenced, _step_params
 from plait.store.areas.trees import TreePlace, refusal, take_place
-from plait.store.base import TERMINAL, NewChild, SignalSent, StepRecord, keyed_event_id
+from plait.store.records import TERMINAL, NewChild, SignalSent, StepRecord, child_run_id
 from plait.store.session import Session
-
-
-def child_run_id(parent_id: str, step_key: str, attempt: int = 1) -> str:
-    """The id of the child run that the parent's step ``step_key`` starts (deterministic).
-
-    ``attempt`` counts the children that step has started: a step that runs again after its
-    run was resumed starts attempt 2 (and so on) instead of finding the child that failed.
-    """
-    suffix = "" if attempt == 1 else f"#{attempt}"
-    return "run_" + keyed_event_id(f"child:{parent_id}/{step_key}{suffix}").removeprefix("event_")
 
 
 class ChildrenArea(Area):

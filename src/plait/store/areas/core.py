@@ -13,13 +13,13 @@ import orjson
 from plait.errors import InvalidQuery, LeaseLost, SerializationError
 from plait.ids import new_id
 from plait.store.areas.base import Area
-from plait.store.areas.operations import Operation
-from plait.store.base import (
+from plait.store.records import (
     RECORD_FIELDS,
     ClaimedRun,
     DocumentRecord,
     EventRecord,
     NewRun,
+    Operation,
     RunRecord,
     StepRecord,
     WorkerInfo,

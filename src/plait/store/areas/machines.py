@@ -10,43 +10,17 @@ exactly once (it records each event it consumes as a step). Queries in ``queries
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from plait.store.areas.base import Area
-from plait.store.base import EventRecord
-from plait.store.registry import MachineDelivery
+from plait.store.records import (
+    DeliveryStatus,
+    EventRecord,
+    MachineDelivery,
+    MachineEvent,
+    MachineInstance,
+)
 from plait.store.session import Session
-
-
-@dataclass(frozen=True, slots=True)
-class MachineInstance:
-    """A state-machine instance: its key, its run and how many events it was sent."""
-
-    workflow_id: str
-    key: str
-    run_id: str
-    status: str
-    """The status of its run."""
-    received: int
-    created_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class MachineEvent:
-    """An event in an instance's inbox; ``n`` counts from 1."""
-
-    n: int
-    id: str
-    type: str
-    data: bytes
-    source: str
-    created_at: float
-
-
-Outcome = str
-"""``created`` (a new instance), ``delivered``, ``duplicate`` (that event id was delivered
-before), ``unknown`` (no instance, and the event cannot create one) or ``ended`` (its run ended)."""
 
 
 class MachinesArea(Area):
@@ -54,14 +28,14 @@ class MachinesArea(Area):
 
     async def send_to_machine(
         self, event: EventRecord, delivery: MachineDelivery
-    ) -> tuple[Outcome, str | None]:
+    ) -> tuple[DeliveryStatus, str | None]:
         """Deliver ``event`` to one instance (creating it if ``delivery.start`` allows), in one
         transaction; return the outcome and the instance's run id (None when unknown)."""
 
-        def op(db: Session) -> tuple[Outcome, str | None]:
+        def op(db: Session) -> tuple[DeliveryStatus, str | None]:
             return self._deliver_machine_event(db, event, delivery)
 
-        result: tuple[Outcome, str | None] = await self._submit(op)
+        result: tuple[DeliveryStatus, str | None] = await self._submit(op)
         return result
 
     async def get_machine_instance(
@@ -96,7 +70,7 @@ class MachinesArea(Area):
 
     def _deliver_machine_event(
         self, db: Session, event: EventRecord, delivery: MachineDelivery
-    ) -> tuple[Outcome, str | None]:
+    ) -> tuple[DeliveryStatus, str | None]:
         ident = {"org": event.org, "workflow_id": delivery.workflow_id, "key": delivery.key}
         for _ in range(2):  # a concurrent creator (another process) wins: deliver to its run
             counted = db.run("machine_count_event", ident).fetchone()
@@ -119,7 +93,7 @@ class MachinesArea(Area):
 
     def _append(
         self, db: Session, ident: dict[str, Any], event: EventRecord, counted: Sequence[Any]
-    ) -> tuple[Outcome, str | None]:
+    ) -> tuple[DeliveryStatus, str | None]:
         run_id, n = str(counted[0]), int(counted[1])
         inserted = db.run("machine_insert_inbox", {
             "run_id": run_id, "n": n, "event_id": event.id, "type": event.type,

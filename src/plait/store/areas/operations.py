@@ -8,38 +8,14 @@ one transaction, and records who did it in the run's history.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from plait.errors import RunCompensated, RunNotFound, RunNotResumable, StepNotFound
 from plait.store.areas.base import Area
+from plait.store.records import COMPENSATED, HistoryEntry, Operation
 from plait.store.session import Session
-
-COMPENSATED = "run.compensated"
-"""Key of the record a definition run writes before its compensations run: the keys of the
-steps they undo, in that order. A run that has it does not resume (``RunCompensated``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryEntry:
-    """One operation on a run: what was done, by whom, when and why."""
-
-    at: float
-    action: str
-    actor: str | None
-    reason: str | None
-    detail: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Operation:
-    """Who performs an operation, when, and why (recorded in the run's history)."""
-
-    now: float
-    actor: str | None = None
-    reason: str | None = None
 
 
 class OperationsArea(Area):

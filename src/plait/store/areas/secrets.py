@@ -9,27 +9,11 @@ organization.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from plait.store.areas.base import Area
-from plait.store.base import iso_time
+from plait.store.records import SecretRecord
 from plait.store.session import Session
-
-
-@dataclass(frozen=True, slots=True)
-class SecretRecord:
-    """A stored secret as the service shows it: its name and timestamps, never its value."""
-
-    org: str
-    name: str
-    created_at: float
-    updated_at: float
-
-    def resource(self) -> dict[str, Any]:
-        """``{name, createdAt, updatedAt}``: what every interface shows of a secret."""
-        return {"name": self.name, "createdAt": iso_time(self.created_at),
-                "updatedAt": iso_time(self.updated_at)}  # fmt: skip
 
 
 class SecretsArea(Area):

@@ -9,7 +9,6 @@ completion and an expiry that race exactly one wins and the loser sees the winne
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -18,106 +17,8 @@ from plait.errors import LeaseLost
 from plait.ids import new_id
 from plait.store.areas.base import Area
 from plait.store.areas.core import _fenced, _step_params
-from plait.store.base import EventRecord, StepRecord, iso_time
+from plait.store.records import Completion, EventRecord, NewTask, StepRecord, TaskRecord
 from plait.store.session import Session
-
-TASK_STATUSES = ("open", "completed", "expired", "cancelled")
-APPROVING = frozenset({"approve", "approved", "yes", "accept", "accepted"})
-"""Decisions whose result reads ``approved: true``."""
-
-
-@dataclass(slots=True)
-class NewTask:
-    """A task to create (the ``id`` is ``task_`` + 8 base62)."""
-
-    org: str
-    id: str
-    run_id: str
-    step_key: str
-    workflow: str
-    title: str
-    assignee: str
-    created_at: float
-    description: str | None = None
-    choices: list[str] | None = None
-    form: dict[str, Any] | None = None
-    data: Any = None
-    due_at: float | None = None
-    escalate_at: float | None = None
-    escalate_to: str | None = None
-
-
-@dataclass(slots=True)
-class TaskRecord:
-    """A stored task; JSON columns decoded."""
-
-    org: str
-    id: str
-    run_id: str
-    step_key: str
-    workflow: str
-    title: str
-    description: str | None
-    assignee: str
-    status: str
-    choices: list[str] | None
-    form: dict[str, Any] | None
-    data: Any
-    due_at: float | None
-    escalate_at: float | None
-    escalate_to: str | None
-    escalated_at: float | None
-    escalated_from: str | None
-    decision: str | None
-    comment: str | None
-    response: Any
-    completed_by: str | None
-    completed_at: float | None
-    created_at: float
-    updated_at: float
-    attempt: int = 1
-    """1 for a step's first task; a resumed step that runs again opens attempt 2, and so on."""
-    completed_via: str | None = None
-    """The API key (``key:<id>``) through which the task was completed, if any."""
-
-    def result(self) -> dict[str, Any]:
-        """What the waiting step returns once the task is completed."""
-        decision = self.decision
-        return {
-            "taskId": self.id, "decision": decision,
-            "approved": decision is not None and decision.lower() in APPROVING,
-            "comment": self.comment, "data": self.response, "completedBy": self.completed_by,
-            "completedVia": self.completed_via, "completedAt": _iso(self.completed_at),
-        }  # fmt: skip
-
-    def as_resource(self) -> dict[str, Any]:
-        """The task on the wire (the brief's camelCase ``HumanTask``)."""
-        return {
-            "$id": self.id, "$type": "HumanTask", "title": self.title,
-            "description": self.description, "assignee": self.assignee, "status": self.status,
-            "choices": self.choices, "form": self.form, "data": self.data,
-            "dueAt": _iso(self.due_at), "escalateAt": _iso(self.escalate_at),
-            "escalateTo": self.escalate_to, "escalatedAt": _iso(self.escalated_at),
-            "escalatedFrom": self.escalated_from, "decision": self.decision,
-            "comment": self.comment, "response": self.response,
-            "completedBy": self.completed_by, "completedVia": self.completed_via,
-            "completedAt": _iso(self.completed_at), "attempt": self.attempt,
-            "runId": self.run_id, "stepKey": self.step_key, "workflow": self.workflow,
-            "createdAt": _iso(self.created_at), "updatedAt": _iso(self.updated_at),
-        }  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class Completion:
-    """A person's answer to a task."""
-
-    decision: str | None
-    comment: str | None
-    response: Any
-    by: str
-    at: float
-    via: str | None = None
-    """The API key the answer came through (``key:<id>``), when it came through the API."""
 
 
 class TasksArea(Area):
@@ -290,7 +191,3 @@ def _with_id(task: TaskRecord) -> dict[str, Any]:
 
 def _dumps_or_none(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
-
-
-def _iso(stamp: float | None) -> str | None:
-    return None if stamp is None else iso_time(stamp)

@@ -27,8 +27,8 @@ from plait.errors import LimitExceeded
 from plait.store.areas.base import Area
 from plait.store.areas.core import _cancel_message, _fetch_run
 from plait.store.areas.counters import Counters
-from plait.store.areas.operations import Operation, add_history
-from plait.store.base import Cancellation, NewChild, RunRecord
+from plait.store.areas.operations import add_history
+from plait.store.records import Cancellation, NewChild, Operation, RunRecord
 from plait.store.session import Session
 
 TREE_CANCEL_BATCH = 500

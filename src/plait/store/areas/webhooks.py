@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from plait.store.areas.base import Area
 from plait.store.areas.core import _fetch_event
-from plait.store.base import EventRecord
+from plait.store.records import Delivery, EventRecord
 from plait.store.session import Session
 from plait.webhooks import WebhookExists, WebhookSpec
 
 PRUNE_BATCH = 100
 """Expired replay digests deleted by each accepted delivery, at most."""
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """A verified webhook request, ready to store as an event (see ``emit_webhook_event``).
-
-    Attributes:
-        digest: the SHA-256 (hex) of the webhook's id and the content its signature covers.
-        expires_at: until when the digest refuses replays, in Unix seconds.
-    """
-
-    event: EventRecord
-    digest: str
-    expires_at: float
 
 
 class WebhooksArea(Area):

@@ -18,16 +18,20 @@ from plait.store.areas.core import (
     _step_params,
 )
 from plait.store.areas.counters import Counters
-from plait.store.base import EventRecord, RunRecord, StepRecord
-from plait.store.registry import (
+from plait.store.records import (
+    TRIGGER_EVENT_KEY,
     Decision,
     Dispatched,
+    EventRecord,
     EventRouter,
+    RunRecord,
     RunToStart,
+    StepRecord,
     TriggerCandidate,
     WaitCandidate,
     WorkflowRecord,
     WorkflowVersion,
+    event_value,
 )
 from plait.store.session import Conflict, Session
 
@@ -351,24 +355,20 @@ class WorkflowsArea(Area):
                 _record_trigger_event(db, event, start.run_id)
 
 
-TRIGGER_EVENT_KEY = "$event"
-"""The key of the step that records a code workflow run's trigger event (``ctx.event``)."""
-
-
 def _record_trigger_event(db: Session, event: EventRecord, run_id: str) -> None:
     """Record the event that started a code workflow's run with the run, as a completed step at
     position -1: durable, and never matched by a call of the workflow when it replays."""
     from plait import values
 
     step = StepRecord(TRIGGER_EVENT_KEY, -1, "event", "event", "completed", 1,
-                      values.encode(_event_value(event)), None, event.created_at,
+                      values.encode(event_value(event)), None, event.created_at,
                       event.created_at)  # fmt: skip
     db.run("insert_event_step", _step_params(run_id, step))
 
 
 def _resolve_wait(db: Session, event: EventRecord, wait: WaitCandidate) -> bool:
     now = event.created_at
-    payload = _dumps(_event_value(event))
+    payload = _dumps(event_value(event))
     params = {"run_id": wait.run_id, "step_key": wait.step_key, "output": payload, "now": now}
     if db.run("resolve_wait_step", params).rowcount != 1:
         return False
@@ -376,21 +376,6 @@ def _resolve_wait(db: Session, event: EventRecord, wait: WaitCandidate) -> bool:
     if db.run("wake_waiting_run", {"run_id": wait.run_id, "now": now}).rowcount == 0:
         db.run("hint_running_run", {"run_id": wait.run_id, "now": now})
     return True
-
-
-def event_value(event: EventRecord) -> dict[str, Any]:
-    """An event as workflows see it."""
-    return _event_value(event)
-
-
-def _event_value(event: EventRecord) -> dict[str, Any]:
-    from datetime import UTC, datetime
-
-    return {
-        "$id": event.id, "$type": "Event", "type": event.type, "data": orjson.loads(event.data),
-        "source": event.source,
-        "createdAt": datetime.fromtimestamp(event.created_at, UTC).isoformat(),
-    }  # fmt: skip
 
 
 def _insert_version(db: Session, record: WorkflowRecord, definition: dict[str, Any]) -> None:

@@ -225,15 +225,13 @@ class Engine:
         return self._store
 
     async def _open_store(self) -> Store:
-        store = open_store(self.settings)
+        store = open_store(self.settings, router=self._router, on_runnable=self._wake_worker)
         await store.open()
         try:
             if not isinstance(store, Store):
                 raise ConfigurationError(
                     f"{type(store).__name__} does not implement the plait Store protocol"
                 )
-            store.router = self._router
-            store.on_runnable = self._wake_worker
             await self._sync_registry(store)
         except BaseException:
             await store.close()

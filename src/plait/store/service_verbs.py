@@ -20,7 +20,6 @@ if TYPE_CHECKING:
         DeliveryStatus,
         Dispatched,
         EventRecord,
-        EventRouter,
         HistoryEntry,
         MachineDelivery,
         MachineInstance,
@@ -38,12 +37,6 @@ if TYPE_CHECKING:
 
 class ServiceVerbs(Protocol):
     """The automation service's verbs of a store (see the module docstring)."""
-
-    router: EventRouter | None
-    """Set by the engine: decides, inside the transaction that stores an event, which runs the
-    event starts or resumes."""
-    on_runnable: Callable[[], None] | None
-    """Set by the engine: called after a commit that made runs runnable (wakes its worker)."""
 
     # -- workflow registry and events (``plait.store.areas.workflows``) --------------------
 

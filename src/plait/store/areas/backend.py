@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from plait.store.areas.children import ChildrenArea
 from plait.store.areas.core import CoreArea
 from plait.store.areas.keys import KeysArea
@@ -14,6 +16,7 @@ from plait.store.areas.tasks import TasksArea
 from plait.store.areas.trees import TreesArea
 from plait.store.areas.webhooks import WebhooksArea
 from plait.store.areas.workflows import WorkflowsArea
+from plait.store.records import EventRouter
 
 
 class StoreBackend(
@@ -21,6 +24,12 @@ class StoreBackend(
     ChildrenArea, TreesArea, TasksArea, MachinesArea, OperationsArea, SecretsArea,
 ):  # fmt: skip
     """All verbs of the Store protocol and of the automation service's registry."""
+
+    def __init__(
+        self, *, router: EventRouter | None = None, on_runnable: Callable[[], None] | None = None
+    ) -> None:
+        self._router = router
+        self._on_runnable = on_runnable
 
     async def open(self) -> None:
         raise TypeError("provided by a backend")

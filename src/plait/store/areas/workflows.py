@@ -37,10 +37,10 @@ from plait.store.session import Conflict, Session
 
 
 class WorkflowsArea(Area):
-    """Registry verbs; ``router`` and ``on_runnable`` are set by the engine."""
+    """Registry verbs; ``_router`` and ``_on_runnable`` are given to the backend's constructor."""
 
-    router: EventRouter | None = None
-    on_runnable: Callable[[], None] | None = None
+    _router: EventRouter | None
+    _on_runnable: Callable[[], None] | None
     _counters: Counters  # set by the backend: the write transaction's counter deltas
 
     # -- registry -------------------------------------------------------------------------------
@@ -254,7 +254,7 @@ class WorkflowsArea(Area):
 
     def _dispatch(self, db: Session, event: EventRecord) -> Dispatched:
         done = Dispatched()
-        if self.router is None:
+        if self._router is None:
             return done
         params = {"org": event.org, "type": event.type}
         triggers = [TriggerCandidate(r[0], r[1], r[2], r[3], orjson.loads(r[4] or "{}"))
@@ -263,7 +263,7 @@ class WorkflowsArea(Area):
                  for r in db.run("wait_candidates", params)]  # fmt: skip
         if not triggers and not waits:
             return done
-        decision: Decision = self.router.route(event, triggers, waits)
+        decision: Decision = self._router.route(event, triggers, waits)
         for start in decision.starts:
             done.runs.append(self._start_run(db, event, start))
         for wait in decision.resolves:
@@ -282,8 +282,8 @@ class WorkflowsArea(Area):
     def _notify_runnable(self) -> None:
         if self._runnable:
             self._runnable = False
-            if self.on_runnable is not None:
-                self.on_runnable()
+            if self._on_runnable is not None:
+                self._on_runnable()
 
     def start_scheduled_run(
         self, db: Session, org: str, workflow_id: str, run_id: str, input: bytes,

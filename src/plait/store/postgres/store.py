@@ -33,7 +33,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -45,6 +45,7 @@ from plait.errors import DatabaseUnavailable, LeaseLost, PlaitError, StoreError
 from plait.store.areas.backend import StoreBackend
 from plait.store.areas.base import Op
 from plait.store.areas.counters import Counters
+from plait.store.records import EventRouter
 from plait.store.session import Conflict
 from plait.store.sql import load_dialect, load_migrations
 from plait.text import check_params
@@ -100,7 +101,15 @@ class PostgresSession:
 class PostgresStore(StoreBackend):
     """The scale-out backend: any number of worker and API processes share one database."""
 
-    def __init__(self, url: str, *, readers: int = 4) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        readers: int = 4,
+        router: EventRouter | None = None,
+        on_runnable: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(router=router, on_runnable=on_runnable)
         self.url = url
         self._readers = readers
         self._writer: ThreadPoolExecutor | None = None
@@ -345,11 +354,11 @@ class PostgresStore(StoreBackend):
                 async with conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     delay = 0.1
-                    if self.on_runnable is not None:  # runs may have become runnable unheard
-                        self.on_runnable()
+                    if self._on_runnable is not None:  # runs may have become runnable unheard
+                        self._on_runnable()
                     async for _ in conn.notifies():
-                        if self.on_runnable is not None:
-                            self.on_runnable()
+                        if self._on_runnable is not None:
+                            self._on_runnable()
             except asyncio.CancelledError:
                 raise
             except psycopg.Error as exc:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from plait.errors import LeaseLost, PlaitError, StoreError
 from plait.store.areas.backend import StoreBackend
 from plait.store.areas.base import Op
 from plait.store.areas.counters import Counters
+from plait.store.records import EventRouter
 from plait.store.session import Conflict
 from plait.store.sql import load_dialect, load_migrations
 from plait.text import check_params
@@ -63,7 +64,16 @@ class SQLiteSession:
 class SQLiteStore(StoreBackend):
     """The embedded backend. One connection, used only from the event loop's thread."""
 
-    def __init__(self, path: str, synchronous: str = "NORMAL", busy_timeout_ms: int = 5000) -> None:
+    def __init__(
+        self,
+        path: str,
+        synchronous: str = "NORMAL",
+        busy_timeout_ms: int = 5000,
+        *,
+        router: EventRouter | None = None,
+        on_runnable: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(router=router, on_runnable=on_runnable)
         self.path = path
         self._synchronous = synchronous.upper()
         self._busy_timeout_ms = busy_timeout_ms

@@ -1,9 +1,9 @@
 """The plait error hierarchy.
 
 Every error a user can catch derives from :class:`PlaitError`. Errors carry the ids they concern
-as attributes (``run_id``, ``workflow``, ``step``) so that callers never parse messages. Internal
-control-flow signals are not here: they derive from ``BaseException`` (see
-``plait.runtime.signals``) so that user code cannot swallow them with ``except Exception``.
+as attributes (``run_id``, ``workflow``, ``step``) so that callers never parse messages. The
+exceptions that unwind a run are not here: they derive from ``BaseException`` (see
+``plait.runtime.unwind``) so that user code cannot swallow them with ``except Exception``.
 """
 
 from __future__ import annotations

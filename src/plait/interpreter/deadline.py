@@ -18,7 +18,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from plait.clock import within
-from plait.runtime.signals import Suspend
+from plait.runtime.unwind import Suspend
 
 if TYPE_CHECKING:
     from plait.runtime.context import Context

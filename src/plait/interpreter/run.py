@@ -33,7 +33,7 @@ from plait.interpreter.located import Locate, declared, located_error, locator
 from plait.interpreter.plan import GROUPS, Node, Plan
 from plait.interpreter.secrets import secret_scope
 from plait.runtime.context import Context
-from plait.runtime.signals import Suspend
+from plait.runtime.unwind import Suspend
 from plait.store.records import COMPENSATED, StepRecord
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from plait import values
 from plait.errors import LeaseLost
 from plait.retry import RetryPolicy, seconds_of
 from plait.runtime.replay import Replay
-from plait.runtime.signals import Suspend
+from plait.runtime.unwind import Suspend
 from plait.secrets import RunSecrets
 from plait.store.records import StepRecord
 

@@ -21,7 +21,7 @@ from plait.errors import (
 )
 from plait.runtime.context import Context
 from plait.runtime.replay import Replay
-from plait.runtime.signals import Abandon, Suspend
+from plait.runtime.unwind import Abandon, Suspend
 from plait.secrets import IDENTITY, Redactor, RunSecrets
 
 if TYPE_CHECKING:

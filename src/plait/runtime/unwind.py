@@ -1,5 +1,6 @@
-"""Control-flow signals. They derive from ``BaseException`` so ``except Exception`` in user code
-cannot swallow them."""
+"""Unwinding exceptions: they unwind a run's workflow coroutine (to suspend it, or to abandon it
+here). They derive from ``BaseException`` so ``except Exception`` in user code cannot swallow
+them. (A signal, a named message sent to a run, is ``plait.runtime.messages``.)"""
 
 from __future__ import annotations
 

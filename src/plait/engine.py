@@ -319,10 +319,19 @@ class Engine:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         try:
-            await self.start_worker()
+            worker = await self.start_worker()
             log.info("worker running with workflows: %s", ", ".join(sorted(self.registered)))
-            await stop.wait()
-            log.info("signal received; stopping gracefully")
+            signalled = asyncio.ensure_future(stop.wait())
+            stopped = asyncio.ensure_future(worker.wait())
+            try:
+                await asyncio.wait({signalled, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                signalled.cancel()
+            if stopped.done():
+                stopped.result()  # raises the error of the loop that died
+            else:
+                stopped.cancel()
+                log.info("signal received; stopping gracefully")
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)

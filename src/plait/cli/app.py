@@ -83,12 +83,18 @@ def worker(
         engine = engine.reconfigured(database_url=db)
     if logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(logging.INFO)  # a worker reports its lifecycle
-    run_coroutine(engine.run_worker)
+    code = 0
+    try:
+        run_coroutine(engine.run_worker)
+    except typer.Exit:
+        raise
+    except Exception:  # a worker loop died (logged with its traceback): exit non-zero, so that
+        code = 1  # a process manager restarts the worker
     # Runs still executing were released to other workers; a synchronous step stuck in a thread
     # must not keep this process alive (the interpreter would join the thread at exit).
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)
+    os._exit(code)
 
 
 @app.command()

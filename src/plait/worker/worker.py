@@ -4,6 +4,10 @@ A worker holds each run it executes under a lease that its heartbeat extends; th
 it the run incremented the run's fencing number, so a worker that lost a lease (it stalled, or the
 run was cancelled) can no longer write the run. Runs that suspend leave the worker entirely: a
 waiting run is a row with a wake time, and the loop claims it again when that time comes.
+
+The claim loop (which also fires schedules) and the heartbeat loop are supervised: a loop that
+dies stops the whole worker, as a graceful stop would, and :meth:`Worker.wait` raises its error.
+A worker that kept heart-beating without claiming would hold its runs' leases and do nothing.
 """
 
 from __future__ import annotations
@@ -11,10 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+import sqlite3
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from plait.clock import sleep_until
+from plait.errors import PlaitError
 from plait.ids import new_id
 from plait.runtime.executor import Outcome, Runtime, execute
 from plait.store.records import ClaimedRun, NewRun, RunRecord, WorkerInfo
@@ -48,8 +55,13 @@ class Worker:
         """Runnable runs may be left unclaimed for want of a slot: claim when one frees up."""
         self._waiters: dict[str, list[asyncio.Future[Outcome]]] = {}
         self._wakeup = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._loops: dict[asyncio.Task[None], str] = {}
+        """The background loops (claim, heartbeat), by the name the logs give them."""
         self._running = False
+        self._stopping: asyncio.Task[None] | None = None
+        self._stopped = asyncio.Event()
+        self._failure: BaseException | None = None
+        """The error of the loop whose death stopped the worker."""
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -60,31 +72,79 @@ class Worker:
         await self.rt.store.register_worker(info)
         await self._reap_dead_workers()
         self._running = True
-        self._tasks = [
-            asyncio.create_task(self._claim_loop(), name=f"plait-claims-{self.id}"),
-            asyncio.create_task(self._heartbeat_loop(), name=f"plait-heartbeat-{self.id}"),
-        ]
+        self._stopping, self._failure = None, None
+        self._stopped.clear()
+        self._loops = {}
+        self._supervise("claim", self._claim_loop())
+        self._supervise("heartbeat", self._heartbeat_loop())
         log.info("worker %s started", self.id)
 
     async def stop(self) -> None:
-        """Stop claiming, let running runs finish for ``shutdown_seconds``, release the rest."""
-        if not self._running:
+        """Stop claiming, let running runs finish for ``shutdown_seconds``, release the rest.
+
+        Idempotent: a second call (or a call while a dead loop is stopping the worker) waits for
+        the same stop."""
+        if self._stopping is None and not self._running:
             return
-        self._running = False
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._active:
-            await asyncio.wait(
-                list(self._active.values()), timeout=self.rt.settings.shutdown_seconds
-            )
-        leftovers = list(self._active.values())
-        for run_task in leftovers:
-            run_task.cancel()
-        await asyncio.gather(*leftovers, return_exceptions=True)
-        released = await self.rt.store.remove_worker(self.id, self.rt.clock.time())
-        liveness.mark_gone(self.id)
-        log.info("worker %s stopped; %d run(s) released", self.id, released)
+        await self._begin_stop()
+
+    async def wait(self) -> None:
+        """Wait until the worker has stopped: return after a clean stop, or raise the error of
+        the loop whose death stopped it (after the stop, so its runs are released)."""
+        if self._stopping is not None or self._running:
+            await self._stopped.wait()
+        if self._failure is not None:
+            raise self._failure
+
+    def _begin_stop(self) -> asyncio.Task[None]:
+        if self._stopping is None:
+            self._running = False
+            self._stopping = asyncio.create_task(self._shut_down(), name=f"plait-stop-{self.id}")
+        return self._stopping
+
+    async def _shut_down(self) -> None:
+        try:
+            for loop in self._loops:
+                loop.cancel()
+            await asyncio.gather(*self._loops, return_exceptions=True)
+            if self._active:
+                await asyncio.wait(
+                    list(self._active.values()), timeout=self.rt.settings.shutdown_seconds
+                )
+            leftovers = list(self._active.values())
+            for job in leftovers:
+                job.cancel()
+            await asyncio.gather(*leftovers, return_exceptions=True)
+            released = await self.rt.store.remove_worker(self.id, self.rt.clock.time())
+            liveness.mark_gone(self.id)
+            log.info("worker %s stopped; %d run(s) released", self.id, released)
+        finally:
+            self._stopped.set()
+
+    # -- supervision ------------------------------------------------------------------------
+
+    def _supervise(self, name: str, body: Coroutine[Any, Any, None]) -> None:
+        loop = asyncio.create_task(body, name=f"plait-{name}-{self.id}")
+        self._loops[loop] = name
+        loop.add_done_callback(self._loop_ended)
+
+    def _loop_ended(self, loop: asyncio.Task[None]) -> None:
+        """A loop ended. During a stop that is the stop; otherwise the loop died (a bug, or an
+        error it does not retry): stop the whole worker, so that its leases lapse and other
+        workers take its runs, and let :meth:`wait` raise the error."""
+        if not self._running or loop.cancelled():
+            return  # stopping; or the event loop itself is shutting down
+        name = self._loops.get(loop, "background")
+        error = loop.exception() or RuntimeError(f"the {name} loop ended while running")
+        log.error("worker %s: its %s loop died; stopping the worker", self.id, name,
+                  exc_info=error)  # fmt: skip
+        self._failure = error
+        self._begin_stop().add_done_callback(self._stop_after_death_ended)
+
+    def _stop_after_death_ended(self, stopping: asyncio.Task[None]) -> None:
+        if not stopping.cancelled() and stopping.exception() is not None:
+            log.error("worker %s: stopping after its loop died failed", self.id,
+                      exc_info=stopping.exception())  # fmt: skip
 
     @property
     def running(self) -> bool:
@@ -92,7 +152,7 @@ class Worker:
 
     @property
     def executing(self) -> frozenset[str]:
-        """Ids of the runs this worker holds a task for (a suspended run is not among them)."""
+        """Ids of the runs executing here (a suspended run is not among them)."""
         return frozenset(self._active)
 
     def free_slots(self) -> int:
@@ -133,9 +193,9 @@ class Worker:
 
     def cancel_local(self, run_id: str) -> None:
         """Stop executing ``run_id`` here (the store has already marked it cancelled)."""
-        task = self._active.get(run_id)
-        if task is not None:
-            task.cancel()
+        job = self._active.get(run_id)
+        if job is not None:
+            job.cancel()
         for future in self._waiters.pop(run_id, []):
             if not future.done():
                 future.set_result(Outcome("cancelled"))
@@ -160,9 +220,9 @@ class Worker:
         previous = self._active.get(run.id)
         if previous is not None:  # our own lease lapsed and we re-claimed it: the old one is fenced
             previous.cancel()
-        task = asyncio.create_task(self._execute(run), name=f"plait-run-{run.id}")
-        self._active[run.id] = task
-        task.add_done_callback(lambda t: self._finished(run.id, t))
+        job = asyncio.create_task(self._execute(run), name=f"plait-run-{run.id}")
+        self._active[run.id] = job
+        job.add_done_callback(lambda done: self._finished(run.id, done))
 
     async def _execute(self, run: ClaimedRun) -> Outcome | None:
         workflow = self.workflows.get(run.workflow) if run.workflow_version is None else None
@@ -188,18 +248,18 @@ class Worker:
             return None
         return Outcome("failed", error=error)
 
-    def _finished(self, run_id: str, task: asyncio.Task[Outcome | None]) -> None:
-        if self._active.get(run_id) is task:
+    def _finished(self, run_id: str, job: asyncio.Task[Outcome | None]) -> None:
+        if self._active.get(run_id) is job:
             del self._active[run_id]
-        outcome = None if task.cancelled() or task.exception() else task.result()
+        outcome = None if job.cancelled() or job.exception() else job.result()
         if self._saturated or outcome is None or outcome.status == "waiting":
             # A slot freed up for a run left unclaimed, or a wake time may have moved earlier.
             # A run that simply ended changes neither, and the loop stays idle (a start that
             # arrives now takes the free slot without racing a claim).
             self._wakeup.set()
-        if task.cancelled():
+        if job.cancelled():
             return
-        error = task.exception()
+        error = job.exception()
         if error is not None:
             log.error("run %s: execution crashed: %r", run_id, error, extra={"run_id": run_id})
             return
@@ -220,7 +280,9 @@ class Worker:
             if self._periodic is not None:
                 try:
                     await self._periodic(clock.time())
-                except Exception:
+                except Exception as exc:
+                    if not tolerated(exc):
+                        raise
                     log.exception("firing schedules failed; retrying")
                     failed = True
             free = self.free_slots()
@@ -232,7 +294,9 @@ class Worker:
                     claimed = await store.claim_runs(
                         self.id, names, free, now, now + settings.lease_seconds
                     )
-                except Exception:
+                except Exception as exc:
+                    if not tolerated(exc):
+                        raise
                     log.exception("claiming runs failed; retrying")
                 finally:
                     self._reserved -= free
@@ -258,7 +322,9 @@ class Worker:
         try:
             if not poll_only:
                 due = await self.rt.store.next_wake_at(names)
-        except Exception:
+        except Exception as exc:
+            if not tolerated(exc):
+                raise
             log.exception("reading the next wake time failed")
         if due is not None and due <= clock.time():
             await asyncio.sleep(0)
@@ -285,13 +351,15 @@ class Worker:
                 held = await store.heartbeat(self.id, now, now + settings.lease_seconds,
                                              list(before))  # fmt: skip
                 await self._reap_dead_workers()
-            except Exception:
+            except Exception as exc:
+                if not tolerated(exc):
+                    raise
                 log.exception("heartbeat failed; retrying")
                 continue
-            for run_id, task in before.items():
-                if run_id not in held and not task.done():
+            for run_id, job in before.items():
+                if run_id not in held and not job.done():
                     log.warning("run %s: lease lost; stopping it here", run_id)
-                    task.cancel()
+                    job.cancel()
 
     async def _reap_dead_workers(self) -> None:
         store, now = self.rt.store, self.rt.clock.time()
@@ -302,3 +370,15 @@ class Worker:
                 log.info("worker %s is gone; %d run(s) made runnable", worker.id, released)
                 if released:
                     self._wakeup.set()
+
+
+def tolerated(error: Exception) -> bool:
+    """Whether a loop retries after ``error``: the database's and the operating system's faults
+    (a lost connection, a locked file) and plait's own errors (``StoreError``, a refused
+    operation) pass; anything else is a bug that a retry would only repeat, so it kills the loop
+    and the worker stops."""
+    drivers: tuple[type[Exception], ...] = (sqlite3.Error,)
+    psycopg = sys.modules.get("psycopg")  # not imported: none of its errors can have been raised
+    if psycopg is not None:
+        drivers += (psycopg.Error,)
+    return isinstance(error, (PlaitError, OSError, *drivers))

@@ -23,10 +23,13 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Literal, Protocol, get_args, runtime_checkable
+from typing import TYPE_CHECKING, Literal, get_args
 
-from plait.errors import ConfigurationError, NotFound, PlaitError
-from plait.store.records import iso_time
+from plait.errors import NotFound, PlaitError
+from plait.store.records import KeyRecord
+
+if TYPE_CHECKING:
+    from plait.store.base import Store
 
 Role = Literal["viewer", "runner", "editor", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -67,69 +70,11 @@ class KeyNotFound(NotFound):
 
 
 @dataclass(frozen=True, slots=True)
-class KeyRecord:
-    """A stored API key: never the key itself, only its SHA-256 (hex)."""
-
-    org: str
-    id: str
-    role: str
-    prefix: str
-    """The part of the key that is not secret (``plait_<id>``), to recognise it in listings."""
-    hash: str
-    created_at: float
-    revoked_at: float | None = None
-    user: str | None = None
-    """The person the key acts for, if it is bound to one (``plait keys create --user``)."""
-
-    def resource(self) -> dict[str, object]:
-        """The key as the API and ``plait keys list --json`` show it (no hash)."""
-        return {
-            "$id": self.id,
-            "$type": "ApiKey",
-            "organization": self.org,
-            "role": self.role,
-            "prefix": self.prefix,
-            "user": self.user,
-            "createdAt": iso_time(self.created_at),
-            "revokedAt": None if self.revoked_at is None else iso_time(self.revoked_at),
-        }
-
-
-@dataclass(frozen=True, slots=True)
 class NewKey:
     """A key just created: its record and the key itself, shown once and never stored."""
 
     record: KeyRecord
     key: str
-
-
-@runtime_checkable
-class KeyStore(Protocol):
-    """The store verbs of API keys (every backend that serves the API has them)."""
-
-    async def create_key(self, record: KeyRecord) -> bool:
-        """Insert the key; False (and nothing written) if its id is taken."""
-        ...
-
-    async def find_key_by_id(self, key_id: str) -> KeyRecord | None:
-        """The key with that id, in any organization (revoked ones included)."""
-        ...
-
-    async def list_keys(self, org: str) -> list[KeyRecord]:
-        """The organization's keys, oldest first (revoked ones included)."""
-        ...
-
-    async def revoke_key(self, org: str, key_id: str, *, now: float) -> KeyRecord | None:
-        """Mark the key revoked (once: a second revoke keeps the first time); None if the
-        organization has no key with that id."""
-        ...
-
-
-def key_store(store: object) -> KeyStore:
-    """``store`` as a :class:`KeyStore`, or ``ConfigurationError`` if its backend has no keys."""
-    if not isinstance(store, KeyStore):
-        raise ConfigurationError(f"the {type(store).__name__} backend does not store API keys")
-    return store
 
 
 def check_role(role: str) -> Role:
@@ -187,37 +132,36 @@ def _random(length: int) -> str:
 
 
 async def create_key(
-    store: object, org: str, role: str, *, now: float, user: str | None = None
+    store: Store, org: str, role: str, *, now: float, user: str | None = None
 ) -> NewKey:
     """Create and store a key (bound to ``user`` if given); the returned ``key`` is the only
     time it can be seen."""
-    keys = key_store(store)
     for _ in range(5):  # 62**8 ids: a collision is rare, five in a row means a broken RNG
         new = generate(org, role, now=now, user=user)
-        if await keys.create_key(new.record):
+        if await store.create_key(new.record):
             return new
     raise PlaitError("could not draw an unused API key id")
 
 
-async def authenticate(store: object, key: str) -> KeyRecord | None:
+async def authenticate(store: Store, key: str) -> KeyRecord | None:
     """The live key record that ``key`` is, or None (malformed, unknown, revoked or wrong)."""
     ident = key_id(key)
     if ident is None:
         return None
-    record = await key_store(store).find_key_by_id(ident)
+    record = await store.find_key_by_id(ident)
     if record is None or record.revoked_at is not None:
         return None
     return record if hmac.compare_digest(record.hash, hash_key(key)) else None
 
 
-async def list_keys(store: object, org: str) -> list[KeyRecord]:
+async def list_keys(store: Store, org: str) -> list[KeyRecord]:
     """The organization's keys, oldest first."""
-    return await key_store(store).list_keys(org)
+    return await store.list_keys(org)
 
 
-async def revoke_key(store: object, org: str, ident: str, *, now: float) -> KeyRecord:
+async def revoke_key(store: Store, org: str, ident: str, *, now: float) -> KeyRecord:
     """Revoke a key of ``org``; ``KeyNotFound`` if it has none with that id."""
-    record = await key_store(store).revoke_key(org, ident, now=now)
+    record = await store.revoke_key(org, ident, now=now)
     if record is None:
         raise KeyNotFound(ident)
     return record

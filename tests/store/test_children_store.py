@@ -7,7 +7,6 @@ import asyncio
 import pytest
 
 from plait.errors import LeaseLost, RunEnded, RunNotFound
-from plait.store.areas.backend import StoreBackend
 from plait.store.base import Store
 from plait.store.records import NewChild, NewRun, StepRecord
 
@@ -33,11 +32,6 @@ def receive_step(key: str, position: int, name: str = "note") -> StepRecord:
     return StepRecord(key, position, name, "receive", "waiting", started_at=T0)
 
 
-def backend(store: Store) -> StoreBackend:
-    assert isinstance(store, StoreBackend)
-    return store
-
-
 async def test_starting_a_child_twice_creates_one_run_linked_to_its_parent(store: Store) -> None:
     fence = await held(store, "run_parent")
     first = await store.start_child("run_parent", fence, child())
@@ -48,7 +42,7 @@ async def test_starting_a_child_twice_creates_one_run_linked_to_its_parent(store
     record = await store.get_run("run_child")
     assert record is not None and record.parent_run_id == "run_parent"
     assert record.parent_step == "child:wf" and record.trigger == "child"
-    assert await backend(store).child_runs("run_parent") == ["run_child"]
+    assert await store.child_runs("run_parent") == ["run_child"]
 
 
 async def test_an_unknown_child_workflow_records_a_failed_step(store: Store) -> None:
@@ -81,7 +75,7 @@ async def test_a_child_that_ends_wakes_its_waiting_parent(store: Store) -> None:
 async def test_signals_queue_in_order_and_each_is_taken_once(store: Store) -> None:
     fence = await held(store, "run_r")
     for n in (1, 2, 3):
-        sent = await backend(store).send_signal("run_r", "note", str(n).encode(), T0)
+        sent = await store.send_signal("run_r", "note", str(n).encode(), T0)
         assert sent.step is None
     taken = await asyncio.gather(
         *[store.take_signal("run_r", fence, receive_step(f"r{i}", i)) for i in range(4)]
@@ -93,7 +87,7 @@ async def test_a_signal_completes_a_waiting_receive_and_wakes_the_run(store: Sto
     fence = await held(store, "run_r")
     assert await store.take_signal("run_r", fence, receive_step("r1", 0)) is None
     await store.suspend_run("run_r", fence, None, T0 + 1)
-    sent = await backend(store).send_signal("run_r", "note", b'{"a": 1}', T0 + 2)
+    sent = await store.send_signal("run_r", "note", b'{"a": 1}', T0 + 2)
     assert sent.step == "r1"
     [claimed] = await store.claim_runs("w1", ["wf"], 1, T0 + 3, T0 + 60)
     assert claimed.steps[0].status == "completed" and claimed.steps[0].output == b'{"a": 1}'
@@ -105,17 +99,17 @@ async def test_an_expired_receive_returns_null(store: Store) -> None:
     fence = await held(store, "run_r")
     await store.take_signal("run_r", fence, receive_step("r1", 0))
     assert await store.expire_receive("run_r", fence, "r1", T0 + 5) == b"null"
-    sent = await backend(store).send_signal("run_r", "note", b"1", T0 + 6)
+    sent = await store.send_signal("run_r", "note", b"1", T0 + 6)
     assert sent.step is None  # queued for the next receive, not the expired one
 
 
 async def test_signals_to_unknown_or_ended_runs_are_refused(store: Store) -> None:
     with pytest.raises(RunNotFound):
-        await backend(store).send_signal("run_none", "note", b"1", T0)
+        await store.send_signal("run_none", "note", b"1", T0)
     fence = await held(store, "run_done")
     await store.finish_run("run_done", fence, "succeeded", b"null", None, T0)
     with pytest.raises(RunEnded):
-        await backend(store).send_signal("run_done", "note", b"1", T0)
+        await store.send_signal("run_done", "note", b"1", T0)
 
 
 async def test_published_values_are_upserted_and_fenced(store: Store) -> None:
@@ -124,8 +118,8 @@ async def test_published_values_are_upserted_and_fenced(store: Store) -> None:
         step = StepRecord(f"state:k#{i}", i, "k", "state", "completed", 1, value,
                           started_at=T0, finished_at=T0)  # fmt: skip
         await store.set_run_value("run_s", fence, step, "k", value)
-    assert await backend(store).run_values("run_s") == {"k": {"b": 2}}
+    assert await store.run_values("run_s") == {"k": {"b": 2}}
     stale = StepRecord("state:x", 9, "x", "state", "completed", 1, b"1")
     with pytest.raises(LeaseLost):
         await store.set_run_value("run_s", fence + 1, stale, "x", b"1")
-    assert await backend(store).run_published("run_s") == ({"k": {"b": 2}}, [])
+    assert await store.run_published("run_s") == ({"k": {"b": 2}}, [])

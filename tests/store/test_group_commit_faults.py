@@ -16,7 +16,7 @@ from plait.store.session import Session
 
 
 async def test_a_faulty_operation_fails_alone_and_the_batch_commits(store: Store) -> None:
-    submit: Any = store._submit  # type: ignore[attr-defined]
+    submit: Any = store._submit
 
     def broken(db: Session) -> None:
         db.run("get_run", {"run_id": "nothing"})
@@ -36,7 +36,7 @@ async def test_a_faulty_operation_fails_alone_and_the_batch_commits(store: Store
 
 
 async def test_the_store_serves_after_a_faulty_operation(store: Store) -> None:
-    submit: Any = store._submit  # type: ignore[attr-defined]
+    submit: Any = store._submit
 
     def broken(db: Session) -> None:
         raise KeyError("oops")

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from plait.store.areas import trees
+from plait.store import trees
 from plait.store.base import Store
 from plait.store.records import NewRun
 from tests.backends import select
@@ -41,7 +41,7 @@ async def plant(store: Store, runs: list[tuple[str, str | None, str]]) -> None:
             f"depth = {depth[run_id]}{tree} "
             f"WHERE id = '{run_id}'"
         )
-        await store._submit(lambda db, sql=sql: db.execute(sql))  # type: ignore[attr-defined]
+        await store._submit(lambda db, sql=sql: db.execute(sql))
 
 
 async def statuses(store: Store) -> dict[str, str]:

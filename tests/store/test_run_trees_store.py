@@ -79,9 +79,6 @@ async def test_a_replayed_start_does_not_count_twice(store: Store) -> None:
 
 
 async def test_a_paused_workflow_starts_no_child(store: Store) -> None:
-    from plait.store.areas.backend import StoreBackend
-
-    assert isinstance(store, StoreBackend)
     fence = await held(store, "run_parent")
     await store._submit(  # a stored definition workflow, Paused
         lambda db: db.execute(
@@ -119,7 +116,7 @@ async def build_tree(store: Store) -> None:
                'child:wf', 'run_t0', 1
         FROM seq
     """
-    await store._submit(lambda db: db.execute(sql))  # type: ignore[attr-defined]
+    await store._submit(lambda db: db.execute(sql))
 
 
 async def test_cancelling_the_root_of_a_30000_run_tree_cancels_every_run(store: Store) -> None:
@@ -137,7 +134,7 @@ async def test_cancelling_the_root_of_a_30000_run_tree_cancels_every_run(store: 
 async def test_a_cancel_again_finishes_an_interrupted_tree_cancel(store: Store) -> None:
     fence = await held(store, "run_root")
     await store.start_child("run_root", fence, spec("run_c0"))
-    await store._submit(  # type: ignore[attr-defined]  # a cancel that stopped after the root
+    await store._submit(  # a cancel that stopped after the root
         lambda db: db.execute("UPDATE runs SET status = 'cancelled' WHERE id = 'run_root'")
     )
     done = await store.cancel_run("run_root", T0 + 1)

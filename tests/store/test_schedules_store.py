@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from plait.errors import PlaitError, StoreError
 from plait.schedules import Schedule, due_ticks, new_schedule
 from plait.settings import Settings
 from plait.store.base import Store
-from plait.store.session import Session
+from plait.store.records import WorkflowRecord
 from plait.store.urls import open_store
 from tests.backends import select
 
@@ -28,17 +28,20 @@ def ids(schedules: list[Schedule]) -> set[str]:
     return {s.id for s in schedules}
 
 
-class Starts:
-    """A ``start`` callback that records its calls and names a run per tick."""
+INPUT = b'[{"report": 1}]'
 
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-        self.in_transaction: list[bool] = []
 
-    def __call__(self, db: Session, tick: float) -> str | None:
-        self.calls.append(tick)
-        self.in_transaction.append(db.in_transaction)
-        return f"run_{int(tick)}"
+async def workflow(store: Store, status: str = "Activated", workflow_id: str = "wf_1") -> str:
+    """Register a code workflow ``workflow_id`` of org acme in ``status``; return its name."""
+    name = f"flow-{workflow_id}"
+    record = WorkflowRecord("acme", workflow_id, name, "code", status, 1, {}, 0, 0, 0, 0, None,
+                            NOW, NOW)  # fmt: skip
+    await store.upsert_code_workflow(record, [])
+    return name
+
+
+async def runs_of(store: Store, name: str) -> list[str]:
+    return sorted(run.id for run in await store.list_runs(name, None, 100))
 
 
 async def tick_rows(store: Store) -> list[tuple[Any, ...]]:
@@ -70,7 +73,7 @@ async def test_deleting_a_workflows_schedules_deletes_their_ticks(store: Store) 
     other = await store.create_schedule(hourly(workflow_id="wf_2"))
     for s in (a, other):
         ticks, following = due_ticks(s, s.next_fire_at)
-        await store.fire_schedule(s.id, s.next_fire_at, ticks, following, Starts(), NOW)
+        await store.fire_schedule(s, ticks, following, INPUT, NOW)
     assert await store.delete_schedules_of("acme", "wf_1") == 2
     assert ids(await store.list_schedules("acme")) == {other.id}
     assert [row[0] for row in await tick_rows(store)] == [other.id]
@@ -103,107 +106,88 @@ async def test_due_schedules_are_the_enabled_ones_whose_tick_has_come(store: Sto
 
 
 async def test_firing_starts_a_run_per_tick_and_moves_the_next_tick(store: Store) -> None:
+    name = await workflow(store)
     s = await store.create_schedule(hourly(catchup="all"))
     now = NOW + 3 * 3600 + 60  # 11:01: 09:00, 10:00 and 11:00 were missed
     ticks, following = due_ticks(s, now)
-    starts = Starts()
-    fired = await store.fire_schedule(s.id, s.next_fire_at, ticks, following, starts, now)
-    assert fired == [(t, f"run_{int(t)}") for t in ticks] and len(ticks) == 3
-    assert starts.calls == ticks and all(starts.in_transaction)
+    fired = await store.fire_schedule(s, ticks, following, INPUT, now)
+    assert [tick for tick, _ in fired] == ticks and len(ticks) == 3
+    for tick, run_id in fired:
+        run = await store.get_run(run_id)
+        assert run is not None and (run.workflow, run.trigger) == (name, "schedule")
+        assert (run.input, run.created_at, run.workflow_id) == (INPUT, tick, "wf_1")
     stored = await store.get_schedule("acme", s.id)
     assert stored is not None and stored.next_fire_at == following
-    assert await tick_rows(store) == [(s.id, t, f"run_{int(t)}") for t in ticks]
+    assert await tick_rows(store) == [(s.id, tick, run_id) for tick, run_id in fired]
     assert await store.due_schedules(now, 10) == []
 
 
 async def test_two_workers_racing_for_a_tick_fire_it_once(store: Store) -> None:
+    name = await workflow(store)
     s = await store.create_schedule(hourly())
     ticks, following = due_ticks(s, s.next_fire_at)
-    one, other = Starts(), Starts()
     results = await asyncio.gather(
-        store.fire_schedule(s.id, s.next_fire_at, ticks, following, one, NOW + 3600),
-        store.fire_schedule(s.id, s.next_fire_at, ticks, following, other, NOW + 3600),
+        store.fire_schedule(s, ticks, following, INPUT, NOW + 3600),
+        store.fire_schedule(s, ticks, following, INPUT, NOW + 3600),
     )
     assert sorted(map(len, results)) == [0, 1]
-    assert len(one.calls) + len(other.calls) == 1
+    assert len(await runs_of(store, name)) == 1
     assert len(await tick_rows(store)) == 1
 
 
 async def test_two_processes_racing_for_a_tick_fire_it_once(store: Store, store_url: str) -> None:
+    name = await workflow(store)
     s = await store.create_schedule(hourly(catchup="all"))
     elsewhere = open_store(Settings.load(database_url=store_url))
     await elsewhere.open()
     try:
         ticks, following = due_ticks(s, NOW + 2 * 3600)
-        one, other = Starts(), Starts()
         results = await asyncio.gather(
-            store.fire_schedule(s.id, s.next_fire_at, ticks, following, one, NOW),
-            elsewhere.fire_schedule(s.id, s.next_fire_at, ticks, following, other, NOW),
+            store.fire_schedule(s, ticks, following, INPUT, NOW),
+            elsewhere.fire_schedule(s, ticks, following, INPUT, NOW),
         )
     finally:
         await elsewhere.close()
     assert sorted(map(len, results)) == [0, 2]
-    assert sorted(one.calls + other.calls) == ticks
+    assert sorted(tick for result in results for tick, _ in result) == ticks
+    assert await runs_of(store, name) == sorted(run for result in results for _, run in result)
 
 
 async def test_a_tick_already_fired_is_not_started_again(store: Store) -> None:
+    name = await workflow(store)
     s = await store.create_schedule(hourly(catchup="all"))
     first, second = s.next_fire_at, s.next_fire_at + 3600
-    starts = Starts()
-    await store.fire_schedule(s.id, first, [first], second, starts, NOW)
+    [(tick, run_id)] = await store.fire_schedule(s, [first], second, INPUT, NOW)
+    assert tick == first
+    moved = await store.get_schedule("acme", s.id)
+    assert moved is not None
     # A caller that computed its ticks from a stale view offers the first tick again.
-    fired = await store.fire_schedule(s.id, second, [first, second], second + 3600, starts, NOW)
-    assert fired == [(second, f"run_{int(second)}")]
-    assert starts.calls == [first, second]
+    fired = await store.fire_schedule(moved, [first, second], second + 3600, INPUT, NOW)
+    assert [tick for tick, _ in fired] == [second]
+    assert await runs_of(store, name) == sorted([run_id, fired[0][1]])
 
 
 async def test_a_stale_or_paused_schedule_fires_nothing(store: Store) -> None:
+    name = await workflow(store)
     s = await store.create_schedule(hourly())
-    starts = Starts()
-    stale = s.next_fire_at - 3600
-    assert await store.fire_schedule(s.id, stale, [stale], s.next_fire_at, starts, NOW) == []
+    stale = replace(s, next_fire_at=s.next_fire_at - 3600)  # read before another worker fired
+    assert await store.fire_schedule(stale, [stale.next_fire_at], s.next_fire_at, INPUT, NOW) == []
     await store.set_schedules_enabled("acme", "wf_1", False)
     ticks, following = due_ticks(s, s.next_fire_at)
-    assert await store.fire_schedule(s.id, s.next_fire_at, ticks, following, starts, NOW) == []
-    assert starts.calls == [] and await tick_rows(store) == []
+    assert await store.fire_schedule(s, ticks, following, INPUT, NOW) == []
+    assert await runs_of(store, name) == [] and await tick_rows(store) == []
 
 
-async def test_a_tick_whose_callback_starts_nothing_is_consumed(store: Store) -> None:
+@pytest.mark.parametrize("status", ["Paused", "Archived", None])
+async def test_a_tick_of_a_workflow_that_cannot_run_is_consumed(
+    store: Store, status: str | None
+) -> None:
+    name = await workflow(store, status) if status is not None else "flow-wf_1"
     s = await store.create_schedule(hourly())
     ticks, following = due_ticks(s, s.next_fire_at)
-    fired = await store.fire_schedule(
-        s.id, s.next_fire_at, ticks, following, lambda db, tick: None, NOW
-    )
-    assert fired == []
+    assert await store.fire_schedule(s, ticks, following, INPUT, NOW) == []
     assert await tick_rows(store) == [(s.id, ticks[0], None)]
-
-
-@pytest.mark.parametrize(
-    ("error", "raised"),
-    [(PlaitError("workflow is archived"), PlaitError), (KeyError("oops"), StoreError)],
-)
-async def test_a_failing_callback_undoes_the_firing_alone(
-    store: Store, error: Exception, raised: type[Exception]
-) -> None:
-    s = await store.create_schedule(hourly(catchup="all"))
-    ticks, following = due_ticks(s, s.next_fire_at + 3600)
-    calls: list[float] = []
-
-    def start(db: Session, tick: float) -> str:
-        calls.append(tick)
-        if len(calls) == 2:
-            raise error
-        return "run_1"
-
-    firing = store.fire_schedule(s.id, s.next_fire_at, ticks, following, start, NOW)
-    results = await asyncio.gather(
-        firing, store.create_schedule(hourly(workflow_id="wf_2")), return_exceptions=True
-    )
-    assert isinstance(results[0], raised)
-    assert isinstance(results[1], Schedule)  # written in the same group commit, kept
-    assert await store.get_schedule("acme", s.id) == s  # next_fire_at not moved
-    assert await tick_rows(store) == []
-    assert len(await store.list_schedules("acme")) == 2
+    assert await runs_of(store, name) == []
 
 
 # -- pausing ------------------------------------------------------------------------------------

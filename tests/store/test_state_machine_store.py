@@ -1,4 +1,4 @@
-"""The machines area of the store contract, on every backend: delivering events to the
+"""The state machines of the store contract, on every backend: delivering events to the
 instance of a correlation key, numbered in order, once per event id."""
 
 from __future__ import annotations
@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from plait.store.areas.backend import StoreBackend
 from plait.store.base import Store
 from plait.store.records import EventRecord, MachineDelivery, RunToStart
 
@@ -24,13 +23,8 @@ def delivery(key: str, run_id: str | None = None, *, inbox: bool = True) -> Mach
     return MachineDelivery("workflow_m", key, start, inbox)
 
 
-def backend(store: Store) -> StoreBackend:
-    assert isinstance(store, StoreBackend)
-    return store
-
-
 async def test_events_reach_the_instance_of_their_key_in_order(store: Store) -> None:
-    machines = backend(store)
+    machines = store
     created = await machines.send_to_machine(event("e1", "Order.submitted"),
                                              delivery("o-1", "run_m1"))  # fmt: skip
     assert created == ("created", "run_m1")
@@ -57,7 +51,7 @@ async def test_events_reach_the_instance_of_their_key_in_order(store: Store) -> 
 
 
 async def test_unknown_keys_ended_instances_and_start_only_events(store: Store) -> None:
-    machines = backend(store)
+    machines = store
     assert await machines.send_to_machine(event("e1", "Order.paid"), delivery("nope")) == (
         "unknown", None
     )  # fmt: skip
@@ -74,7 +68,7 @@ async def test_unknown_keys_ended_instances_and_start_only_events(store: Store) 
 
 
 async def test_a_delivery_wakes_a_waiting_run_and_hints_a_running_one(store: Store) -> None:
-    machines = backend(store)
+    machines = store
     await machines.send_to_machine(event("e1", "Order.submitted"), delivery("o-3", "run_m3"))
     [claimed] = await store.claim_runs("w1", ["orders"], 10, NOW, NOW + 30)
     await machines.send_to_machine(event("e2", "Order.paid", at=NOW + 1), delivery("o-3"))
@@ -89,7 +83,7 @@ async def test_a_delivery_wakes_a_waiting_run_and_hints_a_running_one(store: Sto
 
 
 async def test_concurrent_first_events_create_one_instance(store: Store) -> None:
-    machines = backend(store)
+    machines = store
     results: list[Any] = await asyncio.gather(*[
         machines.send_to_machine(event(f"e{i}", "Order.submitted"), delivery("o-4", f"run_c{i}"))
         for i in range(20)

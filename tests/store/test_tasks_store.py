@@ -7,17 +7,11 @@ import asyncio
 
 import orjson
 
-from plait.store.areas.backend import StoreBackend
 from plait.store.base import Store
 from plait.store.records import Completion, NewRun, NewTask, StepRecord
 
 T0 = 1_800_000_000.0
 DUE = T0 + 60
-
-
-def backend(store: Store) -> StoreBackend:
-    assert isinstance(store, StoreBackend)
-    return store
 
 
 async def held(store: Store, run_id: str) -> int:
@@ -40,7 +34,7 @@ def new_task(run_id: str, task_id: str, at: float = T0) -> NewTask:
 
 
 async def test_a_completion_and_an_expiry_that_race_have_one_winner(store: Store) -> None:
-    tasks = backend(store)
+    tasks = store
     for attempt in range(8):
         run_id = f"run_race{attempt}"
         fence = await held(store, run_id)
@@ -73,7 +67,7 @@ async def test_a_completion_and_an_expiry_that_race_have_one_winner(store: Store
 async def test_a_step_that_runs_again_after_its_task_expired_gets_a_new_task(
     store: Store,
 ) -> None:
-    tasks = backend(store)
+    tasks = store
     fence = await held(store, "run_again")
     first = await tasks.create_task(
         fence, waiting_step("task_one"), new_task("run_again", "task_one")

@@ -30,13 +30,13 @@ from plait.keys import (
     ROLES,
     InvalidUser,
     KeyNotFound,
-    KeyRecord,
     NewKey,
     check_user,
     create_key,
     list_keys,
     revoke_key,
 )
+from plait.store.records import KeyRecord
 
 if TYPE_CHECKING:
     import uvicorn  # imported when serving: other commands do not pay for it

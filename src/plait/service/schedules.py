@@ -11,9 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from plait import values
 from plait.errors import NotFound
-from plait.ids import new_id
 from plait.schedules import (
-    Schedule,
     ScheduleInvalid,
     due_ticks,
     is_declared,
@@ -22,7 +20,6 @@ from plait.schedules import (
 )
 from plait.service.pages import Page, check_limit, keyset_after, keyset_page
 from plait.store.records import WorkflowRecord
-from plait.store.session import Session
 
 if TYPE_CHECKING:
     from plait.engine import Engine
@@ -122,22 +119,10 @@ class ScheduleService:
         started = 0
         for schedule in await store.due_schedules(now, 100):
             ticks, new_next = due_ticks(schedule, now)
-            start = self._starter(schedule)
-            fired = await store.fire_schedule(schedule.id, schedule.next_fire_at, ticks, new_next,
-                                              start, now)  # fmt: skip
+            input = values.encode([schedule.input])
+            fired = await store.fire_schedule(schedule, ticks, new_next, input, now)
             started += sum(1 for _, run_id in fired if run_id)
         return started
-
-    def _starter(self, schedule: Schedule) -> Any:
-        engine = self.engine
-
-        def start(db: Session, tick: float) -> str | None:
-            return engine.registry_store().start_scheduled_run(
-                db, schedule.org, schedule.workflow_id, new_id("run"),
-                values.encode([schedule.input]), tick,
-            )  # fmt: skip
-
-        return start
 
 
 def declared_specs(document: dict[str, Any]) -> list[dict[str, Any]]:

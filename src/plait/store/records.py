@@ -523,6 +523,38 @@ class Operation:
     reason: str | None = None
 
 
+# -- API keys ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """A stored API key: never the key itself, only its SHA-256 (hex)."""
+
+    org: str
+    id: str
+    role: str
+    prefix: str
+    """The part of the key that is not secret (``plait_<id>``), to recognise it in listings."""
+    hash: str
+    created_at: float
+    revoked_at: float | None = None
+    user: str | None = None
+    """The person the key acts for, if it is bound to one (``plait keys create --user``)."""
+
+    def resource(self) -> dict[str, object]:
+        """The key as the API and ``plait keys list --json`` show it (no hash)."""
+        return {
+            "$id": self.id,
+            "$type": "ApiKey",
+            "organization": self.org,
+            "role": self.role,
+            "prefix": self.prefix,
+            "user": self.user,
+            "createdAt": iso_time(self.created_at),
+            "revokedAt": None if self.revoked_at is None else iso_time(self.revoked_at),
+        }
+
+
 # -- secrets and webhooks -----------------------------------------------------------------------
 
 

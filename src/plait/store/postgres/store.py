@@ -1,4 +1,4 @@
-"""PostgreSQL store: the same verbs as SQLite (``plait.store.areas``), on PostgreSQL.
+"""PostgreSQL store: the verbs of ``plait.store.base.Store``, on PostgreSQL.
 
 Connections (per process): one writer, a pool of readers, one listener.
 
@@ -42,9 +42,9 @@ from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from plait.errors import DatabaseUnavailable, LeaseLost, PlaitError, StoreError
-from plait.store.areas.backend import StoreBackend
-from plait.store.areas.base import Op
-from plait.store.areas.counters import Counters
+from plait.store.backend import Op
+from plait.store.base import Store
+from plait.store.counters import Counters
 from plait.store.records import EventRouter
 from plait.store.session import Conflict
 from plait.store.sql import load_dialect, load_migrations
@@ -79,8 +79,11 @@ class PostgresSession:
     dialect = "postgres"
     driver_errors: tuple[type[Exception], ...] = (psycopg.Error,)
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], router: EventRouter | None = None) -> None:
         self.conn = conn
+        self.router = router
+        self.counters = Counters()
+        self.runnable = False
 
     def run(self, name: str, params: Mapping[str, Any] | None = None) -> psycopg.Cursor[Any]:
         if params:
@@ -98,7 +101,7 @@ class PostgresSession:
         return self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
 
 
-class PostgresStore(StoreBackend):
+class PostgresStore(Store):
     """The scale-out backend: any number of worker and API processes share one database."""
 
     def __init__(
@@ -121,7 +124,7 @@ class PostgresStore(StoreBackend):
         self._drained: asyncio.Event | None = None
         self._listener: asyncio.Task[None] | None = None
         self._down = False  # the last attempt to reach the database failed
-        self._counters = Counters()
+        self._runnable = False  # the last batch committed made runs runnable
         self.commits = 0
         self.writes = 0
         self.replays = 0  # batches replayed with a savepoint per operation
@@ -200,7 +203,9 @@ class PostgresStore(StoreBackend):
         for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
             if not future.done():
                 future.set_result(value) if ok else future.set_exception(value)
-        self._notify_runnable()
+        if self._runnable:
+            self._runnable = False
+            self._wake_workers()
         self._flushing = False
         if self._pending:
             self._flushing = True
@@ -255,10 +260,8 @@ class PostgresStore(StoreBackend):
         rolls it all back (``_OpFailed``). Then, after such a failure, with a savepoint per
         operation; the one that failed is not run again (its outcome is known), so that an
         operation with side effects (a callback) is not run twice to fail once."""
-        session = PostgresSession(conn)
-        self._runnable = False  # a rolled-back attempt's wake-up does not count
-        self._counters.clear()  # nor its counter deltas
-        outcomes: list[tuple[bool, Any]] = []
+        session = PostgresSession(conn, self._router)  # fresh counters and wake-up: those
+        outcomes: list[tuple[bool, Any]] = []  # of a rolled-back attempt do not count
         with conn.transaction():
             for index, op in enumerate(ops):
                 if failed is None:
@@ -267,9 +270,10 @@ class PostgresStore(StoreBackend):
                     outcomes.append((False, failed.error))
                 else:
                     outcomes.append(self._isolated(conn, op, session))
-            self._counters.apply(session)
-            if self._runnable:  # tell every process's worker, at commit
+            session.counters.apply(session)
+            if session.runnable:  # tell every process's worker, at commit
                 session.run("notify_runnable", {"payload": ""})
+        self._runnable = session.runnable
         return outcomes
 
     def _isolated(
@@ -278,14 +282,14 @@ class PostgresStore(StoreBackend):
         """Run ``op`` in a savepoint: if it fails, its writes (and counter deltas) are undone
         and the batch goes on."""
         conn.execute("SAVEPOINT op")
-        mark = self._counters.mark()
+        mark = session.counters.mark()
         try:
             outcome: tuple[bool, Any] = (True, op(session))
         except psycopg.OperationalError:
             raise
         except (Exception, LeaseLost) as exc:
             outcome = (False, _failure(exc))
-            self._counters.undo(mark)
+            session.counters.undo(mark)
         conn.execute("RELEASE SAVEPOINT op" if outcome[0] else "ROLLBACK TO SAVEPOINT op")
         return outcome
 
@@ -354,11 +358,9 @@ class PostgresStore(StoreBackend):
                 async with conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     delay = 0.1
-                    if self._on_runnable is not None:  # runs may have become runnable unheard
-                        self._on_runnable()
+                    self._wake_workers()  # runs may have become runnable unheard
                     async for _ in conn.notifies():
-                        if self._on_runnable is not None:
-                            self._on_runnable()
+                        self._wake_workers()
             except asyncio.CancelledError:
                 raise
             except psycopg.Error as exc:

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from plait.errors import LeaseLost, PlaitError, StoreError
-from plait.store.areas.backend import StoreBackend
-from plait.store.areas.base import Op
-from plait.store.areas.counters import Counters
+from plait.store.backend import Op
+from plait.store.base import Store
+from plait.store.counters import Counters
 from plait.store.records import EventRouter
 from plait.store.session import Conflict
 from plait.store.sql import load_dialect, load_migrations
@@ -40,8 +40,11 @@ class SQLiteSession:
     dialect = "sqlite"
     driver_errors: tuple[type[Exception], ...] = (sqlite3.Error,)
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, router: EventRouter | None) -> None:
         self.conn = conn
+        self.router = router
+        self.counters = Counters()
+        self.runnable = False
 
     def run(self, name: str, params: Mapping[str, Any] | None = None) -> sqlite3.Cursor:
         if params:
@@ -61,7 +64,7 @@ class SQLiteSession:
         return self.conn.in_transaction
 
 
-class SQLiteStore(StoreBackend):
+class SQLiteStore(Store):
     """The embedded backend. One connection, used only from the event loop's thread."""
 
     def __init__(
@@ -81,7 +84,6 @@ class SQLiteStore(StoreBackend):
         self._session: SQLiteSession | None = None
         self._pending: list[tuple[Op, asyncio.Future[Any]]] = []
         self._flush_handle: asyncio.Handle | None = None
-        self._counters = Counters()
         self.commits = 0  # transactions committed by group commit (for metrics and tests)
         self.writes = 0  # write operations they carried
 
@@ -101,7 +103,7 @@ class SQLiteStore(StoreBackend):
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
         self._conn = conn
-        self._session = SQLiteSession(conn)
+        self._session = SQLiteSession(conn, self._router)
 
     async def close(self) -> None:
         if self._conn is None:
@@ -161,30 +163,33 @@ class SQLiteStore(StoreBackend):
                 future.set_result(value)
             else:
                 future.set_exception(value)
-        self._notify_runnable()
+        session = self._live
+        if session.runnable:
+            session.runnable = False
+            self._wake_workers()
 
     def _transaction(self, ops: list[Op]) -> list[tuple[bool, Any]]:
         db = self._db
         session = self._live
         db.execute("BEGIN IMMEDIATE")
-        self._counters.clear()
+        session.counters.clear()
         outcomes: list[tuple[bool, Any]] = []
         try:
             for op in ops:
                 # A savepoint per operation: one that raises leaves none of its writes (nor
                 # counter deltas) behind, and the others in the batch still commit.
                 db.execute("SAVEPOINT op")
-                mark = self._counters.mark()
+                mark = session.counters.mark()
                 try:
                     outcomes.append((True, op(session)))
                 except sqlite3.Error:
                     raise  # the batch is retried one operation at a time
                 except (Exception, LeaseLost) as exc:
                     db.execute("ROLLBACK TO op")
-                    self._counters.undo(mark)
+                    session.counters.undo(mark)
                     outcomes.append((False, _failure(exc)))
                 db.execute("RELEASE op")
-            self._counters.apply(session)  # once per workflow (areas/counters.py)
+            session.counters.apply(session)  # once per workflow (counters.py)
             db.execute("COMMIT")
             self.commits += 1
             self.writes += len(ops)

@@ -1,29 +1,27 @@
-"""SQLite verbs of the schedules area (mixed into ``SQLiteStore``)."""
+"""Schedules: a cron expression in a time zone that starts runs of a workflow; the store keeps
+each schedule's ``next_fire_at`` and the ticks it fired, so each tick fires once across workers.
+
+Every verb but the poller's (``due_schedules``, ``fire_schedule``) is scoped to one
+organization. Schedules are built and checked by ``plait.schedules.new_schedule``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import orjson
 
-from plait.errors import PlaitError, StoreError
+from plait.ids import new_id
 from plait.schedules import Schedule, next_tick
-from plait.store.areas.base import Area
+from plait.store.backend import Backend
+from plait.store.records import EventRecord, RunToStart
+from plait.store.runs import insert_started_run
 from plait.store.session import Session
 
-T = TypeVar("T")
 
-StartRun = Callable[[Session, float], str | None]
-"""Starts the run of one tick inside the firing transaction; returns its id, or ``None``."""
-
-
-class SchedulesArea(Area):
-    """Verbs for schedules; queries in ``queries_schedules.sql``.
-
-    Every verb but the poller's (``due_schedules``, ``fire_schedule``) is scoped to one
-    organization. Schedules are built and checked by ``plait.schedules.new_schedule``.
-    """
+class ScheduleVerbs(Backend):
+    """The schedules of each organization, and firing their ticks."""
 
     async def create_schedule(self, s: Schedule) -> Schedule:
         """Store ``s`` and return it."""
@@ -115,70 +113,57 @@ class SchedulesArea(Area):
 
     async def fire_schedule(
         self,
-        schedule_id: str,
-        expected_next: float,
+        schedule: Schedule,
         ticks: Sequence[float],
         new_next: float,
-        start: StartRun,
+        input: bytes,
         now: float,
     ) -> list[tuple[float, str]]:
         """Fire ``ticks`` of a due schedule and move its ``next_fire_at`` to ``new_next``.
 
-        Atomic, in one transaction: ``next_fire_at`` is compared and set from ``expected_next``
-        (what the caller read) to ``new_next``; if another worker already moved it, or the
-        schedule was paused or deleted, nothing happens and ``[]`` is returned. Otherwise each
-        tick not fired before is recorded (the key ``(schedule_id, tick_at)`` is unique) and
-        ``start(db, tick)`` is called for it, once: it creates the tick's run and returns its id,
-        or ``None`` to start nothing (the tick is consumed all the same).
-
-        ``start`` runs inside the write transaction: it must use only the connection it is
-        given, must not commit or roll back, and should be quick (it holds the write lock). If it
-        raises, this schedule's writes are rolled back and the error is raised here (an error
-        other than a ``PlaitError`` as ``StoreError``); other writes of the batch commit.
+        Atomic, in one transaction: ``next_fire_at`` is compared and set from the
+        ``schedule.next_fire_at`` the caller read to ``new_next``; if another worker already
+        moved it, or the schedule was paused or deleted, nothing happens and ``[]`` is returned.
+        Otherwise each tick not fired before is recorded (the key ``(schedule_id, tick_at)`` is
+        unique) and, once, starts a run of the workflow's current version with ``input``
+        (trigger ``schedule``, created at the tick) if the workflow is Activated; a tick of a
+        workflow that cannot run now (Paused, Archived, gone) is consumed all the same.
 
         Returns:
             ``(tick, run_id)`` for each tick that started a run, oldest first.
         """
-        cas = {"id": schedule_id, "expected_next": expected_next, "new_next": new_next}
+        cas = {"id": schedule.id, "expected_next": schedule.next_fire_at, "new_next": new_next}
 
-        def fire(db: Session) -> list[tuple[float, str]]:
+        def op(db: Session) -> list[tuple[float, str]]:
             if db.run("advance_schedule", cas).rowcount == 0:
                 return []
             fired: list[tuple[float, str]] = []
             for tick in sorted(ticks):
-                key = {"schedule_id": schedule_id, "tick_at": tick}
+                key = {"schedule_id": schedule.id, "tick_at": tick}
                 if db.run("insert_tick", {**key, "now": now}).rowcount == 0:
                     continue
-                run_id = start(db, tick)
+                run_id = _start_tick_run(db, schedule, input, tick)
                 if run_id is not None:
                     db.run("set_tick_run", {**key, "run_id": run_id})
                     fired.append((tick, run_id))
             return fired
 
-        def op(db: Session) -> list[tuple[float, str]]:
-            return _atomically(db, fire, f"firing schedule {schedule_id!r}")
-
         result: list[tuple[float, str]] = await self._submit(op)
         return result
 
 
-def _atomically(db: Session, work: Callable[[Session], T], what: str) -> T:
-    """Run ``work`` in a savepoint: if it raises, its writes are undone and the rest of the
-    group-commit batch is kept. A database error is re-raised as is, so that the store replays
-    the batch one write at a time; any other ``Exception`` that is not a ``PlaitError`` becomes
-    a ``StoreError``, which the batch reports to its caller alone."""
-    db.execute("SAVEPOINT area_op")
-    try:
-        result = work(db)
-    except BaseException as exc:  # LeaseLost too: the store commits the batch despite it
-        if db.in_transaction:  # some database errors end the transaction themselves
-            db.execute("ROLLBACK TO area_op")
-            db.execute("RELEASE area_op")
-        if isinstance(exc, Exception) and not isinstance(exc, (PlaitError, *db.driver_errors)):
-            raise StoreError(f"{what} failed: {exc!r}") from exc
-        raise
-    db.execute("RELEASE area_op")
-    return result
+def _start_tick_run(db: Session, schedule: Schedule, input: bytes, tick: float) -> str | None:
+    """Start a run of the schedule's workflow at ``tick``, if it is Activated; its id."""
+    head = {"org": schedule.org, "ref": schedule.workflow_id}
+    row = db.run("get_workflow_head", head).fetchone()
+    if row is None or row[4] != "Activated":
+        return None
+    version = row[5] if row[3] == "definition" else None
+    start = RunToStart(new_id("run"), schedule.workflow_id, row[2], version, input)
+    event = EventRecord("", schedule.org, "", b"{}", "schedule", None, tick)
+    insert_started_run(db, event, start, "pending", None, trigger="schedule")
+    db.runnable = True
+    return start.run_id
 
 
 def _schedule(row: Sequence[Any]) -> Schedule:

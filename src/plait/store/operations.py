@@ -1,8 +1,6 @@
-"""Store verbs of the operations area (mixed into both backends).
-
-Operators repair runs: resume a failed run from its failed step, fork a run from a step into a
-new run that reuses what came before, retry a run from scratch. Each verb checks and writes in
-one transaction, and records who did it in the run's history.
+"""Run operations: operators repair runs. Resume a failed run from its failed step, fork a run
+from a step into a new run that reuses what came before, retry a run from scratch. Each verb
+checks and writes in one transaction, and records who did it in the run's history.
 """
 
 from __future__ import annotations
@@ -13,14 +11,14 @@ from typing import Any
 import orjson
 
 from plait.errors import RunCompensated, RunNotFound, RunNotResumable, StepNotFound
-from plait.store.areas.base import Area
+from plait.store.backend import Backend
+from plait.store.counters import run_reopened, workflow_started
 from plait.store.records import COMPENSATED, HistoryEntry, Operation
 from plait.store.session import Session
 
 
-class OperationsArea(Area):
-    """Operations on runs: resume, fork, retry, and their history; queries in
-    ``queries_operations.sql``."""
+class OperationVerbs(Backend):
+    """Operations on runs: resume, fork, retry, and their history."""
 
     async def resume_run(
         self, run_id: str, op: Operation, *, ordered: bool, version: int | None = None
@@ -58,10 +56,10 @@ class OperationsArea(Area):
             after = {r[0] for r in db.run("step_positions", {"run_id": run_id})}
             db.run("delete_waits_of_run", {"run_id": run_id})
             db.run("reopen_run", {"run_id": run_id, "now": op.now, "version": version})
-            self._run_reopened(db, run_id)
+            run_reopened(db, run_id)
             rerun = sorted(before - after)
             add_history(db, run_id, "resume", op, {"rerun": rerun, "version": version})
-            self._runnable = True
+            db.runnable = True
             return rerun
 
         rerun: list[str] = await self._submit(write)
@@ -102,19 +100,19 @@ class OperationsArea(Area):
             db.run("copy_steps_before", {**params, "position": position or 0})
             reused = [str(r[0]) for r in db.run("step_positions", {"run_id": new_id})]
             _, org, workflow_id, _ = _run_row(db, new_id)
-            self._workflow_started(db, org, workflow_id)
+            workflow_started(db, org, workflow_id)
             source = {"runId": new_id, "step": step, "reused": len(reused)}
             add_history(db, run_id, action, op, source)
             derived = "forked-from" if action == "fork" else "retried-from"
             add_history(db, new_id, derived, op, {"runId": run_id, "step": step})
-            self._runnable = True
+            db.runnable = True
             return reused
 
         reused: list[str] = await self._submit(write)
         return reused
 
     async def run_history(self, run_id: str) -> list[HistoryEntry]:
-        """The operations recorded on a run, oldest first."""
+        """The operations recorded on a run (cancel, resume, fork, retry), oldest first."""
         rows = await self._all("history_of_run", {"run_id": run_id})
         return [_entry(row) for row in rows]
 

@@ -1,10 +1,10 @@
-"""Store verbs of the machines area (mixed into both backends): state-machine instances, each a
-run keyed by its correlation key, and the inbox of events delivered to it.
+"""State machines: instances, each a run keyed by its correlation key, and the inbox of events
+delivered to it.
 
 Delivery happens inside the transaction that stores the event (or, for a direct send, in a
 transaction of its own): the instance's row is updated to number the event, which serialises
 deliveries to one instance on both backends, so the run consumes its inbox in commit order and
-exactly once (it records each event it consumes as a step). Queries in ``queries_machines.sql``.
+exactly once (it records each event it consumes as a step).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from plait.store.areas.base import Area
+from plait.store.backend import Backend
 from plait.store.records import (
     DeliveryStatus,
     EventRecord,
@@ -20,10 +20,11 @@ from plait.store.records import (
     MachineEvent,
     MachineInstance,
 )
+from plait.store.runs import insert_started_run
 from plait.store.session import Session
 
 
-class MachinesArea(Area):
+class MachineVerbs(Backend):
     """State-machine instances: routing events to the run of their correlation key."""
 
     async def send_to_machine(
@@ -33,7 +34,7 @@ class MachinesArea(Area):
         transaction; return the outcome and the instance's run id (None when unknown)."""
 
         def op(db: Session) -> tuple[DeliveryStatus, str | None]:
-            return self._deliver_machine_event(db, event, delivery)
+            return deliver_machine_event(db, event, delivery)
 
         result: tuple[DeliveryStatus, str | None] = await self._submit(op)
         return result
@@ -66,45 +67,48 @@ class MachinesArea(Area):
         data = row[2].encode() if isinstance(row[2], str) else bytes(row[2])
         return MachineEvent(n, row[0], row[1], data, row[3], float(row[4]))
 
-    # -- inside a write transaction -------------------------------------------------------------
 
-    def _deliver_machine_event(
-        self, db: Session, event: EventRecord, delivery: MachineDelivery
-    ) -> tuple[DeliveryStatus, str | None]:
-        ident = {"org": event.org, "workflow_id": delivery.workflow_id, "key": delivery.key}
-        for _ in range(2):  # a concurrent creator (another process) wins: deliver to its run
-            counted = db.run("machine_count_event", ident).fetchone()
-            if counted is not None:
-                return self._append(db, ident, event, counted)
-            row = db.run("machine_instance", ident).fetchone()
-            if row is not None:
-                return "ended", str(row[0])
-            start = delivery.start
-            if start is None:
-                return "unknown", None
-            created = {**ident, "run_id": start.run_id, "now": event.created_at}
-            if db.run("machine_insert_instance", created).rowcount == 1:
-                self._insert_run(db, event, start, "pending", None)
-                self._runnable = True
-                if delivery.inbox:
-                    self._append(db, ident, event, db.run("machine_count_event", ident).fetchone())
-                return "created", start.run_id
-        return "unknown", None
+def deliver_machine_event(
+    db: Session, event: EventRecord, delivery: MachineDelivery
+) -> tuple[DeliveryStatus, str | None]:
+    """Inside the transaction that stores ``event`` (or of a direct send): deliver it to one
+    instance, creating the instance if ``delivery.start`` allows; return what happened and the
+    instance's run id (None when unknown)."""
+    ident = {"org": event.org, "workflow_id": delivery.workflow_id, "key": delivery.key}
+    for _ in range(2):  # a concurrent creator (another process) wins: deliver to its run
+        counted = db.run("machine_count_event", ident).fetchone()
+        if counted is not None:
+            return _append(db, ident, event, counted)
+        row = db.run("machine_instance", ident).fetchone()
+        if row is not None:
+            return "ended", str(row[0])
+        start = delivery.start
+        if start is None:
+            return "unknown", None
+        created = {**ident, "run_id": start.run_id, "now": event.created_at}
+        if db.run("machine_insert_instance", created).rowcount == 1:
+            insert_started_run(db, event, start, "pending", None)
+            db.runnable = True
+            if delivery.inbox:
+                _append(db, ident, event, db.run("machine_count_event", ident).fetchone())
+            return "created", start.run_id
+    return "unknown", None
 
-    def _append(
-        self, db: Session, ident: dict[str, Any], event: EventRecord, counted: Sequence[Any]
-    ) -> tuple[DeliveryStatus, str | None]:
-        run_id, n = str(counted[0]), int(counted[1])
-        inserted = db.run("machine_insert_inbox", {
-            "run_id": run_id, "n": n, "event_id": event.id, "type": event.type,
-            "data": event.data.decode(), "source": event.source, "now": event.created_at,
-        }).rowcount  # fmt: skip
-        if not inserted:  # that event id reached the instance before; the row is still ours
-            db.run("machine_uncount_event", ident)
-            return "duplicate", run_id
-        db.run("machine_wake_run", {"run_id": run_id, "now": event.created_at})
-        self._runnable = True
-        return "delivered", run_id
+
+def _append(
+    db: Session, ident: dict[str, Any], event: EventRecord, counted: Sequence[Any]
+) -> tuple[DeliveryStatus, str | None]:
+    run_id, n = str(counted[0]), int(counted[1])
+    inserted = db.run("machine_insert_inbox", {
+        "run_id": run_id, "n": n, "event_id": event.id, "type": event.type,
+        "data": event.data.decode(), "source": event.source, "now": event.created_at,
+    }).rowcount  # fmt: skip
+    if not inserted:  # that event id reached the instance before; the row is still ours
+        db.run("machine_uncount_event", ident)
+        return "duplicate", run_id
+    db.run("machine_wake_run", {"run_id": run_id, "now": event.created_at})
+    db.runnable = True
+    return "delivered", run_id
 
 
 def _instance(row: Sequence[Any]) -> MachineInstance:

@@ -1,12 +1,17 @@
-"""Store verbs of the webhooks area (mixed into both backends' stores)."""
+"""Webhooks: named endpoints that turn verified HTTP requests into events of an organization.
+
+A webhook's secret is stored as the caller gives it (the webhook service seals it first:
+``spec.sealed``); verifying a request's HMAC needs the key itself, so it cannot be hashed.
+Every verb is scoped to one organization, but for the key-rotation verbs.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from plait.store.areas.base import Area
-from plait.store.areas.core import _fetch_event
+from plait.store.backend import Backend
+from plait.store.events import fetch_event, store_event
 from plait.store.records import Delivery, EventRecord
 from plait.store.session import Session
 from plait.webhooks import WebhookExists, WebhookSpec
@@ -15,13 +20,8 @@ PRUNE_BATCH = 100
 """Expired replay digests deleted by each accepted delivery, at most."""
 
 
-class WebhooksArea(Area):
-    """Verbs for webhooks; queries in ``queries_webhooks.sql``.
-
-    A webhook's secret is stored as the caller gives it (the webhook service seals it first:
-    ``spec.sealed``); verifying a request's HMAC needs the key itself, so it cannot be hashed.
-    Every verb is scoped to one organization, but for the key-rotation verbs.
-    """
+class WebhookVerbs(Backend):
+    """The webhooks of each organization, and the deliveries they accept."""
 
     async def create_webhook(self, spec: WebhookSpec) -> WebhookSpec:
         """Store ``spec`` (built and checked by ``plait.webhooks.new_webhook``) and return it.
@@ -90,9 +90,9 @@ class WebhooksArea(Area):
             db.run("prune_webhook_deliveries", {"now": now, "limit": PRUNE_BATCH})
             if db.run("claim_webhook_delivery", claim).rowcount == 0:
                 first = db.run("webhook_delivery_event", claim).fetchone()
-                return _fetch_event(db, event.org, first[0]), False
-            if not self._store_event(db, event):
-                return _fetch_event(db, event.org, event.id), False
+                return fetch_event(db, event.org, first[0]), False
+            if not store_event(db, event):
+                return fetch_event(db, event.org, event.id), False
             return event, True
 
         result: tuple[EventRecord, bool] = await self._submit(op)

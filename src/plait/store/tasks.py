@@ -1,4 +1,4 @@
-"""Store verbs of the tasks area (mixed into both backends): human tasks that a run waits on.
+"""Human tasks: the tasks a person completes, each one waiting step of a run.
 
 A task belongs to one waiting step of a run (``UNIQUE (run_id, step_key)``). Every change of a
 task's status is a compare-and-set on ``status = 'open'``, made in the same transaction as what
@@ -15,33 +15,30 @@ import orjson
 
 from plait.errors import LeaseLost
 from plait.ids import new_id
-from plait.store.areas.base import Area
-from plait.store.areas.core import _fenced, _step_params
+from plait.store.backend import Backend
+from plait.store.events import store_event
 from plait.store.records import Completion, EventRecord, NewTask, StepRecord, TaskRecord
+from plait.store.runs import fenced, step_params, wake
 from plait.store.session import Session
 
 
-class TasksArea(Area):
-    """Human tasks: create, escalate, expire, complete, list; queries in ``queries_tasks.sql``."""
-
-    def _cancel_tasks(self, db: Session, run_id: str, now: float) -> None:
-        """Inside the transaction that cancels a run: its open tasks end ``cancelled``."""
-        cancel_tasks_of_runs(db, [run_id], now)
+class TaskVerbs(Backend):
+    """Human tasks: create, escalate, expire, complete, list."""
 
     async def create_task(self, fence: int, step: StepRecord, task: NewTask) -> TaskRecord:
         """Record the run's waiting ``step`` and create ``task`` for it, in one fenced
         transaction, emitting ``HumanTask.created``. An open task that already exists for the
         step is returned unchanged (nothing is emitted twice); if the step's last task has ended
         (the step runs again after a resume), ``task`` is its next attempt."""
-        step_params = {**_step_params(task.run_id, step), "fence": fence}
+        waiting = {**step_params(task.run_id, step), "fence": fence}
 
         def op(db: Session) -> TaskRecord:
-            _fenced(db, "upsert_step", step_params)
+            fenced(db, "upsert_step", waiting)
             created = db.run("task_insert", _new_task_params(task)).rowcount == 1
             stored = _task_of_step(db, task.run_id, task.step_key)
             assert stored is not None
             if created:
-                self._task_event(db, stored, "created", _with_id(stored), task.created_at)
+                _task_event(db, stored, "created", _with_id(stored), task.created_at)
             return stored
 
         stored: TaskRecord = await self._submit(op)
@@ -65,7 +62,7 @@ class TasksArea(Area):
                 data = {"taskId": stored.id, "runId": stored.run_id, "title": stored.title,
                         "workflow": stored.workflow, "from": stored.escalated_from,
                         "to": stored.assignee, "reason": "timeout"}  # fmt: skip
-                self._task_event(db, stored, "escalated", data, now)
+                _task_event(db, stored, "escalated", data, now)
             return stored
 
         stored: TaskRecord = await self._submit(op)
@@ -85,7 +82,7 @@ class TasksArea(Area):
             stored = _task(db.run("task_get", params).fetchone())
             if changed:
                 db.run("task_fail_step", step)
-                self._task_event(db, stored, "expired", _with_id(stored), now)
+                _task_event(db, stored, "expired", _with_id(stored), now)
             return stored
 
         stored: TaskRecord = await self._submit(op)
@@ -108,8 +105,8 @@ class TasksArea(Area):
             if not changed:
                 return (None if row is None else _task(row)), False
             stored = _task(row)
-            self._resume(db, stored, answer.at)
-            self._task_event(db, stored, "completed", _with_id(stored), answer.at)
+            _resume(db, stored, answer.at)
+            _task_event(db, stored, "completed", _with_id(stored), answer.at)
             return stored, True
 
         result: tuple[TaskRecord | None, bool] = await self._submit(op)
@@ -131,23 +128,18 @@ class TasksArea(Area):
                   "after_id": after[1] if after else None}  # fmt: skip
         return [_task(row) for row in await self._all("task_list", params)]
 
-    # -- inside transactions ------------------------------------------------------------------
 
-    def _resume(self, db: Session, task: TaskRecord, now: float) -> None:
-        output = orjson.dumps(task.result())
-        step = {"run_id": task.run_id, "step_key": task.step_key, "output": output, "now": now}
-        db.run("task_resolve_step", step)
-        run = {"run_id": task.run_id, "now": now}
-        if db.run("wake_waiting_run", run).rowcount == 0:
-            db.run("hint_running_run", run)
-        self._runnable = True
+def _resume(db: Session, task: TaskRecord, now: float) -> None:
+    output = orjson.dumps(task.result())
+    step = {"run_id": task.run_id, "step_key": task.step_key, "output": output, "now": now}
+    db.run("task_resolve_step", step)
+    wake(db, task.run_id, now)
 
-    def _task_event(
-        self, db: Session, task: TaskRecord, verb: str, data: dict[str, Any], now: float
-    ) -> None:
-        event = EventRecord(new_id("event"), task.org, f"HumanTask.{verb}", orjson.dumps(data),
-                            "task", task.run_id, now)  # fmt: skip
-        self._store_event(db, event)
+
+def _task_event(db: Session, task: TaskRecord, verb: str, data: dict[str, Any], now: float) -> None:
+    event = EventRecord(new_id("event"), task.org, f"HumanTask.{verb}", orjson.dumps(data),
+                        "task", task.run_id, now)  # fmt: skip
+    store_event(db, event)
 
 
 def cancel_tasks_of_runs(db: Session, run_ids: Sequence[str], now: float) -> int:

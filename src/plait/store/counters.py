@@ -17,8 +17,10 @@ every other transaction sees them committed with the runs that caused them.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from plait.store.session import Session
+if TYPE_CHECKING:
+    from plait.store.session import Session
 
 
 @dataclass(slots=True)
@@ -83,3 +85,26 @@ class Counters:
         if delta is None:
             delta = self._deltas[key] = Delta()
         return delta
+
+
+# -- inside the write transaction of a run's start or end ---------------------------------------
+
+
+def workflow_started(db: Session, org: str, workflow_id: str | None) -> None:
+    """A run of ``workflow_id`` started (counted at the end of the transaction)."""
+    if workflow_id is not None:
+        db.counters.started(org, workflow_id)
+
+
+def run_ended(db: Session, run_id: str, status: str, now: float) -> None:
+    """``run_id`` ended with ``status``: move the counters of its workflow."""
+    row = db.run("run_workflow_ref", {"run_id": run_id}).fetchone()
+    if row is not None and row[1] is not None:
+        db.counters.ended(row[0], row[1], status, now)
+
+
+def run_reopened(db: Session, run_id: str) -> None:
+    """A failed run is resumed: move the counters of its workflow back."""
+    row = db.run("run_workflow_ref", {"run_id": run_id}).fetchone()
+    if row is not None and row[1] is not None:
+        db.counters.reopened(row[0], row[1])

@@ -1,5 +1,4 @@
-"""Store verbs of the children area (mixed into both backends): child runs, signals to one run,
-and the state a run publishes. Queries are in ``queries_children.sql``."""
+"""Child runs, the signals sent to one run, and the state a run publishes."""
 
 from __future__ import annotations
 
@@ -8,14 +7,15 @@ from typing import Any
 import orjson
 
 from plait.errors import LimitExceeded, RunEnded, RunNotFound
-from plait.store.areas.base import Area
-from plait.store.areas.core import _fenced, _step_params
-from plait.store.areas.trees import TreePlace, refusal, take_place
+from plait.store.backend import Backend
+from plait.store.counters import workflow_started
 from plait.store.records import TERMINAL, NewChild, SignalSent, StepRecord, child_run_id
+from plait.store.runs import fenced, step_params, wake
 from plait.store.session import Session
+from plait.store.trees import TreePlace, refusal, take_place
 
 
-class ChildrenArea(Area):
+class ChildVerbs(Backend):
     """Child runs, signals to one run, and the state a run publishes."""
 
     # -- child runs -------------------------------------------------------------------------
@@ -28,7 +28,7 @@ class ChildrenArea(Area):
         Returns the recorded step: ``completed`` with ``{"runId", "workflow"}``, or ``failed``
         when the reference names no workflow, a Paused or Archived one (which start no runs),
         or when the child would take its run tree over ``child.max_depth`` or
-        ``child.max_runs`` (``plait.LimitExceeded``, see :mod:`plait.store.areas.trees`). If
+        ``child.max_runs`` (``plait.LimitExceeded``, see :mod:`plait.store.trees`). If
         the run ``child.id`` exists although the step was not recorded, the step runs again
         after a resume: the child is its next attempt (:func:`child_run_id`), and the earlier
         one is kept.
@@ -48,32 +48,11 @@ class ChildrenArea(Area):
             if isinstance(place, LimitExceeded):
                 return _record_start(db, parent_id, fence, step, error=refusal(place))
             _record_start(db, parent_id, fence, step, output=started)
-            self._insert_child(db, parent_id, child, run_id, target, place)
+            _insert_child(db, parent_id, child, run_id, target, place)
             return step
 
         recorded: StepRecord = await self._submit(op)
         return recorded
-
-    def _insert_child(
-        self,
-        db: Session,
-        parent_id: str,
-        child: NewChild,
-        run_id: str,
-        target: tuple[str, str | None, int | None],
-        place: TreePlace,
-    ) -> None:
-        name, workflow_id, version = target
-        params = {
-            "id": run_id, "org": child.org, "workflow": name, "input": child.input,
-            "now": child.step.started_at, "deadline_at": child.deadline_at,
-            "workflow_id": workflow_id, "workflow_version": version,
-            "parent_run_id": parent_id, "parent_step": child.step.key,
-            "root_run_id": place.root_run_id, "depth": place.depth,
-        }  # fmt: skip
-        if db.run("child_insert_run", params).rowcount == 1:
-            self._workflow_started(db, child.org, workflow_id)
-            self._runnable = True
 
     async def child_outcome(self, run_id: str) -> tuple[str, bytes | None, bytes | None] | None:
         """The child run's status, output and error (``None`` if there is no such run)."""
@@ -83,17 +62,6 @@ class ChildrenArea(Area):
     async def child_runs(self, run_id: str) -> list[str]:
         """Ids of the runs that ``run_id`` started as children, oldest first."""
         return [row[0] for row in await self._all("child_runs_of", {"run_id": run_id})]
-
-    def _child_ended(self, db: Session, run_id: str, now: float) -> None:
-        """Inside the transaction that ends ``run_id``: wake its parent, if it has one.
-
-        The parent replays, and each of its steps waiting on a child reads that child's end.
-        """
-        row = db.run("child_parent", {"run_id": run_id}).fetchone()
-        if row is None or row[0] is None:
-            return
-        _wake(db, row[0], now)
-        self._runnable = True
 
     # -- signals ----------------------------------------------------------------------------
 
@@ -117,7 +85,6 @@ class ChildrenArea(Area):
             if waiting is None:
                 return SignalSent(run_id, name, seq, None)
             _deliver(db, run_id, waiting[0], seq, payload, now)
-            self._runnable = True
             return SignalSent(run_id, name, seq, waiting[0])
 
         sent: SignalSent = await self._submit(op)
@@ -127,19 +94,19 @@ class ChildrenArea(Area):
         """In one fenced transaction: consume the oldest unconsumed signal named ``step.name``
         and record the receive ``step`` completed with its payload (returned); or, with none
         queued, record the step ``waiting`` and return ``None``."""
-        params = _step_params(run_id, step)
+        params = step_params(run_id, step)
 
         def op(db: Session) -> bytes | None:
-            _fenced(db, "signal_hold_run", {"run_id": run_id, "fence": fence})
+            fenced(db, "signal_hold_run", {"run_id": run_id, "fence": fence})
             row = db.run("signal_oldest", {"run_id": run_id, "name": step.name}).fetchone()
             if row is not None:
                 db.run("signal_consume", {"seq": row[0], "step_key": step.key})
                 payload = str(row[1]).encode()
                 done = {**params, "status": "completed", "attempts": 1, "output": payload,
                         "finished_at": step.started_at}  # fmt: skip
-                _fenced(db, "upsert_step", {**done, "fence": fence})
+                fenced(db, "upsert_step", {**done, "fence": fence})
                 return payload
-            _fenced(db, "upsert_step", {**params, "fence": fence})
+            fenced(db, "upsert_step", {**params, "fence": fence})
             return None
 
         taken: bytes | None = await self._submit(op)
@@ -151,7 +118,7 @@ class ChildrenArea(Area):
         key = {"run_id": run_id, "step_key": step_key}
 
         def op(db: Session) -> bytes:
-            _fenced(db, "signal_hold_run", {"run_id": run_id, "fence": fence})
+            fenced(db, "signal_hold_run", {"run_id": run_id, "fence": fence})
             db.run("signal_complete_receive", {**key, "output": b"null", "now": now})
             row = db.run("signal_receive_output", key).fetchone()
             return b"null" if row is None else _bytes(row[0]) or b"null"
@@ -166,11 +133,11 @@ class ChildrenArea(Area):
     ) -> None:
         """Publish ``value`` (JSON) under ``key`` for a held run and record the ``step`` that
         did it, in one fenced transaction (a replay then skips the write)."""
-        params = {**_step_params(run_id, step), "fence": fence}
+        params = {**step_params(run_id, step), "fence": fence}
         entry = {"run_id": run_id, "key": key, "value": value.decode(), "now": step.started_at}
 
         def op(db: Session) -> None:
-            _fenced(db, "upsert_step", params)
+            fenced(db, "upsert_step", params)
             db.run("state_upsert", entry)
 
         await self._submit(op)
@@ -190,6 +157,27 @@ class ChildrenArea(Area):
 
         found: tuple[dict[str, Any], list[str]] = await self._read(op)
         return found
+
+
+def _insert_child(
+    db: Session,
+    parent_id: str,
+    child: NewChild,
+    run_id: str,
+    target: tuple[str, str | None, int | None],
+    place: TreePlace,
+) -> None:
+    name, workflow_id, version = target
+    params = {
+        "id": run_id, "org": child.org, "workflow": name, "input": child.input,
+        "now": child.step.started_at, "deadline_at": child.deadline_at,
+        "workflow_id": workflow_id, "workflow_version": version,
+        "parent_run_id": parent_id, "parent_step": child.step.key,
+        "root_run_id": place.root_run_id, "depth": place.depth,
+    }  # fmt: skip
+    if db.run("child_insert_run", params).rowcount == 1:
+        workflow_started(db, child.org, workflow_id)
+        db.runnable = True
 
 
 def _target(db: Session, child: NewChild) -> tuple[str, str | None, int | None] | dict[str, Any]:
@@ -238,7 +226,7 @@ def _record_start(
         step.status, step.error = "failed", orjson.dumps(error)
     else:
         step.status, step.output = "completed", orjson.dumps(output)
-    _fenced(db, "upsert_step", {**_step_params(parent_id, step), "fence": fence})
+    fenced(db, "upsert_step", {**step_params(parent_id, step), "fence": fence})
     return step
 
 
@@ -263,13 +251,7 @@ def _deliver(db: Session, run_id: str, step_key: str, seq: int, payload: bytes, 
     db.run("signal_consume", {"seq": seq, "step_key": step_key})
     params = {"run_id": run_id, "step_key": step_key, "output": payload, "now": now}
     db.run("signal_complete_receive", params)
-    _wake(db, run_id, now)
-
-
-def _wake(db: Session, run_id: str, now: float) -> None:
-    """Make a waiting run runnable; a running one is reclaimed as soon as it suspends."""
-    if db.run("wake_waiting_run", {"run_id": run_id, "now": now}).rowcount == 0:
-        db.run("hint_running_run", {"run_id": run_id, "now": now})
+    wake(db, run_id, now)
 
 
 def _bytes(value: Any) -> bytes | None:

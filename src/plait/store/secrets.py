@@ -1,5 +1,4 @@
-"""Store verbs of the secrets area (mixed into every backend); queries in
-``queries_secrets.sql``.
+"""Secrets: named values of an organization that workflows read.
 
 The store keeps only sealed values (encrypted by the service layer, see ``plait.sealing``): no
 verb takes or returns a plain value. Every verb but the key rotation is scoped to one
@@ -11,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from plait.store.areas.base import Area
+from plait.store.backend import Backend
 from plait.store.records import SecretRecord
 from plait.store.session import Session
 
 
-class SecretsArea(Area):
+class SecretVerbs(Backend):
     """Verbs for the secrets of organizations."""
 
     async def put_secret(

@@ -1,19 +1,20 @@
-"""SQLite verbs of the keys area (mixed into ``SQLiteStore``)."""
+"""API keys: each one a role in an organization, stored as a hash (the key is shown once)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from plait.keys import KeyRecord
-from plait.store.areas.base import Area
+from plait.store.backend import Backend
+from plait.store.records import KeyRecord
 from plait.store.session import Session
 
 
-class KeysArea(Area):
-    """Verbs for API keys (see ``plait.keys.KeyStore``); queries in ``queries_keys.sql``."""
+class KeyVerbs(Backend):
+    """The API keys of each organization."""
 
     async def create_key(self, record: KeyRecord) -> bool:
+        """Insert the key; False (and nothing written) if its id is taken."""
         params = {
             "org": record.org, "id": record.id, "role": record.role, "prefix": record.prefix,
             "hash": record.hash, "created_at": record.created_at, "user_name": record.user,
@@ -26,13 +27,17 @@ class KeysArea(Area):
         return created
 
     async def find_key_by_id(self, key_id: str) -> KeyRecord | None:
+        """The key with that id, in any organization (revoked ones included)."""
         row = await self._one("key_by_id", {"id": key_id})
         return None if row is None else _key(row)
 
     async def list_keys(self, org: str) -> list[KeyRecord]:
+        """The organization's keys, oldest first (revoked ones included)."""
         return [_key(row) for row in await self._all("keys_of_org", {"org": org})]
 
     async def revoke_key(self, org: str, key_id: str, *, now: float) -> KeyRecord | None:
+        """Mark the key revoked (once: a second revoke keeps the first time); None if the
+        organization has no key with that id."""
         params = {"org": org, "id": key_id, "now": now}
 
         def op(db: Session) -> KeyRecord | None:

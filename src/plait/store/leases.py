@@ -1,0 +1,166 @@
+"""Leases: workers claim runnable runs, write what they execute under the run's fence, and give
+the runs back; and the workers themselves, whose heartbeats keep their leases.
+
+Writes that carry a ``fence`` succeed only while the caller still holds the run's lease under
+that fencing number, and raise ``LeaseLost`` otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import orjson
+
+from plait.store.backend import Backend
+from plait.store.counters import run_ended
+from plait.store.records import ClaimedRun, StepRecord, WorkerInfo
+from plait.store.runs import fenced, step_params, steps_by_run, wake_parent
+from plait.store.session import Session
+from plait.store.trees import cancel_orphans
+
+
+class LeaseVerbs(Backend):
+    """Claiming, executing and releasing runs; workers and their heartbeats."""
+
+    async def claim_runs(
+        self, owner: str, workflows: Sequence[str], limit: int, now: float, lease_until: float
+    ) -> list[ClaimedRun]:
+        """Lease up to ``limit`` runnable runs of ``workflows`` to ``owner``, in one transaction.
+
+        Runnable: ``pending``; ``waiting`` with ``wake_at <= now``; ``running`` with an expired
+        lease. Each claimed run becomes ``running``, its fence increments (fencing out any former
+        owner) and its recorded steps come back with it. A run with a cancelled run above it (left
+        live by a tree cancel that stopped between its batches) is cancelled instead, and its
+        parent woken (the parent then meets the same check).
+        """
+        params = {
+            "owner": owner,
+            "workflows": orjson.dumps(list(workflows)).decode(),
+            "limit": limit,
+            "now": now,
+            "lease_until": lease_until,
+        }
+
+        def op(db: Session) -> list[ClaimedRun]:
+            rows = db.run("claim_runs", params).fetchall()
+            orphans = cancel_orphans(db, [r[0] for r in rows], now)
+            rows = [r for r in rows if r[0] not in orphans]
+            if not rows:
+                return []
+            steps = steps_by_run(db, [r[0] for r in rows])
+            return [
+                ClaimedRun(
+                    r[0], r[1], r[2], r[3], r[4], r[5], steps.get(r[0], []), r[6], r[7], r[8]
+                )
+                for r in rows
+            ]
+
+        result: list[ClaimedRun] = await self._submit(op)
+        return result
+
+    def record_step(self, run_id: str, fence: int, step: StepRecord) -> asyncio.Future[None]:
+        """Insert or replace one step of a run held under ``fence`` (else ``LeaseLost``).
+
+        Not a coroutine: the write is queued when this is called, before any write requested
+        after it, so a caller may leave it un-awaited and rely on a later awaited write of the
+        same run committing after it. Awaiting it waits until it is committed.
+        """
+        params = step_params(run_id, step)
+        params["fence"] = fence
+        return self._submit(lambda db: fenced(db, "upsert_step", params))
+
+    async def suspend_run(self, run_id: str, fence: int, wake_at: float | None, now: float) -> None:
+        """Make a held run ``waiting`` until ``wake_at``; release its lease (or ``LeaseLost``)."""
+        params = {"run_id": run_id, "fence": fence, "wake_at": wake_at, "now": now}
+        await self._submit(lambda db: fenced(db, "suspend_run", params))
+
+    async def finish_run(
+        self,
+        run_id: str,
+        fence: int,
+        status: str,
+        output: bytes | None,
+        error: bytes | None,
+        now: float,
+    ) -> None:
+        """End a held run as ``succeeded`` or ``failed`` and release it (else ``LeaseLost``);
+        a parent waiting on it is woken in the same transaction."""
+        params = {
+            "run_id": run_id, "fence": fence, "status": status, "output": output,
+            "error": error, "now": now,
+        }  # fmt: skip
+
+        def op(db: Session) -> None:
+            fenced(db, "finish_run", params)
+            run_ended(db, run_id, status, now)
+            wake_parent(db, run_id, now)
+
+        await self._submit(op)
+
+    async def release_runs(self, owner: str, run_ids: Sequence[str], now: float) -> int:
+        """Give runs held by ``owner`` back as ``pending`` (graceful shutdown); return how many."""
+
+        def op(db: Session) -> int:
+            released = sum(
+                db.run("release_run", {"run_id": r, "owner": owner, "now": now}).rowcount
+                for r in run_ids
+            )
+            db.runnable = db.runnable or released > 0  # other workers take them at once
+            return released
+
+        released: int = await self._submit(op)
+        return released
+
+    async def next_wake_at(self, workflows: Sequence[str]) -> float | None:
+        """The earliest wake time of a waiting run of ``workflows`` or of an enabled schedule's
+        next tick (expired leases are found by polling, not by this)."""
+        params = {"workflows": orjson.dumps(list(workflows)).decode()}
+        row = await self._one("next_wake_at", params)
+        return None if row is None else row[0]
+
+    # -- workers --------------------------------------------------------------------------------
+
+    async def register_worker(self, worker: WorkerInfo) -> None:
+        """Record a worker as live."""
+        params = {
+            "id": worker.id, "host": worker.host, "pid": worker.pid,
+            "started_at": worker.started_at, "heartbeat_at": worker.heartbeat_at,
+        }  # fmt: skip
+        await self._submit(lambda db: db.run("register_worker", params))
+
+    async def heartbeat(
+        self, worker_id: str, now: float, lease_until: float, run_ids: Sequence[str]
+    ) -> set[str]:
+        """Refresh the worker's heartbeat and extend to ``lease_until`` the leases of
+        ``run_ids`` (the runs it is executing) that it still holds.
+
+        Returns those ids, so it can stop the rest; a run it no longer executes (abandoned
+        after a database failure) keeps its old lease, which then expires.
+        """
+
+        def op(db: Session) -> set[str]:
+            db.run("worker_heartbeat", {"worker_id": worker_id, "now": now})
+            params = {"worker_id": worker_id, "lease_until": lease_until,
+                      "run_ids": orjson.dumps(list(run_ids)).decode()}  # fmt: skip
+            return {row[0] for row in db.run("extend_leases", params).fetchall()}
+
+        held: set[str] = await self._submit(op)
+        return held
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        """All registered workers."""
+        return [WorkerInfo(*row) for row in await self._all("list_workers")]
+
+    async def remove_worker(self, worker_id: str, now: float) -> int:
+        """Forget a worker and give back its runs as ``pending``; return how many runs."""
+
+        def op(db: Session) -> int:
+            params = {"worker_id": worker_id, "now": now}
+            released = db.run("release_worker_runs", params).rowcount
+            db.run("delete_worker", {"worker_id": worker_id})
+            db.runnable = db.runnable or released > 0  # other workers take them at once
+            return int(released)
+
+        released: int = await self._submit(op)
+        return released

@@ -56,11 +56,12 @@ def test_keys_cli_lists_and_revokes(tmp_path: Path) -> None:
                               timeout=DEADLINE)  # fmt: skip
 
     made = json.loads(plait("create", "--org", "acme", "--role", "runner", "--json").stdout)
-    assert set(made) >= {"id", "org", "role", "key"} and made["org"] == "acme"
-    listed = json.loads(plait("list", "--org", "acme", "--json").stdout)
-    assert [(k["id"], k["role"], k["revokedAt"]) for k in listed] == [(made["id"], "runner", None)]
+    assert set(made) >= {"$id", "organization", "role", "key"} and made["organization"] == "acme"
+    listed = json.loads(plait("list", "--org", "acme", "--json").stdout)["items"]
+    shown = [(k["$id"], k["role"], k["revokedAt"]) for k in listed]
+    assert shown == [(made["$id"], "runner", None)]
     assert made["key"] not in plait("list", "--org", "acme").stdout
-    assert plait("revoke", made["id"], "--org", "globex").returncode == 3
-    assert plait("revoke", made["id"], "--org", "acme").returncode == 0
-    assert json.loads(plait("list", "--org", "acme", "--json").stdout)[0]["revokedAt"]
+    assert plait("revoke", made["$id"], "--org", "globex").returncode == 3
+    assert plait("revoke", made["$id"], "--org", "acme").returncode == 0
+    assert json.loads(plait("list", "--org", "acme", "--json").stdout)["items"][0]["revokedAt"]
     assert plait("create", "--role", "owner").returncode == 2

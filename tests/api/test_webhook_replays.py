@@ -11,8 +11,8 @@ import orjson
 import pytest
 
 from plait import Engine
+from plait.service.signatures import sign
 from plait.testing import VirtualClock
-from plait.webhooks import sign
 from tests.api.conftest import WELCOME
 
 PUSH = {**WELCOME, "name": "On push", "triggerEvent": "Push.received"}
@@ -96,14 +96,14 @@ async def test_the_replay_window_holds_across_engines_and_then_expires(db_url: s
             e.webhooks.receive("acme", "gh", {**signed, "X-GitHub-Delivery": f"d-{i}"}, body)
             for i, e in enumerate(engines)
         ))  # fmt: skip
-        assert sorted(r["duplicate"] for r in both) == [False, True]
-        assert both[0]["$id"] == both[1]["$id"]
+        assert sorted(r.duplicate for r in both) == [False, True]
+        assert both[0].id == both[1].id
         await clock.advance(599)
         again = await engines[1].webhooks.receive("acme", "gh", {**signed}, body)
-        assert again["duplicate"] is True
+        assert again.duplicate is True
         await clock.advance(2)
         later = await engines[1].webhooks.receive("acme", "gh", {**signed}, body)
-        assert later["duplicate"] is False and later["$id"] != both[0]["$id"]
+        assert later.duplicate is False and later.id != both[0].id
         events = await engines[0].events.find("acme", type="Push")
         assert len(events.items) == 2
     finally:

@@ -12,7 +12,8 @@ import pytest
 
 from plait import Engine
 from plait.sealing import SECRET_KEY_ENV, generate_key, sealer_from_env
-from plait.webhooks import new_webhook, sign
+from plait.service.signatures import sign
+from plait.service.webhooks import new_webhook
 from tests.api.test_secrets_api import stored_anywhere
 from tests.backends import select
 
@@ -52,22 +53,22 @@ async def test_plain_text_rows_are_sealed_on_first_use(
     sealed the first time the service runs with one."""
     monkeypatch.delenv(SECRET_KEY_ENV)
     engine = make_engine()
-    store = await engine.opened_store()
+    store = await engine.deps.store()
     await store.create_webhook(new_webhook("acme", "legacy", "github", SECRET, "Push", now=0.0))
     body = b'{"ref": "main"}'
     signed = sign("github", SECRET, body, timestamp=None)
-    assert (await engine.webhooks.receive("acme", "legacy", signed, body))["duplicate"] is False
+    assert (await engine.webhooks.receive("acme", "legacy", signed, body)).duplicate is False
     assert await select(store, "SELECT secret FROM webhooks") == [(SECRET,)]
     monkeypatch.setenv(SECRET_KEY_ENV, generate_key())
     later = make_engine()
-    assert [w["name"] for w in await later.webhooks.list("acme")] == ["legacy"]
-    [(stored, sealed)] = await select(await later.opened_store(),
+    assert [w.name for w in (await later.webhooks.find("acme")).items] == ["legacy"]
+    [(stored, sealed)] = await select(await later.deps.store(),
                                       "SELECT secret, sealed FROM webhooks")  # fmt: skip
     assert stored != SECRET and bool(sealed)
     assert sealer_from_env().open(stored) == SECRET
     again = b'{"ref": "dev"}'
     signed = sign("github", SECRET, again, timestamp=None)
-    assert (await later.webhooks.receive("acme", "legacy", signed, again))["duplicate"] is False
+    assert (await later.webhooks.receive("acme", "legacy", signed, again)).duplicate is False
 
 
 async def test_reseal_webhook_secrets_rotates_the_key(
@@ -79,11 +80,11 @@ async def test_reseal_webhook_secrets_rotates_the_key(
     for name in ("a", "b"):
         await engine.webhooks.create("acme", {"name": name, "secret": SECRET, "eventType": "E"})
     monkeypatch.setenv(SECRET_KEY_ENV, f"{new},{old}")
-    store = await engine.opened_store()
+    store = await engine.deps.store()
     assert await store.reseal_webhook_secrets(sealer_from_env().reseal) == 2
     monkeypatch.setenv(SECRET_KEY_ENV, new)  # the old key dropped: every secret still opens
     body = b"{}"
     for name in ("a", "b"):
         signed = sign("hmac-sha256", SECRET, body + name.encode(), timestamp=None)
         received = await engine.webhooks.receive("acme", name, signed, body + name.encode())
-        assert received["duplicate"] is False
+        assert received.duplicate is False

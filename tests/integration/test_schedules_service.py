@@ -19,7 +19,7 @@ HEARTBEAT = {
 
 
 async def scheduled_runs(engine: Engine) -> list[Any]:
-    return await engine.list_runs(workflow="heartbeat", org="acme", limit=1000)
+    return (await engine.list_runs(workflow="heartbeat", org="acme", limit=1000)).items
 
 
 async def test_one_minute_cron_fires_once_per_tick_with_two_workers(
@@ -30,8 +30,8 @@ async def test_one_minute_cron_fires_once_per_tick_with_two_workers(
     async with first, second:
         created = await first.workflows.create("acme", HEARTBEAT)
         await first.workflows.activate("acme", created["$id"])
-        [schedule] = await first.schedules.list("acme")
-        assert schedule["cron"] == "* * * * *" and schedule["enabled"] is True
+        [schedule] = (await first.schedules.find("acme")).items
+        assert schedule.cron == "* * * * *" and schedule.enabled is True
         for minute in range(1, 4):
             for _ in range(60):
                 await clock.advance(1)
@@ -47,7 +47,7 @@ async def test_one_minute_cron_fires_once_per_tick_with_two_workers(
         assert {r.trigger for r in runs} == {"schedule"}
 
         await first.workflows.pause("acme", created["$id"])
-        assert (await first.schedules.list("acme"))[0]["enabled"] is False
+        assert (await first.schedules.find("acme")).items[0].enabled is False
         for _ in range(120):
             await clock.advance(1)
             await asyncio.sleep(0.002)

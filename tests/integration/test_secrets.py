@@ -19,7 +19,7 @@ from plait.errors import (
     WorkflowFailed,
 )
 from plait.sealing import SECRET_KEY_ENV, SecretKeyMissing, SecretUnreadable, generate_key
-from plait.webhooks import sign
+from plait.service.signatures import sign
 
 SECRET = 'pw-Zq7!x"quoted"-ü'  # quotes and non-ASCII: its JSON form differs from its text
 
@@ -66,7 +66,7 @@ async def test_ctx_secret_reads_the_value_and_the_run_records_only_its_marker(
     async with engine:
         handle = await engine.start("leaky")
         result = await handle.result()
-        run = await engine.get_run(handle.id)
+        run = await engine.handle(handle.id).info()
     assert result["token"] == "[secret:TOKEN]"
     assert result["sent"] == "Bearer [secret:TOKEN]"
     assert "the server refused [secret:TOKEN]" in result["failure"]
@@ -112,7 +112,7 @@ async def test_names_values_and_the_key_are_checked_before_anything_is_stored(
         await engine.secrets.set("TOKEN", "a\x00")
     with pytest.raises(SecretInvalid, match="is not a name"):
         await engine.secrets.set("secrets.TOKEN", "v")
-    assert await engine.secrets.list() == []
+    assert (await engine.secrets.find()).items == []
     with pytest.raises(SecretNotFound):
         await engine.secrets.delete("TOKEN")
 
@@ -122,8 +122,8 @@ async def test_organizations_do_not_see_each_others_secrets(
 ) -> None:
     engine = make_engine()
     await engine.secrets.set("TOKEN", "acme's", org="acme")
-    assert [s["name"] for s in await engine.secrets.list(org="acme")] == ["TOKEN"]
-    assert await engine.secrets.list(org="globex") == []
+    assert [s.name for s in (await engine.secrets.find(org="acme")).items] == ["TOKEN"]
+    assert (await engine.secrets.find(org="globex")).items == []
     with pytest.raises(SecretNotFound, match="organization 'globex' has no secret 'TOKEN'"):
         await engine.secrets.get("TOKEN", org="globex")
 
@@ -139,23 +139,23 @@ async def test_rotating_the_key_reseals_secrets_and_webhook_secrets(
     await engine.webhooks.create(
         "default", {"name": "crm", "secret": "whsec", "eventType": "Crm.x"}
     )
-    store = await engine.opened_store()
+    store = await engine.deps.store()
     sealed_before = await store.sealed_secret("default", "TOKEN")
 
     monkeypatch.setenv(SECRET_KEY_ENV, f"{new},{old}")
     counts = await engine.secrets.rotate()
-    assert counts == {"secrets": 1, "webhookSecrets": 1}
+    assert (counts.secrets, counts.webhook_secrets) == (1, 1)
     assert await store.sealed_secret("default", "TOKEN") != sealed_before
 
     monkeypatch.setenv(SECRET_KEY_ENV, new)  # the old key is gone: everything still opens
     body = b'{"id": 1}'
     headers = sign("hmac-sha256", "whsec", body, timestamp=None)
     received = await engine.webhooks.receive("default", "crm", headers, body)
-    assert received["type"] == "Crm.x"
+    assert (await engine.events.get("default", received.id)).event_type == "Crm.x"
     async with engine:
         handle = await engine.start("leaky")
         assert (await handle.result())["token"] == "[secret:TOKEN]"
-        assert (await engine.get_run(handle.id)).status == "succeeded"
+        assert (await engine.handle(handle.id).info()).status == "succeeded"
 
     monkeypatch.setenv(SECRET_KEY_ENV, old)  # and the old key alone no longer opens them
     with pytest.raises(SecretUnreadable):
@@ -182,8 +182,8 @@ async def test_definitions_read_a_secret_when_the_step_runs_not_when_saved(
     async with engine:
         for value in ("first-value", "second-value"):
             await engine.secrets.set("CRM_TOKEN", value, org="acme")
-            run = await engine.workflows.trigger("acme", workflow["$id"])
-            done = await engine.handle(run["$id"]).result()
+            run = await engine.workflows.trigger("acme", workflow.id)
+            done = await engine.handle(run.id, org=run.organization).result()
             assert done == {"send": "Bearer [secret:CRM_TOKEN]"}
     assert seen == ["Bearer first-value", "Bearer second-value"]
 
@@ -203,7 +203,7 @@ async def test_a_run_failing_with_a_secret_in_its_error_records_and_logs_the_mar
         handle = await engine.start(refused)
         with pytest.raises(WorkflowFailed, match=r"refused \[secret:TOKEN\]"):
             await handle.result()
-        run = await engine.get_run(handle.id)
+        run = await engine.handle(handle.id).info()
     assert run.error is not None and run.error["message"] == "the CRM refused [secret:TOKEN]"
     assert SECRET not in orjson.dumps(run.to_dict()).decode()
     logged = [r.getMessage() for r in caplog.records]

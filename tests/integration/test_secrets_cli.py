@@ -39,7 +39,7 @@ def test_secrets_from_the_shell(tmp_path: Path) -> None:
                   stdin=SECRET)  # fmt: skip
     assert again.stdout.strip() == "replaced secret TOKEN of acme"
     listed = plait("list", "--org", "acme", "--json", cwd=tmp_path)
-    assert [s["name"] for s in json.loads(listed.stdout)] == ["TOKEN"]
+    assert [s["name"] for s in json.loads(listed.stdout)["items"]] == ["TOKEN"]
     assert SECRET not in listed.stdout
     assert SECRET.encode() not in b"".join(p.read_bytes() for p in tmp_path.glob("plait.db*"))
 

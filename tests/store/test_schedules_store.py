@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from plait.schedules import Schedule, due_ticks, new_schedule
+from plait.service.schedules import due_ticks, new_schedule, next_tick
 from plait.settings import Settings
 from plait.store.base import Store
-from plait.store.records import WorkflowRecord
+from plait.store.records import ScheduleRecord, WorkflowRecord
 from plait.store.urls import open_store
 from tests.backends import select
 
@@ -20,11 +20,11 @@ NOW = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC
 
 def hourly(
     org: str = "acme", workflow_id: str = "wf_1", now: float = NOW, **options: Any
-) -> Schedule:
+) -> ScheduleRecord:
     return new_schedule(org, workflow_id, "0 * * * *", now=now, **options)
 
 
-def ids(schedules: list[Schedule]) -> set[str]:
+def ids(schedules: list[ScheduleRecord]) -> set[str]:
     return {s.id for s in schedules}
 
 
@@ -208,8 +208,12 @@ async def test_resuming_at_a_time_skips_the_ticks_missed_while_paused(store: Sto
     s = await store.create_schedule(hourly(catchup="all"))
     await store.set_schedules_enabled("acme", "wf_1", False)
     later = NOW + 5 * 3600 + 60  # 13:01
-    assert await store.set_schedules_enabled("acme", "wf_1", True, now=later) == 1
+
+    def after_later(s: ScheduleRecord) -> float:
+        return next_tick(s, later)
+
+    assert await store.set_schedules_enabled("acme", "wf_1", True, next_fire=after_later) == 1
     resumed = await store.get_schedule("acme", s.id)
     assert resumed is not None and resumed.enabled
     assert resumed.next_fire_at == NOW + 6 * 3600  # 14:00, not 09:00
-    assert await store.set_schedules_enabled("acme", "wf_1", True, now=later) == 0
+    assert await store.set_schedules_enabled("acme", "wf_1", True, next_fire=after_later) == 0

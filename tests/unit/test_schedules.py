@@ -10,7 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from plait.schedules import Schedule, ScheduleInvalid, due_ticks, new_schedule, resource
+from plait.resources.schedules import Schedule
+from plait.service.cron import ScheduleInvalid
+from plait.service.schedules import due_ticks, new_schedule
+from plait.store.records import ScheduleRecord
 
 NOW = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC, a Friday
 
@@ -24,11 +27,11 @@ def utc(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def schedule(cron: str, now: float = NOW, **options: Any) -> Schedule:
+def schedule(cron: str, now: float = NOW, **options: Any) -> ScheduleRecord:
     return new_schedule("acme", "wf_1", cron, now=now, **options)
 
 
-def ticks(s: Schedule, count: int) -> list[float]:
+def ticks(s: ScheduleRecord, count: int) -> list[float]:
     """The first ``count`` ticks of ``s``, by firing it as each falls due."""
     found = [s.next_fire_at]
     while len(found) < count:
@@ -216,7 +219,7 @@ def test_catching_up_a_long_outage_of_a_frequent_schedule_is_quick() -> None:
 
 def test_resource_is_the_api_shape() -> None:
     s = schedule("0 9 * * 1-5", timezone="Europe/Paris", input={"report": "daily"})
-    assert resource(s) == {
+    assert Schedule.of(s).wire() == {
         "$id": s.id,
         "$type": "Schedule",
         "workflow": "wf_1",
@@ -227,6 +230,6 @@ def test_resource_is_the_api_shape() -> None:
         "input": {"report": "daily"},
         "enabled": True,
         "declared": False,
-        "nextFireAt": "2027-01-18T08:00:00.000Z",  # 09:00 on Monday in Paris
-        "createdAt": "2027-01-15T08:00:00.000Z",
+        "nextFireAt": "2027-01-18T08:00:00Z",  # 09:00 on Monday in Paris
+        "createdAt": "2027-01-15T08:00:00Z",
     }

@@ -11,18 +11,11 @@ from typing import Any
 import orjson
 import pytest
 
-from plait.webhooks import (
-    SCHEMES,
-    SignatureRejected,
-    WebhookInvalid,
-    WebhookMappingError,
-    WebhookSpec,
-    event_from_request,
-    new_webhook,
-    resource,
-    sign,
-    verify,
-)
+from plait.resources.webhooks import Webhook
+from plait.service.signatures import SCHEMES, SignatureRejected, sign, verify
+from plait.service.webhook_events import WebhookMappingError, event_from_request
+from plait.service.webhooks import WebhookInvalid, new_webhook
+from plait.store.records import WebhookRecord
 
 NOW = 1_800_000_000.0
 SECRET = "whsec_test_secret"
@@ -258,8 +251,8 @@ def test_sign_refuses_what_it_cannot_sign() -> None:
 
 def _spec(
     scheme: str = "hmac-sha256", event_type: str | None = None, mapping: str | None = None
-) -> WebhookSpec:
-    return WebhookSpec("webhook_a1B2c3D4", "acme", "hook", scheme, SECRET, event_type, mapping, NOW)
+) -> WebhookRecord:
+    return WebhookRecord("webhook_a1B2c3D4", "acme", "hook", scheme, SECRET, event_type, mapping, NOW)
 
 
 def test_a_fixed_event_type_carries_the_json_body_as_data() -> None:
@@ -409,15 +402,15 @@ def test_a_mapping_webhook_is_valid() -> None:
 
 def test_the_resource_and_repr_leave_the_secret_out() -> None:
     spec = new_webhook("acme", "stripe", "stripe", SECRET, event_type="Payment.received", now=NOW)
-    assert resource(spec) == {
+    assert Webhook.of(spec).wire() == {
         "$id": spec.id,
         "$type": "Webhook",
         "name": "stripe",
         "scheme": "stripe",
         "eventType": "Payment.received",
         "mapping": None,
-        "createdAt": "2027-01-15T08:00:00.000Z",
+        "createdAt": "2027-01-15T08:00:00Z",
         "url": "/~acme/webhooks/stripe",
     }
     assert SECRET not in repr(spec)
-    assert SECRET not in str(resource(spec))
+    assert SECRET not in str(Webhook.of(spec).wire())

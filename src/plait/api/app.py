@@ -117,7 +117,7 @@ async def _start(engine: Engine, worker: bool) -> None:
     if worker:
         await engine.start_worker()
     else:
-        await engine.opened_store()
+        await engine.health.check()  # opens (and migrates) the database
 
 
 async def _start_when_reachable(engine: Engine, worker: bool) -> None:

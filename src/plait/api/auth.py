@@ -23,7 +23,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from plait.api.problems import ApiProblem
 from plait.api.render import disclose_for
 from plait.engine import Engine
-from plait.keys import Role, allows, authenticate
+from plait.resources.keys import Role
+from plait.service.keys import allows
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -68,10 +69,10 @@ def require(role: Role) -> Callable[..., Awaitable[Caller]]:
         if credentials is None:
             raise ApiProblem(401, "Send an API key: 'Authorization: Bearer <key>'.",
                              headers=_CHALLENGE)  # fmt: skip
-        key = await authenticate(await engine.opened_store(), credentials.credentials)
+        key = await engine.keys.authenticate(credentials.credentials)
         if key is None:
             raise ApiProblem(401, "The API key is invalid or revoked.", headers=_CHALLENGE)
-        if key.org != org:
+        if key.organization != org:
             raise ApiProblem(404, f"Nothing at {request.url.path}.")  # as for a missing route
         if not allows(key.role, role):
             raise ApiProblem(403, f"This needs the {role} role or above; the key is {key.role}.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -16,14 +16,12 @@ from plait.cli.common import (
     EXIT_USAGE,
     DbOption,
     JsonOption,
+    OrgOption,
     print_json,
     with_engine,
 )
 from plait.engine import Engine
 
-OrgOption = Annotated[
-    str, typer.Option("--org", envvar="PLAIT_ORG", help="Organization [env: PLAIT_ORG]")
-]
 NameArgument = Annotated[str, typer.Argument(help="The secret's name, e.g. STRIPE_KEY.")]
 
 secrets_app = typer.Typer(
@@ -55,9 +53,9 @@ def secrets_set(
     Without --value or --from-stdin the value is asked for, hidden, on a terminal.
     """
     secret = _value(value, from_stdin)
-    resource, created = with_engine(db, lambda e: e.secrets.put(org, name, secret))
+    made, created = with_engine(db, lambda e: e.secrets.put(org, name, secret))
     if json:
-        print_json(resource)
+        print_json(made.wire())
     else:
         typer.echo(f"{'created' if created else 'replaced'} secret {name} of {org}")
 
@@ -80,16 +78,28 @@ def _value(value: str | None, from_stdin: bool) -> str:
 
 
 @secrets_app.command("list")
-def secrets_list(org: OrgOption = "default", json: JsonOption = False, db: DbOption = None) -> None:
-    """List the organization's secrets: names and timestamps, never values."""
-    found: list[dict[str, Any]] = with_engine(db, lambda e: e.secrets.list(org=org))
+def secrets_list(
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    cursor: Annotated[
+        str | None, typer.Option(help="Continue after a page: its nextCursor (see --json).")
+    ] = None,
+    org: OrgOption = "default",
+    json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """List the organization's secrets by name: names and timestamps, never values (a page:
+    --json prints {items, nextCursor})."""
+    page = with_engine(db, lambda e: e.secrets.find(org=org, limit=limit, cursor=cursor))
     if json:
-        print_json(found)
+        print_json(page.wire())
         return
     table = Table("name", "created", "updated", box=None)
-    for item in found:
-        table.add_row(item["name"], item["createdAt"], item["updatedAt"])
+    for item in page.items:
+        shown = item.wire()
+        table.add_row(item.name, shown["createdAt"], shown["updatedAt"])
     Console(highlight=False).print(table)
+    if page.next_cursor:
+        typer.echo(f"more: --cursor {page.next_cursor}")
 
 
 @secrets_app.command("delete")
@@ -123,11 +133,11 @@ def secrets_rotate(json: JsonOption = False, db: DbOption = None) -> None:
 
     To rotate: set PLAIT_SECRET_KEY=NEW,OLD, run this, then set PLAIT_SECRET_KEY=NEW.
     """
-    counts: dict[str, int] = with_engine(db, lambda e: e.secrets.rotate())
+    counts = with_engine(db, lambda e: e.secrets.rotate())
     if json:
-        print_json(counts)
+        print_json(counts.wire())
         return
-    typer.echo(f"re-sealed {counts['secrets']} secret(s) and {counts['webhookSecrets']} webhook "
+    typer.echo(f"re-sealed {counts.secrets} secret(s) and {counts.webhook_secrets} webhook "
                "signing secret(s) under the first key")  # fmt: skip
 
 

@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,36 +17,20 @@ from rich.table import Table
 from plait import logs
 from plait.cli import render
 from plait.cli.common import (
-    EXIT_NOT_FOUND,
     EXIT_USAGE,
     DbOption,
     JsonOption,
+    OrgOption,
     load_engine,
     print_json,
     with_engine,
 )
 from plait.engine import Engine
-from plait.keys import (
-    ROLES,
-    InvalidUser,
-    KeyNotFound,
-    NewKey,
-    check_user,
-    create_key,
-    list_keys,
-    revoke_key,
-)
-from plait.store.records import KeyRecord
+from plait.resources.keys import ROLES
+from plait.service.keys import InvalidRole, InvalidUser, check_role, check_user
 
 if TYPE_CHECKING:
     import uvicorn  # imported when serving: other commands do not pay for it
-
-T = TypeVar("T")
-
-OrgOption = Annotated[
-    str,
-    typer.Option("--org", envvar="PLAIT_ORG", help="The organization."),
-]
 
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 
@@ -131,46 +115,46 @@ def keys_create(
     db: DbOption = None,
 ) -> None:
     """Create an API key and print it: it is shown this once and stored only hashed."""
-    if role not in ROLES:
-        render.error(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
-        raise typer.Exit(EXIT_USAGE)
     try:
+        check_role(role)
         check_user(user)
-    except InvalidUser as exc:
+    except (InvalidRole, InvalidUser) as exc:
         render.error(str(exc))
         raise typer.Exit(EXIT_USAGE) from exc
-
-    async def create(engine: Engine) -> NewKey:
-        return await create_key(await engine.opened_store(), org, role,
-                                now=engine.clock.time(), user=user)  # fmt: skip
-
-    new = with_engine(db, create)
+    new = with_engine(db, lambda e: e.keys.create(org, role, user=user))
     if json:
-        print_json({**_shown(new.record), "key": new.key})
+        print_json(new.wire())
         return
     typer.echo(new.key)
     bound = "" if user is None else f" (acts for {user})"
-    typer.echo(f"{role} key {new.record.id} of {org}{bound}: keep it now, it is not shown again",
+    typer.echo(f"{role} key {new.id} of {org}{bound}: keep it now, it is not shown again",
                err=True)  # fmt: skip
 
 
 @keys_app.command("list")
-def keys_list(org: OrgOption = "default", json: JsonOption = False, db: DbOption = None) -> None:
-    """List the organization's API keys (ids and roles, never the keys)."""
-
-    async def find(engine: Engine) -> list[KeyRecord]:
-        return await list_keys(await engine.opened_store(), org)
-
-    found = with_engine(db, find)
+def keys_list(
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    cursor: Annotated[
+        str | None, typer.Option(help="Continue after a page: its nextCursor (see --json).")
+    ] = None,
+    org: OrgOption = "default",
+    json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """List the organization's API keys, oldest first (ids and roles, never the keys; a page:
+    --json prints {items, nextCursor})."""
+    page = with_engine(db, lambda e: e.keys.find(org, limit=limit, cursor=cursor))
     if json:
-        print_json([_shown(k) for k in found])
+        print_json(page.wire())
         return
     table = Table("id", "role", "user", "prefix", "created", "revoked", box=None)
-    for key in found:
-        shown = key.resource()
-        table.add_row(key.id, key.role, key.user or "", key.prefix, str(shown["createdAt"]),
-                      str(shown["revokedAt"] or ""))  # fmt: skip
+    for key in page.items:
+        shown = key.wire()
+        table.add_row(key.id, key.role, key.user or "", key.prefix, shown["createdAt"],
+                      shown["revokedAt"] or "")  # fmt: skip
     Console(highlight=False).print(table)
+    if page.next_cursor:
+        typer.echo(f"more: --cursor {page.next_cursor}")
 
 
 @keys_app.command("revoke")
@@ -180,22 +164,5 @@ def keys_revoke(
     db: DbOption = None,
 ) -> None:
     """Revoke an API key: requests that send it are refused from now on."""
-
-    async def revoke(engine: Engine) -> KeyRecord | None:
-        try:
-            return await revoke_key(await engine.opened_store(), org, key_id,
-                                    now=engine.clock.time())  # fmt: skip
-        except KeyNotFound:
-            return None
-
-    if with_engine(db, revoke) is None:
-        render.error(f"organization {org!r} has no API key {key_id!r}")
-        raise typer.Exit(EXIT_NOT_FOUND)
+    with_engine(db, lambda e: e.keys.revoke(org, key_id))
     typer.echo(f"revoked key {key_id} of {org}")
-
-
-def _shown(key: KeyRecord) -> dict[str, object]:
-    shown = key.resource()
-    return {"id": key.id, "org": key.org, "role": key.role, "prefix": key.prefix,
-            "user": key.user, "createdAt": shown["createdAt"],
-            "revokedAt": shown["revokedAt"]}  # fmt: skip

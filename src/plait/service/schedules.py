@@ -1,77 +1,97 @@
 """Schedules: cron ticks that start runs of a workflow, each tick exactly once across workers.
 
 A schedule belongs to a workflow; it fires only while the workflow is Activated (pausing the
-workflow pauses its schedules). The worker calls :meth:`ScheduleService.tick` on each turn.
+workflow pauses its schedules). The worker calls :meth:`ScheduleService.tick` on each turn: the
+store keeps each schedule's ``next_fire_at``, :func:`due_ticks` says which ticks are due, and the
+store's ``fire_schedule`` fires each of them exactly once across workers. When ticks fall is
+``plait.service.cron``'s business (cron expressions in a time zone, daylight saving).
+
+Missed ticks (the engine was down, or every worker was busy) are handled by ``catchup``:
+``"skip"`` fires only the most recent missed tick, so a schedule that was down for a day runs
+once on its return, not never and not 24 times; ``"all"`` fires every missed tick, but at most
+the ``max_catchup`` most recent ones.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from itertools import islice, takewhile
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+import orjson
+from croniter import CroniterBadDateError
 
 from plait import values
 from plait.errors import NotFound
-from plait.schedules import (
-    ScheduleInvalid,
-    due_ticks,
-    is_declared,
-    new_schedule,
-    resource,
-)
-from plait.service.pages import Page, check_limit, keyset_after, keyset_page
-from plait.store.records import WorkflowRecord
+from plait.ids import new_id
+from plait.resources.schedules import Schedule, SchedulePage
+from plait.service.cron import ScheduleInvalid, rule
+from plait.service.pages import check_limit, keyset_after, keyset_slice
+from plait.service.workflows import stored_workflow
+from plait.store.records import DECLARED_SCHEDULE_PREFIX, ScheduleRecord
 
 if TYPE_CHECKING:
-    from plait.engine import Engine
+    from plait.service.deps import Deps
+    from plait.service.runs import RunService
+    from plait.store.records import WorkflowRecord
 
 log = logging.getLogger(__name__)
+
+Catchup = Literal["skip", "all"]
+"""What a schedule does with ticks it missed: fire the latest one, or all of them (bounded)."""
+
+CATCHUP: tuple[Catchup, ...] = get_args(Catchup)
+
+MAX_CATCHUP_LIMIT = 1000
+"""The largest ``max_catchup`` a schedule may have."""
 
 
 class ScheduleService:
     """``engine.schedules``."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, deps: Deps, runs: RunService) -> None:
+        self.deps = deps
+        self.runs = runs
 
-    async def create(
-        self, org: str, body: dict[str, Any], *, declared: bool = False
-    ) -> dict[str, Any]:
+    async def create(self, org: str, body: dict[str, Any], *, declared: bool = False) -> Schedule:
         """``{workflow, cron, timezone?, catchup?, maxCatchup?, input?}`` -> the schedule. It is
-        enabled only while its workflow is Activated."""
-        record = await self.engine.workflows._record(org, str(body.get("workflow", "")))
-        store = await self.engine.opened_registry()
+        enabled only while its workflow is Activated.
+
+        Raises:
+            ScheduleInvalid: the expression, time zone, catch-up policy or input is invalid.
+            UnknownWorkflow: ``org`` has no such workflow.
+        """
+        store = await self.deps.store()
+        record = await stored_workflow(store, org, str(body.get("workflow", "")))
         schedule = new_schedule(
             org, record.id, str(body.get("cron", "")), timezone=body.get("timezone", "UTC"),
             catchup=body.get("catchup", "skip"), max_catchup=_int(body.get("maxCatchup", 10)),
             input=body.get("input"), enabled=record.status == "Activated", declared=declared,
-            now=self.engine.clock.time(),
+            now=self.deps.now(),
         )  # fmt: skip
-        await store.create_schedule(schedule)
-        return resource(schedule)
-
-    async def list(self, org: str, workflow: str | None = None) -> list[dict[str, Any]]:
-        """Every schedule of ``org`` (of one workflow if given), oldest first."""
-        store = await self.engine.opened_registry()
-        return [resource(s) for s in await store.list_schedules(org, await self._id(org, workflow))]
+        return Schedule.of(await store.create_schedule(schedule))
 
     async def find(
         self, org: str, workflow: str | None = None, *, limit: int = 100,
         cursor: str | None = None,
-    ) -> Page:  # fmt: skip
-        """Schedules of ``org`` (of one workflow if given), oldest first, a page at a time."""
+    ) -> SchedulePage:  # fmt: skip
+        """Schedules of ``org`` (of one workflow, by id or name, if given), oldest first, a page
+        at a time."""
         check_limit(limit)
         after = keyset_after(cursor, "schedules", (float, str))
-        store = await self.engine.opened_registry()
+        store = await self.deps.store()
         rows = await store.page_schedules(org, await self._id(org, workflow), after, limit + 1)
-        return keyset_page(rows, limit, "schedules", lambda s: [s.created_at, s.id], resource)
+        shown, next_cursor = keyset_slice(rows, limit, "schedules", lambda s: [s.created_at, s.id])
+        return SchedulePage(items=[Schedule.of(s) for s in shown], next_cursor=next_cursor)
 
     async def _id(self, org: str, workflow: str | None) -> str | None:
         if workflow is None:
             return None
-        return (await self.engine.workflows._record(org, workflow)).id
+        return (await stored_workflow(await self.deps.store(), org, workflow)).id
 
     async def delete(self, org: str, schedule_id: str) -> None:
-        store = await self.engine.opened_registry()
+        """Delete a schedule of ``org``; ``NotFound`` if it has none with that id."""
+        store = await self.deps.store()
         if not await store.delete_schedule(org, schedule_id):
             raise NotFound(f"no schedule {schedule_id!r}")
 
@@ -88,34 +108,38 @@ class ScheduleService:
             new_schedule(
                 org, "", str(item.get("cron", "")), timezone=item.get("timezone", "UTC"),
                 catchup=item.get("catchup", "skip"), max_catchup=_int(item.get("maxCatchup", 10)),
-                input=item.get("input"), now=self.engine.clock.time(),
+                input=item.get("input"), now=self.deps.now(),
             )  # fmt: skip
 
     async def replace_declared(self, org: str, record: WorkflowRecord) -> None:
         """After an update of the workflow's ``schedule``: delete the schedules its document
         declared and create the new ones (none if ``schedule`` was removed). Schedules created
         on their own stay. A Draft gets its declared schedules when it is activated."""
-        store = await self.engine.opened_registry()
+        store = await self.deps.store()
         for schedule in await store.list_schedules(org, record.id):
-            if is_declared(schedule):
+            if schedule.declared:
                 await store.delete_schedule(org, schedule.id)
         if record.status in ("Activated", "Paused"):
             await self.attach(org, record)
 
     async def set_workflow_enabled(self, org: str, record: WorkflowRecord, enabled: bool) -> None:
-        store = await self.engine.opened_registry()
+        """Pause or resume the schedules of a workflow; a resumed one next fires at its first
+        tick after now (the ticks it missed while paused are not caught up)."""
+        store = await self.deps.store()
         existing = await store.list_schedules(org, record.id)
-        if enabled and not any(is_declared(s) for s in existing):
+        if enabled and not any(s.declared for s in existing):
             await self.attach(org, record)
-        await store.set_schedules_enabled(org, record.id, enabled, now=self.engine.clock.time())
+        now = self.deps.now()
+        await store.set_schedules_enabled(org, record.id, enabled,
+                                          next_fire=lambda s: next_tick(s, now))  # fmt: skip
 
     async def forget_workflow(self, org: str, workflow_id: str) -> None:
-        store = await self.engine.opened_registry()
+        store = await self.deps.store()
         await store.delete_schedules_of(org, workflow_id)
 
     async def tick(self, now: float) -> int:
         """Fire every due tick once; return how many runs started."""
-        store = await self.engine.opened_registry()
+        store = await self.deps.store()
         started = 0
         for schedule in await store.due_schedules(now, 100):
             ticks, new_next = due_ticks(schedule, now)
@@ -123,6 +147,76 @@ class ScheduleService:
             fired = await store.fire_schedule(schedule, ticks, new_next, input, now)
             started += sum(1 for _, run_id in fired if run_id)
         return started
+
+
+# -- the rules of a schedule ----------------------------------------------------------------------
+
+
+def new_schedule(
+    org: str,
+    workflow_id: str,
+    cron: str,
+    *,
+    timezone: str = "UTC",
+    catchup: str = "skip",
+    max_catchup: int = 10,
+    input: Any = None,
+    enabled: bool = True,
+    declared: bool = False,
+    now: float,
+) -> ScheduleRecord:
+    """A new schedule, checked, whose first tick is the first one strictly after ``now``.
+
+    A ``declared`` schedule is one the workflow's document declares (``schedule``): its id
+    starts with ``schedule_def_``, and updating the workflow replaces it; the others were created
+    on their own (API, CLI) and stay until deleted.
+
+    Raises:
+        ScheduleInvalid: the expression, time zone, catch-up policy or input is invalid, or the
+            expression never fires (``0 0 30 2 *``).
+    """
+    if not isinstance(cron, str):
+        raise ScheduleInvalid(f"cron must be a string, not {cron!r}", "cron")
+    if not isinstance(timezone, str):
+        raise ScheduleInvalid(f"timezone must be a string, not {timezone!r}", "timezone")
+    expression = " ".join(cron.split())
+    parsed = rule(expression, timezone)
+    if catchup not in CATCHUP:
+        raise ScheduleInvalid(f"catchup must be 'skip' or 'all', not {catchup!r}", "catchup")
+    _check_max_catchup(max_catchup)
+    try:
+        first = parsed.next_after(now)
+    except CroniterBadDateError as exc:
+        raise ScheduleInvalid(f"cron expression {expression!r} never fires", "cron") from exc
+    prefix = DECLARED_SCHEDULE_PREFIX.rstrip("_") if declared else "schedule"
+    return ScheduleRecord(
+        id=new_id(prefix, 8), org=org, workflow_id=workflow_id, cron=expression,
+        timezone=timezone, catchup=catchup, max_catchup=max_catchup, input=_json(input),
+        enabled=enabled, next_fire_at=first, created_at=now,
+    )  # fmt: skip
+
+
+def next_tick(schedule: ScheduleRecord, after: float) -> float:
+    """The schedule's first tick strictly after ``after`` (to resume a paused schedule)."""
+    return rule(schedule.cron, schedule.timezone).next_after(after)
+
+
+def due_ticks(schedule: ScheduleRecord, now: float) -> tuple[list[float], float]:
+    """The ticks to fire at ``now``, oldest first, and the schedule's new ``next_fire_at``.
+
+    Not due (``now < next_fire_at``): ``([], next_fire_at)``. Otherwise the ticks from
+    ``next_fire_at`` up to ``now`` inclusive were missed: ``"skip"`` fires the most recent one,
+    ``"all"`` the ``max_catchup`` most recent ones. The new ``next_fire_at`` is the first tick
+    strictly after ``now``.
+    """
+    if now < schedule.next_fire_at:
+        return [], schedule.next_fire_at
+    parsed = rule(schedule.cron, schedule.timezone)
+    following = parsed.next_after(now)
+    limit = 1 if schedule.catchup == "skip" else schedule.max_catchup
+    # Walking back from the next tick visits exactly the ticks at or before now, newest first.
+    missed = takewhile(lambda tick: tick >= schedule.next_fire_at, parsed.walk(following, -1))
+    return list(islice(missed, limit))[::-1], following
 
 
 def declared_specs(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -141,3 +235,20 @@ def _int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ScheduleInvalid(f"maxCatchup must be an integer, not {value!r}", "maxCatchup")
     return value
+
+
+def _check_max_catchup(value: int) -> None:
+    _int(value)
+    if not 1 <= value <= MAX_CATCHUP_LIMIT:
+        raise ScheduleInvalid(
+            f"maxCatchup must be between 1 and {MAX_CATCHUP_LIMIT}, not {value}", "maxCatchup"
+        )
+
+
+def _json(value: Any) -> Any:
+    """``value`` as it will come back from storage (a tuple becomes a list)."""
+    try:
+        return orjson.loads(values.encode(value))
+    except TypeError as exc:
+        reason = f"input cannot be stored as JSON: {values.offending_type(value)} ({exc})"
+        raise ScheduleInvalid(reason, "input") from exc

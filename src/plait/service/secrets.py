@@ -4,25 +4,27 @@ one (runs read them through ``plait.secrets.RunSecrets``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from plait.errors import SecretNotFound
+from plait.resources.secrets import Rotation, Secret, SecretPage
 from plait.sealing import sealer_from_env
 from plait.secrets import check_name, check_value, is_name
+from plait.service.pages import keyset_list
 
 if TYPE_CHECKING:
-    from plait.engine import Engine
+    from plait.service.deps import Deps
 
 
 class SecretService:
     """``engine.secrets``: ``await engine.secrets.set("TOKEN", value, org="acme")``."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
 
-    async def set(self, name: str, value: str, *, org: str = "default") -> dict[str, Any]:
-        """Create or replace the secret ``name`` of ``org``; return ``{name, createdAt,
-        updatedAt}`` (never the value).
+    async def set(self, name: str, value: str, *, org: str = "default") -> Secret:
+        """Create or replace the secret ``name`` of ``org``; return its name and timestamps
+        (never the value).
 
         Raises:
             SecretKeyMissing: ``PLAIT_SECRET_KEY`` is not set (nothing is stored).
@@ -31,47 +33,51 @@ class SecretService:
         resource, _ = await self.put(org, name, value)
         return resource
 
-    async def put(self, org: str, name: str, value: str) -> tuple[dict[str, Any], bool]:
+    async def put(self, org: str, name: str, value: str) -> tuple[Secret, bool]:
         """As :meth:`set`, and whether the secret was created (False: it was replaced)."""
-        settings = self.engine.settings
+        settings = self.deps.settings
         check_name(name, settings.max_name_length)
         check_value(value, settings.max_secret_bytes)
         sealed = sealer_from_env().seal(value)
-        store = await self.engine.opened_registry()
-        record, created = await store.put_secret(org, name, sealed, self.engine.clock.time())
-        return record.resource(), created
+        store = await self.deps.store()
+        record, created = await store.put_secret(org, name, sealed, self.deps.now())
+        return Secret.of(record), created
 
-    async def get(self, name: str, *, org: str = "default") -> dict[str, Any]:
-        """``{name, createdAt, updatedAt}`` of one secret; ``SecretNotFound`` if none."""
-        store = await self.engine.opened_registry()
+    async def get(self, name: str, *, org: str = "default") -> Secret:
+        """The name and timestamps of one secret; ``SecretNotFound`` if none."""
+        store = await self.deps.store()
         record = await store.get_secret(org, name) if is_name(name) else None
         if record is None:
             raise SecretNotFound(org, name)
-        return record.resource()
+        return Secret.of(record)
 
-    async def list(self, *, org: str = "default") -> list[dict[str, Any]]:
-        """The secrets of ``org`` by name: names and timestamps only."""
-        store = await self.engine.opened_registry()
-        return [record.resource() for record in await store.list_secrets(org)]
+    async def find(
+        self, *, org: str = "default", limit: int = 100, cursor: str | None = None
+    ) -> SecretPage:
+        """The secrets of ``org`` by name, a page at a time: names and timestamps only."""
+        found = await (await self.deps.store()).list_secrets(org)
+        shown, next_cursor = keyset_list(found, limit, cursor, "secrets", lambda s: [s.name],
+                                         (str,))  # fmt: skip
+        return SecretPage(items=[Secret.of(s) for s in shown], next_cursor=next_cursor)
 
     async def delete(self, name: str, *, org: str = "default") -> None:
         """Delete a secret; runs that read it afterwards fail naming it. ``SecretNotFound`` if
         there is none."""
-        store = await self.engine.opened_registry()
+        store = await self.deps.store()
         if not is_name(name) or not await store.delete_secret(org, name):
             raise SecretNotFound(org, name)
 
-    async def rotate(self) -> dict[str, int]:
+    async def rotate(self) -> Rotation:
         """Re-seal every stored secret of every organization, and every webhook signing
         secret, under the newest key of ``PLAIT_SECRET_KEY`` (its first); return how many of
-        each: ``{"secrets": n, "webhookSecrets": m}``.
+        each.
 
         Rotation: put the new key first (``NEW,OLD``), rotate, then drop the old key. Each kind
         is re-sealed in one transaction; a value no configured key opens fails the rotation
         (``SecretUnreadable``) and leaves that kind unchanged.
         """
         sealer = sealer_from_env()
-        store = await self.engine.opened_registry()
+        store = await self.deps.store()
         secrets = await store.reseal_secrets(sealer.reseal)
         webhooks = await store.reseal_webhook_secrets(sealer.reseal)
-        return {"secrets": secrets, "webhookSecrets": webhooks}
+        return Rotation(secrets=secrets, webhook_secrets=webhooks)

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Request
 from starlette.responses import PlainTextResponse, Response
 
 from plait.api.auth import EngineDep
-from plait.api.models import Health
 from plait.api.problems import problem
 from plait.api.render import Json
 from plait.errors import DatabaseUnavailable
+from plait.resources.health import Health
+from plait.service.health import COUNTERS
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ router = APIRouter(tags=["health"])
 @router.get("/healthz", response_model=Health, summary="Liveness and database check")
 async def healthz(engine: EngineDep) -> Response:
     try:
-        version = await (await engine.opened_store()).schema_version()
+        health = await engine.health.check()
     except DatabaseUnavailable as exc:
         log.warning("health check: %s", exc)
         return problem(503, "The database is unreachable; retry shortly.", database="unreachable",
@@ -29,7 +30,7 @@ async def healthz(engine: EngineDep) -> Response:
     except Exception:
         log.exception("health check: the database is unusable")
         return problem(503, "The database is unusable; the error is logged.", database="error")
-    return Json({"status": "ok", "database": "ok", "schemaVersion": version})
+    return Json(health.wire())
 
 
 @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
@@ -40,11 +41,8 @@ async def metrics(request: Request, engine: EngineDep) -> PlainTextResponse:
     ]
     for (method, status), count in sorted(request.app.state.response_counts.items()):
         lines.append(f'plait_http_responses_total{{method="{method}",status="{status}"}} {count}')
-    store = await engine.opened_store()
-    for name, what in (("commits", "transactions"), ("writes", "write operations")):
-        value = getattr(store, name, None)
-        if isinstance(value, int):
-            lines += [f"# HELP plait_store_{name}_total Group-committed {what}.",
-                      f"# TYPE plait_store_{name}_total counter",
-                      f"plait_store_{name}_total {value}"]  # fmt: skip
+    for name, value in (await engine.health.counters()).items():
+        lines += [f"# HELP plait_store_{name}_total Group-committed {COUNTERS[name]}.",
+                  f"# TYPE plait_store_{name}_total counter",
+                  f"plait_store_{name}_total {value}"]  # fmt: skip
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")

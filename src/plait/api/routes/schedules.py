@@ -7,31 +7,33 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from plait.api.auth import Editor, EngineDep, Viewer
-from plait.api.models import ScheduleBody, ScheduleList, ScheduleOut, ScheduleQuery
+from plait.api.models import ScheduleBody, ScheduleQuery
 from plait.api.problems import PROBLEM_RESPONSES, WITH_BODY
 from plait.api.render import Json, no_content
+from plait.resources.schedules import Schedule, SchedulePage
 
 router = APIRouter(prefix="/~{org}/schedules", tags=["schedules"], responses=PROBLEM_RESPONSES)
 
 
-@router.get("", response_model=ScheduleList, summary="List schedules, oldest first")
+@router.get("", response_model=SchedulePage, summary="List schedules, oldest first")
 async def list_schedules(
     caller: Viewer, engine: EngineDep, query: Annotated[ScheduleQuery, Query()]
 ) -> Json:
     page = await engine.schedules.find(caller.org, query.workflow, limit=query.limit,
                                        cursor=query.cursor)  # fmt: skip
-    return Json(page.to_dict())
+    return Json(page.wire())
 
 
 @router.post(
     "",
-    response_model=ScheduleOut,
+    response_model=Schedule,
     status_code=201,
     summary="Create a schedule",
     responses=WITH_BODY,
 )
 async def create_schedule(caller: Editor, engine: EngineDep, body: ScheduleBody) -> Json:
-    return Json(await engine.schedules.create(caller.org, body.model_dump(exclude_unset=True)), 201)
+    schedule = await engine.schedules.create(caller.org, body.model_dump(exclude_unset=True))
+    return Json(schedule.wire(), 201)
 
 
 @router.delete("/{schedule_id}", status_code=204, summary="Delete a schedule")

@@ -11,38 +11,37 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from plait.api.auth import Admin, Editor, EngineDep
-from plait.api.models import PageQuery, SecretBody, SecretList, SecretOut
+from plait.api.models import PageQuery, SecretBody
 from plait.api.problems import CONFLICTS, PROBLEM_RESPONSES, WITH_BODY
 from plait.api.render import Json, no_content
-from plait.service.pages import paginate
+from plait.resources.secrets import Secret, SecretPage
 
 router = APIRouter(prefix="/~{org}/secrets", tags=["secrets"], responses=PROBLEM_RESPONSES)
 
 
-@router.get("", response_model=SecretList, summary="List secrets by name (never their values)")
+@router.get("", response_model=SecretPage, summary="List secrets by name (never their values)")
 async def list_secrets(
     caller: Editor, engine: EngineDep, query: Annotated[PageQuery, Query()]
 ) -> Json:
-    found = await engine.secrets.list(org=caller.org)
-    page = paginate(found, sort="name", limit=query.limit, cursor=query.cursor)
-    return Json(page.to_dict())
+    page = await engine.secrets.find(org=caller.org, limit=query.limit, cursor=query.cursor)
+    return Json(page.wire())
 
 
 @router.post(
     "",
-    response_model=SecretOut,
+    response_model=Secret,
     status_code=201,
     summary="Create (201) or replace (200) a secret",
-    responses={200: {"description": "Replaced", "model": SecretOut}, **WITH_BODY, **CONFLICTS},
+    responses={200: {"description": "Replaced", "model": Secret}, **WITH_BODY, **CONFLICTS},
 )
 async def set_secret(caller: Admin, engine: EngineDep, body: SecretBody) -> Json:
-    resource, created = await engine.secrets.put(caller.org, body.name, body.value)
-    return Json(resource, 201 if created else 200)
+    secret, created = await engine.secrets.put(caller.org, body.name, body.value)
+    return Json(secret.wire(), 201 if created else 200)
 
 
-@router.get("/{name}", response_model=SecretOut, summary="A secret's name and timestamps")
+@router.get("/{name}", response_model=Secret, summary="A secret's name and timestamps")
 async def get_secret(caller: Editor, engine: EngineDep, name: str) -> Json:
-    return Json(await engine.secrets.get(name, org=caller.org))
+    return Json((await engine.secrets.get(name, org=caller.org)).wire())
 
 
 @router.delete("/{name}", status_code=204, summary="Delete a secret")

@@ -8,10 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from plait.api.auth import Admin, EngineDep, Viewer
-from plait.api.models import Accepted, PageQuery, WebhookBody, WebhookList, WebhookOut
+from plait.api.models import PageQuery, WebhookBody
 from plait.api.problems import CONFLICTS, PROBLEM_RESPONSES, WITH_BODY
 from plait.api.render import Json, no_content
-from plait.service.pages import paginate
+from plait.resources.webhooks import Webhook, WebhookPage, WebhookReceipt
 
 router = APIRouter(prefix="/~{org}/webhooks", tags=["webhooks"], responses=PROBLEM_RESPONSES)
 
@@ -24,24 +24,24 @@ _RAW_BODY: dict[str, Any] = {
 }
 
 
-@router.get("", response_model=WebhookList, summary="List webhooks by name (secrets never shown)")
+@router.get("", response_model=WebhookPage, summary="List webhooks by name (secrets never shown)")
 async def list_webhooks(
     caller: Viewer, engine: EngineDep, query: Annotated[PageQuery, Query()]
 ) -> Json:
-    found = await engine.webhooks.list(caller.org)
-    page = paginate(found, sort="name", limit=query.limit, cursor=query.cursor)
-    return Json(page.to_dict())
+    page = await engine.webhooks.find(caller.org, limit=query.limit, cursor=query.cursor)
+    return Json(page.wire())
 
 
 @router.post(
     "",
-    response_model=WebhookOut,
+    response_model=Webhook,
     status_code=201,
     summary="Create a webhook",
     responses={**WITH_BODY, **CONFLICTS},
 )
 async def create_webhook(caller: Admin, engine: EngineDep, body: WebhookBody) -> Json:
-    return Json(await engine.webhooks.create(caller.org, body.model_dump(exclude_none=True)), 201)
+    webhook = await engine.webhooks.create(caller.org, body.model_dump(exclude_none=True))
+    return Json(webhook.wire(), 201)
 
 
 @router.delete("/{name}", status_code=204, summary="Delete a webhook")
@@ -52,7 +52,7 @@ async def delete_webhook(caller: Admin, engine: EngineDep, name: str) -> Respons
 
 @router.post(
     "/{name}",
-    response_model=Accepted,
+    response_model=WebhookReceipt,
     status_code=202,
     summary="Receive a signed request (emits an event)",
     description="A request whose signature does not verify, or that names no webhook, gets "
@@ -64,5 +64,5 @@ async def delete_webhook(caller: Admin, engine: EngineDep, name: str) -> Respons
 )
 async def receive_webhook(org: str, name: str, engine: EngineDep, request: Request) -> Json:
     body = await request.body()
-    event = await engine.webhooks.receive(org, name, dict(request.headers), body)
-    return Json({"$id": event["$id"], "duplicate": event["duplicate"]}, 202)
+    receipt = await engine.webhooks.receive(org, name, dict(request.headers), body)
+    return Json(receipt.wire(), 202)

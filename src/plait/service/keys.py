@@ -1,4 +1,4 @@
-"""API keys: roles, generation, hashing, and checking a presented key.
+"""API keys: creating, listing and revoking them, and checking a presented key.
 
 A key reads ``plait_<id>_<secret>``: ``id`` is 8 base62 characters that name the key (it is what
 ``plait keys list`` shows and ``plait keys revoke`` takes), ``secret`` is 43 base62 characters
@@ -22,18 +22,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING
 
 from plait.errors import NotFound, PlaitError
+from plait.resources.keys import ROLES, Key, KeyPage, NewKey, Role
+from plait.service.pages import keyset_list
 from plait.store.records import KeyRecord
 
 if TYPE_CHECKING:
-    from plait.store.base import Store
-
-Role = Literal["viewer", "runner", "editor", "admin"]
-ROLES: tuple[Role, ...] = get_args(Role)
-"""Every role, least privileged first."""
+    from plait.service.deps import Deps
 
 PREFIX = "plait"
 ID_LENGTH = 8
@@ -69,12 +66,60 @@ class KeyNotFound(NotFound):
         super().__init__(f"no API key {key_id!r}")
 
 
-@dataclass(frozen=True, slots=True)
-class NewKey:
-    """A key just created: its record and the key itself, shown once and never stored."""
+class KeyService:
+    """``engine.keys``: the API keys of each organization."""
 
-    record: KeyRecord
-    key: str
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    async def create(self, org: str, role: str, *, user: str | None = None) -> NewKey:
+        """Create and store a key of ``org`` with ``role`` (bound to ``user`` if given); the
+        returned ``key`` is the only time it can be seen.
+
+        Raises:
+            InvalidRole, InvalidUser: the role or the user is not valid (nothing is stored).
+        """
+        checked, person = check_role(role), check_user(user)
+        store = await self.deps.store()
+        for _ in range(5):  # 62**8 ids: a collision is rare, five in a row means a broken RNG
+            record, key = _generate(org, checked, person, self.deps.now())
+            if await store.create_key(record):
+                return NewKey.issued(record, key)
+        raise PlaitError("could not draw an unused API key id")
+
+    async def authenticate(self, key: str) -> Key | None:
+        """The live key that ``key`` is, or None (malformed, unknown, revoked or wrong).
+
+        Raises:
+            DatabaseUnavailable: the database does not answer (whatever ``key`` is).
+        """
+        store = await self.deps.store()
+        ident = key_id(key)
+        if ident is None:
+            return None
+        record = await store.find_key_by_id(ident)
+        if record is None or record.revoked_at is not None:
+            return None
+        return Key.of(record) if hmac.compare_digest(record.hash, hash_key(key)) else None
+
+    async def find(self, org: str, *, limit: int = 100, cursor: str | None = None) -> KeyPage:
+        """The keys of ``org``, oldest first, a page at a time (revoked ones included)."""
+        found = await (await self.deps.store()).list_keys(org)
+        shown, next_cursor = keyset_list(found, limit, cursor, "keys",
+                                         lambda k: [k.created_at, k.id], (float, str))  # fmt: skip
+        return KeyPage(items=[Key.of(k) for k in shown], next_cursor=next_cursor)
+
+    async def revoke(self, org: str, key_id: str) -> Key:
+        """Revoke a key of ``org`` (a second revoke keeps the first time); ``KeyNotFound`` if
+        it has none with that id."""
+        store = await self.deps.store()
+        record = await store.revoke_key(org, key_id, now=self.deps.now())
+        if record is None:
+            raise KeyNotFound(key_id)
+        return Key.of(record)
+
+
+# -- the rules of a key ---------------------------------------------------------------------------
 
 
 def check_role(role: str) -> Role:
@@ -87,6 +132,15 @@ def check_role(role: str) -> Role:
 def allows(role: str, needed: Role) -> bool:
     """Whether a key with ``role`` may do what ``needed`` may do."""
     return role in ROLES and ROLES.index(role) >= ROLES.index(needed)
+
+
+def check_user(user: object) -> str | None:
+    """``user`` if it names a person (or is None), else ``InvalidUser``."""
+    if user is None:
+        return None
+    if not isinstance(user, str) or not user or user != user.strip() or len(user) > MAX_USER:
+        raise InvalidUser(user)
+    return user
 
 
 def hash_key(key: str) -> str:
@@ -107,61 +161,12 @@ def key_id(key: str) -> str | None:
     return found if len(secret) >= _MIN_SECRET else None
 
 
-def check_user(user: object) -> str | None:
-    """``user`` if it names a person (or is None), else ``InvalidUser``."""
-    if user is None:
-        return None
-    if not isinstance(user, str) or not user or user != user.strip() or len(user) > MAX_USER:
-        raise InvalidUser(user)
-    return user
-
-
-def generate(org: str, role: str, *, now: float, user: str | None = None) -> NewKey:
-    """A fresh key for ``org`` with ``role``, bound to ``user`` if given (not stored; see
-    :func:`create_key`)."""
-    checked = check_role(role)
-    person = check_user(user)
+def _generate(org: str, role: Role, user: str | None, now: float) -> tuple[KeyRecord, str]:
+    """A fresh key of ``org`` (not stored) and its record."""
     ident = _random(ID_LENGTH)
     key = f"{PREFIX}_{ident}_{_random(_SECRET_LENGTH)}"
-    record = KeyRecord(org, ident, checked, f"{PREFIX}_{ident}", hash_key(key), now, None, person)
-    return NewKey(record, key)
+    return KeyRecord(org, ident, role, f"{PREFIX}_{ident}", hash_key(key), now, None, user), key
 
 
 def _random(length: int) -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(length))
-
-
-async def create_key(
-    store: Store, org: str, role: str, *, now: float, user: str | None = None
-) -> NewKey:
-    """Create and store a key (bound to ``user`` if given); the returned ``key`` is the only
-    time it can be seen."""
-    for _ in range(5):  # 62**8 ids: a collision is rare, five in a row means a broken RNG
-        new = generate(org, role, now=now, user=user)
-        if await store.create_key(new.record):
-            return new
-    raise PlaitError("could not draw an unused API key id")
-
-
-async def authenticate(store: Store, key: str) -> KeyRecord | None:
-    """The live key record that ``key`` is, or None (malformed, unknown, revoked or wrong)."""
-    ident = key_id(key)
-    if ident is None:
-        return None
-    record = await store.find_key_by_id(ident)
-    if record is None or record.revoked_at is not None:
-        return None
-    return record if hmac.compare_digest(record.hash, hash_key(key)) else None
-
-
-async def list_keys(store: Store, org: str) -> list[KeyRecord]:
-    """The organization's keys, oldest first."""
-    return await store.list_keys(org)
-
-
-async def revoke_key(store: Store, org: str, ident: str, *, now: float) -> KeyRecord:
-    """Revoke a key of ``org``; ``KeyNotFound`` if it has none with that id."""
-    record = await store.revoke_key(org, ident, now=now)
-    if record is None:
-        raise KeyNotFound(ident)
-    return record

@@ -1,0 +1,17 @@
+"""The health of an engine's database, as ``/healthz`` and ``plait migrate`` show it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from plait.resources.base import Resource
+
+
+class Health(Resource):
+    """The database answers, migrated to ``schemaVersion``."""
+
+    status: Literal["ok"] = "ok"
+    database: Literal["ok"] = "ok"
+    schema_version: int = Field(description="The last migration applied to the database.")

@@ -1,0 +1,44 @@
+"""A schedule as every interface shows it: a cron expression in a time zone that starts runs of
+a workflow; pages of them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from plait.resources.base import Page, Resource, required_stamp
+from plait.store.records import ScheduleRecord
+
+
+class Schedule(Resource):
+    """A schedule of a workflow. It fires only while the workflow is Activated."""
+
+    id: str = Field(alias="$id")
+    type: Literal["Schedule"] = Field("Schedule", alias="$type")
+    workflow: str = Field(description="The workflow's id.")
+    cron: str = Field(description="5 or 6 fields, e.g. ``0 9 * * 1-5``.")
+    timezone: str
+    catchup: Literal["skip", "all"]
+    max_catchup: int = Field(description="Most missed ticks fired by catch-up.")
+    input: Any = None
+    enabled: bool
+    declared: bool = Field(
+        description="Declared by the workflow's ``schedule`` (replaced when it changes)."
+    )
+    next_fire_at: datetime
+    created_at: datetime
+
+    @classmethod
+    def of(cls, s: ScheduleRecord) -> Schedule:
+        return cls(
+            id=s.id, workflow=s.workflow_id, cron=s.cron, timezone=s.timezone,
+            catchup=s.catchup, max_catchup=s.max_catchup, input=s.input, enabled=s.enabled,
+            declared=s.declared, next_fire_at=required_stamp(s.next_fire_at),
+            created_at=required_stamp(s.created_at),
+        )  # fmt: skip
+
+
+class SchedulePage(Page[Schedule]):
+    """Schedules, oldest first, a page at a time."""

@@ -114,7 +114,7 @@ async def emit_to_resume(waits: int) -> dict[str, float]:
                 [run_id] = (await engine.events.emit("bench", "Pong.requested", {"n": n}))["runs"]
 
                 async def waiting(run: str = run_id) -> bool:
-                    return (await engine.get_run(run)).status == "waiting"
+                    return (await engine.handle(run).info()).status == "waiting"
 
                 await assert_eventually(waiting, interval=0.001)
                 started = time.perf_counter()

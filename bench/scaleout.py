@@ -325,7 +325,7 @@ async def one_round(
         engine = scaleout_app.engine.reconfigured(database_url=f"{url}&application_name={tag}")
         workers: list[Popen[bytes]] = []
         try:
-            await engine.opened_store()  # migrates the fresh schema before any worker starts
+            await engine.deps.store()  # migrates the fresh schema before any worker starts
             result, workers = await _rounds(engine, url, tag, workers_wanted, runs, workflows, logs)
             if waits:
                 result.update(await _emit_to_resume(engine, url, waits))

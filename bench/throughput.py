@@ -131,7 +131,7 @@ async def plait_once(
                 started = time.perf_counter()
                 await (await engine.start("three-steps", i)).result()
                 latencies.append(time.perf_counter() - started)
-            store = await engine.opened_store()
+            store = await engine.deps.store()
             commits, writes = getattr(store, "commits", 0), getattr(store, "writes", 0)
             started = time.perf_counter()
             handles = await asyncio.gather(
@@ -273,7 +273,7 @@ async def sleeping_runs_memory(count: int) -> dict[str, float]:
                 await asyncio.gather(*starts)
 
             async def all_suspended() -> bool:
-                waiting = await engine.list_runs(status="waiting", limit=count + 10)
+                waiting = await (await engine.deps.store()).list_runs(None, "waiting", count + 10)
                 return len(waiting) == count + 1 and not (engine.worker and engine.worker._active)
 
             await assert_eventually(all_suspended, timeout=300, interval=0.05)

@@ -67,7 +67,7 @@ async def main() -> None:
     async with engine:
         good = await engine.start(fulfil_order, {"id": "A-1", "items": ["MUG", "TEE", "CAP"]})
         # Sent at once: a signal waits in the run's queue until its ctx.receive takes it.
-        await engine.signal(good.id, "payment", {"amount": 42.5})
+        await engine.handle(good.id).signal("payment", {"amount": 42.5})
         print(f"order A-1: {await good.result(timeout=30)}")
         info = await good.info()
         print(f"order A-1: {len(info.children)} child runs, phase {info.state['phase']}")
@@ -76,7 +76,7 @@ async def main() -> None:
         print("order B-2:")
         result = await bad.result(timeout=30)
         print(f"order B-2: {result['status']} (child {result['child']} failed)")
-        print(f"order B-2 phase: {await engine.get_state(bad.id, 'phase')}")
+        print(f"order B-2 phase: {await engine.handle(bad.id).state('phase')}")
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ async def main() -> None:
     async with engine:  # opens ./plait.db and runs a worker until the block ends
         handle = await engine.start(process_order, order, run_id="order-1001")
         result = await handle.result(timeout=30)
-        run = await engine.get_run(handle.id)
+        run = await engine.handle(handle.id).info()
     print(f"run {run.id}: {run.status}")
     for step in run.steps:
         print(f"  {step.key:<14} {step.status:<10} attempts={step.attempts}")

@@ -21,4 +21,4 @@ if __name__ == "__main__":
     with engine.sync() as plait:  # an event loop and a worker in a background thread
         handle = plait.start(daily_report, "2026-11-20")
         print(handle.result(timeout=10))
-        print(plait.get_run(handle.id).status)
+        print(plait.handle(handle.id).info().status)

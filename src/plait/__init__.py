@@ -22,10 +22,12 @@ from plait.errors import (
     WorkflowFailed,
     WorkflowTimeout,
 )
+from plait.resources.base import Page
+from plait.resources.runs import Run, Step
 from plait.retry import RetryPolicy
-from plait.runs import RunHandle, RunInfo, StepInfo
 from plait.runtime.context import Context
 from plait.runtime.human import Escalation
+from plait.service.handles import RunHandle
 from plait.settings import Settings
 from plait.workflow import Workflow
 
@@ -39,17 +41,18 @@ __all__ = [
     "Escalation",
     "InvalidArguments",
     "NonDeterminismError",
+    "Page",
     "PlaitError",
     "ResultTimeout",
     "RetryPolicy",
+    "Run",
     "RunConflict",
     "RunHandle",
-    "RunInfo",
     "RunNotFound",
     "SerializationError",
     "Settings",
+    "Step",
     "StepFailed",
-    "StepInfo",
     "StepTimeout",
     "SystemClock",
     "TaskExpired",

@@ -14,7 +14,7 @@ from collections.abc import Coroutine
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from plait.runs import RunHandle
+from plait.service.handles import RunHandle
 
 if TYPE_CHECKING:
     from plait.engine import Engine
@@ -88,12 +88,15 @@ class SyncRunHandle:
 
 
 def _blocking(portal: SyncEngine, attr: Any) -> Any:
-    if not inspect.iscoroutinefunction(attr):
+    """``attr`` made blocking if it is a coroutine function; a run handle it returns (as
+    ``engine.start`` and ``engine.handle`` do) is made blocking too."""
+    if not callable(attr) or inspect.isclass(attr):
         return attr
+    waits = inspect.iscoroutinefunction(attr)
 
     @functools.wraps(attr)
     def call(*args: Any, **kwargs: Any) -> Any:
-        result = portal.call(attr(*args, **kwargs))
+        result = portal.call(attr(*args, **kwargs)) if waits else attr(*args, **kwargs)
         return SyncRunHandle(portal, result) if isinstance(result, RunHandle) else result
 
     return call

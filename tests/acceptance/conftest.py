@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from plait import Engine, RunInfo, Workflow
+from plait import Engine, Run, Workflow
 from plait.sync import SyncEngine
 
 T = TypeVar("T")
@@ -167,8 +167,8 @@ class Sandbox:
         _register(self.client.engine, workflow)
         return str(self.client.start(workflow.name, *args, run_id=run_id).id)
 
-    def run(self, run_id: str) -> RunInfo:
-        info: RunInfo = self.client.get_run(run_id)
+    def run(self, run_id: str) -> Run:
+        info: Run = self.client.handle(run_id).info()
         return info
 
     def execute(self, workflow: Workflow, *args: Any, until: str) -> str:
@@ -177,7 +177,7 @@ class Sandbox:
         _register(engine, workflow)
         with engine.sync() as plait:
             run_id: str = plait.start(workflow.name, *args).id
-            self.wait_until(lambda: plait.get_run(run_id).status == until, f"run {until}")
+            self.wait_until(lambda: plait.handle(run_id).info().status == until, f"run {until}")
         return run_id
 
     # -- observing --------------------------------------------------------------------------
@@ -217,10 +217,10 @@ class Sandbox:
                 raise AssertionError(f"no {what} within {timeout}s\n{logs}")
             time.sleep(POLL)
 
-    def wait_for_end(self, run_id: str, *, timeout: float = DEADLINE) -> RunInfo:
+    def wait_for_end(self, run_id: str, *, timeout: float = DEADLINE) -> Run:
         """Wait until the run has ended (succeeded, failed or cancelled) and return it."""
 
-        def ended() -> RunInfo | None:
+        def ended() -> Run | None:
             info = self.run(run_id)
             return info if info.done else None
 
@@ -228,7 +228,7 @@ class Sandbox:
 
 
 def _register(engine: Engine, workflow: Workflow) -> None:
-    if workflow.name not in engine.registered:
+    if workflow.name not in engine.catalog.workflows:
         engine.workflow(workflow.name, timeout=workflow.timeout)(workflow.fn)
 
 

@@ -43,7 +43,7 @@ def test_runs_list_on_an_empty_database_prints_an_empty_json_list(sandbox: Sandb
     done = sandbox.cli("runs", "list", "--json")
 
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == []
+    assert json.loads(done.stdout) == {"items": [], "nextCursor": None}
 
 
 @pytest.mark.parametrize("command", ["get", "cancel"])
@@ -83,7 +83,7 @@ def test_runs_list_filters_by_status_and_workflow(sandbox: Sandbox) -> None:
     napping = sandbox.execute(flows.nap, until="waiting")
 
     def ids(*args: str) -> list[str]:
-        return [run["id"] for run in sandbox.cli_json("runs", "list", *args)]
+        return [run["$id"] for run in sandbox.cli_json("runs", "list", *args)["items"]]
 
     assert ids() == [napping, greeted]  # newest first
     assert ids("--status", "succeeded") == [greeted]
@@ -92,7 +92,7 @@ def test_runs_list_filters_by_status_and_workflow(sandbox: Sandbox) -> None:
     assert ids("--workflow", "nap") == [napping]
     assert ids("--workflow", "greet", "--status", "waiting") == []
 
-    (listed,) = sandbox.cli_json("runs", "list", "--status", "succeeded")
+    (listed,) = sandbox.cli_json("runs", "list", "--status", "succeeded")["items"]
     assert (listed["workflow"], listed["input"], listed["output"]) == (
         "greet",
         ["ada"],
@@ -108,11 +108,11 @@ def test_database_url_environment_variable_replaces_db_option(sandbox: Sandbox) 
     shown = sandbox.cli("runs", "get", run_id, "--json", db=False, env=with_env)
 
     assert listed.returncode == 0, listed.stderr
-    assert [run["id"] for run in json.loads(listed.stdout)] == [run_id]
+    assert [run["$id"] for run in json.loads(listed.stdout)["items"]] == [run_id]
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["output"] == "hello env"
     # Without either, the CLI uses ./plait.db in its working directory, which has no runs.
-    assert json.loads(sandbox.cli("runs", "list", "--json", db=False).stdout) == []
+    assert json.loads(sandbox.cli("runs", "list", "--json", db=False).stdout)["items"] == []
 
 
 def test_cancel_a_waiting_run(sandbox: Sandbox) -> None:
@@ -123,7 +123,7 @@ def test_cancel_a_waiting_run(sandbox: Sandbox) -> None:
 
     assert cancelled["status"] == "cancelled"
     assert shown["status"] == "cancelled"
-    assert shown["finished_at"] is not None
+    assert shown["finishedAt"] is not None
     assert sandbox.run(run_id).status == "cancelled"
 
 

@@ -44,12 +44,12 @@ def test_run_resumes_after_sigkill_without_repeating_completed_steps(sandbox: Sa
     assert Counter(sandbox.step_log()) == {"s1": 1, "s2": 1, "s3": 2, "s4": 1, "s5": 1}
 
     shown = sandbox.cli_json("runs", "get", run_id)
-    assert shown["id"] == run_id
+    assert shown["$id"] == run_id
     assert shown["status"] == "succeeded"
     assert shown["input"] == ["order-42"]
     assert shown["output"] == info.output
     assert shown["error"] is None
-    assert shown["executions"] == 2
+    assert shown["replays"] == 2
     assert [(s["key"], s["status"]) for s in shown["steps"]] == [
         (key, "completed") for key in ("s1", "s2", "s3", "s4", "s5")
     ]

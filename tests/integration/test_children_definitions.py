@@ -63,8 +63,8 @@ async def create(engine: Engine, *documents: dict[str, Any]) -> list[str]:
     ids = []
     for document in documents:
         created = await engine.workflows.create("acme", {**document, "triggerEvent": "Test.go"})
-        await engine.workflows.activate("acme", created["$id"])
-        ids.append(created["$id"])
+        await engine.workflows.activate("acme", created.id)
+        ids.append(created.id)
     return ids
 
 
@@ -74,14 +74,14 @@ async def test_three_children_in_parallel_succeed(make_engine: MakeEngine) -> No
     async with engine:
         _, parent = await create(engine, RESERVE, FULFIL)
         run = await engine.workflows.trigger("acme", parent, {"items": ["x", "y", "z"]})
-        output = await engine.handle(run["$id"]).result(timeout=10)
+        output = await engine.handle(run.id, org=run.organization).result(timeout=10)
         assert output["ship"] == "shipped"
         assert output["reservations"]["a"] == {"hold": "held x"}
         assert sorted(calls["hold"]) == ["x", "y", "z"] and calls["release"] == []
-        resource = await engine.runs.get("acme", run["$id"])
-        assert len(resource["children"]) == 3
-        child = await engine.runs.get("acme", resource["children"][0])
-        assert child["parentRunId"] == run["$id"] and child["trigger"] == "child"
+        resource = await engine.runs.get("acme", run.id)
+        assert len(resource.children) == 3
+        child = await engine.runs.get("acme", resource.children[0])
+        assert child.parent_run_id == run.id and child.trigger == "child"
 
 
 async def test_a_failing_child_fails_the_group_and_compensates_the_others(
@@ -93,14 +93,14 @@ async def test_a_failing_child_fails_the_group_and_compensates_the_others(
         _, parent = await create(engine, RESERVE, FULFIL)
         run = await engine.workflows.trigger("acme", parent, {"items": ["x", "broken", "z"]})
         with pytest.raises(WorkflowFailed) as failure:
-            await engine.handle(run["$id"]).result(timeout=10)
+            await engine.handle(run.id, org=run.organization).result(timeout=10)
         assert (
             "b: step 'b.result' failed: plait.ChildWorkflowFailed" in failure.value.error["message"]
         )
         assert "no stock for broken" in failure.value.error["message"]
         assert len(calls["release"]) == 2 and calls["ship"] == []
-        steps = {s["key"]: s for s in (await engine.runs.get("acme", run["$id"]))["steps"]}
-        assert steps["b.result"]["error"]["childStatus"] == "failed"
+        steps = {s.key: s for s in (await engine.runs.get("acme", run.id)).steps}
+        assert steps["b.result"].error["childStatus"] == "failed"
         assert {"a.compensate", "c.compensate"} <= set(steps) and "b.compensate" not in steps
 
 
@@ -113,10 +113,10 @@ async def test_wait_false_starts_the_child_and_moves_on(make_engine: MakeEngine)
     async with engine:
         _, parent = await create(engine, RESERVE, starter)
         run = await engine.workflows.trigger("acme", parent, {"item": "q"})
-        output = await engine.handle(run["$id"]).result(timeout=10)
+        output = await engine.handle(run.id, org=run.organization).result(timeout=10)
         child_id = output["kick"]["runId"]
         assert output["kick"]["workflow"] == "reserve"
-        assert await engine.handle(child_id).result(timeout=10) == {"hold": "held q"}
+        assert await engine.handle(child_id, org="acme").result(timeout=10) == {"hold": "held q"}
         assert calls["hold"] == ["q"]
 
 
@@ -134,17 +134,17 @@ async def test_cancelling_a_definition_run_cancels_its_waiting_children(
         run = await engine.workflows.trigger("acme", parent, {})
 
         async def both_waiting() -> bool:
-            resource = await engine.runs.get("acme", run["$id"])
-            kids = [await engine.runs.get("acme", c) for c in resource["children"]]
-            return len(kids) == 2 and all(k["status"] == "waiting" for k in kids)
+            resource = await engine.runs.get("acme", run.id)
+            kids = [await engine.runs.get("acme", c) for c in resource.children]
+            return len(kids) == 2 and all(k.status == "waiting" for k in kids)
 
         await assert_eventually(both_waiting)
-        await engine.runs.cancel("acme", run["$id"])
+        await engine.runs.cancel("acme", run.id)
         with pytest.raises(WorkflowCancelled):
-            await engine.handle(run["$id"]).result(timeout=10)
-        resource = await engine.runs.get("acme", run["$id"])
-        for child_id in resource["children"]:
-            assert (await engine.runs.get("acme", child_id))["status"] == "cancelled"
+            await engine.handle(run.id, org=run.organization).result(timeout=10)
+        resource = await engine.runs.get("acme", run.id)
+        for child_id in resource.children:
+            assert (await engine.runs.get("acme", child_id)).status == "cancelled"
 
 
 async def test_a_workflow_step_without_a_workflow_is_invalid(make_engine: MakeEngine) -> None:

@@ -30,7 +30,7 @@ def test_quickstart_runs_once_per_order_id_on_plait_db(tmp_path: Path) -> None:
     assert [s["key"] for s in run["steps"]] == [
         "reserve-stock", "charge-card", "settle", "send-receipt",
     ]  # fmt: skip
-    assert run["executions"] == 1  # the second start found the finished run
+    assert run["replays"] == 1  # the second start found the finished run
 
 
 def test_sync_script_prints_the_result(tmp_path: Path) -> None:

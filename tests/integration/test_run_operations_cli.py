@@ -31,9 +31,9 @@ async def test_operations_from_the_shell(tmp_path: Path) -> None:
     assert forked["status"] == "pending" and [s["key"] for s in forked["steps"]] == ["reserve"]
     missing = plait("runs", "fork", handle.id, "--step", "pack", "--db", url, cwd=tmp_path)
     assert missing.returncode == 3 and "has no step 'pack'" in missing.stderr
-    refused = plait("runs", "resume", forked["id"], "--db", url, cwd=tmp_path)
+    refused = plait("runs", "resume", forked["$id"], "--db", url, cwd=tmp_path)
     assert refused.returncode == 4 and "it is pending" in refused.stderr
-    cancelled = data(plait("runs", "cancel", forked["id"], "--reason", "duplicate", *db,
+    cancelled = data(plait("runs", "cancel", forked["$id"], "--reason", "duplicate", *db,
                            cwd=tmp_path))  # fmt: skip
     assert cancelled["status"] == "cancelled" and cancelled["error"]["reason"] == "duplicate"
 

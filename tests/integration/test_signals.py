@@ -35,11 +35,11 @@ async def test_signals_sent_before_the_run_waits_are_received_in_order(
     collector = register_collector(engine)
     handle = await engine.start(collector, 3)  # no worker yet: the run is only a row
     for value in ("a", {"b": 2}, None):
-        sent = await engine.signal(handle.id, "item", value)
-        assert sent["delivered"] is False
+        sent = await engine.handle(handle.id).signal("item", value)
+        assert sent.delivered is False
     async with engine:
         assert await handle.result(timeout=10) == ["a", {"b": 2}, None]
-        assert (await engine.get_run(handle.id)).executions == 1  # never had to wait
+        assert (await engine.handle(handle.id).info()).replays == 1  # never had to wait
 
 
 async def test_signals_sent_while_waiting_resume_the_run_exactly_once(
@@ -50,13 +50,13 @@ async def test_signals_sent_while_waiting_resume_the_run_exactly_once(
     async with engine:
         handle = await engine.start(collector, 3)
         await wait_status(engine, handle.id, "waiting")
-        sent = await engine.signal(handle.id, "item", 1)
-        assert sent["delivered"] is True
-        await engine.signal(handle.id, "other", "ignored")  # another name: not received
-        await engine.signal(handle.id, "item", 2)
-        await engine.signal(handle.id, "item", 3)
+        sent = await engine.handle(handle.id).signal("item", 1)
+        assert sent.delivered is True
+        await engine.handle(handle.id).signal("other", "ignored")  # another name: not received
+        await engine.handle(handle.id).signal("item", 2)
+        await engine.handle(handle.id).signal("item", 3)
         assert await handle.result(timeout=10) == [1, 2, 3]
-        info = await engine.get_run(handle.id)
+        info = await engine.handle(handle.id).info()
         receives = [s for s in info.steps if s.kind == "receive"]
         assert [s.output for s in receives] == [1, 2, 3]
         assert info.state == {"received": 3}
@@ -79,11 +79,11 @@ async def test_receive_returns_none_after_its_timeout(
         await clock.advance(61)
 
         async def second_waits() -> bool:
-            info = await engine.get_run(handle.id)
+            info = await engine.handle(handle.id).info()
             return info.status == "waiting" and len(info.steps) == 2
 
         await assert_eventually(second_waits)
-        await engine.signal(handle.id, "ping", "pong")
+        await engine.handle(handle.id).signal("ping", "pong")
         assert await handle.result(timeout=10) == [None, "pong"]
 
 
@@ -102,15 +102,15 @@ async def test_state_is_visible_while_the_run_waits(make_engine: MakeEngine) -> 
     async with engine:
         handle = await engine.start(progress)
         await wait_status(engine, handle.id, "waiting")
-        assert await engine.get_state(handle.id, "phase") == "waiting for approval"
-        assert await engine.get_state(handle.id) == {
+        assert await engine.handle(handle.id).state("phase") == "waiting for approval"
+        assert await engine.handle(handle.id).state() == {
             "phase": "waiting for approval", "details": {"percent": 50}}  # fmt: skip
-        assert await engine.get_state(handle.id, "missing") is None
+        assert await engine.handle(handle.id).state("missing") is None
         resource = await engine.runs.get("default", handle.id)
-        assert resource["state"]["details"] == {"percent": 50}
-        await engine.signal(handle.id, "approve")
+        assert resource.state["details"] == {"percent": 50}
+        await engine.handle(handle.id).signal("approve")
         assert await handle.result(timeout=10) == "ok"
-        assert await engine.get_state(handle.id, "phase") == "done"
+        assert await engine.handle(handle.id).state("phase") == "done"
 
 
 async def test_unknown_and_ended_runs_refuse_signals(make_engine: MakeEngine) -> None:
@@ -124,8 +124,8 @@ async def test_unknown_and_ended_runs_refuse_signals(make_engine: MakeEngine) ->
         handle = await engine.start(quick)
         assert await handle.result(timeout=10) == 1
         with pytest.raises(RunEnded):
-            await engine.signal(handle.id, "late", 1)
+            await engine.handle(handle.id).signal("late", 1)
         with pytest.raises(RunNotFound):
-            await engine.signal("run_nope", "any")
+            await engine.handle("run_nope").signal("any")
         with pytest.raises(RunNotFound):
-            await engine.get_state("run_nope")
+            await engine.handle("run_nope").state()

@@ -34,13 +34,13 @@ async def test_cancelling_a_waiting_run_ends_it_and_runs_no_further_step(
     async with engine:
         handle = await engine.start(later)
         await wait_status(engine, handle.id, "waiting")
-        info = await engine.cancel(handle.id)
+        info = await engine.handle(handle.id).cancel()
         assert info.status == "cancelled"
         await clock.advance(7200)
         with pytest.raises(WorkflowCancelled):
             await handle.result(timeout=5)
         await asyncio.sleep(0.05)
-        run = await engine.get_run(handle.id)
+        run = await engine.handle(handle.id).info()
     assert counts == {"before": 1}
     assert run.status == "cancelled" and run.finished_at is not None
 
@@ -63,11 +63,11 @@ async def test_cancelling_a_running_run_stops_it_before_the_next_step(
     async with engine:
         handle = await engine.start(busy)
         await gate.reached()
-        await cancelling.cancel(handle.id)
+        await cancelling.handle(handle.id).cancel()
         gate.open()
         with pytest.raises(WorkflowCancelled):
             await handle.result(timeout=5)
-        run = await engine.get_run(handle.id)
+        run = await engine.handle(handle.id).info()
     assert counts == {}
     assert run.status == "cancelled"
     assert [s.key for s in run.steps] == []
@@ -86,7 +86,7 @@ async def test_a_worker_that_lost_its_lease_cannot_write_the_run(
     async with engine:
         handle = await engine.start(contested)
         await gate.reached()
-        store = await engine.opened_store()
+        store = await engine.deps.store()
         far = engine.clock.time() + 3600  # another worker sees the lease as expired
         [stolen] = await store.claim_runs("worker_other", ["contested"], 1, far, far + 30)
         gate.open()
@@ -183,7 +183,7 @@ async def test_graceful_stop_releases_unfinished_runs_and_a_restart_finishes_the
     await asyncio.wait_for(entered.wait(), 5)
     await first.close()
     second = make_engine()
-    store = await second.opened_store()
+    store = await second.deps.store()
     record = await store.get_run(handle.id)
     assert record is not None
     assert (record.status, record.lease_owner) == ("pending", None)
@@ -216,7 +216,7 @@ async def test_graceful_stop_lets_running_runs_finish(make_engine: MakeEngine) -
     handle = await engine.start(brief_wf)
     await asyncio.wait_for(entered.wait(), 5)
     await engine.close()
-    assert (await engine.get_run(handle.id)).output == "finished"
+    assert (await engine.handle(handle.id).info()).output == "finished"
     await engine.close()
 
 
@@ -234,7 +234,7 @@ async def test_concurrency_limit_caps_runs_in_flight(make_engine: MakeEngine) ->
         await assert_eventually(two_running)
         await asyncio.sleep(0.1)
         assert holder.peak == 2
-        assert len(await engine.list_runs(status="pending")) == 4
+        assert len((await engine.list_runs(status="pending")).items) == 4
         holder.release.set()
         assert [await h.result(timeout=5) for h in handles] == list(range(6))
     assert holder.peak == 2
@@ -250,7 +250,7 @@ async def test_a_restarted_engine_resumes_runs_of_a_dead_worker_at_once(
         return "resumed"
 
     # A worker process on this host that died holding the run's hour-long lease.
-    store = await engine.opened_store()
+    store = await engine.deps.store()
     dead_pid = _dead_pid()
     now = engine.clock.time()
     await store.register_worker(WorkerInfo("worker_dead", liveness.HOST, dead_pid, now, now))
@@ -282,8 +282,8 @@ def test_sync_facade_starts_and_waits_without_async(db_url: str) -> None:
     with engine.sync() as plait:
         handle = plait.start(double, 21)
         assert handle.result(timeout=5) == 42
-        assert plait.get_run(handle.id).status == "succeeded"
-        assert [r.id for r in plait.list_runs()] == [handle.id]
+        assert plait.handle(handle.id).info().status == "succeeded"
+        assert [r.id for r in plait.list_runs().items] == [handle.id]
 
 
 async def test_a_database_failure_inside_a_step_abandons_the_run_for_later(
@@ -303,7 +303,7 @@ async def test_a_database_failure_inside_a_step_abandons_the_run_for_later(
         return str(await ctx.step("write", record_once))
 
     async with engine:
-        store = await engine.opened_store()
+        store = await engine.deps.store()
         real = store.record_step
         failures = iter([DatabaseUnavailable("the database went away")])
 
@@ -324,7 +324,7 @@ async def test_a_database_failure_inside_a_step_abandons_the_run_for_later(
             return calls == ["ran"] and handle.id not in worker.executing
 
         await assert_eventually(abandoned)
-        assert (await engine.get_run(handle.id)).status == "running"  # not failed
+        assert (await engine.handle(handle.id).info()).status == "running"  # not failed
         await clock.advance(31)  # its lease runs out; the next poll claims it again
         result = asyncio.ensure_future(handle.result(timeout=20))
         while not result.done():

@@ -36,7 +36,7 @@ async def test_gathered_starts_never_put_more_runs_in_flight_than_the_limit(
         # Two starts took the free slots and execute here; the other four were stored for a
         # later claim instead of all six seeing the same free slots.
         assert len(worker.executing) == 2
-        assert len(await engine.list_runs(status="pending")) == 4
+        assert len((await engine.list_runs(status="pending")).items) == 4
 
         async def two_in_flight() -> bool:
             return holder.in_flight == 2
@@ -44,7 +44,7 @@ async def test_gathered_starts_never_put_more_runs_in_flight_than_the_limit(
         await assert_eventually(two_in_flight)
         holder.release.set()
         results = await asyncio.gather(*(h.result(timeout=10) for h in handles))
-        runs = await engine.list_runs()
+        runs = (await engine.list_runs()).items
     assert results == list(range(6))
     assert holder.peak == 2
     assert sorted(r.status for r in runs) == ["succeeded"] * 6
@@ -80,8 +80,8 @@ async def test_cancelling_a_parent_interrupts_its_child_in_the_middle_of_a_step(
     async with engine:
         handle = await engine.start(order)
         await asyncio.wait_for(entered.wait(), 10)
-        [child_id] = (await engine.get_run(handle.id)).children
-        info = await engine.cancel(handle.id, reason="customer left")
+        [child_id] = (await engine.handle(handle.id).info()).children
+        info = await engine.handle(handle.id).cancel(reason="customer left")
         assert info.status == "cancelled"
 
         async def child_stopped() -> bool:
@@ -91,7 +91,7 @@ async def test_cancelling_a_parent_interrupts_its_child_in_the_middle_of_a_step(
         release.set()  # had the child kept running, its side effect would happen now
         with pytest.raises(WorkflowCancelled):
             await engine.handle(child_id).result(timeout=10)
-        child = await engine.get_run(child_id)
+        child = await engine.handle(child_id).info()
     assert seen == ["cancelled"]
     assert child.status == "cancelled"
     assert child.error is not None and handle.id in child.error["message"]
@@ -117,7 +117,7 @@ async def test_a_step_longer_than_the_lease_keeps_it_through_heartbeats(
         return str(await ctx.step("slow", slow))
 
     async with engine:
-        store = await engine.opened_store()
+        store = await engine.deps.store()
         handle = await engine.start(patient)
         await asyncio.wait_for(entered.wait(), 10)
         first = await store.get_run(handle.id, with_steps=False)
@@ -142,12 +142,12 @@ async def test_a_step_longer_than_the_lease_keeps_it_through_heartbeats(
         held = await store.get_run(handle.id, with_steps=False)
         assert held is not None
         assert (held.status, held.lease_owner) == ("running", first.lease_owner)
-        assert (held.fence, held.executions) == (first.fence, 1)
+        assert (held.fence, held.replays) == (first.fence, 1)
         finish.set()
         assert await handle.result(timeout=10) == "done"
-        done = await engine.get_run(handle.id)
+        done = await engine.handle(handle.id).info()
     assert calls == 1
-    assert done.executions == 1
+    assert done.replays == 1
     assert [(s.key, s.status, s.attempts) for s in done.steps] == [("slow", "completed", 1)]
 
 
@@ -168,11 +168,11 @@ async def test_a_child_cancelled_from_another_engine_is_fenced_out_and_ends_canc
     async with engine:
         handle = await engine.start(family)
         await wait_status(engine, handle.id, "waiting")
-        [child_id] = (await engine.get_run(handle.id)).children
+        [child_id] = (await engine.handle(handle.id).info()).children
         await wait_status(engine, child_id, "waiting")
-        await other.cancel(handle.id, by="ops")
-        child = await engine.get_run(child_id)
+        await other.handle(handle.id).cancel(by="ops")
+        child = await engine.handle(child_id).info()
     assert child.status == "cancelled"
-    assert [(h["action"], h["by"], h["reason"]) for h in child.history] == [
+    assert [(h.action, h.by, h.reason) for h in child.history] == [
         ("cancel", "ops", f"its parent {handle.id} was cancelled")
     ]

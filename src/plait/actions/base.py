@@ -50,7 +50,7 @@ class ActionContext:
     store: Store
     clock: Clock
     log: logging.Logger = field(default=logging.getLogger("plait.actions"))
-    services: dict[str, Any] = field(default_factory=dict)
+    clients: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -46,9 +46,9 @@ def http_client() -> httpx.AsyncClient:
     return httpx.AsyncClient(follow_redirects=True, headers={"user-agent": "plait"})
 
 
-async def close_builtins(services: dict[str, Any]) -> None:
-    """Close what the built-ins keep in ``services`` (the HTTP client); call once, at shutdown."""
-    client = services.pop("http", None)
+async def close_builtins(clients: dict[str, Any]) -> None:
+    """Close what the built-ins keep in ``clients`` (the HTTP client); call once, at shutdown."""
+    client = clients.pop("http", None)
     if isinstance(client, httpx.AsyncClient):
         await client.aclose()
 
@@ -65,7 +65,7 @@ async def http(input: Any, ctx: ActionContext) -> dict[str, Any]:
     method, url, options = _http_request(input)
     where = f"{method} {url}"
     try:
-        response = await _client(ctx.services).request(method, url, **options)
+        response = await _client(ctx.clients).request(method, url, **options)
     except httpx.TimeoutException as exc:
         seconds = options["timeout"]
         raise ActionError(f"{where} timed out after {seconds:g}s ({type(exc).__name__})") from exc
@@ -111,15 +111,15 @@ def _http_request(input: Any) -> tuple[str, str, dict[str, Any]]:
     )
 
 
-def _client(services: dict[str, Any]) -> httpx.AsyncClient:
-    """The client kept in ``services``, made on first use.
+def _client(clients: dict[str, Any]) -> httpx.AsyncClient:
+    """The client kept in ``clients``, made on first use.
 
-    Kept there rather than in a module global: the services dict lives as long as its engine,
+    Kept there rather than in a module global: the clients dict lives as long as its engine,
     and a client's pooled connections belong to the event loop that opened them.
     """
-    client = services.get("http")
+    client = clients.get("http")
     if not isinstance(client, httpx.AsyncClient) or client.is_closed:
-        client = services["http"] = http_client()
+        client = clients["http"] = http_client()
     return client
 
 

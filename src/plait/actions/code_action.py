@@ -13,7 +13,7 @@ async def code_action(value: Any, ctx: ActionContext) -> Any:
     waiting for a worker in the queue of the step's organization."""
     if not isinstance(value, dict) or not isinstance(value.get("code"), str):
         raise ActionError("the code action needs its Python source under 'code'")
-    pool = await _pool(ctx.services)
+    pool = await _pool(ctx.clients)
     return await pool.run(
         value["code"],
         input=value.get("input"),
@@ -23,20 +23,20 @@ async def code_action(value: Any, ctx: ActionContext) -> Any:
     )
 
 
-async def _pool(services: dict[str, Any]) -> Any:
-    lock: asyncio.Lock = services.setdefault("code_pool_lock", asyncio.Lock())
+async def _pool(clients: dict[str, Any]) -> Any:
+    lock: asyncio.Lock = clients.setdefault("code_pool_lock", asyncio.Lock())
     async with lock:
-        pool = services.get("code_pool")
+        pool = clients.get("code_pool")
         if pool is None:
             from plait.actions.code import CodePool
 
-            pool = CodePool(**services.get("code_pool_options", {}))
+            pool = CodePool(**clients.get("code_pool_options", {}))
             await pool.start()
-            services["code_pool"] = pool
+            clients["code_pool"] = pool
     return pool
 
 
-async def close_code_pool(services: dict[str, Any]) -> None:
-    pool = services.pop("code_pool", None)
+async def close_code_pool(clients: dict[str, Any]) -> None:
+    pool = clients.pop("code_pool", None)
     if pool is not None:
         await pool.close()

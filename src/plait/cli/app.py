@@ -9,8 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 
@@ -19,6 +18,7 @@ from plait.cli import definitions, render, secrets, serve, service, tasks
 from plait.cli.common import (
     DbOption,
     JsonOption,
+    OrgOption,
     check_command_line,
     json_argument,
     load_engine,
@@ -27,7 +27,7 @@ from plait.cli.common import (
     with_engine,
 )
 from plait.engine import Engine
-from plait.runs import RunHandle, RunInfo
+from plait.resources.runs import Run
 
 T = TypeVar("T")
 
@@ -104,7 +104,7 @@ def migrate(json: JsonOption = False, db: DbOption = None) -> None:
     async def run() -> int:
         engine = Engine(db)
         try:
-            return await (await engine.opened_store()).schema_version()
+            return (await engine.health.check()).schema_version
         finally:
             await engine.close()
 
@@ -120,25 +120,20 @@ def runs_list(
     status: Annotated[str | None, typer.Option(help="Only runs in this status.")] = None,
     workflow: Annotated[str | None, typer.Option(help="Only runs of this workflow.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many runs.")] = 100,
+    cursor: Annotated[str | None, typer.Option(help="The nextCursor of a page.")] = None,
+    org: OrgOption = "default",
     json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
-    """List runs, newest first."""
-    found = with_engine(db, lambda e: e.list_runs(workflow, status, limit))
+    """List runs, newest first, a page at a time (as GET /~{org}/runs)."""
+    page = with_engine(db, lambda e: e.runs.find(org, workflow=workflow, status=status,
+                                                 limit=limit, cursor=cursor))  # fmt: skip
     if json:
-        print_json([r.to_dict() for r in found])
+        print_json(page.wire())
     else:
-        render.runs_table(found)
-
-
-@runs_app.command("get")
-def runs_get(
-    run_id: Annotated[str, typer.Argument(help="The run's id.")],
-    json: JsonOption = False,
-    db: DbOption = None,
-) -> None:
-    """Show one run with its steps."""
-    _show(with_engine(db, lambda e: e.get_run(run_id)), json)
+        render.runs_table(page.items)
+        if page.next_cursor:
+            typer.echo(f"more: --cursor {page.next_cursor}")
 
 
 RunId = Annotated[str, typer.Argument(help="The run's id.")]
@@ -151,29 +146,37 @@ NewestOption = Annotated[
 ]
 
 
+@runs_app.command("get")
+def runs_get(run_id: RunId, org: OrgOption = "default", json: JsonOption = False,
+             db: DbOption = None) -> None:  # fmt: skip
+    """Show one run with its steps (as GET /~{org}/runs/{id})."""
+    _show(with_engine(db, lambda e: e.runs.get(org, run_id)), json)
+
+
 @runs_app.command("cancel")
 def runs_cancel(
-    run_id: RunId, reason: ReasonOption = None, by: ByOption = None, json: JsonOption = False,
-    db: DbOption = None,
+    run_id: RunId, reason: ReasonOption = None, by: ByOption = None, org: OrgOption = "default",
+    json: JsonOption = False, db: DbOption = None,
 ) -> None:  # fmt: skip
     """Cancel a run and its live descendants: they end cancelled and run no further step (a run
     that already ended keeps its status; its live descendants are cancelled)."""
     who = by or _user()
-    _show(with_engine(
-        db, lambda e: e.cancel(run_id, reason=reason, by=who)), json)  # fmt: skip
+    _show(with_engine(db, lambda e: e.runs.cancel(org, run_id, reason=reason, by=who)), json)
 
 
 @runs_app.command("resume")
 def runs_resume(
     run_id: RunId, newest: NewestOption = False, reason: ReasonOption = None,
-    by: ByOption = None, json: JsonOption = False, db: DbOption = None,
+    by: ByOption = None, org: OrgOption = "default", json: JsonOption = False,
+    db: DbOption = None,
 ) -> None:  # fmt: skip
     """Resume a failed run from its failed step; the steps before it are not run again.
 
     A worker (plait worker or plait serve) executes it.
     """
     who = by or _user()
-    _operate(db, json, lambda e: e.resume(run_id, newest=newest, by=who, reason=reason))
+    _show(with_engine(db, lambda e: e.runs.resume(org, run_id, newest=newest, by=who,
+                                                  reason=reason)), json)  # fmt: skip
 
 
 @runs_app.command("fork")
@@ -181,32 +184,24 @@ def runs_fork(
     run_id: RunId,
     step: Annotated[str, typer.Option(help="The step to execute from: its key or number.")],
     newest: NewestOption = False, reason: ReasonOption = None, by: ByOption = None,
-    json: JsonOption = False, db: DbOption = None,
+    org: OrgOption = "default", json: JsonOption = False, db: DbOption = None,
 ) -> None:  # fmt: skip
     """Fork a run from STEP into a new run that reuses the steps recorded before it."""
     who, at = by or _user(), int(step) if step.isdigit() else step
-    _operate(db, json, lambda e: e.fork(run_id, at, newest=newest, by=who, reason=reason))
+    _show(with_engine(db, lambda e: e.runs.fork(org, run_id, at, newest=newest, by=who,
+                                                reason=reason)), json)  # fmt: skip
 
 
 @runs_app.command("retry")
 def runs_retry(
     run_id: RunId, newest: NewestOption = False, reason: ReasonOption = None,
-    by: ByOption = None, json: JsonOption = False, db: DbOption = None,
+    by: ByOption = None, org: OrgOption = "default", json: JsonOption = False,
+    db: DbOption = None,
 ) -> None:  # fmt: skip
     """Retry a run from scratch with the same input, as a new run."""
     who = by or _user()
-    _operate(db, json, lambda e: e.retry(run_id, newest=newest, by=who, reason=reason))
-
-
-def _operate(
-    db: str | None, json: bool, operation: Callable[[Engine], Coroutine[Any, Any, RunHandle]]
-) -> None:
-    """Apply an operation that yields a run, then show that run as stored."""
-
-    async def apply(engine: Engine) -> RunInfo:
-        return await (await operation(engine)).info()
-
-    _show(with_engine(db, apply), json)
+    _show(with_engine(db, lambda e: e.runs.retry(org, run_id, newest=newest, by=who,
+                                                 reason=reason)), json)  # fmt: skip
 
 
 @runs_app.command("signal")
@@ -214,17 +209,18 @@ def runs_signal(
     run_id: RunId,
     name: Annotated[str, typer.Argument(help="The signal's name (what ctx.receive waits for).")],
     data: Annotated[str | None, typer.Option(help="The payload: JSON, or @file.")] = None,
+    org: OrgOption = "default",
     json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
     """Send a signal to a run; its ctx.receive(NAME) gets the payload, in order, once."""
     payload = json_argument(data, "--data")
-    sent = with_engine(db, lambda e: e.signal(run_id, name, payload))
+    sent = with_engine(db, lambda e: e.runs.signal(org, run_id, name, payload))
     if json:
-        print_json(sent)
+        print_json(sent.wire())
     else:
-        how = "delivered to a waiting receive" if sent["delivered"] else "queued"
-        typer.echo(f"signal {name!r} #{sent['seq']} {how} for run {run_id}")
+        how = "delivered to a waiting receive" if sent.delivered else "queued"
+        typer.echo(f"signal {name!r} #{sent.seq} {how} for run {run_id}")
 
 
 def _user() -> str:
@@ -236,11 +232,11 @@ def _user() -> str:
         return f"uid:{os.getuid()}"
 
 
-def _show(info: RunInfo, json: bool) -> None:
+def _show(run: Run, json: bool) -> None:
     if json:
-        print_json(info.to_dict())
+        print_json(run.wire())
     else:
-        render.run_detail(info)
+        render.run_detail(run)
 
 
 def main() -> None:

@@ -47,6 +47,11 @@ def run_coroutine(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
         raise typer.Exit(EXIT_ERROR) from exc
 
 
+OrgOption = Annotated[
+    str, typer.Option("--org", envvar="PLAIT_ORG", help="Organization [env: PLAIT_ORG]")
+]
+
+
 def with_engine(db: str | None, use: Callable[[Engine], Awaitable[T]]) -> T:
     """``use`` an engine of the database ``db`` (closed afterwards), errors mapped as by
     :func:`run_coroutine`."""

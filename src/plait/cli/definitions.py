@@ -55,8 +55,7 @@ def validate(
     settings = None
     if app_target:
         engine = load_engine(app_target)
-        engine.prepare_actions()
-        known = engine.actions.known
+        known = engine.catalog.prepare_actions().known
         settings = engine.settings
     result = check_definition(file, actions=known, settings=settings or Settings.load())
     if json:
@@ -119,10 +118,10 @@ def dry_run(
             engine = load_engine(app_target).reconfigured(clock=clock, **settings)
         else:
             engine = Engine(clock=clock, **settings)
-        engine.prepare_actions()
+        actions = engine.catalog.prepare_actions()
         for spec in mock or []:
             name, value = _mock(spec)
-            engine.actions.register(name, _mocked(name, value), replace=True)
+            actions.register(name, _mocked(name, value), replace=True)
         work = _execute(engine, file, json_argument(input_, "--input"), secrets)
         report = run_coroutine(lambda: clock.run_skipping(work))
     _print_report(report, json)
@@ -131,7 +130,7 @@ def dry_run(
 async def _execute(
     engine: Engine, file: Path, value: Any, secrets: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    from plait.interpreter.report import build_report
+    from plait.resources.reports import build_report
 
     workflow = engine.define(file)
     await store_dry_run_secrets(engine, secrets or {})
@@ -139,7 +138,7 @@ async def _execute(
         handle = await engine.start(workflow, value)
         with contextlib.suppress(PlaitError):  # the report carries the failure
             await handle.result()
-        return build_report(await engine.get_run(handle.id))
+        return build_report(await handle.info())
 
 
 def _mock(spec: str) -> tuple[str, Any]:

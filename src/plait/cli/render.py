@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from typing import Any
 
 import orjson
 from rich.console import Console
 from rich.table import Table
 
-from plait.runs import RunInfo
+from plait.resources.events import Event
+from plait.resources.runs import Run
+from plait.resources.tasks import Task
+from plait.resources.workflows import StoredWorkflow
 
 # Piped output is not cut to a terminal's width.
 _out = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
@@ -34,7 +38,7 @@ def _short(value: object, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def runs_table(runs: list[RunInfo]) -> None:
+def runs_table(runs: list[Run]) -> None:
     table = Table("id", "workflow", "status", "created", "finished", box=None)
     for run in runs:
         finished = run.finished_at.isoformat(timespec="seconds") if run.finished_at else ""
@@ -47,7 +51,7 @@ def runs_table(runs: list[RunInfo]) -> None:
         _out.print("no runs")
 
 
-def run_detail(run: RunInfo) -> None:
+def run_detail(run: Run) -> None:
     _out.print(f"[bold]{run.id}[/]  {run.workflow}  {_status(run.status)}")
     _out.print(f"input:  {_short(run.input, 200)}")
     if run.output is not None:
@@ -62,9 +66,11 @@ def run_detail(run: RunInfo) -> None:
     if run.steps:
         _out.print(table)
     for entry in run.history:
-        by = f" by {entry['by']}" if entry.get("by") else ""
-        why = f": {entry['reason']}" if entry.get("reason") else ""
-        _out.print(f"[dim]{entry['at']}[/]  {entry['action']}{by}{why}")
+        by = f" by {entry.by}" if entry.by else ""
+        why = f": {entry.reason}" if entry.reason else ""
+        _out.print(
+            f"[dim]{entry.at.isoformat(timespec='milliseconds')}[/]  {entry.action}{by}{why}"
+        )
 
 
 def problems(source: str, errors: list[Any], warnings: list[Any]) -> None:
@@ -95,18 +101,40 @@ def resource(data: Any) -> None:
     _out.print(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode(), soft_wrap=True)
 
 
-def workflows_table(items: list[dict[str, Any]]) -> None:
+def _time(at: datetime | None) -> str:
+    return at.isoformat(timespec="seconds") if at is not None else ""
+
+
+def workflows_table(items: list[StoredWorkflow]) -> None:
     table = Table("id", "name", "status", "version", "trigger", "runs", "ok", "failed",
                   "last run", box=None)  # fmt: skip
     for w in items:
-        trigger = w["triggerEvent"]
+        trigger = w.trigger_event
         shown = ", ".join(trigger) if isinstance(trigger, list) else (trigger or "")
-        table.add_row(w["$id"], w["name"], w["status"], str(w["version"]), shown,
-                      str(w["runCount"]), str(w["successCount"]), str(w["failureCount"]),
-                      w["lastRunAt"] or "")  # fmt: skip
+        table.add_row(w.id, w.name, w.status, str(w.version), shown, str(w.run_count),
+                      str(w.success_count), str(w.failure_count),
+                      _time(w.last_run_at))  # fmt: skip
     _out.print(table)
     if not items:
         _out.print("no workflows")
+
+
+def events_table(items: list[Event]) -> None:
+    table = Table("id", "type", "source", "created", "data", box=None)
+    for e in items:
+        table.add_row(e.id, e.event_type, e.source, _time(e.created_at), _short(e.data))
+    _out.print(table)
+    if not items:
+        _out.print("no events")
+
+
+def tasks_table(items: list[Task]) -> None:
+    table = Table("id", "title", "assignee", "status", "due", "decision", box=None)
+    for t in items:
+        table.add_row(t.id, t.title, t.assignee, t.status, _time(t.due_at), t.decision or "")
+    _out.print(table)
+    if not items:
+        _out.print("no tasks")
 
 
 def schedules_table(items: list[dict[str, Any]]) -> None:

@@ -32,5 +32,5 @@ async def run_workflow_step(run: _Run, node: Node, frame: Frame, key: str) -> An
     args = () if step.input is None else (value,)
     if not step.wait:
         handle = await run.ctx.start_child(step.workflow, *args, name=key)
-        return {"runId": handle.run_id, "workflow": handle.workflow}
+        return {"runId": handle.id, "workflow": handle.workflow}
     return await run.ctx.child(step.workflow, *args, name=key, timeout=node.timeout)

@@ -19,7 +19,7 @@ from plait.workflow import Workflow
 def build_workflow(
     document: Definition | dict[str, Any] | str | Path,
     actions: ActionRegistry,
-    services: dict[str, Any],
+    clients: dict[str, Any],
     settings: Settings | None = None,
 ) -> tuple[Workflow, Plan]:
     """Load, validate and compile ``document``; return its workflow and plan.
@@ -34,11 +34,11 @@ def build_workflow(
     else:
         definition = load_definition(document, actions=actions.known, settings=settings)
     plan = compile_plan(definition)
-    function = interpreter(plan, actions, services)
+    function = interpreter(plan, actions, clients)
     if definition.machine is not None:
         from plait.interpreter.machine import machine_interpreter
 
-        function = machine_interpreter(plan, actions, services)
+        function = machine_interpreter(plan, actions, clients)
     # The interpreter enforces a step graph's timeout itself, so that a timed-out run
     # compensates; a state machine's is the runtime's.
     timeout = definition.timeout if definition.machine is not None else None

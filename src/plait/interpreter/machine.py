@@ -23,7 +23,8 @@ go) ends the run with the output ``{state, context, history}``.
 
 Records (step kinds): ``machine`` (the start: initial state and context), ``transition``
 (``{from, to, event, type, eventId, at, context}``), ``rejected`` (``{state, event, type,
-eventId, at, reason}``); :func:`machine_view` reads them back for the run resource.
+eventId, at, reason}``); ``plait.resources.runs.MachineView`` reads them back for the run
+resource.
 """
 
 from __future__ import annotations
@@ -46,11 +47,9 @@ from plait.interpreter.run import Interpret, _Run
 from plait.store.records import StepRecord
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
 
     from plait.actions.base import ActionRegistry
     from plait.definitions.model import Definition, Machine, MachineTransition
-    from plait.runs import StepInfo
     from plait.runtime.context import Context
 
 TIMEOUT = "timeout"
@@ -85,14 +84,14 @@ class _Compiled:
     context: Template | None
 
 
-def machine_interpreter(plan: Plan, actions: ActionRegistry, services: dict[str, Any]) -> Interpret:
+def machine_interpreter(plan: Plan, actions: ActionRegistry, clients: dict[str, Any]) -> Interpret:
     """The workflow function of a state machine: ``async def f(ctx, input=None, event=None)``."""
     definition = plan.definition
     assert definition.machine is not None
     compiled = _compile(definition, definition.machine)
 
     async def machine(ctx: Context, input: Any = None, event: Any = None) -> Any:
-        run = _Run(plan, actions, services, {}, ctx, input, event)
+        run = _Run(plan, actions, clients, {}, ctx, input, event)
         with cost_limit(ctx.settings.max_expression_cost):
             return await _Instance(compiled, run, ctx, input).execute()
 
@@ -312,24 +311,6 @@ class _Instance:
             raise  # unreachable: fail() raises StepFailed
         base = context if isinstance(context, dict) else {}
         return {**base, **update}
-
-
-def machine_view(steps: Iterable[StepInfo]) -> dict[str, Any] | None:
-    """What a state-machine run shows: its current state and context, the transitions taken and
-    the events rejected; None for a run that is not a state machine's."""
-    view: dict[str, Any] | None = None
-    for step in steps:
-        if step.kind == "machine" and isinstance(step.output, dict):
-            view = {"state": step.output.get("state"), "context": step.output.get("context"),
-                    "history": [], "rejected": []}  # fmt: skip
-        elif view is not None and step.kind == "transition" and isinstance(step.output, dict):
-            entry = dict(step.output)
-            view["context"] = entry.pop("context", view["context"])
-            view["state"] = entry.get("to")
-            view["history"].append(entry)
-        elif view is not None and step.kind == "rejected":
-            view["rejected"].append(step.output)
-    return view
 
 
 def _iso(stamp: float) -> str:

@@ -46,7 +46,7 @@ RUN_DEADLINE = "run.deadline"
 """Key of the recorded deadline of the run's ``timeout``."""
 
 
-def interpreter(plan: Plan, actions: ActionRegistry, services: dict[str, Any]) -> Interpret:
+def interpreter(plan: Plan, actions: ActionRegistry, clients: dict[str, Any]) -> Interpret:
     """The workflow function that runs ``plan``: ``async def f(ctx, input=None)``. It enforces
     the definition's ``timeout`` itself (so that a timed-out run compensates): the workflow
     registered for it has none."""
@@ -54,7 +54,7 @@ def interpreter(plan: Plan, actions: ActionRegistry, services: dict[str, Any]) -
 
     async def interpret(ctx: Context, input: Any = None, event: Any = None) -> Any:
         with cost_limit(ctx.settings.max_expression_cost):
-            return await _Run(plan, actions, services, order, ctx, input, event).execute()
+            return await _Run(plan, actions, clients, order, ctx, input, event).execute()
 
     interpret.__name__ = plan.name
     return interpret
@@ -65,7 +65,7 @@ class _Run:
         self,
         plan: Plan,
         actions: ActionRegistry,
-        services: dict[str, Any],
+        clients: dict[str, Any],
         order: dict[str, int],
         ctx: Context,
         input: Any,
@@ -73,7 +73,7 @@ class _Run:
     ) -> None:
         self.plan = plan
         self.actions = actions
-        self.services = services
+        self.clients = clients
         self.order = order
         """Definition order of step ids: of steps that ended at the same instant, the later
         defined is undone first (the same on every replay)."""
@@ -336,7 +336,7 @@ class _Run:
             if step.action == "code":
                 value = self.code_input(node, value, frame, key)
             actx = ActionContext(ctx.run_id, ctx.step_id or key, ctx.workflow, ctx.org,
-                                 ctx.store, ctx.clock, services=self.services)  # fmt: skip
+                                 ctx.store, ctx.clock, clients=self.clients)  # fmt: skip
             if action.is_async:
                 result = await action.call(value, actx)
             else:

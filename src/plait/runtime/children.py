@@ -36,13 +36,13 @@ class ChildHandle:
     """A child run started by :meth:`Context.start_child`: its id, and its result."""
 
     def __init__(self, ctx: Context, run_id: str, workflow: str, start_key: str) -> None:
-        self.run_id = run_id
+        self.id = run_id
         self.workflow = workflow
         self._ctx = ctx
         self._start_key = start_key
 
     def __repr__(self) -> str:
-        return f"<ChildHandle {self.run_id} of {self.workflow!r}>"
+        return f"<ChildHandle {self.id} of {self.workflow!r}>"
 
     def result(self, timeout: float | None = None) -> Awaitable[Any]:
         """Wait durably (suspended) for the child to end and return its output.
@@ -51,7 +51,7 @@ class ChildHandle:
         seconds pass first (the child keeps running).
         """
         call = _call(self._ctx, f"{self._start_key}.result", "child-result")
-        waiting = wait_child(self._ctx, call, self.run_id, self.workflow, timeout)
+        waiting = wait_child(self._ctx, call, self.id, self.workflow, timeout)
         return self._ctx._track(waiting)
 
 
@@ -76,7 +76,7 @@ def child(
 
     async def run() -> Any:
         handle = await _start(ctx, start, workflow, args)
-        return await wait_child(ctx, result, handle.run_id, handle.workflow, timeout)
+        return await wait_child(ctx, result, handle.id, handle.workflow, timeout)
 
     return run()
 

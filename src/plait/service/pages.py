@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
 from plait.errors import InvalidQuery
 
 MAX_LIMIT = 1000
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,19 @@ def _typed(value: Any, kind: type[float] | type[int] | type[str]) -> Any:
     raise InvalidQuery("the cursor is not valid")
 
 
+def keyset_slice(
+    rows: list[R], limit: int, listing: str, key: Callable[[R], list[Any]]
+) -> tuple[list[R], str | None]:
+    """The rows of a page read with ``LIMIT limit + 1`` and the next page's cursor: the extra
+    row only says that there is a next page, whose cursor holds the keyset of the last row."""
+    shown = rows[:limit]
+    cursor = None
+    if len(rows) > limit and shown:
+        raw = orjson.dumps({"l": listing, "k": key(shown[-1])})
+        cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return shown, cursor
+
+
 def keyset_page(
     rows: list[Any],
     limit: int,
@@ -129,17 +143,30 @@ def keyset_page(
     key: Callable[[Any], list[Any]],
     show: Callable[[Any], dict[str, Any]],
 ) -> Page:
-    """A page of ``rows`` read with ``LIMIT limit + 1``: the extra row only says that there is a
-    next page, whose cursor holds the keyset of the last row shown."""
-    shown = rows[:limit]
-    more = len(rows) > limit and bool(shown)
-    cursor = None
-    if more:
-        raw = orjson.dumps({"l": listing, "k": key(shown[-1])})
-        cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    """A page of ``rows`` read with ``LIMIT limit + 1`` (see :func:`keyset_slice`)."""
+    shown, cursor = keyset_slice(rows, limit, listing, key)
     return Page([show(row) for row in shown], cursor)
 
 
 def check_limit(limit: int) -> None:
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidQuery(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+
+
+def keyset_list(
+    rows: list[R],
+    limit: int,
+    cursor: str | None,
+    listing: str,
+    key: Callable[[R], list[Any]],
+    types: tuple[type[float] | type[int] | type[str], ...],
+) -> tuple[list[R], str | None]:
+    """A page of ``rows`` read whole (a listing small by nature: an organization's keys,
+    webhooks or secrets) in the order of ``key``, after ``cursor``, and the next page's cursor
+    (as :func:`keyset_slice`)."""
+    check_limit(limit)
+    after = keyset_after(cursor, listing, types)
+    ordered = sorted(rows, key=lambda row: tuple(key(row)))
+    if after is not None:
+        ordered = [row for row in ordered if tuple(key(row)) > after]
+    return keyset_slice(ordered[: limit + 1], limit, listing, key)

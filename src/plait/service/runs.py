@@ -1,62 +1,106 @@
-"""Runs as the service shows them: scoped by organization, as camelCase resources."""
+"""``engine.runs``: starting runs, reading them and operating on them, one organization at a
+time (another organization's runs are reported as not found)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from plait.errors import InvalidQuery, RunNotFound
-from plait.runs import RunInfo
-from plait.service.pages import Page, check_limit, keyset_after, keyset_page
-from plait.service.resources import iso
-from plait.store.records import RUN_STATUSES
+from plait import text, values
+from plait.errors import InvalidQuery, RunConflict, RunNotFound, SerializationError
+from plait.ids import new_id
+from plait.resources.runs import Run, RunPage, Signal
+from plait.retry import seconds_of
+from plait.service import operations
+from plait.service.handles import RunHandle
+from plait.service.pages import check_limit, keyset_after, keyset_slice
+from plait.store.records import RUN_STATUSES, NewRun
 
 if TYPE_CHECKING:
-    from plait.engine import Engine
+    from plait.service.deps import Deps
+    from plait.store.records import WorkflowRecord
+    from plait.workflow import Workflow
 
 
-def run_resource(run: RunInfo) -> dict[str, Any]:
-    from plait.interpreter.machine import machine_view
-
-    resource = _run_fields(run)
-    machine = machine_view(run.steps)
-    if machine is not None:  # a state machine's run: its state, history and rejected events
-        resource["machine"] = machine
-    return resource
-
-
-def _run_fields(run: RunInfo) -> dict[str, Any]:
-    return {
-        "$id": run.id, "$type": "Run", "workflow": run.workflow, "workflowId": run.workflow_id,
-        "workflowVersion": run.workflow_version, "status": run.status, "input": run.input,
-        "output": run.output, "error": run.error, "trigger": run.trigger,
-        "eventId": run.event_id, "createdAt": run.created_at.isoformat(),
-        "startedAt": run.started_at.isoformat() if run.started_at else None,
-        "finishedAt": run.finished_at.isoformat() if run.finished_at else None,
-        "updatedAt": run.updated_at.isoformat(), "executions": run.executions,
-        "steps": [
-            {"key": s.key, "name": s.name, "kind": s.kind, "status": s.status,
-             "attempts": s.attempts, "output": s.output, "error": s.error,
-             "startedAt": s.started_at.isoformat() if s.started_at else None,
-             "finishedAt": s.finished_at.isoformat() if s.finished_at else None,
-             "wakeAt": iso(s.wake_at.timestamp()) if s.wake_at else None}
-            for s in run.steps
-        ],
-        "history": run.history,
-        "parentRunId": run.parent_run_id, "children": run.children, "state": run.state,
-    }  # fmt: skip
+def encoded(value: Any, what: str) -> bytes:
+    """``value`` as stored JSON; ``SerializationError`` naming ``what`` if it is not JSON."""
+    try:
+        return values.encode(value)
+    except TypeError as exc:
+        raise SerializationError(what, values.offending_type(value), str(exc)) from exc
 
 
 class RunService:
-    """``engine.runs``: runs of one organization (another's are reported as not found)."""
+    """``engine.runs``."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
 
-    async def get(self, org: str, run_id: str) -> dict[str, Any]:
-        run = await self.engine.get_run(run_id)
-        if run.org != org:
+    # -- starting -------------------------------------------------------------------------
+
+    async def start(
+        self,
+        workflow: Workflow | str,
+        args: tuple[Any, ...] = (),
+        *,
+        run_id: str | None = None,
+        timeout: float | timedelta | None = None,
+    ) -> RunHandle:
+        """Start a run of a workflow registered in this process (organization ``default``).
+
+        With ``run_id`` the start is idempotent: a second start with the same id returns the
+        existing run and executes nothing again. ``timeout`` overrides the workflow's.
+        """
+        catalog = self.deps.catalog
+        wf = catalog.get(workflow if isinstance(workflow, str) else workflow.name)
+        wf.check_arguments(args)
+        text.check(run_id, "$.run_id")
+        data = encoded(list(args), f"the input of workflow {wf.name!r}")
+        store = await self.deps.store()  # opening it fills in the registry ids
+        now = self.deps.now()
+        limit = seconds_of(timeout) if timeout is not None else wf.timeout
+        run = NewRun(run_id or new_id("run"), wf.name, data, now,
+                     None if limit is None else now + limit,
+                     workflow_id=catalog.registry_ids.get(wf.name))  # fmt: skip
+        record, created = await self.deps.local.create_run(store, run)
+        if not created and record.workflow != wf.name:
+            raise RunConflict(run.id, record.workflow)
+        return self.handle("default", run.id, wf.name)
+
+    async def start_stored(
+        self, record: WorkflowRecord, input: Any, *, trigger: str = "manual"
+    ) -> Run:
+        """Start a run of a stored workflow, pinned to its current version; return the run."""
+        store = await self.deps.store()
+        data = encoded([input], f"the input of workflow {record.name!r}")
+        version_no = record.version if record.kind == "definition" else None
+        if version_no is not None:
+            version = await store.get_workflow_version(record.org, record.id, version_no)
+            assert version is not None
+            self.deps.catalog.plan(record.org, record.id, version_no, version.definition)
+        elif record.name in self.deps.catalog.workflows:
+            self.deps.catalog.workflows[record.name].check_arguments((input,))
+        run = NewRun(new_id("run"), record.name, data, self.deps.now(), org=record.org,
+                     trigger=trigger, workflow_id=record.id,
+                     workflow_version=version_no)  # fmt: skip
+        await self.deps.local.create_run(store, run)
+        return await self.get(record.org, run.id)
+
+    # -- reading --------------------------------------------------------------------------
+
+    def handle(self, org: str, run_id: str, workflow: str = "") -> RunHandle:
+        """A handle on a run of ``org``: its result, and the operations on it."""
+        return RunHandle(self, org, run_id, workflow)
+
+    async def get(self, org: str, run_id: str) -> Run:
+        """The run with its steps, history, children and published state."""
+        store = await self.deps.store()
+        record = await store.get_run(run_id)
+        if record is None or record.org != org:
             raise RunNotFound(run_id)
-        return run_resource(run)
+        history = await store.run_history(run_id)
+        state, children = await store.run_published(run_id)
+        return Run.of(record, history=history, state=state, children=children)
 
     async def find(
         self,
@@ -66,55 +110,92 @@ class RunService:
         status: str | None = None,
         limit: int = 100,
         cursor: str | None = None,
-    ) -> Page:
+    ) -> RunPage:
         """Runs of ``org``, newest first, a page at a time (keyset ``(created_at, id)`` in SQL,
-        so every run is reachable however many there are)."""
+        so every run is reachable however many there are). Steps are left out."""
         if status is not None and status not in RUN_STATUSES:
             raise InvalidQuery(f"unknown run status {status!r}; use one of "
                                f"{', '.join(RUN_STATUSES)}")  # fmt: skip
         check_limit(limit)
         after = keyset_after(cursor, "runs", (float, str))
-        store = await self.engine.opened_registry()
+        store = await self.deps.store()
         rows = await store.page_runs(org, workflow, status, after, limit + 1)
-        return keyset_page(rows, limit, "runs", lambda r: [r.created_at, r.id],
-                           lambda r: run_resource(RunInfo.of(r)))  # fmt: skip
+        shown, cursor = keyset_slice(rows, limit, "runs", lambda r: [r.created_at, r.id])
+        return RunPage(items=[Run.of(r) for r in shown], next_cursor=cursor)
+
+    async def state(self, org: str, run_id: str, key: str | None = None) -> Any:
+        """What a run published with ``ctx.set_state``: the value under ``key`` (``None`` if it
+        has none), or every value as a dict."""
+        await self._owned(org, run_id)
+        published = await (await self.deps.store()).run_values(run_id)
+        return published if key is None else published.get(key)
+
+    async def _owned(self, org: str, run_id: str) -> None:
+        record = await (await self.deps.store()).get_run(run_id, with_steps=False)
+        if record is None or record.org != org:
+            raise RunNotFound(run_id)
+
+    # -- operations -----------------------------------------------------------------------
 
     async def cancel(
         self, org: str, run_id: str, *, reason: str | None = None, by: str | None = None
-    ) -> dict[str, Any]:
-        """Cancel a run of the organization (and its children), recording who and why."""
-        await self.get(org, run_id)
-        await self.engine.cancel(run_id, reason=reason, by=by)
+    ) -> Run:
+        """Cancel a run: it ends ``cancelled`` and never runs another step; so do its children.
+
+        ``reason`` and ``by`` are recorded in the run's history and error. A run that already
+        ended keeps its status, but its live descendants are cancelled all the same (say the
+        children a succeeded run started with ``wait: false``).
+        """
+        await self._owned(org, run_id)
+        store = await self.deps.store()
+        done = await store.cancel_run(run_id, self.deps.now(), reason=reason, actor=by)
+        if done is None:
+            raise RunNotFound(run_id)
+        # A child may be mid-step here: the store fences it out, but only cancelling its job
+        # stops the step's side effects.
+        self.deps.local.cancel(done.cancelled)
         return await self.get(org, run_id)
 
     async def resume(
         self, org: str, run_id: str, *, newest: bool = False, by: str | None = None,
         reason: str | None = None,
-    ) -> dict[str, Any]:  # fmt: skip
-        """Resume a failed run from its failed step; return the run."""
-        await self.get(org, run_id)
-        await self.engine.resume(run_id, newest=newest, by=by, reason=reason)
+    ) -> Run:  # fmt: skip
+        """Resume a failed run from its failed step: the steps recorded before it are kept, the
+        failed step runs again. ``newest`` moves a definition's run to the workflow's newest
+        version. ``RunNotResumable`` unless the run failed."""
+        await self._owned(org, run_id)
+        await operations.resume(self.deps, run_id, newest=newest, by=by, reason=reason)
         return await self.get(org, run_id)
 
     async def fork(
         self, org: str, run_id: str, step: str | int, *, newest: bool = False,
         by: str | None = None, reason: str | None = None,
-    ) -> dict[str, Any]:  # fmt: skip
-        """Fork a run from ``step`` into a new run; return the new run."""
-        await self.get(org, run_id)
-        handle = await self.engine.fork(run_id, step, newest=newest, by=by, reason=reason)
-        return await self.get(org, handle.id)
+    ) -> Run:  # fmt: skip
+        """Start a new run of the same workflow and input that reuses the finished steps
+        recorded before ``step`` (a step key, or its 1-based number) and executes from there;
+        return the new run. ``StepNotFound`` if the run has no such step."""
+        await self._owned(org, run_id)
+        new = await operations.copy(self.deps, run_id, "fork", step=step, newest=newest, by=by,
+                                    reason=reason)  # fmt: skip
+        return await self.get(org, new)
 
     async def retry(
         self, org: str, run_id: str, *, newest: bool = False, by: str | None = None,
         reason: str | None = None,
-    ) -> dict[str, Any]:  # fmt: skip
-        """Retry a run from scratch with the same input; return the new run."""
-        await self.get(org, run_id)
-        handle = await self.engine.retry(run_id, newest=newest, by=by, reason=reason)
-        return await self.get(org, handle.id)
+    ) -> Run:  # fmt: skip
+        """Start a new run of the same workflow with the same input, from scratch; return it."""
+        await self._owned(org, run_id)
+        new = await operations.copy(self.deps, run_id, "retry", newest=newest, by=by,
+                                    reason=reason)  # fmt: skip
+        return await self.get(org, new)
 
-    async def signal(self, org: str, run_id: str, name: str, payload: Any) -> dict[str, Any]:
-        """Send a signal to a run of the organization (``RunEnded`` if it has ended)."""
-        await self.get(org, run_id)
-        return await self.engine.signal(run_id, name, payload)
+    async def signal(self, org: str, run_id: str, name: str, payload: Any = None) -> Signal:
+        """Send the signal ``name`` with a JSON ``payload`` to a run; its ``ctx.receive(name)``
+        gets it, exactly once and in the order sent, whether it already waits or not.
+        ``RunNotFound`` for an unknown run and ``RunEnded`` for one that ended."""
+        await self._owned(org, run_id)
+        data = encoded(payload, f"the payload of signal {name!r}")
+        store = await self.deps.store()
+        sent = await store.send_signal(run_id, name, data, self.deps.now())
+        return Signal(run_id=sent.run_id, name=sent.name, seq=sent.seq,
+                      delivered=sent.step is not None)  # fmt: skip

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Body, Path, Query
 from pydantic import Field
 
 from plait.api.auth import Caller, EngineDep, Runner, Viewer
-from plait.api.models import MAX_LIMIT, RunOut, RunPage, Strict
+from plait.api.models import MAX_LIMIT, Strict
 from plait.api.problems import CONFLICTS, PROBLEM_RESPONSES
 from plait.api.render import Json
+from plait.resources.runs import Run, RunPage, Signal
 
 router = APIRouter(prefix="/~{org}/runs", tags=["runs"], responses=PROBLEM_RESPONSES)
 
@@ -29,12 +30,12 @@ class RunQuery(Strict):
 async def list_runs(caller: Viewer, engine: EngineDep, query: Annotated[RunQuery, Query()]) -> Json:
     page = await engine.runs.find(caller.org, workflow=query.workflow, status=query.status,
                                   limit=query.limit, cursor=query.cursor)  # fmt: skip
-    return Json(page.to_dict())
+    return Json(page.wire())
 
 
-@router.get("/{run_id}", response_model=RunOut, summary="Get a run with its steps")
+@router.get("/{run_id}", response_model=Run, summary="Get a run with its steps")
 async def get_run(caller: Viewer, engine: EngineDep, run_id: str) -> Json:
-    return Json(await engine.runs.get(caller.org, run_id))
+    return Json((await engine.runs.get(caller.org, run_id)).wire())
 
 
 class CancelBody(Strict):
@@ -52,7 +53,7 @@ class ForkBody(ResumeBody):
 
 
 @router.post(
-    "/{run_id}/cancel", response_model=RunOut, responses=CONFLICTS,
+    "/{run_id}/cancel", response_model=Run, responses=CONFLICTS,
     summary="Cancel a run and its children",
 )  # fmt: skip
 async def cancel_run(
@@ -60,11 +61,12 @@ async def cancel_run(
     body: Annotated[CancelBody | None, Body()] = None,
 ) -> Json:  # fmt: skip
     reason = body.reason if body else None
-    return Json(await engine.runs.cancel(caller.org, run_id, reason=reason, by=_actor(caller)))
+    run = await engine.runs.cancel(caller.org, run_id, reason=reason, by=_actor(caller))
+    return Json(run.wire())
 
 
 @router.post(
-    "/{run_id}/resume", response_model=RunOut, responses=CONFLICTS,
+    "/{run_id}/resume", response_model=Run, responses=CONFLICTS,
     summary="Resume a failed run from its failed step",
 )  # fmt: skip
 async def resume_run(
@@ -74,21 +76,21 @@ async def resume_run(
     body = body or ResumeBody.model_validate({})
     run = await engine.runs.resume(caller.org, run_id, newest=body.newest, by=_actor(caller),
                                    reason=body.reason)  # fmt: skip
-    return Json(run, 202)
+    return Json(run.wire(), 202)
 
 
 @router.post(
-    "/{run_id}/fork", response_model=RunOut, status_code=201,
+    "/{run_id}/fork", response_model=Run, status_code=201,
     summary="Fork a run from a step into a new run that reuses the steps before it",
 )  # fmt: skip
 async def fork_run(caller: Runner, engine: EngineDep, run_id: str, body: ForkBody) -> Json:
     run = await engine.runs.fork(caller.org, run_id, body.step, newest=body.newest,
                                  by=_actor(caller), reason=body.reason)  # fmt: skip
-    return Json(run, 201, headers={"Location": f"/~{caller.org}/runs/{run['$id']}"})
+    return Json(run.wire(), 201, headers={"Location": f"/~{caller.org}/runs/{run.id}"})
 
 
 @router.post(
-    "/{run_id}/retry", response_model=RunOut, status_code=201,
+    "/{run_id}/retry", response_model=Run, status_code=201,
     summary="Retry a run from scratch with the same input, as a new run",
 )  # fmt: skip
 async def retry_run(
@@ -98,7 +100,7 @@ async def retry_run(
     body = body or ResumeBody.model_validate({})
     run = await engine.runs.retry(caller.org, run_id, newest=body.newest, by=_actor(caller),
                                   reason=body.reason)  # fmt: skip
-    return Json(run, 201, headers={"Location": f"/~{caller.org}/runs/{run['$id']}"})
+    return Json(run.wire(), 201, headers={"Location": f"/~{caller.org}/runs/{run.id}"})
 
 
 def _actor(caller: Caller) -> str:
@@ -106,15 +108,8 @@ def _actor(caller: Caller) -> str:
     return f"key:{caller.key_id}"
 
 
-class SignalOut(Strict):
-    runId: str
-    name: str
-    seq: int = Field(description="The signal's place in the run's queue.")
-    delivered: bool = Field(description="Whether a waiting receive took it at once.")
-
-
 @router.post(
-    "/{run_id}/signals/{name}", response_model=SignalOut, status_code=202, responses=CONFLICTS,
+    "/{run_id}/signals/{name}", response_model=Signal, status_code=202, responses=CONFLICTS,
     summary="Send a signal to a run: the body (any JSON) is the payload its receive gets",
 )  # fmt: skip
 async def signal_run(
@@ -122,4 +117,4 @@ async def signal_run(
     name: Annotated[str, Path(min_length=1, max_length=200)],
     payload: Annotated[Any, Body()] = None,
 ) -> Json:  # fmt: skip
-    return Json(await engine.runs.signal(caller.org, run_id, name, payload), 202)
+    return Json((await engine.runs.signal(caller.org, run_id, name, payload)).wire(), 202)

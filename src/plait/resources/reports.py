@@ -1,17 +1,17 @@
-"""The execution report of an interpreted run, built from what the store recorded."""
+"""The report of a test run of a definition (``plait test``), built from the run resource."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from plait.runs import RunInfo, StepInfo
+from plait.resources.runs import Run, Step
 
 _STATUS = {"completed": "succeeded", "failed": "failed", "retrying": "retrying",
            "waiting": "waiting", "skipped": "skipped"}  # fmt: skip
 _INTERNAL = {"now", "uuid", "random", "value", "winner", "deadline", "ended"}
 
 
-def build_report(run: RunInfo) -> dict[str, Any]:
+def build_report(run: Run) -> dict[str, Any]:
     """``{runId, workflow, status, output, durationMs, steps: {id: {...}}, errors: [...]}``."""
     steps: dict[str, dict[str, Any]] = {}
     errors: list[dict[str, Any]] = []
@@ -41,7 +41,7 @@ def build_report(run: RunInfo) -> dict[str, Any]:
     }
 
 
-def _entry(step: StepInfo) -> dict[str, Any]:
+def _entry(step: Step) -> dict[str, Any]:
     branch = step.output if step.kind == "branch" else None
     output = None if step.kind == "branch" else step.output
     return {

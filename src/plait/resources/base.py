@@ -1,0 +1,47 @@
+"""What every resource model shares: snake_case attributes in Python, the brief's camelCase on
+the wire, ``$id`` and ``$type`` for a resource's id and type, and pages of them.
+
+A resource is built from store records in its own module (``Run.of(record)``), once; the service
+layer returns resources, and every interface renders them with :meth:`Resource.wire` (the REST
+API, the CLI's ``--json``, and next the console and the MCP server), so there is one shape.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class Resource(BaseModel):
+    """Base of every resource model (frozen: a resource is what was read, not a handle)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid",
+        serialize_by_alias=True,
+    )  # fmt: skip
+
+    def wire(self) -> dict[str, Any]:
+        """The resource as JSON-ready camelCase data: what the API answers and ``--json`` prints."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+T = TypeVar("T")
+
+
+class Page(Resource, Generic[T]):
+    """Some items and the cursor of the next page (``None`` on the last)."""
+
+    items: list[T]
+    next_cursor: str | None = Field(None, description="Pass as ``cursor`` for the next page.")
+
+
+def stamp(seconds: float | None) -> datetime | None:
+    """Unix seconds as an aware UTC datetime (``None`` stays ``None``)."""
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
+
+
+def required_stamp(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)

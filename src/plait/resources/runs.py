@@ -1,0 +1,184 @@
+"""A run as every interface shows it: its status, input, output or error, timestamps, steps,
+the operations done on it, its children and what it published; pages of runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from plait import values
+from plait.resources.base import Page, Resource, required_stamp, stamp
+from plait.store.records import TERMINAL, TRIGGER_EVENT_KEY, RunRecord, StepRecord
+from plait.store.records import HistoryEntry as HistoryRecord
+
+
+class Step(Resource):
+    """One recorded step of a run. ``status``: completed, failed (after its last attempt),
+    retrying (the next attempt is due at ``wakeAt``), waiting (a sleep, an event, a person),
+    skipped."""
+
+    key: str = Field(description="The step's name and occurrence: ``charge``, ``charge#2``.")
+    name: str
+    kind: str
+    status: str
+    attempts: int
+    output: Any = None
+    error: dict[str, Any] | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    wake_at: datetime | None = None
+
+    @classmethod
+    def of(cls, s: StepRecord) -> Step:
+        return cls(
+            key=s.key, name=s.name, kind=s.kind, status=s.status, attempts=s.attempts,
+            output=values.decode(s.output), error=values.decode(s.error),
+            started_at=stamp(s.started_at), finished_at=stamp(s.finished_at),
+            wake_at=stamp(s.wake_at),
+        )  # fmt: skip
+
+
+class HistoryEntry(Resource):
+    """An operation done on a run (cancel, resume, fork, retry, forked-from, retried-from):
+    when, by whom, why, and what it did."""
+
+    at: datetime
+    action: str
+    by: str | None = None
+    reason: str | None = None
+    run_id: str | None = Field(None, description="The other run of a fork or retry.")
+    step: str | int | None = Field(None, description="The step a fork executes from.")
+    reused: int | None = Field(None, description="How many recorded steps the new run reuses.")
+    rerun: list[str] | None = Field(None, description="The steps a resume executes again.")
+    version: int | None = Field(None, description="The workflow version it moved the run to.")
+    descendants: int | None = Field(None, description="Live descendants a cancel stopped.")
+
+    @classmethod
+    def of(cls, entry: HistoryRecord) -> HistoryEntry:
+        return cls.model_validate(
+            {
+                "at": required_stamp(entry.at),
+                "action": entry.action,
+                "by": entry.actor,
+                "reason": entry.reason,
+                **entry.detail,
+            }
+        )
+
+
+class MachineView(Resource):
+    """What a state machine's run shows: its state and context, the transitions it took and
+    the events it rejected."""
+
+    state: str | None = None
+    context: Any = None
+    history: list[dict[str, Any]] = Field(default_factory=list)
+    rejected: list[Any] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, steps: Iterable[Step]) -> MachineView | None:
+        """None for a run that is not a state machine's."""
+        view: dict[str, Any] | None = None
+        for step in steps:
+            if step.kind == "machine" and isinstance(step.output, dict):
+                view = {"state": step.output.get("state"), "context": step.output.get("context"),
+                        "history": [], "rejected": []}  # fmt: skip
+            elif view is not None and step.kind == "transition" and isinstance(step.output, dict):
+                entry = dict(step.output)
+                view["context"] = entry.pop("context", view["context"])
+                view["state"] = entry.get("to")
+                view["history"].append(entry)
+            elif view is not None and step.kind == "rejected":
+                view["rejected"].append(step.output)
+        return None if view is None else cls.model_validate(view)
+
+
+class Run(Resource):
+    """A run of a workflow. A definition's run has the definition's ``input`` and, when an
+    event started it, that ``event``; a code workflow's run has its arguments as ``input``."""
+
+    id: str = Field(alias="$id")
+    type: Literal["Run"] = Field("Run", alias="$type")
+    organization: str
+    workflow: str
+    workflow_id: str | None = None
+    workflow_version: int | None = None
+    status: Literal["pending", "running", "waiting", "succeeded", "failed", "cancelled"]
+    input: Any = None
+    event: dict[str, Any] | None = Field(None, description="The event that started the run.")
+    output: Any = None
+    error: dict[str, Any] | None = None
+    trigger: str = Field(description="manual, api, event, schedule, webhook or child.")
+    event_id: str | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    updated_at: datetime
+    wake_at: datetime | None = None
+    replays: int = Field(description="Passes of the workflow over the run's recorded steps.")
+    steps: list[Step] = Field(default_factory=list)
+    history: list[HistoryEntry] = Field(default_factory=list)
+    parent_run_id: str | None = None
+    children: list[str] = Field(default_factory=list)
+    state: dict[str, Any] = Field(default_factory=dict)
+    machine: MachineView | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL
+
+    @classmethod
+    def of(
+        cls,
+        r: RunRecord,
+        *,
+        history: Sequence[HistoryRecord] = (),
+        state: dict[str, Any] | None = None,
+        children: Sequence[str] = (),
+    ) -> Run:
+        steps = [Step.of(s) for s in r.steps if s.position >= 0]
+        given, event = _input(r)
+        return cls(
+            id=r.id, organization=r.org, workflow=r.workflow, workflow_id=r.workflow_id,
+            workflow_version=r.workflow_version, status=r.status,  # type: ignore[arg-type]
+            input=given, event=event, output=values.decode(r.output),
+            error=values.decode(r.error), trigger=r.trigger, event_id=r.event_id,
+            created_at=required_stamp(r.created_at), started_at=stamp(r.started_at),
+            finished_at=stamp(r.finished_at), updated_at=required_stamp(r.updated_at),
+            wake_at=stamp(r.wake_at), replays=r.replays, steps=steps,
+            history=[HistoryEntry.of(h) for h in history], parent_run_id=r.parent_run_id,
+            children=list(children), state=state or {}, machine=MachineView.of(steps),
+        )  # fmt: skip
+
+
+def _input(r: RunRecord) -> tuple[Any, dict[str, Any] | None]:
+    """The run's input as its workflow takes it, and the event that started it.
+
+    A definition's run is stored with the arguments ``[input, event]``; a code workflow's with
+    its positional arguments, and its trigger event as a step before the first.
+    """
+    args = values.decode(r.input)
+    if r.workflow_version is not None and isinstance(args, list):
+        event = args[1] if len(args) > 1 and isinstance(args[1], dict) else None
+        return (args[0] if args else None), event
+    for s in r.steps:
+        if s.key == TRIGGER_EVENT_KEY:
+            found = values.decode(s.output)
+            return args, found if isinstance(found, dict) else None
+    return args, None
+
+
+class RunPage(Page[Run]):
+    """Runs, newest first, a page at a time."""
+
+
+class Signal(Resource):
+    """A signal sent to a run."""
+
+    run_id: str
+    name: str
+    seq: int = Field(description="The signal's place in the run's queue.")
+    delivered: bool = Field(description="Whether a waiting receive took it at once.")

@@ -1,0 +1,136 @@
+"""The catalog: what this process knows how to execute.
+
+It holds the code workflows registered here (``@engine.workflow`` and ``engine.define``), the
+actions (registered and built-in), the shared clients of built-in actions (an HTTP client, the
+code sandbox pool), and the stored definition versions compiled here. The engine fills it; the
+services and the worker read it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from plait.actions.base import ActionRegistry
+from plait.errors import DuplicateWorkflow, UnknownWorkflow
+from plait.ids import new_id
+from plait.interpreter.cache import PlanCache
+
+if TYPE_CHECKING:
+    from plait.settings import Settings
+    from plait.store.base import Store
+    from plait.store.records import ClaimedRun
+    from plait.workflow import Workflow
+
+
+class Catalog:
+    """Code workflows, actions, clients and compiled plans of one engine."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.workflows: dict[str, Workflow] = {}
+        """Workflows registered in this process, by name."""
+        self.actions = ActionRegistry()
+        self.clients: dict[str, Any] = {"code_pool_options": _pool_options(settings)}
+        """Shared clients of built-in actions (the HTTP client, the code sandbox pool)."""
+        self.registry_ids: dict[str, str] = {}
+        """The stored registry id of each code workflow (filled when the store opens)."""
+        self._builtins = False
+        self._plans = PlanCache()
+
+    def add(self, workflow: Workflow) -> Workflow:
+        if workflow.name in self.workflows:
+            raise DuplicateWorkflow(workflow.name)
+        self.workflows[workflow.name] = workflow
+        return workflow
+
+    def get(self, name: str) -> Workflow:
+        found = self.workflows.get(name)
+        if found is None:
+            raise UnknownWorkflow(name, list(self.workflows))
+        return found
+
+    def copy(self, settings: Settings) -> Catalog:
+        """A catalog with the same workflows and actions (copied) for other settings."""
+        other = Catalog(settings)
+        other.workflows.update(self.workflows)
+        other.actions = self.actions.copy()
+        other._builtins = self._builtins
+        return other
+
+    def prepare_actions(self) -> ActionRegistry:
+        """The actions, with the built-ins (http, emit, log, code, documents) registered once."""
+        if not self._builtins:
+            from plait.actions.builtin import register_builtins
+            from plait.actions.code_action import code_action
+
+            register_builtins(self.actions)
+            if not self.actions.known("code"):
+                self.actions.register("code", code_action)
+            self._builtins = True
+        return self.actions
+
+    def known_action(self, name: str) -> bool:
+        return self.prepare_actions().known(name)
+
+    def ordered_replay(self, workflow: str, version: int | None) -> bool:
+        """Whether runs of ``workflow`` replay in call order (code) or by step key (definitions).
+
+        A process that does not have a code workflow registered (the CLI) assumes call order,
+        the stricter choice: at worst a step after a failure runs again.
+        """
+        if version is not None:
+            return False
+        found = self.workflows.get(workflow)
+        return True if found is None else found.ordered_replay
+
+    def plan(self, org: str, workflow_id: str, version: int, data: dict[str, Any]) -> Workflow:
+        """The workflow of a stored definition version, compiled once per process."""
+        key = (org, workflow_id, version)
+        if key not in self._plans:
+            from plait.definitions.model import Definition
+            from plait.interpreter.define import build_workflow
+
+            definition = Definition.model_validate(data)
+            self._plans[key] = build_workflow(definition, self.prepare_actions(), self.clients)[0]
+        return self._plans[key]
+
+    async def resolve(self, store: Store, run: ClaimedRun) -> Workflow:
+        """The workflow that executes ``run``: registered code, or its stored version."""
+        if run.workflow_version is None or run.workflow_id is None:
+            return self.get(run.workflow)
+        key = (run.org, run.workflow_id, run.workflow_version)
+        if key not in self._plans:
+            stored = await store.get_workflow_version(*key)
+            if stored is None:
+                raise UnknownWorkflow(f"{run.workflow} v{run.workflow_version}")
+            return self.plan(*key, stored.definition)
+        return self._plans[key]
+
+    async def mirror(self, store: Store, now: float) -> None:
+        """Show this process's code workflows in the registry (read-only, org ``default``)."""
+        from plait.store.records import WorkflowRecord
+
+        for workflow in self.workflows.values():
+            record = WorkflowRecord("default", new_id("workflow", 8), workflow.name, "code",
+                                    "Activated", 1, {"name": workflow.name}, 0, 0, 0, 0, None,
+                                    now, now)  # fmt: skip
+            stored = await store.upsert_code_workflow(record, workflow.triggers)
+            if stored.kind == "code":
+                self.registry_ids[workflow.name] = stored.id
+
+    async def close_clients(self) -> None:
+        if self._builtins:
+            from plait.actions.builtin import close_builtins
+            from plait.actions.code_action import close_code_pool
+
+            await close_code_pool(self.clients)
+            await close_builtins(self.clients)
+
+
+def _pool_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "size": settings.code_workers, "timeout": settings.code_timeout_seconds,
+        "cpu_seconds": settings.code_cpu_seconds, "memory_mb": settings.code_memory_mb,
+        "org_workers": settings.code_org_workers or max(1, settings.code_workers - 1),
+        "max_output_bytes": settings.code_max_output_bytes,
+    }  # fmt: skip

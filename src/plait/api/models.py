@@ -1,6 +1,6 @@
-"""Request and response bodies of the REST API, as pydantic models (they make the OpenAPI
-document). Requests forbid unknown fields. Responses are what the service returns, sent as is:
-the models describe them and allow what they do not list."""
+"""Request bodies and query parameters of the REST API, as pydantic models (they make the
+OpenAPI document). Requests forbid unknown fields. Responses are the resource models of
+``plait.resources``, rendered with ``.wire()``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
-from plait.keys import Role
+from plait.resources.keys import Role
 
 MAX_LIMIT = 1000
 _SORT_SCHEMA = {
@@ -23,10 +23,6 @@ _SORT_SCHEMA = {
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class Open(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
 
 # -- requests -----------------------------------------------------------------------------------
@@ -177,155 +173,3 @@ class PageQuery(Strict):
 
 class ScheduleQuery(PageQuery):
     workflow: str | None = Field(None, description="Only this workflow's (id or name).")
-
-
-# -- responses ----------------------------------------------------------------------------------
-
-
-class Resource(Open):
-    id: str = Field(alias="$id")
-    type: str = Field(alias="$type")
-
-
-class WorkflowOut(Resource):
-    """The brief's Workflow entity, plus ``kind`` and the stored ``definition``."""
-
-    name: str
-    description: str | None = None
-    organization: str
-    triggerEvent: str | list[str] | None = None
-    steps: Any = None
-    retryPolicy: Any = None
-    errorHandling: Any = None
-    timeout: float | str | None = Field(
-        None, description="Longest run as written: milliseconds, or a duration such as '30s'."
-    )
-    status: Literal["Draft", "Activated", "Paused", "Triggered", "Archived"]
-    version: int
-    lastRunAt: str | None = None
-    runCount: int
-    successCount: int
-    failureCount: int
-    createdAt: str
-    updatedAt: str
-
-
-class StepOut(Open):
-    key: str
-    name: str
-    kind: str
-    status: str
-    attempts: int
-    output: Any = None
-    error: Any = None
-
-
-class RunOut(Resource):
-    workflow: str
-    status: Literal["pending", "running", "waiting", "succeeded", "failed", "cancelled"]
-    input: Any = None
-    output: Any = None
-    error: Any = None
-    trigger: str
-    createdAt: str
-    steps: list[StepOut] = Field(default_factory=list)
-
-
-class EventOut(Resource):
-    type_: str = Field(alias="type")
-    data: Any = None
-    createdAt: str
-    runs: list[str] = Field(default_factory=list, description="Runs the event started.")
-
-
-class Accepted(Open):
-    id: str = Field(alias="$id", description="The event's id.")
-    duplicate: bool = Field(
-        False,
-        description="True for a delivery already received (a repeated event id, or a replay of "
-        "signed content accepted within the replay window): the first delivery's event, and "
-        "no new run.",
-    )
-
-
-class WebhookOut(Resource):
-    name: str
-    scheme: str
-    eventType: str | None = None
-    mapping: str | None = None
-    url: str
-    createdAt: str
-
-
-class ScheduleOut(Resource):
-    workflow: str
-    cron: str
-    timezone: str
-    catchup: str
-    maxCatchup: int
-    enabled: bool
-    declared: bool = Field(
-        False, description="Declared by the workflow's ``schedule`` (replaced when it changes)."
-    )
-    nextFireAt: str | None = None
-    createdAt: str
-
-
-class KeyOut(Resource):
-    organization: str
-    role: Role
-    prefix: str
-    user: str | None = Field(None, description="The person the key is bound to, if any.")
-    createdAt: str
-    revokedAt: str | None = None
-
-
-class SecretOut(Open):
-    """A secret as every interface shows it: never its value."""
-
-    name: str
-    createdAt: str
-    updatedAt: str
-
-
-class NewKeyOut(KeyOut):
-    key: str = Field(description="The API key itself: shown this once, never stored.")
-
-
-class PageOf(Open):
-    items: list[Any]
-    nextCursor: str | None = Field(None, description="Pass as ``cursor`` for the next page.")
-
-
-class WorkflowPage(PageOf):
-    items: list[WorkflowOut]
-
-
-class RunPage(PageOf):
-    items: list[RunOut]
-
-
-class EventPage(PageOf):
-    items: list[EventOut]
-
-
-class WebhookList(PageOf):
-    items: list[WebhookOut]
-
-
-class ScheduleList(PageOf):
-    items: list[ScheduleOut]
-
-
-class KeyList(PageOf):
-    items: list[KeyOut]
-
-
-class SecretList(PageOf):
-    items: list[SecretOut]
-
-
-class Health(BaseModel):
-    status: Literal["ok"]
-    database: Literal["ok"]
-    schemaVersion: int

@@ -6,7 +6,6 @@ serve``) executes them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,24 +16,25 @@ from plait.cli.common import (
     EXIT_ERROR,
     DbOption,
     JsonOption,
+    OrgOption,
     json_argument,
     print_json,
     with_engine,
 )
 from plait.engine import Engine
-from plait.service.pages import Page
-
-OrgOption = Annotated[
-    str, typer.Option("--org", envvar="PLAIT_ORG", help="Organization [env: PLAIT_ORG]")
-]
+from plait.resources.base import Resource
+from plait.resources.workflows import WorkflowPage
 
 workflows_app = typer.Typer(help="Stored workflows and their lifecycle.", no_args_is_help=True)
 schedules_app = typer.Typer(help="Cron schedules of workflows.", no_args_is_help=True)
+events_app = typer.Typer(help="Events: list them, show one (emit: plait emit).",
+                         no_args_is_help=True)  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(workflows_app, name="workflows")
     app.add_typer(schedules_app, name="schedules")
+    app.add_typer(events_app, name="events")
     app.command("emit")(emit)
 
 
@@ -57,11 +57,11 @@ CursorOption = Annotated[
 ]
 
 
-def _page(page: Page, json: bool, table: Callable[[list[dict[str, Any]]], None]) -> None:
+def _page(page: WorkflowPage, json: bool) -> None:
     if json:
-        print_json(page.to_dict())
+        print_json(page.wire())
         return
-    table(page.items)
+    render.workflows_table(page.items)
     if page.next_cursor:
         typer.echo(f"more: --cursor {page.next_cursor}")
 
@@ -73,11 +73,12 @@ def _deleted(what: str, ref: str, json: bool) -> None:
         typer.echo(f"deleted {ref}")
 
 
-def _show(resource: Any, json: bool) -> None:
+def _show(resource: Resource, json: bool) -> None:
+    """The resource: ``--json`` prints its wire document (what the REST API answers)."""
     if json:
-        print_json(resource)
+        print_json(resource.wire())
     else:
-        render.resource(resource)
+        render.resource(resource.wire())
 
 
 @workflows_app.command("list")
@@ -94,7 +95,7 @@ def workflows_list(
     where = {"status": status} if status else None
     page = with_engine(db, lambda e: e.workflows.find(org, where=where, sort=sort, limit=limit,
                                                 cursor=cursor))  # fmt: skip
-    _page(page, json, render.workflows_table)
+    _page(page, json)
 
 
 @workflows_app.command("get")
@@ -161,7 +162,7 @@ def workflows_delete(
     """Delete a workflow (its runs stay)."""
 
     async def delete(engine: Engine) -> str:
-        workflow_id = str((await engine.workflows.get(org, ref))["$id"])
+        workflow_id = (await engine.workflows.get(org, ref)).id
         await engine.workflows.delete(org, workflow_id)
         return workflow_id
 
@@ -194,6 +195,36 @@ def emit(
     _show(with_engine(db, lambda e: e.events.emit(org, type_, value, id=id_, source="cli")), json)
 
 
+@events_app.command("list")
+def events_list(
+    type_: Annotated[str | None, typer.Option("--type", help="Only events of this type.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    cursor: CursorOption = None,
+    org: OrgOption = "default",
+    json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """List events, newest first (a page: --json prints {items, nextCursor})."""
+    page = with_engine(db, lambda e: e.events.find(org, type=type_, limit=limit, cursor=cursor))
+    if json:
+        print_json(page.wire())
+        return
+    render.events_table(page.items)
+    if page.next_cursor:
+        typer.echo(f"more: --cursor {page.next_cursor}")
+
+
+@events_app.command("get")
+def events_get(
+    event_id: Annotated[str, typer.Argument(help="The event's id.")],
+    org: OrgOption = "default",
+    json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Show an event."""
+    _show(with_engine(db, lambda e: e.events.get(org, event_id)), json)
+
+
 @schedules_app.command("list")
 def schedules_list(
     workflow: Annotated[str | None, typer.Option(help="Only this workflow's.")] = None,
@@ -205,7 +236,12 @@ def schedules_list(
 ) -> None:
     """List schedules, oldest first (a page: --json prints {items, nextCursor})."""
     page = with_engine(db, lambda e: e.schedules.find(org, workflow, limit=limit, cursor=cursor))
-    _page(page, json, render.schedules_table)
+    if json:
+        print_json(page.wire())
+        return
+    render.schedules_table([s.wire() for s in page.items])
+    if page.next_cursor:
+        typer.echo(f"more: --cursor {page.next_cursor}")
 
 
 @schedules_app.command("create")
@@ -223,7 +259,11 @@ def schedules_create(
     """Attach a cron schedule to a workflow."""
     body = {"workflow": workflow, "cron": cron, "timezone": timezone, "catchup": catchup,
             "maxCatchup": max_catchup, "input": json_argument(input_, "--input")}  # fmt: skip
-    _show(with_engine(db, lambda e: e.schedules.create(org, body)), json)
+    made = with_engine(db, lambda e: e.schedules.create(org, body)).wire()
+    if json:
+        print_json(made)
+    else:
+        render.resource(made)
 
 
 @schedules_app.command("delete")

@@ -8,26 +8,25 @@ for anyone: ``--as-admin`` completes a task assigned to someone else.
 from __future__ import annotations
 
 import getpass
-from typing import Annotated, Any
+from collections.abc import Awaitable
+from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from plait.cli import render
 from plait.cli.common import (
     DbOption,
     JsonOption,
+    OrgOption,
     json_argument,
     print_json,
     with_engine,
 )
-from plait.cli.render import resource
 from plait.engine import Engine
+from plait.resources.tasks import Task
 
 tasks_app = typer.Typer(help="Human tasks: inboxes, and completing a task.", no_args_is_help=True)
-OrgOption = Annotated[
-    str, typer.Option("--org", envvar="PLAIT_ORG", help="Organization [env: PLAIT_ORG]")
-]
 _out = Console(highlight=False)
 
 
@@ -42,24 +41,23 @@ def tasks_list(
         str | None, typer.Option(help="open, completed, expired or cancelled.")
     ] = None,
     limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    cursor: Annotated[
+        str | None, typer.Option(help="Continue after a page: its nextCursor (see --json).")
+    ] = None,
     org: OrgOption = "default",
     json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
-    """List tasks, newest first (an inbox: --assignee NAME --status open)."""
-    found = with_engine(
-        db, lambda e: e.tasks.find(org, assignee=assignee, status=status, limit=limit)
-    )
+    """List tasks, newest first (an inbox: --assignee NAME --status open; a page: --json
+    prints {items, nextCursor})."""
+    page = with_engine(db, lambda e: e.tasks.find(org, assignee=assignee, status=status,
+                                                  limit=limit, cursor=cursor))  # fmt: skip
     if json:
-        print_json(found)
+        print_json(page.wire())
         return
-    table = Table("id", "title", "assignee", "status", "due", "decision", box=None)
-    for t in found:
-        table.add_row(t["$id"], t["title"], t["assignee"], t["status"], t["dueAt"] or "",
-                      t["decision"] or "")  # fmt: skip
-    _out.print(table)
-    if not found:
-        _out.print("no tasks")
+    render.tasks_table(page.items)
+    if page.next_cursor:
+        typer.echo(f"more: --cursor {page.next_cursor}")
 
 
 @tasks_app.command("get")
@@ -71,7 +69,7 @@ def tasks_get(
 ) -> None:
     """Show one task."""
     found = with_engine(db, lambda e: e.tasks.get(org, task_id))
-    print_json(found) if json else resource(found)
+    print_json(found.wire()) if json else render.resource(found.wire())
 
 
 @tasks_app.command("complete")
@@ -94,12 +92,12 @@ def tasks_complete(
     answer = json_argument(data, "--data")
     who = by or getpass.getuser()
 
-    def complete(engine: Engine) -> Any:
+    def complete(engine: Engine) -> Awaitable[Task]:
         return engine.tasks.complete(org, task_id, decision=decision, comment=comment,
                                      data=answer, by=who, as_admin=as_admin)  # fmt: skip
 
     done = with_engine(db, complete)
     if json:
-        print_json(done)
+        print_json(done.wire())
     else:
-        _out.print(f"{done['$id']} completed by {done['completedBy']}: {done['decision']}")
+        _out.print(f"{done.id} completed by {done.completed_by}: {done.decision}")

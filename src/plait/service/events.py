@@ -8,22 +8,18 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from plait import text, values
-from plait.errors import LimitExceeded, PlaitError, SerializationError
+from plait.errors import LimitExceeded, NotFound, PlaitError, SerializationError
 from plait.ids import new_id
+from plait.resources.events import EmittedEvent, Event, EventPage
 from plait.secrets import redacted, redacted_json
-from plait.service.pages import Page, check_limit, keyset_after, keyset_page
-from plait.store.records import (
-    Decision,
-    EventRecord,
-    RunToStart,
-    TriggerCandidate,
-    WaitCandidate,
-    event_value,
-)
+from plait.service.pages import check_limit, keyset_after, keyset_slice
+from plait.store.records import Decision, EventRecord, RunToStart, TriggerCandidate, WaitCandidate
+from plait.store.runs import event_for_runs
 
 if TYPE_CHECKING:
-    from plait.engine import Engine
     from plait.expressions import Expression
+    from plait.service.deps import Deps
+    from plait.service.machines import MachineService
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +27,8 @@ log = logging.getLogger(__name__)
 class EventService:
     """``engine.events``."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
 
     async def emit(
         self,
@@ -42,8 +38,9 @@ class EventService:
         *,
         id: str | None = None,
         source: str = "api",
-    ) -> dict[str, Any]:
-        """Store the event (once per id) and dispatch it; return it with the runs it started."""
+    ) -> EmittedEvent:
+        """Store the event (once per id) and dispatch it; return it with the runs it started
+        (``duplicate``: an event of that id was stored before, and this one started nothing)."""
         if not isinstance(type, str) or not type:
             raise SerializationError("an event's type", "str", "a non-empty string is required")
         text.check_all({"org": org, "type": type, "id": id})
@@ -56,14 +53,11 @@ class EventService:
         # Emitted by a run's step: none of the secrets it read, in the payload, type or id.
         payload, type = redacted_json(payload), redacted(type)
         id = None if id is None else redacted(id)
-        store = await self.engine.opened_registry()
-        now = self.engine.clock.time()
+        store = await self.deps.store()
+        now = self.deps.now()
         event, created, dispatched = await store.emit(org, type, payload, event_id=id,
                                                       source=source, now=now)  # fmt: skip
-        resource = event_value(event)
-        resource["runs"] = dispatched.runs
-        resource["duplicate"] = not created
-        return resource
+        return EmittedEvent.emitted(event, dispatched.runs, duplicate=not created)
 
     async def find(
         self,
@@ -72,31 +66,31 @@ class EventService:
         type: str | None = None,
         limit: int = 100,
         cursor: str | None = None,
-    ) -> Page:
+    ) -> EventPage:
         """Events of ``org``, newest first (the order they were stored), a page at a time (keyset
         on the store's sequence, in SQL: every event is reachable)."""
         check_limit(limit)
         key = keyset_after(cursor, "events", (int,))
         after = None if key is None else int(key[0])
-        store = await self.engine.opened_registry()
+        store = await self.deps.store()
         rows = await store.page_events(org, type, after, limit + 1)
-        return keyset_page(rows, limit, "events", lambda row: [row[0]],
-                           lambda row: event_value(row[1]))  # fmt: skip
+        shown, next_cursor = keyset_slice(rows, limit, "events", lambda row: [row[0]])
+        return EventPage(items=[Event.of(row[1]) for row in shown], next_cursor=next_cursor)
 
-    async def get(self, org: str, event_id: str) -> dict[str, Any]:
-        from plait.errors import NotFound
-
-        event = await (await self.engine.opened_registry()).get_event(org, event_id)
+    async def get(self, org: str, event_id: str) -> Event:
+        """The event ``event_id`` of ``org``; ``NotFound`` if there is none."""
+        event = await (await self.deps.store()).get_event(org, event_id)
         if event is None:
             raise NotFound(f"no event {event_id!r}")
-        return event_value(event)
+        return Event.of(event)
 
 
 class Router:
     """The service rules the store applies to each new event, inside its transaction."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, deps: Deps, machines: MachineService) -> None:
+        self.deps = deps
+        self.machines = machines
         self._plans: dict[tuple[str, int], tuple[Expression | None, Expression | None, float]] = {}
 
     def route(
@@ -104,19 +98,19 @@ class Router:
     ) -> Decision:
         from plait.expressions.cost import cost_limit
 
-        with cost_limit(self.engine.settings.max_expression_cost):
+        with cost_limit(self.deps.settings.max_expression_cost):
             return self._route(event, triggers, waits)
 
     def _route(
         self, event: EventRecord, triggers: list[TriggerCandidate], waits: list[WaitCandidate]
     ) -> Decision:
         decision = Decision()
-        seen = event_value(event)
+        seen = event_for_runs(event)
         scope = {"event": seen, "data": seen["data"]}
         self._check_cost(event, self._expressions(event, triggers, waits, seen, scope))
         for trigger in triggers:
             if trigger.kind == "definition" and trigger.definition.get("machine"):
-                delivery = self.engine.machines.delivery(trigger, event, seen)
+                delivery = self.machines.delivery(trigger, event, seen)
                 if delivery is not None:
                     decision.deliveries.append(delivery)
                 continue
@@ -162,7 +156,7 @@ class Router:
                 continue
             try:
                 if trigger.definition.get("machine"):
-                    yield self.engine.machines.correlation(trigger), scope
+                    yield self.machines.correlation(trigger), scope
                     continue
                 filter_, key, _ = self._plan(trigger)
             except (ExpressionError, PlaitError):  # not evaluated either: see ``_start``
@@ -182,7 +176,7 @@ class Router:
     ) -> RunToStart | None:  # fmt: skip
         data = seen["data"]
         if trigger.kind == "code":
-            workflow = self.engine.registered.get(trigger.name)
+            workflow = self.deps.catalog.workflows.get(trigger.name)
             if workflow is None:
                 return None
             return RunToStart(new_id("run"), trigger.workflow_id, trigger.name, None,

@@ -24,14 +24,22 @@ from plait.errors import (
     WorkflowNotFound,
 )
 from plait.ids import new_id
-from plait.service.resources import iso
+from plait.resources.machines import (
+    MachineInstance,
+    MachineInstancePage,
+    SentEvent,
+    SentEventRef,
+)
+from plait.service.pages import check_limit, keyset_after, keyset_slice
 from plait.store.records import EventRecord, MachineDelivery, RunToStart, TriggerCandidate
+from plait.store.runs import event_for_runs
 
 if TYPE_CHECKING:
     from plait.definitions.model import Machine
-    from plait.engine import Engine
     from plait.expressions import Expression
-    from plait.store.records import MachineInstance, WorkflowRecord
+    from plait.service.deps import Deps
+    from plait.service.runs import RunService
+    from plait.store.records import WorkflowRecord
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +47,9 @@ log = logging.getLogger(__name__)
 class MachineService:
     """``engine.machines``."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, deps: Deps, runs: RunService) -> None:
+        self.deps = deps
+        self.runs = runs
         self._machines: dict[tuple[str, int], tuple[Machine, Expression]] = {}
 
     # -- routing (inside the event's transaction: no I/O) ---------------------------------------
@@ -101,7 +110,7 @@ class MachineService:
     async def send(
         self, org: str, workflow: str, key: str, type: str, data: Any = None, *,
         id: str | None = None,
-    ) -> dict[str, Any]:  # fmt: skip
+    ) -> SentEvent:  # fmt: skip
         """Send an event to the instance ``key`` of the state machine ``workflow``.
 
         The instance is created if it does not exist and the event can create it. The event is
@@ -124,13 +133,11 @@ class MachineService:
         record, machine = await self._machine(org, workflow)
         if record.status != "Activated":
             raise WorkflowNotActive(record.name, record.status)
-        now = self.engine.clock.time()
+        now = self.deps.now()
         event = EventRecord(id or new_id("event"), org, type, payload, "api", None, now)
-        from plait.store.records import event_value
-
         delivery = self._delivery(machine, record.id, record.name, record.version, key, type,
-                                  event_value(event))  # fmt: skip
-        store = await self.engine.opened_registry()
+                                  event_for_runs(event))  # fmt: skip
+        store = await self.deps.store()
         outcome, run_id = await store.send_to_machine(event, delivery)
         if outcome == "unknown":
             raise InstanceNotFound(record.name, key, type)
@@ -138,38 +145,39 @@ class MachineService:
             instance = await store.get_machine_instance(org, record.id, key)
             assert instance is not None and run_id is not None
             raise InstanceEnded(record.name, key, run_id, instance.status)
-        if self.engine.worker is not None:
-            self.engine.worker.wake()
-        return {"workflow": record.name, "key": key, "runId": run_id, "outcome": outcome,
-                "event": {"$id": event.id, "type": type}}  # fmt: skip
+        self.deps.local.wake()
+        return SentEvent(workflow=record.name, key=key, run_id=run_id, outcome=outcome,
+                         event=SentEventRef(id=event.id, event_type=type))  # fmt: skip
 
-    async def get(self, org: str, workflow: str, key: str) -> dict[str, Any]:
+    async def get(self, org: str, workflow: str, key: str) -> MachineInstance:
         """The instance ``key``: its run's status, current state, context, history and
         rejected events. Raises ``NotFound`` if there is none."""
         record, _ = await self._machine(org, workflow)
-        store = await self.engine.opened_registry()
+        store = await self.deps.store()
         instance = await store.get_machine_instance(org, record.id, key)
         if instance is None:
             raise NotFound(f"no instance {key!r} of state machine {record.name!r}")
-        return await self._resource(record.name, instance)
+        return MachineInstance.of(record.name, instance, await self.runs.get(org, instance.run_id))
 
-    async def list(self, org: str, workflow: str, *, limit: int = 100) -> list[dict[str, Any]]:
-        """Instances of the machine, oldest first (without their history)."""
+    async def find(
+        self, org: str, workflow: str, *, limit: int = 100, cursor: str | None = None
+    ) -> MachineInstancePage:
+        """Instances of the machine, oldest first (without their state and history), a page at
+        a time. Instances are only ever added, after the ones listed (oldest first), so the
+        cursor holds how many came before the page (the store reads up to the page's end)."""
+        check_limit(limit)
+        key = keyset_after(cursor, "instances", (int,))
+        offset = 0 if key is None else int(key[0])
         record, _ = await self._machine(org, workflow)
-        store = await self.engine.opened_registry()
-        instances = await store.list_machine_instances(org, record.id, limit)
-        return [_summary(record.name, instance) for instance in instances]
-
-    async def _resource(self, workflow: str, instance: MachineInstance) -> dict[str, Any]:
-        from plait.interpreter.machine import machine_view
-
-        run = await self.engine.get_run(instance.run_id)
-        view = machine_view(run.steps) or {}
-        return {**_summary(workflow, instance), "status": run.status, **view,
-                "output": run.output, "error": run.error}  # fmt: skip
+        store = await self.deps.store()
+        rows = await store.list_machine_instances(org, record.id, offset + limit + 1)
+        end = offset + limit
+        shown, next_cursor = keyset_slice(rows[offset:], limit, "instances", lambda _: [end])
+        items = [MachineInstance.of(record.name, instance) for instance in shown]
+        return MachineInstancePage(items=items, next_cursor=next_cursor)
 
     async def _machine(self, org: str, workflow: str) -> tuple[WorkflowRecord, Machine]:
-        store = await self.engine.opened_registry()
+        store = await self.deps.store()
         record = await store.get_workflow(org, workflow)
         if record is None:
             raise WorkflowNotFound(workflow)
@@ -180,9 +188,3 @@ class MachineService:
             raise NotAStateMachine(record.name)
         machine, _ = self._compiled(record.id, record.version, version.definition)
         return record, machine
-
-
-def _summary(workflow: str, instance: MachineInstance) -> dict[str, Any]:
-    return {"$type": "MachineInstance", "workflow": workflow, "key": instance.key,
-            "runId": instance.run_id, "status": instance.status, "received": instance.received,
-            "createdAt": iso(instance.created_at)}  # fmt: skip

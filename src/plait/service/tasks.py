@@ -26,11 +26,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from plait.errors import InvalidDecision, InvalidQuery, TaskForbidden, TaskNotFound, TaskNotOpen
-from plait.service.pages import Page, check_limit, keyset_after, keyset_page
+from plait.resources.tasks import Task, TaskPage
+from plait.service.pages import check_limit, keyset_after, keyset_slice
 from plait.store.records import TASK_STATUSES, Completion, TaskRecord, iso_time
 
 if TYPE_CHECKING:
-    from plait.engine import Engine
+    from plait.service.deps import Deps
 
 _ATTEMPTS = 3  # an escalation between the checks and the write: check again
 
@@ -38,12 +39,12 @@ _ATTEMPTS = 3  # an escalation between the checks and the write: check again
 class TaskService:
     """Human tasks of one organization (another's are reported as not found)."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
 
-    async def get(self, org: str, task_id: str) -> dict[str, Any]:
-        """The task as a ``HumanTask`` resource; ``TaskNotFound`` if there is none."""
-        return (await self._fetch(org, task_id)).as_resource()
+    async def get(self, org: str, task_id: str) -> Task:
+        """The task; ``TaskNotFound`` if there is none."""
+        return Task.of(await self._fetch(org, task_id))
 
     async def find(
         self,
@@ -52,31 +53,21 @@ class TaskService:
         assignee: str | None = None,
         status: str | None = None,
         limit: int = 100,
-    ) -> list[dict[str, Any]]:
-        """Tasks, newest first: a person's inbox is ``find(org, assignee=..., status="open")``."""
-        return (await self.page(org, assignee=assignee, status=status, limit=limit)).items
-
-    async def page(
-        self,
-        org: str,
-        *,
-        assignee: str | None = None,
-        status: str | None = None,
-        limit: int = 100,
         cursor: str | None = None,
-    ) -> Page:
-        """Like :meth:`find`, a page at a time: ``cursor`` is the previous page's
-        ``next_cursor`` (keyset ``(created_at, id)`` in SQL, so every task is reachable)."""
+    ) -> TaskPage:
+        """Tasks, newest first, a page at a time: a person's inbox is ``find(org,
+        assignee=..., status="open")``; ``cursor`` is the previous page's ``next_cursor``
+        (keyset ``(created_at, id)`` in SQL, so every task is reachable)."""
         if status is not None and status not in TASK_STATUSES:
             raise InvalidQuery(
                 f"unknown task status {status!r}; use one of {', '.join(TASK_STATUSES)}"
             )
         check_limit(limit)
         after = keyset_after(cursor, "tasks", (float, str))
-        store = await self.engine.opened_registry()
+        store = await self.deps.store()
         rows = await store.list_tasks(org, assignee, status, limit + 1, after)
-        return keyset_page(rows, limit, "tasks", lambda t: [t.created_at, t.id],
-                           lambda t: t.as_resource())  # fmt: skip
+        shown, next_cursor = keyset_slice(rows, limit, "tasks", lambda t: [t.created_at, t.id])
+        return TaskPage(items=[Task.of(t) for t in shown], next_cursor=next_cursor)
 
     async def complete(
         self,
@@ -90,7 +81,7 @@ class TaskService:
         as_admin: bool = False,
         user: str | None = None,
         via: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Task:
         """Complete a task as ``by`` (or as ``user``, the person the caller's key is bound to)
         and resume its run; return the completed task. ``via`` names the API key used.
 
@@ -98,24 +89,24 @@ class TaskService:
         cancelled task), ``TaskForbidden`` (someone else's task, or a bound key naming another
         person, without ``as_admin``) or ``InvalidDecision``; in each case nothing changes.
         """
-        store = await self.engine.opened_registry()
+        store = await self.deps.store()
         for _ in range(_ATTEMPTS):
             task = await self._fetch(org, task_id)
             _check_open(task)
             completer = _completer(task, by, user, via, as_admin)
             chosen = _check_answer(task, decision, data)
-            now = self.engine.clock.time()
+            now = self.deps.now()
             answer = Completion(chosen, comment, data, completer, now, via)
             stored, done = await store.complete_task(org, task_id, task.assignee, answer)
             if done and stored is not None:
-                return stored.as_resource()
+                return Task.of(stored)
             if stored is None:
                 raise TaskNotFound(task_id)
             _check_open(stored)  # lost a race: say to whom
         raise TaskNotOpen(task_id, "being reassigned", "; try again")
 
     async def _fetch(self, org: str, task_id: str) -> TaskRecord:
-        store = await self.engine.opened_registry()
+        store = await self.deps.store()
         task = await store.get_task(org, task_id)
         if task is None:
             raise TaskNotFound(task_id)

@@ -25,18 +25,23 @@ from plait.errors import (
     WorkflowNotFound,
 )
 from plait.ids import new_id
-from plait.service.pages import Page, paginate
-from plait.service.resources import workflow_resource
+from plait.resources.workflows import StoredWorkflow, WorkflowPage
+from plait.service.listing import select
 from plait.store.records import WorkflowRecord
 
 if TYPE_CHECKING:
     from plait.definitions.model import Definition, Trigger
     from plait.definitions.validate import Problem
-    from plait.engine import Engine
+    from plait.resources.runs import Run
+    from plait.service.deps import Deps
+    from plait.service.events import EventService
+    from plait.service.runs import RunService
+    from plait.service.schedules import ScheduleService
+    from plait.store.base import Store
 
 log = logging.getLogger(__name__)
 
-Hook = Callable[[dict[str, Any]], Any]
+Hook = Callable[[StoredWorkflow], Any]
 VERBS = ("create", "update", "delete", "activate", "pause", "trigger", "archive")
 PAST = {"create": "created", "update": "updated", "delete": "deleted", "activate": "activated",
         "pause": "paused", "trigger": "triggered", "archive": "archived"}  # fmt: skip
@@ -75,22 +80,40 @@ class ConcurrentUpdate(IllegalTransition):
         self.found = current
 
 
+async def stored_workflow(store: Store, org: str, ref: str) -> WorkflowRecord:
+    """The stored workflow ``ref`` (its id or name) of ``org``; ``WorkflowNotFound`` if none."""
+    record = await store.get_workflow(org, ref)
+    if record is None:
+        raise WorkflowNotFound(ref)
+    return record
+
+
 class WorkflowService:
     """``engine.workflows``."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(
+        self, deps: Deps, runs: RunService, events: EventService, schedules: ScheduleService
+    ) -> None:
+        self.deps = deps
+        self.runs = runs
+        self.events = events
+        self.schedules = schedules
         self._before: dict[str, list[Hook]] = {verb: [] for verb in VERBS}
         self._after: dict[str, list[Hook]] = {verb: [] for verb in VERBS}
 
     # -- hooks ----------------------------------------------------------------------------------
 
     def before(self, verb: str) -> Callable[[Hook], Hook]:
-        """Register a hook run before ``verb``; raising vetoes the verb (``HookVetoed``)."""
+        """Register a hook run before ``verb``; raising vetoes the verb (``HookVetoed``).
+
+        A hook is called with the workflow as a :class:`StoredWorkflow` (the resource as it
+        stands before the verb; read ``workflow.status``, ``workflow.wire()["status"]``), and
+        may be a coroutine function."""
         return self._hook(self._before, verb)
 
     def after(self, verb: str) -> Callable[[Hook], Hook]:
-        """Register a hook run after ``verb`` has committed (its errors are logged)."""
+        """Register a hook run after ``verb`` has committed (its errors are logged); it is
+        called with the :class:`StoredWorkflow` as the verb left it."""
         return self._hook(self._after, verb)
 
     def _hook(self, table: dict[str, list[Hook]], verb: str) -> Callable[[Hook], Hook]:
@@ -103,7 +126,7 @@ class WorkflowService:
 
         return register
 
-    async def _run_before(self, verb: str, resource: dict[str, Any]) -> None:
+    async def _run_before(self, verb: str, resource: StoredWorkflow) -> None:
         for hook in self._before[verb]:
             try:
                 result = hook(resource)
@@ -112,37 +135,38 @@ class WorkflowService:
             except Exception as exc:
                 raise HookVetoed(verb, str(exc) or type(exc).__name__) from exc
 
-    async def _finish(self, org: str, verb: str, resource: dict[str, Any]) -> dict[str, Any]:
-        """After a verb commits: emit ``Workflow.<verb>ed`` and run the after hooks."""
-        await self.engine.events.emit(org, f"Workflow.{PAST[verb]}", resource, source="workflow")
+    async def _finish(self, org: str, verb: str, resource: StoredWorkflow) -> StoredWorkflow:
+        """After a verb commits: emit ``Workflow.<verb>ed`` (its data: the workflow's
+        document) and run the after hooks."""
+        await self.events.emit(org, f"Workflow.{PAST[verb]}", resource.wire(), source="workflow")
         for hook in self._after[verb]:
             try:
                 result = hook(resource)
                 if inspect.isawaitable(result):
                     await result
             except Exception:
-                log.exception("after-%s hook failed for workflow %s", verb, resource.get("$id"))
+                log.exception("after-%s hook failed for workflow %s", verb, resource.id)
         return resource
 
     # -- verbs ----------------------------------------------------------------------------------
 
-    async def create(self, org: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def create(self, org: str, body: dict[str, Any]) -> StoredWorkflow:
         """Store a new workflow as a Draft (version 1); raises ``InvalidDefinition``. A Draft
         may have no steps yet (see :func:`_stepless`); activation requires them."""
         text.check(body)
         definition = await self._checked(body)
         name = definition.name if definition is not None else str(body["name"])
-        self.engine.schedules.check_declared(org, body)
-        now = self.engine.clock.time()
+        self.schedules.check_declared(org, body)
+        now = self.deps.now()
         record = WorkflowRecord(org, new_id("workflow", 8), name, "definition", "Draft", 1,
                                 dict(body), 0, 0, 0, 0, None, now, now,
                                 _events(definition))  # fmt: skip
         await self._run_before("create", self._resource(record, definition))
-        store = await self.engine.opened_registry()
+        store = await self.deps.store()
         await store.create_workflow(record, _dump(definition), _events(definition))
         return await self._finish(org, "create", self._resource(record, definition))
 
-    async def update(self, org: str, ref: str, patch: dict[str, Any]) -> dict[str, Any]:
+    async def update(self, org: str, ref: str, patch: dict[str, Any]) -> StoredWorkflow:
         """Merge ``patch`` into the workflow's document and store it as a new version. The
         schedules the document declares (``schedule``) are replaced by the new ones."""
         text.check(patch)
@@ -153,20 +177,20 @@ class WorkflowService:
             raise ArchivedWorkflow(record.id)
         document = {**record.document, **patch}
         definition = await self._checked(document)
-        self.engine.schedules.check_declared(org, document)
+        self.schedules.check_declared(org, document)
         if record.status == "Activated":
             self._check_activation(definition, document)
         await self._run_before("update", self._resource(record, definition))
-        store = await self.engine.opened_registry()
+        store = await self.deps.store()
         updated = await store.update_workflow(org, record.id, record.version, document,
                                               _dump(definition), _events(definition),
-                                              self.engine.clock.time())  # fmt: skip
+                                              self.deps.now())  # fmt: skip
         if updated is None:
             current = await store.get_workflow(org, record.id)
             raise ConcurrentUpdate(record.id, record.version,
                                    None if current is None else current.version)  # fmt: skip
         if record.document.get("schedule") != document.get("schedule"):
-            await self.engine.schedules.replace_declared(org, updated)
+            await self.schedules.replace_declared(org, updated)
         return await self._finish(org, "update", self._resource(updated, definition))
 
     async def delete(self, org: str, ref: str) -> None:
@@ -175,12 +199,13 @@ class WorkflowService:
             raise ReadOnlyWorkflow(record.name)
         resource = await self._present(record)
         await self._run_before("delete", resource)
-        store = await self.engine.opened_registry()
+        store = await self.deps.store()
         await store.delete_workflow(org, record.id)
-        await self.engine.schedules.forget_workflow(org, record.id)
+        await self.schedules.forget_workflow(org, record.id)
         await self._finish(org, "delete", resource)
 
-    async def get(self, org: str, ref: str) -> dict[str, Any]:
+    async def get(self, org: str, ref: str) -> StoredWorkflow:
+        """The workflow ``ref`` (its id or name); ``WorkflowNotFound`` if there is none."""
         return await self._present(await self._record(org, ref))
 
     async def find(
@@ -191,30 +216,33 @@ class WorkflowService:
         sort: str | None = None,
         limit: int = 100,
         cursor: str | None = None,
-    ) -> Page:
-        """Workflows of ``org`` filtered by any resource field, sorted, a page at a time."""
-        store = await self.engine.opened_registry()
+    ) -> WorkflowPage:
+        """Workflows of ``org`` filtered by equality on any field of the resource as the wire
+        shows it (``{"triggerEvent": "Deal.won"}``), sorted by one (``-lastRunAt`` for
+        descending; ``createdAt`` by default), a page at a time."""
+        store = await self.deps.store()
         resources = [await self._present(r) for r in await store.list_workflows(org)]
         where = dict(where or {})
         if where.get("status") == "Activated":  # Triggered is Activated with a run executing
             del where["status"]
-            resources = [r for r in resources if r["status"] in ("Activated", "Triggered")]
-        return paginate(resources, where=where, sort=sort, limit=limit, cursor=cursor)
+            resources = [r for r in resources if r.status in ("Activated", "Triggered")]
+        items, next_cursor = select(resources, where=where, sort=sort, limit=limit, cursor=cursor)
+        return WorkflowPage(items=items, next_cursor=next_cursor)
 
-    async def activate(self, org: str, ref: str) -> dict[str, Any]:
+    async def activate(self, org: str, ref: str) -> StoredWorkflow:
         record = await self._record(org, ref)
         if record.kind == "definition" and record.status in TRANSITIONS["activate"][0]:
             definition = await self._checked(record.document)
             self._check_activation(definition, record.document)
         return await self._transition(org, record, "activate")
 
-    async def pause(self, org: str, ref: str) -> dict[str, Any]:
+    async def pause(self, org: str, ref: str) -> StoredWorkflow:
         return await self._transition(org, await self._record(org, ref), "pause")
 
-    async def archive(self, org: str, ref: str) -> dict[str, Any]:
+    async def archive(self, org: str, ref: str) -> StoredWorkflow:
         return await self._transition(org, await self._record(org, ref), "archive")
 
-    async def trigger(self, org: str, ref: str, input: Any = None) -> dict[str, Any]:
+    async def trigger(self, org: str, ref: str, input: Any = None) -> Run:
         """Start a run by hand (Draft and Activated workflows); returns the run."""
         record = await self._record(org, ref)
         if record.status not in ("Draft", "Activated"):
@@ -227,47 +255,43 @@ class WorkflowService:
                                    "/workflows/{id}/instances/{key}/events)")  # fmt: skip
         resource = await self._present(record)
         await self._run_before("trigger", resource)
-        run = await self.engine.start_stored(record, [input], trigger="manual")
+        run = await self.runs.start_stored(record, input, trigger="manual")
         await self._finish(org, "trigger", await self._present(await self._record(org, ref)))
         return run
 
-    async def _transition(self, org: str, record: WorkflowRecord, verb: str) -> dict[str, Any]:
+    async def _transition(self, org: str, record: WorkflowRecord, verb: str) -> StoredWorkflow:
         allowed, target = TRANSITIONS[verb]
         if record.status not in allowed:
             raise IllegalTransition(record.id, verb, record.status, target)
         await self._run_before(verb, await self._present(record))
-        store = await self.engine.opened_registry()
-        now = self.engine.clock.time()
+        store = await self.deps.store()
+        now = self.deps.now()
         updated, changed = await store.set_workflow_status(org, record.id, allowed, target, now)
         if updated is None:
             raise WorkflowNotFound(record.id)
         if not changed:
             raise IllegalTransition(record.id, verb, updated.status, target)
-        await self.engine.schedules.set_workflow_enabled(org, updated, target == "Activated")
+        await self.schedules.set_workflow_enabled(org, updated, target == "Activated")
         return await self._finish(org, verb, await self._present(updated))
 
     # -- helpers --------------------------------------------------------------------------------
 
     async def _record(self, org: str, ref: str) -> WorkflowRecord:
-        store = await self.engine.opened_registry()
-        record = await store.get_workflow(org, ref)
-        if record is None:
-            raise WorkflowNotFound(ref)
-        return record
+        return await stored_workflow(await self.deps.store(), org, ref)
 
-    async def _present(self, record: WorkflowRecord) -> dict[str, Any]:
+    async def _present(self, record: WorkflowRecord) -> StoredWorkflow:
         """The resource of a stored workflow. A read: its definition is not parsed again (its
         trigger events were stored with it)."""
         events: list[str] = []
         if record.kind == "definition":
             events = record.triggers
         else:
-            workflow = self.engine.registered.get(record.name)
+            workflow = self.deps.catalog.workflows.get(record.name)
             events = list(workflow.triggers) if workflow is not None else []
-        return workflow_resource(record, events)
+        return StoredWorkflow.of(record, events)
 
-    def _resource(self, record: WorkflowRecord, definition: Definition | None) -> dict[str, Any]:
-        return workflow_resource(record, _events(definition))
+    def _resource(self, record: WorkflowRecord, definition: Definition | None) -> StoredWorkflow:
+        return StoredWorkflow.of(record, _events(definition))
 
     async def _checked(self, body: dict[str, Any]) -> Definition | None:
         """:meth:`_draft` in a thread: checking a large document takes a while (a second for
@@ -285,7 +309,7 @@ class WorkflowService:
         if not isinstance(body, dict):
             raise InvalidDefinition([Problem("$", "a workflow must be a JSON object")], [])
         document = {k: v for k, v in body.items() if k not in SERVICE_KEYS}
-        result = check_draft(document, settings=self.engine.settings)
+        result = check_draft(document, settings=self.deps.settings)
         if result.limit is not None:
             raise result.limit
         if result.errors:
@@ -293,7 +317,7 @@ class WorkflowService:
         if result.definition is None:
             return None
         return _with_service_options(result.definition, body,
-                                     self.engine.settings.max_expression_cost)  # fmt: skip
+                                     self.deps.settings.max_expression_cost)  # fmt: skip
 
     def _check_activation(self, definition: Definition | None, document: dict[str, Any]) -> None:
         """What activation needs besides a valid definition: steps, a trigger (or a schedule),
@@ -307,7 +331,7 @@ class WorkflowService:
         if not has_events and not document.get("schedule"):
             problems.append(Problem("$.triggerEvent", "a trigger event (or a schedule) must be "
                                     "defined before activation"))  # fmt: skip
-        problems.extend(unknown_actions(definition, self.engine.known_action))
+        problems.extend(unknown_actions(definition, self.deps.catalog.known_action))
         if problems:
             raise InvalidDefinition(problems, [])
 

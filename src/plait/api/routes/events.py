@@ -8,9 +8,10 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 
 from plait.api.auth import EngineDep, Runner, Viewer
-from plait.api.models import MAX_LIMIT, EventBody, EventOut, EventPage, Strict
+from plait.api.models import MAX_LIMIT, EventBody, Strict
 from plait.api.problems import PROBLEM_RESPONSES, WITH_BODY
 from plait.api.render import Json
+from plait.resources.events import EmittedEvent, Event, EventPage
 
 router = APIRouter(prefix="/~{org}/events", tags=["events"], responses=PROBLEM_RESPONSES)
 
@@ -27,17 +28,17 @@ async def list_events(
 ) -> Json:
     page = await engine.events.find(caller.org, type=query.type, limit=query.limit,
                                     cursor=query.cursor)  # fmt: skip
-    return Json(page.to_dict())
+    return Json(page.wire())
 
 
 @router.post(
-    "", response_model=EventOut, status_code=202, summary="Emit an event", responses=WITH_BODY
+    "", response_model=EmittedEvent, status_code=202, summary="Emit an event", responses=WITH_BODY
 )
 async def emit_event(caller: Runner, engine: EngineDep, body: EventBody) -> Json:
     event = await engine.events.emit(caller.org, body.type, body.data, id=body.id, source="api")
-    return Json(event, 202)
+    return Json(event.wire(), 202)
 
 
-@router.get("/{event_id}", response_model=EventOut, summary="Get an event")
+@router.get("/{event_id}", response_model=Event, summary="Get an event")
 async def get_event(caller: Viewer, engine: EngineDep, event_id: str) -> Json:
-    return Json(await engine.events.get(caller.org, event_id))
+    return Json((await engine.events.get(caller.org, event_id)).wire())

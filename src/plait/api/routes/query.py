@@ -6,11 +6,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from plait.api.auth import EngineDep, Viewer
-from plait.api.models import PageOf, QueryBody
+from plait.api.models import QueryBody
 from plait.api.problems import PROBLEM_RESPONSES, WITH_BODY, ApiProblem
 from plait.api.render import Json
 from plait.engine import Engine
-from plait.service.pages import Page
+from plait.resources.events import EventPage
+from plait.resources.runs import RunPage
+from plait.resources.workflows import WorkflowPage
 
 router = APIRouter(prefix="/~{org}/query", tags=["query"], responses=PROBLEM_RESPONSES)
 
@@ -19,11 +21,14 @@ _FILTERS = {"Run": ("workflow", "status"), "Event": ("type",)}
 
 
 @router.post(
-    "", response_model=PageOf, summary="Query workflows, runs or events", responses=WITH_BODY
+    "",
+    response_model=WorkflowPage | RunPage | EventPage,
+    summary="Query workflows, runs or events: a page of the type asked for",
+    responses=WITH_BODY,
 )
 async def query(caller: Viewer, engine: EngineDep, body: QueryBody) -> Json:
     _check(body)
-    return Json((await _find(engine, caller.org, body)).to_dict())
+    return Json((await _find(engine, caller.org, body)).wire())
 
 
 def _check(body: QueryBody) -> None:
@@ -43,7 +48,7 @@ def _check(body: QueryBody) -> None:
                          errors=errors)  # fmt: skip
 
 
-async def _find(engine: Engine, org: str, body: QueryBody) -> Page:
+async def _find(engine: Engine, org: str, body: QueryBody) -> WorkflowPage | RunPage | EventPage:
     limit, cursor, where = body.limit, body.cursor, body.filter
     if body.type == "Workflow":
         return await engine.workflows.find(

@@ -10,19 +10,18 @@ itself (``key:<id>``). The task records the completer (``completedBy``) and the 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import Field
 
 from plait.api.auth import EngineDep, Runner, Viewer
-from plait.api.models import MAX_LIMIT, PageOf, Resource, Strict
+from plait.api.models import MAX_LIMIT, Strict
 from plait.api.problems import CONFLICTS, PROBLEM_RESPONSES, WITH_BODY
 from plait.api.render import Json
+from plait.resources.tasks import Task, TaskPage, TaskStatus
 
 router = APIRouter(prefix="/~{org}/tasks", tags=["tasks"], responses=PROBLEM_RESPONSES)
-
-TaskStatus = Literal["open", "completed", "expired", "cancelled"]
 
 
 class TaskQuery(Strict):
@@ -46,55 +45,23 @@ class CompleteBody(Strict):
     )
 
 
-class TaskOut(Resource):
-    """A human task (``$type: HumanTask``)."""
-
-    title: str
-    description: str | None = None
-    assignee: str
-    status: TaskStatus
-    choices: list[str] | None = None
-    form: dict[str, Any] | None = None
-    data: Any = None
-    dueAt: str | None = None
-    escalateAt: str | None = None
-    escalateTo: str | None = None
-    escalatedAt: str | None = None
-    escalatedFrom: str | None = None
-    decision: str | None = None
-    comment: str | None = None
-    response: Any = None
-    completedBy: str | None = None
-    completedVia: str | None = Field(None, description="The API key it was completed with.")
-    completedAt: str | None = None
-    attempt: int = Field(1, description="2 and up: the step ran again after a resume.")
-    runId: str
-    stepKey: str
-    workflow: str
-    createdAt: str
-
-
-class TaskList(PageOf):
-    items: list[TaskOut]
-
-
-@router.get("", response_model=TaskList, summary="List tasks (an inbox), newest first")
+@router.get("", response_model=TaskPage, summary="List tasks (an inbox), newest first")
 async def list_tasks(
     caller: Viewer, engine: EngineDep, query: Annotated[TaskQuery, Query()]
 ) -> Json:
-    page = await engine.tasks.page(caller.org, assignee=query.assignee, status=query.status,
+    page = await engine.tasks.find(caller.org, assignee=query.assignee, status=query.status,
                                    limit=query.limit, cursor=query.cursor)  # fmt: skip
-    return Json(page.to_dict())
+    return Json(page.wire())
 
 
-@router.get("/{task_id}", response_model=TaskOut, summary="Get a task")
+@router.get("/{task_id}", response_model=Task, summary="Get a task")
 async def get_task(caller: Viewer, engine: EngineDep, task_id: str) -> Json:
-    return Json(await engine.tasks.get(caller.org, task_id))
+    return Json((await engine.tasks.get(caller.org, task_id)).wire())
 
 
 @router.post(
     "/{task_id}/complete",
-    response_model=TaskOut,
+    response_model=Task,
     summary="Complete a task and resume its run",
     responses={**CONFLICTS, **WITH_BODY},
 )
@@ -105,4 +72,4 @@ async def complete_task(
         caller.org, task_id, decision=body.decision, comment=body.comment, data=body.data,
         by=body.by, user=caller.user, via=f"key:{caller.key_id}", as_admin=caller.role == "admin",
     )  # fmt: skip
-    return Json(completed)
+    return Json(completed.wire())

@@ -9,17 +9,11 @@ from fastapi import APIRouter, Body, Query, Response
 from pydantic import Field
 
 from plait.api.auth import Admin, Editor, EngineDep, Runner, Viewer
-from plait.api.models import (
-    MAX_LIMIT,
-    RunOut,
-    Strict,
-    TriggerBody,
-    WorkflowBody,
-    WorkflowOut,
-    WorkflowPage,
-)
+from plait.api.models import MAX_LIMIT, Strict, TriggerBody, WorkflowBody
 from plait.api.problems import CONFLICTS, PROBLEM_RESPONSES, WITH_BODY, ApiProblem
 from plait.api.render import Json, no_content
+from plait.resources.runs import Run
+from plait.resources.workflows import StoredWorkflow, WorkflowPage
 
 router = APIRouter(prefix="/~{org}/workflows", tags=["workflows"], responses=PROBLEM_RESPONSES)
 
@@ -74,37 +68,38 @@ async def list_workflows(
     page = await engine.workflows.find(
         caller.org, where=query.filters(), sort=query.sort, limit=query.limit, cursor=query.cursor
     )
-    return Json(page.to_dict())
+    return Json(page.wire())
 
 
 @router.post(
     "",
-    response_model=WorkflowOut,
+    response_model=StoredWorkflow,
     status_code=201,
     summary="Create a workflow (Draft)",
     responses={**WITH_BODY, **CONFLICTS},
 )
 async def create_workflow(caller: Editor, engine: EngineDep, body: WorkflowBody) -> Json:
     created = await engine.workflows.create(caller.org, _document(body))
-    location = f"/~{caller.org}/workflows/{created['$id']}"
-    return Json(created, 201, headers={"Location": location})
+    location = f"/~{caller.org}/workflows/{created.id}"
+    return Json(created.wire(), 201, headers={"Location": location})
 
 
-@router.get("/{workflow_id}", response_model=WorkflowOut, summary="Get a workflow by id or name")
+@router.get("/{workflow_id}", response_model=StoredWorkflow, summary="Get a workflow by id or name")
 async def get_workflow(caller: Viewer, engine: EngineDep, workflow_id: str) -> Json:
-    return Json(await engine.workflows.get(caller.org, workflow_id))
+    return Json((await engine.workflows.get(caller.org, workflow_id)).wire())
 
 
 @router.patch(
     "/{workflow_id}",
-    response_model=WorkflowOut,
+    response_model=StoredWorkflow,
     summary="Update (a new version)",
     responses={**WITH_BODY, **CONFLICTS},
 )
 async def update_workflow(
     caller: Editor, engine: EngineDep, workflow_id: str, body: WorkflowBody
 ) -> Json:
-    return Json(await engine.workflows.update(caller.org, workflow_id, _document(body)))
+    updated = await engine.workflows.update(caller.org, workflow_id, _document(body))
+    return Json(updated.wire())
 
 
 @router.delete("/{workflow_id}", status_code=204, summary="Delete a workflow", responses=CONFLICTS)
@@ -114,32 +109,35 @@ async def delete_workflow(caller: Admin, engine: EngineDep, workflow_id: str) ->
 
 
 @router.post(
-    "/{workflow_id}/activate", response_model=WorkflowOut, summary="Activate", responses=CONFLICTS
+    "/{workflow_id}/activate",
+    response_model=StoredWorkflow,
+    summary="Activate",
+    responses=CONFLICTS,
 )
 async def activate_workflow(caller: Editor, engine: EngineDep, workflow_id: str) -> Json:
-    return Json(await engine.workflows.activate(caller.org, workflow_id))
+    return Json((await engine.workflows.activate(caller.org, workflow_id)).wire())
 
 
 @router.post(
-    "/{workflow_id}/pause", response_model=WorkflowOut, summary="Pause", responses=CONFLICTS
+    "/{workflow_id}/pause", response_model=StoredWorkflow, summary="Pause", responses=CONFLICTS
 )
 async def pause_workflow(caller: Editor, engine: EngineDep, workflow_id: str) -> Json:
-    return Json(await engine.workflows.pause(caller.org, workflow_id))
+    return Json((await engine.workflows.pause(caller.org, workflow_id)).wire())
 
 
 @router.post(
     "/{workflow_id}/archive",
-    response_model=WorkflowOut,
+    response_model=StoredWorkflow,
     summary="Archive (final)",
     responses=CONFLICTS,
 )
 async def archive_workflow(caller: Editor, engine: EngineDep, workflow_id: str) -> Json:
-    return Json(await engine.workflows.archive(caller.org, workflow_id))
+    return Json((await engine.workflows.archive(caller.org, workflow_id)).wire())
 
 
 @router.post(
     "/{workflow_id}/trigger",
-    response_model=RunOut,
+    response_model=Run,
     status_code=202,
     summary="Start a run now",
     responses={**WITH_BODY, **CONFLICTS},
@@ -151,7 +149,7 @@ async def trigger_workflow(
     body: Annotated[TriggerBody | None, Body()] = None,
 ) -> Json:
     run = await engine.workflows.trigger(caller.org, workflow_id, body.input if body else None)
-    return Json(run, 202, headers={"Location": f"/~{caller.org}/runs/{run['$id']}"})
+    return Json(run.wire(), 202, headers={"Location": f"/~{caller.org}/runs/{run.id}"})
 
 
 def _document(body: WorkflowBody) -> dict[str, Any]:

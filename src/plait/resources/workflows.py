@@ -1,0 +1,81 @@
+"""A stored workflow as every interface shows it (the brief's ``Workflow`` entity, plus its
+``kind`` and stored ``definition``), and pages of them.
+
+Named ``StoredWorkflow`` in Python so as not to clash with :class:`plait.Workflow` (a code
+workflow); its ``$type`` on the wire is ``Workflow``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from plait.resources.base import Page, Resource, required_stamp, stamp
+from plait.store.records import WorkflowRecord
+
+WorkflowStatus = Literal["Draft", "Activated", "Paused", "Triggered", "Archived"]
+
+
+class StoredWorkflow(Resource):
+    """A workflow of the registry: a stored definition, or a code workflow registered in Python
+    (``kind: code``, read-only). ``status`` reads ``Triggered`` while a run of an Activated
+    workflow is executing (pending or running), not while its runs wait."""
+
+    id: str = Field(alias="$id")
+    type: Literal["Workflow"] = Field("Workflow", alias="$type")
+    name: str
+    description: str | None = None
+    trigger_event: str | list[str] | None = Field(
+        None, description="The event type (or types) that trigger it."
+    )
+    steps: Any = None
+    retry_policy: Any = None
+    error_handling: Any = None
+    timeout: Any = Field(
+        None, description="Longest run as written: milliseconds, or a duration such as '30s'."
+    )
+    organization: str
+    status: WorkflowStatus
+    version: int
+    kind: Literal["definition", "code"]
+    last_run_at: datetime | None = None
+    run_count: int
+    success_count: int
+    failure_count: int
+    created_at: datetime
+    updated_at: datetime
+    definition: dict[str, Any] | None = Field(
+        None, description="The stored document (definitions only)."
+    )
+
+    @classmethod
+    def of(cls, record: WorkflowRecord, trigger_events: Sequence[str] = ()) -> StoredWorkflow:
+        """The resource of ``record``; ``trigger_events`` stand in for a ``triggerEvent`` the
+        document does not spell (another dialect's trigger, a code workflow's triggers)."""
+        document = record.document
+        status = record.status
+        if status == "Activated" and record.running > 0:
+            status = "Triggered"
+        trigger = document.get("triggerEvent")
+        if trigger is None and trigger_events:
+            trigger = trigger_events[0] if len(trigger_events) == 1 else list(trigger_events)
+        return cls(
+            id=record.id, name=record.name, description=document.get("description"),
+            trigger_event=trigger, steps=document.get("steps"),
+            retry_policy=document.get("retryPolicy"),
+            error_handling=document.get("errorHandling"), timeout=document.get("timeout"),
+            organization=record.org, status=status,  # type: ignore[arg-type]
+            version=record.version, kind=record.kind,  # type: ignore[arg-type]
+            last_run_at=stamp(record.last_run_at), run_count=record.run_count,
+            success_count=record.success_count, failure_count=record.failure_count,
+            created_at=required_stamp(record.created_at),
+            updated_at=required_stamp(record.updated_at),
+            definition=document if record.kind == "definition" else None,
+        )  # fmt: skip
+
+
+class WorkflowPage(Page[StoredWorkflow]):
+    """Stored workflows, a page at a time."""

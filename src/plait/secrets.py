@@ -194,7 +194,7 @@ def redacted_json(data: bytes) -> bytes:
 
 
 class RunSecrets:
-    """The secrets of one execution of a run: read from the store and opened each time they
+    """The secrets of one replay of a run: read from the store and opened each time they
     are read (so a replaced secret takes effect at the next read), each value remembered by the
     run's :class:`Redactor`."""
 

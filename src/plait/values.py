@@ -1,7 +1,7 @@
 """Values as stored: JSON (via orjson), never pickle.
 
 Inputs, step outputs and run outputs are encoded once and decoded back, so a workflow sees the
-same value on its first execution as on every replay (a dataclass comes back as a dict).
+same value on its first replay as on every later one (a dataclass comes back as a dict).
 """
 
 from __future__ import annotations

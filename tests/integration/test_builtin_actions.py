@@ -18,7 +18,7 @@ import respx
 
 from plait.actions.base import ActionContext, ActionError, ActionRegistry, UnknownAction
 from plait.actions.builtin import close_builtins, http_client, register_builtins
-from plait.actions.records import make_record_action
+from plait.actions.documents import make_document_action
 from plait.settings import Settings
 from plait.store.base import Store
 from plait.store.urls import open_store
@@ -47,14 +47,14 @@ def registry() -> ActionRegistry:
 
 
 @pytest.fixture
-async def services() -> AsyncIterator[dict[str, Any]]:
-    services: dict[str, Any] = {"http": http_client()}
-    yield services
-    await close_builtins(services)
+async def clients() -> AsyncIterator[dict[str, Any]]:
+    clients: dict[str, Any] = {"http": http_client()}
+    yield clients
+    await close_builtins(clients)
 
 
 @pytest.fixture
-def ctx(store: Store, services: dict[str, Any]) -> MakeContext:
+def ctx(store: Store, clients: dict[str, Any]) -> MakeContext:
     def make(step: str = "run_1/step", run_id: str = "run_1", org: str = "acme") -> ActionContext:
         return ActionContext(
             run_id=run_id,
@@ -63,7 +63,7 @@ def ctx(store: Store, services: dict[str, Any]) -> MakeContext:
             org=org,
             store=store,
             clock=VirtualClock(start=T0),
-            services=services,
+            clients=clients,
         )
 
     return make
@@ -206,19 +206,19 @@ async def test_http_against_a_real_server(registry: ActionRegistry, ctx: MakeCon
 async def test_the_http_client_is_made_once_per_services_and_closable(
     registry: ActionRegistry, store: Store
 ) -> None:
-    services: dict[str, Any] = {}
+    clients: dict[str, Any] = {}
     context = ActionContext(
-        "run_1", "run_1/s", "wf", "acme", store, VirtualClock(T0), services=services
+        "run_1", "run_1/s", "wf", "acme", store, VirtualClock(T0), clients=clients
     )
     with respx.mock() as router:
         router.get(f"{API}/a").mock(return_value=httpx.Response(204))
         result = await call(registry, "http", f"{API}/a", context)
-        client = services["http"]
+        client = clients["http"]
         await call(registry, "http", f"{API}/a", context)
     assert result == {"status": 204, "headers": {}, "body": ""}
-    assert services["http"] is client and not client.is_closed
-    await close_builtins(services)
-    assert client.is_closed and "http" not in services
+    assert clients["http"] is client and not client.is_closed
+    await close_builtins(clients)
+    assert client.is_closed and "http" not in clients
 
 
 # -- emit and log -----------------------------------------------------------------------------
@@ -276,7 +276,7 @@ async def test_record_actions_resolve_for_any_capitalised_noun(registry: ActionR
     assert registry.known("Deal.create") and registry.known("SupportTicket.find")
     assert not registry.known("deal.create") and not registry.known("Deal.upsert")
     with pytest.raises(UnknownAction):
-        make_record_action("Deal", "upsert")
+        make_document_action("Deal", "upsert")
 
 
 async def test_create_is_atomic_with_its_event_and_applied_once_per_step(

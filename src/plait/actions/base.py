@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
 ActionFn = Callable[..., Any]
 
-# `<Noun>.create|update|delete|get|find`: record actions on the built-in document store.
-RECORD_ACTION = re.compile(r"^([A-Z][A-Za-z0-9]*)\.(create|update|delete|get|find)$")
+# `<Noun>.create|update|delete|get|find`: document actions on the built-in document store.
+DOCUMENT_ACTION = re.compile(r"^([A-Z][A-Za-z0-9]*)\.(create|update|delete|get|find)$")
 
 
 class ActionError(PlaitError):
@@ -86,11 +86,11 @@ class Action:
 
 
 class ActionRegistry:
-    """Actions by name. Record actions (``Deal.create`` ...) resolve to one handler per verb."""
+    """Actions by name. Document actions (``Deal.create`` ...) resolve to one handler per verb."""
 
     def __init__(self) -> None:
         self._actions: dict[str, Action] = {}
-        self._record_handler: Callable[[str, str], Action] | None = None
+        self._document_handler: Callable[[str, str], Action] | None = None
 
     def register(self, name: str, fn: ActionFn, *, replace: bool = False) -> Action:
         if name in self._actions and not replace:
@@ -99,28 +99,28 @@ class ActionRegistry:
         self._actions[name] = action
         return action
 
-    def set_record_handler(self, make: Callable[[str, str], Action]) -> None:
+    def set_document_handler(self, make: Callable[[str, str], Action]) -> None:
         """``make(noun, verb)`` builds the action for ``Noun.verb`` names."""
-        self._record_handler = make
+        self._document_handler = make
 
     def get(self, name: str) -> Action:
         found = self._actions.get(name)
         if found is not None:
             return found
-        match = RECORD_ACTION.match(name)
-        if match and self._record_handler is not None:
-            return self._record_handler(match[1], match[2])
+        match = DOCUMENT_ACTION.match(name)
+        if match and self._document_handler is not None:
+            return self._document_handler(match[1], match[2])
         raise UnknownAction(name)
 
     def known(self, name: str) -> bool:
         return name in self._actions or bool(
-            RECORD_ACTION.match(name) and self._record_handler is not None
+            DOCUMENT_ACTION.match(name) and self._document_handler is not None
         )
 
     def copy(self) -> ActionRegistry:
         other = ActionRegistry()
         other._actions = dict(self._actions)
-        other._record_handler = self._record_handler
+        other._document_handler = self._document_handler
         return other
 
     def names(self) -> list[str]:

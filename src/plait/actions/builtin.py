@@ -1,4 +1,4 @@
-"""Built-in actions: ``http``, ``emit``, ``log``, and the record actions (``Deal.create`` ...).
+"""Built-in actions: ``http``, ``emit``, ``log``, and the document actions (``Deal.create`` ...).
 
 Each takes the step's resolved input and an :class:`ActionContext`. Inputs are checked strictly:
 an unknown option fails the step with its name, rather than being ignored.
@@ -15,7 +15,7 @@ import httpx
 import orjson
 
 from plait.actions.base import ActionContext, ActionError, ActionRegistry
-from plait.actions.records import make_record_action
+from plait.actions.documents import make_document_action
 from plait.secrets import redacted, redacted_value
 from plait.store.records import keyed_event_id
 from plait.values import encode
@@ -34,11 +34,11 @@ _ERROR_BODY_CHARS = 200
 
 
 def register_builtins(registry: ActionRegistry) -> None:
-    """Register ``http``, ``emit``, ``log`` and the ``<Noun>.<verb>`` record actions."""
+    """Register ``http``, ``emit``, ``log`` and the ``<Noun>.<verb>`` document actions."""
     registry.register("http", http)
     registry.register("emit", emit)
     registry.register("log", log)
-    registry.set_record_handler(make_record_action)
+    registry.set_document_handler(make_document_action)
 
 
 def http_client() -> httpx.AsyncClient:

@@ -1,7 +1,7 @@
 """Interpreting a ``human-task`` step: render who and what, then ``ctx.human_task``.
 
 The templates (``title``, ``description``, ``assign_to``, ``escalate_to``, ``data``) are
-rendered against the step's scope on every execution; they read only recorded outputs, so a
+rendered against the step's scope on every replay; they read only recorded outputs, so a
 replay renders the same task. A template that fails, or an assignee that is not a non-empty
 string, fails the step with the field named, and the step's error policy applies; so does an
 expired task (``TaskExpired``).

@@ -118,7 +118,7 @@ def _compile(definition: Definition, machine: Machine) -> _Compiled:
 
 
 class _Instance:
-    """One execution (or replay) of an instance's run."""
+    """One replay of an instance's run."""
 
     def __init__(self, compiled: _Compiled, run: _Run, ctx: Context, input: Any) -> None:
         self.compiled = compiled

@@ -82,7 +82,7 @@ class _Run:
         self.completed: list[_Done] = []
         """Steps with a compensation that completed (or rolled back), to undo on failure."""
         self.outcomes: dict[str, str] = {}
-        """How each step key ended in this execution: succeeded, failed or skipped."""
+        """How each step key ended in this replay: succeeded, failed or skipped."""
         self.failures: set[str] = set()
         """Keys of steps that failed after their retries (saved by a fallback or not)."""
         self.event = event
@@ -116,7 +116,7 @@ class _Run:
         return output
 
     async def within_timeout(self) -> None:
-        """The graph, within the run's ``timeout``, counted from its first execution. The
+        """The graph, within the run's ``timeout``, counted from its first replay. The
         deadline is recorded (kind ``deadline``): a resume drops it, and a fork does not copy
         it, so either gets the whole budget again."""
         seconds = self.plan.definition.timeout
@@ -405,7 +405,7 @@ class _Run:
     async def losers(self, node: Node, frame: Frame, winner: Node, decided: float | None) -> None:
         """Replay the losers of a race whose winner is recorded, only as far as they had got
         when it was decided (``decided``): what they completed is compensated as on the first
-        execution. Nothing new starts; a loser that had not ended stops there."""
+        replay. Nothing new starts; a loser that had not ended stops there."""
         cutoff = Deadline(self.ctx.clock.time() if decided is None else decided)
         for child in node.children:
             if child is not winner:

@@ -59,7 +59,7 @@ class Context:
         self.run_id = run_id
         self.org = org
         self.secrets = RunSecrets(store, org) if secrets is None else secrets
-        """The secrets this execution read (their values are redacted from its records)."""
+        """The secrets this replay read (their values are redacted from its records)."""
         self.workflow = workflow
         self.fence = fence
         self.replay = replay
@@ -195,23 +195,23 @@ class Context:
         return self._track(run_human_task(self, call, spec))
 
     def now(self) -> datetime:
-        """The current time (UTC), recorded on first execution and replayed after."""
+        """The current time (UTC), recorded on the first replay and read back after."""
         stamp = self.recorded("now", self.clock.time, kind="now")
         return datetime.fromtimestamp(stamp, UTC)
 
     def uuid(self) -> _uuid.UUID:
-        """A random UUID, recorded on first execution and replayed after."""
+        """A random UUID, recorded on the first replay and read back after."""
         return _uuid.UUID(self.recorded("uuid", lambda: str(_uuid.uuid4()), kind="uuid"))
 
     def random(self) -> float:
-        """A random float in [0, 1), recorded on first execution and replayed after."""
+        """A random float in [0, 1), recorded on the first replay and read back after."""
         value: float = self.recorded("random", _random.random, kind="random")
         return value
 
     async def secret(self, name: str) -> str:
         """The value of the organization's secret ``name``: ``await ctx.secret("TOKEN")``.
 
-        It is read when called (on every execution, so a replaced secret takes effect) and
+        It is read when called (on every replay, so a replaced secret takes effect) and
         never recorded: wherever it would be (a step's output or error, the run's output,
         an event, a log line) the run's records show ``[secret:NAME]`` instead. Raises
         ``SecretNotFound`` naming it if the organization has no such secret.
@@ -277,7 +277,7 @@ class Context:
         status: str = "completed",
         error: dict[str, Any] | None = None,
     ) -> Any:
-        """``make()``, recorded under ``name`` on first execution and replayed after.
+        """``make()``, recorded under ``name`` on the first replay and read back after.
 
         For deterministic values a workflow derives from outside the history (the interpreter
         records skipped steps and branch decisions this way). ``make`` must return JSON.

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """How an execution of a run ended: terminal, or suspended (``status == "waiting"``)."""
+    """How a replay of a run ended: terminal, or suspended (``status == "waiting"``)."""
 
     status: str
     output: bytes | None = None
@@ -45,7 +45,7 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Runtime:
-    """What every execution needs, built once per engine."""
+    """What every replay needs, built once per engine."""
 
     store: Store
     clock: Clock
@@ -75,7 +75,7 @@ async def execute(rt: Runtime, run: ClaimedRun, workflow: Workflow) -> Outcome |
                 run.id, run.fence, outcome.status, outcome.output, outcome.error, rt.clock.time()
             )
     except LeaseLost:
-        log.info("run %s: lease lost, execution abandoned", run.id, extra={"run_id": run.id})
+        log.info("run %s: lease lost, replay abandoned", run.id, extra={"run_id": run.id})
         return None
     except (Abandon, StoreError) as exc:
         log.warning("run %s: the database failed (%s); it resumes when its lease expires",

@@ -1,6 +1,6 @@
 """Human tasks in a run: ``await ctx.human_task(...)`` creates a task and waits for a person.
 
-The first execution records the waiting step and creates the task in one fenced transaction
+The first replay records the waiting step and creates the task in one fenced transaction
 (``HumanTask.created`` is emitted with it); the run then suspends until the next of the task's
 escalation and due times, holding no memory. Completing the task (service layer) completes the
 step and wakes the run, which replays and returns the result. A run woken at the escalation

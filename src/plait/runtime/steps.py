@@ -65,7 +65,7 @@ async def run_step(
 
 
 async def run_sleep(ctx: Context, call: _Call, seconds: float) -> None:
-    """Wait until the recorded wake time (recording it first if this is the first execution)."""
+    """Wait until the recorded wake time (recording it first if this is the first replay)."""
     record = call.recorded
     if record is not None and record.status == "completed":
         return

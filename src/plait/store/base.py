@@ -16,7 +16,7 @@ runs               create, read and page runs (:mod:`plait.store.runs`)
 leases             claim runs, fenced writes of their steps, finish, release; workers
 events             emit and dispatch events, waits for events
 workflows          the stored workflow registry
-documents          the documents of record actions
+documents          the documents of document actions
 tasks              human tasks
 machines           state-machine instances and their inboxes
 children           child runs, signals to one run, published state

@@ -1,4 +1,4 @@
-"""Documents: what record actions (``Deal.create``) store, and the events their writes emit.
+"""Documents: what document actions (``Deal.create``) store, and the events their writes emit.
 
 Documents are the exception to encoded values: their verbs take and return dicts, because the
 store merges patches and builds the ``<Noun>.created`` / ``.updated`` / ``.deleted`` event of

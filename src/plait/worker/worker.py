@@ -261,7 +261,7 @@ class Worker:
             return
         error = job.exception()
         if error is not None:
-            log.error("run %s: execution crashed: %r", run_id, error, extra={"run_id": run_id})
+            log.error("run %s: replay crashed: %r", run_id, error, extra={"run_id": run_id})
             return
         if outcome is None or outcome.status == "waiting":
             return

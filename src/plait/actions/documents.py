@@ -1,4 +1,4 @@
-"""Record actions: ``<Noun>.create|update|delete|get|find`` on the built-in document store.
+"""Document actions: ``<Noun>.create|update|delete|get|find`` on the built-in document store.
 
 A record as workflows see it is its fields plus ``$id``, ``$type``, ``createdAt`` and
 ``updatedAt``. Writes emit ``<Noun>.created`` / ``.updated`` / ``.deleted`` in the transaction
@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from plait.actions.base import RECORD_ACTION, Action, ActionContext, ActionError, UnknownAction
+from plait.actions.base import DOCUMENT_ACTION, Action, ActionContext, ActionError, UnknownAction
 from plait.errors import InvalidQuery
 
 DEFAULT_FIND_LIMIT = 100
@@ -23,11 +23,11 @@ Verb = Callable[[str, Any, ActionContext], Awaitable[Any]]
 
 
 @lru_cache(maxsize=256)
-def make_record_action(noun: str, verb: str) -> Action:
-    """The action named ``<noun>.<verb>`` (for ``ActionRegistry.set_record_handler``)."""
+def make_document_action(noun: str, verb: str) -> Action:
+    """The action named ``<noun>.<verb>`` (for ``ActionRegistry.set_document_handler``)."""
     name = f"{noun}.{verb}"
     impl = _VERBS.get(verb)
-    if impl is None or not RECORD_ACTION.match(name):
+    if impl is None or not DOCUMENT_ACTION.match(name):
         raise UnknownAction(name)
 
     async def record_action(input: Any, ctx: ActionContext) -> Any:

@@ -65,7 +65,7 @@ async def test_a_claim_loop_that_dies_stops_the_worker_and_releases_its_runs(
     async def held(ctx: Context) -> str:
         return str(await ctx.step("hold", gate))
 
-    store = await engine.opened_store()
+    store = await engine.deps.store()
     beats = Beats(store)
     async with engine:
         worker = engine.worker
@@ -99,7 +99,7 @@ async def test_a_heartbeat_loop_that_dies_stops_the_worker(
     make_engine: MakeEngine, clock: VirtualClock
 ) -> None:
     engine = make_engine(clock=clock, lease_seconds=30, heartbeat_seconds=10)
-    store = await engine.opened_store()
+    store = await engine.deps.store()
     async with engine:
         worker = engine.worker
         assert worker is not None
@@ -136,7 +136,7 @@ async def test_transient_store_errors_are_retried_and_the_worker_keeps_running(
 
     starter.workflow("quick")(quick.fn)
 
-    store = await engine.opened_store()
+    store = await engine.deps.store()
     calls: list[str] = []
     transient: list[BaseException] = [DatabaseUnavailable("gone"), OSError("connection reset")]
     store.claim_runs = faulty(store.claim_runs, transient, calls, "claim")  # type: ignore[method-assign]

@@ -57,7 +57,7 @@ async def test_a_replay_with_a_changed_unsigned_id_starts_no_new_run(
     assert first == "delivery-1"
     assert answers == [{"$id": first, "duplicate": False}] + [{"$id": first, "duplicate": True}] * 2
     events = await engine.events.find("acme", type="Push.received")
-    assert [e["$id"] for e in events.items] == [first]
+    assert [e.id for e in events.items] == [first]
     assert await _runs(engine) == 1
     other = orjson.dumps({"name": "Bo", "$id": "customer_2"})  # new signed content: a new event
     headers = {**sign(scheme, SECRET, other, timestamp=None), unsigned_id: "delivery-4"}

@@ -74,11 +74,11 @@ async def test_ctx_secret_reads_the_value_and_the_run_records_only_its_marker(
     assert steps["header"].output == {"Authorization": "Bearer [secret:TOKEN]"}
     assert steps["refused"].error is not None
     assert steps["refused"].error["message"] == "the server refused [secret:TOKEN]"
-    assert SECRET not in orjson.dumps(run.to_dict()).decode()
+    assert SECRET not in orjson.dumps(run.wire()).decode()
     [event] = (await engine.events.find("default", type="Token.used")).items
-    assert event["data"] == {"token": "[secret:TOKEN]"}
+    assert event.data == {"token": "[secret:TOKEN]"}
     [named] = (await engine.events.find("default", type="Token.[secret:TOKEN]")).items
-    assert named["$id"] == "id-[secret:TOKEN]"
+    assert named.id == "id-[secret:TOKEN]"
 
 
 async def test_a_missing_secret_fails_the_run_naming_it(
@@ -205,7 +205,7 @@ async def test_a_run_failing_with_a_secret_in_its_error_records_and_logs_the_mar
             await handle.result()
         run = await engine.handle(handle.id).info()
     assert run.error is not None and run.error["message"] == "the CRM refused [secret:TOKEN]"
-    assert SECRET not in orjson.dumps(run.to_dict()).decode()
+    assert SECRET not in orjson.dumps(run.wire()).decode()
     logged = [r.getMessage() for r in caplog.records]
     assert any("refused [secret:TOKEN]" in line for line in logged)
     assert not [line for line in logged if SECRET in line]

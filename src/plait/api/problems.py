@@ -2,8 +2,8 @@
 ``{type, title, status, detail, errors: [{path, message}]}``.
 
 This module is the one place that maps plait's errors to HTTP statuses. The table names error
-classes rather than importing them: they live in every layer (``plait.webhooks``,
-``plait.schedules``, ``plait.definitions``), and a subclass inherits its base's status (the
+classes rather than importing them: they live in every layer (``plait.service.webhooks``,
+``plait.service.cron``, ``plait.definitions``), and a subclass inherits its base's status (the
 lookup walks the class's MRO). A ``PlaitError`` not in the table is a server fault: 500, with a
 generic detail; its traceback goes to the log, never to the client.
 """

@@ -14,7 +14,6 @@ the ``max_catchup`` most recent ones.
 
 from __future__ import annotations
 
-import logging
 from itertools import islice, takewhile
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -34,8 +33,6 @@ if TYPE_CHECKING:
     from plait.service.deps import Deps
     from plait.service.runs import RunService
     from plait.store.records import WorkflowRecord
-
-log = logging.getLogger(__name__)
 
 Catchup = Literal["skip", "all"]
 """What a schedule does with ticks it missed: fire the latest one, or all of them (bounded)."""

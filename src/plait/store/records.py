@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
-import orjson
-
 # Run statuses: ``pending`` (runnable), ``running`` (leased), ``waiting`` (suspended until
 # ``wake_at``), and the terminal ``succeeded``, ``failed``, ``cancelled``.
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
@@ -119,7 +117,7 @@ class RunRecord:
     lease_owner: str | None
     lease_expires_at: float | None
     fence: int
-    executions: int
+    replays: int
     workflow_id: str | None = None
     workflow_version: int | None = None
     event_id: str | None = None
@@ -208,15 +206,6 @@ class EventRecord:
     source: str
     run_id: str | None
     created_at: float
-
-
-def event_value(event: EventRecord) -> dict[str, Any]:
-    """An event as workflows see it."""
-    return {
-        "$id": event.id, "$type": "Event", "type": event.type, "data": orjson.loads(event.data),
-        "source": event.source,
-        "createdAt": datetime.fromtimestamp(event.created_at, UTC).isoformat(),
-    }  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -433,22 +422,6 @@ class TaskRecord:
             "completedVia": self.completed_via, "completedAt": _iso(self.completed_at),
         }  # fmt: skip
 
-    def as_resource(self) -> dict[str, Any]:
-        """The task on the wire (the brief's camelCase ``HumanTask``)."""
-        return {
-            "$id": self.id, "$type": "HumanTask", "title": self.title,
-            "description": self.description, "assignee": self.assignee, "status": self.status,
-            "choices": self.choices, "form": self.form, "data": self.data,
-            "dueAt": _iso(self.due_at), "escalateAt": _iso(self.escalate_at),
-            "escalateTo": self.escalate_to, "escalatedAt": _iso(self.escalated_at),
-            "escalatedFrom": self.escalated_from, "decision": self.decision,
-            "comment": self.comment, "response": self.response,
-            "completedBy": self.completed_by, "completedVia": self.completed_via,
-            "completedAt": _iso(self.completed_at), "attempt": self.attempt,
-            "runId": self.run_id, "stepKey": self.step_key, "workflow": self.workflow,
-            "createdAt": _iso(self.created_at), "updatedAt": _iso(self.updated_at),
-        }  # fmt: skip
-
 
 @dataclass(frozen=True, slots=True)
 class Completion:
@@ -541,19 +514,6 @@ class KeyRecord:
     user: str | None = None
     """The person the key acts for, if it is bound to one (``plait keys create --user``)."""
 
-    def resource(self) -> dict[str, object]:
-        """The key as the API and ``plait keys list --json`` show it (no hash)."""
-        return {
-            "$id": self.id,
-            "$type": "ApiKey",
-            "organization": self.org,
-            "role": self.role,
-            "prefix": self.prefix,
-            "user": self.user,
-            "createdAt": iso_time(self.created_at),
-            "revokedAt": None if self.revoked_at is None else iso_time(self.revoked_at),
-        }
-
 
 # -- secrets and webhooks -----------------------------------------------------------------------
 
@@ -567,10 +527,27 @@ class SecretRecord:
     created_at: float
     updated_at: float
 
-    def resource(self) -> dict[str, Any]:
-        """``{name, createdAt, updatedAt}``: what every interface shows of a secret."""
-        return {"name": self.name, "createdAt": iso_time(self.created_at),
-                "updatedAt": iso_time(self.updated_at)}  # fmt: skip
+
+@dataclass(frozen=True, slots=True)
+class WebhookRecord:
+    """A stored webhook (built and checked by ``plait.service.webhooks.new_webhook``). Exactly
+    one of ``event_type`` and ``mapping`` is set.
+
+    ``secret`` cannot be hashed: verifying an HMAC needs the key itself. When ``sealed`` it is
+    encrypted (``plait.sealing``), as stored; else it is the key itself (a new webhook, or a row
+    stored before sealing existed). It is left out of ``repr``, so that logs and tracebacks do
+    not show it.
+    """
+
+    id: str
+    org: str
+    name: str
+    scheme: str
+    secret: str = field(repr=False)
+    event_type: str | None
+    mapping: str | None
+    created_at: float
+    sealed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -585,3 +562,32 @@ class Delivery:
     event: EventRecord
     digest: str
     expires_at: float
+
+
+# -- schedules ----------------------------------------------------------------------------------
+
+DECLARED_SCHEDULE_PREFIX = "schedule_def_"
+"""The id prefix of the schedules a workflow's document declares (random ids have no ``_``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleRecord:
+    """A stored schedule (built and checked by ``plait.service.schedules.new_schedule``). Times
+    are Unix seconds; ``input`` is decoded JSON."""
+
+    id: str
+    org: str
+    workflow_id: str
+    cron: str
+    timezone: str
+    catchup: Literal["skip", "all"]
+    max_catchup: int
+    input: Any
+    enabled: bool
+    next_fire_at: float
+    created_at: float
+
+    @property
+    def declared(self) -> bool:
+        """Whether the workflow's document declares it (else it was created on its own)."""
+        return self.id.startswith(DECLARED_SCHEDULE_PREFIX)

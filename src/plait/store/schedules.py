@@ -2,20 +2,19 @@
 each schedule's ``next_fire_at`` and the ticks it fired, so each tick fires once across workers.
 
 Every verb but the poller's (``due_schedules``, ``fire_schedule``) is scoped to one
-organization. Schedules are built and checked by ``plait.schedules.new_schedule``.
+organization. Schedules are built and checked by ``plait.service.schedules.new_schedule``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
 
 from plait.ids import new_id
-from plait.schedules import Schedule, next_tick
 from plait.store.backend import Backend
-from plait.store.records import EventRecord, RunToStart
+from plait.store.records import EventRecord, RunToStart, ScheduleRecord
 from plait.store.runs import insert_started_run
 from plait.store.session import Session
 
@@ -23,7 +22,7 @@ from plait.store.session import Session
 class ScheduleVerbs(Backend):
     """The schedules of each organization, and firing their ticks."""
 
-    async def create_schedule(self, s: Schedule) -> Schedule:
+    async def create_schedule(self, s: ScheduleRecord) -> ScheduleRecord:
         """Store ``s`` and return it."""
         params = {
             "org": s.org, "id": s.id, "workflow_id": s.workflow_id, "cron": s.cron,
@@ -34,19 +33,21 @@ class ScheduleVerbs(Backend):
         await self._submit(lambda db: db.run("insert_schedule", params))
         return s
 
-    async def get_schedule(self, org: str, id: str) -> Schedule | None:
+    async def get_schedule(self, org: str, id: str) -> ScheduleRecord | None:
         """The schedule of ``org`` with that id, or ``None``."""
         row = await self._one("get_schedule", {"org": org, "id": id})
         return None if row is None else _schedule(row)
 
-    async def list_schedules(self, org: str, workflow_id: str | None = None) -> list[Schedule]:
+    async def list_schedules(
+        self, org: str, workflow_id: str | None = None
+    ) -> list[ScheduleRecord]:
         """The schedules of ``org`` (of one workflow if given), oldest first."""
         params = {"org": org, "workflow_id": workflow_id}
         return [_schedule(row) for row in await self._all("list_schedules", params)]
 
     async def page_schedules(
         self, org: str, workflow_id: str | None, after: tuple[float, str] | None, limit: int
-    ) -> list[Schedule]:
+    ) -> list[ScheduleRecord]:
         """Up to ``limit`` schedules of ``org`` (of one workflow if given), oldest first, after
         the keyset ``(created_at, id)`` of the previous page's last."""
         params = {"org": org, "workflow_id": workflow_id, "limit": limit,
@@ -77,26 +78,31 @@ class ScheduleVerbs(Backend):
         return deleted
 
     async def set_schedules_enabled(
-        self, org: str, workflow_id: str, enabled: bool, *, now: float | None = None
+        self,
+        org: str,
+        workflow_id: str,
+        enabled: bool,
+        *,
+        next_fire: Callable[[ScheduleRecord], float] | None = None,
     ) -> int:
         """Pause or resume every schedule of a workflow; return how many changed.
 
-        Pausing a workflow pauses its schedules. A schedule resumed with ``now`` given next
-        fires at its first tick after ``now``, so the ticks that passed while it was paused are
-        not caught up; without ``now`` it keeps its ``next_fire_at`` and its catch-up policy
-        decides. Atomic.
+        Pausing a workflow pauses its schedules. A schedule resumed with ``next_fire`` given
+        next fires at ``next_fire(schedule)`` (the schedule service gives its first tick after
+        now, so the ticks that passed while it was paused are not caught up); without it, it
+        keeps its ``next_fire_at`` and its catch-up policy decides. Atomic.
         """
         params = {"org": org, "workflow_id": workflow_id, "enabled": enabled}
-        if not enabled or now is None:
+        if not enabled or next_fire is None:
             changed: int = await self._submit(
                 lambda db: db.run("set_schedules_enabled", params).rowcount
             )
             return changed
-        resume_at = now
+        tick = next_fire
 
         def op(db: Session) -> int:
             paused = [_schedule(r) for r in db.run("paused_schedules_of_workflow", params)]
-            nexts = [next_tick(s, resume_at) for s in paused]  # may raise: before any write
+            nexts = [tick(s) for s in paused]  # may raise: before any write
             for s, next_fire_at in zip(paused, nexts, strict=True):
                 keys = {"org": org, "id": s.id, "next_fire_at": next_fire_at}
                 db.run("resume_schedule", keys)
@@ -105,7 +111,7 @@ class ScheduleVerbs(Backend):
         resumed: int = await self._submit(op)
         return resumed
 
-    async def due_schedules(self, now: float, limit: int) -> list[Schedule]:
+    async def due_schedules(self, now: float, limit: int) -> list[ScheduleRecord]:
         """Enabled schedules of every organization with ``next_fire_at <= now``, earliest
         first."""
         params = {"now": now, "limit": limit}
@@ -113,7 +119,7 @@ class ScheduleVerbs(Backend):
 
     async def fire_schedule(
         self,
-        schedule: Schedule,
+        schedule: ScheduleRecord,
         ticks: Sequence[float],
         new_next: float,
         input: bytes,
@@ -152,7 +158,7 @@ class ScheduleVerbs(Backend):
         return result
 
 
-def _start_tick_run(db: Session, schedule: Schedule, input: bytes, tick: float) -> str | None:
+def _start_tick_run(db: Session, schedule: ScheduleRecord, input: bytes, tick: float) -> str | None:
     """Start a run of the schedule's workflow at ``tick``, if it is Activated; its id."""
     head = {"org": schedule.org, "ref": schedule.workflow_id}
     row = db.run("get_workflow_head", head).fetchone()
@@ -166,8 +172,8 @@ def _start_tick_run(db: Session, schedule: Schedule, input: bytes, tick: float) 
     return start.run_id
 
 
-def _schedule(row: Sequence[Any]) -> Schedule:
-    return Schedule(
+def _schedule(row: Sequence[Any]) -> ScheduleRecord:
+    return ScheduleRecord(
         id=row[0], org=row[1], workflow_id=row[2], cron=row[3], timezone=row[4],
         catchup=row[5], max_catchup=row[6], input=orjson.loads(row[7]), enabled=bool(row[8]),
         next_fire_at=row[9], created_at=row[10],

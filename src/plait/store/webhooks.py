@@ -1,7 +1,7 @@
 """Webhooks: named endpoints that turn verified HTTP requests into events of an organization.
 
 A webhook's secret is stored as the caller gives it (the webhook service seals it first:
-``spec.sealed``); verifying a request's HMAC needs the key itself, so it cannot be hashed.
+``record.sealed``); verifying a request's HMAC needs the key itself, so it cannot be hashed.
 Every verb is scoped to one organization, but for the key-rotation verbs.
 """
 
@@ -12,9 +12,8 @@ from typing import Any
 
 from plait.store.backend import Backend
 from plait.store.events import fetch_event, store_event
-from plait.store.records import Delivery, EventRecord
+from plait.store.records import Delivery, EventRecord, WebhookRecord
 from plait.store.session import Session
-from plait.webhooks import WebhookExists, WebhookSpec
 
 PRUNE_BATCH = 100
 """Expired replay digests deleted by each accepted delivery, at most."""
@@ -23,32 +22,23 @@ PRUNE_BATCH = 100
 class WebhookVerbs(Backend):
     """The webhooks of each organization, and the deliveries they accept."""
 
-    async def create_webhook(self, spec: WebhookSpec) -> WebhookSpec:
-        """Store ``spec`` (built and checked by ``plait.webhooks.new_webhook``) and return it.
-
-        Raises:
-            WebhookExists: ``spec.org`` has a webhook with that name (checked atomically).
-        """
+    async def create_webhook(self, webhook: WebhookRecord) -> bool:
+        """Store ``webhook``; ``False`` (nothing stored) if its organization already has a
+        webhook with that name (checked atomically)."""
         params = {
-            "org": spec.org, "id": spec.id, "name": spec.name, "scheme": spec.scheme,
-            "secret": spec.secret, "event_type": spec.event_type, "mapping": spec.mapping,
-            "created_at": spec.created_at, "sealed": spec.sealed,
+            "org": webhook.org, "id": webhook.id, "name": webhook.name,
+            "scheme": webhook.scheme, "secret": webhook.secret, "event_type": webhook.event_type,
+            "mapping": webhook.mapping, "created_at": webhook.created_at, "sealed": webhook.sealed,
         }  # fmt: skip
-
-        def op(db: Session) -> WebhookSpec:
-            if db.run("insert_webhook", params).rowcount == 0:
-                raise WebhookExists(spec.org, spec.name)
-            return spec
-
-        created: WebhookSpec = await self._submit(op)
+        created: bool = await self._submit(lambda db: db.run("insert_webhook", params).rowcount > 0)
         return created
 
-    async def get_webhook(self, org: str, name_or_id: str) -> WebhookSpec | None:
+    async def get_webhook(self, org: str, name_or_id: str) -> WebhookRecord | None:
         """The webhook of ``org`` with that name or id, or ``None``."""
         row = await self._one("get_webhook", {"org": org, "key": name_or_id})
         return None if row is None else _webhook(row)
 
-    async def list_webhooks(self, org: str) -> list[WebhookSpec]:
+    async def list_webhooks(self, org: str) -> list[WebhookRecord]:
         """The webhooks of ``org``, by name."""
         return [_webhook(row) for row in await self._all("list_webhooks", {"org": org})]
 
@@ -108,7 +98,7 @@ def _rewrite_secrets(db: Session, rewrite: Callable[[str], str], *, sealed: bool
     return len(rows)
 
 
-def _webhook(row: Sequence[Any]) -> WebhookSpec:
+def _webhook(row: Sequence[Any]) -> WebhookRecord:
     webhook_id, org, name, scheme, secret, event_type, mapping, created_at, sealed = row
-    return WebhookSpec(webhook_id, org, name, scheme, secret, event_type, mapping, created_at,
+    return WebhookRecord(webhook_id, org, name, scheme, secret, event_type, mapping, created_at,
                        bool(sealed))  # fmt: skip

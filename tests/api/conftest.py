@@ -21,7 +21,7 @@ from fastapi import FastAPI
 
 from plait import Engine
 from plait.api import create_app
-from plait.keys import ROLES, create_key
+from plait.resources.keys import ROLES
 from tests.backends import BACKENDS, database_url
 
 ORGS = ("acme", "globex")
@@ -69,10 +69,9 @@ async def app(engine: Engine) -> AsyncIterator[FastAPI]:
 
 @pytest.fixture
 async def keys(app: FastAPI, engine: Engine) -> Keys:
-    store = await engine.opened_store()
     by_org: dict[str, dict[str, str]] = {
         org: {
-            role: (await create_key(store, org, role, now=engine.clock.time())).key
+            role: (await engine.keys.create(org, role)).key
             for role in ROLES
         }
         for org in ORGS

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from plait.webhooks import sign
+from plait.service.signatures import sign
 from tests.api.conftest import bearer, up, wait_until
 
 pytestmark = pytest.mark.timeout(90)

@@ -13,14 +13,13 @@ import pytest
 
 from plait import Context, Engine
 from plait.errors import WorkflowFailed
-from plait.keys import ROLES, create_key
+from plait.resources.keys import ROLES
 from tests.api.conftest import bearer, up, wait_until
 
 
 async def _keys(engine: Engine, org: str = "default") -> dict[str, dict[str, str]]:
     """Headers with a key of each role of ``org`` (code workflows run in ``default``)."""
-    store = await engine.opened_store()
-    made = {role: await create_key(store, org, role, now=engine.clock.time()) for role in ROLES}
+    made = {role: await engine.keys.create(org, role) for role in ROLES}
     return {role: bearer(new.key) for role, new in made.items()}
 
 

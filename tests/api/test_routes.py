@@ -9,7 +9,7 @@ import orjson
 from fastapi import FastAPI
 
 from plait import Engine
-from plait.webhooks import sign
+from plait.service.signatures import sign
 from tests.api.conftest import WELCOME, Keys, bearer
 
 
@@ -187,7 +187,7 @@ async def test_query_dispatches_by_type(client: httpx.AsyncClient, admin: dict[s
 
 async def test_healthz_and_metrics_need_no_key(client: httpx.AsyncClient, engine: Engine) -> None:
     health = await client.get("/healthz")
-    version = await (await engine.opened_store()).schema_version()
+    version = await (await engine.deps.store()).schema_version()
     assert health.json() == {"status": "ok", "database": "ok", "schemaVersion": version}
     await client.get("/~acme/runs")  # a 401, counted
     metrics = await client.get("/metrics")

@@ -24,7 +24,6 @@ from schemathesis.python import asgi
 
 from plait import Engine
 from plait.api import create_app
-from plait.keys import create_key
 from tests.backends import BACKENDS, database_url
 
 EXAMPLES_PER_OPERATION = 30
@@ -33,7 +32,7 @@ EXAMPLES_PER_OPERATION = 30
 async def _admin_key(url: str) -> str:
     engine = Engine(url)
     try:
-        return (await create_key(await engine.opened_store(), "acme", "admin", now=0.0)).key
+        return (await engine.keys.create("acme", "admin")).key
     finally:
         await engine.close()
 

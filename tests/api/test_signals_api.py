@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 
 from plait import Context, Engine
-from plait.keys import create_key
 from plait.testing import assert_eventually
 from tests.api.conftest import Keys, bearer
 
@@ -28,8 +27,7 @@ def register(engine: Engine) -> None:
 
 async def default_runner(engine: Engine) -> dict[str, str]:
     """Code workflows run in the ``default`` organization: a runner key of it."""
-    store = await engine.opened_store()
-    return bearer((await create_key(store, "default", "runner", now=engine.clock.time())).key)
+    return bearer((await engine.keys.create("default", "runner")).key)
 
 
 async def test_signal_a_waiting_run_and_read_its_state(
@@ -70,12 +68,11 @@ async def test_signal_errors_are_problems_and_change_nothing(
     other_org = await client.post(f"/~acme/runs/{handle.id}/signals/note",
                                   headers=bearer(keys["acme"]["admin"]), json=1)  # fmt: skip
     assert other_org.status_code == 404
-    viewer = bearer((await create_key(await engine.opened_store(), "default", "viewer",
-                                      now=engine.clock.time())).key)  # fmt: skip
+    viewer = bearer((await engine.keys.create("default", "viewer")).key)
     forbidden = await client.post(f"/~default/runs/{handle.id}/signals/note", headers=viewer,
                                   json=1)  # fmt: skip
     assert forbidden.status_code == 403
-    await engine.cancel(handle.id)
+    await engine.handle(handle.id).cancel()
     ended = await client.post(f"/~default/runs/{handle.id}/signals/note", headers=runner,
                               json=1)  # fmt: skip
     assert ended.status_code == 409 and "has already ended" in ended.json()["detail"]

@@ -11,7 +11,6 @@ import pytest
 
 from plait import Engine
 from plait.api import create_app
-from plait.keys import create_key
 from plait.testing import assert_eventually
 from tests.api.conftest import bearer
 from tests.integration.test_state_machine import ITEMS, order_machine, with_actions
@@ -26,8 +25,7 @@ async def api(make_engine: MakeEngine) -> AsyncIterator[tuple[httpx.AsyncClient,
     with_actions(engine, [])
     app = create_app(engine, worker=True)
     async with app.router.lifespan_context(app):
-        store = await engine.opened_store()
-        key = (await create_key(store, "acme", "admin", now=engine.clock.time())).key
+        key = (await engine.keys.create("acme", "admin")).key
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://plait.test") as client:
             yield client, bearer(key)

@@ -9,7 +9,6 @@ from typing import Any
 import httpx
 
 from plait import Engine
-from plait.keys import create_key
 from plait.testing import assert_eventually
 from tests.api.conftest import Keys, bearer
 from tests.api.test_run_operations import until
@@ -18,9 +17,8 @@ from tests.api.test_tasks import start_sign_off, state
 
 async def bound_key(engine: Engine, role: str, user: str) -> tuple[dict[str, str], str]:
     """Headers with a new acme key of ``role`` bound to ``user``, and the key's id."""
-    new = await create_key(await engine.opened_store(), "acme", role, now=engine.clock.time(),
-                           user=user)  # fmt: skip
-    return bearer(new.key), new.record.id
+    new = await engine.keys.create("acme", role, user=user)
+    return bearer(new.key), new.id
 
 
 async def test_a_bound_key_completes_its_persons_task(

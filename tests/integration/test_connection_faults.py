@@ -20,7 +20,6 @@ from fastapi import FastAPI
 from plait import Engine
 from plait.api import create_app
 from plait.errors import DatabaseUnavailable
-from plait.keys import create_key
 from plait.settings import Settings
 from plait.store.records import NewRun
 from plait.store.urls import open_store
@@ -59,8 +58,7 @@ async def served(proxy: TcpProxy, pg_url: str) -> AsyncIterator[tuple[httpx.Asyn
     engine = Engine(proxy.url(pg_url))
     app: FastAPI = create_app(engine)
     async with app.router.lifespan_context(app):
-        store = await engine.opened_store()
-        key = (await create_key(store, "acme", "admin", now=engine.clock.time())).key
+        key = (await engine.keys.create("acme", "admin")).key
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://plait") as client:
             yield client, key

@@ -165,8 +165,7 @@ class Engine:
         """A new engine with this one's workflows and actions (copied) on other settings."""
         merged = {**dataclasses.asdict(self.settings), **settings}
         other = Engine(clock=clock or self.clock, **merged)
-        other.catalog = self.catalog.copy(other.settings)
-        other.deps.catalog = other.catalog
+        other.catalog.take(self.catalog)
         return other
 
     # -- runs -----------------------------------------------------------------------------

@@ -61,10 +61,10 @@ async def test_child_returns_its_output_and_links_to_its_parent(make_engine: Mak
     async with engine:
         handle = await engine.start(flows["batch"], ["a", "b", "c"])
         assert await handle.result(timeout=10) == ["A", "B", "C"]
-        parent = await engine.get_run(handle.id)
+        parent = await engine.handle(handle.id).info()
         assert len(parent.children) == 3
         for child_id in parent.children:
-            child = await engine.get_run(child_id)
+            child = await engine.handle(child_id).info()
             assert child.parent_run_id == handle.id and child.trigger == "child"
             assert child.status == "succeeded"
         assert counts == {"a": 1, "b": 1, "c": 1}
@@ -84,7 +84,7 @@ async def test_a_failing_child_fails_its_step_and_compensation_runs(
         assert error["type"] == "plait.ChildWorkflowFailed"
         bad = error["childRunId"]
         assert bad in error["message"] and "cannot process bad" in error["message"]
-        assert (await engine.get_run(bad)).status == "failed"
+        assert (await engine.handle(bad).info()).status == "failed"
         assert counts["undo-a"] == 1 and counts["undo-c"] == 1 and "undo-bad" not in counts
 
 
@@ -101,16 +101,16 @@ async def test_start_child_returns_a_handle_and_the_parent_waits_suspended(
     @engine.workflow("parent")
     async def parent(ctx: Context) -> Any:
         handle = await ctx.start_child(slow_child)
-        await ctx.set_state("child", handle.run_id)
+        await ctx.set_state("child", handle.id)
         return await handle.result()
 
     async with engine:
         run = await engine.start(parent)
         await wait_status(engine, run.id, "waiting")
-        child_id = await engine.get_state(run.id, "child")
+        child_id = await engine.handle(run.id).state("child")
         await wait_status(engine, child_id, "waiting")
         assert engine.worker is not None and not engine.worker._active
-        await engine.signal(child_id, "go", "now")
+        await engine.handle(child_id).signal("go", "now")
         assert await run.result(timeout=10) == "done now"
 
 
@@ -136,16 +136,16 @@ async def test_replaying_the_parent_never_starts_a_second_child(make_engine: Mak
         handle = await engine.start(twice)
 
         async def pausing() -> bool:
-            info = await engine.get_run(handle.id)
+            info = await engine.handle(handle.id).info()
             return info.status == "waiting" and any(s.key == "pause" for s in info.steps)
 
         await assert_eventually(pausing)
         await clock.advance(3601)
         assert await handle.result(timeout=10) == 6
-        info = await engine.get_run(handle.id)
-        children = await engine.list_runs(workflow="counted")
+        info = await engine.handle(handle.id).info()
+        children = (await engine.list_runs(workflow="counted")).items
         assert len(children) == 2 and len(info.children) == 2
-        assert executions["child"] == 2 and info.executions >= 3
+        assert executions["child"] == 2 and info.replays >= 3
 
 
 async def test_an_unknown_child_workflow_fails_the_step(make_engine: MakeEngine) -> None:
@@ -178,16 +178,16 @@ async def test_cancelling_a_parent_cancels_its_waiting_children(make_engine: Mak
         handle = await engine.start(family)
 
         async def children_waiting() -> bool:
-            info = await engine.get_run(handle.id)
-            statuses = [(await engine.get_run(c)).status for c in info.children]
+            info = await engine.handle(handle.id).info()
+            statuses = [(await engine.handle(c).info()).status for c in info.children]
             return info.status == "waiting" and statuses == ["waiting", "waiting"]
 
         await assert_eventually(children_waiting)
-        await engine.cancel(handle.id)
+        await engine.handle(handle.id).cancel()
         with pytest.raises(WorkflowCancelled):
             await handle.result(timeout=10)
-        for child_id in (await engine.get_run(handle.id)).children:
-            assert (await engine.get_run(child_id)).status == "cancelled"
+        for child_id in (await engine.handle(handle.id).info()).children:
+            assert (await engine.handle(child_id).info()).status == "cancelled"
 
 
 async def test_a_cancelled_child_fails_the_waiting_parent(make_engine: MakeEngine) -> None:
@@ -207,7 +207,7 @@ async def test_a_cancelled_child_fails_the_waiting_parent(make_engine: MakeEngin
     async with engine:
         handle = await engine.start(waiter)
         await wait_status(engine, handle.id, "waiting")
-        [child_id] = (await engine.get_run(handle.id)).children
+        [child_id] = (await engine.handle(handle.id).info()).children
         await wait_status(engine, child_id, "waiting")
-        await engine.cancel(child_id)
+        await engine.handle(child_id).cancel()
         assert await handle.result(timeout=10) == {"status": "cancelled", "child": child_id}

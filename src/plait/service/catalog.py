@@ -49,13 +49,11 @@ class Catalog:
             raise UnknownWorkflow(name, list(self.workflows))
         return found
 
-    def copy(self, settings: Settings) -> Catalog:
-        """A catalog with the same workflows and actions (copied) for other settings."""
-        other = Catalog(settings)
-        other.workflows.update(self.workflows)
-        other.actions = self.actions.copy()
-        other._builtins = self._builtins
-        return other
+    def take(self, other: Catalog) -> None:
+        """Register ``other``'s workflows and actions (copied) here too."""
+        self.workflows.update(other.workflows)
+        self.actions = other.actions.copy()
+        self._builtins = other._builtins
 
     def prepare_actions(self) -> ActionRegistry:
         """The actions, with the built-ins (http, emit, log, code, documents) registered once."""

@@ -141,9 +141,17 @@ class Sandbox:
 
     def worker(self, target: str, *, db: bool = True, env: dict[str, str] | None = None) -> Child:
         """Start ``plait worker TARGET``; it is killed at teardown if still running."""
-        name = f"worker-{len(self.children) + 1}"
-        log = self.root / f"{name}.log"
         argv = [*PLAIT, "worker", target, *(("--db", self.db_url) if db else ())]
+        return self._spawn("worker", argv, env)
+
+    def serve(self, target: str, port: int) -> Child:
+        """Start ``plait serve --app TARGET`` on ``port``; killed at teardown if still running."""
+        argv = [*PLAIT, "serve", "--app", target, "--port", str(port), "--db", self.db_url]
+        return self._spawn("serve", argv, None)
+
+    def _spawn(self, kind: str, argv: list[str], env: dict[str, str] | None) -> Child:
+        name = f"{kind}-{len(self.children) + 1}"
+        log = self.root / f"{name}.log"
         with log.open("wb") as out:
             popen = subprocess.Popen(
                 argv, cwd=self.root, env={**self.env, **(env or {})}, stdin=subprocess.DEVNULL,

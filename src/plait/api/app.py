@@ -10,11 +10,12 @@ rules live in the service layer. Every error is a problem document (see ``plait.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -39,6 +40,9 @@ from plait.api.routes import (
 from plait.engine import Engine
 from plait.errors import DatabaseUnavailable
 
+if TYPE_CHECKING:
+    from plait.worker.worker import Worker
+
 log = logging.getLogger(__name__)
 
 RETRY_FIRST = 0.5
@@ -53,7 +57,11 @@ authenticated by its signature. Errors are `application/problem+json`.
 
 
 def create_app(
-    engine: Engine, *, max_body_bytes: int | None = None, worker: bool = False
+    engine: Engine,
+    *,
+    max_body_bytes: int | None = None,
+    worker: bool = False,
+    on_worker_death: Callable[[BaseException], None] | None = None,
 ) -> FastAPI:
     """The ASGI app of ``engine``.
 
@@ -62,6 +70,8 @@ def create_app(
         max_body_bytes: larger request bodies are refused with 413 (default: the engine's
             ``max_request_bytes`` setting).
         worker: also run the engine's worker while the app runs (``plait serve``).
+        on_worker_death: called with the error if that worker dies (a loop of it failed), so
+            the server can stop rather than serve on with no worker (``plait serve`` exits 1).
 
     On startup the app opens the engine's store (and starts its worker); on shutdown it closes
     the engine, which stops the worker gracefully. If the database is unreachable at startup the
@@ -71,18 +81,19 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        starting: asyncio.Task[None] | None = None
+        jobs: list[asyncio.Task[None]] = []
+        start = functools.partial(_start, engine, worker, on_worker_death, jobs)
         try:
-            await _start(engine, worker)
+            await start()
         except DatabaseUnavailable as exc:
             log.warning("the database is unreachable (%s); serving 503 until it is back", exc)
-            starting = asyncio.create_task(_start_when_reachable(engine, worker))
+            jobs.append(asyncio.create_task(_start_when_reachable(start)))
         try:
             yield
         finally:
-            if starting is not None:
-                starting.cancel()
-                await asyncio.gather(starting, return_exceptions=True)
+            for job in jobs:
+                job.cancel()
+            await asyncio.gather(*jobs, return_exceptions=True)
             await engine.close()
 
     app = FastAPI(
@@ -113,20 +124,36 @@ def create_app(
     return app
 
 
-async def _start(engine: Engine, worker: bool) -> None:
-    if worker:
-        await engine.start_worker()
-    else:
+async def _start(
+    engine: Engine,
+    worker: bool,
+    on_death: Callable[[BaseException], None] | None,
+    jobs: list[asyncio.Task[None]],
+) -> None:
+    if not worker:
         await engine.health.check()  # opens (and migrates) the database
+        return
+    started = await engine.start_worker()
+    if on_death is not None:
+        jobs.append(asyncio.create_task(_watch(started, on_death), name="plait-worker-watch"))
 
 
-async def _start_when_reachable(engine: Engine, worker: bool) -> None:
+async def _watch(worker: Worker, on_death: Callable[[BaseException], None]) -> None:
+    """Tell ``on_death`` if the worker dies; return when it stops cleanly."""
+    try:
+        await worker.wait()
+    except Exception as exc:
+        log.error("the worker died (%s); stopping the server", exc)
+        on_death(exc)
+
+
+async def _start_when_reachable(start: Callable[[], Awaitable[None]]) -> None:
     """Retry the startup, with backoff, until the database answers."""
     delay = RETRY_FIRST
     while True:
         await asyncio.sleep(delay)
         try:
-            await _start(engine, worker)
+            await start()
         except DatabaseUnavailable as exc:
             delay = min(delay * 2, RETRY_MAX)
             log.info("the database is still unreachable (%s); retrying in %.1f s", exc, delay)

@@ -66,18 +66,29 @@ def serve(
     if logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(logging.INFO)  # a server reports its lifecycle
     logs.install("uvicorn.access", "uvicorn.error", "uvicorn")
+    died: list[BaseException] = []
+    server: uvicorn.Server | None = None
+
+    def stop_serving(error: BaseException) -> None:
+        """The worker died: stop as a SIGTERM would, then exit 1 (a supervisor restarts us)."""
+        died.append(error)
+        if server is not None:
+            server.should_exit = True
+
+    app = create_app(engine, worker=True, on_worker_death=stop_serving)
     config = uvicorn.Config(
-        create_app(engine, worker=True),
+        app,
         host=host,
         port=port,
         log_config=None,  # the CLI's logging setup
         timeout_graceful_shutdown=int(engine.settings.shutdown_seconds) + 1,
     )
-    _server(config).run()
+    server = _server(config)
+    server.run()
     # As for `plait worker`: a synchronous step stuck in a thread must not keep the process alive.
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)
+    os._exit(1 if died else 0)
 
 
 def _server(config: uvicorn.Config) -> uvicorn.Server:

@@ -74,22 +74,27 @@ class SyncEngine:
         return _blocking(self, getattr(self.engine, name))
 
 
-class SyncRunHandle:
-    """A ``RunHandle`` whose coroutine methods block."""
+class Blocking:
+    """An object of the engine (a run handle, a service such as ``engine.runs``) whose coroutine
+    methods block: ``plait.runs.find("acme")``, ``plait.handle(run_id).info()``."""
 
-    def __init__(self, portal: SyncEngine, handle: RunHandle) -> None:
+    def __init__(self, portal: SyncEngine, target: Any) -> None:
         self._portal = portal
-        self._handle = handle
-        self.id = handle.id
-        self.workflow = handle.workflow
+        self._target = target
+
+    def __repr__(self) -> str:
+        return f"<blocking {self._target!r}>"
 
     def __getattr__(self, name: str) -> Any:
-        return _blocking(self._portal, getattr(self._handle, name))
+        return _blocking(self._portal, getattr(self._target, name))
 
 
 def _blocking(portal: SyncEngine, attr: Any) -> Any:
-    """``attr`` made blocking if it is a coroutine function; a run handle it returns (as
-    ``engine.start`` and ``engine.handle`` do) is made blocking too."""
+    """``attr`` made blocking: a coroutine function's calls wait for their result; a run handle
+    or a service (what ``engine.start``, ``engine.handle`` and ``engine.runs`` give) is wrapped
+    so that its own methods block too; anything else is returned as is."""
+    if _wrapped(attr):
+        return Blocking(portal, attr)
     if not callable(attr) or inspect.isclass(attr):
         return attr
     waits = inspect.iscoroutinefunction(attr)
@@ -97,6 +102,10 @@ def _blocking(portal: SyncEngine, attr: Any) -> Any:
     @functools.wraps(attr)
     def call(*args: Any, **kwargs: Any) -> Any:
         result = portal.call(attr(*args, **kwargs)) if waits else attr(*args, **kwargs)
-        return SyncRunHandle(portal, result) if isinstance(result, RunHandle) else result
+        return Blocking(portal, result) if _wrapped(result) else result
 
     return call
+
+
+def _wrapped(value: Any) -> bool:
+    return isinstance(value, RunHandle) or type(value).__module__.startswith("plait.service.")

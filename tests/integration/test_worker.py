@@ -284,6 +284,9 @@ def test_sync_facade_starts_and_waits_without_async(db_url: str) -> None:
         assert handle.result(timeout=5) == 42
         assert plait.handle(handle.id).info().status == "succeeded"
         assert [r.id for r in plait.list_runs().items] == [handle.id]
+        assert [r.id for r in plait.runs.find("default", status="succeeded").items] == [handle.id]
+        retried = plait.handle(handle.id).retry(by="script")
+        assert retried.result(timeout=5) == 42 and retried.id != handle.id
 
 
 async def test_a_database_failure_inside_a_step_abandons_the_run_for_later(

@@ -29,7 +29,7 @@ async def test_one_minute_cron_fires_once_per_tick_with_two_workers(
     first, second = make_engine(**settings), make_engine(**settings)
     async with first, second:
         created = await first.workflows.create("acme", HEARTBEAT)
-        await first.workflows.activate("acme", created["$id"])
+        await first.workflows.activate("acme", created.id)
         [schedule] = (await first.schedules.find("acme")).items
         assert schedule.cron == "* * * * *" and schedule.enabled is True
         for minute in range(1, 4):
@@ -46,7 +46,7 @@ async def test_one_minute_cron_fires_once_per_tick_with_two_workers(
         assert len(runs) == 3  # one per tick, not one per worker
         assert {r.trigger for r in runs} == {"schedule"}
 
-        await first.workflows.pause("acme", created["$id"])
+        await first.workflows.pause("acme", created.id)
         assert (await first.schedules.find("acme")).items[0].enabled is False
         for _ in range(120):
             await clock.advance(1)

@@ -21,9 +21,10 @@ T0 = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 async def _emit(
     store: Store, type: str, data: Any, event_id: str | None = None, org: str = "acme"
 ) -> tuple[EventRecord, bool]:
-    return await store.emit_event(
+    event, new, _ = await store.emit(
         org, type, orjson.dumps(data), event_id=event_id, source="api", run_id=None, now=T0
     )
+    return event, new
 
 
 async def _events(store: Store, type: str | None = None, org: str = "acme") -> list[Any]:
@@ -67,9 +68,7 @@ async def test_list_events_is_newest_first_by_type_and_org(store: Store) -> None
 
 async def test_event_data_must_be_json(store: Store) -> None:
     with pytest.raises(SerializationError, match="not JSON"):
-        await store.emit_event(
-            "acme", "T", b"{nope", event_id=None, source="api", run_id=None, now=T0
-        )
+        await store.emit("acme", "T", b"{nope", event_id=None, source="api", run_id=None, now=T0)
 
 
 # -- documents --------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ async def test_claim_leases_runnable_runs_once_and_increments_the_fence(store: S
     assert await store.claim_runs("w2", ["wf"], 10, T0 + 10, T0 + 40) == []
     record = await store.get_run("run_0")
     assert record is not None
-    assert (record.status, record.lease_owner, record.executions) == ("running", "w1", 1)
+    assert (record.status, record.lease_owner, record.replays) == ("running", "w1", 1)
 
 
 async def test_expired_lease_is_reclaimed_and_fences_out_the_old_owner(store: Store) -> None:

@@ -8,10 +8,10 @@ from typing import Any, Protocol, cast
 
 import pytest
 
-from plait.store.base import Store
-from plait.store.sqlite.store import SQLiteStore
 from plait.service.webhooks import new_webhook
+from plait.store.base import Store
 from plait.store.records import WebhookRecord
+from plait.store.sqlite.store import SQLiteStore
 
 T0 = 1_800_000_000.0
 MAPPING = '{"type": "Stripe." + body.type, "data": body.data.object, "id": body.id}'

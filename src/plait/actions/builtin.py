@@ -166,7 +166,7 @@ async def emit(input: Any, ctx: ActionContext) -> dict[str, Any]:
     if event_id is not None and (not isinstance(event_id, str) or not event_id):
         raise ActionError("emit: 'id' must be a non-empty string")
     data = spec.get("data")
-    record, _ = await ctx.store.emit_event(
+    record, _, _ = await ctx.store.emit(
         ctx.org,
         event_type,
         encode({} if data is None else data),

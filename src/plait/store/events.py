@@ -27,9 +27,9 @@ from plait.store.records import (
     StepRecord,
     TriggerCandidate,
     WaitCandidate,
-    event_value,
 )
 from plait.store.runs import (
+    event_for_runs,
     fenced,
     insert_started_run,
     record_trigger_event,
@@ -51,8 +51,12 @@ class EventVerbs(Backend):
 
         Returns the event (the stored one, with its data, for a repeated id), whether it is
         new, and the runs it started or resumed (none for a repeated id). Atomic: concurrent
-        emits of one id store it once.
+        emits of one id store it once. ``data`` that is not JSON raises ``SerializationError``.
         """
+        try:  # checked here: an error inside the batch would fail the writes it carries
+            orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise SerializationError("an event's data", "bytes", f"not JSON: {exc}") from exc
         event = EventRecord(event_id or new_id("event"), org, type, data, source, run_id, now)
 
         def op(db: Session) -> tuple[EventRecord, bool, Dispatched]:
@@ -62,21 +66,6 @@ class EventVerbs(Backend):
 
         result: tuple[EventRecord, bool, Dispatched] = await self._submit(op)
         return result
-
-    async def emit_event(
-        self, org: str, type: str, data: bytes, *, event_id: str | None, source: str,
-        run_id: str | None, now: float,
-    ) -> tuple[EventRecord, bool]:  # fmt: skip
-        """``emit``, for a caller that does not need what the event dispatched, and whose
-        ``data`` is checked to be JSON first (``SerializationError``)."""
-        try:  # checked here: an error inside the batch would fail the writes it carries
-            orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise SerializationError("an event's data", "bytes", f"not JSON: {exc}") from exc
-        event, new, _ = await self.emit(
-            org, type, data, event_id=event_id, source=source, now=now, run_id=run_id
-        )
-        return event, new
 
     async def get_event(self, org: str, event_id: str) -> EventRecord | None:
         """One event of ``org`` by id."""
@@ -186,7 +175,7 @@ def _start_run(db: Session, event: EventRecord, start: RunToStart) -> str:
 
 def _resolve_wait(db: Session, event: EventRecord, wait: WaitCandidate) -> bool:
     now = event.created_at
-    payload = orjson.dumps(event_value(event)).decode()
+    payload = orjson.dumps(event_for_runs(event)).decode()
     params = {"run_id": wait.run_id, "step_key": wait.step_key, "output": payload, "now": now}
     if db.run("resolve_wait_step", params).rowcount != 1:
         return False

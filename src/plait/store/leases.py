@@ -1,5 +1,5 @@
 """Leases: workers claim runnable runs, write what they execute under the run's fence, and give
-the runs back; and the workers themselves, whose heartbeats keep their leases.
+them back; and the workers themselves, whose heartbeats keep their leases.
 
 Writes that carry a ``fence`` succeed only while the caller still holds the run's lease under
 that fencing number, and raise ``LeaseLost`` otherwise.
@@ -97,20 +97,6 @@ class LeaseVerbs(Backend):
             wake_parent(db, run_id, now)
 
         await self._submit(op)
-
-    async def release_runs(self, owner: str, run_ids: Sequence[str], now: float) -> int:
-        """Give runs held by ``owner`` back as ``pending`` (graceful shutdown); return how many."""
-
-        def op(db: Session) -> int:
-            released = sum(
-                db.run("release_run", {"run_id": r, "owner": owner, "now": now}).rowcount
-                for r in run_ids
-            )
-            db.runnable = db.runnable or released > 0  # other workers take them at once
-            return released
-
-        released: int = await self._submit(op)
-        return released
 
     async def next_wake_at(self, workflows: Sequence[str]) -> float | None:
         """The earliest wake time of a waiting run of ``workflows`` or of an enabled schedule's

@@ -3,6 +3,7 @@ its own transaction (fenced writes, steps, waking a run, inserting a run an even
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -18,7 +19,6 @@ from plait.store.records import (
     RunRecord,
     RunToStart,
     StepRecord,
-    event_value,
 )
 from plait.store.session import Session
 
@@ -64,7 +64,7 @@ class RunVerbs(Backend):
             output=None, error=None, trigger=run.trigger, created_at=run.created_at,
             started_at=started, finished_at=None, updated_at=run.created_at, wake_at=None,
             deadline_at=run.deadline_at, lease_owner=owner, lease_expires_at=lease, fence=fence,
-            executions=fence, workflow_id=run.workflow_id,
+            replays=fence, workflow_id=run.workflow_id,
             workflow_version=run.workflow_version, event_id=run.event_id,
         )  # fmt: skip
         return record, True
@@ -175,10 +175,22 @@ def insert_started_run(
             record_trigger_event(db, event, start.run_id)
 
 
+def event_for_runs(event: EventRecord) -> dict[str, Any]:
+    """The event as runs see it: the output of a step that waited for it, a code workflow's
+    trigger event, the event beside a definition run's input, the ``event`` of trigger filters.
+    The store records it in the transaction that stores the event, so it is encoded here; it is
+    the document of the ``Event`` resource (``plait.resources.events``; a test keeps them equal).
+    """
+    stamp = datetime.fromtimestamp(event.created_at, UTC).isoformat().replace("+00:00", "Z")
+    return {"$id": event.id, "$type": "Event", "type": event.type,
+            "data": orjson.loads(event.data), "source": event.source,
+            "createdAt": stamp}  # fmt: skip
+
+
 def record_trigger_event(db: Session, event: EventRecord, run_id: str) -> None:
     """Record the event that started a code workflow's run with the run, as a completed step at
     position -1: durable, and never matched by a call of the workflow when it replays."""
     step = StepRecord(TRIGGER_EVENT_KEY, -1, "event", "event", "completed", 1,
-                      values.encode(event_value(event)), None, event.created_at,
+                      values.encode(event_for_runs(event)), None, event.created_at,
                       event.created_at)  # fmt: skip
     db.run("insert_event_step", step_params(run_id, step))

@@ -1,4 +1,6 @@
-"""Named SQL: each backend keeps its queries in a ``.sql`` file of ``-- name: NAME`` blocks."""
+"""Named SQL: ``.sql`` files of ``-- name: NAME`` blocks, one file per feature module of the
+store; those both dialects run in ``plait.store.queries``, those whose text differs in each
+dialect's ``queries`` package."""
 
 from __future__ import annotations
 
@@ -34,13 +36,24 @@ def load_migrations(package: str) -> list[tuple[int, str, str]]:
     return found
 
 
-def load_dialect(package: str) -> dict[str, str]:
-    """Every named query of a dialect: all ``queries*.sql`` files of ``package``, merged."""
+SHARED = "plait.store.queries"
+"""The package of the named queries both dialects run."""
+
+
+def load_queries_of(package: str) -> dict[str, str]:
+    """Every named query of the ``.sql`` files of ``package``, merged (a name defined twice
+    raises ``ValueError``)."""
     merged: dict[str, str] = {}
     for entry in sorted(resources.files(package).iterdir(), key=lambda e: e.name):
-        if re.fullmatch(r"queries(_\w+)?\.sql", entry.name):
+        if entry.name.endswith(".sql"):
             for name, sql in load_queries(package, entry.name).items():
                 if name in merged:
                     raise ValueError(f"{package}: query {name!r} is defined twice")
                 merged[name] = sql
     return merged
+
+
+def load_dialect(package: str) -> dict[str, str]:
+    """Every named query of the dialect of ``package`` (``plait.store.sqlite``): the shared
+    queries, each replaced by the dialect's query of the same name in ``<package>.queries``."""
+    return {**load_queries_of(SHARED), **load_queries_of(f"{package}.queries")}

@@ -9,6 +9,7 @@ completion and an expiry that race exactly one wins and the loser sees the winne
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -38,7 +39,7 @@ class TaskVerbs(Backend):
             stored = _task_of_step(db, task.run_id, task.step_key)
             assert stored is not None
             if created:
-                _task_event(db, stored, "created", _with_id(stored), task.created_at)
+                _task_event(db, stored, "created", task_event_data(stored), task.created_at)
             return stored
 
         stored: TaskRecord = await self._submit(op)
@@ -82,7 +83,7 @@ class TaskVerbs(Backend):
             stored = _task(db.run("task_get", params).fetchone())
             if changed:
                 db.run("task_fail_step", step)
-                _task_event(db, stored, "expired", _with_id(stored), now)
+                _task_event(db, stored, "expired", task_event_data(stored), now)
             return stored
 
         stored: TaskRecord = await self._submit(op)
@@ -106,7 +107,7 @@ class TaskVerbs(Backend):
                 return (None if row is None else _task(row)), False
             stored = _task(row)
             _resume(db, stored, answer.at)
-            _task_event(db, stored, "completed", _with_id(stored), answer.at)
+            _task_event(db, stored, "completed", task_event_data(stored), answer.at)
             return stored, True
 
         result: tuple[TaskRecord | None, bool] = await self._submit(op)
@@ -177,8 +178,29 @@ def _task(row: Sequence[Any]) -> TaskRecord:
     return TaskRecord(*values)
 
 
-def _with_id(task: TaskRecord) -> dict[str, Any]:
-    return {**task.as_resource(), "taskId": task.id}
+def task_event_data(t: TaskRecord) -> dict[str, Any]:
+    """The data of the ``HumanTask.<verb>`` events: the task as the ``Task`` resource shows it
+    (``plait.resources.tasks``; a test keeps them equal), plus ``taskId``. Encoded here: the
+    store emits these events in the transaction that changes the task."""
+    return {
+        "$id": t.id, "$type": "HumanTask", "title": t.title, "description": t.description,
+        "assignee": t.assignee, "status": t.status, "choices": t.choices, "form": t.form,
+        "data": t.data, "dueAt": _stamp(t.due_at), "escalateAt": _stamp(t.escalate_at),
+        "escalateTo": t.escalate_to, "escalatedAt": _stamp(t.escalated_at),
+        "escalatedFrom": t.escalated_from, "decision": t.decision, "comment": t.comment,
+        "response": t.response, "completedBy": t.completed_by,
+        "completedVia": t.completed_via, "completedAt": _stamp(t.completed_at),
+        "attempt": t.attempt, "runId": t.run_id, "stepKey": t.step_key,
+        "workflow": t.workflow, "createdAt": _stamp(t.created_at),
+        "updatedAt": _stamp(t.updated_at), "taskId": t.id,
+    }  # fmt: skip
+
+
+def _stamp(seconds: float | None) -> str | None:
+    """ISO 8601 in UTC with ``Z``, as resources show times."""
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
 
 
 def _dumps_or_none(value: Any) -> str | None:

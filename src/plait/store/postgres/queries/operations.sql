@@ -1,0 +1,33 @@
+-- The PostgreSQL text of the named queries of plait.store.operations that differ between the
+-- dialects (the others are shared: plait/store/queries/operations.sql). Each block starts with
+-- "-- name: NAME".
+
+-- name: reopen_run
+UPDATE runs
+SET status = 'pending', output = NULL, error = NULL, finished_at = NULL, wake_at = NULL,
+    lease_owner = NULL, lease_expires_at = NULL, updated_at = :now,
+    workflow_version = COALESCE(CAST(:version AS BIGINT), workflow_version),
+    deadline_at = CASE WHEN deadline_at IS NULL THEN NULL
+                       ELSE CAST(:now AS DOUBLE PRECISION) + (deadline_at - COALESCE(started_at, created_at)) END
+WHERE id = :run_id AND status = 'failed';
+
+-- name: insert_copied_run
+INSERT INTO runs (id, org, workflow, status, input, trigger, created_at, updated_at,
+                  deadline_at, workflow_id, workflow_version, event_id)
+SELECT CAST(:new_id AS TEXT), org, workflow, 'pending', input, CAST(:trigger AS TEXT),
+       CAST(:now AS DOUBLE PRECISION), CAST(:now AS DOUBLE PRECISION),
+       CASE WHEN deadline_at IS NULL THEN NULL
+            ELSE CAST(:now AS DOUBLE PRECISION) + (deadline_at - COALESCE(started_at, created_at)) END,
+       workflow_id, COALESCE(CAST(:version AS BIGINT), workflow_version), event_id
+FROM runs WHERE id = :run_id;
+
+-- name: copy_steps_before
+-- Finished steps only: a step still retrying or waiting runs afresh in the new run. Recorded
+-- deadlines are not copied: the new run's timeouts count from its own start.
+INSERT INTO steps (run_id, key, position, name, kind, status, attempts, output, error,
+                   started_at, finished_at, wake_at)
+SELECT CAST(:new_id AS TEXT), key, position, name, kind, status, attempts, output, error, started_at,
+       finished_at, NULL
+FROM steps
+WHERE run_id = :run_id AND position < :position
+  AND status IN ('completed', 'skipped', 'failed') AND kind <> 'deadline';

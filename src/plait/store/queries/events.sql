@@ -1,0 +1,31 @@
+-- Named queries of plait.store.events, the same in both dialects. Each block starts with
+-- "-- name: NAME"; a dialect's queries/events.sql replaces a query of the same name.
+
+-- name: insert_event
+INSERT INTO events (org, id, type, data, source, run_id, created_at)
+VALUES (:org, :id, :type, :data, :source, :run_id, :now)
+ON CONFLICT (org, id) DO NOTHING;
+
+-- name: get_event
+SELECT id, org, type, data, source, run_id, created_at FROM events WHERE org = :org AND id = :id;
+
+-- name: insert_wait
+INSERT INTO event_waits (org, event_type, run_id, step_key, match, scope, created_at)
+VALUES (:org, :event_type, :run_id, :step_key, :match, :scope, :now)
+ON CONFLICT DO NOTHING;
+
+-- name: delete_wait
+DELETE FROM event_waits WHERE run_id = :run_id AND step_key = :step_key;
+
+-- name: get_debounce
+SELECT d.run_id FROM debounces d JOIN runs r ON r.id = d.run_id
+WHERE d.org = :org AND d.workflow_id = :workflow_id AND d.key = :key
+  AND r.status = 'waiting' AND r.executions = 0;
+
+-- name: push_debounced_run
+UPDATE runs SET input = :input, wake_at = :wake_at, event_id = :event_id, updated_at = :now
+WHERE id = :run_id AND status = 'waiting' AND executions = 0;
+
+-- name: upsert_debounce
+INSERT INTO debounces (org, workflow_id, key, run_id) VALUES (:org, :workflow_id, :key, :run_id)
+ON CONFLICT (org, workflow_id, key) DO UPDATE SET run_id = excluded.run_id;

@@ -1,0 +1,62 @@
+-- The SQLite text of the named queries of plait.store.leases that differ between the
+-- dialects (the others are shared: plait/store/queries/leases.sql). Each block starts with
+-- "-- name: NAME".
+
+-- name: claim_runs
+UPDATE runs
+SET status = 'running', lease_owner = :owner, lease_expires_at = :lease_until,
+    fence = fence + 1, executions = executions + 1, wake_at = NULL,
+    started_at = COALESCE(started_at, :now), updated_at = :now
+WHERE id IN (
+    SELECT id FROM (
+        SELECT id, workflow, workflow_version, created_at AS due FROM runs
+        WHERE status = 'pending'
+        UNION ALL
+        SELECT id, workflow, workflow_version, wake_at FROM runs
+        WHERE status = 'waiting' AND wake_at <= :now
+        UNION ALL
+        SELECT id, workflow, workflow_version, lease_expires_at FROM runs
+        WHERE status = 'running' AND lease_expires_at <= :now
+    ) AS due_runs
+    WHERE workflow IN (SELECT value FROM json_each(:workflows)) OR workflow_version IS NOT NULL
+    ORDER BY due
+    LIMIT :limit
+)
+RETURNING id, workflow, input, fence, created_at, deadline_at, org, workflow_id, workflow_version;
+
+-- name: upsert_step
+-- Fenced: writes only while the run is running under the caller's fence (else no row changes).
+INSERT INTO steps (run_id, key, position, name, kind, status, attempts, output, error,
+                   started_at, finished_at, wake_at)
+SELECT :run_id, :key, :position, :name, :kind, :status, :attempts, :output, :error,
+       :started_at, :finished_at, :wake_at
+WHERE EXISTS (SELECT 1 FROM runs WHERE id = :run_id AND fence = :fence AND status = 'running')
+ON CONFLICT (run_id, key) DO UPDATE SET
+    status = excluded.status, attempts = excluded.attempts, output = excluded.output,
+    error = excluded.error, finished_at = excluded.finished_at, wake_at = excluded.wake_at;
+
+-- name: suspend_run
+-- An event that resolved a wait while the run was still running left an earlier wake_at.
+UPDATE runs
+SET status = 'waiting',
+    wake_at = CASE WHEN wake_at IS NOT NULL AND (:wake_at IS NULL OR wake_at < :wake_at)
+                   THEN wake_at ELSE :wake_at END, lease_owner = NULL, lease_expires_at = NULL,
+    updated_at = :now
+WHERE id = :run_id AND fence = :fence AND status = 'running';
+
+-- name: next_wake_at
+-- Timers and schedule ticks: expired leases are found by the worker's regular poll.
+SELECT MIN(due) FROM (
+  SELECT MIN(wake_at) AS due FROM runs
+  WHERE status = 'waiting' AND wake_at IS NOT NULL
+    AND (workflow IN (SELECT value FROM json_each(:workflows)) OR workflow_version IS NOT NULL)
+  UNION ALL
+  SELECT MIN(next_fire_at) FROM schedules WHERE enabled = 1
+);
+
+-- name: extend_leases
+-- Only runs the worker is still executing: one it abandoned lets its lease run out.
+UPDATE runs SET lease_expires_at = :lease_until
+WHERE lease_owner = :worker_id AND status = 'running'
+  AND id IN (SELECT value FROM json_each(:run_ids))
+RETURNING id;

@@ -1,0 +1,32 @@
+-- The SQLite text of the named queries of plait.store.tasks that differ between the
+-- dialects (the others are shared: plait/store/queries/tasks.sql). Each block starts with
+-- "-- name: NAME".
+
+-- name: task_insert
+-- One open task per run step: a replay that creates it again changes nothing. A step that runs
+-- again after its task ended (a resumed run) gets a new task, the step's next attempt; the
+-- ended one is kept.
+INSERT INTO tasks (org, id, run_id, step_key, workflow, title, description, assignee, status,
+                   choices, form, data, due_at, escalate_at, escalate_to, created_at, updated_at,
+                   attempt)
+SELECT :org, :id, :run_id, :step_key, :workflow, :title, :description, :assignee, 'open',
+       :choices, :form, :data, :due_at, :escalate_at, :escalate_to, :now, :now,
+       (SELECT COALESCE(MAX(attempt), 0) + 1 FROM tasks
+        WHERE run_id = :run_id AND step_key = :step_key)
+WHERE NOT EXISTS (SELECT 1 FROM tasks
+                  WHERE run_id = :run_id AND step_key = :step_key AND status = 'open')
+ON CONFLICT (run_id, step_key, attempt) DO NOTHING;
+
+-- name: task_list
+-- Newest first; after the keyset (created_at, id) of the previous page's last task, if any.
+SELECT org, id, run_id, step_key, workflow, title, description, assignee, status, choices,
+       form, data, due_at, escalate_at, escalate_to, escalated_at, escalated_from, decision,
+       comment, response, completed_by, completed_at, created_at, updated_at, attempt,
+       completed_via
+FROM tasks
+WHERE org = :org AND (:assignee IS NULL OR assignee = :assignee)
+  AND (:status IS NULL OR status = :status)
+  AND (:after_at IS NULL OR created_at < :after_at
+       OR (created_at = :after_at AND id < :after_id))
+ORDER BY created_at DESC, id DESC
+LIMIT :limit;

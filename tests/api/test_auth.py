@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from plait import Engine
-from plait.keys import ROLES, Role, hash_key
+from plait.resources.keys import ROLES, Role
+from plait.service.keys import hash_key
 from tests.api.conftest import WELCOME, Keys, bearer
 from tests.backends import select
 
@@ -33,7 +34,7 @@ async def _delete(
     client: httpx.AsyncClient, h: dict[str, str], e: Engine, n: str
 ) -> httpx.Response:
     created = await e.workflows.create("acme", {**WELCOME, "name": n})
-    return await client.delete(f"/~acme/workflows/{created['$id']}", headers=h)
+    return await client.delete(f"/~acme/workflows/{created.id}", headers=h)
 
 
 async def _hooks(client: httpx.AsyncClient, h: dict[str, str], e: Engine, n: str) -> httpx.Response:
@@ -69,16 +70,16 @@ async def test_runner_may_trigger_and_cancel(
     client: httpx.AsyncClient, keys: Keys, engine: Engine
 ) -> None:
     created = await engine.workflows.create("acme", WELCOME)
-    await engine.workflows.activate("acme", created["$id"])
+    await engine.workflows.activate("acme", created.id)
     runner, viewer = bearer(keys["acme"]["runner"]), bearer(keys["acme"]["viewer"])
-    path = f"/~acme/workflows/{created['$id']}/trigger"
+    path = f"/~acme/workflows/{created.id}/trigger"
     assert (await client.post(path, headers=viewer)).status_code == 403
     run = await client.post(path, headers=runner, json={"input": {"name": "Ada"}})
     assert run.status_code == 202
     cancel = f"/~acme/runs/{run.json()['$id']}/cancel"
     assert (await client.post(cancel, headers=viewer)).status_code == 403
     assert (await client.post(cancel, headers=runner)).json()["status"] == "cancelled"
-    pause = await client.post(f"/~acme/workflows/{created['$id']}/pause", headers=runner)
+    pause = await client.post(f"/~acme/workflows/{created.id}/pause", headers=runner)
     assert pause.status_code == 403 and "editor" in pause.json()["detail"]
 
 
@@ -115,7 +116,7 @@ async def test_another_organizations_key_gets_404_whatever_exists(
     globex = bearer(keys["globex"]["admin"])
     answers: list[dict[str, Any]] = []
     for path in (
-        f"/~acme/workflows/{workflow['$id']}",  # exists, in acme
+        f"/~acme/workflows/{workflow.id}",  # exists, in acme
         "/~acme/workflows/workflow_00000000",  # does not exist
         "/~acme/workflows",
         "/~nobody/workflows",  # no such organization
@@ -125,29 +126,29 @@ async def test_another_organizations_key_gets_404_whatever_exists(
         assert response.status_code == 404, path
         answers.append({**response.json(), "detail": response.json()["detail"].replace(path, "")})
     assert all(answer == answers[0] for answer in answers)  # nothing tells them apart
-    deleted = await client.delete(f"/~acme/workflows/{workflow['$id']}", headers=globex)
+    deleted = await client.delete(f"/~acme/workflows/{workflow.id}", headers=globex)
     assert deleted.status_code == 404
-    assert (await engine.workflows.get("acme", workflow["$id"]))["name"] == WELCOME["name"]
+    assert (await engine.workflows.get("acme", workflow.id)).name == WELCOME["name"]
 
 
 async def test_ids_of_another_organization_are_not_found_under_ones_own(
     client: httpx.AsyncClient, keys: Keys, engine: Engine
 ) -> None:
     theirs = await engine.workflows.create("globex", WELCOME)
-    await engine.workflows.activate("globex", theirs["$id"])
-    run = await engine.workflows.trigger("globex", theirs["$id"], {"name": "Ada"})
+    await engine.workflows.activate("globex", theirs.id)
+    run = await engine.workflows.trigger("globex", theirs.id, {"name": "Ada"})
     event = await engine.events.emit("globex", "Customer.created", {"name": "Bo"})
     acme = bearer(keys["acme"]["admin"])
     for path in (
-        f"/~acme/workflows/{theirs['$id']}",
-        f"/~acme/runs/{run['$id']}",
-        f"/~acme/events/{event['$id']}",
+        f"/~acme/workflows/{theirs.id}",
+        f"/~acme/runs/{run.id}",
+        f"/~acme/events/{event.id}",
     ):
         response = await client.get(path, headers=acme)
         assert response.status_code == 404, path
-    cancel = await client.post(f"/~acme/runs/{run['$id']}/cancel", headers=acme)
+    cancel = await client.post(f"/~acme/runs/{run.id}/cancel", headers=acme)
     assert cancel.status_code == 404
-    trigger = await client.post(f"/~acme/workflows/{theirs['$id']}/trigger", headers=acme)
+    trigger = await client.post(f"/~acme/workflows/{theirs.id}/trigger", headers=acme)
     assert trigger.status_code == 404
     for listing in ("workflows", "runs", "events", "webhooks", "schedules"):
         found = (await client.get(f"/~acme/{listing}", headers=acme)).json()
@@ -156,12 +157,12 @@ async def test_ids_of_another_organization_are_not_found_under_ones_own(
         found = await client.post("/~acme/query", headers=acme, json={"type": kind})
         assert found.json()["items"] == [], kind
     own = (await client.get("/~globex/runs", headers=bearer(keys["globex"]["viewer"]))).json()
-    assert {run["$id"], *event["runs"]} <= {r["$id"] for r in own["items"]}
+    assert {run.id, *event.runs} <= {r["$id"] for r in own["items"]}
 
 
 async def _database(engine: Engine, folder: Path) -> tuple[bytes, set[str]]:
     """Every byte of the stored keys (SQLite: of the whole database files), and their hashes."""
-    store = await engine.opened_store()
+    store = await engine.deps.store()
     stored = {row[0] for row in await select(store, "SELECT hash FROM api_keys")}
     if not engine.settings.database_url.startswith("sqlite"):
         rows = await select(store, "SELECT CAST(k AS TEXT) FROM api_keys AS k")

@@ -10,8 +10,8 @@ import orjson
 import pytest
 
 from plait import Engine
-from plait.keys import ROLES, Role
-from plait.webhooks import sign
+from plait.resources.keys import ROLES, Role
+from plait.service.signatures import sign
 from tests.api.conftest import WELCOME, Keys, bearer
 
 LOG = [{"action": "log", "mapping": {"message": "'hi'"}}]
@@ -53,7 +53,7 @@ async def test_schedules_webhooks_and_keys_are_paged(
     assert len(found) == expected and len({item["$id"] for item in found}) == expected
     assert pages == (expected + 1) // 2
     if listing == "schedules":
-        assert {item["workflow"] for item in found} == {workflow["$id"]}
+        assert {item["workflow"] for item in found} == {workflow.id}
     if listing == "webhooks":
         assert [item["name"] for item in found] == ["h0", "h1", "h2", "h3", "h4"]
     unknown = await client.get(f"/~acme/{listing}", headers=admin, params={"page": 2})
@@ -84,8 +84,8 @@ async def test_update_of_an_archived_workflow_is_a_clear_409(
     client: httpx.AsyncClient, admin: dict[str, str], engine: Engine
 ) -> None:
     created = await engine.workflows.create("acme", WELCOME)
-    await engine.workflows.archive("acme", created["$id"])
-    refused = await client.patch(f"/~acme/workflows/{created['$id']}", headers=admin,
+    await engine.workflows.archive("acme", created.id)
+    refused = await client.patch(f"/~acme/workflows/{created.id}", headers=admin,
                                  json={"description": "x"})  # fmt: skip
     assert refused.status_code == 409
     assert refused.json()["detail"].endswith("an Archived workflow cannot be updated")
@@ -110,7 +110,7 @@ async def _schedule(client: httpx.AsyncClient, h: dict[str, str], e: Engine, wid
 
 async def _unschedule(client: httpx.AsyncClient, h: dict[str, str], e: Engine, wid: str) -> Any:
     made = await e.schedules.create("acme", {"workflow": wid, "cron": "0 9 * * *"})
-    return await client.delete(f"/~acme/schedules/{made['$id']}", headers=h)
+    return await client.delete(f"/~acme/schedules/{made.id}", headers=h)
 
 
 VERBS: dict[str, tuple[Role, Any]] = {
@@ -127,7 +127,7 @@ async def test_role_matrix_of_lifecycle_and_schedule_verbs(
     needed, call = VERBS[verb]
     for role in ROLES:
         created = await engine.workflows.create("acme", {**WELCOME, "name": f"{verb}-{role}"})
-        response = await call(client, bearer(keys["acme"][role]), engine, created["$id"])
+        response = await call(client, bearer(keys["acme"][role]), engine, created.id)
         if ROLES.index(role) >= ROLES.index(needed):
             assert response.status_code < 300, (role, response.text)
         else:
@@ -135,22 +135,22 @@ async def test_role_matrix_of_lifecycle_and_schedule_verbs(
             assert f"needs the {needed} role" in response.json()["detail"]
     if verb in ("patch", "activate", "archive"):  # refused verbs changed nothing
         refused = await engine.workflows.get("acme", f"{verb}-viewer")
-        assert (refused["version"], refused["status"]) == (1, "Draft")
+        assert (refused.version, refused.status) == (1, "Draft")
 
 
 async def test_another_organizations_key_learns_nothing_of_runs_events_or_triggers(
     client: httpx.AsyncClient, keys: Keys, engine: Engine
 ) -> None:
     workflow = await engine.workflows.create("acme", WELCOME)
-    await engine.workflows.activate("acme", workflow["$id"])
-    await engine.workflows.trigger("acme", workflow["$id"], {"name": "Ada"})
+    await engine.workflows.activate("acme", workflow.id)
+    await engine.workflows.trigger("acme", workflow.id, {"name": "Ada"})
     await engine.events.emit("acme", "Customer.created", {"name": "Bo"})
     globex = bearer(keys["globex"]["admin"])
     answers = []
     for method, path in (
         ("GET", "/~acme/runs"),
         ("GET", "/~acme/events"),
-        ("POST", f"/~acme/workflows/{workflow['$id']}/trigger"),
+        ("POST", f"/~acme/workflows/{workflow.id}/trigger"),
         ("POST", "/~acme/workflows/workflow_00000000/trigger"),
         ("POST", "/~acme/events"),
     ):
@@ -179,7 +179,7 @@ async def test_github_redeliveries_are_one_event_by_their_delivery_id(
         ids.append(received.json()["$id"])
     assert ids == ["72d3162e-cc78", "72d3162e-cc78"]
     page = await engine.events.find("acme", type="Push.received")
-    assert [e["$id"] for e in page.items] == ["72d3162e-cc78"]
+    assert [e.id for e in page.items] == ["72d3162e-cc78"]
 
 
 def _cursor(data: Any) -> str:

@@ -32,10 +32,10 @@ async def test_a_form_task_from_the_shell(tmp_path: Path) -> None:
     async with engine:
         handle = await engine.start("survey")
         await wait_status(engine, handle.id, "waiting")
-        [task] = await engine.tasks.find("default", assignee="ann")
+        [task] = (await engine.tasks.find("default", assignee="ann")).items
 
     def complete(answer: str) -> Any:
-        return plait("tasks", "complete", task["$id"], "--data", answer, "--by", "ann",
+        return plait("tasks", "complete", task.id, "--data", answer, "--by", "ann",
                      "--db", db, cwd=tmp_path)  # fmt: skip
 
     too_high = complete('{"score": 9}')
@@ -46,7 +46,7 @@ async def test_a_form_task_from_the_shell(tmp_path: Path) -> None:
     assert missing.returncode == 4 and "'score' is a required property" in missing.stderr
     not_json = complete("{score")
     assert not_json.returncode != 0 and "--data" in not_json.stderr
-    shown = json.loads(plait("tasks", "get", task["$id"], "--json", "--db", db,
+    shown = json.loads(plait("tasks", "get", task.id, "--json", "--db", db,
                              cwd=tmp_path).stdout)  # fmt: skip
     assert shown["status"] == "open" and shown["response"] is None
 
@@ -74,8 +74,8 @@ async def test_cancelling_a_waiting_run_from_the_shell_records_who(tmp_path: Pat
     )  # fmt: skip
     engine = survey(db)
     async with engine:
-        [task] = await engine.tasks.find("default", assignee="ann")
-    assert task["status"] == "cancelled"
+        [task] = (await engine.tasks.find("default", assignee="ann")).items
+    assert task.status == "cancelled"
 
 
 def test_keys_bound_to_a_person_from_the_shell(tmp_path: Path) -> None:
@@ -87,6 +87,6 @@ def test_keys_bound_to_a_person_from_the_shell(tmp_path: Path) -> None:
     assert created["user"] == "alice" and created["key"].startswith("plait_")
     listed = json.loads(plait("keys", "list", "--org", "acme", "--json", "--db", db,
                               cwd=tmp_path).stdout)  # fmt: skip
-    assert [k["user"] for k in listed] == ["alice"]
+    assert [k["user"] for k in listed["items"]] == ["alice"]
     blank = plait("keys", "create", "--role", "runner", "--user", "", "--db", db, cwd=tmp_path)
     assert blank.returncode != 0 and "user must be a non-empty name" in blank.stderr

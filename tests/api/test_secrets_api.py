@@ -131,7 +131,7 @@ async def stored_anywhere(engine: Engine, tmp_path: Path, text: str) -> list[str
     """Where ``text`` occurs in the database: SQLite files (WAL included), or PostgreSQL rows."""
     if engine.settings.database_url.startswith("sqlite"):
         return in_files(tmp_path, "api.db", text)
-    store: Store = await engine.opened_store()
+    store: Store = await engine.deps.store()
     try:
         tables = await select(store, "SELECT table_name FROM information_schema.tables "
                                      "WHERE table_schema = current_schema()")  # fmt: skip

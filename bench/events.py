@@ -108,18 +108,18 @@ async def emit_to_resume(waits: int) -> dict[str, float]:
         engine = Engine(f"sqlite:///{directory}/latency.db")
         async with engine:
             workflow = await engine.workflows.create("bench", PONG)
-            await engine.workflows.activate("bench", workflow["$id"])
+            await engine.workflows.activate("bench", workflow.id)
             samples = []
             for n in range(waits + 10):
-                [run_id] = (await engine.events.emit("bench", "Pong.requested", {"n": n}))["runs"]
+                [run_id] = (await engine.events.emit("bench", "Pong.requested", {"n": n})).runs
 
                 async def waiting(run: str = run_id) -> bool:
-                    return (await engine.handle(run).info()).status == "waiting"
+                    return (await engine.handle(run, org="bench").info()).status == "waiting"
 
                 await assert_eventually(waiting, interval=0.001)
                 started = time.perf_counter()
                 await engine.events.emit("bench", "Pong.sent", {"n": n})
-                await engine.handle(run_id).result(timeout=10)
+                await engine.handle(run_id, org="bench").result(timeout=10)
                 if n >= 10:
                     samples.append(time.perf_counter() - started)
     samples.sort()

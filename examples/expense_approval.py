@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from plait import Context, Engine, Escalation, TaskExpired
+from plait.resources.tasks import Task
 
 DUE = timedelta(hours=48)
 ESCALATE_AFTER = timedelta(hours=24)
@@ -79,19 +80,19 @@ async def main() -> None:
         handle = await engine.start("expense-approval", expense)
         for person in ("mia", "vic"):
             task = await next_task(engine, person)
-            print(f"{person}'s inbox: {task['title']} [{', '.join(task['choices'])}]")
-            await engine.tasks.complete("default", task["$id"], decision="approve", by=person,
+            print(f"{person}'s inbox: {task.title} [{', '.join(task.choices or [])}]")
+            await engine.tasks.complete("default", task.id, decision="approve", by=person,
                                         comment="looks fine")  # fmt: skip
         result = await handle.result(timeout=30)
     print(f"status: {result['status']}, paid: {result['payment']['amount']}")
 
 
-async def next_task(engine: Engine, assignee: str) -> dict[str, Any]:
+async def next_task(engine: Engine, assignee: str) -> Task:
     """The newest open task of ``assignee``, once there is one."""
     while True:
         found = await engine.tasks.find("default", assignee=assignee, status="open")
-        if found:
-            return found[0]
+        if found.items:
+            return found.items[0]
         await asyncio.sleep(0.05)
 
 

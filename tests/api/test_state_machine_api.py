@@ -75,7 +75,8 @@ async def test_send_events_and_read_the_instance_while_it_waits(
     assert instance["state"] == "processing" and instance["runId"] == run_id
     assert instance["received"] == 2 and instance["rejected"] == []
     listed = (await client.get(BASE, headers=headers)).json()
-    assert [(i["key"], i["runId"]) for i in listed] == [("o-1", run_id)]
+    assert [(i["key"], i["runId"]) for i in listed["items"]] == [("o-1", run_id)]
+    assert listed["nextCursor"] is None
 
 
 async def test_unknown_instances_and_wrong_workflows_are_4xx(
@@ -89,7 +90,7 @@ async def test_unknown_instances_and_wrong_workflows_are_4xx(
     assert unknown.headers["content-type"].startswith("application/problem+json")
     assert "no instance 'o-9' of state machine 'order-state-machine'" in unknown.json()["detail"]
     assert (await client.get(f"{BASE}/o-9", headers=headers)).status_code == 404
-    assert (await client.get(BASE, headers=headers)).json() == []
+    assert (await client.get(BASE, headers=headers)).json() == {"items": [], "nextCursor": None}
     runs = (await client.get("/~acme/runs", headers=headers)).json()
     assert runs["items"] == []
 

@@ -5,6 +5,7 @@ answers that are refused without changing anything."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from plait import Context, Engine, Escalation, TaskExpired
 from plait.definitions.load import check_definition
 from plait.definitions.model import HumanTaskStep
 from plait.errors import InvalidDecision, TaskForbidden, TaskNotFound, TaskNotOpen
+from plait.resources.events import Event
+from plait.resources.tasks import Task
 from plait.testing import VirtualClock, assert_eventually
 from tests.integration.helpers import wait_status
 
@@ -30,19 +33,24 @@ def expense(amount: float) -> dict[str, Any]:
     return {"id": "exp-1", "amount": amount, "employee": "eve", "manager": "mia", "vp": "vic"}
 
 
-async def inbox(engine: Engine, person: str) -> dict[str, Any]:
+async def inbox(engine: Engine, person: str) -> Task:
     """The one open task of ``person``, once it exists."""
-    found: list[dict[str, Any]] = []
+    found: list[Task] = []
 
     async def has_task() -> bool:
-        found[:] = await engine.tasks.find("default", assignee=person, status="open")
+        found[:] = (await engine.tasks.find("default", assignee=person, status="open")).items
         return len(found) == 1
 
     await assert_eventually(has_task)
     return found[0]
 
 
-async def events_of(engine: Engine, type: str) -> list[dict[str, Any]]:
+def same_instant(shown: str, at: datetime | None) -> bool:
+    """A step's time (ISO 8601 to the millisecond) and a resource's are the same instant."""
+    return at is not None and abs(datetime.fromisoformat(shown) - at) < timedelta(milliseconds=1)
+
+
+async def events_of(engine: Engine, type: str) -> list[Event]:
     return (await engine.events.find("default", type=type)).items
 
 
@@ -85,25 +93,27 @@ async def test_code_manager_approves_a_small_expense(
     async with engine:
         handle = await engine.start("expense-approval", expense(400))
         task = await inbox(engine, "mia")
-        assert task["choices"] == ["approve", "reject"] and task["status"] == "open"
-        assert task["runId"] == handle.id and task["stepKey"] == "manager-approval"
-        assert task["data"] == {"expenseId": "exp-1", "amount": 400}
-        assert task["dueAt"] is not None and task["escalateTo"] == "vic"
+        assert task.choices == ["approve", "reject"] and task.status == "open"
+        assert task.run_id == handle.id and task.step_key == "manager-approval"
+        assert task.data == {"expenseId": "exp-1", "amount": 400}
+        assert task.due_at is not None and task.escalate_to == "vic"
         await wait_status(engine, handle.id, "waiting")
-        done = await engine.tasks.complete("default", task["$id"], decision="approve", by="mia",
+        done = await engine.tasks.complete("default", task.id, decision="approve", by="mia",
                                            comment="fine")  # fmt: skip
-        assert done["status"] == "completed" and done["completedBy"] == "mia"
+        assert done.status == "completed" and done.completed_by == "mia"
         result = await handle.result(timeout=10)
     assert result["status"] == "approved" and result["vp"] is None
     manager = result["manager"]
-    assert manager["taskId"] == task["$id"] and manager["decision"] == "approve"
+    assert manager["taskId"] == task.id and manager["decision"] == "approve"
     assert manager["approved"] is True and manager["comment"] == "fine"
-    assert manager["completedBy"] == "mia" and manager["completedAt"] == done["completedAt"]
+    assert manager["completedBy"] == "mia" and same_instant(
+        manager["completedAt"], done.completed_at
+    )
     assert calls["pay"] == 1
     created = await events_of(engine, "HumanTask.created")
     completed = await events_of(engine, "HumanTask.completed")
-    assert [e["data"]["taskId"] for e in created] == [task["$id"]]
-    assert completed[0]["data"]["decision"] == "approve"
+    assert [e.data["taskId"] for e in created] == [task.id]
+    assert completed[0].data["decision"] == "approve"
 
 
 async def test_code_vp_rejects_a_large_expense(
@@ -113,10 +123,10 @@ async def test_code_vp_rejects_a_large_expense(
     async with engine:
         handle = await engine.start("expense-approval", expense(1500))
         manager = await inbox(engine, "mia")
-        await engine.tasks.complete("default", manager["$id"], decision="approve", by="mia")
+        await engine.tasks.complete("default", manager.id, decision="approve", by="mia")
         vp = await inbox(engine, "vic")
-        assert vp["stepKey"] == "vp-approval" and vp["escalateTo"] is None
-        await engine.tasks.complete("default", vp["$id"], decision="reject", by="vic",
+        assert vp.step_key == "vp-approval" and vp.escalate_to is None
+        await engine.tasks.complete("default", vp.id, decision="reject", by="vic",
                                     comment="over budget")  # fmt: skip
         result = await handle.result(timeout=10)
     assert result["status"] == "rejected"
@@ -134,18 +144,18 @@ async def test_code_escalation_reassigns_and_the_new_assignee_completes(
         await wait_status(engine, handle.id, "waiting")
         await clock.advance(24 * HOUR + 1)
         escalated = await inbox(engine, "vic")
-        assert escalated["$id"] == task["$id"]
-        assert escalated["escalatedFrom"] == "mia" and escalated["escalatedAt"] is not None
-        assert await engine.tasks.find("default", assignee="mia", status="open") == []
+        assert escalated.id == task.id
+        assert escalated.escalated_from == "mia" and escalated.escalated_at is not None
+        assert (await engine.tasks.find("default", assignee="mia", status="open")).items == []
         [event] = await events_of(engine, "HumanTask.escalated")
-        assert {k: event["data"][k] for k in ("taskId", "runId", "from", "to", "reason")} == {
-            "taskId": task["$id"], "runId": handle.id, "from": "mia", "to": "vic",
+        assert {k: event.data[k] for k in ("taskId", "runId", "from", "to", "reason")} == {
+            "taskId": task.id, "runId": handle.id, "from": "mia", "to": "vic",
             "reason": "timeout",
         }  # fmt: skip
         with pytest.raises(TaskForbidden, match="assigned to 'vic'"):
-            await engine.tasks.complete("default", task["$id"], decision="approve", by="mia")
+            await engine.tasks.complete("default", task.id, decision="approve", by="mia")
         await wait_status(engine, handle.id, "waiting")
-        await engine.tasks.complete("default", task["$id"], decision="approve", by="vic")
+        await engine.tasks.complete("default", task.id, decision="approve", by="vic")
         result = await handle.result(timeout=10)
     assert result["status"] == "approved" and result["manager"]["completedBy"] == "vic"
     assert calls["pay"] == 1
@@ -165,17 +175,17 @@ async def test_code_expiry_fails_the_step_and_the_workflow_handles_it(
         await clock.advance(24 * HOUR)
         result = await clock.run_skipping(handle.result(timeout=10))
         assert result == {"status": "rejected", "manager": None}
-        expired = await engine.tasks.get("default", task["$id"])
-        assert expired["status"] == "expired" and expired["assignee"] == "vic"
-        run = await engine.get_run(handle.id)
+        expired = await engine.tasks.get("default", task.id)
+        assert expired.status == "expired" and expired.assignee == "vic"
+        run = await engine.handle(handle.id).info()
         step = next(s for s in run.steps if s.key == "manager-approval")
         assert step.status == "failed" and step.error is not None
         assert step.error["type"] == "plait.errors.TaskExpired"
-        assert task["$id"] in step.error["message"] and "expired at" in step.error["message"]
-        before = await snapshot(engine, task["$id"], handle.id)
+        assert task.id in step.error["message"] and "expired at" in step.error["message"]
+        before = await snapshot(engine, task.id, handle.id)
         with pytest.raises(TaskNotOpen, match="it is expired"):
-            await engine.tasks.complete("default", task["$id"], decision="approve", by="vic")
-        assert await snapshot(engine, task["$id"], handle.id) == before
+            await engine.tasks.complete("default", task.id, decision="approve", by="vic")
+        assert await snapshot(engine, task.id, handle.id) == before
     assert calls["pay"] == 0
 
 
@@ -194,7 +204,7 @@ async def test_an_unhandled_expiry_fails_the_run_with_task_expired(
         await wait_status(engine, handle.id, "waiting")
         await clock.advance(61)
         await wait_status(engine, handle.id, "failed")
-    error = (await engine.get_run(handle.id)).error
+    error = (await engine.handle(handle.id).info()).error
     assert error is not None and error["type"] == "plait.errors.TaskExpired"
     assert error["step"] == "Sign off"
 
@@ -205,27 +215,27 @@ async def test_refused_answers_change_nothing(make_engine: MakeEngine, clock: Vi
         handle = await engine.start("expense-approval", expense(400))
         task = await inbox(engine, "mia")
         await wait_status(engine, handle.id, "waiting")
-        before = await snapshot(engine, task["$id"], handle.id)
+        before = await snapshot(engine, task.id, handle.id)
         with pytest.raises(InvalidDecision, match="'maybe' is not offered.*'approve', 'reject'"):
-            await engine.tasks.complete("default", task["$id"], decision="maybe", by="mia")
+            await engine.tasks.complete("default", task.id, decision="maybe", by="mia")
         with pytest.raises(InvalidDecision, match="decision is required"):
-            await engine.tasks.complete("default", task["$id"], by="mia")
+            await engine.tasks.complete("default", task.id, by="mia")
         with pytest.raises(TaskForbidden, match="assigned to 'mia'.*'bob' needs the admin role"):
-            await engine.tasks.complete("default", task["$id"], decision="approve", by="bob")
+            await engine.tasks.complete("default", task.id, decision="approve", by="bob")
         with pytest.raises(TaskNotFound):
             await engine.tasks.complete("default", "task_nope1234", decision="approve", by="mia")
         with pytest.raises(TaskNotFound):  # another organization's task
-            await engine.tasks.complete("other", task["$id"], decision="approve", by="mia")
-        assert await snapshot(engine, task["$id"], handle.id) == before
+            await engine.tasks.complete("other", task.id, decision="approve", by="mia")
+        assert await snapshot(engine, task.id, handle.id) == before
         assert await events_of(engine, "HumanTask.completed") == []
-        await engine.tasks.complete("default", task["$id"], decision="reject", by="boss",
+        await engine.tasks.complete("default", task.id, decision="reject", by="boss",
                                     as_admin=True)  # fmt: skip
         result = await handle.result(timeout=10)
         assert result["status"] == "rejected"
-        after = await snapshot(engine, task["$id"], handle.id)
+        after = await snapshot(engine, task.id, handle.id)
         with pytest.raises(TaskNotOpen, match="boss decided 'reject'"):
-            await engine.tasks.complete("default", task["$id"], decision="approve", by="mia")
-        assert await snapshot(engine, task["$id"], handle.id) == after
+            await engine.tasks.complete("default", task.id, decision="approve", by="mia")
+        assert await snapshot(engine, task.id, handle.id) == after
         assert len(await events_of(engine, "HumanTask.completed")) == 1
 
 
@@ -242,10 +252,10 @@ async def test_a_form_task_validates_its_data(make_engine: MakeEngine, clock: Vi
     async with engine:
         handle = await engine.start(review)
         task = await inbox(engine, "rae")
-        assert task["choices"] is None and task["form"] == form
+        assert task.choices is None and task.form == form
         with pytest.raises(InvalidDecision, match="score.*9 is greater than the maximum"):
-            await engine.tasks.complete("default", task["$id"], data={"score": 9}, by="rae")
-        await engine.tasks.complete("default", task["$id"], data={"score": 4}, by="rae")
+            await engine.tasks.complete("default", task.id, data={"score": 9}, by="rae")
+        await engine.tasks.complete("default", task.id, data={"score": 4}, by="rae")
         result = await handle.result(timeout=10)
     assert result["decision"] == "submitted" and result["data"] == {"score": 4}
 
@@ -262,8 +272,8 @@ async def test_bad_task_arguments_fail_before_anything_is_stored(
     async with engine:
         handle = await engine.start(bad)
         await wait_status(engine, handle.id, "failed")
-        assert await engine.tasks.find("default") == []
-    error = (await engine.get_run(handle.id)).error
+        assert (await engine.tasks.find("default")).items == []
+    error = (await engine.handle(handle.id).info()).error
     assert error is not None and "escalation.to must be a non-empty string" in error["message"]
 
 
@@ -283,7 +293,7 @@ async def test_task_expired_is_raised_in_code(make_engine: MakeEngine, clock: Vi
         await wait_status(engine, handle.id, "waiting")
         await clock.advance(31)
         result = await handle.result(timeout=10)
-    assert result == {"expired": task["$id"], "due": task["dueAt"]}
+    assert result["expired"] == task.id and same_instant(result["due"], task.due_at)
 
 
 # -- definition -------------------------------------------------------------------------------
@@ -302,18 +312,18 @@ async def test_definition_manager_and_vp_approve(
     async with engine:
         handle = await engine.start("expense-approval", expense(1500))
         manager = await inbox(engine, "mia")
-        assert manager["title"] == "Approve expense exp-1 of 1500 by eve"
-        assert manager["data"] == {"expenseId": "exp-1", "amount": 1500, "employee": "eve"}
-        assert manager["escalateTo"] == "vic" and manager["workflow"] == "expense-approval"
-        await engine.tasks.complete("default", manager["$id"], decision="approve", by="mia")
+        assert manager.title == "Approve expense exp-1 of 1500 by eve"
+        assert manager.data == {"expenseId": "exp-1", "amount": 1500, "employee": "eve"}
+        assert manager.escalate_to == "vic" and manager.workflow == "expense-approval"
+        await engine.tasks.complete("default", manager.id, decision="approve", by="mia")
         vp = await inbox(engine, "vic")
-        assert vp["data"]["managerApproval"]["completedBy"] == "mia"
-        await engine.tasks.complete("default", vp["$id"], decision="approve", by="vic")
+        assert vp.data["managerApproval"]["completedBy"] == "mia"
+        await engine.tasks.complete("default", vp.id, decision="approve", by="vic")
         output = await handle.result(timeout=10)
     assert output["manager-approval"]["approved"] is True
     assert output["manager-decision"]["type"] == "Expense.approved"
     [approved] = await events_of(engine, "Expense.approved")
-    assert approved["data"] == {"expenseId": "exp-1", "amount": 1500, "recipient": "eve"}
+    assert approved.data == {"expenseId": "exp-1", "amount": 1500, "recipient": "eve"}
 
 
 async def test_definition_manager_rejects(make_engine: MakeEngine, clock: VirtualClock) -> None:
@@ -321,12 +331,12 @@ async def test_definition_manager_rejects(make_engine: MakeEngine, clock: Virtua
     async with engine:
         handle = await engine.start("expense-approval", expense(1500))
         manager = await inbox(engine, "mia")
-        await engine.tasks.complete("default", manager["$id"], decision="reject", by="mia")
+        await engine.tasks.complete("default", manager.id, decision="reject", by="mia")
         output = await handle.result(timeout=10)
     assert output["manager-decision"]["type"] == "Expense.rejected"
     [rejected] = await events_of(engine, "Expense.rejected")
-    assert rejected["data"] == {"expenseId": "exp-1", "by": "manager"}
-    assert await engine.tasks.find("default", assignee="vic") == []
+    assert rejected.data == {"expenseId": "exp-1", "by": "manager"}
+    assert (await engine.tasks.find("default", assignee="vic")).items == []
 
 
 async def test_definition_escalates_then_expires_and_continues(
@@ -339,21 +349,21 @@ async def test_definition_escalates_then_expires_and_continues(
         await wait_status(engine, handle.id, "waiting")
         await clock.advance(24 * HOUR + 1)
         escalated = await inbox(engine, "vic")
-        assert escalated["$id"] == task["$id"] and escalated["escalatedFrom"] == "mia"
+        assert escalated.id == task.id and escalated.escalated_from == "mia"
         [event] = await events_of(engine, "HumanTask.escalated")
-        assert event["data"]["from"] == "mia" and event["data"]["to"] == "vic"
+        assert event.data["from"] == "mia" and event.data["to"] == "vic"
         await wait_status(engine, handle.id, "waiting")
         await clock.advance(24 * HOUR)
         output = await clock.run_skipping(handle.result(timeout=10))
         assert output["manager-approval"] is None  # onError: continue
         assert output["manager-decision"]["type"] == "Expense.rejected"
-        assert (await engine.tasks.get("default", task["$id"]))["status"] == "expired"
-        run = await engine.get_run(handle.id)
+        assert (await engine.tasks.get("default", task.id)).status == "expired"
+        run = await engine.handle(handle.id).info()
         step = next(s for s in run.steps if s.key == "manager-approval")
         assert step.status == "failed" and step.error is not None
         assert step.error["type"] == "plait.errors.TaskExpired"
         [expired] = await events_of(engine, "HumanTask.expired")
-        assert expired["data"]["taskId"] == task["$id"]
+        assert expired.data["taskId"] == task.id
 
 
 async def test_definition_expiry_without_error_handling_fails_the_run(
@@ -368,11 +378,11 @@ async def test_definition_expiry_without_error_handling_fails_the_run(
     async with engine:
         handle = await engine.start("sign-off", {"owner": "oli"})
         task = await inbox(engine, "oli")
-        assert task["title"] == "sign" and task["choices"] == ["approve", "reject"]
+        assert task.title == "sign" and task.choices == ["approve", "reject"]
         await wait_status(engine, handle.id, "waiting")
         await clock.advance(HOUR + 1)
         await wait_status(engine, handle.id, "failed")
-    run = await engine.get_run(handle.id)
+    run = await engine.handle(handle.id).info()
     assert run.error is not None and run.error["type"] == "plait.errors.TaskExpired"
     assert [s.key for s in run.steps] == ["sign"]
 
@@ -417,7 +427,7 @@ async def test_cancelling_a_run_cancels_its_open_tasks(
         handle = await engine.start("expense-approval", expense(400))
         task = await inbox(engine, "mia")
         await wait_status(engine, handle.id, "waiting")
-        await engine.cancel(handle.id, reason="withdrawn", by="sam")
-        assert (await engine.tasks.get("default", task["$id"]))["status"] == "cancelled"
+        await engine.handle(handle.id).cancel(reason="withdrawn", by="sam")
+        assert (await engine.tasks.get("default", task.id)).status == "cancelled"
         with pytest.raises(TaskNotOpen, match="its run was cancelled"):
-            await engine.tasks.complete("default", task["$id"], decision="approve", by="mia")
+            await engine.tasks.complete("default", task.id, decision="approve", by="mia")

@@ -40,7 +40,7 @@ async def test_tasks_from_the_shell(tmp_path: Path) -> None:
     listed = plait("tasks", "list", "--assignee", "ann", "--status", "open", "--json", "--db", db,
                    cwd=tmp_path)  # fmt: skip
     assert listed.returncode == 0, listed.stderr
-    [task] = json.loads(listed.stdout)
+    [task] = json.loads(listed.stdout)["items"]
     assert task["title"] == "Publish handbook?" and task["choices"] == ["publish", "hold"]
     table = plait("tasks", "list", "--db", db, cwd=tmp_path)
     assert task["$id"] in table.stdout and "Publish handbook?" in table.stdout
@@ -82,4 +82,5 @@ def test_the_expense_approval_example_runs(tmp_path: Path) -> None:
         "status: approved, paid: 1500",
     ]
     listed = plait("tasks", "list", "--status", "completed", "--json", cwd=tmp_path)
-    assert sorted(t["completedBy"] for t in json.loads(listed.stdout)) == ["mia", "vic"]
+    completed = json.loads(listed.stdout)["items"]
+    assert sorted(t["completedBy"] for t in completed) == ["mia", "vic"]

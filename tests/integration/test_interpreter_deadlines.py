@@ -11,7 +11,7 @@ import pytest
 
 from plait import Engine
 from plait.errors import RunCompensated, RunNotResumable
-from plait.interpreter.report import build_report
+from plait.resources.reports import build_report
 from plait.testing import VirtualClock, assert_eventually
 from tests.integration.helpers import wait_status
 from tests.integration.test_interpreter import action, calls, engine, run
@@ -38,7 +38,7 @@ async def settle(engine: Engine, clock: VirtualClock, handle: Any) -> dict[str, 
             return
 
     await asyncio.wait_for(clock.run_skipping(finish()), LIMIT)
-    return build_report(await engine.get_run(handle.id))
+    return build_report(await engine.handle(handle.id).info())
 
 
 async def test_a_group_timeout_ends_a_wait_on_a_child_workflow(
@@ -55,8 +55,8 @@ async def test_a_group_timeout_ends_a_wait_on_a_child_workflow(
     assert report["status"] == "succeeded"
     assert report["output"]["after"] is None
     assert report["steps"]["group"]["error"]["message"] == "step 'group' timed out after 60s"
-    info = await engine.get_run(report["runId"])
-    assert info.executions < 10  # woke once at the deadline, not in a loop
+    info = await engine.handle(report["runId"]).info()
+    assert info.replays < 10  # woke once at the deadline, not in a loop
 
 
 async def test_a_run_timeout_ends_a_wait_on_a_child_workflow(
@@ -87,7 +87,7 @@ async def test_a_resumed_run_gets_its_timeout_again(
         handle = await engine.start(workflow)
         await wait_status(engine, handle.id, "failed")
         await clock.advance(7200)  # the first budget is long gone
-        await engine.resume(handle.id, reason="provider is back")
+        await engine.handle(handle.id).resume(reason="provider is back")
         report = await settle(engine, clock, handle)
     assert report["status"] == "succeeded", report["errors"]
     assert report["steps"]["work"]["output"] == "recovered"
@@ -113,8 +113,8 @@ async def test_a_timed_out_group_stays_failed_when_its_task_is_completed_later(
 
         await assert_eventually(fell_back)
         await wait_status(engine, handle.id, "waiting")
-        tasks = await engine.tasks.find("default", assignee="ann", status="open")
-        await engine.tasks.complete("default", tasks[0]["$id"], decision="approve", by="ann")
+        tasks = (await engine.tasks.find("default", assignee="ann", status="open")).items
+        await engine.tasks.complete("default", tasks[0].id, decision="approve", by="ann")
         report = await settle(engine, clock, handle)
     assert report["status"] == "succeeded"
     assert report["output"]["after"] == "fallback-ran"
@@ -152,10 +152,10 @@ async def test_whoever_approves_first_wins_a_race_of_human_tasks(
         handle = await engine.start(workflow)
         await wait_status(engine, handle.id, "waiting")
         await asyncio.sleep(0)
-        report = build_report(await engine.get_run(handle.id))
+        report = build_report(await engine.handle(handle.id).info())
         assert report["status"] == "waiting", report["errors"]
-        tasks = await engine.tasks.find("default", assignee="bob", status="open")
-        await engine.tasks.complete("default", tasks[0]["$id"], decision="approve", by="bob")
+        tasks = (await engine.tasks.find("default", assignee="bob", status="open")).items
+        await engine.tasks.complete("default", tasks[0].id, decision="approve", by="bob")
         report = await settle(engine, clock, handle)
     assert report["status"] == "succeeded", report["errors"]
     assert report["output"]["after"] == "bob"
@@ -206,15 +206,15 @@ async def test_a_rolled_back_run_is_not_resumed_but_retried(
         assert report["status"] == "failed"
         assert undone(calls) == ["undo reserve r1"]
         with pytest.raises(RunCompensated, match="cannot resume run .* rolled back") as refused:
-            await engine.resume(handle.id)
+            await engine.handle(handle.id).resume()
         assert isinstance(refused.value, RunNotResumable)  # HTTP 409
         assert refused.value.undone == ["reserve"]
         assert "retry it to run it again from scratch" in str(refused.value)
         with pytest.raises(RunCompensated, match="fork from step 'charge'"):
-            await engine.fork(handle.id, "charge")
-        forked = await engine.fork(handle.id, "reserve")  # reuses nothing that was undone
-        retried = await engine.retry(handle.id)
+            await engine.handle(handle.id).fork("charge")
+        forked = await engine.handle(handle.id).fork("reserve")  # reuses nothing that was undone
+        retried = await engine.handle(handle.id).retry()
         for again in (forked, retried):
             assert (await settle(engine, clock, again))["status"] == "failed"
-        assert (await engine.get_run(handle.id)).status == "failed"
+        assert (await engine.handle(handle.id).info()).status == "failed"
     assert calls.count(("echo", "r1")) == 3  # reserved afresh by the fork and the retry

@@ -100,12 +100,12 @@ async def test_a_machine_that_loops_forever_fails_at_its_transition_budget(
     engine = make_engine(clock=clock, machine_max_transitions=25)
     async with engine:
         created = await engine.workflows.create("acme", ping_pong())
-        await engine.workflows.activate("acme", created["$id"])
-        [run_id] = (await engine.events.emit("acme", "Game.started", {"id": "g-1"}))["runs"]
+        await engine.workflows.activate("acme", created.id)
+        [run_id] = (await engine.events.emit("acme", "Game.started", {"id": "g-1"})).runs
         with pytest.raises(WorkflowFailed) as failed:
-            await clock.run_skipping(engine.handle(run_id).result(timeout=60))
+            await clock.run_skipping(engine.handle(run_id, org="acme").result(timeout=60))
         assert "machine_max_transitions" in str(failed.value)
-        run = await engine.get_run(run_id)
+        run = await engine.handle(run_id, org="acme").info()
         assert run.status == "failed" and run.error is not None
         assert run.error["type"].endswith("LimitExceeded")
         assert (

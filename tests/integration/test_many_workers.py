@@ -25,7 +25,7 @@ LONG_POLL = 30.0
 
 
 async def runs_of(engine: Engine, workflow: str) -> list[Any]:
-    return await engine.list_runs(workflow=workflow, limit=100)
+    return (await engine.list_runs(workflow=workflow, limit=100)).items
 
 
 def greeter(engine: Engine, executions: Counter[str]) -> None:
@@ -53,7 +53,7 @@ async def test_an_event_starts_one_run_with_two_workers_running(
 
     event = await a.events.emit("default", "Customer.created", {"name": "Ada"})
 
-    [run_id] = event["runs"]
+    [run_id] = event.runs
     assert await a.handle(run_id).result(timeout=10) == "hello Ada"
     assert [r.id for r in await runs_of(b, "greet")] == [run_id]
     assert executions == {run_id: 1}
@@ -73,10 +73,10 @@ async def test_one_event_id_emitted_from_two_engines_starts_one_run(
           for e in (a, b, a, b))
     )  # fmt: skip
 
-    assert sum(not e["duplicate"] for e in emitted) == 1
+    assert sum(not e.duplicate for e in emitted) == 1
     [run] = await runs_of(a, "greet")
-    assert {tuple(e["runs"]) for e in emitted if not e["duplicate"]} == {(run.id,)}
-    assert await a.handle(run.id).result(timeout=10) == "hello Ada"
+    assert {tuple(e.runs) for e in emitted if not e.duplicate} == {(run.id,)}
+    assert await a.handle(run.id, org=run.organization).result(timeout=10) == "hello Ada"
     assert executions == {run.id: 1}
 
 
@@ -92,7 +92,7 @@ async def test_debounced_events_from_two_engines_collapse_into_one_run(
 ) -> None:
     a, b = await two_workers(make_engine, clock)
     created = await a.workflows.create("acme", SYNC_CONTACT)
-    await a.workflows.activate("acme", created["$id"])
+    await a.workflows.activate("acme", created.id)
     for engine in (a, b):
         await engine.start_worker()
 
@@ -102,19 +102,19 @@ async def test_debounced_events_from_two_engines_collapse_into_one_run(
             *(e.events.emit("acme", "Contact.updated", {"id": 7, "email": f"{e_}{round_}@x"})
               for e_, e in (("a", a), ("b", b)))
         )  # fmt: skip
-        started.update(run for e in emitted for run in e["runs"])
+        started.update(run for e in emitted for run in e.runs)
         await clock.advance(10)
     last = await b.events.emit("acme", "Contact.updated", {"id": 7, "email": "last@x"})
-    started.update(last["runs"])
+    started.update(last.runs)
     await clock.advance(31)
 
     assert len(started) == 1
     [run_id] = started
-    assert (await a.handle(run_id).result(timeout=10))["step-1"] == "last@x"
-    [run] = await runs_of(b, "sync contact")
-    assert run.id == run_id and run.executions == 1
-    shown = await b.workflows.get("acme", created["$id"])
-    assert (shown["runCount"], shown["successCount"]) == (1, 1)
+    assert (await a.handle(run_id, org="acme").result(timeout=10))["step-1"] == "last@x"
+    [run] = (await b.list_runs(workflow="sync contact", org="acme")).items
+    assert run.id == run_id and run.replays == 1
+    shown = await b.workflows.get("acme", created.id)
+    assert (shown.run_count, shown.success_count) == (1, 1)
 
 
 # -- wake-ups across processes (PostgreSQL's NOTIFY) -------------------------------------------
@@ -168,7 +168,7 @@ async def test_a_run_released_by_a_stopping_worker_is_taken_at_once(
     await stopping.close()  # the step is still running: the run is released, not finished
 
     assert await taker.handle(handle.id).result(timeout=5.0) == "done elsewhere"
-    assert (await taker.get_run(handle.id)).executions == 2
+    assert (await taker.handle(handle.id).info()).replays == 2
 
     async def settled() -> bool:
         return gate.calls == 1

@@ -22,7 +22,7 @@ async def open_task(engine: Engine, person: str) -> dict[str, Any]:
     found: list[dict[str, Any]] = []
 
     async def has_task() -> bool:
-        found[:] = await engine.tasks.find("default", assignee=person, status="open")
+        found[:] = (await engine.tasks.find("default", assignee=person, status="open")).items
         return len(found) == 1
 
     await assert_eventually(has_task)
@@ -54,17 +54,17 @@ async def test_resuming_after_an_expired_task_opens_a_new_task(
         await wait_status(engine, handle.id, "waiting")
         await clock.advance(61)
         await wait_status(engine, handle.id, "failed")
-        await engine.resume(handle.id, by="ops@example.com", reason="ann is back")
+        await engine.handle(handle.id).resume(by="ops@example.com", reason="ann is back")
         second = await open_task(engine, "ann")
-        assert second["$id"] != first["$id"] and second["attempt"] == 2
-        assert second["stepKey"] == first["stepKey"] and second["status"] == "open"
-        assert second["dueAt"] > first["dueAt"]  # a new due time, counted from the resume
-        await engine.tasks.complete("default", second["$id"], decision="ok", by="ann")
+        assert second.id != first.id and second.attempt == 2
+        assert second.step_key == first.step_key and second.status == "open"
+        assert second.due_at > first.due_at  # a new due time, counted from the resume
+        await engine.tasks.complete("default", second.id, decision="ok", by="ann")
         assert await handle.result(timeout=10) == "ok"
-        tasks = await engine.tasks.find("default", assignee="ann")
+        tasks = (await engine.tasks.find("default", assignee="ann")).items
     assert runs == {"prepare": 1, "file": 1}
-    by_id = {t["$id"]: (t["status"], t["attempt"]) for t in tasks}
-    assert by_id == {first["$id"]: ("expired", 1), second["$id"]: ("completed", 2)}
+    by_id = {t.id: (t.status, t.attempt) for t in tasks}
+    assert by_id == {first.id: ("expired", 1), second.id: ("completed", 2)}
 
 
 async def test_resuming_a_definition_after_an_expired_task_opens_a_new_task(
@@ -90,15 +90,15 @@ async def test_resuming_a_definition_after_an_expired_task_opens_a_new_task(
         await wait_status(engine, handle.id, "waiting")
         await clock.advance(3601)
         await wait_status(engine, handle.id, "failed")
-        assert (await engine.tasks.get("default", first["$id"]))["status"] == "expired"
-        await engine.resume(handle.id)
+        assert (await engine.tasks.get("default", first.id)).status == "expired"
+        await engine.handle(handle.id).resume()
         second = await open_task(engine, "oli")
-        assert second["$id"] != first["$id"] and second["attempt"] == 2
-        await engine.tasks.complete("default", second["$id"], decision="approve", by="oli")
+        assert second.id != first.id and second.attempt == 2
+        await engine.tasks.complete("default", second.id, decision="approve", by="oli")
         output = await handle.result(timeout=10)
-    assert output["sign"]["taskId"] == second["$id"] and output["sign"]["approved"] is True
+    assert output["sign"]["taskId"] == second.id and output["sign"]["approved"] is True
     assert runs == {"prepare": 1, "file": 1}
-    assert (await engine.tasks.get("default", first["$id"]))["status"] == "expired"
+    assert (await engine.tasks.get("default", first.id)).status == "expired"
 
 
 async def test_resuming_after_a_failed_child_starts_a_new_child(make_engine: MakeEngine) -> None:
@@ -123,16 +123,16 @@ async def test_resuming_after_a_failed_child_starts_a_new_child(make_engine: Mak
         [failed] = await engine_children(engine, handle.id)
         assert failed == child_run_id(handle.id, "kid")
         broken.clear()
-        await engine.resume(handle.id, by="ops@example.com")
+        await engine.handle(handle.id).resume(by="ops@example.com")
         assert await handle.result(timeout=10) == "kid(p)"
         children = await engine_children(engine, handle.id)
-        statuses = [(await engine.get_run(c)).status for c in children]
-        run = await engine.get_run(handle.id)
+        statuses = [(await engine.handle(c).info()).status for c in children]
+        run = await engine.handle(handle.id).info()
     assert runs == {"prepare": 1, "kid": 2}
     assert children == [failed, child_run_id(handle.id, "kid", 2)]
     assert statuses == ["failed", "succeeded"]
     [entry] = run.history
-    assert entry["action"] == "resume" and entry["rerun"] == ["kid", "kid.result"]
+    assert entry.action == "resume" and entry.rerun == ["kid", "kid.result"]
 
 
 async def test_resuming_a_definition_after_a_failed_child_starts_a_new_child(
@@ -166,7 +166,7 @@ async def test_resuming_a_definition_after_a_failed_child_starts_a_new_child(
             await handle.result(timeout=10)
         [failed] = await engine_children(engine, handle.id)
         broken.clear()
-        await engine.resume(handle.id)
+        await engine.handle(handle.id).resume()
         output = await handle.result(timeout=10)
         children = await engine_children(engine, handle.id)
     assert output["reserve"] == {"hold": "held A-1"}
@@ -176,6 +176,6 @@ async def test_resuming_a_definition_after_a_failed_child_starts_a_new_child(
 
 async def engine_children(engine: Engine, run_id: str) -> list[str]:
     """The child runs ``run_id`` started, oldest first."""
-    store = await engine.opened_store()
+    store = await engine.deps.store()
     found: list[str] = await store.child_runs(run_id)  # type: ignore[attr-defined]
     return found

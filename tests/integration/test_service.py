@@ -13,6 +13,7 @@ import pytest
 from plait import Context, Engine
 from plait.definitions.validate import InvalidDefinition
 from plait.errors import HookVetoed, IllegalTransition, ReadOnlyWorkflow, WorkflowNotFound
+from plait.resources.workflows import StoredWorkflow
 from plait.testing import VirtualClock, assert_eventually
 
 MakeEngine = Callable[..., Engine]
@@ -36,7 +37,8 @@ DEAL = {"name": "Acme Corp", "value": 50000, "plan": "pro", "owner": "sam@plait.
 
 
 async def runs_of(engine: Engine, workflow: str, status: str = "succeeded") -> list[Any]:
-    return [r for r in await engine.list_runs(workflow=workflow, status=status, limit=1000)]
+    page = await engine.list_runs(workflow=workflow, status=status, limit=1000, org="acme")
+    return page.items
 
 
 async def test_deal_won_chain_counters_and_pause(make_engine: MakeEngine) -> None:
@@ -44,15 +46,13 @@ async def test_deal_won_chain_counters_and_pause(make_engine: MakeEngine) -> Non
     async with engine:
         onboarding = await engine.workflows.create("acme", deal_won())
         welcome = await engine.workflows.create("acme", WELCOME)
-        assert onboarding["status"] == "Draft" and onboarding["version"] == 1
-        assert onboarding["$id"].startswith("workflow_") and len(onboarding["$id"]) == 17
+        assert onboarding.status == "Draft" and onboarding.version == 1
+        assert onboarding.id.startswith("workflow_") and len(onboarding.id) == 17
         for workflow in (onboarding, welcome):
-            assert (await engine.workflows.activate("acme", workflow["$id"]))[
-                "status"
-            ] == "Activated"
+            assert (await engine.workflows.activate("acme", workflow.id)).status == "Activated"
 
         event = await engine.events.emit("acme", "Deal.won", DEAL)
-        assert len(event["runs"]) == 1
+        assert len(event.runs) == 1
 
         async def chained() -> bool:
             return bool(await runs_of(engine, "Welcome customer"))
@@ -60,25 +60,25 @@ async def test_deal_won_chain_counters_and_pause(make_engine: MakeEngine) -> Non
         await assert_eventually(chained)
 
         async def onboarded() -> bool:
-            return bool(await runs_of(engine, onboarding["name"]))
+            return bool(await runs_of(engine, onboarding.name))
 
         await assert_eventually(onboarded)
-        [run] = await runs_of(engine, onboarding["name"])
-        assert run.org == "acme" and run.workflow_version == 1 and run.trigger == "event"
-        customers = await (await engine.opened_store()).find_documents(
+        [run] = await runs_of(engine, onboarding.name)
+        assert run.organization == "acme" and run.workflow_version == 1 and run.trigger == "event"
+        customers = await (await engine.deps.store()).find_documents(
             "acme", "Customer", {}, None, 10
         )
         assert [c.data["name"] for c in customers] == ["Acme Corp"]
-        shown = await engine.workflows.get("acme", onboarding["$id"])
-        assert (shown["runCount"], shown["successCount"], shown["failureCount"]) == (1, 1, 0)
-        assert shown["lastRunAt"] is not None and shown["status"] == "Activated"
+        shown = await engine.workflows.get("acme", onboarding.id)
+        assert (shown.run_count, shown.success_count, shown.failure_count) == (1, 1, 0)
+        assert shown.last_run_at is not None and shown.status == "Activated"
 
-        await engine.workflows.pause("acme", onboarding["$id"])
+        await engine.workflows.pause("acme", onboarding.id)
         again = await engine.events.emit("acme", "Deal.won", DEAL)
-        assert again["runs"] == []
+        assert again.runs == []
         await asyncio.sleep(0.1)
-        assert len(await runs_of(engine, onboarding["name"])) == 1
-        types = [e["type"] for e in (await engine.events.find("acme", limit=100)).items]
+        assert len(await runs_of(engine, onboarding.name)) == 1
+        types = [e.event_type for e in (await engine.events.find("acme", limit=100)).items]
         for verb in ("created", "activated", "paused"):
             assert f"Workflow.{verb}" in types
 
@@ -87,13 +87,13 @@ async def test_same_event_id_starts_one_run(make_engine: MakeEngine) -> None:
     engine = make_engine()
     async with engine:
         created = await engine.workflows.create("acme", WELCOME)
-        await engine.workflows.activate("acme", created["$id"])
+        await engine.workflows.activate("acme", created.id)
         first = await engine.events.emit("acme", "Customer.created", {"name": "A", "$id": "c1"},
                                          id="evt-1")  # fmt: skip
         second = await engine.events.emit("acme", "Customer.created", {"name": "B"}, id="evt-1")
-        assert len(first["runs"]) == 1 and second["runs"] == [] and second["duplicate"]
-        assert second["data"]["name"] == "A"
-        assert len(await engine.list_runs(workflow="Welcome customer", org="acme")) == 1
+        assert len(first.runs) == 1 and second.runs == [] and second.duplicate
+        assert second.data["name"] == "A"
+        assert len((await engine.list_runs(workflow="Welcome customer", org="acme")).items) == 1
 
 
 async def test_lifecycle_rules_and_hooks(make_engine: MakeEngine) -> None:
@@ -101,33 +101,33 @@ async def test_lifecycle_rules_and_hooks(make_engine: MakeEngine) -> None:
     seen: list[str] = []
 
     @engine.workflows.before("activate")
-    def require_description(workflow: dict[str, Any]) -> None:
-        if not workflow.get("description"):
+    def require_description(workflow: StoredWorkflow) -> None:
+        if not workflow.description:
             raise ValueError("a description is required")
 
     @engine.workflows.after("activate")
-    def record(workflow: dict[str, Any]) -> None:
-        seen.append(workflow["status"])
+    def record(workflow: StoredWorkflow) -> None:
+        seen.append(workflow.status)
 
     async with engine:
         created = await engine.workflows.create("acme", WELCOME)
         with pytest.raises(HookVetoed, match="a description is required"):
-            await engine.workflows.activate("acme", created["$id"])
-        assert (await engine.workflows.get("acme", created["$id"]))["status"] == "Draft"
-        await engine.workflows.update("acme", created["$id"], {"description": "greets"})
-        activated = await engine.workflows.activate("acme", created["$id"])
-        assert activated["version"] == 2 and seen == ["Activated"]
+            await engine.workflows.activate("acme", created.id)
+        assert (await engine.workflows.get("acme", created.id)).status == "Draft"
+        await engine.workflows.update("acme", created.id, {"description": "greets"})
+        activated = await engine.workflows.activate("acme", created.id)
+        assert activated.version == 2 and seen == ["Activated"]
         with pytest.raises(IllegalTransition, match="it is Activated, and Activated -> Activated"):
-            await engine.workflows.activate("acme", created["$id"])
-        await engine.workflows.archive("acme", created["$id"])
+            await engine.workflows.activate("acme", created.id)
+        await engine.workflows.archive("acme", created.id)
         with pytest.raises(IllegalTransition, match="Archived -> Paused"):
-            await engine.workflows.pause("acme", created["$id"])
+            await engine.workflows.pause("acme", created.id)
         no_trigger = await engine.workflows.create("acme", {"name": "x", "steps": [
             {"action": "log", "mapping": {"message": "'hi'"}}]})  # fmt: skip
         with pytest.raises(InvalidDefinition, match="trigger event"):
-            await engine.workflows.activate("acme", no_trigger["$id"])
+            await engine.workflows.activate("acme", no_trigger.id)
         with pytest.raises(WorkflowNotFound):
-            await engine.workflows.get("other-org", created["$id"])
+            await engine.workflows.get("other-org", created.id)
 
 
 async def test_runs_pin_the_version_they_started_with(make_engine: MakeEngine) -> None:
@@ -136,15 +136,15 @@ async def test_runs_pin_the_version_they_started_with(make_engine: MakeEngine) -
         created = await engine.workflows.create("acme", {
             "name": "pinned", "triggerEvent": "Ping.sent",
             "steps": [{"action": "log", "mapping": {"message": "'v1'"}}]})  # fmt: skip
-        first = await engine.workflows.trigger("acme", created["$id"], {"n": 1})
-        await engine.workflows.update("acme", created["$id"], {
+        first = await engine.workflows.trigger("acme", created.id, {"n": 1})
+        await engine.workflows.update("acme", created.id, {
             "steps": [{"action": "log", "mapping": {"message": "'v2'"}}]})  # fmt: skip
-        second = await engine.workflows.trigger("acme", created["$id"], {"n": 2})
+        second = await engine.workflows.trigger("acme", created.id, {"n": 2})
         outputs = []
         for run in (first, second):
-            outputs.append(await engine.handle(run["$id"]).result(timeout=5))
+            outputs.append(await engine.handle(run.id, org="acme").result(timeout=5))
         assert [o["step-1"] for o in outputs] == ["v1", "v2"]
-        assert [first["workflowVersion"], second["workflowVersion"]] == [1, 2]
+        assert [first.workflow_version, second.workflow_version] == [1, 2]
 
 
 async def test_filters_decide_which_events_start_runs(make_engine: MakeEngine) -> None:
@@ -153,10 +153,10 @@ async def test_filters_decide_which_events_start_runs(make_engine: MakeEngine) -
         body = {**WELCOME, "name": "big deals", "triggerEvent": "Deal.won",
                 "filter": "deal.value > 1000"}  # fmt: skip
         created = await engine.workflows.create("acme", body)
-        await engine.workflows.activate("acme", created["$id"])
+        await engine.workflows.activate("acme", created.id)
         small = await engine.events.emit("acme", "Deal.won", {"value": 10, "name": "s"})
         big = await engine.events.emit("acme", "Deal.won", {"value": 5000, "name": "b"})
-        assert small["runs"] == [] and len(big["runs"]) == 1
+        assert small.runs == [] and len(big.runs) == 1
 
 
 async def test_wait_for_resumes_on_a_matching_event(make_engine: MakeEngine) -> None:
@@ -172,18 +172,18 @@ async def test_wait_for_resumes_on_a_matching_event(make_engine: MakeEngine) -> 
         handle = await engine.start(approval, "o-1")
 
         async def waiting() -> bool:
-            return (await engine.get_run(handle.id)).status == "waiting"
+            return (await engine.handle(handle.id).info()).status == "waiting"
 
         await assert_eventually(waiting)
         assert engine.worker is not None and not engine.worker._active
         await engine.events.emit("default", "Approval.decided", {"order": "o-2", "approved": False})
         await asyncio.sleep(0.05)
-        assert (await engine.get_run(handle.id)).status == "waiting"
+        assert (await engine.handle(handle.id).info()).status == "waiting"
         event = await engine.events.emit("default", "Approval.decided",
                                          {"order": "o-1", "approved": True})  # fmt: skip
         assert await handle.result(timeout=5) is True
-        [step] = (await engine.get_run(handle.id)).steps
-        assert step.kind == "wait" and step.output["$id"] == event["$id"]
+        [step] = (await engine.handle(handle.id).info()).steps
+        assert step.kind == "wait" and step.output["$id"] == event.id
 
 
 async def test_wait_for_times_out_with_none(make_engine: MakeEngine, clock: VirtualClock) -> None:
@@ -197,7 +197,7 @@ async def test_wait_for_times_out_with_none(make_engine: MakeEngine, clock: Virt
         handle = await engine.start(patient)
 
         async def waiting() -> bool:
-            return (await engine.get_run(handle.id)).status == "waiting"
+            return (await engine.handle(handle.id).info()).status == "waiting"
 
         await assert_eventually(waiting)
         await clock.advance(601)
@@ -213,17 +213,17 @@ async def test_debounce_collapses_events_into_one_run_with_the_last(
             "name": "sync contact", "triggerEvent": "Contact.updated",
             "debounce": {"key": "contact.id", "delay": 30},
             "steps": [{"action": "log", "mapping": {"message": "contact.email"}}]})  # fmt: skip
-        await engine.workflows.activate("acme", created["$id"])
+        await engine.workflows.activate("acme", created.id)
         runs = set()
         for email in ("a@x", "b@x", "c@x"):
             event = await engine.events.emit("acme", "Contact.updated", {"id": 7, "email": email})
-            runs.update(event["runs"])
+            runs.update(event.runs)
             await clock.advance(10)
         other = await engine.events.emit("acme", "Contact.updated", {"id": 8, "email": "z@x"})
-        assert len(runs) == 1 and len(other["runs"]) == 1 and other["runs"][0] not in runs
+        assert len(runs) == 1 and len(other.runs) == 1 and other.runs[0] not in runs
         await clock.advance(31)
         [run_id] = runs
-        assert (await engine.handle(run_id).result(timeout=5))["step-1"] == "c@x"
+        assert (await engine.handle(run_id, org="acme").result(timeout=5))["step-1"] == "c@x"
 
 
 async def test_code_workflows_appear_read_only_and_take_triggers(make_engine: MakeEngine) -> None:
@@ -235,12 +235,12 @@ async def test_code_workflows_appear_read_only_and_take_triggers(make_engine: Ma
 
     async with engine:
         [shown] = (await engine.workflows.find("default", where={"name": "greet-customer"})).items
-        assert shown["kind"] == "code" and shown["triggerEvent"] == "Customer.created"
+        assert shown.kind == "code" and shown.trigger_event == "Customer.created"
         with pytest.raises(ReadOnlyWorkflow):
-            await engine.workflows.update("default", shown["$id"], {"description": "x"})
+            await engine.workflows.update("default", shown.id, {"description": "x"})
         event = await engine.events.emit("default", "Customer.created", {"name": "Ada"})
-        assert await engine.handle(event["runs"][0]).result(timeout=5) == "hello Ada"
-        assert (await engine.workflows.get("default", shown["$id"]))["runCount"] == 1
+        assert await engine.handle(event.runs[0]).result(timeout=5) == "hello Ada"
+        assert (await engine.workflows.get("default", shown.id)).run_count == 1
 
 
 async def test_find_filters_sorts_and_pages(make_engine: MakeEngine) -> None:
@@ -249,15 +249,15 @@ async def test_find_filters_sorts_and_pages(make_engine: MakeEngine) -> None:
         for i in range(5):
             await engine.workflows.create("acme", {**WELCOME, "name": f"w{i}"})
         page = await engine.workflows.find("acme", sort="-name", limit=2)
-        names = [w["name"] for w in page.items]
+        names = [w.name for w in page.items]
         while page.next_cursor:
             page = await engine.workflows.find(
                 "acme", sort="-name", limit=2, cursor=page.next_cursor
             )
-            names += [w["name"] for w in page.items]
+            names += [w.name for w in page.items]
         assert names == ["w4", "w3", "w2", "w1", "w0"]
         drafts = await engine.workflows.find("acme", where={"status": "Draft", "name": "w2"})
-        assert [w["name"] for w in drafts.items] == ["w2"]
+        assert [w.name for w in drafts.items] == ["w2"]
         assert (await engine.workflows.find("nobody")).items == []
 
 
@@ -272,15 +272,15 @@ async def test_a_wait_for_event_step_resumes_a_definition(make_engine: MakeEngin
                 {"id": "ship", "type": "function", "function": "log", "dependsOn": ["paid"],
                  "input": {"message": "{{'shipping ' + inputs.id}}"}},
             ]})  # fmt: skip
-        await engine.workflows.activate("acme", created["$id"])
+        await engine.workflows.activate("acme", created.id)
         placed = await engine.events.emit("acme", "Order.placed", {"id": "o-9"})
-        [run_id] = placed["runs"]
+        [run_id] = placed.runs
 
         async def waiting() -> bool:
-            return (await engine.get_run(run_id)).status == "waiting"
+            return (await engine.handle(run_id, org="acme").info()).status == "waiting"
 
         await assert_eventually(waiting)
         await engine.events.emit("acme", "Payment.received", {"order": "o-9"})
-        output = await engine.handle(run_id).result(timeout=5)
+        output = await engine.handle(run_id, org="acme").result(timeout=5)
         assert output["paid"]["data"] == {"order": "o-9"}
         assert output["ship"] == "shipping o-9"

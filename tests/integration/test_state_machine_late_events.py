@@ -29,12 +29,14 @@ RELAY = {
 }  # fmt: skip
 
 
-async def ended(engine: Engine, run_id: str) -> Any:
+async def ended(engine: Engine, run_id: str) -> dict[str, Any]:
+    """The run, as the wire shows it, once it succeeded."""
+
     async def done() -> bool:
-        return (await engine.get_run(run_id)).status == "succeeded"
+        return (await engine.handle(run_id, org="acme").info()).status == "succeeded"
 
     await assert_eventually(done, timeout=20)
-    return await engine.runs.get("acme", run_id)
+    return (await engine.runs.get("acme", run_id)).wire()
 
 
 async def relay_waiting(engine: Engine, key: str) -> str:
@@ -42,15 +44,15 @@ async def relay_waiting(engine: Engine, key: str) -> str:
     ``waiting`` (suspended, its 1 h timeout counting); then stop. Return the run's id."""
     async with engine:
         created = await engine.workflows.create("acme", RELAY)
-        await engine.workflows.activate("acme", created["$id"])
+        await engine.workflows.activate("acme", created.id)
         sent = await engine.events.emit("acme", "Relay.started", {"id": key})
 
         async def waiting() -> bool:
             found = await engine.machines.get("acme", "relay", key)
-            return found.get("state") == "waiting" and found.get("status") == "waiting"
+            return found.state == "waiting" and found.status == "waiting"
 
         await assert_eventually(waiting, timeout=20)
-    return str(sent["runs"][0])
+    return str(sent.runs[0])
 
 
 async def test_a_payment_after_the_timeout_finds_the_order_cancelled(
@@ -63,7 +65,7 @@ async def test_a_payment_after_the_timeout_finds_the_order_cancelled(
         await started(first)
         submitted = await first.events.emit("acme", "Order.submitted",
                                             {"orderId": "o-9", "items": ITEMS})  # fmt: skip
-        run_id = submitted["runs"][0]
+        run_id = submitted.runs[0]
         await until_state(first, "o-9", "pending", events=1)
     # No worker for two hours; then the payment arrives, an hour after the order's timeout.
     await clock.advance(2 * HOUR)
@@ -122,9 +124,9 @@ async def test_a_late_worker_times_states_from_when_their_events_arrived(
     first = make_engine(clock=clock)
     async with first:
         created = await first.workflows.create("acme", RELAY)
-        await first.workflows.activate("acme", created["$id"])
+        await first.workflows.activate("acme", created.id)
     second = make_engine(clock=clock)  # no worker yet
-    [run_id] = (await second.events.emit("acme", "Relay.started", {"id": "r-9"}))["runs"]
+    [run_id] = (await second.events.emit("acme", "Relay.started", {"id": "r-9"})).runs
     await clock.advance(2 * HOUR)
     await second.events.emit("acme", "Relay.go", {"id": "r-9"})
     await clock.advance(HOUR)

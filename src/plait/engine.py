@@ -77,7 +77,7 @@ class Engine:
         self.runs = RunService(deps)
         """Runs by organization: start, read, cancel, resume, fork, retry, signal."""
         self.events = EventService(deps)
-        self.schedules = ScheduleService(deps, self.runs)
+        self.schedules = ScheduleService(deps)
         self.workflows = WorkflowService(deps, self.runs, self.events, self.schedules)
         """The workflow registry and lifecycle (stored workflows, by organization)."""
         self.webhooks = WebhookService(deps)

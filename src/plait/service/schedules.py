@@ -31,7 +31,6 @@ from plait.store.records import DECLARED_SCHEDULE_PREFIX, ScheduleRecord
 
 if TYPE_CHECKING:
     from plait.service.deps import Deps
-    from plait.service.runs import RunService
     from plait.store.records import WorkflowRecord
 
 Catchup = Literal["skip", "all"]
@@ -46,9 +45,8 @@ MAX_CATCHUP_LIMIT = 1000
 class ScheduleService:
     """``engine.schedules``."""
 
-    def __init__(self, deps: Deps, runs: RunService) -> None:
+    def __init__(self, deps: Deps) -> None:
         self.deps = deps
-        self.runs = runs
 
     async def create(self, org: str, body: dict[str, Any], *, declared: bool = False) -> Schedule:
         """``{workflow, cron, timezone?, catchup?, maxCatchup?, input?}`` -> the schedule. It is

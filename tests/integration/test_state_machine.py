@@ -12,7 +12,7 @@ import pytest
 
 from plait import Engine
 from plait.definitions.load import parse_document
-from plait.errors import InstanceEnded, InstanceNotFound, WorkflowNotActive
+from plait.errors import InstanceEnded, InstanceNotFound, InvalidQuery, WorkflowNotActive
 from plait.resources.machines import MachineInstance
 from plait.resources.workflows import StoredWorkflow
 from plait.testing import VirtualClock, assert_eventually
@@ -161,6 +161,25 @@ async def test_unknown_instance_and_paused_machine(make_engine: MakeEngine) -> N
         with pytest.raises(WorkflowNotActive):
             await engine.machines.send("acme", "order-state-machine", "o-3", "submit", {})
         assert (await engine.machines.find("acme", "order-state-machine")).items == []
+
+
+async def test_instances_page_oldest_first(make_engine: MakeEngine) -> None:
+    engine = make_engine()  # no worker: the events create the instances as they are stored
+    with_actions(engine, [])
+    await started(engine)
+    keys = [f"o-{n}" for n in range(5)]
+    for key in keys:
+        await engine.events.emit("acme", "Order.submitted", {"orderId": key, "items": ITEMS})
+    listed, cursor, pages = [], None, 0
+    while True:
+        page = await engine.machines.find("acme", "order-state-machine", limit=2, cursor=cursor)
+        listed += [(i.key, i.received, i.state) for i in page.items]
+        pages, cursor = pages + 1, page.next_cursor
+        if cursor is None:
+            break
+    assert pages == 3 and listed == [(key, 1, None) for key in keys]
+    with pytest.raises(InvalidQuery):
+        await engine.machines.find("acme", "order-state-machine", cursor="not-a-cursor")
 
 
 async def test_timeout_transition_under_virtual_time(

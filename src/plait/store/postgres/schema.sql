@@ -1,0 +1,340 @@
+-- The schema that the PostgreSQL migration chain produces (a test keeps them equal).
+-- Edit by adding a migration, then run scripts/schema-sql with PLAIT_TEST_POSTGRES_URL set.
+
+CREATE TABLE api_keys (
+    org text NOT NULL,
+    id text NOT NULL,
+    role text NOT NULL,
+    prefix text NOT NULL,
+    hash text NOT NULL,
+    created_at double precision NOT NULL,
+    revoked_at double precision,
+    user_name text,
+    CONSTRAINT api_keys_pkey PRIMARY KEY (id)
+);
+
+CREATE TABLE debounces (
+    org text NOT NULL,
+    workflow_id text NOT NULL,
+    key text NOT NULL,
+    run_id text NOT NULL,
+    CONSTRAINT debounces_pkey PRIMARY KEY (org, workflow_id, key)
+);
+
+CREATE TABLE documents (
+    org text NOT NULL,
+    noun text NOT NULL,
+    id text NOT NULL,
+    data text NOT NULL,
+    created_at double precision NOT NULL,
+    updated_at double precision NOT NULL,
+    version bigint NOT NULL DEFAULT 1,
+    idempotency_key text,
+    seq bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
+    CONSTRAINT documents_pkey PRIMARY KEY (org, id)
+);
+
+CREATE TABLE event_waits (
+    org text NOT NULL,
+    event_type text NOT NULL,
+    run_id text NOT NULL,
+    step_key text NOT NULL,
+    match text,
+    scope text,
+    created_at double precision NOT NULL,
+    CONSTRAINT event_waits_pkey PRIMARY KEY (run_id, step_key)
+);
+
+CREATE TABLE events (
+    seq bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
+    org text NOT NULL,
+    id text NOT NULL,
+    type text NOT NULL,
+    data text NOT NULL,
+    source text NOT NULL,
+    run_id text,
+    created_at double precision NOT NULL,
+    CONSTRAINT events_org_id_key UNIQUE (org, id),
+    CONSTRAINT events_pkey PRIMARY KEY (seq)
+);
+
+CREATE TABLE machine_inbox (
+    run_id text NOT NULL,
+    n integer NOT NULL,
+    event_id text NOT NULL,
+    type text NOT NULL,
+    data text NOT NULL,
+    source text NOT NULL,
+    created_at double precision NOT NULL,
+    CONSTRAINT machine_inbox_run_id_event_id_key UNIQUE (run_id, event_id),
+    CONSTRAINT machine_inbox_pkey PRIMARY KEY (run_id, n)
+);
+
+CREATE TABLE machine_instances (
+    org text NOT NULL,
+    workflow_id text NOT NULL,
+    key text NOT NULL,
+    run_id text NOT NULL,
+    received integer NOT NULL DEFAULT 0,
+    created_at double precision NOT NULL,
+    CONSTRAINT machine_instances_pkey PRIMARY KEY (org, workflow_id, key)
+);
+
+CREATE TABLE run_history (
+    seq bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
+    run_id text NOT NULL,
+    at double precision NOT NULL,
+    action text NOT NULL,
+    actor text,
+    reason text,
+    detail text,
+    CONSTRAINT run_history_pkey PRIMARY KEY (seq)
+);
+
+CREATE TABLE run_trees (
+    root_run_id text NOT NULL,
+    runs integer NOT NULL,
+    CONSTRAINT run_trees_pkey PRIMARY KEY (root_run_id)
+);
+
+CREATE TABLE run_values (
+    run_id text NOT NULL,
+    key text NOT NULL,
+    value text NOT NULL,
+    updated_at double precision NOT NULL,
+    CONSTRAINT run_values_pkey PRIMARY KEY (run_id, key)
+);
+
+CREATE TABLE runs (
+    id text NOT NULL,
+    org text NOT NULL DEFAULT 'default'::text,
+    workflow text NOT NULL,
+    status text NOT NULL,
+    input bytea NOT NULL,
+    output bytea,
+    error bytea,
+    trigger text NOT NULL DEFAULT 'api'::text,
+    created_at double precision NOT NULL,
+    started_at double precision,
+    finished_at double precision,
+    updated_at double precision NOT NULL,
+    wake_at double precision,
+    deadline_at double precision,
+    lease_owner text,
+    lease_expires_at double precision,
+    fence bigint NOT NULL DEFAULT 0,
+    executions bigint NOT NULL DEFAULT 0,
+    workflow_id text,
+    workflow_version bigint,
+    event_id text,
+    parent_run_id text,
+    parent_step text,
+    root_run_id text,
+    depth integer NOT NULL DEFAULT 0,
+    CONSTRAINT runs_pkey PRIMARY KEY (id)
+);
+
+CREATE TABLE schedule_ticks (
+    schedule_id text NOT NULL,
+    tick_at double precision NOT NULL,
+    run_id text,
+    fired_at double precision NOT NULL,
+    CONSTRAINT schedule_ticks_pkey PRIMARY KEY (schedule_id, tick_at)
+);
+
+CREATE TABLE schedules (
+    org text NOT NULL,
+    id text NOT NULL,
+    workflow_id text NOT NULL,
+    cron text NOT NULL,
+    timezone text NOT NULL,
+    catchup text NOT NULL,
+    max_catchup bigint NOT NULL,
+    input text NOT NULL,
+    enabled boolean NOT NULL DEFAULT true,
+    next_fire_at double precision NOT NULL,
+    created_at double precision NOT NULL,
+    CONSTRAINT schedules_pkey PRIMARY KEY (org, id),
+    CONSTRAINT schedules_catchup_check CHECK ((catchup = ANY (ARRAY['skip'::text, 'all'::text])))
+);
+
+CREATE TABLE secrets (
+    org text NOT NULL,
+    name text NOT NULL,
+    sealed text NOT NULL,
+    created_at double precision NOT NULL,
+    updated_at double precision NOT NULL,
+    CONSTRAINT secrets_pkey PRIMARY KEY (org, name)
+);
+
+CREATE TABLE signals (
+    seq bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
+    run_id text NOT NULL,
+    name text NOT NULL,
+    payload text NOT NULL,
+    created_at double precision NOT NULL,
+    step_key text,
+    CONSTRAINT signals_pkey PRIMARY KEY (seq)
+);
+
+CREATE TABLE steps (
+    run_id text NOT NULL,
+    key text NOT NULL,
+    position bigint NOT NULL,
+    name text NOT NULL,
+    kind text NOT NULL,
+    status text NOT NULL,
+    attempts bigint NOT NULL DEFAULT 0,
+    output bytea,
+    error bytea,
+    started_at double precision,
+    finished_at double precision,
+    wake_at double precision,
+    CONSTRAINT steps_pkey PRIMARY KEY (run_id, key)
+);
+
+CREATE TABLE tasks (
+    org text NOT NULL,
+    id text NOT NULL,
+    run_id text NOT NULL,
+    step_key text NOT NULL,
+    workflow text NOT NULL,
+    title text NOT NULL,
+    description text,
+    assignee text NOT NULL,
+    status text NOT NULL,
+    choices text,
+    form text,
+    data text,
+    due_at double precision,
+    escalate_at double precision,
+    escalate_to text,
+    escalated_at double precision,
+    escalated_from text,
+    decision text,
+    comment text,
+    response text,
+    completed_by text,
+    completed_at double precision,
+    created_at double precision NOT NULL,
+    updated_at double precision NOT NULL,
+    attempt integer NOT NULL DEFAULT 1,
+    completed_via text,
+    CONSTRAINT tasks_run_id_step_key_attempt_key UNIQUE (run_id, step_key, attempt),
+    CONSTRAINT tasks_pkey PRIMARY KEY (org, id),
+    CONSTRAINT tasks_status_check CHECK ((status = ANY (ARRAY['open'::text, 'completed'::text, 'expired'::text, 'cancelled'::text])))
+);
+
+CREATE TABLE webhook_deliveries (
+    org text NOT NULL,
+    digest text NOT NULL,
+    event_id text NOT NULL,
+    expires_at double precision NOT NULL,
+    CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (org, digest)
+);
+
+CREATE TABLE webhooks (
+    org text NOT NULL,
+    id text NOT NULL,
+    name text NOT NULL,
+    scheme text NOT NULL,
+    secret text NOT NULL,
+    event_type text,
+    mapping text,
+    created_at double precision NOT NULL,
+    sealed boolean NOT NULL DEFAULT false,
+    CONSTRAINT webhooks_org_name_key UNIQUE (org, name),
+    CONSTRAINT webhooks_pkey PRIMARY KEY (org, id),
+    CONSTRAINT webhooks_check CHECK (((event_type IS NULL) <> (mapping IS NULL)))
+);
+
+CREATE TABLE workers (
+    id text NOT NULL,
+    host text NOT NULL,
+    pid bigint NOT NULL,
+    started_at double precision NOT NULL,
+    heartbeat_at double precision NOT NULL,
+    CONSTRAINT workers_pkey PRIMARY KEY (id)
+);
+
+CREATE TABLE workflow_triggers (
+    org text NOT NULL,
+    event_type text NOT NULL,
+    workflow_id text NOT NULL,
+    CONSTRAINT workflow_triggers_pkey PRIMARY KEY (org, event_type, workflow_id)
+);
+
+CREATE TABLE workflow_versions (
+    org text NOT NULL,
+    workflow_id text NOT NULL,
+    version bigint NOT NULL,
+    document text NOT NULL,
+    definition text NOT NULL,
+    created_at double precision NOT NULL,
+    CONSTRAINT workflow_versions_pkey PRIMARY KEY (org, workflow_id, version)
+);
+
+CREATE TABLE workflows (
+    org text NOT NULL,
+    id text NOT NULL,
+    name text NOT NULL,
+    kind text NOT NULL,
+    status text NOT NULL,
+    version bigint NOT NULL,
+    document text NOT NULL,
+    running bigint NOT NULL DEFAULT 0,
+    run_count bigint NOT NULL DEFAULT 0,
+    success_count bigint NOT NULL DEFAULT 0,
+    failure_count bigint NOT NULL DEFAULT 0,
+    last_run_at double precision,
+    created_at double precision NOT NULL,
+    updated_at double precision NOT NULL,
+    triggers text NOT NULL DEFAULT '[]'::text,
+    CONSTRAINT workflows_pkey PRIMARY KEY (org, id)
+);
+
+CREATE INDEX api_keys_by_org ON api_keys USING btree (org, created_at);
+
+CREATE INDEX api_keys_by_prefix ON api_keys USING btree (prefix);
+
+CREATE INDEX documents_by_noun ON documents USING btree (org, noun, created_at);
+
+CREATE UNIQUE INDEX documents_idempotency ON documents USING btree (org, idempotency_key) WHERE (idempotency_key IS NOT NULL);
+
+CREATE INDEX event_waits_by_type ON event_waits USING btree (org, event_type);
+
+CREATE INDEX events_by_type ON events USING btree (org, type, seq);
+
+CREATE UNIQUE INDEX machine_instances_by_run ON machine_instances USING btree (run_id);
+
+CREATE INDEX run_history_of_run ON run_history USING btree (run_id, seq);
+
+CREATE INDEX runs_by_org ON runs USING btree (org, created_at DESC);
+
+CREATE INDEX runs_by_workflow ON runs USING btree (workflow, created_at DESC);
+
+CREATE INDEX runs_children ON runs USING btree (parent_run_id) WHERE (parent_run_id IS NOT NULL);
+
+CREATE INDEX runs_executing ON runs USING btree (org, workflow_id) WHERE (status = ANY (ARRAY['pending'::text, 'running'::text]));
+
+CREATE INDEX runs_leased ON runs USING btree (lease_expires_at) WHERE (status = 'running'::text);
+
+CREATE INDEX runs_listing ON runs USING btree (created_at DESC);
+
+CREATE INDEX runs_owner ON runs USING btree (lease_owner) WHERE (lease_owner IS NOT NULL);
+
+CREATE INDEX runs_pending ON runs USING btree (created_at) WHERE (status = 'pending'::text);
+
+CREATE INDEX runs_waiting ON runs USING btree (wake_at) WHERE (status = 'waiting'::text);
+
+CREATE INDEX schedules_by_workflow ON schedules USING btree (org, workflow_id);
+
+CREATE INDEX schedules_due ON schedules USING btree (enabled, next_fire_at);
+
+CREATE INDEX signals_unconsumed ON signals USING btree (run_id, name, seq) WHERE (step_key IS NULL);
+
+CREATE INDEX tasks_inbox ON tasks USING btree (org, assignee, status, created_at);
+
+CREATE INDEX webhook_deliveries_expiry ON webhook_deliveries USING btree (expires_at);
+
+CREATE UNIQUE INDEX workflows_by_name ON workflows USING btree (org, name);

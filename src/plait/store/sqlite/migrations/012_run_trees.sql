@@ -10,7 +10,7 @@ ALTER TABLE runs ADD COLUMN depth INTEGER NOT NULL DEFAULT 0;
 
 -- How many runs each tree holds, its root included; a tree gets its row when its first child
 -- starts. The row is updated in the transaction that inserts a child, conditionally on the
--- bound, so concurrent workers cannot both take the last place (see store/areas/trees.py).
+-- bound, so concurrent workers cannot both take the last place (see store/trees.py).
 CREATE TABLE run_trees (
     root_run_id TEXT PRIMARY KEY,
     runs        INTEGER NOT NULL

@@ -4,6 +4,7 @@ answered by the finds of workflows, runs and events."""
 from __future__ import annotations
 
 from fastapi import APIRouter
+from pydantic import RootModel
 
 from plait.api.auth import EngineDep, Viewer
 from plait.api.models import QueryBody
@@ -16,13 +17,18 @@ from plait.resources.workflows import WorkflowPage
 
 router = APIRouter(prefix="/~{org}/query", tags=["query"], responses=PROBLEM_RESPONSES)
 
+
+class QueryPage(RootModel[WorkflowPage | RunPage | EventPage]):
+    """The page of the type the query asked for: workflows, runs or events."""
+
+
 # The filters the run and event finds take (workflows filter on any field).
 _FILTERS = {"Run": ("workflow", "status"), "Event": ("type",)}
 
 
 @router.post(
     "",
-    response_model=WorkflowPage | RunPage | EventPage,
+    response_model=QueryPage,
     summary="Query workflows, runs or events: a page of the type asked for",
     responses=WITH_BODY,
 )

@@ -27,8 +27,8 @@ async def test_an_assignee_that_is_not_a_person_fails_the_step(
         handle = await engine.start("sign-off", {"owner": owner})
         with pytest.raises(WorkflowFailed) as failure:
             await handle.result(timeout=10)
-        run = await engine.get_run(handle.id)
-        assert await engine.tasks.find("default") == []
+        run = await engine.handle(handle.id).info()
+        assert (await engine.tasks.find("default")).items == []
     message = failure.value.error["message"]
     assert "assignTo must give a person (a non-empty string)" in message
     assert f"got {owner!r}" in message

@@ -34,7 +34,7 @@ def test_sigterm_lets_the_running_run_finish_then_exits_0(sandbox: Sandbox) -> N
     info = sandbox.run(run_id)
     assert info.status == "succeeded", info.error
     assert info.output == ["slow", "after"]
-    assert info.executions == 1  # finished by this worker, not released for another
+    assert info.replays == 1  # finished by this worker, not released for another
     slow = info.steps[0]
     assert slow.key == "slow"
     assert slow.started_at is not None and slow.finished_at is not None
@@ -74,7 +74,7 @@ def test_sigint_lets_the_running_run_finish_then_exits_0(sandbox: Sandbox) -> No
     info = sandbox.run(run_id)
     assert info.status == "succeeded", info.error
     assert info.output == ["slow", "after"]
-    assert info.executions == 1
+    assert info.replays == 1
     slow = info.steps[0]
     assert slow.started_at is not None and slow.finished_at is not None
     assert slow.started_at < signalled < slow.finished_at

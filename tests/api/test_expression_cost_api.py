@@ -227,7 +227,7 @@ async def test_the_waits_one_event_resumes_share_the_limit(engine: Engine) -> No
         handles = [await engine.start(waiter, i) for i in range(3)]
 
         async def waiting() -> bool:
-            runs = [await engine.get_run(h.id) for h in handles]
+            runs = [await engine.handle(h.id).info() for h in handles]
             return all(r.status == "waiting" for r in runs)
 
         await assert_eventually(waiting)

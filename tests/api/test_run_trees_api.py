@@ -43,7 +43,7 @@ async def test_a_self_recursive_workflow_stops_at_the_depth_bound(
     finished = await ended(client, admin, root.json()["$id"])
     assert finished["status"] == "failed"
     assert "max_run_tree_depth" in finished["error"]["message"]
-    store = await engine.opened_store()
+    store = await engine.deps.store()
     assert await select(store, "SELECT COUNT(*), MAX(depth) FROM runs") == [(33, 32)]
     [(deepest,)] = await select(store, "SELECT id FROM runs WHERE depth = 32")
     step = (await run_of(client, admin, deepest))["steps"][0]
@@ -68,7 +68,7 @@ async def test_a_paused_workflow_starts_no_child_run(
     finished = await ended(client, admin, run.json()["$id"])
     assert finished["status"] == "failed"
     assert "workflow 'target' is Paused and starts no new runs" in finished["error"]["message"]
-    store = await engine.opened_store()
+    store = await engine.deps.store()
     assert await select(store, "SELECT COUNT(*) FROM runs WHERE workflow = 'target'") == [(0,)]
 
 
@@ -78,7 +78,7 @@ TREE = 30_000
 async def test_cancelling_the_root_of_a_30000_run_tree_answers_200(
     client: httpx.AsyncClient, engine: Engine, admin: dict[str, str]
 ) -> None:
-    store = await engine.opened_store()
+    store = await engine.deps.store()
     now = engine.clock.time()
     await store.create_run(NewRun("run_t0", "wf", b"[]", now, org="acme"))
     sql = f"""

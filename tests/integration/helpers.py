@@ -12,7 +12,7 @@ from plait.testing import VirtualClock, assert_eventually
 
 async def wait_status(engine: Engine, run_id: str, status: str, timeout: float = 10.0) -> None:
     async def reached() -> bool:
-        return (await engine.get_run(run_id)).status == status
+        return (await engine.handle(run_id).info()).status == status
 
     await assert_eventually(reached, timeout=timeout)
 

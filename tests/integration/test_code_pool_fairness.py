@@ -43,17 +43,17 @@ async def test_another_orgs_code_step_does_not_wait_behind_a_busy_org(tmp_path: 
         crunch = await engine.workflows.create("acme", code_workflow("crunch", busy(2)))
         quick = await engine.workflows.create("globex", code_workflow("quick", "return 1"))
         for _ in range(6):
-            await engine.workflows.trigger("acme", crunch["$id"])
+            await engine.workflows.trigger("acme", crunch.id)
 
         async def acme_is_computing() -> bool:
-            pool = engine.services.get("code_pool")
-            running = await engine.list_runs(org="acme", status="running", limit=10)
+            pool = engine.catalog.clients.get("code_pool")
+            running = (await engine.list_runs(org="acme", status="running", limit=10)).items
             return pool is not None and len(pool.pids) == 2 and len(running) == 6
 
         await assert_eventually(acme_is_computing, timeout=30)
         started = time.monotonic()
-        run = await engine.workflows.trigger("globex", quick["$id"])
-        output = await engine.handle(run["$id"]).result(timeout=30)
+        run = await engine.workflows.trigger("globex", quick.id)
+        output = await engine.handle(run.id, org=run.organization).result(timeout=30)
         elapsed = time.monotonic() - started
     assert output == {"run": 1}
     assert elapsed < 1.5, f"globex's step took {elapsed:.1f}s behind acme's busy steps"

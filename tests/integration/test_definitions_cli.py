@@ -187,6 +187,6 @@ async def test_an_invalid_definition_registers_and_runs_nothing(db_url: str) -> 
     with pytest.raises(InvalidDefinition) as caught:
         engine.define(BROKEN)
     assert len(caught.value.problems) >= 5
-    assert "broken" not in engine.registered
+    assert "broken" not in engine.catalog.workflows
     async with engine:
-        assert await engine.list_runs() == []
+        assert (await engine.list_runs()).items == []

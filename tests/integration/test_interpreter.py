@@ -9,7 +9,7 @@ import pytest
 
 from plait import Engine, InvalidArguments
 from plait.actions.base import ActionError
-from plait.interpreter.report import build_report
+from plait.resources.reports import build_report
 from plait.testing import VirtualClock
 
 MakeEngine = Callable[..., Engine]
@@ -34,7 +34,7 @@ async def run(
                 return
 
         await clock.run_skipping(finish())
-        return build_report(await engine.get_run(handle.id))
+        return build_report(await engine.handle(handle.id).info())
 
 
 @pytest.fixture
@@ -329,7 +329,7 @@ async def test_input_schema_is_enforced_at_start(engine: Engine, calls: list[Any
     async with engine:
         with pytest.raises(InvalidArguments, match=r"\$\['n'\]: 'x' is not of type 'integer'"):
             await engine.start(workflow, {"n": "x"})
-        assert await engine.list_runs() == []
+        assert (await engine.list_runs()).items == []
 
 
 async def test_concurrent_dag_replays_by_key_after_suspension(

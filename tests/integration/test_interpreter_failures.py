@@ -11,7 +11,7 @@ import pytest
 from plait import Engine
 from plait.definitions.load import check_definition
 from plait.errors import WorkflowCancelled
-from plait.interpreter.report import build_report
+from plait.resources.reports import build_report
 from plait.testing import VirtualClock
 from tests.integration.test_interpreter import action, calls, engine, run
 
@@ -90,10 +90,10 @@ async def test_a_cancelled_run_is_not_compensated(
                 break
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.05)
-        await engine.cancel(handle.id, reason="changed our mind")
+        await engine.handle(handle.id).cancel(reason="changed our mind")
         with pytest.raises(WorkflowCancelled, match="changed our mind"):
             await clock.run_skipping(handle.result())
-        info = await engine.get_run(handle.id)
+        info = await engine.handle(handle.id).info()
     assert info.status == "cancelled"
     assert undone(calls) == []
 
@@ -233,5 +233,5 @@ async def test_build_report_hides_deadline_records(
         {"kind": "parallel", "id": "group", "timeout": 50, "steps": [action("x", "echo", 1)]},
     ])  # fmt: skip
     assert set(report["steps"]) == {"group", "x"}
-    info = await engine.get_run(report["runId"])
+    info = await engine.handle(report["runId"]).info()
     assert build_report(info)["steps"].keys() == report["steps"].keys()

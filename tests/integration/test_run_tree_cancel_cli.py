@@ -16,7 +16,7 @@ async def test_plait_runs_cancel_on_a_succeeded_root_cancels_its_live_child(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'plait.db'}"
     async with Engine(url) as engine:
-        store = await engine.opened_store()
+        store = await engine.deps.store()
         await store.create_run(NewRun("run_root", "wf", b"[]", 1.0))
         await store.create_run(NewRun("run_kid", "wf", b"[]", 1.0))
         sql = [
@@ -36,5 +36,5 @@ async def test_plait_runs_cancel_on_a_succeeded_root_cancels_its_live_child(
         ("cancel", "runaway", 1)
     ]
     async with Engine(url) as engine:
-        rows = await select(await engine.opened_store(), "SELECT id, status FROM runs ORDER BY id")
+        rows = await select(await engine.deps.store(), "SELECT id, status FROM runs ORDER BY id")
     assert rows == [("run_kid", "cancelled"), ("run_root", "succeeded")]

@@ -37,7 +37,7 @@ async def test_a_code_workflow_that_starts_itself_stops_at_the_depth_bound(
     [refusal] = refusals
     assert refusal["setting"] == "max_run_tree_depth" and refusal["value"] == 5
     assert refusal["limit"] == 4
-    runs = await engine.list_runs(workflow="dive", limit=100)
+    runs = (await engine.list_runs(workflow="dive", limit=100)).items
     assert len(runs) == 5 and {r.status for r in runs} == {"succeeded"}
 
 
@@ -57,4 +57,4 @@ async def test_a_fan_out_stops_at_the_size_bound(make_engine: MakeEngine) -> Non
             await (await engine.start("fan", 8)).result(timeout=30)
     assert "max_run_tree_runs" in str(failed.value)
     assert "is 7; the limit is 6" in str(failed.value)
-    assert len(await engine.list_runs(workflow="leaf", limit=100)) == 5
+    assert len((await engine.list_runs(workflow="leaf", limit=100)).items) == 5

@@ -16,7 +16,7 @@ TREE, CHAIN = 5_000, 2_000
 async def test_plait_runs_cancel_cancels_a_deep_tree(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'plait.db'}"
     async with Engine(url) as engine:
-        store = await engine.opened_store()
+        store = await engine.deps.store()
         await store.create_run(NewRun("run_t0", "wf", b"[]", 1.0))
         sql = f"""
             INSERT INTO runs (id, org, workflow, status, input, trigger, created_at, updated_at,
@@ -35,6 +35,6 @@ async def test_plait_runs_cancel_cancels_a_deep_tree(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert data(done)["status"] == "cancelled"
     async with Engine(url) as engine:
-        rows = await select(await engine.opened_store(), "SELECT status, COUNT(*) FROM runs "
+        rows = await select(await engine.deps.store(), "SELECT status, COUNT(*) FROM runs "
                             "GROUP BY status")  # fmt: skip
     assert rows == [("cancelled", TREE)]

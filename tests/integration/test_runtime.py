@@ -40,7 +40,7 @@ async def test_result_and_every_step_are_recorded(make_engine: MakeEngine) -> No
             "account": "create:ada",
             "mail": "send:create:ada",
         }
-        run = await engine.get_run(handle.id)
+        run = await engine.handle(handle.id).info()
     assert run.status == "succeeded" and run.input == ["ada"] and run.error is None
     assert [(s.key, s.status, s.attempts, s.output) for s in run.steps] == [
         ("create-account", "completed", 1, "create:ada"),
@@ -64,7 +64,7 @@ async def test_same_run_id_twice_is_one_run_and_one_execution(make_engine: MakeE
         assert await first.result(timeout=5) == await second.result(timeout=5) == "charge:10"
         third = await engine.start(charge, 10, run_id="order-42")
         assert await third.result(timeout=5) == "charge:10"
-        runs = await engine.list_runs()
+        runs = (await engine.list_runs()).items
     assert counts == {"charge": 1}
     assert [r.id for r in runs] == ["order-42"]
 
@@ -106,7 +106,7 @@ async def test_gathered_steps_get_keys_in_call_order(make_engine: MakeEngine) ->
     async with engine:
         handle = await engine.start(fan_out)
         assert await handle.result(timeout=5) == [0, 10, 20]
-        run = await engine.get_run(handle.id)
+        run = await engine.handle(handle.id).info()
     assert [(s.key, s.output) for s in run.steps] == [
         ("fetch", 0),
         ("fetch#2", 10),
@@ -156,7 +156,7 @@ async def test_unserialisable_step_result_fails_the_step_naming_it(
         handle = await engine.start(opaque)
         with pytest.raises(WorkflowFailed) as caught:
             await handle.result(timeout=5)
-        run = await engine.get_run(handle.id)
+        run = await engine.handle(handle.id).info()
     error = caught.value.error
     assert error["type"] == "plait.errors.SerializationError"
     assert "step 'build'" in error["message"] and "workflow 'opaque'" in error["message"]
@@ -195,7 +195,7 @@ async def test_bad_start_input_is_rejected_and_stores_nothing(make_engine: MakeE
             await engine.start("greet")
         with pytest.raises(SerializationError, match="input of workflow 'greet'.*object"):
             await engine.start(greet, object())
-        assert await engine.list_runs() == []
+        assert (await engine.list_runs()).items == []
         handle = await engine.start("greet", "ada")
         assert await handle.result(timeout=5) == "ada"
 
@@ -213,7 +213,7 @@ async def test_a_workflow_that_raises_fails_with_type_message_and_traceback(
         handle = await engine.start(explode)
         with pytest.raises(WorkflowFailed) as caught:
             await handle.result(timeout=5)
-        run = await engine.get_run(handle.id)
+        run = await engine.handle(handle.id).info()
     assert caught.value.run_id == handle.id
     assert run.error is not None
     assert run.error["type"] == "RuntimeError" and run.error["message"] == "no luck"

@@ -62,7 +62,7 @@ async def test_start_refuses_bad_text_in_the_input_and_the_run_id(make_engine: M
         await engine.start("echo", {"note": "a\ud800"})
     with pytest.raises(InvalidText, match=r"\$\.run_id: contains a NUL"):
         await engine.start("echo", 1, run_id="run-\x00")
-    assert await engine.list_runs() == []
+    assert (await engine.list_runs()).items == []
 
 
 async def test_a_step_result_with_nul_fails_the_run_naming_the_step_and_the_path(
@@ -86,7 +86,7 @@ async def test_valid_unicode_round_trips_exactly_through_a_run(make_engine: Make
     async with engine:
         handle = await engine.start("echo", value, run_id="run-" + NICE["emoji"])
         assert await handle.result(timeout=30) == value
-    run = await engine.get_run("run-" + NICE["emoji"])
+    run = await engine.handle("run-" + NICE["emoji"]).info()
     assert run.input == [value] and run.output == value
 
 
@@ -132,12 +132,12 @@ async def test_the_store_refuses_bad_text_that_no_interface_checked_alike_on_bot
     engine = make_engine()
     async with engine:
         with pytest.raises(InvalidText) as refused:
-            await engine.list_runs(workflow="echo\x00")
+            (await engine.list_runs(workflow="echo\x00")).items
         assert refused.value.path == "$.workflow"
         assert "NUL" in refused.value.reason
         with pytest.raises(InvalidText, match="lone surrogate"):
-            await engine.list_runs(workflow="echo\udfff")
-        assert await engine.list_runs(workflow="echo😀") == []
+            (await engine.list_runs(workflow="echo\udfff")).items
+        assert (await engine.list_runs(workflow="echo😀")).items == []
 
 
 async def test_a_step_result_with_nan_fails_the_step_naming_where(make_engine: MakeEngine) -> None:

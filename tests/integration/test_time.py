@@ -42,7 +42,7 @@ async def test_retries_follow_the_policy_delays_then_succeed(
     async with engine:
         handle = await engine.start(retrying)
         assert await pump(clock, handle.result(timeout=10), step=0.5) == "ok"
-        run = await engine.get_run(handle.id)
+        run = await engine.handle(handle.id).info()
     gaps = [round(b - a, 6) for a, b in itertools.pairwise(attempt_times)]
     # 2, 2*3, 2*9, min(54, 30): the 2 s delay waits in memory; 6, 18 and 30 are longer than
     # inline_wait_seconds (5 s), so the run suspends for them.
@@ -69,7 +69,7 @@ async def test_retries_stop_at_max_attempts_and_the_run_fails_with_the_error(
         handle = await engine.start(doomed)
         with pytest.raises(WorkflowFailed) as caught:
             await pump(clock, handle.result(timeout=10), step=5)
-        run = await engine.get_run(handle.id)
+        run = await engine.handle(handle.id).info()
     assert calls == 3
     error = caught.value.error
     assert error["type"] == f"{__name__}.Flaky"
@@ -123,17 +123,17 @@ async def test_one_hour_sleep_completes_without_real_waiting(
         await wait_status(engine, handle.id, "waiting")
         await clock.advance(3599)
         await asyncio.sleep(0.05)
-        assert (await engine.get_run(handle.id)).status == "waiting"
+        assert (await engine.handle(handle.id).info()).status == "waiting"
         await clock.advance(1)
         assert await handle.result(timeout=5) == "1:00:00"
-        run = await engine.get_run(handle.id)
+        run = await engine.handle(handle.id).info()
     assert after == [start + 3600]
     assert [(s.key, s.kind, s.status) for s in run.steps] == [
         ("now", "now", "completed"),
         ("nap", "sleep", "completed"),
         ("now#2", "now", "completed"),
     ]
-    assert run.executions == 2
+    assert run.replays == 2
 
 
 async def test_ten_thousand_sleeping_runs_hold_no_coroutines(
@@ -150,7 +150,8 @@ async def test_ten_thousand_sleeping_runs_hold_no_coroutines(
         handles = await asyncio.gather(*[engine.start(sleeper, i) for i in range(10_000)])
 
         async def all_waiting() -> bool:
-            return len(await engine.list_runs(status="waiting", limit=20_000)) == 10_000
+            store = await engine.deps.store()
+            return len(await store.list_runs(None, "waiting", 20_000)) == 10_000
 
         await assert_eventually(all_waiting, timeout=60)
         worker = engine.worker
@@ -216,10 +217,10 @@ async def test_run_timeout_fails_a_run_that_waits_too_long(
     async with engine:
         handle = await engine.start(slow)
         await wait_status(engine, handle.id, "waiting")
-        assert (await engine.get_run(handle.id)).wake_at is not None
+        assert (await engine.handle(handle.id).info()).wake_at is not None
         with pytest.raises(WorkflowFailed, match="timed out"):
             await pump(clock, handle.result(timeout=10), step=10)
-        run = await engine.get_run(handle.id)
+        run = await engine.handle(handle.id).info()
     assert run.error is not None and run.error["type"] == "plait.errors.WorkflowTimeout"
     assert not ran_after_sleep
     assert run.finished_at is not None
@@ -264,7 +265,7 @@ async def test_a_run_between_long_retry_attempts_is_a_waiting_row_without_a_task
         handle = await engine.start(patient_retry)
         await wait_status(engine, handle.id, "waiting")
         await clock.advance(300)  # inside the gap
-        run = await engine.get_run(handle.id)
+        run = await engine.handle(handle.id).info()
         worker = engine.worker
         assert worker is not None and handle.id not in worker.executing
         assert run.status == "waiting"
@@ -274,6 +275,6 @@ async def test_a_run_between_long_retry_attempts_is_a_waiting_row_without_a_task
         assert step.wake_at is not None
         assert step.wake_at.timestamp() == attempt_times[0] + 600
         assert await pump(clock, handle.result(timeout=10)) == "ok"
-        run = await engine.get_run(handle.id)
+        run = await engine.handle(handle.id).info()
     assert [round(t - attempt_times[0], 6) for t in attempt_times] == [0, 600]
     assert [(s.status, s.attempts) for s in run.steps] == [("completed", 2)]

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from plait import values
 from plait.resources.base import Page, Resource, required_stamp, stamp
+from plait.resources.events import Event
 from plait.store.records import TERMINAL, TRIGGER_EVENT_KEY, RunRecord, StepRecord
 from plait.store.records import HistoryEntry as HistoryRecord
 
@@ -108,7 +109,7 @@ class Run(Resource):
     workflow_version: int | None = None
     status: Literal["pending", "running", "waiting", "succeeded", "failed", "cancelled"]
     input: Any = None
-    event: dict[str, Any] | None = Field(None, description="The event that started the run.")
+    event: Event | None = Field(None, description="The event that started the run.")
     output: Any = None
     error: dict[str, Any] | None = None
     trigger: str = Field(description="manual, api, event, schedule, webhook or child.")
@@ -154,7 +155,7 @@ class Run(Resource):
         )  # fmt: skip
 
 
-def _input(r: RunRecord) -> tuple[Any, dict[str, Any] | None]:
+def _input(r: RunRecord) -> tuple[Any, Event | None]:
     """The run's input as its workflow takes it, and the event that started it.
 
     A definition's run is stored with the arguments ``[input, event]``; a code workflow's with
@@ -163,12 +164,17 @@ def _input(r: RunRecord) -> tuple[Any, dict[str, Any] | None]:
     args = values.decode(r.input)
     if r.workflow_version is not None and isinstance(args, list):
         event = args[1] if len(args) > 1 and isinstance(args[1], dict) else None
-        return (args[0] if args else None), event
+        return (args[0] if args else None), _event(event)
     for s in r.steps:
         if s.key == TRIGGER_EVENT_KEY:
             found = values.decode(s.output)
-            return args, found if isinstance(found, dict) else None
+            return args, _event(found if isinstance(found, dict) else None)
     return args, None
+
+
+def _event(document: dict[str, Any] | None) -> Event | None:
+    """The event document a run was given (``plait.store.runs.event_for_runs``) as a resource."""
+    return None if document is None else Event.model_validate(document)
 
 
 class RunPage(Page[Run]):

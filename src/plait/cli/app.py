@@ -16,14 +16,17 @@ import typer
 from plait import __version__, logs
 from plait.cli import definitions, render, secrets, serve, service, tasks
 from plait.cli.common import (
+    CursorOption,
     DbOption,
     JsonOption,
+    LimitOption,
     OrgOption,
     check_command_line,
     json_argument,
     load_engine,
     print_json,
     run_coroutine,
+    show_page,
     with_engine,
 )
 from plait.engine import Engine
@@ -119,8 +122,8 @@ def migrate(json: JsonOption = False, db: DbOption = None) -> None:
 def runs_list(
     status: Annotated[str | None, typer.Option(help="Only runs in this status.")] = None,
     workflow: Annotated[str | None, typer.Option(help="Only runs of this workflow.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many runs.")] = 100,
-    cursor: Annotated[str | None, typer.Option(help="The nextCursor of a page.")] = None,
+    limit: LimitOption = 100,
+    cursor: CursorOption = None,
     org: OrgOption = "default",
     json: JsonOption = False,
     db: DbOption = None,
@@ -128,12 +131,7 @@ def runs_list(
     """List runs, newest first, a page at a time (as GET /~{org}/runs)."""
     page = with_engine(db, lambda e: e.runs.find(org, workflow=workflow, status=status,
                                                  limit=limit, cursor=cursor))  # fmt: skip
-    if json:
-        print_json(page.wire())
-    else:
-        render.runs_table(page.items)
-        if page.next_cursor:
-            typer.echo(f"more: --cursor {page.next_cursor}")
+    show_page(page, json, render.runs_table)
 
 
 RunId = Annotated[str, typer.Argument(help="The run's id.")]

@@ -17,6 +17,7 @@ from plait import text
 from plait.cli import render
 from plait.engine import Engine
 from plait.errors import NotFound, PlaitError
+from plait.resources.base import Page
 
 T = TypeVar("T")
 
@@ -50,6 +51,23 @@ def run_coroutine(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
 OrgOption = Annotated[
     str, typer.Option("--org", envvar="PLAIT_ORG", help="Organization [env: PLAIT_ORG]")
 ]
+
+
+LimitOption = Annotated[int, typer.Option(help="At most this many (1 to 1000).")]
+CursorOption = Annotated[
+    str | None, typer.Option(help="Continue after a page: its nextCursor (see --json).")
+]
+
+
+def show_page(page: Page[Any], json: bool, table: Callable[[list[Any]], None]) -> None:
+    """A page of resources: ``--json`` prints its wire document (what the REST listing answers,
+    ``{items, nextCursor}``); people get ``table`` of the items and how to get the next page."""
+    if json:
+        print_json(page.wire())
+        return
+    table(page.items)
+    if page.next_cursor:
+        typer.echo(f"more: --cursor {page.next_cursor}")
 
 
 def with_engine(db: str | None, use: Callable[[Engine], Awaitable[T]]) -> T:

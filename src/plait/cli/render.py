@@ -145,3 +145,20 @@ def schedules_table(items: list[dict[str, Any]]) -> None:
     _out.print(table)
     if not items:
         _out.print("no schedules")
+
+
+def secrets_table(items: list[Any]) -> None:
+    table = Table("name", "created", "updated", box=None)
+    for item in items:
+        shown = item.wire()
+        table.add_row(item.name, shown["createdAt"], shown["updatedAt"])
+    _out.print(table)
+
+
+def keys_table(items: list[Any]) -> None:
+    table = Table("id", "role", "user", "prefix", "created", "revoked", box=None)
+    for key in items:
+        shown = key.wire()
+        table.add_row(key.id, key.role, key.user or "", key.prefix, shown["createdAt"],
+                      shown["revokedAt"] or "")  # fmt: skip
+    _out.print(table)

@@ -8,16 +8,17 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from plait.cli import render
 from plait.cli.common import (
     EXIT_USAGE,
+    CursorOption,
     DbOption,
     JsonOption,
+    LimitOption,
     OrgOption,
     print_json,
+    show_page,
     with_engine,
 )
 from plait.engine import Engine
@@ -79,10 +80,8 @@ def _value(value: str | None, from_stdin: bool) -> str:
 
 @secrets_app.command("list")
 def secrets_list(
-    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
-    cursor: Annotated[
-        str | None, typer.Option(help="Continue after a page: its nextCursor (see --json).")
-    ] = None,
+    limit: LimitOption = 100,
+    cursor: CursorOption = None,
     org: OrgOption = "default",
     json: JsonOption = False,
     db: DbOption = None,
@@ -90,16 +89,7 @@ def secrets_list(
     """List the organization's secrets by name: names and timestamps, never values (a page:
     --json prints {items, nextCursor})."""
     page = with_engine(db, lambda e: e.secrets.find(org=org, limit=limit, cursor=cursor))
-    if json:
-        print_json(page.wire())
-        return
-    table = Table("name", "created", "updated", box=None)
-    for item in page.items:
-        shown = item.wire()
-        table.add_row(item.name, shown["createdAt"], shown["updatedAt"])
-    Console(highlight=False).print(table)
-    if page.next_cursor:
-        typer.echo(f"more: --cursor {page.next_cursor}")
+    show_page(page, json, render.secrets_table)
 
 
 @secrets_app.command("delete")

@@ -11,18 +11,19 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from plait import logs
 from plait.cli import render
 from plait.cli.common import (
     EXIT_USAGE,
+    CursorOption,
     DbOption,
     JsonOption,
+    LimitOption,
     OrgOption,
     load_engine,
     print_json,
+    show_page,
     with_engine,
 )
 from plait.engine import Engine
@@ -144,10 +145,8 @@ def keys_create(
 
 @keys_app.command("list")
 def keys_list(
-    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
-    cursor: Annotated[
-        str | None, typer.Option(help="Continue after a page: its nextCursor (see --json).")
-    ] = None,
+    limit: LimitOption = 100,
+    cursor: CursorOption = None,
     org: OrgOption = "default",
     json: JsonOption = False,
     db: DbOption = None,
@@ -155,17 +154,7 @@ def keys_list(
     """List the organization's API keys, oldest first (ids and roles, never the keys; a page:
     --json prints {items, nextCursor})."""
     page = with_engine(db, lambda e: e.keys.find(org, limit=limit, cursor=cursor))
-    if json:
-        print_json(page.wire())
-        return
-    table = Table("id", "role", "user", "prefix", "created", "revoked", box=None)
-    for key in page.items:
-        shown = key.wire()
-        table.add_row(key.id, key.role, key.user or "", key.prefix, shown["createdAt"],
-                      shown["revokedAt"] or "")  # fmt: skip
-    Console(highlight=False).print(table)
-    if page.next_cursor:
-        typer.echo(f"more: --cursor {page.next_cursor}")
+    show_page(page, json, render.keys_table)
 
 
 @keys_app.command("revoke")

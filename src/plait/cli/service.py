@@ -14,16 +14,18 @@ import typer
 from plait.cli import render
 from plait.cli.common import (
     EXIT_ERROR,
+    CursorOption,
     DbOption,
     JsonOption,
+    LimitOption,
     OrgOption,
     json_argument,
     print_json,
+    show_page,
     with_engine,
 )
 from plait.engine import Engine
 from plait.resources.base import Resource
-from plait.resources.workflows import WorkflowPage
 
 workflows_app = typer.Typer(help="Stored workflows and their lifecycle.", no_args_is_help=True)
 schedules_app = typer.Typer(help="Cron schedules of workflows.", no_args_is_help=True)
@@ -52,20 +54,6 @@ def _document(file: Path) -> dict[str, Any]:
         raise typer.Exit(EXIT_ERROR) from exc
 
 
-CursorOption = Annotated[
-    str | None, typer.Option(help="Continue after a page: its nextCursor (see --json).")
-]
-
-
-def _page(page: WorkflowPage, json: bool) -> None:
-    if json:
-        print_json(page.wire())
-        return
-    render.workflows_table(page.items)
-    if page.next_cursor:
-        typer.echo(f"more: --cursor {page.next_cursor}")
-
-
 def _deleted(what: str, ref: str, json: bool) -> None:
     if json:
         print_json({"$id": ref, "$type": what, "deleted": True})
@@ -85,7 +73,7 @@ def _show(resource: Resource, json: bool) -> None:
 def workflows_list(
     status: Annotated[str | None, typer.Option(help="Only workflows in this status.")] = None,
     sort: Annotated[str | None, typer.Option(help="Sort field, '-' for descending.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    limit: LimitOption = 100,
     cursor: CursorOption = None,
     org: OrgOption = "default",
     json: JsonOption = False,
@@ -95,7 +83,7 @@ def workflows_list(
     where = {"status": status} if status else None
     page = with_engine(db, lambda e: e.workflows.find(org, where=where, sort=sort, limit=limit,
                                                 cursor=cursor))  # fmt: skip
-    _page(page, json)
+    show_page(page, json, render.workflows_table)
 
 
 @workflows_app.command("get")
@@ -198,7 +186,7 @@ def emit(
 @events_app.command("list")
 def events_list(
     type_: Annotated[str | None, typer.Option("--type", help="Only events of this type.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    limit: LimitOption = 100,
     cursor: CursorOption = None,
     org: OrgOption = "default",
     json: JsonOption = False,
@@ -206,12 +194,7 @@ def events_list(
 ) -> None:
     """List events, newest first (a page: --json prints {items, nextCursor})."""
     page = with_engine(db, lambda e: e.events.find(org, type=type_, limit=limit, cursor=cursor))
-    if json:
-        print_json(page.wire())
-        return
-    render.events_table(page.items)
-    if page.next_cursor:
-        typer.echo(f"more: --cursor {page.next_cursor}")
+    show_page(page, json, render.events_table)
 
 
 @events_app.command("get")
@@ -228,7 +211,7 @@ def events_get(
 @schedules_app.command("list")
 def schedules_list(
     workflow: Annotated[str | None, typer.Option(help="Only this workflow's.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    limit: LimitOption = 100,
     cursor: CursorOption = None,
     org: OrgOption = "default",
     json: JsonOption = False,
@@ -236,12 +219,7 @@ def schedules_list(
 ) -> None:
     """List schedules, oldest first (a page: --json prints {items, nextCursor})."""
     page = with_engine(db, lambda e: e.schedules.find(org, workflow, limit=limit, cursor=cursor))
-    if json:
-        print_json(page.wire())
-        return
-    render.schedules_table([s.wire() for s in page.items])
-    if page.next_cursor:
-        typer.echo(f"more: --cursor {page.next_cursor}")
+    show_page(page, json, lambda items: render.schedules_table([s.wire() for s in items]))
 
 
 @schedules_app.command("create")

@@ -16,11 +16,14 @@ from rich.console import Console
 
 from plait.cli import render
 from plait.cli.common import (
+    CursorOption,
     DbOption,
     JsonOption,
+    LimitOption,
     OrgOption,
     json_argument,
     print_json,
+    show_page,
     with_engine,
 )
 from plait.engine import Engine
@@ -40,10 +43,8 @@ def tasks_list(
     status: Annotated[
         str | None, typer.Option(help="open, completed, expired or cancelled.")
     ] = None,
-    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
-    cursor: Annotated[
-        str | None, typer.Option(help="Continue after a page: its nextCursor (see --json).")
-    ] = None,
+    limit: LimitOption = 100,
+    cursor: CursorOption = None,
     org: OrgOption = "default",
     json: JsonOption = False,
     db: DbOption = None,
@@ -52,12 +53,7 @@ def tasks_list(
     prints {items, nextCursor})."""
     page = with_engine(db, lambda e: e.tasks.find(org, assignee=assignee, status=status,
                                                   limit=limit, cursor=cursor))  # fmt: skip
-    if json:
-        print_json(page.wire())
-        return
-    render.tasks_table(page.items)
-    if page.next_cursor:
-        typer.echo(f"more: --cursor {page.next_cursor}")
+    show_page(page, json, render.tasks_table)
 
 
 @tasks_app.command("get")

@@ -44,7 +44,7 @@ class RunVerbs(Backend):
             "id": run.id, "org": run.org, "workflow": run.workflow, "status": status,
             "input": run.input, "trigger": run.trigger, "created_at": run.created_at,
             "started_at": started, "deadline_at": run.deadline_at, "owner": owner,
-            "lease_until": lease, "fence": fence, "replays": fence,
+            "lease_until": lease, "fence": fence, "executions": fence,
             "workflow_id": run.workflow_id, "workflow_version": run.workflow_version,
             "event_id": run.event_id,
         }  # fmt: skip

@@ -123,7 +123,7 @@ CREATE TABLE runs (
     lease_owner text,
     lease_expires_at double precision,
     fence bigint NOT NULL DEFAULT 0,
-    replays bigint NOT NULL DEFAULT 0,
+    executions bigint NOT NULL DEFAULT 0,
     workflow_id text,
     workflow_version bigint,
     event_id text,

@@ -20,11 +20,11 @@ DELETE FROM event_waits WHERE run_id = :run_id AND step_key = :step_key;
 -- name: get_debounce
 SELECT d.run_id FROM debounces d JOIN runs r ON r.id = d.run_id
 WHERE d.org = :org AND d.workflow_id = :workflow_id AND d.key = :key
-  AND r.status = 'waiting' AND r.replays = 0;
+  AND r.status = 'waiting' AND r.executions = 0;
 
 -- name: push_debounced_run
 UPDATE runs SET input = :input, wake_at = :wake_at, event_id = :event_id, updated_at = :now
-WHERE id = :run_id AND status = 'waiting' AND replays = 0;
+WHERE id = :run_id AND status = 'waiting' AND executions = 0;
 
 -- name: upsert_debounce
 INSERT INTO debounces (org, workflow_id, key, run_id) VALUES (:org, :workflow_id, :key, :run_id)

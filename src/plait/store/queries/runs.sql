@@ -3,10 +3,10 @@
 
 -- name: insert_run
 INSERT INTO runs (id, org, workflow, status, input, trigger, created_at, started_at, updated_at,
-                  deadline_at, lease_owner, lease_expires_at, fence, replays, workflow_id,
+                  deadline_at, lease_owner, lease_expires_at, fence, executions, workflow_id,
                   workflow_version, event_id)
 VALUES (:id, :org, :workflow, :status, :input, :trigger, :created_at, :started_at, :created_at,
-        :deadline_at, :owner, :lease_until, :fence, :replays, :workflow_id,
+        :deadline_at, :owner, :lease_until, :fence, :executions, :workflow_id,
         :workflow_version, :event_id)
 ON CONFLICT (id) DO NOTHING;
 
@@ -16,7 +16,7 @@ SELECT status, fence FROM runs WHERE id = :run_id;
 -- name: get_run
 SELECT id, org, workflow, status, input, output, error, trigger, created_at, started_at,
        finished_at, updated_at, wake_at, deadline_at, lease_owner, lease_expires_at, fence,
-       replays, workflow_id, workflow_version, event_id, parent_run_id, parent_step
+       executions, workflow_id, workflow_version, event_id, parent_run_id, parent_step
 FROM runs WHERE id = :run_id;
 
 -- name: child_parent

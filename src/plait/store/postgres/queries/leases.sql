@@ -21,7 +21,7 @@ WITH due AS (
 ), claimed AS (
     UPDATE runs
     SET status = 'running', lease_owner = :owner, lease_expires_at = :lease_until,
-        fence = runs.fence + 1, replays = runs.replays + 1, wake_at = NULL,
+        fence = runs.fence + 1, executions = runs.executions + 1, wake_at = NULL,
         started_at = COALESCE(runs.started_at, CAST(:now AS DOUBLE PRECISION)), updated_at = :now
     FROM due
     WHERE runs.id = due.id

@@ -5,7 +5,7 @@
 -- name: claim_runs
 UPDATE runs
 SET status = 'running', lease_owner = :owner, lease_expires_at = :lease_until,
-    fence = fence + 1, replays = replays + 1, wake_at = NULL,
+    fence = fence + 1, executions = executions + 1, wake_at = NULL,
     started_at = COALESCE(started_at, :now), updated_at = :now
 WHERE id IN (
     SELECT id FROM (

@@ -3,10 +3,12 @@ instance and its run while it waits, and the 4xx answers that change nothing."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from plait import Engine
@@ -110,6 +112,41 @@ async def test_unknown_instances_and_wrong_workflows_are_4xx(
     by_hand = await client.post("/~acme/workflows/order-state-machine/trigger", headers=headers,
                                 json={})  # fmt: skip
     assert by_hand.status_code == 422 and "not triggered by hand" in by_hand.text
+
+
+def forged_cursor(key: list[Any]) -> str:
+    raw = orjson.dumps({"l": "instances", "k": key})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+async def test_instances_page_by_keyset_and_refuse_a_forged_cursor(
+    api: tuple[httpx.AsyncClient, dict[str, str]],
+) -> None:
+    client, headers = api
+    await create_machine(client, headers)
+    keys = [f"o-{n}" for n in range(5)]
+    for key in keys:
+        sent = await client.post(f"{BASE}/{key}/events", headers=headers, json={
+            "type": "Order.submitted", "data": {"orderId": key, "items": ITEMS}})  # fmt: skip
+        assert sent.status_code == 202, sent.text
+    listed: list[str] = []
+    params: dict[str, Any] = {"limit": 2}
+    while True:
+        page = await client.get(BASE, headers=headers, params=params)
+        assert page.status_code == 200, page.text
+        listed += [item["key"] for item in page.json()["items"]]
+        if page.json()["nextCursor"] is None:
+            break
+        params["cursor"] = page.json()["nextCursor"]
+    assert listed == keys
+    for key in ([9223372036854775807], ["x", 1], [1.0, 2]):  # InvalidQuery, as every listing
+        forged = await client.get(BASE, headers=headers, params={"cursor": forged_cursor(key)})
+        assert forged.status_code == 400, (key, forged.text)
+        assert "cursor" in forged.json()["detail"]
+    for key in ([1e308, ""], [9223372036854775807, "o-1"]):  # past the last instance
+        beyond = await client.get(BASE, headers=headers, params={"cursor": forged_cursor(key)})
+        assert beyond.status_code == 200, beyond.text
+        assert beyond.json() == {"items": [], "nextCursor": None}
 
 
 def broken(**changes: Any) -> dict[str, Any]:

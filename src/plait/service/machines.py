@@ -163,16 +163,16 @@ class MachineService:
         self, org: str, workflow: str, *, limit: int = 100, cursor: str | None = None
     ) -> MachineInstancePage:
         """Instances of the machine, oldest first (without their state and history), a page at
-        a time. Instances are only ever added, after the ones listed (oldest first), so the
-        cursor holds how many came before the page (the store reads up to the page's end)."""
+        a time; the cursor holds the keyset ``(created_at, key)`` of the page's last instance."""
         check_limit(limit)
-        key = keyset_after(cursor, "instances", (int,))
-        offset = 0 if key is None else int(key[0])
+        after = keyset_after(cursor, "instances", (float, str))
         record, _ = await self._machine(org, workflow)
         store = await self.deps.store()
-        rows = await store.list_machine_instances(org, record.id, offset + limit + 1)
-        end = offset + limit
-        shown, next_cursor = keyset_slice(rows[offset:], limit, "instances", lambda _: [end])
+        keyset = None if after is None else (after[0], after[1])
+        rows = await store.list_machine_instances(org, record.id, limit + 1, keyset)
+        shown, next_cursor = keyset_slice(
+            rows, limit, "instances", lambda row: [row.created_at, row.key]
+        )
         items = [MachineInstance.of(record.name, instance) for instance in shown]
         return MachineInstancePage(items=items, next_cursor=next_cursor)
 

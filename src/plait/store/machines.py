@@ -53,10 +53,13 @@ class MachineVerbs(Backend):
         return None if row is None else _instance(row)
 
     async def list_machine_instances(
-        self, org: str, workflow_id: str, limit: int
+        self, org: str, workflow_id: str, limit: int, after: tuple[float, str] | None = None
     ) -> list[MachineInstance]:
-        """Instances of a workflow, oldest first."""
-        params = {"org": org, "workflow_id": workflow_id, "limit": limit}
+        """Instances of a workflow, oldest first, after the keyset ``(created_at, key)`` of the
+        previous page's last instance."""
+        params = {"org": org, "workflow_id": workflow_id, "limit": limit,
+                  "after_at": after[0] if after else None,
+                  "after_key": after[1] if after else None}  # fmt: skip
         return [_instance(row) for row in await self._all("machine_instances_of_workflow", params)]
 
     async def next_machine_event(self, run_id: str, n: int) -> MachineEvent | None:

@@ -12,9 +12,12 @@ FROM machine_instances i JOIN runs r ON r.id = i.run_id
 WHERE i.run_id = :run_id;
 
 -- name: machine_instances_of_workflow
+-- Oldest first; after the keyset (created_at, key) of the previous page's last instance, if any.
 SELECT i.run_id, r.status, i.received, i.created_at, i.key, i.workflow_id
 FROM machine_instances i JOIN runs r ON r.id = i.run_id
 WHERE i.org = :org AND i.workflow_id = :workflow_id
+  AND (CAST(:after_at AS DOUBLE PRECISION) IS NULL OR i.created_at > :after_at
+       OR (i.created_at = :after_at AND i.key > CAST(:after_key AS TEXT)))
 ORDER BY i.created_at, i.key LIMIT :limit;
 
 -- name: machine_insert_instance

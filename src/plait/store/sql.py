@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from importlib import resources
 
+from plait.errors import ConfigurationError
+
 _NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 
 
@@ -34,6 +36,16 @@ def load_migrations(package: str) -> list[tuple[int, str, str]]:
     if numbers != list(range(1, len(numbers) + 1)):
         raise ValueError(f"{package}: migrations must be numbered 1..n without gaps, got {numbers}")
     return found
+
+
+def check_known(stored: int, newest: int) -> None:
+    """Refuse a database whose schema is newer than the migrations this plait has: a newer
+    plait migrated it, and this one would fail later on columns it does not know."""
+    if stored > newest:
+        raise ConfigurationError(
+            f"the database schema is at version {stored}, newer than the newest this plait "
+            f"knows ({newest}): upgrade plait to run against this database"
+        )
 
 
 SHARED = "plait.store.queries"

@@ -47,7 +47,7 @@ from plait.store.base import Store
 from plait.store.counters import Counters
 from plait.store.records import EventRouter
 from plait.store.session import Conflict
-from plait.store.sql import load_dialect, load_migrations
+from plait.store.sql import check_known, load_dialect, load_migrations
 from plait.text import check_params
 
 log = logging.getLogger(__name__)
@@ -144,6 +144,9 @@ class PostgresStore(Store):
         except psycopg.Error as exc:
             await self.close()
             raise StoreError(f"cannot open PostgreSQL database: {exc}") from exc
+        except BaseException:
+            await self.close()  # a schema newer than this plait knows (ConfigurationError)
+            raise
         self._reader_threads = ThreadPoolExecutor(self._readers, thread_name_prefix="plait-pg-read")
         self._pool = ConnectionPool(
             self.url, min_size=1, max_size=self._readers, open=False, name="plait-readers",
@@ -377,6 +380,7 @@ class PostgresStore(Store):
             conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
             current = int(row[0]) if row else 0
+            check_known(current, len(MIGRATIONS))
             for number, name, script in MIGRATIONS:
                 if number > current:
                     conn.execute(script)

@@ -26,7 +26,7 @@ from plait.store.base import Store
 from plait.store.counters import Counters
 from plait.store.records import EventRouter
 from plait.store.session import Conflict
-from plait.store.sql import load_dialect, load_migrations
+from plait.store.sql import check_known, load_dialect, load_migrations
 from plait.text import check_params
 
 log = logging.getLogger(__name__)
@@ -96,12 +96,18 @@ class SQLiteStore(Store):
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
+        try:
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
             _migrate(conn)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
+        except BaseException as exc:
+            conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
+            raise
         self._conn = conn
         self._session = SQLiteSession(conn, self._router)
 
@@ -243,7 +249,9 @@ def _migrate(db: sqlite3.Connection) -> None:
     """Apply missing migrations, each in its own ``BEGIN IMMEDIATE`` transaction.
 
     The version is re-read inside the write lock, so processes that start together migrate once.
+    A database migrated by a newer plait is refused (``ConfigurationError``).
     """
+    check_known(_current_version(db), len(MIGRATIONS))
     for number, name, script in MIGRATIONS:
         db.execute("BEGIN IMMEDIATE")
         try:

@@ -214,3 +214,19 @@ async def test_forged_cursors_never_get_a_server_error(
     for listing in ("keys", "webhooks", "workflows"):  # a well-formed one may just page on
         answer = await client.get(f"/~acme/{listing}", headers=admin, params={"cursor": cursor})
         assert answer.status_code in (200, 400), (listing, answer.text)
+
+
+@pytest.mark.parametrize("sort", ["retryPolicy", "-steps", "definition"])
+async def test_sorting_workflows_by_a_field_holding_objects_is_refused(
+    client: httpx.AsyncClient, admin: dict[str, str], engine: Engine, sort: str
+) -> None:
+    for name, attempts in (("a", 2), ("b", 3)):
+        await engine.workflows.create("acme", {"name": name, "steps": LOG, "triggerEvent": [
+            f"{name}.x", "y"], "retryPolicy": {"maxAttempts": attempts}})  # fmt: skip
+    response = await client.get("/~acme/workflows", headers=admin, params={"sort": sort})
+    assert response.status_code == 400, response.text
+    assert response.json()["type"] == "urn:plait:problem:invalid-query"
+    assert repr(sort.lstrip("-")) in response.json()["detail"]
+    for field in ("-name", "-triggerEvent"):  # values, and lists of values, still sort
+        by = await client.get("/~acme/workflows", headers=admin, params={"sort": field})
+        assert [item["name"] for item in by.json()["items"]] == ["b", "a"], by.text

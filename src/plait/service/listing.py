@@ -32,7 +32,8 @@ def select(
 ) -> tuple[list[R], str | None]:
     """The items whose wire fields equal ``where``'s, sorted by the wire field ``sort``
     (``-field`` for descending; ties by ``$id``; times by their instant), the page after
-    ``cursor``, and the next page's cursor (None on the last)."""
+    ``cursor``, and the next page's cursor (None on the last). ``InvalidQuery`` if ``sort``
+    names a field holding objects (they have no order)."""
     check_limit(limit)
     field = (sort or default_sort).lstrip("-")
     descending = (sort or default_sort).startswith("-")
@@ -58,9 +59,18 @@ def _key(item: Resource, field: str) -> tuple[Any, ...]:
     value = data.get(field)
     if isinstance(value, datetime):
         value = value.timestamp()
+    if not _sortable(value):
+        raise InvalidQuery(f"cannot sort by {field!r}: it holds objects, not values")
     # None sorts first; mixed types sort by their type name, never raising
     return (value is not None, type(value).__name__, value if value is not None else 0,
             str(data.get("$id", "")))  # fmt: skip
+
+
+def _sortable(value: Any) -> bool:
+    """A value, or a list of strings (a workflow's trigger events): what compares in one order."""
+    if isinstance(value, list):
+        return all(isinstance(part, str) for part in value)
+    return value is None or isinstance(value, str | int | float)
 
 
 def _encode(field: str, key: tuple[Any, ...]) -> str:

@@ -3,6 +3,9 @@
 >>> from plait import Engine, Context, RetryPolicy
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from plait.clock import Clock, SystemClock
 from plait.engine import Engine
 from plait.errors import (
@@ -22,8 +25,6 @@ from plait.errors import (
     WorkflowFailed,
     WorkflowTimeout,
 )
-from plait.resources.base import Page
-from plait.resources.runs import Run, Step
 from plait.retry import RetryPolicy
 from plait.runtime.context import Context
 from plait.runtime.human import Escalation
@@ -31,7 +32,23 @@ from plait.service.handles import RunHandle
 from plait.settings import Settings
 from plait.workflow import Workflow
 
+if TYPE_CHECKING:
+    from plait.resources.base import Page
+    from plait.resources.runs import Run, Step
+
 __version__ = "0.1.0"
+
+_RESOURCES = {"Page": "plait.resources.base", "Run": "plait.resources.runs",
+              "Step": "plait.resources.runs"}  # fmt: skip
+"""Resource models, imported on first use (``import plait`` does not pay for pydantic)."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _RESOURCES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'plait' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "ChildWorkflowFailed",

@@ -21,16 +21,6 @@ from plait.retry import seconds_of
 from plait.runtime.executor import Runtime
 from plait.service.catalog import Catalog
 from plait.service.deps import Deps, StoreSlot
-from plait.service.events import EventService, Router
-from plait.service.health import HealthService
-from plait.service.keys import KeyService
-from plait.service.machines import MachineService
-from plait.service.runs import RunService
-from plait.service.schedules import ScheduleService
-from plait.service.secrets import SecretService
-from plait.service.tasks import TaskService
-from plait.service.webhooks import WebhookService
-from plait.service.workflows import WorkflowService
 from plait.settings import Settings
 from plait.store.base import Store
 from plait.store.urls import open_store
@@ -73,6 +63,19 @@ class Engine:
         self._assemble()
 
     def _assemble(self) -> None:
+        # Imported here, not at the top: ``import plait`` stays cheap (the services bring the
+        # resource models, cron, the sealing library); an engine pays for them once, when built.
+        from plait.service.events import EventService, Router
+        from plait.service.health import HealthService
+        from plait.service.keys import KeyService
+        from plait.service.machines import MachineService
+        from plait.service.runs import RunService
+        from plait.service.schedules import ScheduleService
+        from plait.service.secrets import SecretService
+        from plait.service.tasks import TaskService
+        from plait.service.webhooks import WebhookService
+        from plait.service.workflows import WorkflowService
+
         deps = self.deps
         self.runs = RunService(deps)
         """Runs by organization: start, read, cancel, resume, fork, retry, signal."""

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from plait import values
 from plait.resources.base import Page, Resource, required_stamp, stamp
@@ -109,7 +109,11 @@ class Run(Resource):
     workflow_version: int | None = None
     status: Literal["pending", "running", "waiting", "succeeded", "failed", "cancelled"]
     input: Any = None
-    event: Event | None = Field(None, description="The event that started the run.")
+    event: Event | None = Field(
+        None,
+        description="The event that started the run (``eventId``), on a run read by itself; "
+        "listings leave it out, as they leave out ``steps``.",
+    )
     output: Any = None
     error: dict[str, Any] | None = None
     trigger: str = Field(description="manual, api, event, schedule, webhook or child.")
@@ -120,7 +124,9 @@ class Run(Resource):
     updated_at: datetime
     wake_at: datetime | None = None
     replays: int = Field(description="Passes of the workflow over the run's recorded steps.")
-    steps: list[Step] = Field(default_factory=list)
+    steps: list[Step] = Field(
+        default_factory=list, description="On a run read by itself; listings leave them out."
+    )
     history: list[HistoryEntry] = Field(default_factory=list)
     parent_run_id: str | None = None
     children: list[str] = Field(default_factory=list)
@@ -154,27 +160,41 @@ class Run(Resource):
             children=list(children), state=state or {}, machine=MachineView.of(steps),
         )  # fmt: skip
 
+    @classmethod
+    def listed(cls, r: RunRecord) -> Run:
+        """The run as listings show it: without its steps and its event (``eventId`` names
+        it), whether the record holds them or not, so that every run is listed alike."""
+        return cls.of(r).model_copy(update={"steps": [], "event": None, "machine": None})
+
 
 def _input(r: RunRecord) -> tuple[Any, Event | None]:
     """The run's input as its workflow takes it, and the event that started it.
 
-    A definition's run is stored with the arguments ``[input, event]``; a code workflow's with
-    its positional arguments, and its trigger event as a step before the first.
+    A definition's run is stored with the arguments ``[input]``, or ``[input, event]`` when an
+    event started it; a code workflow's with its positional arguments, and its trigger event as
+    a step before the first. Other arguments (a code workflow may start a definition's child
+    with several) are shown as stored, with no event: what a run was given never keeps it from
+    being shown.
     """
     args = values.decode(r.input)
     if r.workflow_version is not None and isinstance(args, list):
-        event = args[1] if len(args) > 1 and isinstance(args[1], dict) else None
-        return (args[0] if args else None), _event(event)
+        if len(args) <= 1:
+            return (args[0] if args else None), None
+        event = _event(args[1]) if r.event_id is not None and len(args) == 2 else None
+        return (args[0], event) if event is not None else (args, None)
     for s in r.steps:
-        if s.key == TRIGGER_EVENT_KEY:
-            found = values.decode(s.output)
-            return args, _event(found if isinstance(found, dict) else None)
+        if s.key == TRIGGER_EVENT_KEY and r.event_id is not None:
+            return args, _event(values.decode(s.output))
     return args, None
 
 
-def _event(document: dict[str, Any] | None) -> Event | None:
-    """The event document a run was given (``plait.store.runs.event_for_runs``) as a resource."""
-    return None if document is None else Event.model_validate(document)
+def _event(document: Any) -> Event | None:
+    """The event document a run was given (``plait.store.runs.event_for_runs``) as a resource;
+    None for anything else."""
+    try:
+        return Event.model_validate(document)
+    except ValidationError:
+        return None
 
 
 class RunPage(Page[Run]):

@@ -121,7 +121,7 @@ class RunService:
         store = await self.deps.store()
         rows = await store.page_runs(org, workflow, status, after, limit + 1)
         shown, cursor = keyset_slice(rows, limit, "runs", lambda r: [r.created_at, r.id])
-        return RunPage(items=[Run.of(r) for r in shown], next_cursor=cursor)
+        return RunPage(items=[Run.listed(r) for r in shown], next_cursor=cursor)
 
     async def state(self, org: str, run_id: str, key: str | None = None) -> Any:
         """What a run published with ``ctx.set_state``: the value under ``key`` (``None`` if it

@@ -79,6 +79,22 @@ async def test_wrong_types_are_422_with_their_paths(
     ]
 
 
+@pytest.mark.parametrize(
+    ("query", "path"),
+    [
+        ({"type": "Run", "filter": {"workflow": {"a": 1}}}, "$.body.filter.workflow"),
+        ({"type": "Run", "filter": {"status": 3}}, "$.body.filter.status"),
+        ({"type": "Event", "filter": {"type": ["x"]}}, "$.body.filter.type"),
+        ({"type": "Event", "filter": {"type": None}}, "$.body.filter.type"),
+    ],
+)
+async def test_query_filters_of_the_wrong_type_are_422_with_their_paths(
+    client: httpx.AsyncClient, admin: dict[str, str], query: dict[str, Any], path: str
+) -> None:
+    response = await client.post("/~acme/query", headers=admin, json=query)
+    assert paths(problem_of(response, 422)) == [path]
+
+
 async def test_definition_problems_point_into_the_body(
     client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:

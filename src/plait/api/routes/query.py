@@ -3,6 +3,7 @@ answered by the finds of workflows, runs and events."""
 
 from __future__ import annotations
 
+import orjson
 from fastapi import APIRouter
 from pydantic import RootModel
 
@@ -44,14 +45,20 @@ def _check(body: QueryBody) -> None:
     only = f"{body.type} queries filter on {' and '.join(allowed)} only"
     errors = [
         {"path": f"$.body.filter.{name}", "message": only}
-        for name in body.filter
         if name not in allowed
+        else {"path": f"$.body.filter.{name}", "message": f"expected a string, got {_json(value)}"}
+        for name, value in body.filter.items()
+        if name not in allowed or not isinstance(value, str)
     ]
     if body.sort is not None:
         errors.append({"path": "$.body.sort", "message": f"{body.type}s are newest first"})
     if errors:
         raise ApiProblem(422, f"The {body.type} query is invalid.", kind="validation-error",
                          errors=errors)  # fmt: skip
+
+
+def _json(value: object) -> str:
+    return orjson.dumps(value).decode()
 
 
 async def _find(engine: Engine, org: str, body: QueryBody) -> WorkflowPage | RunPage | EventPage:

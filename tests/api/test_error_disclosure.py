@@ -144,3 +144,22 @@ def test_the_access_log_of_plait_serve_holds_no_credential(
     assert "GET /~acme/workflows?key=[redacted]" in text
     for secret in (key, key.split("_")[-1], token, password):
         assert secret not in text
+
+
+async def test_what_a_run_publishes_is_never_rewritten(
+    client: httpx.AsyncClient, engine: Engine
+) -> None:
+    published = {"error": {"type": "Bounce", "message": "mailbox full", "traceback": "line 3"}}
+
+    @engine.workflow("mailer")
+    async def mailer(ctx: Context) -> None:
+        await ctx.set_state("last", published)
+
+    await engine.start_worker()
+    handle = await engine.start("mailer")
+    await handle.result(timeout=30)
+    keys = await _keys(engine)
+    for role in ("viewer", "runner"):
+        got = await client.get(f"/~default/runs/{handle.id}", headers=keys[role])
+        assert got.status_code == 200, got.text
+        assert got.json()["state"] == {"last": published}, role

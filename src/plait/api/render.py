@@ -21,7 +21,8 @@ SEES_TRACEBACKS = frozenset({"editor", "admin"})
 """Roles shown the tracebacks of recorded errors."""
 
 # Values written by users or their systems: never rewritten, whatever keys they hold.
-_USER_DATA = frozenset({"input", "output", "data", "payload", "result", "variables", "context"})
+_USER_DATA = frozenset({"input", "output", "data", "payload", "result", "variables", "context",
+                        "state", "event"})  # fmt: skip
 _role: ContextVar[str | None] = ContextVar("plait_api_role", default=None)
 
 

@@ -1,7 +1,7 @@
 """Three workflows of the product brief, adapted under examples/definitions/, run through the CLI.
 
 - customer-onboarding.yaml: the function-steps ``customerOnboardingWorkflow`` of brief 001;
-- deal-won.json: the platform-entity ``Deal.won`` workflow of brief 000 (record actions);
+- deal-won.json: the platform-entity ``Deal.won`` workflow of brief 000 (document actions);
 - order-fulfillment.yaml: the service-steps order fulfillment of brief 003.
 
 Each runs as ``python -m plait test FILE --input JSON --mock ACTION=JSON ... --json`` (or ``plait
@@ -282,7 +282,7 @@ def _check_deal_won_records(report: dict[str, Any]) -> None:
 
 
 def test_deal_won_creates_the_records_on_the_document_store(tmp_path: Path) -> None:
-    # `plait run` on a scratch database: record actions are real, nothing is mocked.
+    # `plait run` on a scratch database: document actions are real, nothing is mocked.
     db = f"sqlite:///{tmp_path / 'plait.db'}"
     args = ["run", str(DEAL_WON), "--input", json.dumps(DEAL), "--db", db, "--json"]
     done = _plait(args, tmp_path)

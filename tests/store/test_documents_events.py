@@ -88,7 +88,7 @@ async def test_create_returns_the_record_and_emits_created_with_it(store: Store)
     }
     [event] = await store.list_events("acme", "Deal.created", 10)
     assert orjson.loads(event.data) == record
-    assert (event.source, event.run_id) == ("record", None)
+    assert (event.source, event.run_id) == ("document", None)
     assert await store.get_document("acme", "Deal", doc.id) == doc
 
 
@@ -172,7 +172,7 @@ async def test_delete_emits_deleted_once(store: Store) -> None:
     assert await store.get_document("acme", "Deal", doc.id) is None
     [event] = await store.list_events("acme", "Deal.deleted", 10)
     assert orjson.loads(event.data) == {"$id": doc.id}
-    assert (event.run_id, event.source) == ("run_d", "record")
+    assert (event.run_id, event.source) == ("run_d", "document")
 
 
 async def test_a_delete_under_a_used_key_reports_it_deleted_again(store: Store) -> None:

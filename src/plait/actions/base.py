@@ -85,7 +85,7 @@ class Action:
         return result
 
 
-class ActionRegistry:
+class Actions:
     """Actions by name. Document actions (``Deal.create`` ...) resolve to one handler per verb."""
 
     def __init__(self) -> None:
@@ -117,8 +117,8 @@ class ActionRegistry:
             DOCUMENT_ACTION.match(name) and self._document_handler is not None
         )
 
-    def copy(self) -> ActionRegistry:
-        other = ActionRegistry()
+    def copy(self) -> Actions:
+        other = Actions()
         other._actions = dict(self._actions)
         other._document_handler = self._document_handler
         return other

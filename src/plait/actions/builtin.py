@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import orjson
 
-from plait.actions.base import ActionContext, ActionError, ActionRegistry
+from plait.actions.base import ActionContext, ActionError, Actions
 from plait.actions.documents import make_document_action
 from plait.secrets import redacted, redacted_value
 from plait.store.records import keyed_event_id
@@ -33,12 +33,12 @@ _LEVELS = {
 _ERROR_BODY_CHARS = 200
 
 
-def register_builtins(registry: ActionRegistry) -> None:
+def register_builtins(actions: Actions) -> None:
     """Register ``http``, ``emit``, ``log`` and the ``<Noun>.<verb>`` document actions."""
-    registry.register("http", http)
-    registry.register("emit", emit)
-    registry.register("log", log)
-    registry.set_document_handler(make_document_action)
+    actions.register("http", http)
+    actions.register("emit", emit)
+    actions.register("log", log)
+    actions.set_document_handler(make_document_action)
 
 
 def http_client() -> httpx.AsyncClient:

@@ -1,6 +1,6 @@
 """Document actions: ``<Noun>.create|update|delete|get|find`` on the built-in document store.
 
-A record as workflows see it is its fields plus ``$id``, ``$type``, ``createdAt`` and
+A document as workflows see it is its fields plus ``$id``, ``$type``, ``createdAt`` and
 ``updatedAt``. Writes emit ``<Noun>.created`` / ``.updated`` / ``.deleted`` in the transaction
 that makes them, and pass the step's id as idempotency key, so a step retried after a crash that
 came between the write's commit and the step's record applies the write once.
@@ -24,17 +24,17 @@ Verb = Callable[[str, Any, ActionContext], Awaitable[Any]]
 
 @lru_cache(maxsize=256)
 def make_document_action(noun: str, verb: str) -> Action:
-    """The action named ``<noun>.<verb>`` (for ``ActionRegistry.set_document_handler``)."""
+    """The action named ``<noun>.<verb>`` (for ``Actions.set_document_handler``)."""
     name = f"{noun}.{verb}"
     impl = _VERBS.get(verb)
     if impl is None or not DOCUMENT_ACTION.match(name):
         raise UnknownAction(name)
 
-    async def record_action(input: Any, ctx: ActionContext) -> Any:
+    async def document_action(input: Any, ctx: ActionContext) -> Any:
         return await impl(noun, input, ctx)
 
-    record_action.__name__ = record_action.__qualname__ = name
-    return Action.of(name, record_action)
+    document_action.__name__ = document_action.__qualname__ = name
+    return Action.of(name, document_action)
 
 
 async def _create(noun: str, input: Any, ctx: ActionContext) -> dict[str, Any]:
@@ -113,12 +113,12 @@ def _find_query(noun: str, input: Any) -> tuple[dict[str, Any], str | None, int]
 
 
 def _take_id(fields: dict[str, Any], noun: str, verb: str) -> str:
-    """Pop the record's id from ``fields``: ``$id``, or ``id`` when there is no ``$id``."""
+    """Pop the document's id from ``fields``: ``$id``, or ``id`` when there is no ``$id``."""
     doc_id = fields.pop("$id", None)
     if doc_id is None:
         doc_id = fields.pop("id", None)
     if not isinstance(doc_id, str) or not doc_id:
-        raise ActionError(f"{noun}.{verb}: the input needs the record's '$id'")
+        raise ActionError(f"{noun}.{verb}: the input needs the document's '$id'")
     return doc_id
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from plait.actions.base import ActionRegistry
+from plait.actions.base import Actions
 from plait.definitions.limits import check_model
 from plait.definitions.load import load_definition
 from plait.definitions.model import Definition
@@ -18,7 +18,7 @@ from plait.workflow import Workflow
 
 def build_workflow(
     document: Definition | dict[str, Any] | str | Path,
-    actions: ActionRegistry,
+    actions: Actions,
     clients: dict[str, Any],
     settings: Settings | None = None,
 ) -> tuple[Workflow, Plan]:

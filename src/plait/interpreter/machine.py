@@ -47,8 +47,7 @@ from plait.interpreter.run import Interpret, _Run
 from plait.store.records import StepRecord
 
 if TYPE_CHECKING:
-
-    from plait.actions.base import ActionRegistry
+    from plait.actions.base import Actions
     from plait.definitions.model import Definition, Machine, MachineTransition
     from plait.runtime.context import Context
 
@@ -84,7 +83,7 @@ class _Compiled:
     context: Template | None
 
 
-def machine_interpreter(plan: Plan, actions: ActionRegistry, clients: dict[str, Any]) -> Interpret:
+def machine_interpreter(plan: Plan, actions: Actions, clients: dict[str, Any]) -> Interpret:
     """The workflow function of a state machine: ``async def f(ctx, input=None, event=None)``."""
     definition = plan.definition
     assert definition.machine is not None

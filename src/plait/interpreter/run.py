@@ -20,7 +20,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from plait import values
-from plait.actions.base import ActionContext, ActionRegistry
+from plait.actions.base import ActionContext, Actions
 from plait.definitions.model import ActionStep, WorkflowStep
 from plait.errors import PlaitError, SchemaViolation, StepFailed, StepTimeout, WorkflowTimeout
 from plait.expressions import EvaluationError, compile_expression
@@ -46,7 +46,7 @@ RUN_DEADLINE = "run.deadline"
 """Key of the recorded deadline of the run's ``timeout``."""
 
 
-def interpreter(plan: Plan, actions: ActionRegistry, clients: dict[str, Any]) -> Interpret:
+def interpreter(plan: Plan, actions: Actions, clients: dict[str, Any]) -> Interpret:
     """The workflow function that runs ``plan``: ``async def f(ctx, input=None)``. It enforces
     the definition's ``timeout`` itself (so that a timed-out run compensates): the workflow
     registered for it has none."""
@@ -64,7 +64,7 @@ class _Run:
     def __init__(
         self,
         plan: Plan,
-        actions: ActionRegistry,
+        actions: Actions,
         clients: dict[str, Any],
         order: dict[str, int],
         ctx: Context,

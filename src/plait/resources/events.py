@@ -19,7 +19,7 @@ from plait.store.records import EventRecord
 
 class Event(Resource):
     """A stored event. ``source`` says who emitted it (``api``, ``cli``, ``action``,
-    ``record``, ``webhook``, ``task``, ``workflow`` ...)."""
+    ``document``, ``webhook``, ``task``, ``workflow`` ...)."""
 
     id: str = Field(alias="$id")
     type: Literal["Event"] = Field("Event", alias="$type")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from plait.actions.base import ActionRegistry
+from plait.actions.base import Actions
 from plait.errors import DuplicateWorkflow, UnknownWorkflow
 from plait.ids import new_id
 from plait.interpreter.cache import PlanCache
@@ -29,7 +29,7 @@ class Catalog:
         self.settings = settings
         self.workflows: dict[str, Workflow] = {}
         """Workflows registered in this process, by name."""
-        self.actions = ActionRegistry()
+        self.actions = Actions()
         self.clients: dict[str, Any] = {"code_pool_options": _pool_options(settings)}
         """Shared clients of built-in actions (the HTTP client, the code sandbox pool)."""
         self.registry_ids: dict[str, str] = {}
@@ -55,7 +55,7 @@ class Catalog:
         self.actions = other.actions.copy()
         self._builtins = other._builtins
 
-    def prepare_actions(self) -> ActionRegistry:
+    def prepare_actions(self) -> Actions:
         """The actions, with the built-ins (http, emit, log, code, documents) registered once."""
         if not self._builtins:
             from plait.actions.builtin import register_builtins

@@ -16,7 +16,7 @@ from plait.errors import InvalidQuery, SerializationError
 from plait.ids import new_id
 from plait.store.backend import Backend
 from plait.store.events import store_event
-from plait.store.records import RECORD_FIELDS, DocumentRecord, EventRecord, keyed_event_id
+from plait.store.records import DOCUMENT_FIELDS, DocumentRecord, EventRecord, keyed_event_id
 from plait.store.session import Session
 from plait.values import encode, offending_type
 
@@ -36,8 +36,8 @@ class DocumentVerbs(Backend):
     ) -> DocumentRecord:
         """Store a new ``noun`` document (id ``<noun>_…``) and emit ``<Noun>.created``.
 
-        The event's data is the record (``as_dict``). Fields named like the computed ones
-        (``RECORD_FIELDS``) are not stored. Atomic: the document and its event commit together.
+        The event's data is the document (``as_dict``). Fields named like the computed ones
+        (``DOCUMENT_FIELDS``) are not stored. Atomic: the document and its event commit together.
         With ``idempotency_key``, a second create under the same key in ``org`` creates nothing
         and returns the document the first one created (as it is now).
         """
@@ -72,7 +72,7 @@ class DocumentVerbs(Backend):
     ) -> DocumentRecord | None:
         # Normalised to decoded JSON here, so that the merge inside the batch cannot fail.
         """Merge ``patch`` into the document's top-level fields, bump its version, and emit
-        ``<Noun>.updated`` with the updated record; ``None`` (and no event) if there is none.
+        ``<Noun>.updated`` with the updated document; ``None`` (and no event) if there is none.
 
         Atomic: the read, the write and the event happen in one transaction. With
         ``idempotency_key``, an update whose event is already stored is not applied again; the
@@ -148,7 +148,7 @@ class DocumentVerbs(Backend):
         for name in where:
             _check_field(name, "filter on")
         field, descending = (sort[1:], True) if sort and sort.startswith("-") else (sort, False)
-        if field is not None and field not in RECORD_FIELDS:
+        if field is not None and field not in DOCUMENT_FIELDS:
             _check_field(field, "sort by")
         params = {
             "org": org, "noun": noun, "where": _json(dict(where), "a filter"), "sort": field,
@@ -165,11 +165,11 @@ def _json(value: Any, what: str) -> str:
 
 
 def _fields(data: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if k not in RECORD_FIELDS}
+    return {k: v for k, v in data.items() if k not in DOCUMENT_FIELDS}
 
 
 def _check_field(name: str, verb: str) -> None:
-    if name in RECORD_FIELDS or not name or '"' in name:
+    if name in DOCUMENT_FIELDS or not name or '"' in name:
         raise InvalidQuery(f"cannot {verb} field {name!r}: name a top-level field of the data")
 
 
@@ -179,7 +179,7 @@ def _document_event(
     event_id = keyed_event_id(key) if key is not None else new_id("event")
     payload = orjson.dumps(data)  # the document's data is decoded JSON, so this cannot fail
     return EventRecord(
-        event_id, doc.org, f"{doc.noun}.{verb}", payload, "record", run_id, doc.updated_at
+        event_id, doc.org, f"{doc.noun}.{verb}", payload, "document", run_id, doc.updated_at
     )
 
 

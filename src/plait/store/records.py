@@ -17,8 +17,8 @@ from typing import Any, Literal, Protocol
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 RUN_STATUSES = ("pending", "running", "waiting", "succeeded", "failed", "cancelled")
 
-# Fields of a record as workflows see it that the store computes; never stored in its data.
-RECORD_FIELDS = frozenset({"$id", "$type", "createdAt", "updatedAt"})
+# Fields of a document as workflows see it that the store computes; never stored in its data.
+DOCUMENT_FIELDS = frozenset({"$id", "$type", "createdAt", "updatedAt"})
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -221,7 +221,7 @@ class DocumentRecord:
     version: int
 
     def as_dict(self) -> dict[str, Any]:
-        """The record as workflows see it: its fields plus ``$id``, ``$type``, ``createdAt``
+        """The document as workflows see it: its fields plus ``$id``, ``$type``, ``createdAt``
         and ``updatedAt`` (ISO 8601)."""
         return {
             **self.data,

@@ -164,7 +164,7 @@ class _Worker:
 
 
 class _Slot:
-    """One unit of concurrency: a live worker, or the task replacing the last one."""
+    """One unit of concurrency: a live worker, or the spawn replacing the last one."""
 
     def __init__(self, worker: _Worker) -> None:
         self.worker: _Worker | None = worker
@@ -172,8 +172,8 @@ class _Slot:
 
     async def ready(self, config: dict[str, int]) -> _Worker:
         if self.replacing is not None:
-            task, self.replacing = self.replacing, None
-            self.worker = await task
+            spawn, self.replacing = self.replacing, None
+            self.worker = await spawn
         if self.worker is not None and not self.worker.alive:  # died while idle
             await self.worker.stop()
             self.worker = None
@@ -198,9 +198,9 @@ class _Slot:
     async def stop(self) -> None:
         """Kill and reap whatever the slot holds (idempotent)."""
         if self.replacing is not None:
-            task, self.replacing = self.replacing, None
+            spawn, self.replacing = self.replacing, None
             try:
-                self.worker = await task
+                self.worker = await spawn
             except Exception:
                 self.worker = None
         if self.worker is not None:
@@ -290,19 +290,19 @@ class CodePool:
                 raise CodeActionError("the code pool is closed")
             if self._slots:
                 return
-            tasks = [asyncio.create_task(_Worker.spawn(self._config)) for _ in range(self.size)]
+            spawns = [asyncio.create_task(_Worker.spawn(self._config)) for _ in range(self.size)]
             try:
-                await asyncio.wait(tasks)
-                failed = next((t.exception() for t in tasks if t.exception() is not None), None)
+                await asyncio.wait(spawns)
+                failed = next((s.exception() for s in spawns if s.exception() is not None), None)
                 if failed is not None:
                     raise CodeActionError(f"code workers failed to start: {_describe(failed)}")
             except BaseException:  # failed or cancelled: leave no started worker behind
-                for task in tasks:
-                    task.cancel()
-                started = await asyncio.gather(*tasks, return_exceptions=True)
+                for spawn in spawns:
+                    spawn.cancel()
+                started = await asyncio.gather(*spawns, return_exceptions=True)
                 await asyncio.gather(*(w.stop() for w in started if isinstance(w, _Worker)))
                 raise
-            self._slots = [_Slot(task.result()) for task in tasks]
+            self._slots = [_Slot(spawn.result()) for spawn in spawns]
             for slot in self._slots:
                 self._share.add(slot)
 

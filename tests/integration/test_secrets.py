@@ -62,7 +62,7 @@ async def test_ctx_secret_reads_the_value_and_the_run_records_only_its_marker(
 ) -> None:
     engine = make_engine()
     leaking(engine)
-    await engine.secrets.set("TOKEN", SECRET)
+    await engine.secrets.set("default", "TOKEN", SECRET)
     async with engine:
         handle = await engine.start("leaky")
         result = await handle.result()
@@ -102,30 +102,34 @@ async def test_names_values_and_the_key_are_checked_before_anything_is_stored(
     engine = make_engine(max_secret_bytes=8)
     monkeypatch.delenv(SECRET_KEY_ENV, raising=False)
     with pytest.raises(SecretKeyMissing, match=SECRET_KEY_ENV):
-        await engine.secrets.set("TOKEN", "value")
+        await engine.secrets.set("default", "TOKEN", "value")
     monkeypatch.setenv(SECRET_KEY_ENV, generate_key())
     with pytest.raises(LimitExceeded, match="9 bytes; the limit is 8 bytes .*max_secret_bytes"):
-        await engine.secrets.set("TOKEN", "123456789")
+        await engine.secrets.set("default", "TOKEN", "123456789")
     with pytest.raises(InvalidText, match=r"\$\.body\.value: contains a lone surrogate"):
-        await engine.secrets.set("TOKEN", "a\ud800")
+        await engine.secrets.set("default", "TOKEN", "a\ud800")
     with pytest.raises(InvalidText, match="NUL"):
-        await engine.secrets.set("TOKEN", "a\x00")
+        await engine.secrets.set("default", "TOKEN", "a\x00")
     with pytest.raises(SecretInvalid, match="is not a name"):
-        await engine.secrets.set("secrets.TOKEN", "v")
-    assert (await engine.secrets.find()).items == []
+        await engine.secrets.set("default", "secrets.TOKEN", "v")
+    assert (await engine.secrets.find("default")).items == []
     with pytest.raises(SecretNotFound):
-        await engine.secrets.delete("TOKEN")
+        await engine.secrets.delete("default", "TOKEN")
 
 
 async def test_organizations_do_not_see_each_others_secrets(
     make_engine: Callable[..., Engine], key: str
 ) -> None:
     engine = make_engine()
-    await engine.secrets.set("TOKEN", "acme's", org="acme")
-    assert [s.name for s in (await engine.secrets.find(org="acme")).items] == ["TOKEN"]
-    assert (await engine.secrets.find(org="globex")).items == []
+    created = await engine.secrets.set("acme", "TOKEN", "acme's")
+    assert (created.created, created.secret.name) == (True, "TOKEN")
+    replaced = await engine.secrets.set("acme", "TOKEN", "acme's, again")
+    assert (replaced.created, replaced.secret.created_at) == (False, created.secret.created_at)
+    assert await engine.secrets.get("acme", "TOKEN") == replaced.secret
+    assert [s.name for s in (await engine.secrets.find("acme")).items] == ["TOKEN"]
+    assert (await engine.secrets.find("globex")).items == []
     with pytest.raises(SecretNotFound, match="organization 'globex' has no secret 'TOKEN'"):
-        await engine.secrets.get("TOKEN", org="globex")
+        await engine.secrets.get("globex", "TOKEN")
 
 
 async def test_rotating_the_key_reseals_secrets_and_webhook_secrets(
@@ -135,7 +139,7 @@ async def test_rotating_the_key_reseals_secrets_and_webhook_secrets(
     monkeypatch.setenv(SECRET_KEY_ENV, old)
     engine = make_engine()
     leaking(engine)
-    await engine.secrets.set("TOKEN", SECRET)
+    await engine.secrets.set("default", "TOKEN", SECRET)
     await engine.webhooks.create(
         "default", {"name": "crm", "secret": "whsec", "eventType": "Crm.x"}
     )
@@ -178,10 +182,10 @@ async def test_definitions_read_a_secret_when_the_step_runs_not_when_saved(
     workflow = await engine.workflows.create(
         "acme", {"name": "crm", "dialect": "canonical", "steps": [step]}
     )  # saved before the secret exists: nothing is read yet
-    await engine.secrets.set("CRM_TOKEN", "first-value", org="acme")
+    await engine.secrets.set("acme", "CRM_TOKEN", "first-value")
     async with engine:
         for value in ("first-value", "second-value"):
-            await engine.secrets.set("CRM_TOKEN", value, org="acme")
+            await engine.secrets.set("acme", "CRM_TOKEN", value)
             run = await engine.workflows.trigger("acme", workflow.id)
             done = await engine.handle(run.id, org=run.organization).result()
             assert done == {"send": "Bearer [secret:CRM_TOKEN]"}
@@ -198,7 +202,7 @@ async def test_a_run_failing_with_a_secret_in_its_error_records_and_logs_the_mar
         token = await ctx.secret("TOKEN")
         raise PermissionError(f"the CRM refused {token}")
 
-    await engine.secrets.set("TOKEN", SECRET)
+    await engine.secrets.set("default", "TOKEN", SECRET)
     async with engine:
         handle = await engine.start(refused)
         with pytest.raises(WorkflowFailed, match=r"refused \[secret:TOKEN\]"):
@@ -235,7 +239,7 @@ async def test_no_log_line_of_a_run_holds_a_secret_whoever_writes_it(
             library.exception("request failed")
 
     logs.install()
-    await engine.secrets.set("TOKEN", SECRET)
+    await engine.secrets.set("default", "TOKEN", SECRET)
     async with engine:
         await (await engine.start(noisy)).result()
     lines = [caplog.handler.format(r) for r in caplog.records if r.name == "httpx"]

@@ -54,11 +54,11 @@ def secrets_set(
     Without --value or --from-stdin the value is asked for, hidden, on a terminal.
     """
     secret = _value(value, from_stdin)
-    made, created = with_engine(db, lambda e: e.secrets.put(org, name, secret))
+    done = with_engine(db, lambda e: e.secrets.set(org, name, secret))
     if json:
-        print_json(made.wire())
+        print_json(done.secret.wire())
     else:
-        typer.echo(f"{'created' if created else 'replaced'} secret {name} of {org}")
+        typer.echo(f"{'created' if done.created else 'replaced'} secret {name} of {org}")
 
 
 def _value(value: str | None, from_stdin: bool) -> str:
@@ -88,7 +88,7 @@ def secrets_list(
 ) -> None:
     """List the organization's secrets by name: names and timestamps, never values (a page:
     --json prints {items, nextCursor})."""
-    page = with_engine(db, lambda e: e.secrets.find(org=org, limit=limit, cursor=cursor))
+    page = with_engine(db, lambda e: e.secrets.find(org, limit=limit, cursor=cursor))
     show_page(page, json, render.secrets_table)
 
 
@@ -97,7 +97,7 @@ def secrets_delete(
     name: NameArgument, org: OrgOption = "default", json: JsonOption = False, db: DbOption = None
 ) -> None:
     """Delete a secret: steps that read it afterwards fail, naming it."""
-    with_engine(db, lambda e: e.secrets.delete(name, org=org))
+    with_engine(db, lambda e: e.secrets.delete(org, name))
     if json:
         print_json({"name": name, "deleted": True})
     else:
@@ -164,4 +164,4 @@ async def store_dry_run_secrets(engine: Engine, secrets: dict[str, str]) -> None
     # Set for this process only: the database, and so what the key sealed, is thrown away.
     os.environ.setdefault(SECRET_KEY_ENV, generate_key())
     for name, value in secrets.items():
-        await engine.secrets.set(name, value)
+        await engine.secrets.set("default", name, value)

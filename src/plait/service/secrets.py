@@ -4,6 +4,7 @@ one (runs read them through ``plait.secrets.RunSecrets``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from plait.errors import SecretNotFound
@@ -16,34 +17,38 @@ if TYPE_CHECKING:
     from plait.service.deps import Deps
 
 
+@dataclass(frozen=True, slots=True)
+class SecretSet:
+    """What :meth:`SecretService.set` did: the secret (never its value) and whether it was
+    created (False: an existing secret's value was replaced)."""
+
+    secret: Secret
+    created: bool
+
+
 class SecretService:
-    """``engine.secrets``: ``await engine.secrets.set("TOKEN", value, org="acme")``."""
+    """``engine.secrets``: ``await engine.secrets.set("acme", "TOKEN", value)``."""
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
-    async def set(self, name: str, value: str, *, org: str = "default") -> Secret:
-        """Create or replace the secret ``name`` of ``org``; return its name and timestamps
-        (never the value).
+    async def set(self, org: str, name: str, value: str) -> SecretSet:
+        """Create or replace the secret ``name`` of ``org``; return it (its name and
+        timestamps, never the value) and whether it was created.
 
         Raises:
             SecretKeyMissing: ``PLAIT_SECRET_KEY`` is not set (nothing is stored).
             SecretInvalid, LimitExceeded: the name or the value cannot be stored.
         """
-        resource, _ = await self.put(org, name, value)
-        return resource
-
-    async def put(self, org: str, name: str, value: str) -> tuple[Secret, bool]:
-        """As :meth:`set`, and whether the secret was created (False: it was replaced)."""
         settings = self.deps.settings
         check_name(name, settings.max_name_length)
         check_value(value, settings.max_secret_bytes)
         sealed = sealer_from_env().seal(value)
         store = await self.deps.store()
         record, created = await store.put_secret(org, name, sealed, self.deps.now())
-        return Secret.of(record), created
+        return SecretSet(secret=Secret.of(record), created=created)
 
-    async def get(self, name: str, *, org: str = "default") -> Secret:
+    async def get(self, org: str, name: str) -> Secret:
         """The name and timestamps of one secret; ``SecretNotFound`` if none."""
         store = await self.deps.store()
         record = await store.get_secret(org, name) if is_name(name) else None
@@ -51,16 +56,14 @@ class SecretService:
             raise SecretNotFound(org, name)
         return Secret.of(record)
 
-    async def find(
-        self, *, org: str = "default", limit: int = 100, cursor: str | None = None
-    ) -> SecretPage:
+    async def find(self, org: str, *, limit: int = 100, cursor: str | None = None) -> SecretPage:
         """The secrets of ``org`` by name, a page at a time: names and timestamps only."""
         found = await (await self.deps.store()).list_secrets(org)
         shown, next_cursor = keyset_list(found, limit, cursor, "secrets", lambda s: [s.name],
                                          (str,))  # fmt: skip
         return SecretPage(items=[Secret.of(s) for s in shown], next_cursor=next_cursor)
 
-    async def delete(self, name: str, *, org: str = "default") -> None:
+    async def delete(self, org: str, name: str) -> None:
         """Delete a secret; runs that read it afterwards fail naming it. ``SecretNotFound`` if
         there is none."""
         store = await self.deps.store()

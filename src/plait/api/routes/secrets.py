@@ -23,7 +23,7 @@ router = APIRouter(prefix="/~{org}/secrets", tags=["secrets"], responses=PROBLEM
 async def list_secrets(
     caller: Editor, engine: EngineDep, query: Annotated[PageQuery, Query()]
 ) -> Json:
-    page = await engine.secrets.find(org=caller.org, limit=query.limit, cursor=query.cursor)
+    page = await engine.secrets.find(caller.org, limit=query.limit, cursor=query.cursor)
     return Json(page.wire())
 
 
@@ -35,16 +35,16 @@ async def list_secrets(
     responses={200: {"description": "Replaced", "model": Secret}, **WITH_BODY, **CONFLICTS},
 )
 async def set_secret(caller: Admin, engine: EngineDep, body: SecretBody) -> Json:
-    secret, created = await engine.secrets.put(caller.org, body.name, body.value)
-    return Json(secret.wire(), 201 if created else 200)
+    done = await engine.secrets.set(caller.org, body.name, body.value)
+    return Json(done.secret.wire(), 201 if done.created else 200)
 
 
 @router.get("/{name}", response_model=Secret, summary="A secret's name and timestamps")
 async def get_secret(caller: Editor, engine: EngineDep, name: str) -> Json:
-    return Json((await engine.secrets.get(name, org=caller.org)).wire())
+    return Json((await engine.secrets.get(caller.org, name)).wire())
 
 
 @router.delete("/{name}", status_code=204, summary="Delete a secret")
 async def delete_secret(caller: Admin, engine: EngineDep, name: str) -> Response:
-    await engine.secrets.delete(name, org=caller.org)
+    await engine.secrets.delete(caller.org, name)
     return no_content()

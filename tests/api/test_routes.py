@@ -9,6 +9,7 @@ import orjson
 from fastapi import FastAPI
 
 from plait import Engine
+from plait.resources.health import StoreCounters
 from plait.service.signatures import sign
 from tests.api.conftest import WELCOME, Keys, bearer
 
@@ -193,6 +194,13 @@ async def test_healthz_and_metrics_need_no_key(client: httpx.AsyncClient, engine
     metrics = await client.get("/metrics")
     assert metrics.headers["content-type"].startswith("text/plain")
     assert 'plait_http_responses_total{method="GET",status="401"} 1' in metrics.text
+    await engine.events.emit("acme", "Ping", {})  # a group-committed write
+    counters = await engine.health.counters()
+    assert isinstance(counters, StoreCounters) and counters.commits and counters.writes
+    assert counters.wire() == {"commits": counters.commits, "writes": counters.writes}
+    counted = (await client.get("/metrics")).text
+    assert f"plait_store_commits_total {counters.commits}" in counted
+    assert f"plait_store_writes_total {counters.writes}" in counted
 
 
 async def test_openapi_documents_every_path_and_the_bearer_scheme(

@@ -15,3 +15,11 @@ class Health(Resource):
     status: Literal["ok"] = "ok"
     database: Literal["ok"] = "ok"
     schema_version: int = Field(description="The last migration applied to the database.")
+
+
+class StoreCounters(Resource):
+    """What the store group-committed since it opened (``/metrics``); None where a backend
+    does not count."""
+
+    commits: int | None = Field(None, description="Transactions committed.")
+    writes: int | None = Field(None, description="Write operations they carried.")

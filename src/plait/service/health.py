@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from plait.resources.health import Health
+from plait.resources.health import Health, StoreCounters
 
 if TYPE_CHECKING:
     from plait.service.deps import Deps
@@ -29,8 +29,9 @@ class HealthService:
         store = await self.deps.store()
         return Health(schema_version=await store.schema_version())
 
-    async def counters(self) -> dict[str, int]:
+    async def counters(self) -> StoreCounters:
         """The group-commit counters of the store (``commits``, ``writes``) it keeps."""
         store = await self.deps.store()
         found = {name: getattr(store, name, None) for name in COUNTERS}
-        return {name: value for name, value in found.items() if isinstance(value, int)}
+        return StoreCounters(**{name: value for name, value in found.items()
+                                if isinstance(value, int)})  # fmt: skip

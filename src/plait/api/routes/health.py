@@ -41,7 +41,11 @@ async def metrics(request: Request, engine: EngineDep) -> PlainTextResponse:
     ]
     for (method, status), count in sorted(request.app.state.response_counts.items()):
         lines.append(f'plait_http_responses_total{{method="{method}",status="{status}"}} {count}')
-    for name, value in (await engine.health.counters()).items():
+    counters = await engine.health.counters()
+    for name in COUNTERS:
+        value = getattr(counters, name)
+        if value is None:
+            continue
         lines += [f"# HELP plait_store_{name}_total Group-committed {COUNTERS[name]}.",
                   f"# TYPE plait_store_{name}_total counter",
                   f"plait_store_{name}_total {value}"]  # fmt: skip

@@ -242,16 +242,16 @@ class Context:
     def start_child(
         self, workflow: Workflow | str, *args: Any, name: str | None = None
     ) -> Awaitable[ChildHandle]:
-        """Start ``workflow`` as a child run without waiting; the handle has its ``run_id``
-        and ``await handle.result()`` waits for it (see :meth:`child`)."""
+        """Start ``workflow`` as a child run without waiting; the handle has its ``id`` and
+        ``await handle.result()`` waits for it (see :meth:`child`)."""
         from plait.runtime.children import start_child
 
         return self._track(start_child(self, workflow, args, name))
 
     def receive(self, name: str, timeout: float | timedelta | None = None) -> Awaitable[Any]:
-        """The payload of the next signal ``name`` sent to this run (``engine.signal``), in the
-        order sent and each exactly once; ``None`` once ``timeout`` has passed. The run waits
-        suspended meanwhile."""
+        """The payload of the next signal ``name`` sent to this run (``handle.signal``,
+        ``engine.runs.signal``), in the order sent and each exactly once; ``None`` once
+        ``timeout`` has passed. The run waits suspended meanwhile."""
         from plait.runtime.messages import receive
 
         key, position, recorded = self.replay.next(f"receive:{name}", "receive")
@@ -259,8 +259,8 @@ class Context:
         return self._track(receive(self, _Call(key, position, name, recorded), name, limit))
 
     def set_state(self, key: str, value: Any) -> Awaitable[None]:
-        """Publish ``value`` (JSON) under ``key``: ``engine.get_state(run_id)`` and the run
-        resource show it while the run is still going."""
+        """Publish ``value`` (JSON) under ``key``: ``handle.state(key)`` and the run resource
+        show it while the run is still going."""
         from plait.runtime.messages import set_state
 
         step_key, position, recorded = self.replay.next(f"state:{key}", "state")

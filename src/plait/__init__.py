@@ -34,12 +34,26 @@ from plait.workflow import Workflow
 
 if TYPE_CHECKING:
     from plait.resources.base import Page
-    from plait.resources.runs import Run, Step
+    from plait.resources.events import Event, EventPage
+    from plait.resources.runs import Run, RunPage, Signal, Step
+    from plait.resources.tasks import Task, TaskPage
+    from plait.resources.workflows import StoredWorkflow, WorkflowPage
 
 __version__ = "0.1.0"
 
-_RESOURCES = {"Page": "plait.resources.base", "Run": "plait.resources.runs",
-              "Step": "plait.resources.runs"}  # fmt: skip
+_RESOURCES = {
+    "Page": "plait.resources.base",
+    "Run": "plait.resources.runs",
+    "RunPage": "plait.resources.runs",
+    "Signal": "plait.resources.runs",
+    "Step": "plait.resources.runs",
+    "Event": "plait.resources.events",
+    "EventPage": "plait.resources.events",
+    "Task": "plait.resources.tasks",
+    "TaskPage": "plait.resources.tasks",
+    "StoredWorkflow": "plait.resources.workflows",
+    "WorkflowPage": "plait.resources.workflows",
+}
 """Resource models, imported on first use (``import plait`` does not pay for pydantic)."""
 
 
@@ -56,6 +70,8 @@ __all__ = [
     "Context",
     "Engine",
     "Escalation",
+    "Event",
+    "EventPage",
     "InvalidArguments",
     "NonDeterminismError",
     "Page",
@@ -66,17 +82,23 @@ __all__ = [
     "RunConflict",
     "RunHandle",
     "RunNotFound",
+    "RunPage",
     "SerializationError",
     "Settings",
+    "Signal",
     "Step",
     "StepFailed",
     "StepTimeout",
+    "StoredWorkflow",
     "SystemClock",
+    "Task",
     "TaskExpired",
+    "TaskPage",
     "UnknownWorkflow",
     "Workflow",
     "WorkflowCancelled",
     "WorkflowFailed",
+    "WorkflowPage",
     "WorkflowTimeout",
     "__version__",
 ]

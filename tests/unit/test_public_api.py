@@ -6,15 +6,29 @@ import plait
 def test_public_surface_is_pinned() -> None:
     assert sorted(plait.__all__) == sorted(
         [
-            "ChildWorkflowFailed", "Clock", "Context", "Engine", "Escalation", "InvalidArguments",
-            "NonDeterminismError", "Page", "PlaitError", "ResultTimeout", "RetryPolicy", "Run",
-            "RunConflict", "RunHandle", "RunNotFound", "SerializationError", "Settings", "Step",
-            "StepFailed", "StepTimeout", "SystemClock", "TaskExpired", "UnknownWorkflow", "Workflow",
-            "WorkflowCancelled", "WorkflowFailed", "WorkflowTimeout", "__version__",
+            "ChildWorkflowFailed", "Clock", "Context", "Engine", "Escalation", "Event",
+            "EventPage", "InvalidArguments", "NonDeterminismError", "Page", "PlaitError",
+            "ResultTimeout", "RetryPolicy", "Run", "RunConflict", "RunHandle", "RunNotFound",
+            "RunPage", "SerializationError", "Settings", "Signal", "Step", "StepFailed",
+            "StepTimeout", "StoredWorkflow", "SystemClock", "Task", "TaskExpired", "TaskPage",
+            "UnknownWorkflow", "Workflow", "WorkflowCancelled", "WorkflowFailed", "WorkflowPage",
+            "WorkflowTimeout", "__version__",
         ]
     )  # fmt: skip
     for name in plait.__all__:
         assert hasattr(plait, name), name
+
+
+def test_what_public_methods_return_is_exported() -> None:
+    """Pages and resources the engine's services and handles return are importable from plait
+    (the same classes, not copies)."""
+    from plait.resources import events, runs, tasks, workflows
+
+    assert plait.RunPage is runs.RunPage and plait.Signal is runs.Signal
+    assert plait.StoredWorkflow is workflows.StoredWorkflow
+    assert plait.WorkflowPage is workflows.WorkflowPage
+    assert (plait.Event, plait.EventPage) == (events.Event, events.EventPage)
+    assert (plait.Task, plait.TaskPage) == (tasks.Task, tasks.TaskPage)
 
 
 def test_user_errors_share_one_base() -> None:
@@ -34,4 +48,3 @@ def test_the_engine_surface_fits_on_one_screen() -> None:
         "secrets", "settings", "start", "start_worker", "sync", "tasks", "webhooks", "worker",
         "workflow", "workflows",
     ]  # fmt: skip
-

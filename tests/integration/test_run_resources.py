@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from plait import Context, Engine
+from plait.testing import VirtualClock, assert_eventually
 from tests.integration.test_service_cli import data, plait
 
 MakeEngine = Callable[..., Engine]
@@ -78,3 +79,62 @@ async def test_a_run_read_by_itself_shows_its_event_and_a_listing_shows_none(
         given = one.event.data if run.workflow == "Kid" else [one.event.data]
         assert one.input == given and run.input == given
         assert run.event is None and run.steps == []
+
+
+SIGN_OFF = {
+    "name": "Sign off",
+    "triggerEvent": "Document.written",
+    "steps": [{"id": "sign", "type": "human-task", "assignTo": "input.owner", "timeout": "1h"}],
+}  # fmt: skip
+
+LOOKS_LIKE_A_TIME = re.compile(r"^\d{4}-\d\d-\d\dT")
+
+
+def times(document: Any) -> list[str]:
+    """Every string of ``document`` (at any depth) that starts as a date and time does."""
+    found: list[str] = []
+    pending = [document]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+        elif isinstance(node, str) and LOOKS_LIKE_A_TIME.match(node):
+            found.append(node)
+    return found
+
+
+async def test_every_time_plait_shows_has_milliseconds_and_z(
+    make_engine: MakeEngine, clock: VirtualClock
+) -> None:
+    from tests.integration.test_state_machine import ITEMS, started, until_state, with_actions
+
+    engine = make_engine(clock=clock)  # whole seconds: 1_800_000_000.0
+    with_actions(engine, [])
+    sign_off = await engine.workflows.create("acme", SIGN_OFF)
+    await engine.workflows.activate("acme", sign_off.id)
+    async with engine:
+        await started(engine)
+        await engine.events.emit("acme", "Order.submitted", {"orderId": "o-1", "items": ITEMS})
+        await until_state(engine, "o-1", "pending", events=1)
+        await clock.advance(1.5)
+        await engine.events.emit("acme", "Order.paid", {"orderId": "o-1", "amount": 40})
+        machine = await until_state(engine, "o-1", "processing", events=2)
+        await engine.events.emit("acme", "Document.written", {"owner": "ann"})
+
+        async def opened() -> bool:
+            return bool((await engine.tasks.find("acme", assignee="ann")).items)
+
+        await assert_eventually(opened)
+    [task] = (await engine.tasks.find("acme", assignee="ann")).items
+    documents = [
+        machine.wire(), (await engine.handle(machine.run_id, org="acme").info()).wire(),
+        (await engine.handle(task.run_id, org="acme").info()).wire(), task.wire(),
+        (await engine.events.find("acme")).wire(), (await engine.runs.find("acme")).wire(),
+        (await engine.workflows.get("acme", sign_off.id)).wire(),
+        (await engine.machines.find("acme", "order-state-machine")).wire(),
+    ]  # fmt: skip
+    found = times(documents)
+    assert len(found) > 30 and any(".500Z" in t for t in found)
+    assert [t for t in found if not STAMP.match(t)] == []

@@ -409,7 +409,7 @@ def test_the_resource_and_repr_leave_the_secret_out() -> None:
         "scheme": "stripe",
         "eventType": "Payment.received",
         "mapping": None,
-        "createdAt": "2027-01-15T08:00:00Z",
+        "createdAt": "2027-01-15T08:00:00.000Z",
         "url": "/~acme/webhooks/stripe",
     }
     assert SECRET not in repr(spec)

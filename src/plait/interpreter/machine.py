@@ -30,10 +30,8 @@ resource.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
-
-import orjson
 
 from plait import values
 from plait.errors import LimitExceeded
@@ -44,7 +42,8 @@ from plait.interpreter.frame import Frame, truthy
 from plait.interpreter.located import at_path
 from plait.interpreter.plan import Node, Plan, _node
 from plait.interpreter.run import Interpret, _Run
-from plait.store.records import StepRecord
+from plait.store.records import StepRecord, iso_time
+from plait.store.runs import event_for_runs
 
 if TYPE_CHECKING:
     from plait.actions.base import Actions
@@ -158,7 +157,7 @@ class _Instance:
         else:
             context = data if isinstance(data, dict) else {}
         # The initial state is entered when the first event arrived (the instance's creation).
-        at = (self.run.event or {}).get("createdAt") or _iso(self.ctx.clock.time())
+        at = (self.run.event or {}).get("createdAt") or iso_time(self.ctx.clock.time())
         return {"state": self.compiled.machine.initial, "context": context, "at": at}
 
     def check_budget(self) -> None:
@@ -190,9 +189,7 @@ class _Instance:
         if arrived is not None and deadline is not None and arrived.created_at >= deadline:
             value = {"$type": "Timeout", "deferred": arrived.id}
         elif arrived is not None:
-            value = {"$id": arrived.id, "$type": "Event", "type": arrived.type,
-                     "data": orjson.loads(arrived.data), "source": arrived.source,
-                     "createdAt": _iso(arrived.created_at), "n": n}  # fmt: skip
+            value = event_for_runs(arrived)
         ctx.record_later(StepRecord(key, position, "event", "machine-event", "completed", 1,
                                     values.encode(value), None, now, now))  # fmt: skip
         return self._replayed(value)
@@ -245,7 +242,7 @@ class _Instance:
         name = self.compiled.machine.name_of(event["type"])
         rejected = {"state": state.name, "event": name, "type": event["type"],
                     "eventId": event["$id"], "reason": reason}  # fmt: skip
-        self.ctx.recorded("rejected", lambda: {**rejected, "at": _iso(self.ctx.clock.time())},
+        self.ctx.recorded("rejected", lambda: {**rejected, "at": iso_time(self.ctx.clock.time())},
                           kind="rejected")  # fmt: skip
 
     async def take(
@@ -254,7 +251,7 @@ class _Instance:
     ) -> tuple[Any, _State, float]:  # fmt: skip
         """Exit ``state``, run the transition's actions and assignment, record it, enter the
         target; return the new context, state and entry time."""
-        now = event["createdAt"] if event is not None else _iso(deadline or 0.0)
+        now = event["createdAt"] if event is not None else iso_time(deadline or 0.0)
         await self.steps(state.exit, state.name, context, event, now)
         output = await self.steps(move.actions, state.name, context, event, now)
         if move.assign is not None:
@@ -264,7 +261,7 @@ class _Instance:
                   "type": None if event is None else event["type"],
                   "eventId": None if event is None else event["$id"]}  # fmt: skip
         done = self.ctx.recorded(
-            "transition", lambda: {**record, "at": _iso(self.ctx.clock.time()),
+            "transition", lambda: {**record, "at": iso_time(self.ctx.clock.time()),
                                    "context": context}, kind="transition",
         )  # fmt: skip
         self.history.append({k: v for k, v in done.items() if k != "context"})
@@ -310,10 +307,6 @@ class _Instance:
             raise  # unreachable: fail() raises StepFailed
         base = context if isinstance(context, dict) else {}
         return {**base, **update}
-
-
-def _iso(stamp: float) -> str:
-    return datetime.fromtimestamp(stamp, UTC).isoformat()
 
 
 def _stamp(text: str) -> float:

@@ -34,7 +34,7 @@ from plait.interpreter.plan import GROUPS, Node, Plan
 from plait.interpreter.secrets import secret_scope
 from plait.runtime.context import Context
 from plait.runtime.unwind import Suspend
-from plait.store.records import COMPENSATED, StepRecord
+from plait.store.records import COMPENSATED, StepRecord, iso_time
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -96,7 +96,7 @@ class _Run:
         for noun in self.plan.nouns:
             base[noun] = input
         if "now" in self.plan.names:
-            base["now"] = self.ctx.now().isoformat()
+            base["now"] = iso_time(self.ctx.now().timestamp())
         return base
 
     async def execute(self) -> Any:

@@ -9,10 +9,26 @@ API, the CLI's ``--json``, and next the console and the MCP server), so there is
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 from pydantic.alias_generators import to_camel
+
+from plait.store.records import iso_time
+
+
+def wire_time(at: datetime) -> str:
+    """``at`` as every time plait writes or shows: ISO 8601 in UTC with milliseconds and ``Z``
+    (``2027-01-15T08:00:00.000Z``), so that times compare as strings too."""
+    return iso_time(at.timestamp())
+
+
+Stamp = Annotated[
+    datetime,
+    PlainSerializer(wire_time, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+"""A resource's time: a datetime in Python, :func:`wire_time` on the wire."""
 
 
 class Resource(BaseModel):

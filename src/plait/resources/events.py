@@ -2,19 +2,18 @@
 
 An event's document is also what runs see (the output of a step that waited for it, the event
 beside a definition run's input): the store writes that document in the transaction that stores
-the event (``plait.store.runs.event_for_runs``); a test keeps the two equal.
+the event (``plait.store.runs.event_for_runs``), and the resource is built from it.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
-import orjson
 from pydantic import Field
 
-from plait.resources.base import Page, Resource, required_stamp
+from plait.resources.base import Page, Resource, Stamp
 from plait.store.records import EventRecord
+from plait.store.runs import event_for_runs
 
 
 class Event(Resource):
@@ -26,11 +25,11 @@ class Event(Resource):
     event_type: str = Field(alias="type", description="e.g. ``Deal.won``.")
     data: Any = None
     source: str
-    created_at: datetime
+    created_at: Stamp
 
     @classmethod
     def of(cls, record: EventRecord) -> Event:
-        return cls(**_fields(record))
+        return cls.model_validate(event_for_runs(record))
 
 
 class EmittedEvent(Event):
@@ -47,12 +46,7 @@ class EmittedEvent(Event):
 
     @classmethod
     def emitted(cls, record: EventRecord, runs: list[str], *, duplicate: bool) -> EmittedEvent:
-        return cls(**_fields(record), runs=runs, duplicate=duplicate)
-
-
-def _fields(record: EventRecord) -> dict[str, Any]:
-    return {"id": record.id, "event_type": record.type, "data": orjson.loads(record.data),
-            "source": record.source, "created_at": required_stamp(record.created_at)}  # fmt: skip
+        return cls.model_validate({**event_for_runs(record), "runs": runs, "duplicate": duplicate})
 
 
 class EventPage(Page[Event]):

@@ -3,12 +3,11 @@ creating one (which carries the key, that once), and pages of them."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal, get_args
 
 from pydantic import Field
 
-from plait.resources.base import Page, Resource, required_stamp, stamp
+from plait.resources.base import Page, Resource, Stamp, required_stamp, stamp
 from plait.store.records import KeyRecord
 
 Role = Literal["viewer", "runner", "editor", "admin"]
@@ -27,8 +26,8 @@ class Key(Resource):
     role: Role
     prefix: str = Field(description="The part of the key that is not secret: ``plait_<id>``.")
     user: str | None = Field(None, description="The person the key is bound to, if any.")
-    created_at: datetime
-    revoked_at: datetime | None = None
+    created_at: Stamp
+    revoked_at: Stamp | None = None
 
     @classmethod
     def of(cls, k: KeyRecord) -> Key:

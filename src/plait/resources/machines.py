@@ -3,12 +3,11 @@ an event to an instance did."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field
 
-from plait.resources.base import Page, Resource, required_stamp
+from plait.resources.base import Page, Resource, Stamp, required_stamp
 from plait.resources.runs import Run
 from plait.store.records import DeliveryStatus
 from plait.store.records import MachineInstance as InstanceRecord
@@ -25,7 +24,7 @@ class MachineInstance(Resource):
     run_id: str
     status: str = Field(description="The status of the instance's run.")
     received: int = Field(description="How many events were delivered to the instance.")
-    created_at: datetime
+    created_at: Stamp
     state: str | None = Field(None, description="The current state.")
     context: Any = None
     history: list[dict[str, Any]] = Field(

@@ -4,13 +4,12 @@ the operations done on it, its children and what it published; pages of runs."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
 from plait import values
-from plait.resources.base import Page, Resource, required_stamp, stamp
+from plait.resources.base import Page, Resource, Stamp, required_stamp, stamp
 from plait.resources.events import Event
 from plait.store.records import TERMINAL, TRIGGER_EVENT_KEY, RunRecord, StepRecord
 from plait.store.records import HistoryEntry as HistoryRecord
@@ -28,9 +27,9 @@ class Step(Resource):
     attempts: int
     output: Any = None
     error: dict[str, Any] | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    wake_at: datetime | None = None
+    started_at: Stamp | None = None
+    finished_at: Stamp | None = None
+    wake_at: Stamp | None = None
 
     @classmethod
     def of(cls, s: StepRecord) -> Step:
@@ -46,7 +45,7 @@ class HistoryEntry(Resource):
     """An operation done on a run (cancel, resume, fork, retry, forked-from, retried-from):
     when, by whom, why, and what it did."""
 
-    at: datetime
+    at: Stamp
     action: str
     by: str | None = None
     reason: str | None = None
@@ -118,11 +117,11 @@ class Run(Resource):
     error: dict[str, Any] | None = None
     trigger: str = Field(description="manual, api, event, schedule, webhook or child.")
     event_id: str | None = None
-    created_at: datetime
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    updated_at: datetime
-    wake_at: datetime | None = None
+    created_at: Stamp
+    started_at: Stamp | None = None
+    finished_at: Stamp | None = None
+    updated_at: Stamp
+    wake_at: Stamp | None = None
     replays: int = Field(description="Passes of the workflow over the run's recorded steps.")
     steps: list[Step] = Field(
         default_factory=list, description="On a run read by itself; listings leave them out."

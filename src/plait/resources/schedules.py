@@ -3,12 +3,11 @@ a workflow; pages of them."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field
 
-from plait.resources.base import Page, Resource, required_stamp
+from plait.resources.base import Page, Resource, Stamp, required_stamp
 from plait.store.records import ScheduleRecord
 
 
@@ -27,8 +26,8 @@ class Schedule(Resource):
     declared: bool = Field(
         description="Declared by the workflow's ``schedule`` (replaced when it changes)."
     )
-    next_fire_at: datetime
-    created_at: datetime
+    next_fire_at: Stamp
+    created_at: Stamp
 
     @classmethod
     def of(cls, s: ScheduleRecord) -> Schedule:

@@ -3,11 +3,9 @@ them, and what a key rotation re-sealed."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import Field
 
-from plait.resources.base import Page, Resource, required_stamp
+from plait.resources.base import Page, Resource, Stamp, required_stamp
 from plait.store.records import SecretRecord
 
 
@@ -15,8 +13,8 @@ class Secret(Resource):
     """A secret of an organization (write-only: no resource carries its value)."""
 
     name: str = Field(description="Letters, digits and _: ``secrets.NAME`` reads it.")
-    created_at: datetime
-    updated_at: datetime
+    created_at: Stamp
+    updated_at: Stamp
 
     @classmethod
     def of(cls, s: SecretRecord) -> Secret:

@@ -3,12 +3,11 @@ request it received."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import Field
 
-from plait.resources.base import Page, Resource, required_stamp
+from plait.resources.base import Page, Resource, Stamp, required_stamp
 from plait.store.records import WebhookRecord
 
 
@@ -23,7 +22,7 @@ class Webhook(Resource):
     mapping: str | None = Field(
         None, description="Or: a CEL expression of body and headers giving {type, data?, id?}."
     )
-    created_at: datetime
+    created_at: Stamp
     url: str = Field(description="Where senders post: ``/~{org}/webhooks/{name}``.")
 
     @classmethod

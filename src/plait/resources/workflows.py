@@ -8,12 +8,11 @@ workflow); its ``$type`` on the wire is ``Workflow``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field
 
-from plait.resources.base import Page, Resource, required_stamp, stamp
+from plait.resources.base import Page, Resource, Stamp, required_stamp, stamp
 from plait.store.records import WorkflowRecord
 
 WorkflowStatus = Literal["Draft", "Activated", "Paused", "Triggered", "Archived"]
@@ -41,12 +40,12 @@ class StoredWorkflow(Resource):
     status: WorkflowStatus
     version: int
     kind: Literal["definition", "code"]
-    last_run_at: datetime | None = None
+    last_run_at: Stamp | None = None
     run_count: int
     success_count: int
     failure_count: int
-    created_at: datetime
-    updated_at: datetime
+    created_at: Stamp
+    updated_at: Stamp
     definition: dict[str, Any] | None = Field(
         None, description="The stored document (definitions only)."
     )

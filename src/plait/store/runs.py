@@ -3,7 +3,6 @@ its own transaction (fenced writes, steps, waking a run, inserting a run an even
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -15,10 +14,12 @@ from plait.store.counters import workflow_started
 from plait.store.records import (
     TRIGGER_EVENT_KEY,
     EventRecord,
+    MachineEvent,
     NewRun,
     RunRecord,
     RunToStart,
     StepRecord,
+    iso_time,
 )
 from plait.store.session import Session
 
@@ -175,16 +176,15 @@ def insert_started_run(
             record_trigger_event(db, event, start.run_id)
 
 
-def event_for_runs(event: EventRecord) -> dict[str, Any]:
+def event_for_runs(event: EventRecord | MachineEvent) -> dict[str, Any]:
     """The event as runs see it: the output of a step that waited for it, a code workflow's
-    trigger event, the event beside a definition run's input, the ``event`` of trigger filters.
-    The store records it in the transaction that stores the event, so it is encoded here; it is
-    the document of the ``Event`` resource (``plait.resources.events``; a test keeps them equal).
-    """
-    stamp = datetime.fromtimestamp(event.created_at, UTC).isoformat().replace("+00:00", "Z")
+    trigger event, the event beside a definition run's input, an event a state machine took,
+    the ``event`` of trigger filters. The store records it in the transaction that stores the
+    event, so it is encoded here; the ``Event`` resource is built from it
+    (``plait.resources.events``), so it is the one document of an event."""
     return {"$id": event.id, "$type": "Event", "type": event.type,
             "data": orjson.loads(event.data), "source": event.source,
-            "createdAt": stamp}  # fmt: skip
+            "createdAt": iso_time(event.created_at)}  # fmt: skip
 
 
 def record_trigger_event(db: Session, event: EventRecord, run_id: str) -> None:

@@ -9,7 +9,6 @@ completion and an expiry that race exactly one wins and the loser sees the winne
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -18,7 +17,14 @@ from plait.errors import LeaseLost
 from plait.ids import new_id
 from plait.store.backend import Backend
 from plait.store.events import store_event
-from plait.store.records import Completion, EventRecord, NewTask, StepRecord, TaskRecord
+from plait.store.records import (
+    Completion,
+    EventRecord,
+    NewTask,
+    StepRecord,
+    TaskRecord,
+    iso_time,
+)
 from plait.store.runs import fenced, step_params, wake
 from plait.store.session import Session
 
@@ -178,29 +184,31 @@ def _task(row: Sequence[Any]) -> TaskRecord:
     return TaskRecord(*values)
 
 
-def task_event_data(t: TaskRecord) -> dict[str, Any]:
-    """The data of the ``HumanTask.<verb>`` events: the task as the ``Task`` resource shows it
-    (``plait.resources.tasks``; a test keeps them equal), plus ``taskId``. Encoded here: the
-    store emits these events in the transaction that changes the task."""
+def task_document(t: TaskRecord) -> dict[str, Any]:
+    """The task as the ``Task`` resource shows it (``plait.resources.tasks`` builds the
+    resource from it)."""
     return {
         "$id": t.id, "$type": "HumanTask", "title": t.title, "description": t.description,
         "assignee": t.assignee, "status": t.status, "choices": t.choices, "form": t.form,
-        "data": t.data, "dueAt": _stamp(t.due_at), "escalateAt": _stamp(t.escalate_at),
-        "escalateTo": t.escalate_to, "escalatedAt": _stamp(t.escalated_at),
+        "data": t.data, "dueAt": _iso(t.due_at), "escalateAt": _iso(t.escalate_at),
+        "escalateTo": t.escalate_to, "escalatedAt": _iso(t.escalated_at),
         "escalatedFrom": t.escalated_from, "decision": t.decision, "comment": t.comment,
         "response": t.response, "completedBy": t.completed_by,
-        "completedVia": t.completed_via, "completedAt": _stamp(t.completed_at),
+        "completedVia": t.completed_via, "completedAt": _iso(t.completed_at),
         "attempt": t.attempt, "runId": t.run_id, "stepKey": t.step_key,
-        "workflow": t.workflow, "createdAt": _stamp(t.created_at),
-        "updatedAt": _stamp(t.updated_at), "taskId": t.id,
+        "workflow": t.workflow, "createdAt": iso_time(t.created_at),
+        "updatedAt": iso_time(t.updated_at),
     }  # fmt: skip
 
 
-def _stamp(seconds: float | None) -> str | None:
-    """ISO 8601 in UTC with ``Z``, as resources show times."""
-    if seconds is None:
-        return None
-    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+def task_event_data(t: TaskRecord) -> dict[str, Any]:
+    """The data of the ``HumanTask.<verb>`` events: the task's document, plus ``taskId``.
+    Encoded here: the store emits these events in the transaction that changes the task."""
+    return {**task_document(t), "taskId": t.id}
+
+
+def _iso(seconds: float | None) -> str | None:
+    return None if seconds is None else iso_time(seconds)
 
 
 def _dumps_or_none(value: Any) -> str | None:

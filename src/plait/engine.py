@@ -60,6 +60,7 @@ class Engine:
         """What the services are given (``await engine.deps.store()`` reaches the store)."""
         self.worker: Worker | None = None
         self._threads: ThreadPoolExecutor | None = None
+        self._closing: asyncio.Task[None] | None = None
         self._assemble()
 
     def _assemble(self) -> None:
@@ -227,32 +228,74 @@ class Engine:
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self.close()
+        try:
+            await self.close()
+        except Exception:
+            if exc is None:
+                raise  # the worker died (or closing failed): the block does not end normally
+            log.exception("closing the engine failed; the block's own error propagates")
 
     async def start_worker(self) -> Worker:
-        """Open the store and start this engine's worker (idempotent)."""
-        if self.worker is None or not self.worker.running:
-            store = await self.deps.store()
-            self._threads = ThreadPoolExecutor(self.settings.step_threads, "plait-step")
-            runtime = Runtime(store, self.clock, self.settings, self._threads)
-            catalog = self.catalog
-            self.worker = Worker(runtime, catalog.workflows,
-                                 resolve=lambda run: catalog.resolve(store, run),
-                                 periodic=self.schedules.tick)  # fmt: skip
-            self.deps.local.worker = self.worker
-            await self.worker.start()
-        return self.worker
+        """Open the store and start this engine's worker (idempotent while it runs).
 
-    async def close(self) -> None:
-        """Stop the worker gracefully and close the database."""
-        if self.worker is not None:
-            await self.worker.stop()
-            self.worker = self.deps.local.worker = None
+        A worker whose loop died is unlinked at once: runs started here are stored ``pending``
+        for other workers to claim. ``start_worker`` then starts a fresh worker in its place
+        (after the dead one's stop has ended); without that, ``close`` raises its error."""
+        old = self.worker
+        if old is not None and old.running:
+            return old
+        if old is not None:
+            await old.stop()
         if self._threads is not None:
             self._threads.shutdown(wait=False, cancel_futures=True)
-            self._threads = None
-        await self.catalog.close_clients()
-        await self.deps.slot.close()
+        store = await self.deps.store()
+        self._threads = ThreadPoolExecutor(self.settings.step_threads, "plait-step")
+        runtime = Runtime(store, self.clock, self.settings, self._threads)
+        catalog, local = self.catalog, self.deps.local
+
+        async def fire_schedules(now: float) -> bool:
+            return not (await self.schedules.tick(now)).skipped
+
+        def unlink(error: BaseException) -> None:
+            if local.worker is worker:
+                local.worker = None
+
+        worker = Worker(runtime, catalog.workflows, resolve=lambda run: catalog.resolve(store, run),
+                        periodic=fire_schedules, on_death=unlink)  # fmt: skip
+        self.worker = local.worker = worker
+        await worker.start()
+        return worker
+
+    async def close(self) -> None:
+        """Stop the worker gracefully, then close the clients and the database (even when the
+        stop failed); then raise the error of the loop whose death stopped the worker, if one
+        did (so ``async with engine:`` surfaces it).
+
+        The close is shielded from the caller's cancellation (a lifespan timeout): it goes on to
+        its end, and a second ``close`` meanwhile waits for the same one."""
+        closing = self._closing
+        if closing is None or closing.done():
+            closing = self._closing = asyncio.create_task(self._close(), name="plait-close")
+            closing.add_done_callback(lambda done: done.cancelled() or done.exception())
+        await asyncio.shield(closing)
+
+    async def _close(self) -> None:
+        worker, self.worker = self.worker, None
+        try:
+            if worker is not None:
+                await worker.stop()
+        finally:
+            if self.deps.local.worker is worker:
+                self.deps.local.worker = None
+            if self._threads is not None:
+                self._threads.shutdown(wait=False, cancel_futures=True)
+                self._threads = None
+            try:
+                await self.catalog.close_clients()
+            finally:
+                await self.deps.slot.close()
+        if worker is not None and worker.failure is not None:
+            raise worker.failure
 
     async def run_worker(self) -> None:
         """Run the worker until SIGTERM or SIGINT, then stop gracefully; or until one of its loops

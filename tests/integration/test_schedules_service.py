@@ -7,8 +7,11 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from plait import Engine
 from plait.testing import VirtualClock, assert_eventually
+from tests.backends import select
 
 MakeEngine = Callable[..., Engine]
 
@@ -53,3 +56,43 @@ async def test_one_minute_cron_fires_once_per_tick_with_two_workers(
             await asyncio.sleep(0.002)
         await asyncio.sleep(0.1)
         assert len(await scheduled_runs(first)) == 3
+
+
+async def test_a_schedule_that_cannot_fire_is_skipped_and_the_others_fire(
+    make_engine: MakeEngine, clock: VirtualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = make_engine(clock=clock, poll_seconds=1.0)
+    async with engine:
+        healthy = await engine.workflows.create("acme", HEARTBEAT)
+        odd = await engine.workflows.create("acme", {**HEARTBEAT, "name": "odd"})
+        for workflow in (odd, healthy):
+            await engine.workflows.activate("acme", workflow.id)
+        [broken] = (await engine.schedules.find("acme", "odd")).items
+        store = await engine.deps.store()
+        calls: list[float] = []
+        real_due = store.due_schedules
+
+        async def due_schedules(now: float, limit: int) -> Any:
+            calls.append(now)
+            return await real_due(now, limit)
+
+        store.due_schedules = due_schedules  # type: ignore[method-assign]
+        # A row no expression parser reads (written by hand, or by another version of plait).
+        odd_row = f"UPDATE schedules SET cron = 'not a cron' WHERE id = '{broken.id}' RETURNING id"
+        assert await select(store, odd_row) == [(broken.id,)]
+
+        async def fired() -> bool:
+            await clock.advance(1)
+            return len(await scheduled_runs(engine)) >= 2
+
+        await assert_eventually(fired, timeout=20)  # the healthy schedule fires, tick after tick
+        worker = engine.worker
+        assert worker is not None and worker.running  # the odd one did not stop the worker
+        skipped = [r for r in caplog.records if f"schedule {broken.id}" in r.getMessage()]
+        assert skipped and skipped[0].exc_info is not None
+        assert not (await engine.list_runs(workflow="odd", org="acme")).items
+        # The odd schedule stays due, but the loop waits for the poll interval between tries
+        # rather than spinning on a wake time in the past: the clock stands, the tries stop.
+        turns = len(calls)
+        await asyncio.sleep(0.2)  # a window in which a spinning loop would try many times
+        assert len(calls) <= turns + 1

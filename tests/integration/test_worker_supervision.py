@@ -67,29 +67,35 @@ async def test_a_claim_loop_that_dies_stops_the_worker_and_releases_its_runs(
 
     store = await engine.deps.store()
     beats = Beats(store)
-    async with engine:
-        worker = engine.worker
-        assert worker is not None
-        handle = await engine.start(held)
-        await gate.reached()
-        await assert_eventually(advancing(clock, 10, lambda: beats.count >= 1))  # alive
 
-        broken = faulty(store.claim_runs, [RuntimeError("injected: claims broken")], [], "claim")
-        store.claim_runs = broken  # type: ignore[method-assign]
-        worker.wake()
-        with pytest.raises(RuntimeError, match="injected: claims broken"):
-            await asyncio.wait_for(worker.wait(), 10)
+    async def block() -> None:
+        async with engine:
+            worker = engine.worker
+            assert worker is not None
+            handle = await engine.start(held)
+            await gate.reached()
+            await assert_eventually(advancing(clock, 10, lambda: beats.count >= 1))  # alive
 
-        assert not worker.running
-        assert worker.id not in [w.id for w in await store.list_workers()]
-        # Its run in flight did not finish within shutdown_seconds: released for another worker.
-        assert (await engine.handle(handle.id).info()).status == "pending"
-        stopped_at = beats.count
-        await clock.advance(100)  # ten heartbeat intervals: none comes from a stopped worker
-        assert beats.count == stopped_at
-        with pytest.raises(RuntimeError, match="injected"):  # every waiter learns it
-            await worker.wait()
-        gate.open()
+            broken = faulty(store.claim_runs, [RuntimeError("injected: claims broken")], [],
+                            "claim")  # fmt: skip
+            store.claim_runs = broken  # type: ignore[method-assign]
+            worker.wake()
+            with pytest.raises(RuntimeError, match="injected: claims broken"):
+                await asyncio.wait_for(worker.wait(), 10)
+
+            assert not worker.running
+            assert worker.id not in [w.id for w in await store.list_workers()]
+            # Its run in flight did not finish within shutdown_seconds: released for another.
+            assert (await engine.handle(handle.id).info()).status == "pending"
+            stopped_at = beats.count
+            await clock.advance(100)  # ten heartbeat intervals: none comes from a stopped worker
+            assert beats.count == stopped_at
+            with pytest.raises(RuntimeError, match="injected"):  # every waiter learns it
+                await worker.wait()
+            gate.open()
+
+    with pytest.raises(RuntimeError, match="injected"):  # the block does not end normally
+        await block()
     died = [r for r in caplog.records if "claim loop died" in r.getMessage()]
     assert len(died) == 1 and died[0].levelno == logging.ERROR
     assert died[0].exc_info is not None and "injected" in str(died[0].exc_info[1])
@@ -100,17 +106,23 @@ async def test_a_heartbeat_loop_that_dies_stops_the_worker(
 ) -> None:
     engine = make_engine(clock=clock, lease_seconds=30, heartbeat_seconds=10)
     store = await engine.deps.store()
-    async with engine:
-        worker = engine.worker
-        assert worker is not None
-        broken = faulty(store.heartbeat, [TypeError("injected: heartbeat broken")], [], "beat")
-        store.heartbeat = broken  # type: ignore[method-assign]
-        stopped = asyncio.ensure_future(worker.wait())
-        await assert_eventually(advancing(clock, 10, stopped.done))
-        with pytest.raises(TypeError, match="injected: heartbeat broken"):
-            await stopped
-        assert not worker.running
-        assert worker.id not in [w.id for w in await store.list_workers()]
+
+    async def block() -> None:
+        async with engine:
+            worker = engine.worker
+            assert worker is not None
+            broken = faulty(store.heartbeat, [TypeError("injected: heartbeat broken")], [],
+                            "beat")  # fmt: skip
+            store.heartbeat = broken  # type: ignore[method-assign]
+            stopped = asyncio.ensure_future(worker.wait())
+            await assert_eventually(advancing(clock, 10, stopped.done))
+            with pytest.raises(TypeError, match="injected: heartbeat broken"):
+                await stopped
+            assert not worker.running
+            assert worker.id not in [w.id for w in await store.list_workers()]
+
+    with pytest.raises(TypeError, match="injected: heartbeat broken"):  # raised as it ends
+        await block()
 
 
 async def test_a_clean_stop_ends_the_wait_without_an_error(make_engine: MakeEngine) -> None:
@@ -156,3 +168,110 @@ async def test_transient_store_errors_are_retried_and_the_worker_keeps_running(
         await assert_eventually(succeeded)
         assert calls.count("claim") >= 3  # two faults, then the claim that took the run
         assert worker.running
+
+
+async def test_a_close_whose_caller_gives_up_goes_on_to_release_the_worker(
+    make_engine: MakeEngine,
+) -> None:
+    engine = make_engine(shutdown_seconds=30)
+    reader = make_engine()  # another process's view of the database
+    gate = Gate()
+
+    @engine.workflow("held")
+    async def held(ctx: Context) -> str:
+        return str(await ctx.step("hold", gate))
+
+    await engine.start_worker()
+    worker = engine.worker
+    assert worker is not None
+    handle = await engine.start(held)
+    await gate.reached()
+    # A lifespan timeout: the caller is cancelled while the stop waits for the run in flight.
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(engine.close(), 0.05)
+    gate.open()  # the run finishes within shutdown_seconds; the stop goes on meanwhile
+    await asyncio.wait_for(engine.close(), 10)  # a later close waits for it, it does not raise
+    assert not worker.running
+    assert (await reader.handle(handle.id).info()).status == "succeeded"
+    assert worker.id not in [w.id for w in await (await reader.deps.store()).list_workers()]
+    await asyncio.wait_for(worker.stop(), 10)  # stopped: nothing left to do
+
+
+async def test_a_stop_that_failed_is_retried_by_the_next_and_close_closes_the_store(
+    make_engine: MakeEngine,
+) -> None:
+    engine = make_engine()
+    store = await engine.deps.store()
+    calls: list[str] = []
+    outage: list[BaseException] = [DatabaseUnavailable("injected: outage")]
+    real_remove = store.remove_worker
+    store.remove_worker = faulty(real_remove, outage, calls, "remove")  # type: ignore[method-assign]
+    worker = await engine.start_worker()
+    with pytest.raises(DatabaseUnavailable, match="injected: outage"):
+        await worker.stop()
+    assert worker.id in [w.id for w in await store.list_workers()]
+    await asyncio.wait_for(worker.stop(), 10)  # retried: the database is back
+    assert calls == ["remove", "remove"]
+    assert worker.id not in [w.id for w in await store.list_workers()]
+
+    # Through the engine: a stop that keeps failing still closes the store, then raises.
+    down: list[BaseException] = [DatabaseUnavailable("injected: still down")] * 2
+    store.remove_worker = faulty(real_remove, down, calls, "remove")  # type: ignore[method-assign]
+    await engine.start_worker()
+    with pytest.raises(DatabaseUnavailable, match="injected: still down"):
+        await engine.close()
+    assert engine.worker is None and engine.deps.local.worker is None
+    assert await engine.deps.store() is not store  # the old one was closed: a new one opens
+
+
+async def test_a_loop_that_dies_while_the_worker_stops_fails_its_wait(
+    make_engine: MakeEngine, clock: VirtualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = make_engine(clock=clock, lease_seconds=30, heartbeat_seconds=10)
+    store = await engine.deps.store()
+    beating = asyncio.Event()
+
+    async def heartbeat(*args: Any, **kwargs: Any) -> Any:
+        beating.set()
+        try:
+            await asyncio.Event().wait()  # a round trip that never answers
+        except asyncio.CancelledError:
+            raise RuntimeError("injected: died as the stop cancelled it") from None
+
+    store.heartbeat = heartbeat  # type: ignore[method-assign]
+    worker = await engine.start_worker()
+    await assert_eventually(advancing(clock, 10, beating.is_set))
+    with pytest.raises(RuntimeError, match="injected: died as the stop"):
+        await asyncio.wait_for(engine.close(), 10)  # the stop goes on; the error is not lost
+    with pytest.raises(RuntimeError, match="injected: died as the stop"):
+        await worker.wait()
+    died = [r for r in caplog.records if "heartbeat loop died" in r.getMessage()]
+    assert len(died) == 1 and died[0].exc_info is not None
+
+
+async def test_after_the_worker_died_starts_are_pending_until_a_fresh_worker_takes_them(
+    make_engine: MakeEngine,
+) -> None:
+    engine = make_engine()
+
+    @engine.workflow("quick")
+    async def quick(ctx: Context) -> str:
+        return "done"
+
+    store = await engine.deps.store()
+    dead = await engine.start_worker()
+    real_claim = store.claim_runs
+    broken: list[BaseException] = [RuntimeError("injected: claims broken")]
+    store.claim_runs = faulty(real_claim, broken, [], "claim")  # type: ignore[method-assign]
+    dead.wake()
+    with pytest.raises(RuntimeError, match="injected"):
+        await asyncio.wait_for(dead.wait(), 10)
+    assert engine.deps.local.worker is None  # unlinked as it died
+
+    handle = await engine.start(quick)
+    assert (await handle.info()).status == "pending"  # stored for a worker's claim
+
+    fresh = await engine.start_worker()  # a fresh worker in the dead one's place
+    assert fresh is not dead and fresh.running and engine.deps.local.worker is fresh
+    assert await asyncio.wait_for(handle.result(), 10) == "done"
+    await engine.close()  # the fresh worker stops cleanly: no error

@@ -14,8 +14,9 @@ the ``max_catchup`` most recent ones.
 
 from __future__ import annotations
 
+import logging
 from itertools import islice, takewhile
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, get_args
 
 import orjson
 from croniter import CroniterBadDateError
@@ -28,6 +29,7 @@ from plait.service.cron import ScheduleInvalid, rule
 from plait.service.pages import check_limit, keyset_after, keyset_slice
 from plait.service.workflows import stored_workflow
 from plait.store.records import DECLARED_SCHEDULE_PREFIX, ScheduleRecord
+from plait.worker.worker import database_fault
 
 if TYPE_CHECKING:
     from plait.service.deps import Deps
@@ -37,6 +39,8 @@ Catchup = Literal["skip", "all"]
 """What a schedule does with ticks it missed: fire the latest one, or all of them (bounded)."""
 
 CATCHUP: tuple[Catchup, ...] = get_args(Catchup)
+
+log = logging.getLogger(__name__)
 
 MAX_CATCHUP_LIMIT = 1000
 """The largest ``max_catchup`` a schedule may have."""
@@ -132,16 +136,37 @@ class ScheduleService:
         store = await self.deps.store()
         await store.delete_schedules_of(org, workflow_id)
 
-    async def tick(self, now: float) -> int:
-        """Fire every due tick once; return how many runs started."""
+    async def tick(self, now: float) -> Ticked:
+        """Fire every due tick once.
+
+        Each schedule fires on its own: an unexpected error in one (an odd stored row its
+        expression or input cannot be read from) is logged with the schedule's id and skipped
+        this turn, and the others fire. A database fault ends the turn (raised, for the worker
+        to retry)."""
         store = await self.deps.store()
-        started = 0
+        started, skipped = 0, []
         for schedule in await store.due_schedules(now, 100):
-            ticks, new_next = due_ticks(schedule, now)
-            input = values.encode([schedule.input])
-            fired = await store.fire_schedule(schedule, ticks, new_next, input, now)
+            try:
+                ticks, new_next = due_ticks(schedule, now)
+                input = values.encode([schedule.input])
+                fired = await store.fire_schedule(schedule, ticks, new_next, input, now)
+            except Exception as exc:
+                if database_fault(exc):
+                    raise
+                log.exception("schedule %s: firing failed; skipped this turn", schedule.id)
+                skipped.append(schedule.id)
+                continue
             started += sum(1 for _, run_id in fired if run_id)
-        return started
+        return Ticked(started, tuple(skipped))
+
+
+class Ticked(NamedTuple):
+    """What a turn of :meth:`ScheduleService.tick` did."""
+
+    started: int
+    """Runs started."""
+    skipped: tuple[str, ...]
+    """Ids of the due schedules that failed to fire (logged; tried again on the next turn)."""
 
 
 # -- the rules of a schedule ----------------------------------------------------------------------

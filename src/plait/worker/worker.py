@@ -6,8 +6,9 @@ run was cancelled) can no longer write the run. Runs that suspend leave the work
 waiting run is a row with a wake time, and the loop claims it again when that time comes.
 
 The claim loop (which also fires schedules) and the heartbeat loop are supervised: a loop that
-dies stops the whole worker, as a graceful stop would, and :meth:`Worker.wait` raises its error.
-A worker that kept heart-beating without claiming would hold its runs' leases and do nothing.
+dies stops the whole worker, as a graceful stop would, and :meth:`Worker.wait` raises its error
+(so does a loop that dies while a stop is under way). A worker that kept heart-beating without
+claiming would hold its runs' leases and do nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from plait.clock import sleep_until
-from plait.errors import PlaitError
+from plait.errors import PlaitError, StoreError
 from plait.ids import new_id
 from plait.runtime.executor import Outcome, Runtime, execute
 from plait.store.records import ClaimedRun, NewRun, RunRecord, WorkerInfo
@@ -42,12 +43,18 @@ class Worker:
         workflows: dict[str, Workflow],
         *,
         resolve: Callable[[ClaimedRun], Awaitable[Workflow]] | None = None,
-        periodic: Callable[[float], Awaitable[int]] | None = None,
+        periodic: Callable[[float], Awaitable[bool]] | None = None,
+        on_death: Callable[[BaseException], None] | None = None,
     ) -> None:
+        """``periodic(now)`` runs on each turn of the claim loop (firing schedules); it returns
+        whether it did all its due work: ``False`` (some of it failed and was skipped) makes
+        the loop wait for the poll interval rather than the next wake time, which is past.
+        ``on_death(error)`` is called when a loop dies, as the worker begins to stop."""
         self.rt = rt
         self.workflows = workflows
         self._resolve = resolve
         self._periodic = periodic
+        self._on_death = on_death
         self.id = new_id("worker")
         self._active: dict[str, asyncio.Task[Outcome | None]] = {}
         self._reserved = 0
@@ -83,10 +90,12 @@ class Worker:
         """Stop claiming, let running runs finish for ``shutdown_seconds``, release the rest.
 
         Idempotent: a second call (or a call while a dead loop is stopping the worker) waits for
-        the same stop."""
+        the same stop. The stop is shielded from the caller's cancellation (a timeout around
+        it): it goes on to release the runs and remove the worker. A stop that failed (the
+        database was down) or was itself cancelled is started afresh by the next call."""
         if self._stopping is None and not self._running:
             return
-        await self._begin_stop()
+        await asyncio.shield(self._begin_stop())
 
     async def wait(self) -> None:
         """Wait until the worker has stopped: return after a clean stop, or raise the error of
@@ -96,17 +105,29 @@ class Worker:
         if self._failure is not None:
             raise self._failure
 
+    @property
+    def failure(self) -> BaseException | None:
+        """The error of the loop whose death stopped the worker, if one did."""
+        return self._failure
+
     def _begin_stop(self) -> asyncio.Task[None]:
-        if self._stopping is None:
+        stopping = self._stopping
+        if stopping is None or (stopping.done() and (stopping.cancelled() or stopping.exception())):
             self._running = False
-            self._stopping = asyncio.create_task(self._shut_down(), name=f"plait-stop-{self.id}")
-        return self._stopping
+            self._stopped.clear()
+            stopping = asyncio.create_task(self._shut_down(), name=f"plait-stop-{self.id}")
+            stopping.add_done_callback(self._stop_ended)
+            self._stopping = stopping
+        return stopping
+
+    def _stop_ended(self, stopping: asyncio.Task[None]) -> None:
+        if not stopping.cancelled() and stopping.exception() is not None:
+            log.error("worker %s: stopping failed; the next stop retries", self.id,
+                      exc_info=stopping.exception())  # fmt: skip
 
     async def _shut_down(self) -> None:
         try:
-            for loop in self._loops:
-                loop.cancel()
-            await asyncio.gather(*self._loops, return_exceptions=True)
+            await self._end_loops()
             if self._active:
                 await asyncio.wait(
                     list(self._active.values()), timeout=self.rt.settings.shutdown_seconds
@@ -120,6 +141,24 @@ class Worker:
             log.info("worker %s stopped; %d run(s) released", self.id, released)
         finally:
             self._stopped.set()
+
+    async def _end_loops(self) -> None:
+        """Cancel the loops and wait for them. One that died meanwhile (its error raced the
+        cancel, or the stop began as it died) is a death all the same: logged, and kept as the
+        worker's failure if it has none yet."""
+        loops = dict(self._loops)
+        for loop in loops:
+            loop.cancel()
+        ended = await asyncio.gather(*loops, return_exceptions=True)
+        for name, result in zip(loops.values(), ended, strict=True):
+            if not isinstance(result, BaseException) or isinstance(result, asyncio.CancelledError):
+                continue
+            if result is not self._failure:
+                log.error("worker %s: its %s loop died while stopping", self.id, name,
+                          exc_info=result)  # fmt: skip
+                self._failure = self._failure or result
+        for loop in loops:  # a retried stop does not report them again
+            self._loops.pop(loop, None)
 
     # -- supervision ------------------------------------------------------------------------
 
@@ -139,12 +178,9 @@ class Worker:
         log.error("worker %s: its %s loop died; stopping the worker", self.id, name,
                   exc_info=error)  # fmt: skip
         self._failure = error
-        self._begin_stop().add_done_callback(self._stop_after_death_ended)
-
-    def _stop_after_death_ended(self, stopping: asyncio.Task[None]) -> None:
-        if not stopping.cancelled() and stopping.exception() is not None:
-            log.error("worker %s: stopping after its loop died failed", self.id,
-                      exc_info=stopping.exception())  # fmt: skip
+        self._begin_stop()
+        if self._on_death is not None:
+            self._on_death(error)
 
     @property
     def running(self) -> bool:
@@ -279,7 +315,7 @@ class Worker:
             failed = False
             if self._periodic is not None:
                 try:
-                    await self._periodic(clock.time())
+                    failed = not await self._periodic(clock.time())
                 except Exception as exc:
                     if not tolerated(exc):
                         raise
@@ -377,8 +413,14 @@ def tolerated(error: Exception) -> bool:
     (a lost connection, a locked file) and plait's own errors (``StoreError``, a refused
     operation) pass; anything else is a bug that a retry would only repeat, so it kills the loop
     and the worker stops."""
+    return isinstance(error, PlaitError) or database_fault(error)
+
+
+def database_fault(error: Exception) -> bool:
+    """Whether ``error`` is the database's or the operating system's (a driver's error, a lost
+    connection, a locked file, ``StoreError``): a retry may succeed once it is back."""
     drivers: tuple[type[Exception], ...] = (sqlite3.Error,)
     psycopg = sys.modules.get("psycopg")  # not imported: none of its errors can have been raised
     if psycopg is not None:
         drivers += (psycopg.Error,)
-    return isinstance(error, (PlaitError, OSError, *drivers))
+    return isinstance(error, (StoreError, OSError, *drivers))

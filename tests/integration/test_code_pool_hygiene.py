@@ -13,7 +13,7 @@ import pytest
 
 from plait import Engine
 from plait.actions.code import CodeActionError, CodePool, CodeRefused, sandbox
-from plait.resources.reports import build_report
+from plait.resources.reports import RunReport
 
 
 @pytest.fixture
@@ -158,7 +158,7 @@ async def test_an_engines_code_step_over_a_limit_names_the_setting(tmp_path: Pat
     async with engine:
         handle = await engine.start(workflow)
         await handle.result(timeout=30)
-        report = build_report(await engine.handle(handle.id).info())
+        report = RunReport.of(await engine.handle(handle.id).info()).wire()
     message = report["steps"]["big"]["error"]["message"]
     assert message.startswith("code action failed: the result is too large: 2")
     assert message.endswith(

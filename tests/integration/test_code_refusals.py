@@ -9,7 +9,7 @@ import pytest
 
 from plait import Engine
 from plait.actions.code import CodeActionError, CodePool, CodeRefused
-from plait.resources.reports import build_report
+from plait.resources.reports import RunReport
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ async def test_a_refused_import_runs_once_despite_the_retry_policy(tmp_path: Pat
     async with engine:
         handle = await engine.start(workflow)
         await handle.result(timeout=30)
-        report = build_report(await engine.handle(handle.id).info())
+        report = RunReport.of(await engine.handle(handle.id).info()).wire()
     sneaky = report["steps"]["sneaky"]
     assert (sneaky["status"], sneaky["attempts"]) == ("failed", 1)
     assert sneaky["error"]["type"] == "plait.actions.code.pool.CodeRefused"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -118,6 +119,11 @@ def test_test_runs_with_mocks_and_reports_each_step(tmp_path: Path) -> None:
     assert report["steps"]["bye"]["status"] == "succeeded"
     assert report["errors"] == []
     assert not list(tmp_path.glob("*.db"))  # a throwaway database
+    assert set(report) == {"runId", "workflow", "status", "output", "durationMs", "steps",
+                           "errors"}  # fmt: skip
+    stamp = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+    for step in report["steps"].values():
+        assert stamp.match(step["startedAt"]) and stamp.match(step["finishedAt"]), step
 
 
 def test_test_mock_error_fails_the_step_and_the_exit_code(tmp_path: Path) -> None:

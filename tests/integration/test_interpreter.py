@@ -9,7 +9,7 @@ import pytest
 
 from plait import Engine, InvalidArguments
 from plait.actions.base import ActionError
-from plait.resources.reports import build_report
+from plait.resources.reports import RunReport
 from plait.testing import VirtualClock
 
 MakeEngine = Callable[..., Engine]
@@ -34,7 +34,7 @@ async def run(
                 return
 
         await clock.run_skipping(finish())
-        return build_report(await engine.handle(handle.id).info())
+        return RunReport.of(await engine.handle(handle.id).info()).wire()
 
 
 @pytest.fixture

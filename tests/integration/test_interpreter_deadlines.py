@@ -11,7 +11,7 @@ import pytest
 
 from plait import Engine
 from plait.errors import RunCompensated, RunNotResumable
-from plait.resources.reports import build_report
+from plait.resources.reports import RunReport
 from plait.testing import VirtualClock, assert_eventually
 from tests.integration.helpers import wait_status
 from tests.integration.test_interpreter import action, calls, engine, run
@@ -38,7 +38,7 @@ async def settle(engine: Engine, clock: VirtualClock, handle: Any) -> dict[str, 
             return
 
     await asyncio.wait_for(clock.run_skipping(finish()), LIMIT)
-    return build_report(await engine.handle(handle.id).info())
+    return RunReport.of(await engine.handle(handle.id).info()).wire()
 
 
 async def test_a_group_timeout_ends_a_wait_on_a_child_workflow(
@@ -152,7 +152,7 @@ async def test_whoever_approves_first_wins_a_race_of_human_tasks(
         handle = await engine.start(workflow)
         await wait_status(engine, handle.id, "waiting")
         await asyncio.sleep(0)
-        report = build_report(await engine.handle(handle.id).info())
+        report = RunReport.of(await engine.handle(handle.id).info()).wire()
         assert report["status"] == "waiting", report["errors"]
         tasks = (await engine.tasks.find("default", assignee="bob", status="open")).items
         await engine.tasks.complete("default", tasks[0].id, decision="approve", by="bob")

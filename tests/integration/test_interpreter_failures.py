@@ -11,7 +11,7 @@ import pytest
 from plait import Engine
 from plait.definitions.load import check_definition
 from plait.errors import WorkflowCancelled
-from plait.resources.reports import build_report
+from plait.resources.reports import RunReport
 from plait.testing import VirtualClock
 from tests.integration.test_interpreter import action, calls, engine, run
 
@@ -234,4 +234,4 @@ async def test_build_report_hides_deadline_records(
     ])  # fmt: skip
     assert set(report["steps"]) == {"group", "x"}
     info = await engine.handle(report["runId"]).info()
-    assert build_report(info)["steps"].keys() == report["steps"].keys()
+    assert RunReport.of(info).wire()["steps"].keys() == report["steps"].keys()

@@ -6,7 +6,7 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,6 +22,9 @@ from plait.cli.common import (
 from plait.cli.secrets import SecretOption, dry_run_secrets, store_dry_run_secrets
 from plait.engine import Engine
 from plait.errors import PlaitError
+
+if TYPE_CHECKING:
+    from plait.resources.reports import RunReport
 
 AppOption = Annotated[
     str | None,
@@ -129,8 +132,8 @@ def dry_run(
 
 async def _execute(
     engine: Engine, file: Path, value: Any, secrets: dict[str, str] | None = None
-) -> dict[str, Any]:
-    from plait.resources.reports import build_report
+) -> RunReport:
+    from plait.resources.reports import RunReport
 
     workflow = engine.define(file)
     await store_dry_run_secrets(engine, secrets or {})
@@ -138,7 +141,7 @@ async def _execute(
         handle = await engine.start(workflow, value)
         with contextlib.suppress(PlaitError):  # the report carries the failure
             await handle.result()
-        return build_report(await handle.info())
+        return RunReport.of(await handle.info())
 
 
 def _mock(spec: str) -> tuple[str, Any]:
@@ -160,9 +163,9 @@ def _mocked(name: str, value: Any) -> Any:
     return mocked
 
 
-def _print_report(report: dict[str, Any], json: bool) -> None:
+def _print_report(report: RunReport, json: bool) -> None:
     if json:
-        print_json(report)
+        print_json(report.wire())
     else:
         render.report(report)
-    raise typer.Exit(0 if report["status"] == "succeeded" else 1)
+    raise typer.Exit(0 if report.status == "succeeded" else 1)

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from plait.resources.events import Event
+from plait.resources.reports import RunReport
 from plait.resources.runs import Run
 from plait.resources.tasks import Task
 from plait.resources.workflows import StoredWorkflow
@@ -82,19 +83,19 @@ def problems(source: str, errors: list[Any], warnings: list[Any]) -> None:
     _out.print(f"{source}: {verdict}")
 
 
-def report(data: dict[str, Any]) -> None:
-    _out.print(f"[bold]{data['runId']}[/]  {data['workflow']}  {_status(data['status'])}  "
-               f"{data['durationMs']:.1f} ms")  # fmt: skip
+def report(data: RunReport) -> None:
+    _out.print(f"[bold]{data.run_id}[/]  {data.workflow}  {_status(data.status)}  "
+               f"{data.duration_ms:.1f} ms")  # fmt: skip
     table = Table("step", "status", "attempts", "branch", "output / error", box=None)
-    for key, step in data["steps"].items():
-        shown = step["error"].get("message", "") if step["error"] else _short(step["output"])
-        table.add_row(key, _status(step["status"]), str(step["attempts"]), step["branch"] or "",
+    for key, step in data.steps.items():
+        shown = step.error.get("message", "") if step.error else _short(step.output)
+        table.add_row(key, _status(step.status), str(step.attempts), step.branch or "",
                       shown)  # fmt: skip
     _out.print(table)
-    if data["status"] == "succeeded":
-        _out.print(f"output: {_short(data['output'], 400)}")
-    for error in data["errors"]:
-        _out.print(f"[red]error[/] {error['step']}: {error['type']}: {error['message']}")
+    if data.status == "succeeded":
+        _out.print(f"output: {_short(data.output, 400)}")
+    for error in data.errors:
+        _out.print(f"[red]error[/] {error.step}: {error.type}: {error.message}")
 
 
 def resource(data: Any) -> None:

@@ -78,6 +78,26 @@ def test_worker_with_a_bad_target_exits_2_with_a_message(
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("runs", "list", "--status", "lost"), "unknown run status 'lost'"),
+        (("runs", "list", "--limit", "0"), "limit must be between 1 and 1000"),
+        (("runs", "list", "--cursor", "not-a-cursor"), "the cursor is not valid"),
+        (("tasks", "list", "--cursor", "not-a-cursor"), "the cursor is not valid"),
+    ],
+)
+def test_an_invalid_query_is_a_usage_error_exit_2(
+    sandbox: Sandbox, args: tuple[str, ...], message: str
+) -> None:
+    done = sandbox.cli(*args)
+
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
 def test_runs_list_filters_by_status_and_workflow(sandbox: Sandbox) -> None:
     greeted = sandbox.execute(flows.greet, "ada", until="succeeded")
     napping = sandbox.execute(flows.nap, until="waiting")

@@ -84,3 +84,30 @@ def test_the_expense_approval_example_runs(tmp_path: Path) -> None:
     listed = plait("tasks", "list", "--status", "completed", "--json", cwd=tmp_path)
     completed = json.loads(listed.stdout)["items"]
     assert sorted(t["completedBy"] for t in completed) == ["mia", "vic"]
+
+
+# A bare container: no login name in the environment and no passwd entry for the user id.
+NO_USER = ("import pwd, runpy\n"
+           "def unknown(uid): raise KeyError(f'getpwuid(): uid not found: {uid}')\n"
+           "pwd.getpwuid = unknown\n"
+           "runpy.run_module('plait', run_name='__main__')\n")  # fmt: skip
+
+
+def plait_without_a_user(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    names = {"LOGNAME", "USER", "LNAME", "USERNAME"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLAIT_") and k not in names}
+    return subprocess.run([sys.executable, "-c", NO_USER, *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+async def test_completing_without_a_user_name_records_the_user_id(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'plait.db'}"
+    engine = approvals(db)
+    async with engine:
+        handle = await engine.start("publish", "handbook")
+        await wait_status(engine, handle.id, "waiting")
+        [task] = (await engine.tasks.find("default")).items
+    done = plait_without_a_user("tasks", "complete", task.id, "--decision", "publish",
+                                "--as-admin", "--json", "--db", db, cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["completedBy"] == f"uid:{os.getuid()}"

@@ -22,6 +22,7 @@ from plait.cli.common import (
     LimitOption,
     OrgOption,
     check_command_line,
+    current_user,
     json_argument,
     load_engine,
     print_json,
@@ -158,7 +159,7 @@ def runs_cancel(
 ) -> None:  # fmt: skip
     """Cancel a run and its live descendants: they end cancelled and run no further step (a run
     that already ended keeps its status; its live descendants are cancelled)."""
-    who = by or _user()
+    who = by or current_user()
     _show(with_engine(db, lambda e: e.runs.cancel(org, run_id, reason=reason, by=who)), json)
 
 
@@ -172,7 +173,7 @@ def runs_resume(
 
     A worker (plait worker or plait serve) executes it.
     """
-    who = by or _user()
+    who = by or current_user()
     _show(with_engine(db, lambda e: e.runs.resume(org, run_id, newest=newest, by=who,
                                                   reason=reason)), json)  # fmt: skip
 
@@ -185,7 +186,7 @@ def runs_fork(
     org: OrgOption = "default", json: JsonOption = False, db: DbOption = None,
 ) -> None:  # fmt: skip
     """Fork a run from STEP into a new run that reuses the steps recorded before it."""
-    who, at = by or _user(), int(step) if step.isdigit() else step
+    who, at = by or current_user(), int(step) if step.isdigit() else step
     _show(with_engine(db, lambda e: e.runs.fork(org, run_id, at, newest=newest, by=who,
                                                 reason=reason)), json)  # fmt: skip
 
@@ -197,7 +198,7 @@ def runs_retry(
     db: DbOption = None,
 ) -> None:  # fmt: skip
     """Retry a run from scratch with the same input, as a new run."""
-    who = by or _user()
+    who = by or current_user()
     _show(with_engine(db, lambda e: e.runs.retry(org, run_id, newest=newest, by=who,
                                                  reason=reason)), json)  # fmt: skip
 
@@ -219,15 +220,6 @@ def runs_signal(
     else:
         how = "delivered to a waiting receive" if sent.delivered else "queued"
         typer.echo(f"signal {name!r} #{sent.seq} {how} for run {run_id}")
-
-
-def _user() -> str:
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no user name in a bare container
-        return f"uid:{os.getuid()}"
 
 
 def _show(run: Run, json: bool) -> None:

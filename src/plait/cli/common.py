@@ -16,7 +16,7 @@ import typer
 from plait import text
 from plait.cli import render
 from plait.engine import Engine
-from plait.errors import NotFound, PlaitError
+from plait.errors import InvalidQuery, NotFound, PlaitError
 from plait.resources.base import Page
 
 T = TypeVar("T")
@@ -32,7 +32,8 @@ DbOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
-# Exit codes: 1 a run or definition failed, 2 usage, 3 not found, 4 other plait errors.
+# Exit codes: 1 a run or definition failed, 2 usage (an invalid query too: a bad --status,
+# --limit or --cursor), 3 not found, 4 other plait errors.
 EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_ERROR = 1, 2, 3, 4
 
 
@@ -40,12 +41,29 @@ def run_coroutine(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine, mapping plait errors to a message on stderr and an exit code."""
     try:
         return asyncio.run(make())
-    except NotFound as exc:
-        render.error(str(exc))
-        raise typer.Exit(EXIT_NOT_FOUND) from exc
     except PlaitError as exc:
         render.error(str(exc))
-        raise typer.Exit(EXIT_ERROR) from exc
+        raise typer.Exit(exit_code(exc)) from exc
+
+
+def exit_code(error: PlaitError) -> int:
+    """The exit code of a command that failed with ``error``."""
+    if isinstance(error, InvalidQuery):
+        return EXIT_USAGE
+    if isinstance(error, NotFound):
+        return EXIT_NOT_FOUND
+    return EXIT_ERROR
+
+
+def current_user() -> str:
+    """Who runs the command, as operations and completed tasks record it: the login name, or
+    ``uid:N`` where there is none (a container's bare user id)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid:{os.getuid()}"
 
 
 OrgOption = Annotated[

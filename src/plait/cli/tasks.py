@@ -7,7 +7,6 @@ for anyone: ``--as-admin`` completes a task assigned to someone else.
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Awaitable
 from typing import Annotated
 
@@ -21,6 +20,7 @@ from plait.cli.common import (
     JsonOption,
     LimitOption,
     OrgOption,
+    current_user,
     json_argument,
     print_json,
     show_page,
@@ -86,7 +86,7 @@ def tasks_complete(
 ) -> None:
     """Complete a task (validated against its choices or form) and resume its run."""
     answer = json_argument(data, "--data")
-    who = by or getpass.getuser()
+    who = by or current_user()
 
     def complete(engine: Engine) -> Awaitable[Task]:
         return engine.tasks.complete(org, task_id, decision=decision, comment=comment,

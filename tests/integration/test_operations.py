@@ -30,7 +30,8 @@ def test_migrate_is_idempotent_and_prints_the_version(backend: str, tmp_path: Pa
     latest = len(
         load_migrations(f"plait.store.{'sqlite' if backend == 'sqlite' else 'postgres'}.migrations")
     )
-    assert outputs == [{"schemaVersion": latest}] * 2
+    # What GET /healthz answers: the Health resource.
+    assert outputs == [{"status": "ok", "database": "ok", "schemaVersion": latest}] * 2
 
 
 async def test_api_answers_503_problem_while_the_database_is_unreachable(

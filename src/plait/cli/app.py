@@ -31,6 +31,7 @@ from plait.cli.common import (
     with_engine,
 )
 from plait.engine import Engine
+from plait.resources.health import Health
 from plait.resources.runs import Run
 
 T = TypeVar("T")
@@ -105,18 +106,18 @@ def worker(
 def migrate(json: JsonOption = False, db: DbOption = None) -> None:
     """Create or upgrade the database schema (idempotent) and print its version."""
 
-    async def run() -> int:
+    async def run() -> Health:
         engine = Engine(db)
         try:
-            return (await engine.health.check()).schema_version
+            return await engine.health.check()
         finally:
             await engine.close()
 
-    version = run_coroutine(run)
+    health = run_coroutine(run)
     if json:
-        print_json({"schemaVersion": version})
+        print_json(health.wire())  # what GET /healthz answers
     else:
-        typer.echo(f"schema version {version}")
+        typer.echo(f"schema version {health.schema_version}")
 
 
 @runs_app.command("list")

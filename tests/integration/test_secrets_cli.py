@@ -50,7 +50,8 @@ def test_secrets_from_the_shell(tmp_path: Path) -> None:
     unreadable = plait("rotate", cwd=tmp_path, key=old)
     assert unreadable.returncode != 0 and "cannot be decrypted" in unreadable.stderr
 
-    assert plait("delete", "TOKEN", "--org", "acme", cwd=tmp_path).returncode == 0
+    deleted = plait("delete", "TOKEN", "--org", "acme", "--json", cwd=tmp_path)
+    assert json.loads(deleted.stdout) == {"$id": "TOKEN", "$type": "Secret", "deleted": True}
     gone = plait("delete", "TOKEN", "--org", "acme", cwd=tmp_path)
     assert gone.returncode == 3 and "no secret 'TOKEN'" in gone.stderr
 

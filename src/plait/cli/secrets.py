@@ -22,6 +22,7 @@ from plait.cli.common import (
     with_engine,
 )
 from plait.engine import Engine
+from plait.resources.base import Deleted
 
 NameArgument = Annotated[str, typer.Argument(help="The secret's name, e.g. STRIPE_KEY.")]
 
@@ -99,7 +100,7 @@ def secrets_delete(
     """Delete a secret: steps that read it afterwards fail, naming it."""
     with_engine(db, lambda e: e.secrets.delete(org, name))
     if json:
-        print_json({"name": name, "deleted": True})
+        print_json(Deleted(id=name, type="Secret").wire())
     else:
         typer.echo(f"deleted secret {name} of {org}")
 

@@ -25,7 +25,7 @@ from plait.cli.common import (
     with_engine,
 )
 from plait.engine import Engine
-from plait.resources.base import Resource
+from plait.resources.base import Deleted, Resource
 
 workflows_app = typer.Typer(help="Stored workflows and their lifecycle.", no_args_is_help=True)
 schedules_app = typer.Typer(help="Cron schedules of workflows.", no_args_is_help=True)
@@ -56,7 +56,7 @@ def _document(file: Path) -> dict[str, Any]:
 
 def _deleted(what: str, ref: str, json: bool) -> None:
     if json:
-        print_json({"$id": ref, "$type": what, "deleted": True})
+        print_json(Deleted(id=ref, type=what).wire())
     else:
         typer.echo(f"deleted {ref}")
 

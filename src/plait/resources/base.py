@@ -9,7 +9,7 @@ API, the CLI's ``--json``, and next the console and the MCP server), so there is
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 from pydantic.alias_generators import to_camel
@@ -52,6 +52,14 @@ class Page(Resource, Generic[T]):
 
     items: list[T]
     next_cursor: str | None = Field(None, description="Pass as ``cursor`` for the next page.")
+
+
+class Deleted(Resource):
+    """What deleting (or revoking) a resource did: its id and type, gone."""
+
+    id: str = Field(alias="$id")
+    type: str = Field(alias="$type", description="The type of the resource deleted.")
+    deleted: Literal[True] = True
 
 
 def stamp(seconds: float | None) -> datetime | None:

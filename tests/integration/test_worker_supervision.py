@@ -275,3 +275,37 @@ async def test_after_the_worker_died_starts_are_pending_until_a_fresh_worker_tak
     assert fresh is not dead and fresh.running and engine.deps.local.worker is fresh
     assert await asyncio.wait_for(handle.result(), 10) == "done"
     await engine.close()  # the fresh worker stops cleanly: no error
+
+
+async def test_a_stop_that_was_cancelled_is_started_afresh_by_the_next(
+    make_engine: MakeEngine,
+) -> None:
+    engine = make_engine(shutdown_seconds=30)
+    gate = Gate()
+
+    @engine.workflow("held")
+    async def held(ctx: Context) -> str:
+        return str(await ctx.step("hold", gate))
+
+    worker = await engine.start_worker()
+    handle = await engine.start(held)
+    await gate.reached()
+    first = asyncio.ensure_future(worker.stop())
+    stops: list[asyncio.Task[Any]] = []
+
+    async def stop_began() -> bool:
+        name = f"plait-stop-{worker.id}"
+        stops[:] = [t for t in asyncio.all_tasks() if t.get_name() == name]
+        return bool(stops)
+
+    await assert_eventually(stop_began)
+    [stopping] = stops
+    stopping.cancel()  # what an event loop's teardown does to the tasks it finds
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    second = asyncio.ensure_future(worker.stop())  # a fresh stop, not the cancelled one
+    gate.open()
+    await asyncio.wait_for(second, 10)
+    assert (await handle.info()).status == "succeeded"
+    store = await engine.deps.store()
+    assert worker.id not in [w.id for w in await store.list_workers()]

@@ -70,11 +70,7 @@ async def app(engine: Engine) -> AsyncIterator[FastAPI]:
 @pytest.fixture
 async def keys(app: FastAPI, engine: Engine) -> Keys:
     by_org: dict[str, dict[str, str]] = {
-        org: {
-            role: (await engine.keys.create(org, role)).key
-            for role in ROLES
-        }
-        for org in ORGS
+        org: {role: (await engine.keys.create(org, role)).key for role in ROLES} for org in ORGS
     }
     return Keys(by_org)
 

@@ -22,7 +22,8 @@ async def test_every_2xx_json_response_has_a_named_schema(client: httpx.AsyncCli
         for path, operations in spec["paths"].items()
         for method, operation in operations.items()
         for code, response in operation.get("responses", {}).items()
-        if code.startswith("2") and "application/json" in response.get("content", {})
+        if code.startswith("2")
+        and "application/json" in response.get("content", {})
         and not _named(response["content"]["application/json"].get("schema", {}))
     ]
     assert unnamed == []

@@ -30,8 +30,9 @@ async def test_runs_get_json_is_the_rest_document(
     created = await engine.workflows.create("acme", GREETER)
     await engine.workflows.activate("acme", created.id)
     async with engine:
-        emitted = await client.post("/~acme/events", headers=bearer(keys["acme"]["runner"]),
-                                    json={"type": "Order.placed", "data": {"name": "ada"}})  # fmt: skip
+        runner = bearer(keys["acme"]["runner"])
+        body = {"type": "Order.placed", "data": {"name": "ada"}}
+        emitted = await client.post("/~acme/events", headers=runner, json=body)
         assert emitted.status_code in (200, 201, 202), emitted.text
         [run_id] = emitted.json()["runs"]
         run = engine.runs.handle("acme", run_id)

@@ -252,7 +252,9 @@ def test_sign_refuses_what_it_cannot_sign() -> None:
 def _spec(
     scheme: str = "hmac-sha256", event_type: str | None = None, mapping: str | None = None
 ) -> WebhookRecord:
-    return WebhookRecord("webhook_a1B2c3D4", "acme", "hook", scheme, SECRET, event_type, mapping, NOW)
+    return WebhookRecord(
+        "webhook_a1B2c3D4", "acme", "hook", scheme, SECRET, event_type, mapping, NOW
+    )
 
 
 def test_a_fixed_event_type_carries_the_json_body_as_data() -> None:

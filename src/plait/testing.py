@@ -114,6 +114,10 @@ class VirtualClock:
             await self.advance(max(0.0, due - self._now))
         return task.result()
 
+    def deadlines(self) -> list[float]:
+        """When each pending sleep ends (background waits included), earliest first."""
+        return sorted(d for d, _, f in self._sleepers if not f.done())
+
     @property
     def sleepers(self) -> int:
         """How many sleeps are pending."""

@@ -92,7 +92,14 @@ async def test_a_schedule_that_cannot_fire_is_skipped_and_the_others_fire(
         assert skipped and skipped[0].exc_info is not None
         assert not (await engine.list_runs(workflow="odd", org="acme")).items
         # The odd schedule stays due, but the loop waits for the poll interval between tries
-        # rather than spinning on a wake time in the past: the clock stands, the tries stop.
+        # rather than spinning on a wake time in the past: it parks on a poll-long sleep of the
+        # clock (a spinning loop never does), and while the clock stands short of it, no try.
+        poll_ends = clock.time() + 1.0
+
+        async def parked() -> bool:
+            return any(abs(due - poll_ends) < 1e-6 for due in clock.deadlines())
+
+        await assert_eventually(parked)
         turns = len(calls)
-        await asyncio.sleep(0.2)  # a window in which a spinning loop would try many times
-        assert len(calls) <= turns + 1
+        await clock.advance(0.5)
+        assert len(calls) == turns

@@ -14,7 +14,7 @@ import functools
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
@@ -79,28 +79,11 @@ def create_app(
     background.
     """
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        jobs: list[asyncio.Task[None]] = []
-        start = functools.partial(_start, engine, worker, on_worker_death, jobs)
-        try:
-            await start()
-        except DatabaseUnavailable as exc:
-            log.warning("the database is unreachable (%s); serving 503 until it is back", exc)
-            jobs.append(asyncio.create_task(_start_when_reachable(start)))
-        try:
-            yield
-        finally:
-            for job in jobs:
-                job.cancel()
-            await asyncio.gather(*jobs, return_exceptions=True)
-            await engine.close()
-
     app = FastAPI(
         title="plait",
         version=__version__,
         description=DESCRIPTION,
-        lifespan=lifespan,
+        lifespan=_lifespan(engine, worker, on_worker_death),
         docs_url="/docs",
         redoc_url=None,
     )
@@ -122,6 +105,32 @@ def create_app(
     app.add_middleware(Guard, counts=app.state.response_counts)  # outermost: sees everything
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _lifespan(
+    engine: Engine, worker: bool, on_worker_death: Callable[[BaseException], None] | None
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Open the store (and start the worker) on startup, close the engine on shutdown; if the
+    database is unreachable, serve 503s and keep starting in the background."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        jobs: list[asyncio.Task[None]] = []
+        start = functools.partial(_start, engine, worker, on_worker_death, jobs)
+        try:
+            await start()
+        except DatabaseUnavailable as exc:
+            log.warning("the database is unreachable (%s); serving 503 until it is back", exc)
+            jobs.append(asyncio.create_task(_start_when_reachable(start)))
+        try:
+            yield
+        finally:
+            for job in jobs:
+                job.cancel()
+            await asyncio.gather(*jobs, return_exceptions=True)
+            await engine.close()
+
+    return lifespan
 
 
 async def _start(

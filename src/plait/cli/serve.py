@@ -57,16 +57,25 @@ def serve(
     The access log redacts credentials (query values such as ``?key=``, bearer tokens, API
     keys) and never shows request headers.
     """
-    import uvicorn
-
-    from plait.api import create_app
-
     if db and app_target:
         os.environ["PLAIT_DATABASE_URL"] = db  # the engine reads it when the module builds it
     engine = load_engine(app_target) if app_target else Engine(db)
     if logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(logging.INFO)  # a server reports its lifecycle
     logs.install("uvicorn.access", "uvicorn.error", "uvicorn")
+    died = _serve(engine, host, port)
+    # As for `plait worker`: a synchronous step stuck in a thread must not keep the process alive.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(1 if died else 0)
+
+
+def _serve(engine: Engine, host: str, port: int) -> bool:
+    """Serve until a signal stops the server, or the worker dies; whether it died."""
+    import uvicorn
+
+    from plait.api import create_app
+
     died: list[BaseException] = []
     server: uvicorn.Server | None = None
 
@@ -86,10 +95,7 @@ def serve(
     )
     server = _server(config)
     server.run()
-    # As for `plait worker`: a synchronous step stuck in a thread must not keep the process alive.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(1 if died else 0)
+    return bool(died)
 
 
 def _server(config: uvicorn.Config) -> uvicorn.Server:

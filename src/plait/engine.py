@@ -10,6 +10,7 @@ import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, overload
@@ -30,7 +31,17 @@ from plait.workflow import Workflow, WorkflowFn
 if TYPE_CHECKING:
     from plait.definitions.model import Definition
     from plait.resources.runs import RunPage
+    from plait.service.events import EventService, Router
     from plait.service.handles import RunHandle
+    from plait.service.health import HealthService
+    from plait.service.keys import KeyService
+    from plait.service.machines import MachineService
+    from plait.service.runs import RunService
+    from plait.service.schedules import ScheduleService
+    from plait.service.secrets import SecretService
+    from plait.service.tasks import TaskService
+    from plait.service.webhooks import WebhookService
+    from plait.service.workflows import WorkflowService
     from plait.sync import SyncEngine
 
 log = logging.getLogger(__name__)
@@ -61,41 +72,87 @@ class Engine:
         self.worker: Worker | None = None
         self._threads: ThreadPoolExecutor | None = None
         self._closing: asyncio.Task[None] | None = None
-        self._assemble()
 
-    def _assemble(self) -> None:
-        # Imported here, not at the top: ``import plait`` stays cheap (the services bring the
-        # resource models, cron, the sealing library); an engine pays for them once, when built.
-        from plait.service.events import EventService, Router
-        from plait.service.health import HealthService
-        from plait.service.keys import KeyService
-        from plait.service.machines import MachineService
+    # -- the services: each built on first use, so an engine that only runs code workflows
+    # does not load what the others bring (resource models, cron, the sealing library) ----------
+
+    @cached_property
+    def runs(self) -> RunService:
+        """Runs by organization: start, read, cancel, resume, fork, retry, signal."""
         from plait.service.runs import RunService
+
+        return RunService(self.deps)
+
+    @cached_property
+    def events(self) -> EventService:
+        """Events: emit one (it starts and resumes runs), read them."""
+        from plait.service.events import EventService
+
+        return EventService(self.deps)
+
+    @cached_property
+    def schedules(self) -> ScheduleService:
+        """Cron schedules of stored workflows (the worker fires them)."""
         from plait.service.schedules import ScheduleService
-        from plait.service.secrets import SecretService
-        from plait.service.tasks import TaskService
-        from plait.service.webhooks import WebhookService
+
+        return ScheduleService(self.deps)
+
+    @cached_property
+    def workflows(self) -> WorkflowService:
+        """The workflow registry and lifecycle (stored workflows, by organization)."""
         from plait.service.workflows import WorkflowService
 
-        deps = self.deps
-        self.runs = RunService(deps)
-        """Runs by organization: start, read, cancel, resume, fork, retry, signal."""
-        self.events = EventService(deps)
-        self.schedules = ScheduleService(deps)
-        self.workflows = WorkflowService(deps, self.runs, self.events, self.schedules)
-        """The workflow registry and lifecycle (stored workflows, by organization)."""
-        self.webhooks = WebhookService(deps)
-        self.tasks = TaskService(deps)
+        return WorkflowService(self.deps, self.runs, self.events, self.schedules)
+
+    @cached_property
+    def webhooks(self) -> WebhookService:
+        """Signed webhooks: their settings, and receiving a delivery as an event."""
+        from plait.service.webhooks import WebhookService
+
+        return WebhookService(self.deps)
+
+    @cached_property
+    def tasks(self) -> TaskService:
         """Human tasks: inboxes, and completing a task (which resumes its run)."""
-        self.machines = MachineService(deps, self.runs)
+        from plait.service.tasks import TaskService
+
+        return TaskService(self.deps)
+
+    @cached_property
+    def machines(self) -> MachineService:
         """State machines: sending an event to an instance, and instances with their history."""
-        self.secrets = SecretService(deps)
+        from plait.service.machines import MachineService
+
+        return MachineService(self.deps, self.runs)
+
+    @cached_property
+    def secrets(self) -> SecretService:
         """Secrets of organizations: write-only, sealed with ``PLAIT_SECRET_KEY``."""
-        self.keys = KeyService(deps)
+        from plait.service.secrets import SecretService
+
+        return SecretService(self.deps)
+
+    @cached_property
+    def keys(self) -> KeyService:
         """API keys of organizations: create, list, revoke, and authenticate a presented key."""
-        self.health = HealthService(deps)
+        from plait.service.keys import KeyService
+
+        return KeyService(self.deps)
+
+    @cached_property
+    def health(self) -> HealthService:
         """Whether the database answers, and its schema version."""
-        self._router = Router(deps, self.machines)
+        from plait.service.health import HealthService
+
+        return HealthService(self.deps)
+
+    @cached_property
+    def _router(self) -> Router:
+        """What the store asks, inside the transaction that stores an event, which runs it
+        starts or resumes."""
+        from plait.service.events import Router
+
+        return Router(self.deps, self.machines)
 
     def __repr__(self) -> str:
         return f"<Engine {self.settings.database_url} workflows={sorted(self.catalog.workflows)}>"

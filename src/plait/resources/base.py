@@ -36,8 +36,10 @@ class Resource(BaseModel):
 
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid",
-        serialize_by_alias=True,
+        serialize_by_alias=True, defer_build=True,
     )  # fmt: skip
+    """``defer_build``: a model's validator and serializer are built when it is first used, not
+    when the engine is built (an engine that only runs code workflows never pays for them)."""
 
     def wire(self) -> dict[str, Any]:
         """The resource as JSON-ready camelCase data: what the API answers and ``--json`` prints."""

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 from plait import text, values
 from plait.errors import LimitExceeded, NotFound, PlaitError, SerializationError
 from plait.ids import new_id
-from plait.resources.events import EmittedEvent, Event, EventPage
 from plait.secrets import redacted, redacted_json
 from plait.service.pages import check_limit, keyset_after, keyset_slice
 from plait.store.records import Decision, EventRecord, RunToStart, TriggerCandidate, WaitCandidate
@@ -18,6 +17,7 @@ from plait.store.runs import event_for_runs
 
 if TYPE_CHECKING:
     from plait.expressions import Expression
+    from plait.resources.events import EmittedEvent, Event, EventPage
     from plait.service.deps import Deps
     from plait.service.machines import MachineService
 
@@ -57,6 +57,8 @@ class EventService:
         now = self.deps.now()
         event, created, dispatched = await store.emit(org, type, payload, event_id=id,
                                                       source=source, now=now)  # fmt: skip
+        from plait.resources.events import EmittedEvent  # the models load on first use
+
         return EmittedEvent.emitted(event, dispatched.runs, duplicate=not created)
 
     async def find(
@@ -75,6 +77,8 @@ class EventService:
         store = await self.deps.store()
         rows = await store.page_events(org, type, after, limit + 1)
         shown, next_cursor = keyset_slice(rows, limit, "events", lambda row: [row[0]])
+        from plait.resources.events import Event, EventPage
+
         return EventPage(items=[Event.of(row[1]) for row in shown], next_cursor=next_cursor)
 
     async def get(self, org: str, event_id: str) -> Event:
@@ -82,6 +86,8 @@ class EventService:
         event = await (await self.deps.store()).get_event(org, event_id)
         if event is None:
             raise NotFound(f"no event {event_id!r}")
+        from plait.resources.events import Event
+
         return Event.of(event)
 
 

@@ -24,12 +24,6 @@ from plait.errors import (
     WorkflowNotFound,
 )
 from plait.ids import new_id
-from plait.resources.machines import (
-    MachineInstance,
-    MachineInstancePage,
-    SentEvent,
-    SentEventRef,
-)
 from plait.service.pages import check_limit, keyset_after, keyset_slice
 from plait.store.records import EventRecord, MachineDelivery, RunToStart, TriggerCandidate
 from plait.store.runs import event_for_runs
@@ -37,6 +31,11 @@ from plait.store.runs import event_for_runs
 if TYPE_CHECKING:
     from plait.definitions.model import Machine
     from plait.expressions import Expression
+    from plait.resources.machines import (
+        MachineInstance,
+        MachineInstancePage,
+        SentEvent,
+    )
     from plait.service.deps import Deps
     from plait.service.runs import RunService
     from plait.store.records import WorkflowRecord
@@ -146,6 +145,8 @@ class MachineService:
             assert instance is not None and run_id is not None
             raise InstanceEnded(record.name, key, run_id, instance.status)
         self.deps.local.wake()
+        from plait.resources.machines import SentEvent, SentEventRef  # loaded on first use
+
         return SentEvent(workflow=record.name, key=key, run_id=run_id, outcome=outcome,
                          event=SentEventRef(id=event.id, event_type=type))  # fmt: skip
 
@@ -157,6 +158,8 @@ class MachineService:
         instance = await store.get_machine_instance(org, record.id, key)
         if instance is None:
             raise NotFound(f"no instance {key!r} of state machine {record.name!r}")
+        from plait.resources.machines import MachineInstance
+
         return MachineInstance.of(record.name, instance, await self.runs.get(org, instance.run_id))
 
     async def find(
@@ -173,6 +176,8 @@ class MachineService:
         shown, next_cursor = keyset_slice(
             rows, limit, "instances", lambda row: [row.created_at, row.key]
         )
+        from plait.resources.machines import MachineInstance, MachineInstancePage
+
         items = [MachineInstance.of(record.name, instance) for instance in shown]
         return MachineInstancePage(items=items, next_cursor=next_cursor)
 

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from plait import text, values
 from plait.errors import InvalidQuery, RunConflict, RunNotFound, SerializationError
 from plait.ids import new_id
-from plait.resources.runs import Run, RunPage, Signal
 from plait.retry import seconds_of
 from plait.service import operations
 from plait.service.handles import RunHandle
@@ -17,6 +16,7 @@ from plait.service.pages import check_limit, keyset_after, keyset_slice
 from plait.store.records import RUN_STATUSES, NewRun
 
 if TYPE_CHECKING:
+    from plait.resources.runs import Run, RunPage, Signal
     from plait.service.deps import Deps
     from plait.store.records import WorkflowRecord
     from plait.workflow import Workflow
@@ -100,6 +100,8 @@ class RunService:
             raise RunNotFound(run_id)
         history = await store.run_history(run_id)
         state, children = await store.run_published(run_id)
+        from plait.resources.runs import Run  # the models load on first use
+
         return Run.of(record, history=history, state=state, children=children)
 
     async def find(
@@ -121,6 +123,8 @@ class RunService:
         store = await self.deps.store()
         rows = await store.page_runs(org, workflow, status, after, limit + 1)
         shown, cursor = keyset_slice(rows, limit, "runs", lambda r: [r.created_at, r.id])
+        from plait.resources.runs import Run, RunPage
+
         return RunPage(items=[Run.listed(r) for r in shown], next_cursor=cursor)
 
     async def state(self, org: str, run_id: str, key: str | None = None) -> Any:
@@ -197,5 +201,7 @@ class RunService:
         data = encoded(payload, f"the payload of signal {name!r}")
         store = await self.deps.store()
         sent = await store.send_signal(run_id, name, data, self.deps.now())
+        from plait.resources.runs import Signal
+
         return Signal(run_id=sent.run_id, name=sent.name, seq=sent.seq,
                       delivered=sent.step is not None)  # fmt: skip

@@ -24,14 +24,13 @@ from croniter import CroniterBadDateError
 from plait import values
 from plait.errors import NotFound
 from plait.ids import new_id
-from plait.resources.schedules import Schedule, SchedulePage
 from plait.service.cron import ScheduleInvalid, rule
 from plait.service.pages import check_limit, keyset_after, keyset_slice
-from plait.service.workflows import stored_workflow
 from plait.store.records import DECLARED_SCHEDULE_PREFIX, ScheduleRecord
 from plait.worker.worker import database_fault
 
 if TYPE_CHECKING:
+    from plait.resources.schedules import Schedule, SchedulePage
     from plait.service.deps import Deps
     from plait.store.records import WorkflowRecord
 
@@ -61,6 +60,8 @@ class ScheduleService:
             UnknownWorkflow: ``org`` has no such workflow.
         """
         store = await self.deps.store()
+        from plait.service.workflows import stored_workflow  # loaded on first use
+
         record = await stored_workflow(store, org, str(body.get("workflow", "")))
         schedule = new_schedule(
             org, record.id, str(body.get("cron", "")), timezone=body.get("timezone", "UTC"),
@@ -68,6 +69,8 @@ class ScheduleService:
             input=body.get("input"), enabled=record.status == "Activated", declared=declared,
             now=self.deps.now(),
         )  # fmt: skip
+        from plait.resources.schedules import Schedule
+
         return Schedule.of(await store.create_schedule(schedule))
 
     async def find(
@@ -81,11 +84,15 @@ class ScheduleService:
         store = await self.deps.store()
         rows = await store.page_schedules(org, await self._id(org, workflow), after, limit + 1)
         shown, next_cursor = keyset_slice(rows, limit, "schedules", lambda s: [s.created_at, s.id])
+        from plait.resources.schedules import Schedule, SchedulePage
+
         return SchedulePage(items=[Schedule.of(s) for s in shown], next_cursor=next_cursor)
 
     async def _id(self, org: str, workflow: str | None) -> str | None:
         if workflow is None:
             return None
+        from plait.service.workflows import stored_workflow
+
         return (await stored_workflow(await self.deps.store(), org, workflow)).id
 
     async def delete(self, org: str, schedule_id: str) -> None:

@@ -23,8 +23,6 @@ from plait.runtime.executor import Runtime
 from plait.service.catalog import Catalog
 from plait.service.deps import Deps, StoreSlot
 from plait.settings import Settings
-from plait.store.base import Store
-from plait.store.urls import open_store
 from plait.worker.worker import Worker
 from plait.workflow import Workflow, WorkflowFn
 
@@ -42,6 +40,7 @@ if TYPE_CHECKING:
     from plait.service.tasks import TaskService
     from plait.service.webhooks import WebhookService
     from plait.service.workflows import WorkflowService
+    from plait.store.base import Store
     from plait.sync import SyncEngine
 
 log = logging.getLogger(__name__)
@@ -265,6 +264,9 @@ class Engine:
     # -- lifecycle ------------------------------------------------------------------------
 
     async def _open_store(self) -> Store:
+        from plait.store.base import Store
+        from plait.store.urls import open_store
+
         store = open_store(self.settings, router=self._router, on_runnable=self.deps.local.wake)
         await store.open()
         try:

@@ -62,6 +62,9 @@ def test_keys_cli_lists_and_revokes(tmp_path: Path) -> None:
     assert shown == [(made["$id"], "runner", None)]
     assert made["key"] not in plait("list", "--org", "acme").stdout
     assert plait("revoke", made["$id"], "--org", "globex").returncode == 3
-    assert plait("revoke", made["$id"], "--org", "acme").returncode == 0
-    assert json.loads(plait("list", "--org", "acme", "--json").stdout)["items"][0]["revokedAt"]
+    revoked = json.loads(plait("revoke", made["$id"], "--org", "acme", "--json").stdout)
+    assert revoked["$id"] == made["$id"] and revoked["revokedAt"] is not None
+    assert "key" not in revoked  # the secret itself is never shown again
+    [listed_key] = json.loads(plait("list", "--org", "acme", "--json").stdout)["items"]
+    assert listed_key == revoked
     assert plait("create", "--role", "owner").returncode == 2

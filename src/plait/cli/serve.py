@@ -167,8 +167,13 @@ def keys_list(
 def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="The key's id (the 8 characters after plait_).")],
     org: OrgOption = "default",
+    json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
-    """Revoke an API key: requests that send it are refused from now on."""
-    with_engine(db, lambda e: e.keys.revoke(org, key_id))
-    typer.echo(f"revoked key {key_id} of {org}")
+    """Revoke an API key: requests that send it are refused from now on (--json prints the key,
+    with its revokedAt)."""
+    revoked = with_engine(db, lambda e: e.keys.revoke(org, key_id))
+    if json:
+        print_json(revoked.wire())
+    else:
+        typer.echo(f"revoked key {key_id} of {org}")

@@ -242,6 +242,15 @@ class StepTimeout(PlaitError):
         super().__init__(f"step {step!r} timed out after {seconds:g}s")
 
 
+class RequiredStepSkipped(PlaitError):
+    """A declarative step marked ``required: true`` was skipped by its condition: the run
+    fails (brief 003), naming the step."""
+
+    def __init__(self, step: str) -> None:
+        self.step = step
+        super().__init__(f"required step {step!r} was skipped: its condition is false")
+
+
 class StepFailed(PlaitError):
     """A step failed after its last attempt.
 

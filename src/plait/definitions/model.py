@@ -62,8 +62,10 @@ class _Step(_Model):
     depends_on: list[str] = Field(default_factory=list)
     condition: str | None = None
     """An expression; when it is false the step is ``skipped`` (its output is null)."""
-    required: bool = True
-    """A step that is not required may fail without failing the run."""
+    required: bool | None = None
+    """``false``: the step may fail without failing the run. ``true``: the step must run, so
+    a false ``condition`` fails the run instead of skipping it. Unset: a failure follows the
+    error policy and a false condition skips the step."""
     timeout: float | None = Field(default=None, gt=0)
     retry: Retry | None = None
     on_error: ErrorPolicy | None = None

@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from plait import values
 from plait.actions.base import ActionContext, Actions
 from plait.definitions.model import ActionStep, WorkflowStep
-from plait.errors import PlaitError, SchemaViolation, StepFailed, StepTimeout, WorkflowTimeout
+from plait.errors import (
+    PlaitError,
+    RequiredStepSkipped,
+    SchemaViolation,
+    StepFailed,
+    StepTimeout,
+    WorkflowTimeout,
+)
 from plait.expressions import EvaluationError, compile_expression
 from plait.expressions.cost import cost_limit
 from plait.interpreter.child import run_workflow_step
@@ -199,12 +206,8 @@ class _Run:
         if node.step.kind not in GROUPS and (deadline := expired(self.ctx, key, ends)) is not None:
             raise Expired(deadline)  # replaying past a deadline: nothing new starts
         try:
-            if node.condition is not None and not await self.holds(node, frame, key):
-                self.ctx.recorded(key, lambda: None, kind="skipped", status="skipped")
-                frame.outputs[node.id] = None
-                self.outcomes[key] = "skipped"
-                return None
-            output = await self.run(node, frame, key)
+            holds = node.condition is None or await self.holds(node, frame, key)
+            output = await self.run(node, frame, key) if holds else None
         except StepFailed as failure:
             self.failures.add(key)
             output = await self.recover(node, frame, key, failure)
@@ -214,9 +217,20 @@ class _Run:
             else:  # saved by its fallback: it counts as done, so its compensation applies
                 self.done(node, frame, key, output)
         else:
+            if not holds:
+                return await self.skip(node, frame, key)
             self.done(node, frame, key, output)
         frame.outputs[node.id] = output
         return output
+
+    async def skip(self, node: Node, frame: Frame, key: str) -> None:
+        """Record step ``key`` as skipped by its condition (its output is null). A step marked
+        ``required: true`` fails the run instead, whatever the error policy (brief 003)."""
+        if node.step.required:
+            await self.fail(key, RequiredStepSkipped(node.id), locator(node.step, "condition"))
+        self.ctx.recorded(key, lambda: None, kind="skipped", status="skipped")
+        frame.outputs[node.id] = None
+        self.outcomes[key] = "skipped"
 
     def done(self, node: Node, frame: Frame, key: str, output: Any, status: str = "") -> None:
         """Note that step ``key`` ended; one with a compensation is remembered with the time
@@ -301,7 +315,7 @@ class _Run:
         policy = node.step.on_error or self.plan.definition.on_error
         if policy == "fallback" and node.fallback:
             return await self.sequence(node.fallback, frame)
-        if policy in ("stop", "rollback") and node.step.required:
+        if policy in ("stop", "rollback") and node.step.required is not False:
             if policy == "rollback":  # its own compensation runs too, first
                 self.done(node, frame, key, None, status="failed")
             raise failure

@@ -230,7 +230,7 @@ class _Reader:
             "id": step_id,
             "name": item.name,
             "depends_on": item.depends_on or [],
-            "required": True if item.required is None else item.required,
+            "required": item.required,
             "timeout": seconds(item.timeout),
             "retry": retry(item.retry_policy),
             "on_error": policy,

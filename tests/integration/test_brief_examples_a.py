@@ -240,7 +240,7 @@ DEAL = {
 }
 
 
-def test_deal_won_validates_with_the_literal_warning(tmp_path: Path) -> None:
+def test_deal_won_validates_with_the_literal_and_fallback_warnings(tmp_path: Path) -> None:
     result = _validate(DEAL_WON, tmp_path)
 
     assert result["valid"] is True
@@ -249,6 +249,11 @@ def test_deal_won_validates_with_the_literal_warning(tmp_path: Path) -> None:
         "path": "$.steps[3].mapping.type",
         "message": "mapping value 'Call' is not an expression over known names; "
                    "it is used as the literal string",
+    }, {
+        "path": "$.errorHandling",
+        "message": "the error policy is fallback, but these steps have no fallback to run: "
+                   "'step-1', 'step-2', 'step-3', 'step-4' (a failure would carry on as under "
+                   "Continue): give them fallback steps, or choose Continue or Stop",
     }]  # fmt: skip
 
 
@@ -357,13 +362,14 @@ def test_order_fulfillment_runs_the_graph_with_a_parallel_inventory_group(tmp_pa
     assert report["errors"] == []
 
 
-def test_order_fulfillment_optional_notification_failure_keeps_the_run_succeeded(
+def test_order_fulfillment_optional_notification_failure_makes_the_run_partial(
     tmp_path: Path,
 ) -> None:
     mocks = _order_mocks(notification={"$error": "smtp down"})
-    report = _test(ORDER, ORDER_INPUT, mocks, tmp_path)
+    report = _test(ORDER, ORDER_INPUT, mocks, tmp_path, exit_code=1)  # not a full success
 
-    assert report["status"] == "succeeded"  # required: false
+    assert report["status"] == "succeeded"  # required: false: it ends normally, output and all
+    assert report["outcome"] == "partial"
     assert report["steps"]["notification"]["status"] == "failed"
     assert report["steps"]["notification"]["attempts"] == 1  # no retry policy: one attempt
     assert report["steps"]["shipping"]["status"] == "succeeded"

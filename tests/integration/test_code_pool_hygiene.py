@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from plait import Engine
+from plait import Engine, WorkflowFailed
 from plait.actions.code import CodeActionError, CodePool, CodeRefused, sandbox
 from plait.resources.reports import RunReport
 
@@ -157,7 +157,8 @@ async def test_an_engines_code_step_over_a_limit_names_the_setting(tmp_path: Pat
     })  # fmt: skip
     async with engine:
         handle = await engine.start(workflow)
-        await handle.result(timeout=30)
+        with pytest.raises(WorkflowFailed, match="NoStepSucceeded"):  # its one step failed
+            await handle.result(timeout=30)
         report = RunReport.of(await engine.handle(handle.id).info()).wire()
     message = report["steps"]["big"]["error"]["message"]
     assert message.startswith("code action failed: the result is too large: 2")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from plait import Engine
+from plait import Engine, WorkflowFailed
 from plait.actions.code import CodeActionError, CodePool, CodeRefused
 from plait.resources.reports import RunReport
 
@@ -51,7 +51,8 @@ async def test_a_refused_import_runs_once_despite_the_retry_policy(tmp_path: Pat
     })  # fmt: skip
     async with engine:
         handle = await engine.start(workflow)
-        await handle.result(timeout=30)
+        with pytest.raises(WorkflowFailed, match="NoStepSucceeded"):  # both steps failed
+            await handle.result(timeout=30)
         report = RunReport.of(await engine.handle(handle.id).info()).wire()
     sneaky = report["steps"]["sneaky"]
     assert (sneaky["status"], sneaky["attempts"]) == ("failed", 1)

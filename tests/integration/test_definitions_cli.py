@@ -119,8 +119,9 @@ def test_test_runs_with_mocks_and_reports_each_step(tmp_path: Path) -> None:
     assert report["steps"]["bye"]["status"] == "succeeded"
     assert report["errors"] == []
     assert not list(tmp_path.glob("*.db"))  # a throwaway database
-    assert set(report) == {"runId", "workflow", "status", "output", "durationMs", "steps",
-                           "errors"}  # fmt: skip
+    assert set(report) == {"runId", "workflow", "status", "outcome", "output", "durationMs",
+                           "steps", "errors"}  # fmt: skip
+    assert report["outcome"] == "succeeded"
     stamp = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
     for step in report["steps"].values():
         assert stamp.match(step["startedAt"]) and stamp.match(step["finishedAt"]), step
@@ -136,6 +137,46 @@ def test_test_mock_error_fails_the_step_and_the_exit_code(tmp_path: Path) -> Non
     assert report["status"] == "failed"
     assert report["errors"][0]["step"] == "bye"
     assert "smtp down" in report["errors"][0]["message"]
+
+
+ONBOARD = {
+    "name": "onboard",
+    "errorHandling": "Continue",
+    "steps": [
+        {"id": "customer", "action": "createCustomer", "mapping": {"name": "input.name"}},
+        {"id": "welcome", "action": "sendWelcome", "mapping": {"to": "input.name"}},
+    ],
+}
+
+
+def test_test_exits_1_for_a_partial_run_unless_partial_is_accepted(tmp_path: Path) -> None:
+    (tmp_path / "onboard.json").write_text(json.dumps(ONBOARD))
+    mocks = ["--mock", 'createCustomer={"id": "c1"}', "--mock", 'sendWelcome={"$error": "down"}']
+    args = ["test", "onboard.json", "--input", '{"name": "Ada"}', *mocks]
+
+    done = plait(*args, "--json", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    report = report_of(done)
+    assert (report["status"], report["outcome"]) == ("succeeded", "partial")
+    assert report["output"] == {"customer": {"id": "c1"}, "welcome": None}
+    assert [(e["step"], e["message"]) for e in report["errors"]] == [
+        ("welcome", "sendWelcome (mocked): down")
+    ]
+    accepted = plait(*args, "--accept-partial", cwd=tmp_path)
+    assert accepted.returncode == 0, accepted.stderr
+    assert "succeeded (outcome partial)" in accepted.stdout
+
+
+def test_test_exits_1_when_no_step_succeeded_even_accepting_partial(tmp_path: Path) -> None:
+    (tmp_path / "onboard.json").write_text(json.dumps(ONBOARD))
+    mocks = ["--mock", 'createCustomer={"$error": "no deal"}', "--mock",
+             'sendWelcome={"$error": "no customer"}']  # fmt: skip
+    done = plait("test", "onboard.json", *mocks, "--accept-partial", "--json", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    report = report_of(done)
+    assert (report["status"], report["outcome"]) == ("failed", "failed")
+    assert report["output"] == {"customer": None, "welcome": None}  # what it recorded
+    assert {e["step"] for e in report["errors"]} == {"customer", "welcome", None}
 
 
 def test_test_takes_no_real_time_for_sleeps_and_retries(tmp_path: Path) -> None:

@@ -33,6 +33,13 @@ AppOption = Annotated[
 InputOption = Annotated[
     str | None, typer.Option("--input", help="The run's input: JSON, or @file with JSON.")
 ]
+AcceptPartialOption = Annotated[
+    bool,
+    typer.Option(
+        "--accept-partial",
+        help="Exit 0 for a partial run too (it carried on past failed steps).",
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -85,13 +92,15 @@ def run_definition(
     app_target: AppOption = None,
     json: JsonOption = False,
     db: DbOption = None,
+    accept_partial: AcceptPartialOption = False,
 ) -> None:
-    """Run a definition once on the database and print its report (exit 1 if it failed)."""
+    """Run a definition once on the database and print its report. Exit 0 only if its outcome
+    is ``succeeded`` (or ``partial``, with ``--accept-partial``), else 1."""
     if db:
         os.environ["PLAIT_DATABASE_URL"] = db
     engine = load_engine(app_target) if app_target else Engine()
     report = run_coroutine(lambda: _execute(engine, file, json_argument(input_, "--input")))
-    _print_report(report, json)
+    _print_report(report, json, accept_partial)
 
 
 def dry_run(
@@ -104,8 +113,10 @@ def dry_run(
     secret: SecretOption = None,
     app_target: AppOption = None,
     json: JsonOption = False,
+    accept_partial: AcceptPartialOption = False,
 ) -> None:
-    """Run a definition in a throwaway database with mocked actions and virtual time."""
+    """Run a definition in a throwaway database with mocked actions and virtual time. Exit 0
+    only if its outcome is ``succeeded`` (or ``partial``, with ``--accept-partial``), else 1."""
     from plait.testing import VirtualClock
 
     secrets = dry_run_secrets(secret)
@@ -127,7 +138,7 @@ def dry_run(
             actions.register(name, _mocked(name, value), replace=True)
         work = _execute(engine, file, json_argument(input_, "--input"), secrets)
         report = run_coroutine(lambda: clock.run_skipping(work))
-    _print_report(report, json)
+    _print_report(report, json, accept_partial)
 
 
 async def _execute(
@@ -163,9 +174,10 @@ def _mocked(name: str, value: Any) -> Any:
     return mocked
 
 
-def _print_report(report: RunReport, json: bool) -> None:
+def _print_report(report: RunReport, json: bool, accept_partial: bool) -> None:
     if json:
         print_json(report.wire())
     else:
         render.report(report)
-    raise typer.Exit(0 if report.status == "succeeded" else 1)
+    accepted = {"succeeded", "partial"} if accept_partial else {"succeeded"}
+    raise typer.Exit(0 if report.outcome in accepted else 1)

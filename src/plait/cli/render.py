@@ -22,7 +22,7 @@ _err = Console(stderr=True, highlight=False)
 
 _COLOURS = {
     "succeeded": "green", "failed": "red", "cancelled": "yellow", "running": "cyan",
-    "waiting": "magenta", "pending": "white",
+    "waiting": "magenta", "pending": "white", "partial": "yellow",
 }  # fmt: skip
 
 
@@ -32,6 +32,12 @@ def error(message: str) -> None:
 
 def _status(status: str) -> str:
     return f"[{_COLOURS.get(status, 'white')}]{status}[/]"
+
+
+def _ended(status: str, outcome: str | None) -> str:
+    """A run's status, and its outcome when that differs (``succeeded (outcome partial)``)."""
+    shown = _status(status)
+    return shown if outcome in (None, status) else f"{shown} (outcome {_status(outcome)})"
 
 
 def _short(value: object, width: int = 60) -> str:
@@ -44,7 +50,7 @@ def runs_table(runs: list[Run]) -> None:
     for run in runs:
         finished = run.finished_at.isoformat(timespec="seconds") if run.finished_at else ""
         table.add_row(
-            run.id, run.workflow, _status(run.status),
+            run.id, run.workflow, _ended(run.status, run.outcome),
             run.created_at.isoformat(timespec="seconds"), finished,
         )  # fmt: skip
     _out.print(table)
@@ -53,7 +59,7 @@ def runs_table(runs: list[Run]) -> None:
 
 
 def run_detail(run: Run) -> None:
-    _out.print(f"[bold]{run.id}[/]  {run.workflow}  {_status(run.status)}")
+    _out.print(f"[bold]{run.id}[/]  {run.workflow}  {_ended(run.status, run.outcome)}")
     _out.print(f"input:  {_short(run.input, 200)}")
     if run.output is not None:
         _out.print(f"output: {_short(run.output, 200)}")
@@ -84,8 +90,8 @@ def problems(source: str, errors: list[Any], warnings: list[Any]) -> None:
 
 
 def report(data: RunReport) -> None:
-    _out.print(f"[bold]{data.run_id}[/]  {data.workflow}  {_status(data.status)}  "
-               f"{data.duration_ms:.1f} ms")  # fmt: skip
+    shown = _ended(data.status, data.outcome)
+    _out.print(f"[bold]{data.run_id}[/]  {data.workflow}  {shown}  {data.duration_ms:.1f} ms")
     table = Table("step", "status", "attempts", "branch", "output / error", box=None)
     for key, step in data.steps.items():
         shown = step.error.get("message", "") if step.error else _short(step.output)

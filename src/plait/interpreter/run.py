@@ -90,6 +90,8 @@ class _Run:
         """Steps with a compensation that completed (or rolled back), to undo on failure."""
         self.outcomes: dict[str, str] = {}
         """How each step key ended in this replay: succeeded, failed or skipped."""
+        self.groups: set[str] = set()
+        """Keys of the groups (parallel, condition, loop) that ended: no step of their own."""
         self.failures: set[str] = set()
         """Keys of steps that failed after their retries (saved by a fallback or not)."""
         self.event = event
@@ -120,7 +122,20 @@ class _Run:
         except Exception:
             await self.compensate()
             raise
+        self.judge()
         return output
+
+    def judge(self) -> None:
+        """Tell the runtime how the run ended when steps failed and it carried on past them
+        (``continue``, ``required: false``): ``partial``, or ``failed`` if no step succeeded
+        (a group around failed steps is no step of its own; nothing completed to undo)."""
+        failed = [key for key, outcome in self.outcomes.items() if outcome == "failed"]
+        if not failed:
+            return
+        succeeded = any(outcome == "succeeded" for key, outcome in self.outcomes.items()
+                        if key not in self.groups)  # fmt: skip
+        self.ctx.outcome = "partial" if succeeded else "failed"
+        self.ctx.failed_steps = failed
 
     async def within_timeout(self) -> None:
         """The graph, within the run's ``timeout``, counted from its first replay. The
@@ -236,6 +251,8 @@ class _Run:
         """Note that step ``key`` ended; one with a compensation is remembered with the time
         it ended (as recorded), so that compensations run in reverse order of completion."""
         self.outcomes[key] = status or "succeeded"
+        if node.step.kind in GROUPS:
+            self.groups.add(key)
         if node.compensation:
             ended = self.ended_at(node, key, saved=status == "" and key in self.failures)
             rank = (ended, self.order.get(node.id, 0), len(self.completed))

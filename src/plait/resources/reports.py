@@ -50,12 +50,14 @@ class ReportError(Resource):
 
 
 class RunReport(Resource):
-    """What a test run did: its status, output and duration, each step that is not the
-    engine's own bookkeeping, keyed by step key, and the errors (the steps' and the run's)."""
+    """What a test run did: its status and outcome (``partial``: it carried on past failed
+    steps), output and duration, each step that is not the engine's own bookkeeping, keyed by
+    step key, and the errors (the steps' and the run's)."""
 
     run_id: str
     workflow: str
     status: str
+    outcome: str | None = None
     output: Any = None
     duration_ms: float
     steps: dict[str, ReportStep]
@@ -70,7 +72,8 @@ class RunReport(Resource):
             errors.append(ReportError.of(failed.get("step"), failed))
         finished = run.finished_at or run.updated_at
         return cls(
-            run_id=run.id, workflow=run.workflow, status=run.status, output=run.output,
+            run_id=run.id, workflow=run.workflow, status=run.status, outcome=run.outcome,
+            output=run.output,
             duration_ms=round((finished - run.created_at).total_seconds() * 1000, 3),
             steps={step.key: ReportStep.of(step) for step in shown}, errors=errors,
         )  # fmt: skip

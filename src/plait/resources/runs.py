@@ -41,6 +41,37 @@ class Step(Resource):
         )  # fmt: skip
 
 
+class SkippedStep(Resource):
+    """A step that did not run, and why: ``condition`` (its condition was false)."""
+
+    step: str
+    reason: str
+
+
+_ENDS = frozenset({"step", "group", "branch", "child", "child-result", "task", "sleep", "wait",
+                   "receive"})  # fmt: skip
+"""Kinds of records that are the end of a step; the others (recorded values, deadlines, a
+race's winner, a machine's transitions) belong to one."""
+
+
+def _step_lists(steps: Sequence[Step]) -> tuple[list[str], list[str], list[SkippedStep]]:
+    """The keys of the steps that completed and failed, and the steps skipped, in the order
+    recorded. A child waited for is one step: its result (``key.result``) ends it."""
+    results = {s.key.removesuffix(".result") for s in steps if s.kind == "child-result"}
+    completed: list[str] = []
+    failed: list[str] = []
+    skipped: list[SkippedStep] = []
+    for s in steps:
+        key = s.key.removesuffix(".result") if s.kind == "child-result" else s.key
+        if s.status == "skipped":
+            skipped.append(SkippedStep(step=key, reason="condition"))
+        elif s.status == "failed":
+            failed.append(key)
+        elif s.status == "completed" and s.kind in _ENDS:
+            completed += [] if s.kind == "child" and key in results else [key]
+    return completed, failed, skipped
+
+
 class HistoryEntry(Resource):
     """An operation done on a run (cancel, resume, fork, retry, forked-from, retried-from):
     when, by whom, why, and what it did."""
@@ -123,6 +154,21 @@ class Run(Resource):
     updated_at: Stamp
     wake_at: Stamp | None = None
     replays: int = Field(description="Passes of the workflow over the run's recorded steps.")
+    outcome: Literal["succeeded", "partial", "failed", "cancelled"] | None = Field(
+        None,
+        description="How the run ended (null until it ends): ``partial`` when it ended normally "
+        "(status ``succeeded``, its output there) past steps that failed and were continued.",
+    )
+    success: bool = Field(False, description="Whether the outcome is ``succeeded``.")
+    completed_steps: list[str] = Field(
+        default_factory=list, description="Keys of the steps that completed; as ``steps``, "
+        "on a run read by itself (listings leave the three step lists out).",
+    )  # fmt: skip
+    failed_steps: list[str] = Field(
+        default_factory=list, description="Keys of the steps that failed after their retries, "
+        "whether the run carried on past them or a fallback saved them.",
+    )  # fmt: skip
+    skipped_steps: list[SkippedStep] = Field(default_factory=list)
     steps: list[Step] = Field(
         default_factory=list, description="On a run read by itself; listings leave them out."
     )
@@ -147,6 +193,8 @@ class Run(Resource):
     ) -> Run:
         steps = [Step.of(s) for s in r.steps if s.position >= 0]
         given, event = _input(r)
+        completed, failed, skipped = _step_lists(steps)
+        outcome = r.outcome or (r.status if r.status in TERMINAL else None)
         return cls(
             id=r.id, organization=r.org, workflow=r.workflow, workflow_id=r.workflow_id,
             workflow_version=r.workflow_version, status=r.status,  # type: ignore[arg-type]
@@ -154,7 +202,10 @@ class Run(Resource):
             error=values.decode(r.error), trigger=r.trigger, event_id=r.event_id,
             created_at=required_stamp(r.created_at), started_at=stamp(r.started_at),
             finished_at=stamp(r.finished_at), updated_at=required_stamp(r.updated_at),
-            wake_at=stamp(r.wake_at), replays=r.replays, steps=steps,
+            wake_at=stamp(r.wake_at), replays=r.replays,
+            outcome=outcome,  # type: ignore[arg-type]
+            success=outcome == "succeeded", completed_steps=completed, failed_steps=failed,
+            skipped_steps=skipped, steps=steps,
             history=[HistoryEntry.of(h) for h in history], parent_run_id=r.parent_run_id,
             children=list(children), state=state or {}, machine=MachineView.of(steps),
         )  # fmt: skip
@@ -163,7 +214,10 @@ class Run(Resource):
     def listed(cls, r: RunRecord) -> Run:
         """The run as listings show it: without its steps and its event (``eventId`` names
         it), whether the record holds them or not, so that every run is listed alike."""
-        return cls.of(r).model_copy(update={"steps": [], "event": None, "machine": None})
+        left_out: dict[str, Any] = {"steps": [], "event": None, "machine": None,
+                                    "completed_steps": [], "failed_steps": [],
+                                    "skipped_steps": []}  # fmt: skip
+        return cls.of(r).model_copy(update=left_out)
 
 
 def _input(r: RunRecord) -> tuple[Any, Event | None]:

@@ -68,6 +68,11 @@ class Context:
         self.settings = settings
         self.threads = threads
         self.wake_at: float | None = None
+        self.outcome: str | None = None
+        """How a run whose workflow returns ended, when not plainly ``succeeded``: ``partial``
+        (a definition carried on past failed steps) or ``failed`` (none of its steps
+        succeeded); ``failed_steps`` names the steps that failed."""
+        self.failed_steps: list[str] = []
         self.active_steps = 0
         self.idle: asyncio.Event | None = None
 

@@ -36,11 +36,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """How a replay of a run ended: terminal, or suspended (``status == "waiting"``)."""
+    """How a replay of a run ended: terminal, or suspended (``status == "waiting"``).
+    ``outcome`` is how a terminal run ended when that is not its status (``partial``)."""
 
     status: str
     output: bytes | None = None
     error: bytes | None = None
+    outcome: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,9 +73,8 @@ async def execute(rt: Runtime, run: ClaimedRun, workflow: Workflow) -> Outcome |
         else:
             if outcome.status == "failed":
                 _log_failure(run.id, workflow.name, outcome)
-            await rt.store.finish_run(
-                run.id, run.fence, outcome.status, outcome.output, outcome.error, rt.clock.time()
-            )
+            await rt.store.finish_run(run.id, run.fence, outcome.status, outcome.output,
+                                      outcome.error, rt.clock.time(), outcome.outcome)  # fmt: skip
     except LeaseLost:
         log.info("run %s: lease lost, replay abandoned", run.id, extra={"run_id": run.id})
         return None
@@ -90,7 +91,8 @@ def _redacted(outcome: Outcome, redactor: Redactor) -> Outcome:
     """``outcome`` with the values of the secrets the run read replaced by their markers."""
     if not redactor or outcome.status == "waiting":
         return outcome
-    return Outcome(outcome.status, redactor.record(outcome.output), redactor.record(outcome.error))
+    return Outcome(outcome.status, redactor.record(outcome.output),
+                   redactor.record(outcome.error), outcome.outcome)  # fmt: skip
 
 
 async def _outcome(ctx: Context, run: ClaimedRun, workflow: Workflow) -> Outcome:
@@ -122,7 +124,18 @@ async def _outcome(ctx: Context, run: ClaimedRun, workflow: Workflow) -> Outcome
         return _failed(SerializationError(what, values.offending_type(result), str(exc)))
     if ctx.replay.error is not None:
         return _failed(ctx.replay.error)
-    return Outcome("succeeded", output=output)
+    return _returned(ctx, output)
+
+
+def _returned(ctx: Context, output: bytes) -> Outcome:
+    """The end of a run whose workflow returned ``output``: ``succeeded``, or ``partial`` when
+    it carried on past failed steps; ``failed`` (keeping its output) when no step succeeded."""
+    if ctx.outcome == "failed":
+        failed = ", ".join(ctx.failed_steps)
+        error = {"type": "plait.NoStepSucceeded", "steps": list(ctx.failed_steps),
+                 "message": f"no step of the run succeeded; failed: {failed}"}  # fmt: skip
+        return Outcome("failed", output=output, error=values.encode(error))
+    return Outcome("succeeded", output=output, outcome=ctx.outcome)
 
 
 async def _before_deadline(ctx: Context, run: ClaimedRun, body: Any) -> Any:

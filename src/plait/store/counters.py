@@ -44,12 +44,14 @@ class Counters:
     def started(self, org: str, workflow_id: str) -> None:
         self._delta(org, workflow_id).running += 1
 
-    def ended(self, org: str, workflow_id: str, status: str, now: float) -> None:
+    def ended(self, org: str, workflow_id: str, outcome: str, now: float) -> None:
+        """A run ended with ``outcome``: a ``partial`` run counts as a failure, never a
+        success; a cancelled one as neither."""
         delta = self._delta(org, workflow_id)
         delta.running -= 1
         delta.runs += 1
-        delta.succeeded += status == "succeeded"
-        delta.failed += status == "failed"
+        delta.succeeded += outcome == "succeeded"
+        delta.failed += outcome in ("failed", "partial")
         delta.last_run_at = now
 
     def reopened(self, org: str, workflow_id: str) -> None:
@@ -96,11 +98,11 @@ def workflow_started(db: Session, org: str, workflow_id: str | None) -> None:
         db.counters.started(org, workflow_id)
 
 
-def run_ended(db: Session, run_id: str, status: str, now: float) -> None:
-    """``run_id`` ended with ``status``: move the counters of its workflow."""
+def run_ended(db: Session, run_id: str, outcome: str, now: float) -> None:
+    """``run_id`` ended with ``outcome``: move the counters of its workflow."""
     row = db.run("run_workflow_ref", {"run_id": run_id}).fetchone()
     if row is not None and row[1] is not None:
-        db.counters.ended(row[0], row[1], status, now)
+        db.counters.ended(row[0], row[1], outcome, now)
 
 
 def run_reopened(db: Session, run_id: str) -> None:

@@ -83,17 +83,21 @@ class LeaseVerbs(Backend):
         output: bytes | None,
         error: bytes | None,
         now: float,
+        outcome: str | None = None,
     ) -> None:
         """End a held run as ``succeeded`` or ``failed`` and release it (else ``LeaseLost``);
-        a parent waiting on it is woken in the same transaction."""
+        a parent waiting on it is woken in the same transaction. ``outcome`` is how it ended
+        (``partial``: it succeeded past failed steps), ``status`` unless given; the workflow's
+        counters move by it."""
+        ended = outcome or status
         params = {
             "run_id": run_id, "fence": fence, "status": status, "output": output,
-            "error": error, "now": now,
+            "error": error, "now": now, "outcome": ended,
         }  # fmt: skip
 
         def op(db: Session) -> None:
             fenced(db, "finish_run", params)
-            run_ended(db, run_id, status, now)
+            run_ended(db, run_id, ended, now)
             wake_parent(db, run_id, now)
 
         await self._submit(op)

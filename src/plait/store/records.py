@@ -125,6 +125,8 @@ class RunRecord:
     """The run that started this one as a child (``trigger == "child"``)."""
     parent_step: str | None = None
     """The key of the parent's step that started it."""
+    outcome: str | None = None
+    """How it ended (succeeded, partial, failed, cancelled); None until it ends."""
     steps: list[StepRecord] = field(default_factory=list)
 
 

@@ -131,6 +131,7 @@ CREATE TABLE runs (
     parent_step text,
     root_run_id text,
     depth integer NOT NULL DEFAULT 0,
+    outcome text,
     CONSTRAINT runs_pkey PRIMARY KEY (id)
 );
 

@@ -3,7 +3,8 @@
 
 -- name: finish_run
 UPDATE runs
-SET status = :status, output = :output, error = :error, finished_at = :now, updated_at = :now,
+SET status = :status, outcome = :outcome, output = :output, error = :error, finished_at = :now,
+    updated_at = :now,
     lease_owner = NULL, lease_expires_at = NULL, wake_at = NULL
 WHERE id = :run_id AND fence = :fence AND status = 'running';
 

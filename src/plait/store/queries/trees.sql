@@ -3,7 +3,7 @@
 
 -- name: cancel_run
 UPDATE runs
-SET status = 'cancelled', fence = fence + 1, lease_owner = NULL, lease_expires_at = NULL,
+SET status = 'cancelled', outcome = 'cancelled', fence = fence + 1, lease_owner = NULL, lease_expires_at = NULL,
     wake_at = NULL, finished_at = :now, updated_at = :now, error = :error
 WHERE id = :run_id AND status NOT IN ('succeeded', 'failed', 'cancelled');
 

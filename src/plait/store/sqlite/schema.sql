@@ -119,7 +119,7 @@ CREATE TABLE runs (
     lease_expires_at REAL,
     fence            INTEGER NOT NULL DEFAULT 0,
     executions       INTEGER NOT NULL DEFAULT 0
-, workflow_id TEXT, workflow_version INTEGER, event_id TEXT, parent_run_id TEXT, parent_step TEXT, root_run_id TEXT, depth INTEGER NOT NULL DEFAULT 0);
+, workflow_id TEXT, workflow_version INTEGER, event_id TEXT, parent_run_id TEXT, parent_step TEXT, root_run_id TEXT, depth INTEGER NOT NULL DEFAULT 0, outcome TEXT);
 
 CREATE TABLE schedule_ticks (
     schedule_id TEXT NOT NULL,

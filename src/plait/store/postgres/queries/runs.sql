@@ -11,7 +11,8 @@ ORDER BY run_id, position;
 -- name: list_runs
 SELECT id, org, workflow, status, input, output, error, trigger, created_at, started_at,
        finished_at, updated_at, wake_at, deadline_at, lease_owner, lease_expires_at, fence,
-       executions, workflow_id, workflow_version, event_id, parent_run_id, parent_step
+       executions, workflow_id, workflow_version, event_id, parent_run_id, parent_step,
+       outcome
 FROM runs
 WHERE (CAST(:workflow AS TEXT) IS NULL OR workflow = :workflow)
   AND (CAST(:status AS TEXT) IS NULL OR status = :status)
@@ -24,7 +25,8 @@ LIMIT :limit;
 -- the last run of the previous page (none for the first page). runs_by_org serves it.
 SELECT id, org, workflow, status, input, output, error, trigger, created_at, started_at,
        finished_at, updated_at, wake_at, deadline_at, lease_owner, lease_expires_at, fence,
-       executions, workflow_id, workflow_version, event_id, parent_run_id, parent_step
+       executions, workflow_id, workflow_version, event_id, parent_run_id, parent_step,
+       outcome
 FROM runs
 WHERE org = :org AND (CAST(:workflow AS TEXT) IS NULL OR workflow = :workflow)
   AND (CAST(:status AS TEXT) IS NULL OR status = :status)

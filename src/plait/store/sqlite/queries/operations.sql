@@ -4,7 +4,8 @@
 
 -- name: reopen_run
 UPDATE runs
-SET status = 'pending', output = NULL, error = NULL, finished_at = NULL, wake_at = NULL,
+SET status = 'pending', outcome = NULL, output = NULL, error = NULL, finished_at = NULL,
+    wake_at = NULL,
     lease_owner = NULL, lease_expires_at = NULL, updated_at = :now,
     workflow_version = COALESCE(:version, workflow_version),
     deadline_at = CASE WHEN deadline_at IS NULL THEN NULL

@@ -8,7 +8,7 @@
 -- was cancelled", or :above when its parent was not cancelled: it ended by itself); their
 -- workflows' counters are moved by the caller.
 UPDATE runs
-SET status = 'cancelled', fence = fence + 1, lease_owner = NULL, lease_expires_at = NULL,
+SET status = 'cancelled', outcome = 'cancelled', fence = fence + 1, lease_owner = NULL, lease_expires_at = NULL,
     wake_at = NULL, finished_at = :now, updated_at = :now,
     error = CAST(json_object(
         'type', 'RunCancelled',

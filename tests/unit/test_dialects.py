@@ -77,7 +77,10 @@ def test_entity_mapping_literals_are_warned_about_at_their_path() -> None:
     result = check_definition(DEAL_WON)
     assert [str(w) for w in result.warnings] == [
         "$.steps[3].mapping.type: mapping value 'Call' is not an expression over known names; "
-        "it is used as the literal string"
+        "it is used as the literal string",
+        "$.errorHandling: the error policy is fallback, but these steps have no fallback to run: "
+        "'step-1', 'step-2', 'step-3', 'step-4' (a failure would carry on as under Continue): "
+        "give them fallback steps, or choose Continue or Stop",
     ]
 
 

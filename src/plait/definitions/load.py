@@ -29,6 +29,7 @@ from plait.definitions.dialects import (
     machine,
     service,
 )
+from plait.definitions.fallbacks import missing_fallbacks
 from plait.definitions.limits import check_document, check_model, check_text
 from plait.definitions.model import Definition
 from plait.definitions.validate import (
@@ -359,6 +360,8 @@ def _check(
                 unreadable=frozenset(normalised.unreadable),
                 settings=settings,
             )
+        for problem in missing_fallbacks(normalised.definition):  # an error at activation
+            findings.warn(problem.path, problem.message)
     definition = None if findings.errors else normalised.definition
     return CheckResult(definition, findings.errors, findings.warnings)
 

@@ -322,6 +322,7 @@ class WorkflowService:
     def _check_activation(self, definition: Definition | None, document: dict[str, Any]) -> None:
         """What activation needs besides a valid definition: steps, a trigger (or a schedule),
         and only registered actions (checked on the definition: it is not read again)."""
+        from plait.definitions.fallbacks import missing_fallbacks
         from plait.definitions.validate import InvalidDefinition, Problem, unknown_actions
 
         if definition is None:
@@ -332,6 +333,7 @@ class WorkflowService:
             problems.append(Problem("$.triggerEvent", "a trigger event (or a schedule) must be "
                                     "defined before activation"))  # fmt: skip
         problems.extend(unknown_actions(definition, self.deps.catalog.known_action))
+        problems.extend(missing_fallbacks(definition))
         if problems:
             raise InvalidDefinition(problems, [])
 

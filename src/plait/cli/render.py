@@ -83,10 +83,15 @@ def run_detail(run: Run) -> None:
 def problems(source: str, errors: list[Any], warnings: list[Any]) -> None:
     for problem in errors:
         _out.print(f"[red]error[/]   {problem.path}: {problem.message}", soft_wrap=True)
-    for problem in warnings:
-        _out.print(f"[yellow]warning[/] {problem.path}: {problem.message}", soft_wrap=True)
+    warned(warnings)
     verdict = "[green]valid[/]" if not errors else f"[red]invalid[/] ({len(errors)} error(s))"
     _out.print(f"{source}: {verdict}")
+
+
+def warned(warnings: list[Any]) -> None:
+    """Validation warnings (each with its ``path`` and ``message``), one a line."""
+    for problem in warnings:
+        _out.print(f"[yellow]warning[/] {problem.path}: {problem.message}", soft_wrap=True)
 
 
 def report(data: RunReport) -> None:

@@ -7,7 +7,7 @@ serve``) executes them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -26,6 +26,9 @@ from plait.cli.common import (
 )
 from plait.engine import Engine
 from plait.resources.base import Deleted, Resource
+
+if TYPE_CHECKING:
+    from plait.resources.workflows import SavedWorkflow
 
 workflows_app = typer.Typer(help="Stored workflows and their lifecycle.", no_args_is_help=True)
 schedules_app = typer.Typer(help="Cron schedules of workflows.", no_args_is_help=True)
@@ -69,6 +72,18 @@ def _show(resource: Resource, json: bool) -> None:
         render.resource(resource.wire())
 
 
+def _saved(saved: SavedWorkflow, json: bool) -> None:
+    """A workflow just stored: ``--json`` prints its wire document with its ``warnings`` (what
+    the REST API answers); else the workflow, then each warning on a line of its own."""
+    if json:
+        print_json(saved.wire())
+        return
+    document = saved.wire()
+    del document["warnings"]
+    render.resource(document)
+    render.warned(saved.warnings)
+
+
 @workflows_app.command("list")
 def workflows_list(
     status: Annotated[str | None, typer.Option(help="Only workflows in this status.")] = None,
@@ -106,7 +121,7 @@ def workflows_create(
 ) -> None:
     """Store a new workflow (a Draft)."""
     body = _document(file)
-    _show(with_engine(db, lambda e: e.workflows.create(org, body)), json)
+    _saved(with_engine(db, lambda e: e.workflows.create(org, body)), json)
 
 
 @workflows_app.command("update")
@@ -119,7 +134,7 @@ def workflows_update(
 ) -> None:
     """Store a new version with the given fields changed."""
     patch = _document(file)
-    _show(with_engine(db, lambda e: e.workflows.update(org, ref, patch)), json)
+    _saved(with_engine(db, lambda e: e.workflows.update(org, ref, patch)), json)
 
 
 def _verb(verb: str, help_text: str) -> None:

@@ -8,12 +8,15 @@ workflow); its ``$type`` on the wire is ``Workflow``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
 from plait.resources.base import Page, Resource, Stamp, required_stamp, stamp
 from plait.store.records import WorkflowRecord
+
+if TYPE_CHECKING:
+    from plait.definitions.validate import Problem
 
 WorkflowStatus = Literal["Draft", "Activated", "Paused", "Triggered", "Archived"]
 
@@ -74,6 +77,28 @@ class StoredWorkflow(Resource):
             updated_at=required_stamp(record.updated_at),
             definition=document if record.kind == "definition" else None,
         )  # fmt: skip
+
+
+class Finding(Resource):
+    """A problem validation found, at the JSON path of the document where the author wrote it
+    (``$.steps[0].mapping.type``)."""
+
+    path: str
+    message: str
+
+
+class SavedWorkflow(StoredWorkflow):
+    """What creating or updating a workflow answers: the workflow as stored, and the warnings
+    its validation found (what ``plait validate`` shows; empty when there are none)."""
+
+    warnings: list[Finding] = Field(
+        default_factory=list, description="Validation warnings: the document is stored anyway."
+    )
+
+    @classmethod
+    def saved(cls, workflow: StoredWorkflow, warnings: Sequence[Problem]) -> SavedWorkflow:
+        findings = [Finding(path=problem.path, message=problem.message) for problem in warnings]
+        return cls(**dict(workflow), warnings=findings)
 
 
 class WorkflowPage(Page[StoredWorkflow]):

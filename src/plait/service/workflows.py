@@ -25,7 +25,7 @@ from plait.errors import (
     WorkflowNotFound,
 )
 from plait.ids import new_id
-from plait.resources.workflows import StoredWorkflow, WorkflowPage
+from plait.resources.workflows import SavedWorkflow, StoredWorkflow, WorkflowPage
 from plait.service.listing import select
 from plait.store.records import WorkflowRecord
 
@@ -150,11 +150,12 @@ class WorkflowService:
 
     # -- verbs ----------------------------------------------------------------------------------
 
-    async def create(self, org: str, body: dict[str, Any]) -> StoredWorkflow:
-        """Store a new workflow as a Draft (version 1); raises ``InvalidDefinition``. A Draft
-        may have no steps yet (see :func:`_stepless`); activation requires them."""
+    async def create(self, org: str, body: dict[str, Any]) -> SavedWorkflow:
+        """Store a new workflow as a Draft (version 1), with the warnings of its validation;
+        raises ``InvalidDefinition``. A Draft may have no steps yet (see :func:`_stepless`);
+        activation requires them."""
         text.check(body)
-        definition = await self._checked(body)
+        definition, warnings = await self._checked(body)
         name = definition.name if definition is not None else str(body["name"])
         self.schedules.check_declared(org, body)
         now = self.deps.now()
@@ -164,11 +165,13 @@ class WorkflowService:
         await self._run_before("create", self._resource(record, definition))
         store = await self.deps.store()
         await store.create_workflow(record, _dump(definition), _events(definition))
-        return await self._finish(org, "create", self._resource(record, definition))
+        created = await self._finish(org, "create", self._resource(record, definition))
+        return SavedWorkflow.saved(created, warnings)
 
-    async def update(self, org: str, ref: str, patch: dict[str, Any]) -> StoredWorkflow:
-        """Merge ``patch`` into the workflow's document and store it as a new version. The
-        schedules the document declares (``schedule``) are replaced by the new ones."""
+    async def update(self, org: str, ref: str, patch: dict[str, Any]) -> SavedWorkflow:
+        """Merge ``patch`` into the workflow's document and store it as a new version, with the
+        warnings of its validation. The schedules the document declares (``schedule``) are
+        replaced by the new ones."""
         text.check(patch)
         record = await self._record(org, ref)
         if record.kind != "definition":
@@ -176,7 +179,7 @@ class WorkflowService:
         if record.status == "Archived":
             raise ArchivedWorkflow(record.id)
         document = {**record.document, **patch}
-        definition = await self._checked(document)
+        definition, warnings = await self._checked(document)
         self.schedules.check_declared(org, document)
         if record.status == "Activated":
             self._check_activation(definition, document)
@@ -191,7 +194,8 @@ class WorkflowService:
                                    None if current is None else current.version)  # fmt: skip
         if record.document.get("schedule") != document.get("schedule"):
             await self.schedules.replace_declared(org, updated)
-        return await self._finish(org, "update", self._resource(updated, definition))
+        saved = await self._finish(org, "update", self._resource(updated, definition))
+        return SavedWorkflow.saved(saved, warnings)
 
     async def delete(self, org: str, ref: str) -> None:
         record = await self._record(org, ref)
@@ -232,7 +236,7 @@ class WorkflowService:
     async def activate(self, org: str, ref: str) -> StoredWorkflow:
         record = await self._record(org, ref)
         if record.kind == "definition" and record.status in TRANSITIONS["activate"][0]:
-            definition = await self._checked(record.document)
+            definition, _ = await self._checked(record.document)
             self._check_activation(definition, record.document)
         return await self._transition(org, record, "activate")
 
@@ -293,16 +297,16 @@ class WorkflowService:
     def _resource(self, record: WorkflowRecord, definition: Definition | None) -> StoredWorkflow:
         return StoredWorkflow.of(record, _events(definition))
 
-    async def _checked(self, body: dict[str, Any]) -> Definition | None:
+    async def _checked(self, body: dict[str, Any]) -> tuple[Definition | None, list[Problem]]:
         """:meth:`_draft` in a thread: checking a large document takes a while (a second for
         1 MB), and other requests go on meanwhile."""
         return await asyncio.to_thread(self._draft, body)
 
-    def _draft(self, body: dict[str, Any]) -> Definition | None:
+    def _draft(self, body: dict[str, Any]) -> tuple[Definition | None, list[Problem]]:
         """Validate ``body`` (any dialect) by the Draft rules: the Definition, or None for a
         Draft without steps yet, whose fields must still be well-typed; actions are checked on
-        activation. Raises ``InvalidDefinition`` (``LimitExceeded`` for a document over a limit
-        of the engine's settings)."""
+        activation. With it, the warnings found. Raises ``InvalidDefinition``
+        (``LimitExceeded`` for a document over a limit of the engine's settings)."""
         from plait.definitions.load import check_draft
         from plait.definitions.validate import InvalidDefinition, Problem
 
@@ -315,9 +319,9 @@ class WorkflowService:
         if result.errors:
             raise InvalidDefinition(result.errors, result.warnings)
         if result.definition is None:
-            return None
-        return _with_service_options(result.definition, body,
-                                     self.deps.settings.max_expression_cost)  # fmt: skip
+            return None, result.warnings
+        cost_limit = self.deps.settings.max_expression_cost
+        return _with_service_options(result.definition, body, cost_limit), result.warnings
 
     def _check_activation(self, definition: Definition | None, document: dict[str, Any]) -> None:
         """What activation needs besides a valid definition: steps, a trigger (or a schedule),

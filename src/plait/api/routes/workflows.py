@@ -13,7 +13,7 @@ from plait.api.models import MAX_LIMIT, Strict, TriggerBody, WorkflowBody
 from plait.api.problems import CONFLICTS, PROBLEM_RESPONSES, WITH_BODY, ApiProblem
 from plait.api.render import Json, no_content
 from plait.resources.runs import Run
-from plait.resources.workflows import StoredWorkflow, WorkflowPage
+from plait.resources.workflows import SavedWorkflow, StoredWorkflow, WorkflowPage
 
 router = APIRouter(prefix="/~{org}/workflows", tags=["workflows"], responses=PROBLEM_RESPONSES)
 
@@ -73,9 +73,9 @@ async def list_workflows(
 
 @router.post(
     "",
-    response_model=StoredWorkflow,
+    response_model=SavedWorkflow,
     status_code=201,
-    summary="Create a workflow (Draft)",
+    summary="Create a workflow (Draft); the answer lists the validation warnings",
     responses={**WITH_BODY, **CONFLICTS},
 )
 async def create_workflow(caller: Editor, engine: EngineDep, body: WorkflowBody) -> Json:
@@ -91,8 +91,8 @@ async def get_workflow(caller: Viewer, engine: EngineDep, workflow_id: str) -> J
 
 @router.patch(
     "/{workflow_id}",
-    response_model=StoredWorkflow,
-    summary="Update (a new version)",
+    response_model=SavedWorkflow,
+    summary="Update (a new version); the answer lists the validation warnings",
     responses={**WITH_BODY, **CONFLICTS},
 )
 async def update_workflow(

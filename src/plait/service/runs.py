@@ -3,6 +3,7 @@ time (another organization's runs are reported as not found)."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
     from plait.service.deps import Deps
     from plait.store.records import WorkflowRecord
     from plait.workflow import Workflow
+
+WORKFLOW_ID = re.compile(r"workflow_[0-9A-Za-z]+")
+"""The shape of a stored workflow's id (``workflow_nV4xKpQm``): a run filter of that shape is
+looked up (by id, or by name should a workflow be named so)."""
 
 
 def encoded(value: Any, what: str) -> bytes:
@@ -114,13 +119,18 @@ class RunService:
         cursor: str | None = None,
     ) -> RunPage:
         """Runs of ``org``, newest first, a page at a time (keyset ``(created_at, id)`` in SQL,
-        so every run is reachable however many there are). Steps are left out."""
+        so every run is reachable however many there are). Steps are left out. ``workflow``
+        is a workflow's name or its ``$id`` (a value shaped as an id is looked up; other
+        values are names and cost no lookup)."""
         if status is not None and status not in RUN_STATUSES:
             raise InvalidQuery(f"unknown run status {status!r}; use one of "
                                f"{', '.join(RUN_STATUSES)}")  # fmt: skip
         check_limit(limit)
         after = keyset_after(cursor, "runs", (float, str))
         store = await self.deps.store()
+        if workflow is not None and WORKFLOW_ID.fullmatch(workflow):
+            stored = await store.get_workflow(org, workflow)
+            workflow = workflow if stored is None else stored.name
         rows = await store.page_runs(org, workflow, status, after, limit + 1)
         shown, cursor = keyset_slice(rows, limit, "runs", lambda r: [r.created_at, r.id])
         from plait.resources.runs import Run, RunPage

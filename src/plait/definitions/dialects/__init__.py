@@ -17,6 +17,7 @@ import copy
 import itertools
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -31,7 +32,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from plait.definitions.model import ActionStep, Definition, Retry, Trigger
+from plait.definitions.model import ActionStep, Definition, Retry, Step, Trigger
 from plait.definitions.validate import Findings, join
 
 M = TypeVar("M", bound=BaseModel)
@@ -340,7 +341,7 @@ def stand_in(raw: Any, path: str, default_id: str, unreadable: set[str]) -> Acti
     )
 
 
-def chain(steps: list[ActionStep]) -> None:
+def chain(steps: Sequence[Step]) -> None:
     """Make each step depend on the one before it (dialects whose steps run in order)."""
     for previous, step in itertools.pairwise(steps):
         step.depends_on = [previous.id]

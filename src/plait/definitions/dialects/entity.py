@@ -34,7 +34,8 @@ from plait.definitions.dialects import (
     template_condition,
     trigger,
 )
-from plait.definitions.model import ActionStep
+from plait.definitions.dialects.service import read_step
+from plait.definitions.model import ActionStep, Step
 from plait.definitions.validate import (
     RESERVED,
     Findings,
@@ -92,14 +93,17 @@ def normalise(document: dict[str, Any], findings: Findings) -> Normalised:
     events = trigger(source.trigger_event)
     known = set(RESERVED | trigger_nouns(events)) | {SECRETS}  # mappings are action inputs
     unreadable: set[str] = set()
-    steps: list[ActionStep] = []
+    steps: list[Step] = []
     for index, raw in enumerate(source.steps):
         path = f"$.steps[{index}]"
-        item = read(EntityStep, raw, path, findings)
-        if item is None:
+        if _typed(raw):  # a step of another kind (human-task, ...): read as service steps are
+            steps.append(read_step(raw, path, f"step-{index + 1}", frozenset(known), findings,
+                                   unreadable))  # fmt: skip
+        elif (item := read(EntityStep, raw, path, findings)) is None:
             steps.append(stand_in(raw, path, f"step-{index + 1}", unreadable))
             continue
-        steps.append(_step(item, index, path, known, findings))
+        else:
+            steps.append(_step(item, index, path, known, findings))
         known.add(steps[-1].id)
     chain(steps)
     definition = build(findings, {
@@ -113,6 +117,12 @@ def normalise(document: dict[str, Any], findings: Findings) -> Normalised:
         "on_error": (source.error_handling or "stop").lower(),
     })  # fmt: skip
     return Normalised(definition, {"retry": "$.retryPolicy"}, unreadable)
+
+
+def _typed(raw: Any) -> bool:
+    """A step that says its kind (``type``) and calls no action: its own keys decide it, so one
+    document may mix ``{action, mapping}`` steps with, say, a ``type: human-task`` step."""
+    return isinstance(raw, dict) and "type" in raw and "action" not in raw
 
 
 def _step(

@@ -190,6 +190,23 @@ def normalise(document: dict[str, Any], findings: Findings) -> Normalised:
     return Normalised(definition, sources, reader.unreadable)
 
 
+def read_step(
+    raw: Any,
+    path: str,
+    default_id: str,
+    known: frozenset[str],
+    findings: Findings,
+    unreadable: set[str],
+) -> Step:
+    """One service step (of any ``type``) read into the canonical model, for a dialect that
+    lets a step of another kind stand among its own; steps it could not read join
+    ``unreadable``."""
+    reader = _Reader(findings, known)
+    step = reader.step(raw, path, default_id)
+    unreadable |= reader.unreadable
+    return step
+
+
 class _Reader:
     """Reads steps recursively (children, branches, fallbacks, compensations)."""
 

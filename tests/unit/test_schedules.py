@@ -51,7 +51,7 @@ def ticks(s: ScheduleRecord, count: int) -> list[float]:
         ("a b c d e", "not acceptable"),
         ("* * *", "must have 5 fields"),
         ("* * * * * * *", "must have 5 fields"),
-        ("@daily", "must have 5 fields"),
+        ("@fortnightly", "must have 5 fields"),
         ("0 0 30 2 *", "never fires"),
     ],
 )
@@ -60,6 +60,20 @@ def test_a_bad_cron_expression_is_refused_naming_it_and_why(cron: str, says: str
         schedule(cron)
     assert caught.value.path == "cron"
     assert repr(cron) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("macro", "fields"),
+    [
+        ("@yearly", "0 0 1 1 *"), ("@annually", "0 0 1 1 *"), ("@monthly", "0 0 1 * *"),
+        ("@weekly", "0 0 * * 0"), ("@daily", "0 0 * * *"), ("@midnight", "0 0 * * *"),
+        ("@hourly", "0 * * * *"), ("@Daily", "0 0 * * *"),
+    ],
+)  # fmt: skip
+def test_a_cron_macro_ticks_as_the_fields_it_stands_for(macro: str, fields: str) -> None:
+    in_paris = {"timezone": "Europe/Paris"}
+    assert ticks(schedule(macro, **in_paris), 4) == ticks(schedule(fields, **in_paris), 4)
+    assert schedule(macro).cron == macro  # the schedule keeps what was written
 
 
 @pytest.mark.parametrize(

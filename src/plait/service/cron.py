@@ -2,8 +2,10 @@
 
 Cron expressions have 5 fields (minute, hour, day of month, month, day of week) or 6, the sixth
 being the second, as croniter reads them: ``*/10 * * * * 30`` fires at second 30 of every tenth
-minute. Names (``mon-fri``, ``jan``), ``L`` and ``#`` work as in croniter; ``@daily``-style
-aliases and Jenkins ``H`` are refused.
+minute. Names (``mon-fri``, ``jan``), ``L`` and ``#`` work as in croniter. The macros of brief
+001 stand for their five fields: ``@yearly`` (``@annually``) ``0 0 1 1 *``, ``@monthly``
+``0 0 1 * *``, ``@weekly`` ``0 0 * * 0``, ``@daily`` (``@midnight``) ``0 0 * * *``, ``@hourly``
+``0 * * * *``; other ``@`` words and Jenkins ``H`` are refused.
 
 Ticks are wall-clock times in the schedule's IANA time zone, as Unix seconds, so ``0 9 * * *``
 in ``Europe/Paris`` fires at 07:00 UTC in summer and 08:00 UTC in winter. When daylight saving
@@ -100,9 +102,18 @@ class CronRule:
         return [] if self.elapsed else [_transition(self.zone, second, first)]
 
 
+MACROS = {
+    "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}  # fmt: skip
+"""The cron macros and the five fields each stands for."""
+
+
 @lru_cache(maxsize=256)
 def rule(cron: str, timezone: str) -> CronRule:
     """``cron`` parsed, in ``timezone`` (cached); ``ScheduleInvalid`` if either is invalid."""
+    cron = MACROS.get(cron.strip().lower(), cron)
     if len(cron.split()) not in (5, 6):
         raise ScheduleInvalid(
             f"cron expression {cron!r} must have 5 fields (minute hour day-of-month month "

@@ -86,6 +86,37 @@ async def test_list_get_and_complete_a_task(
     assert bad.status_code == 422 and bad.json()["errors"][0]["path"] == "$.query.status"
 
 
+async def test_a_decision_in_the_other_tense_is_the_offered_choice(
+    client: httpx.AsyncClient, engine: Engine, keys: Keys, admin: dict[str, str]
+) -> None:
+    """The brief writes ``decision === 'approved'`` (003) and ``'reject'`` (002): either tense
+    of an offered choice is that choice, recorded as offered."""
+    run_id, task = await start_sign_off(client, engine, admin, "ann")
+    runner = bearer(keys["acme"]["runner"])
+    answer = {"decision": "approved", "by": "ann"}
+    done = await client.post(f"/~acme/tasks/{task['$id']}/complete", headers=runner, json=answer)
+    assert done.status_code == 200, done.text
+    assert done.json()["decision"] == "approve"
+
+    async def finished() -> bool:
+        run = (await client.get(f"/~acme/runs/{run_id}", headers=admin)).json()
+        return bool(run["status"] == "succeeded")
+
+    await assert_eventually(finished)
+    run = (await client.get(f"/~acme/runs/{run_id}", headers=admin)).json()
+    assert run["output"]["sign"]["approved"] is True and run["output"]["done"] == "approve"
+
+
+def test_offered_choice_maps_tenses_and_nothing_else() -> None:
+    from plait.service.tasks import offered_choice
+
+    assert offered_choice("rejected", ["approve", "reject"]) == "reject"
+    assert offered_choice("approve", ["approved", "rejected"]) == "approved"
+    assert offered_choice("Approved", ["approve"]) == "approve"
+    assert offered_choice("approver", ["approve"]) is None
+    assert offered_choice("maybe", ["approve", "reject"]) is None
+
+
 async def test_refused_completions_are_clear_and_change_nothing(
     client: httpx.AsyncClient, engine: Engine, keys: Keys, admin: dict[str, str]
 ) -> None:

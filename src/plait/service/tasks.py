@@ -154,15 +154,31 @@ def _check_answer(task: TaskRecord, decision: str | None, data: Any) -> str | No
         offered = ", ".join(repr(c) for c in task.choices)
         if decision is None:
             raise InvalidDecision(task.id, f"a decision is required, one of {offered}")
-        if decision not in task.choices:
+        chosen = offered_choice(decision, task.choices)
+        if chosen is None:
             raise InvalidDecision(
                 task.id, f"decision {decision!r} is not offered; choose one of {offered}"
             )
+        decision = chosen
     if task.form is not None:
         _check_form_data(task, data)
         if task.choices is None and decision is None:
             return "submitted"
     return decision
+
+
+def offered_choice(decision: str, choices: list[str]) -> str | None:
+    """The offered choice ``decision`` names: itself, or the same word in the other tense (the
+    brief writes both ``'reject'`` and ``decision === 'approved'``): ``approved`` picks an
+    offered ``approve``, ``reject`` an offered ``rejected``. None if it names none."""
+    if decision in choices:
+        return decision
+    said = decision.strip().lower()
+    for choice in choices:
+        word = choice.lower()
+        if said in (word + "d", word + "ed") or word in (said + "d", said + "ed"):
+            return choice
+    return None
 
 
 def _check_form_data(task: TaskRecord, data: Any) -> None:

@@ -3,16 +3,13 @@ their outcome from their status; a live run has none until it ends. Both backend
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from plait.store.postgres.store import MIGRATIONS as POSTGRES_MIGRATIONS
-from plait.store.sqlite.store import MIGRATIONS as SQLITE_MIGRATIONS
-from plait.store.sqlite.store import _statements
 from tests.backends import BACKENDS, database_url
+from tests.store.migrating import migrated
 
 BEFORE = 13
 RUN = (
@@ -33,33 +30,6 @@ def test_runs_ended_before_014_take_their_outcome_from_their_status(
     backend: str, tmp_path: Path
 ) -> None:
     with database_url(backend, tmp_path) as url:
-        rows = _sqlite(tmp_path / "plait.db") if backend == "sqlite" else _postgres(url)
+        rows = migrated(backend, url, tmp_path / "plait.db", BEFORE, _rows_before, READ)
     assert dict(rows) == {"run_a": "succeeded", "run_b": "failed", "run_c": "cancelled",
                           "run_d": None}  # fmt: skip
-
-
-def _sqlite(path: Path) -> list[tuple[str, str | None]]:
-    db = sqlite3.connect(path, isolation_level=None)
-    try:
-        for _, _, script in SQLITE_MIGRATIONS[:BEFORE]:
-            for statement in _statements(script):
-                db.execute(statement)
-        _rows_before(lambda sql, args: db.execute(sql.replace("%s", "?"), args))
-        for _, _, script in SQLITE_MIGRATIONS[BEFORE:]:
-            for statement in _statements(script):
-                db.execute(statement)
-        return list(db.execute(READ).fetchall())
-    finally:
-        db.close()
-
-
-def _postgres(url: str) -> list[tuple[str, str | None]]:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as db:
-        for _, _, script in POSTGRES_MIGRATIONS[:BEFORE]:
-            db.execute(script.encode())
-        _rows_before(db.execute)
-        for _, _, script in POSTGRES_MIGRATIONS[BEFORE:]:
-            db.execute(script.encode())
-        return list(db.execute(READ).fetchall())

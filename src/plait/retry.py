@@ -27,7 +27,8 @@ class RetryPolicy:
         multiplier: growth factor for ``exponential``.
         max_delay: cap on any single delay.
         jitter: fraction (0..1) of each delay that is randomised, to spread retries.
-        non_retryable: exception types (or their names) that fail the step at once.
+        non_retryable: exception types (or their names) that fail the step at once (as does
+            an exception whose ``retryable`` attribute is ``False``).
     """
 
     max_attempts: int = 3
@@ -67,7 +68,12 @@ class RetryPolicy:
         return base
 
     def retries(self, exc: BaseException) -> bool:
-        """Whether ``exc`` may be retried under this policy (ignoring the attempt count)."""
+        """Whether ``exc`` may be retried under this policy (ignoring the attempt count).
+
+        An error that says it is permanent (``retryable = False``, such as an SMTP server's
+        refusal of a login) is never retried, whatever the policy."""
+        if getattr(exc, "retryable", True) is False:
+            return False
         for kind in self.non_retryable:
             if isinstance(kind, str):
                 if any(kind in (cls.__name__, _qualified(cls)) for cls in type(exc).__mro__):

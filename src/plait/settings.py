@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from plait.errors import ConfigurationError
 
@@ -66,6 +67,13 @@ class Settings:
     """
 
     database_url: str = DEFAULT_DATABASE_URL
+
+        smtp_url: the SMTP server of the ``email`` action and of schedule notifications:
+            ``smtp://user:password@host:port`` (``?starttls=true`` requires STARTTLS),
+            ``smtps://...`` for implicit TLS; empty (the default): no mail, notifications are
+            emitted as ``Schedule.notification`` events. Never logged or shown.
+        smtp_from: the sender address of that mail; defaults to the URL's user name when it
+            is an address.
     concurrency: int = 500
     lease_seconds: float = 30.0
     heartbeat_seconds: float = 10.0
@@ -99,6 +107,8 @@ class Settings:
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
         """Settings from ``overrides``, then the environment, then the defaults."""
+    smtp_url: str = field(default="", repr=False)
+    smtp_from: str = ""
         known = {f.name: f for f in fields(cls)}
         unknown = sorted(set(overrides) - set(known))
         if unknown:
@@ -131,6 +141,8 @@ class Settings:
 
 _POSITIVE_LIMITS = (
     "code_max_output_bytes",
+        if self.smtp_url:
+            _check_smtp(self.smtp_url, self.smtp_from)
     "max_document_bytes",
     "max_request_bytes",
     "max_steps",
@@ -153,6 +165,24 @@ def _parse(name: str, raw: str, kind: Any) -> Any:
         if kind in ("int", int):
             return int(raw)
         if kind in ("float", float):
+def _check_smtp(url: str, sender: str) -> None:
+    """Refuse an SMTP URL the ``email`` action could not use (the URL is never echoed: it may
+    hold a password)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise ConfigurationError(f"smtp_url is not a valid URL (PLAIT_SMTP_URL): {exc}") from exc
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ConfigurationError(
+            "smtp_url must be smtp://[user:password@]host[:port] or smtps://... (PLAIT_SMTP_URL)"
+        )
+    if not sender and "@" not in unquote(parts.username or ""):
+        raise ConfigurationError(
+            "smtp_from must be set when smtp_url's user name is not an address (PLAIT_SMTP_FROM)"
+        )
+
+
             return float(raw)
     except ValueError as exc:
         raise ConfigurationError(f"PLAIT_{name.upper()}={raw!r} is not a number") from exc

@@ -1,4 +1,5 @@
-"""Built-in actions: ``http``, ``emit``, ``log``, and the document actions (``Deal.create`` ...).
+"""Built-in actions: ``http``, ``emit``, ``log``, ``email`` (``plait.actions.email``), and the
+document actions (``Deal.create`` ...).
 
 Each takes the step's resolved input and an :class:`ActionContext`. Inputs are checked strictly:
 an unknown option fails the step with its name, rather than being ignored.
@@ -16,6 +17,7 @@ import orjson
 
 from plait.actions.base import ActionContext, ActionError, Actions
 from plait.actions.documents import make_document_action
+from plait.actions.email import email
 from plait.secrets import redacted, redacted_value
 from plait.store.records import keyed_event_id
 from plait.values import encode
@@ -34,10 +36,13 @@ _ERROR_BODY_CHARS = 200
 
 
 def register_builtins(actions: Actions) -> None:
-    """Register ``http``, ``emit``, ``log`` and the ``<Noun>.<verb>`` document actions."""
+    """Register ``http``, ``emit``, ``log``, ``email`` and the ``<Noun>.<verb>`` document
+    actions. An ``email`` action the application registered first is kept (the name is common)."""
     actions.register("http", http)
     actions.register("emit", emit)
     actions.register("log", log)
+    if not actions.known("email"):
+        actions.register("email", email)
     actions.set_document_handler(make_document_action)
 
 

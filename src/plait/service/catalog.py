@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from plait.actions.base import Actions
+from plait.actions.email import smtp_server
 from plait.errors import DuplicateWorkflow, UnknownWorkflow
 from plait.ids import new_id
 from plait.interpreter.cache import PlanCache
@@ -30,8 +31,10 @@ class Catalog:
         self.workflows: dict[str, Workflow] = {}
         """Workflows registered in this process, by name."""
         self.actions = Actions()
-        self.clients: dict[str, Any] = {"code_pool_options": _pool_options(settings)}
-        """Shared clients of built-in actions (the HTTP client, the code sandbox pool)."""
+        self.clients: dict[str, Any] = {"code_pool_options": _pool_options(settings),
+                                        "smtp": smtp_server(settings)}  # fmt: skip
+        """Shared clients of built-in actions (the HTTP client, the code sandbox pool, the SMTP
+        server of the ``email`` action)."""
         self.registry_ids: dict[str, str] = {}
         """The stored registry id of each code workflow (filled when the store opens)."""
         self._builtins = False

@@ -29,6 +29,7 @@ from plait.workflow import Workflow, WorkflowFn
 if TYPE_CHECKING:
     from plait.definitions.model import Definition
     from plait.resources.runs import RunPage
+    from plait.runtime.steps import StepHook
     from plait.service.events import EventService, Router
     from plait.service.handles import RunHandle
     from plait.service.health import HealthService
@@ -69,6 +70,9 @@ class Engine:
         self.deps = Deps(self.settings, self.clock, self.catalog, StoreSlot(self._open_store))
         """What the services are given (``await engine.deps.store()`` reaches the store)."""
         self.worker: Worker | None = None
+        self.step_hook: StepHook | None = None
+        """Chooses the callable of each step attempt its worker runs (``plait.testing`` mocks
+        steps with it); set before the worker starts."""
         self._threads: ThreadPoolExecutor | None = None
         self._closing: asyncio.Task[None] | None = None
 
@@ -309,7 +313,7 @@ class Engine:
             self._threads.shutdown(wait=False, cancel_futures=True)
         store = await self.deps.store()
         self._threads = ThreadPoolExecutor(self.settings.step_threads, "plait-step")
-        runtime = Runtime(store, self.clock, self.settings, self._threads)
+        runtime = Runtime(store, self.clock, self.settings, self._threads, self.step_hook)
         catalog, local = self.catalog, self.deps.local
 
         async def fire_schedules(now: float) -> bool:

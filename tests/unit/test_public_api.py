@@ -19,6 +19,16 @@ def test_public_surface_is_pinned() -> None:
         assert hasattr(plait, name), name
 
 
+def test_the_testing_surface_is_pinned() -> None:
+    import plait.testing
+
+    assert sorted(plait.testing.__all__) == [
+        "Mock", "RunResult", "StepCall", "VirtualClock", "WorkflowTest", "assert_eventually",
+    ]  # fmt: skip
+    for name in plait.testing.__all__:
+        assert hasattr(plait.testing, name), name
+
+
 def test_what_public_methods_return_is_exported() -> None:
     """Pages and resources the engine's services and handles return are importable from plait
     (the same classes, not copies)."""
@@ -45,6 +55,6 @@ def test_the_engine_surface_fits_on_one_screen() -> None:
     assert public == [
         "action", "catalog", "clock", "close", "define", "deps", "events", "handle", "health",
         "keys", "list_runs", "machines", "reconfigured", "run_worker", "runs", "schedules",
-        "secrets", "settings", "start", "start_worker", "sync", "tasks", "webhooks", "worker",
-        "workflow", "workflows",
+        "secrets", "settings", "start", "start_worker", "step_hook", "sync", "tasks", "webhooks",
+        "worker", "workflow", "workflows",
     ]  # fmt: skip

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from plait.clock import Clock
     from plait.runtime.children import ChildHandle
     from plait.runtime.human import Escalation
+    from plait.runtime.steps import StepHook
     from plait.settings import Settings
     from plait.store.base import Store
     from plait.workflow import Workflow
@@ -55,6 +56,7 @@ class Context:
         threads: Executor,
         org: str = "default",
         secrets: RunSecrets | None = None,
+        step_hook: StepHook | None = None,
     ) -> None:
         self.run_id = run_id
         self.org = org
@@ -67,6 +69,8 @@ class Context:
         self.clock = clock
         self.settings = settings
         self.threads = threads
+        self.step_hook = step_hook
+        """Chooses the callable of each step attempt (``plait.testing``'s mocks); None: as written."""
         self.wake_at: float | None = None
         self.outcome: str | None = None
         """How a run whose workflow returns ended, when not plainly ``succeeded``: ``partial``

@@ -26,6 +26,7 @@ from plait.secrets import IDENTITY, Redactor, RunSecrets
 
 if TYPE_CHECKING:
     from plait.clock import Clock
+    from plait.runtime.steps import StepHook
     from plait.settings import Settings
     from plait.store.base import Store
     from plait.store.records import ClaimedRun
@@ -53,6 +54,8 @@ class Runtime:
     clock: Clock
     settings: Settings
     threads: Executor
+    step_hook: StepHook | None = None
+    """Chooses the callable of each step attempt (see ``plait.runtime.steps.StepHook``)."""
 
 
 async def execute(rt: Runtime, run: ClaimedRun, workflow: Workflow) -> Outcome | None:
@@ -63,7 +66,7 @@ async def execute(rt: Runtime, run: ClaimedRun, workflow: Workflow) -> Outcome |
     ctx = Context(
         run_id=run.id, workflow=workflow.name, fence=run.fence, replay=replay, store=store,
         clock=rt.clock, settings=rt.settings, threads=rt.threads, org=run.org,
-        secrets=RunSecrets(store, run.org, redactor),
+        secrets=RunSecrets(store, run.org, redactor), step_hook=rt.step_hook,
     )  # fmt: skip
     bound = ctx.secrets.bind()
     try:

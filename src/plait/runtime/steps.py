@@ -7,6 +7,7 @@ import contextvars
 import functools
 import inspect
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from plait import values
@@ -18,6 +19,27 @@ from plait.store.records import StepRecord
 if TYPE_CHECKING:
     from plait.clock import Clock
     from plait.runtime.context import Context, _Call
+
+
+@dataclass(frozen=True, slots=True)
+class StepAttempt:
+    """One attempt of a step about to run, as a step hook sees it."""
+
+    run_id: str
+    workflow: str
+    name: str
+    key: str
+    """The step's name and occurrence: ``charge``, ``charge#2``."""
+    attempt: int
+    """1 for the first attempt, 2 for the first retry, ..."""
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+StepHook = Callable[[StepAttempt], Callable[..., Any]]
+"""What an engine may be given to choose the callable of each step attempt (``plait.testing``
+replaces mocked steps with it); it returns ``attempt.fn`` to run the step as written."""
 
 
 async def run_step(
@@ -45,8 +67,9 @@ async def run_step(
         await _ensure_live(ctx)
         started = ctx.clock.time()
         try:
+            target = _chosen(ctx, call, fn, args, kwargs, attempts)
             output = _encode_output(
-                ctx, call.key, await _attempt(ctx, call.key, fn, args, kwargs, timeout)
+                ctx, call.key, await _attempt(ctx, call.key, target, args, kwargs, timeout)
             )
         except Exception as exc:
             final = isinstance(exc, SerializationError) or attempts >= policy.max_attempts
@@ -119,6 +142,22 @@ async def wait_until(ctx: Context, wake_at: float | None) -> None:
         await ctx.clock.sleep(remaining)
         return
     raise ctx.suspend(wake_at)
+
+
+def _chosen(
+    ctx: Context,
+    call: _Call,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    attempt: int,
+) -> Callable[..., Any]:
+    """The callable this attempt runs: ``fn``, unless the engine's step hook says otherwise."""
+    hook = ctx.step_hook
+    if hook is None:
+        return fn
+    return hook(StepAttempt(ctx.run_id, ctx.workflow, call.name, call.key, attempt, fn, args,
+                            kwargs))  # fmt: skip
 
 
 async def _ensure_live(ctx: Context) -> None:

@@ -1,4 +1,4 @@
-"""Test helpers shipped with plait: a virtual clock that skips time instead of waiting."""
+"""A virtual clock that skips time instead of waiting, and polling assertions."""
 
 from __future__ import annotations
 
@@ -113,6 +113,23 @@ class VirtualClock:
             quiet_polls, busy_since = 0, time.monotonic()
             await self.advance(max(0.0, due - self._now))
         return task.result()
+
+    async def until_idle(self, idle: float = 0.002, patience: float = 1.0) -> None:
+        """Return once the program is idle, as :meth:`run_skipping` judges it before it skips
+        time: three quiet polls of ``idle`` real seconds in a row, and no step attempt at work
+        (or one at work for ``patience`` real seconds)."""
+        quiet_polls, busy_since = 0, time.monotonic()
+        while True:
+            reads, started = self._reads, time.monotonic()
+            await asyncio.sleep(idle)
+            on_time = time.monotonic() - started < idle * 3
+            quiet_polls = quiet_polls + 1 if on_time and reads == self._reads else 0
+            if self._working == 0 or quiet_polls == 0:
+                busy_since = time.monotonic()
+            if quiet_polls >= 3 and (
+                self._working == 0 or time.monotonic() - busy_since >= patience
+            ):
+                return
 
     def deadlines(self) -> list[float]:
         """When each pending sleep ends (background waits included), earliest first."""

@@ -232,7 +232,8 @@ class MachineTransition(_Model):
 
 class MachineState(_Model):
     """One state: its transitions by event name, entry and exit steps, an optional timeout
-    (seconds) with the transition it takes, and whether it ends the machine."""
+    (seconds) with the transition it takes, whether it ends the machine and with what
+    ``outcome`` (None: ``succeeded``), and an optional ``retry``."""
 
     on: dict[str, MachineTransition] = Field(default_factory=dict)
     entry: list[Step] = Field(default_factory=list)
@@ -253,13 +254,27 @@ class Machine(_Model):
 
     initial: str
     states: dict[str, MachineState] = Field(min_length=1)
-    correlation: str
-    """An expression over ``event`` (and ``data``) giving the instance's key."""
+    correlation: str | None = None
+    """An expression over ``event`` (and ``data``) giving the instance's key; None: events on
+    the bus do not reach the machine, and instances are addressed by key only (``send``)."""
     events: dict[str, str] = Field(default_factory=dict)
     """Event type -> the event name ``on`` uses; an unmapped type is its own name."""
     start: list[str] = Field(default_factory=list)
     """Event types that create an instance without being a transition."""
     context: Any = None
+MachineOutcome = Literal["succeeded", "failed", "cancelled"]
+"""How an instance that ends in a terminal state ended (its run's outcome)."""
+
+
+class MachineRetry(_Model):
+    """A state's ``retry``: the event ``on`` re-enters the state (exit and entry steps run
+    again) until the state has been entered ``max_attempts`` times in a row; then the state's
+    own transition for that event is taken."""
+
+    max_attempts: int = Field(ge=1)
+    on: str = Field(min_length=1)
+
+
     """A template over ``input`` for the initial context; by default the input itself."""
 
     def name_of(self, event_type: str) -> str:
@@ -270,7 +285,10 @@ class Machine(_Model):
         names = set(self.events.values())
         found = dict.fromkeys([*self.events, *self.start])
         for state in self.states.values():
-            found.update(dict.fromkeys(name for name in state.on if name not in names))
+    outcome: MachineOutcome | None = None
+    retry: MachineRetry | None = None
+            retried = [state.retry.on] if state.retry is not None else []
+            found.update(dict.fromkeys(n for n in [*state.on, *retried] if n not in names))
         return list(found)
 
     def steps(self) -> list[Step]:

@@ -47,7 +47,7 @@ from plait.store.runs import event_for_runs
 
 if TYPE_CHECKING:
     from plait.actions.base import Actions
-    from plait.definitions.model import Definition, Machine, MachineTransition
+    from plait.definitions.model import Definition, Machine, MachineRetry, MachineTransition
     from plait.runtime.context import Context
 
 TIMEOUT = "timeout"
@@ -62,6 +62,8 @@ class _Move:
     assign: Template | None
     assign_path: str = "$"
     """Where ``assign`` is in the definition (its errors are recorded there)."""
+    retry: bool = False
+    """A re-entry of the state by its ``retry`` event (another attempt of the state)."""
 
 
 @dataclass
@@ -73,6 +75,8 @@ class _State:
     timeout: float | None
     timeout_move: _Move | None
     final: bool
+    outcome: str = "succeeded"
+    retry: MachineRetry | None = None
 
 
 @dataclass
@@ -110,7 +114,8 @@ def _compile(definition: Definition, machine: Machine) -> _Compiled:
         entry = [_node(s, definition) for s in state.entry]
         exit_ = [_node(s, definition) for s in state.exit]
         moves = {event: move(spec) for event, spec in state.on.items()}
-        states[name] = _State(name, entry, exit_, moves, state.timeout, timeout_move, state.final)
+        states[name] = _State(name, entry, exit_, moves, state.timeout, timeout_move, state.final,
+                              state.outcome or "succeeded", state.retry)  # fmt: skip
     context = None if machine.context is None else template_of(machine.context)
     return _Compiled(machine, states, context)
 
@@ -127,6 +132,9 @@ class _Instance:
         self.history: list[dict[str, Any]] = []
         self.deferred = False
         """Whether the last timeout was taken ahead of an event that arrived too late."""
+        self.attempt = 1
+        """How many times in a row the current state was entered (its ``retry`` counts them);
+        rebuilt by every replay from the recorded transitions, so it survives restarts."""
 
     async def execute(self) -> dict[str, Any]:
         start = self.ctx.recorded("machine", self._start, kind="machine")
@@ -146,7 +154,22 @@ class _Instance:
             context, state, entered = await self.take(state, move, context, event, deadline)
         if self.deferred:
             await self.reject_deferred(state, received + 1)
-        return {"state": state.name, "context": context, "history": self.history}
+        output = {"state": state.name, "context": context, "history": self.history}
+        self.end(state)
+        return output
+
+    def end(self, state: _State) -> None:
+        """Tell the runtime the outcome of the terminal state the instance ended in: a
+        ``failed`` state fails the run, a ``cancelled`` one cancels it (keeping the output)."""
+        if state.outcome == "succeeded":
+            return
+        kind = "MachineFailed" if state.outcome == "failed" else "MachineCancelled"
+        self.ctx.outcome = state.outcome
+        self.ctx.ending = {
+            "type": f"plait.{kind}", "state": state.name, "outcome": state.outcome,
+            "message": f"the instance ended in state {state.name!r}, whose outcome is "
+                       f"{state.outcome}",
+        }  # fmt: skip
 
     def _start(self) -> dict[str, Any]:
         data = self.input
@@ -220,10 +243,15 @@ class _Instance:
         if event is None:
             return state.timeout_move
         name = self.compiled.machine.name_of(event["type"])
+        retry = state.retry
+        if retry is not None and retry.on == name and self.attempt < retry.max_attempts:
+            return _Move(state.name, None, [], None, retry=True)
         move = state.on.get(name)
         reason = None
         if move is None:
             reason = f"no transition for {name!r} from state {state.name!r}"
+            if retry is not None and retry.on == name:
+                reason += f" (its {retry.max_attempts} attempts are spent)"
         elif move.guard is not None:
             scope = self.scope(state.name, context, event, event["createdAt"])
             try:
@@ -260,6 +288,9 @@ class _Instance:
         record = {"from": state.name, "to": move.target, "event": name,
                   "type": None if event is None else event["type"],
                   "eventId": None if event is None else event["$id"]}  # fmt: skip
+        self.attempt = self.attempt + 1 if move.retry else 1
+        if move.retry:
+            record["attempt"] = self.attempt
         done = self.ctx.recorded(
             "transition", lambda: {**record, "at": iso_time(self.ctx.clock.time()),
                                    "context": context}, kind="transition",

@@ -23,9 +23,19 @@ class MachineInstance(Resource):
     key: str = Field(description="The correlation key.")
     run_id: str
     status: str = Field(description="The status of the instance's run.")
+    outcome: Literal["succeeded", "partial", "failed", "cancelled"] | None = Field(
+        None,
+        description="How the instance ended (null while it runs): the outcome of its terminal "
+        "state (``succeeded`` unless the state declares ``failed`` or ``cancelled``), or "
+        "``failed`` when its run failed.",
+    )
     received: int = Field(description="How many events were delivered to the instance.")
     created_at: Stamp
     state: str | None = Field(None, description="The current state.")
+    attempt: int | None = Field(
+        None, description="How many times in a row the current state was entered (a state's "
+        "``retry`` re-enters it).",
+    )  # fmt: skip
     context: Any = None
     history: list[dict[str, Any]] = Field(
         default_factory=list, description="Transitions taken: from, to, event, type, eventId, at."
@@ -42,12 +52,14 @@ class MachineInstance(Resource):
         fields: dict[str, Any] = {}
         if run is not None:
             view = run.machine
-            fields = {"status": run.status, "output": run.output, "error": run.error}
+            fields = {"status": run.status, "output": run.output, "error": run.error,
+                      "outcome": run.outcome}  # fmt: skip
             if view is not None:
                 fields.update(state=view.state, context=view.context, history=view.history,
-                              rejected=view.rejected)  # fmt: skip
+                              rejected=view.rejected, attempt=view.attempt)  # fmt: skip
         base = {"workflow": workflow, "key": instance.key, "run_id": instance.run_id,
                 "status": instance.status, "received": instance.received,
+                "outcome": instance.outcome,
                 "created_at": required_stamp(instance.created_at)}  # fmt: skip
         return cls.model_validate({**base, **fields})
 

@@ -105,6 +105,7 @@ class MachineView(Resource):
     the events it rejected."""
 
     state: str | None = None
+    attempt: int = Field(1, description="How many times in a row ``state`` was entered.")
     context: Any = None
     history: list[dict[str, Any]] = Field(default_factory=list)
     rejected: list[Any] = Field(default_factory=list)
@@ -121,6 +122,7 @@ class MachineView(Resource):
                 entry = dict(step.output)
                 view["context"] = entry.pop("context", view["context"])
                 view["state"] = entry.get("to")
+                view["attempt"] = entry.get("attempt", 1)
                 view["history"].append(entry)
             elif view is not None and step.kind == "rejected":
                 view["rejected"].append(step.output)

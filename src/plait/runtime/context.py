@@ -77,6 +77,9 @@ class Context:
         (a definition carried on past failed steps) or ``failed`` (none of its steps
         succeeded); ``failed_steps`` names the steps that failed."""
         self.failed_steps: list[str] = []
+        self.ending: dict[str, Any] | None = None
+        """With ``outcome`` ``failed`` or ``cancelled``: the error a run whose workflow returned
+        ends with (a state machine that reached a terminal state of that outcome)."""
         self.active_steps = 0
         self.idle: asyncio.Event | None = None
 

@@ -132,7 +132,11 @@ async def _outcome(ctx: Context, run: ClaimedRun, workflow: Workflow) -> Outcome
 
 def _returned(ctx: Context, output: bytes) -> Outcome:
     """The end of a run whose workflow returned ``output``: ``succeeded``, or ``partial`` when
-    it carried on past failed steps; ``failed`` (keeping its output) when no step succeeded."""
+    it carried on past failed steps; ``failed`` (keeping its output) when no step succeeded.
+    A workflow that says how it ended (``ctx.ending``) ends so, keeping its output."""
+    if ctx.outcome in ("failed", "cancelled") and ctx.ending is not None:
+        ending = values.encode(ctx.ending)
+        return Outcome(ctx.outcome, output=output, error=ending, outcome=ctx.outcome)
     if ctx.outcome == "failed":
         failed = ", ".join(ctx.failed_steps)
         error = {"type": "plait.NoStepSucceeded", "steps": list(ctx.failed_steps),

@@ -5,7 +5,8 @@ expression evaluated on the event that created it. An event on the bus whose typ
 listens to is routed (inside the transaction that stores it) to the instance of its key; if
 there is none and the event can create one (it has a transition from the initial state, or its
 type is listed in ``start``), a new instance starts. Otherwise it is not routed: the bus is
-shared. :meth:`MachineService.send` addresses one instance directly and says when it cannot.
+shared. :meth:`MachineService.send` addresses one instance directly and says when it cannot; a
+machine without a correlation is reached only that way (its instances are keyed by the caller).
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ class MachineService:
 
         machine, correlation = self._compiled(trigger.workflow_id, trigger.version,
                                               trigger.definition)  # fmt: skip
+        if machine.correlation is None:  # its instances are addressed by key only
+            return None
         try:
             key = correlation.evaluate({"event": seen, "data": seen["data"]})
         except EvaluationError as exc:
@@ -100,7 +103,8 @@ class MachineService:
             machine = Definition.model_validate(definition).machine
             if machine is None:
                 raise NotAStateMachine(workflow_id)
-            cached = (machine, compile_expression(machine.correlation))
+            # No correlation: "null", a key that routes nothing (see ``delivery``).
+            cached = (machine, compile_expression(machine.correlation or "null"))
             self._machines[(workflow_id, version)] = cached
         return cached
 

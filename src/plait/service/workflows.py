@@ -333,7 +333,8 @@ class WorkflowService:
             _refuse_stepless("a workflow needs at least one step before activation")
         problems: list[Problem] = []
         has_events = definition.trigger is not None and bool(definition.trigger.events)
-        if not has_events and not document.get("schedule"):
+        # A machine without a correlation takes its events from engine.machines.send only.
+        if not has_events and not document.get("schedule") and definition.machine is None:
             problems.append(Problem("$.triggerEvent", "a trigger event (or a schedule) must be "
                                     "defined before activation"))  # fmt: skip
         problems.extend(unknown_actions(definition, self.deps.catalog.known_action))

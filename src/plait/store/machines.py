@@ -116,4 +116,4 @@ def _append(
 
 def _instance(row: Sequence[Any]) -> MachineInstance:
     return MachineInstance(str(row[5]), str(row[4]), str(row[0]), str(row[1]), int(row[2]),
-                           float(row[3]))  # fmt: skip
+                           float(row[3]), None if row[6] is None else str(row[6]))  # fmt: skip

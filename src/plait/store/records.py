@@ -462,6 +462,8 @@ class MachineEvent:
     id: str
     type: str
     data: bytes
+    outcome: str | None = None
+    """How its run ended (None while it runs)."""
     source: str
     created_at: float
 

@@ -48,6 +48,7 @@ from plait.definitions.dialects.service import _Reader
 from plait.definitions.model import (
     ActionStep,
     Machine,
+    MachineRetry,
     MachineState,
     MachineTransition,
     Step,
@@ -77,6 +78,13 @@ class TransitionSource(Source):
     description: str | None = None
 
 
+class StateRetrySource(Source):
+    """A state's ``retry: {maxAttempts, on}`` (brief 003)."""
+
+    max_attempts: int | None = Field(default=None, alias="maxAttempts", ge=1)
+    on: str | None = Field(default=None, min_length=1)
+
+
 class StateSource(Source):
     on: dict[str, Any] | None = None
     entry: Any = None
@@ -86,7 +94,33 @@ class StateSource(Source):
     timeout: PositiveMillis | None = None
     timeout_transition: Any = Field(default=None, alias="timeoutTransition")
     terminal: bool | None = None
+    outcome: Literal["succeeded", "failed", "cancelled"] | None = None
+    retry: StateRetrySource | None = None
     description: str | None = None
+
+
+class EmitSource(Source):
+    """The brief's ``{type: emit, event}`` entry or exit action: emit ``event`` with ``data``
+    (a template; by default the machine's context)."""
+
+    type: Literal["emit"]
+    event: str = Field(min_length=1)
+    data: Any = None
+    id: str | None = Field(default=None, min_length=1)
+
+
+class HandlerSource(Source):
+    """The brief's ``{type: function, handler}`` entry or exit action: call the registered
+    action ``handler`` with ``input`` (a template; by default the machine's context)."""
+
+    type: Literal["function"]
+    handler: str = Field(min_length=1)
+    input: Any = None
+    id: str | None = Field(default=None, min_length=1)
+
+
+CONTEXT = "{{ context }}"
+"""The template of the machine's context: what an emit or handler action gets by default."""
 
 
 class MachineWorkflow(Source):
@@ -119,20 +153,19 @@ def normalise(document: dict[str, Any], findings: Findings) -> Normalised:
         for state, raw in source.states.items()
     }
     initial, initial_path = _initial(source, findings)
-    if source.correlation is None and "correlation" not in document:
-        findings.error("$.correlation", "required key 'correlation' is missing: an expression "
-                       "over the event giving the instance's key (event.data.orderId)")  # fmt: skip
     start = source.start
     machine = Machine(
         initial=initial, states=states or {"?": MachineState()},
-        correlation=source.correlation or "null", events=source.events or {},
+        correlation=source.correlation, events=source.events or {},
         start=[start] if isinstance(start, str) else list(start or []), context=source.context,
     )  # fmt: skip
+    # Without a correlation no bus event can name its instance: the machine listens to none.
+    listens = machine.listens_to() if machine.correlation is not None else []
     definition = build(findings, {
         "name": name(source.name, "$.name", findings),
         "description": source.description,
         "dialect": "machine",
-        "trigger": Trigger(events=machine.listens_to()),
+        "trigger": Trigger(events=listens),
         "machine": machine,
         "retry": retry(source.retry_policy),
         "timeout": seconds(source.timeout),
@@ -168,8 +201,9 @@ class _Actions:
         return self.steps.unreadable
 
     def state(self, raw: Any, path: str, state: str) -> MachineState:
-        if isinstance(raw, dict) and True in raw and "on" not in raw:
-            raw = {("on" if k is True else k): v for k, v in raw.items()}  # YAML 1.1: on = true
+        raw = _yaml11(raw)  # YAML 1.1 reads the key `on` as true
+        if isinstance(raw, dict) and isinstance(raw.get("retry"), dict):
+            raw = {**raw, "retry": _yaml11(raw["retry"])}
         item = read(StateSource, raw if raw is not None else {}, path, self.findings)
         if item is None:
             return MachineState(path=path)
@@ -189,8 +223,20 @@ class _Actions:
             exit=self.actions(self.either(item.exit, item.on_exit, path, "exit"),
                               join(path, "exit" if item.exit else "onExit"), f"{state}.exit"),
             timeout=seconds(item.timeout), timeout_transition=timeout_move,
-            terminal=bool(item.terminal), path=path,
+            terminal=bool(item.terminal), outcome=item.outcome, path=path,
+            retry=self.retry(item.retry, raw.get("retry"), join(path, "retry")),
         )  # fmt: skip
+
+    def retry(self, item: StateRetrySource | None, raw: Any, path: str) -> MachineRetry | None:
+        """A state's ``retry`` (reported where a half is missing; a wrong one is dropped)."""
+        if item is None:
+            return None
+        for key, value in (("maxAttempts", item.max_attempts), ("on", item.on)):
+            if value is None and key not in raw:
+                self.findings.error(join(path, key), f"required key {key!r} is missing")
+        if item.max_attempts is None or item.on is None:
+            return None
+        return MachineRetry(max_attempts=item.max_attempts, on=item.on)
 
     def either(self, value: Any, alias: Any, path: str, key: str) -> Any:
         if value is not None and alias is not None:
@@ -230,6 +276,9 @@ class _Actions:
     def one(self, value: Any, path: str, step_id: str) -> Step:
         if isinstance(value, str) and value:
             return ActionStep(id=step_id, action=value, path=path, sources={"action": ""})
+        if isinstance(value, dict) and (value.get("type") == "emit" or (
+                value.get("type") == "function" and "handler" in value)):  # fmt: skip
+            return self.brief_action(value, path, step_id)
         if isinstance(value, dict) and "mapping" in value:
             item = read(EntityStep, value, path, self.findings)
             if item is not None:
@@ -237,6 +286,32 @@ class _Actions:
                 step.id = item.id or item.name or step_id
                 return step
         return self.steps.step(value, path, step_id)
+
+    def brief_action(self, value: dict[str, Any], path: str, step_id: str) -> Step:
+        """``{type: emit, event, data?}`` or ``{type: function, handler, input?}``: an action
+        step that emits the event, or calls the registered action, with the machine's context
+        (or the given template)."""
+        if value["type"] == "emit":
+            emit = read(EmitSource, value, path, self.findings)
+            if emit is None:
+                return ActionStep(id=step_id, action="emit", path=path)
+            data = CONTEXT if emit.data is None else emit.data
+            return ActionStep(id=emit.id or step_id, action="emit", path=path,
+                              input={"type": emit.event, "data": data},
+                              sources={"input": ""})  # fmt: skip
+        handler = read(HandlerSource, value, path, self.findings)
+        if handler is None:
+            return ActionStep(id=step_id, action="?", path=path)
+        return ActionStep(id=handler.id or step_id, action=handler.handler, path=path,
+                          input=CONTEXT if handler.input is None else handler.input,
+                          sources={"action": "handler"})  # fmt: skip
+
+
+def _yaml11(raw: Any) -> Any:
+    """``raw`` with a key ``true`` read as ``on`` (YAML 1.1 spells ``on:`` as a boolean)."""
+    if isinstance(raw, dict) and True in raw and "on" not in raw:
+        return {("on" if k is True else k): v for k, v in raw.items()}
+    return raw
 
 
 # -- checks (run by plait.definitions.validate) --------------------------------------------------
@@ -275,6 +350,7 @@ def _check_state(
     if state.terminal and state.on:
         findings.warn(join(state.path, "on"),
                       f"state {name!r} is terminal: its transitions are never taken")  # fmt: skip
+    _check_ending(validation, name, state)
     moves = list(state.on.values())
     if state.timeout_transition is not None:
         moves.append(state.timeout_transition)
@@ -286,6 +362,26 @@ def _check_state(
         validation.expression(move.guard, join(move.path, "guard"), GUARD_NAMES)
         validation.check_expressions(move.actions, known)
         validation.template(move.assign, join(move.path, "assign"), known | {"output"})
+
+
+def _check_ending(validation: _Validation, name: str, state: MachineState) -> None:
+    """An ``outcome`` belongs to a state that ends the instance; a ``retry`` to one that does
+    not, and its event should have a transition to take once the attempts are spent."""
+    findings = validation.findings
+    if state.outcome is not None and not state.final:
+        findings.error(join(state.path, "outcome"), f"state {name!r} is not terminal, so "
+                       "its outcome is never reached: add 'terminal: true' or remove "
+                       "'outcome'")  # fmt: skip
+    retry = state.retry
+    if retry is None:
+        return
+    if state.final:
+        findings.error(join(state.path, "retry"), f"state {name!r} ends the instance: it takes "
+                       "no event to retry on")  # fmt: skip
+    elif retry.on not in state.on:
+        findings.warn(join(join(state.path, "retry"), "on"), f"state {name!r} has no transition "
+                      f"for {retry.on!r}: once its {retry.max_attempts} attempts are spent the "
+                      "event is rejected and the instance stays in the state")  # fmt: skip
 
 
 def _check_reachable(validation: _Validation, machine: Machine) -> None:

@@ -2,18 +2,18 @@
 -- "-- name: NAME"; a dialect's queries/machines.sql replaces a query of the same name.
 
 -- name: machine_instance
-SELECT i.run_id, r.status, i.received, i.created_at, i.key, i.workflow_id
+SELECT i.run_id, r.status, i.received, i.created_at, i.key, i.workflow_id, r.outcome
 FROM machine_instances i JOIN runs r ON r.id = i.run_id
 WHERE i.org = :org AND i.workflow_id = :workflow_id AND i.key = :key;
 
 -- name: machine_instance_of_run
-SELECT i.run_id, r.status, i.received, i.created_at, i.key, i.workflow_id
+SELECT i.run_id, r.status, i.received, i.created_at, i.key, i.workflow_id, r.outcome
 FROM machine_instances i JOIN runs r ON r.id = i.run_id
 WHERE i.run_id = :run_id;
 
 -- name: machine_instances_of_workflow
 -- Oldest first; after the keyset (created_at, key) of the previous page's last instance, if any.
-SELECT i.run_id, r.status, i.received, i.created_at, i.key, i.workflow_id
+SELECT i.run_id, r.status, i.received, i.created_at, i.key, i.workflow_id, r.outcome
 FROM machine_instances i JOIN runs r ON r.id = i.run_id
 WHERE i.org = :org AND i.workflow_id = :workflow_id
   AND (CAST(:after_at AS DOUBLE PRECISION) IS NULL OR i.created_at > :after_at

@@ -37,3 +37,19 @@ def test_sync_script_prints_the_result(tmp_path: Path) -> None:
     done = _run([sys.executable, str(EXAMPLES / "sync_script.py")], tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["2026-11-20: 42 orders", "succeeded"]
+
+
+def test_the_workflow_test_example_passes_without_a_database_file(tmp_path: Path) -> None:
+    args = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        str(EXAMPLES / "testing"),
+    ]
+    done = _run(args, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 passed" in done.stdout
+    assert list(tmp_path.glob("*.db*")) == []  # in memory: no plait.db, no journal

@@ -230,6 +230,19 @@ class MachineTransition(_Model):
     """Source keys of fields; ``{"target": ""}``: the transition was written as its target."""
 
 
+MachineOutcome = Literal["succeeded", "failed", "cancelled"]
+"""How an instance that ends in a terminal state ended (its run's outcome)."""
+
+
+class MachineRetry(_Model):
+    """A state's ``retry``: the event ``on`` re-enters the state (exit and entry steps run
+    again) until the state has been entered ``max_attempts`` times in a row; then the state's
+    own transition for that event is taken."""
+
+    max_attempts: int = Field(ge=1)
+    on: str = Field(min_length=1)
+
+
 class MachineState(_Model):
     """One state: its transitions by event name, entry and exit steps, an optional timeout
     (seconds) with the transition it takes, whether it ends the machine and with what
@@ -241,6 +254,8 @@ class MachineState(_Model):
     timeout: float | None = Field(default=None, gt=0)
     timeout_transition: MachineTransition | None = None
     terminal: bool = False
+    outcome: MachineOutcome | None = None
+    retry: MachineRetry | None = None
     path: str = ""
 
     @property
@@ -262,19 +277,6 @@ class Machine(_Model):
     start: list[str] = Field(default_factory=list)
     """Event types that create an instance without being a transition."""
     context: Any = None
-MachineOutcome = Literal["succeeded", "failed", "cancelled"]
-"""How an instance that ends in a terminal state ended (its run's outcome)."""
-
-
-class MachineRetry(_Model):
-    """A state's ``retry``: the event ``on`` re-enters the state (exit and entry steps run
-    again) until the state has been entered ``max_attempts`` times in a row; then the state's
-    own transition for that event is taken."""
-
-    max_attempts: int = Field(ge=1)
-    on: str = Field(min_length=1)
-
-
     """A template over ``input`` for the initial context; by default the input itself."""
 
     def name_of(self, event_type: str) -> str:
@@ -285,8 +287,6 @@ class MachineRetry(_Model):
         names = set(self.events.values())
         found = dict.fromkeys([*self.events, *self.start])
         for state in self.states.values():
-    outcome: MachineOutcome | None = None
-    retry: MachineRetry | None = None
             retried = [state.retry.on] if state.retry is not None else []
             found.update(dict.fromkeys(n for n in [*state.on, *retried] if n not in names))
         return list(found)

@@ -452,6 +452,8 @@ class MachineInstance:
     """The status of its run."""
     received: int
     created_at: float
+    outcome: str | None = None
+    """How its run ended (None while it runs)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -462,8 +464,6 @@ class MachineEvent:
     id: str
     type: str
     data: bytes
-    outcome: str | None = None
-    """How its run ended (None while it runs)."""
     source: str
     created_at: float
 

@@ -29,6 +29,8 @@ from plait.workflow import Workflow, WorkflowFn
 if TYPE_CHECKING:
     from plait.definitions.model import Definition
     from plait.resources.runs import RunPage
+    from plait.resources.scenario_reports import ScenarioReport
+    from plait.resources.scenarios import Scenarios
     from plait.runtime.steps import StepHook
     from plait.service.events import EventService, Router
     from plait.service.handles import RunHandle
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from plait.service.secrets import SecretService
     from plait.service.tasks import TaskService
     from plait.service.webhooks import WebhookService
+    from plait.service.workflow_tests import WorkflowTests
     from plait.service.workflows import WorkflowService
     from plait.store.base import Store
     from plait.sync import SyncEngine
@@ -105,7 +108,23 @@ class Engine:
         """The workflow registry and lifecycle (stored workflows, by organization)."""
         from plait.service.workflows import WorkflowService
 
-        return WorkflowService(self.deps, self.runs, self.events, self.schedules)
+        service = WorkflowService(self.deps, self.runs, self.events, self.schedules)
+        service.scenarios = self._run_scenarios
+        return service
+
+    @cached_property
+    def workflow_tests(self) -> WorkflowTests:
+        """A stored workflow's test scenarios: read, replace, run (see docs/testing.md)."""
+        from plait.service.workflow_tests import WorkflowTests
+
+        return WorkflowTests(self.workflows, self._run_scenarios)
+
+    async def _run_scenarios(self, document: dict[str, Any], tests: Scenarios) -> ScenarioReport:
+        """Run scenarios against ``document``, each on a throwaway engine with this one's
+        settings (but its own scratch database) and none of its actions."""
+        from plait.scenarios import run_scenarios
+
+        return await run_scenarios(document, tests, settings=dataclasses.asdict(self.settings))
 
     @cached_property
     def webhooks(self) -> WebhookService:

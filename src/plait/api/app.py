@@ -35,6 +35,7 @@ from plait.api.routes import (
     secrets,
     tasks,
     webhooks,
+    workflow_tests,
     workflows,
 )
 from plait.engine import Engine
@@ -89,8 +90,8 @@ def create_app(
     )
     app.state.engine = engine
     app.state.response_counts = Counter()
-    modules = (workflows, runs, events, webhooks, schedules, query, keys, health, tasks, machines,
-               secrets)  # fmt: skip
+    modules = (workflows, workflow_tests, runs, events, webhooks, schedules, query, keys, health,
+               tasks, machines, secrets)  # fmt: skip
     routers = [m.router for m in modules]
     for router in routers:
         app.include_router(router)

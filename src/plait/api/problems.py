@@ -35,7 +35,7 @@ STATUS_BY_ERROR: dict[str, int] = {
     "NotFound": 404, "UnknownWorkflow": 404,
     "IllegalTransition": 409, "HookVetoed": 409, "RunConflict": 409, "DuplicateWorkflow": 409,
     "ReadOnlyWorkflow": 409, "RunNotResumable": 409, "WebhookExists": 409, "WorkflowNameTaken": 409,
-    "RunEnded": 409,
+    "RunEnded": 409, "ScenariosFailed": 409,
     "InstanceEnded": 409, "NotAStateMachine": 409, "WorkflowNotActive": 409,
     "InvalidDefinition": 422, "InvalidArguments": 422, "SchemaViolation": 422,
     "SerializationError": 422, "InvalidText": 422, "ScheduleInvalid": 422, "WebhookInvalid": 422,

@@ -104,7 +104,11 @@ def run_definition(
 
 
 def dry_run(
-    file: Annotated[Path, typer.Argument(help="A JSON or YAML definition.", exists=True)],
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="A JSON or YAML definition (with --scenarios: optional when the "
+                       "scenario file names its workflow).", exists=True),
+    ] = None,
     input_: InputOption = None,
     mock: Annotated[
         list[str] | None,
@@ -114,9 +118,32 @@ def dry_run(
     app_target: AppOption = None,
     json: JsonOption = False,
     accept_partial: AcceptPartialOption = False,
+    scenarios: Annotated[
+        Path | None,
+        typer.Option(help="A YAML or JSON file of scenarios (docs/testing.md): run each in "
+                     "its own throwaway database; exit 0 only if all pass.", exists=True),
+    ] = None,
+    junit: Annotated[
+        Path | None, typer.Option(help="With --scenarios: write a JUnit XML report here.")
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option(help="With --scenarios: real seconds one scenario may take.")
+    ] = 60.0,
 ) -> None:
     """Run a definition in a throwaway database with mocked actions and virtual time. Exit 0
-    only if its outcome is ``succeeded`` (or ``partial``, with ``--accept-partial``), else 1."""
+    only if its outcome is ``succeeded`` (or ``partial``, with ``--accept-partial``), else 1.
+
+    With --scenarios, run the scenarios of a file instead, each in its own throwaway database:
+    a table (or --json, the report), the pass rate and each step's error frequency, and exit 0
+    only if every scenario passed."""
+    if scenarios is not None:
+        from plait.cli.scenarios import test_scenarios
+
+        test_scenarios(file, scenarios, app_target=app_target, junit=junit, json=json,
+                       timeout=timeout)  # fmt: skip
+    if file is None:
+        render.error("give a definition FILE (or --scenarios FILE)")
+        raise typer.Exit(2)
     from plait.testing import VirtualClock
 
     secrets = dry_run_secrets(secret)

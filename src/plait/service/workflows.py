@@ -27,6 +27,7 @@ from plait.errors import (
 from plait.ids import new_id
 from plait.resources.workflows import SavedWorkflow, StoredWorkflow, WorkflowPage
 from plait.service.listing import select
+from plait.service.workflow_tests import ScenarioRunner, check_before_activation, tests_problems
 from plait.store.records import WorkflowRecord
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "archive": (("Draft", "Activated", "Paused"), "Archived"),
 }
 # Keys of a workflow body that configure the service rather than the definition.
-SERVICE_KEYS = ("schedule", "filter", "debounce")
+SERVICE_KEYS = ("schedule", "filter", "debounce", "tests")
 
 
 class ArchivedWorkflow(IllegalTransition):
@@ -98,6 +99,9 @@ class WorkflowService:
         self.runs = runs
         self.events = events
         self.schedules = schedules
+        self.scenarios: ScenarioRunner | None = None
+        """Runs test scenarios on throwaway engines (the engine sets it): a workflow whose
+        ``tests`` are ``required`` is activated only if they pass."""
         self._before: dict[str, list[Hook]] = {verb: [] for verb in VERBS}
         self._after: dict[str, list[Hook]] = {verb: [] for verb in VERBS}
 
@@ -238,6 +242,7 @@ class WorkflowService:
         if record.kind == "definition" and record.status in TRANSITIONS["activate"][0]:
             definition, _ = await self._checked(record.document)
             self._check_activation(definition, record.document)
+            await check_before_activation(self.scenarios, record)
         return await self._transition(org, record, "activate")
 
     async def pause(self, org: str, ref: str) -> StoredWorkflow:
@@ -316,8 +321,8 @@ class WorkflowService:
         result = check_draft(document, settings=self.deps.settings)
         if result.limit is not None:
             raise result.limit
-        if result.errors:
-            raise InvalidDefinition(result.errors, result.warnings)
+        if result.errors or tests_problems(body):
+            raise InvalidDefinition(result.errors + tests_problems(body), result.warnings)
         if result.definition is None:
             return None, result.warnings
         cost_limit = self.deps.settings.max_expression_cost

@@ -1,0 +1,118 @@
+"""A stored workflow's test scenarios: read and replace them, run them, and the activation
+check (brief 004: "testing workflows before activation").
+
+The scenarios live in the workflow's document under ``tests`` (``{scenarios: [...], required:
+true}``), so they are versioned with it: ``PUT /~{org}/workflows/{id}/tests`` stores a new
+version. With ``required: true``, :meth:`WorkflowService.activate` runs them first, each in a
+throwaway engine on virtual time (never the organization's data), and refuses activation with
+:class:`ScenariosFailed` (409), whose problems list each failed expectation of each failing
+scenario. The running itself is the engine's (``plait.scenarios``), given to the service as a
+:data:`ScenarioRunner`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from plait.errors import InvalidArguments, PlaitError
+
+if TYPE_CHECKING:
+    from plait.definitions.validate import Problem
+    from plait.resources.scenario_reports import ScenarioReport
+    from plait.resources.scenarios import Scenarios
+    from plait.resources.workflows import SavedWorkflow
+    from plait.service.workflows import WorkflowService
+    from plait.store.records import WorkflowRecord
+
+ScenarioRunner = Callable[[dict[str, Any], "Scenarios"], Awaitable["ScenarioReport"]]
+"""Runs scenarios against a workflow document, each on a throwaway engine."""
+
+
+class ScenariosFailed(PlaitError):
+    """The workflow's test scenarios did not all pass, so it was not activated."""
+
+    def __init__(self, workflow: str, report: ScenarioReport) -> None:
+        from plait.definitions.validate import Problem
+
+        self.workflow = workflow
+        self.report = report
+        names = [r.name for r in report.results]
+        self.problems: list[Problem] = [
+            Problem(f"$.tests.scenarios[{names.index(r.name)}]",
+                    f"scenario {r.name!r}: {f.path}: {f.message}")
+            for r in report.failing() for f in r.failures
+        ]  # fmt: skip
+        failing = ", ".join(repr(r.name) for r in report.failing())
+        s = report.summary
+        super().__init__(f"cannot activate workflow {workflow}: {s.failed} of {s.total} test "
+                         f"scenarios failed ({failing})")  # fmt: skip
+
+
+def tests_of(record: WorkflowRecord) -> Scenarios | None:
+    """The scenarios a stored workflow keeps (``None``: it keeps none)."""
+    from plait.resources.scenarios import InvalidScenarios, read_scenarios
+
+    tests = record.document.get("tests")
+    if tests is None:
+        return None
+    try:
+        return read_scenarios(tests, "$.tests")
+    except InvalidScenarios as exc:  # stored before the format changed: say so at activation
+        from plait.definitions.validate import InvalidDefinition
+
+        raise InvalidDefinition(exc.problems) from exc
+
+
+def tests_problems(body: dict[str, Any]) -> list[Problem]:
+    """The problems of a workflow document's ``tests`` (none without tests)."""
+    from plait.resources.scenarios import scenario_problems
+
+    return scenario_problems(body["tests"], "$.tests") if "tests" in body else []
+
+
+async def check_before_activation(runner: ScenarioRunner | None, record: WorkflowRecord) -> None:
+    """Run the workflow's scenarios if it requires them to pass; ``ScenariosFailed`` if any
+    failed."""
+    tests = tests_of(record)
+    if tests is None or not tests.required or runner is None:
+        return
+    report = await runner(record.document, tests)
+    if not report.passed:
+        raise ScenariosFailed(record.name, report)
+
+
+class WorkflowTests:
+    """``engine.workflow_tests``: a stored workflow's scenarios."""
+
+    def __init__(self, workflows: WorkflowService, runner: ScenarioRunner) -> None:
+        self.workflows = workflows
+        self.runner = runner
+
+    async def get(self, org: str, ref: str) -> dict[str, Any]:
+        """The workflow's ``tests`` as stored; ``InvalidArguments`` if it keeps none."""
+        record = await self._record(org, ref)
+        tests = record.document.get("tests")
+        if not isinstance(tests, dict):
+            raise InvalidArguments(record.name, "the workflow keeps no test scenarios")
+        return tests
+
+    async def put(self, org: str, ref: str, tests: Any) -> SavedWorkflow:
+        """Replace the workflow's ``tests`` (a new version); ``InvalidDefinition`` lists the
+        problems of ``tests`` at their paths."""
+        if isinstance(tests, list):
+            tests = {"scenarios": tests}
+        return await self.workflows.update(org, ref, {"tests": tests})
+
+    async def run(self, org: str, ref: str) -> ScenarioReport:
+        """Run the workflow's scenarios now (its current version) and report."""
+        record = await self._record(org, ref)
+        tests = tests_of(record)
+        if tests is None:
+            raise InvalidArguments(record.name, "the workflow keeps no test scenarios")
+        return await self.runner(record.document, tests)
+
+    async def _record(self, org: str, ref: str) -> WorkflowRecord:
+        from plait.service.workflows import stored_workflow
+
+        return await stored_workflow(await self.workflows.deps.store(), org, ref)

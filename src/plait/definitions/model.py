@@ -25,10 +25,14 @@ from pydantic import (
 
 from plait.retry import RetryPolicy
 
-ErrorPolicy = Literal["stop", "continue", "fallback", "rollback"]
+ErrorPolicy = Literal["stop", "continue", "fallback", "rollback", "human-review"]
 """After a step's retries: ``stop`` fails the run (completed steps are compensated),
 ``rollback`` too, and runs the failed step's own compensation first; ``continue`` records
-the failure and carries on; ``fallback`` runs the step's fallback steps."""
+the failure and carries on; ``fallback`` runs the step's fallback steps; ``human-review``
+opens a task for a person who decides: retry the step, skip it (as ``continue``) or fail the
+run (when an action named ``human-review`` is registered, the step's fallback steps, a call
+of that action, run instead). A group (parallel, condition, foreach) cannot be reviewed: its
+own steps are, and the group then follows ``stop``."""
 Dialect = Literal["canonical", "entity", "function", "service", "graph", "machine"]
 
 
@@ -70,6 +74,9 @@ class _Step(_Model):
     retry: Retry | None = None
     on_error: ErrorPolicy | None = None
     """None: the workflow's policy."""
+    reviewer: str | None = Field(default=None, min_length=1)
+    """Under ``human-review``: who reviews the step's failure, a template like ``assign_to``
+    (None: the workflow's reviewer, else the organization's shared inbox ``*``)."""
     fallback: list[Step] = Field(default_factory=list)
     """Run instead when the step fails after its retries and its policy is ``fallback``."""
     compensation: list[ActionStep] = Field(default_factory=list)
@@ -84,6 +91,21 @@ class _Step(_Model):
         if value is None:
             return []
         return value if isinstance(value, list) else [value]
+
+    @model_validator(mode="after")
+    def _reviewable(self) -> _Step:
+        if self.on_error == "human-review" and getattr(self, "kind", None) in REVIEWLESS:
+            raise ValueError(NOT_REVIEWED)
+        return self
+
+
+REVIEW_ACTION = "human-review"
+"""An action of this name, when registered, is what ``onError: human-review`` calls (with the
+step's input, as a fallback) instead of opening a review task."""
+REVIEWLESS = ("parallel", "condition", "foreach")
+"""Kinds a ``human-review`` cannot retry as one step (their own steps are reviewed)."""
+NOT_REVIEWED = ("a group step (parallel, condition, foreach) cannot have the error policy "
+                "human-review: give it to the steps inside it")  # fmt: skip
 
 
 class ActionStep(_Step):
@@ -337,6 +359,8 @@ class Definition(_Model):
     @model_validator(mode="after")
     def _has_steps(self, info: ValidationInfo) -> Definition:
         draft = isinstance(info.context, dict) and info.context.get("draft")
+    reviewer: str | None = Field(default=None, min_length=1)
+    """Who reviews failures under ``human-review`` when a step names no ``reviewer``."""
         if not self.steps and self.machine is None and not draft:
             raise ValueError("a workflow needs at least one step (or, as a state machine, states)")
         return self

@@ -20,6 +20,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from plait.definitions.model import (
+    REVIEW_ACTION,
     ActionStep,
     ConditionStep,
     Definition,
@@ -339,6 +340,7 @@ class _Validation:
             elif isinstance(step, WaitStep):
                 self.expression(step.match, at(step, "match"), {*known, "event"})
             elif isinstance(step, ForeachStep):
+            self.template(step.reviewer, at(step, "reviewer"), known)
                 self.expression(step.items, at(step, "items"), known)
                 inner = known | {step.as_, LOOP_INDEX}
             elif isinstance(step, SleepStep) and isinstance(step.seconds, str):
@@ -373,6 +375,7 @@ class _Validation:
     def expression(self, text: str | None, where: str, known: frozenset[str] | set[str]) -> None:
         if text is None:
             return
+        self.template(self.definition.reviewer, "$.reviewer", self.known)
         try:
             compiled = compile_expression(text)
         except ExpressionError as exc:
@@ -542,10 +545,14 @@ def _unknown_actions(steps: Iterable[Step], known: Callable[[str], bool]) -> lis
     return [
         Problem(at(step, "action"), f"unknown action {step.action!r}")
         for step in steps
-        if isinstance(step, ActionStep) and not known(step.action)
+        if isinstance(step, ActionStep) and id(step) not in reviews and not known(step.action)
     ]
 
 
+    steps = list(steps)
+    # Without an action named human-review, onError: human-review opens a review task instead.
+    reviews = {id(f) for s in steps if s.on_error == "human-review" for f in s.fallback
+               if isinstance(f, ActionStep) and f.action == REVIEW_ACTION}  # fmt: skip
 def compile_message(exc: ExpressionError, text: str | None = None) -> str:
     """A message such as ``expression 'x +' does not compile at position 3: <reason>``."""
     shown = repr(text if text is not None else exc.expression)

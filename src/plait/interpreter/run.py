@@ -6,9 +6,10 @@ nested lists (branches, fallbacks, loop bodies) run in order. A false ``conditio
 step as ``skipped`` (output null). After its retries, a failed step follows its error policy:
 ``fallback`` runs its fallback steps, ``continue`` (or ``required: false``) records the failure
 and carries on with a null output, ``stop`` fails the run, ``rollback`` too after adding the
-step's own compensation. A run that fails for any reason (a step, its output, its timeout)
-first runs the compensations of completed steps in reverse order of completion; a suspension
-or a cancellation compensates nothing.
+step's own compensation, ``human-review`` asks a person (``plait.interpreter.review``). A run
+that fails for any reason (a step, its output, its timeout) first runs the compensations of
+completed steps in reverse order of completion; a suspension or a cancellation compensates
+nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from plait import values
 from plait.actions.base import ActionContext, Actions
-from plait.definitions.model import ActionStep, WorkflowStep
+from plait.definitions.model import REVIEW_ACTION, ActionStep, WorkflowStep
 from plait.errors import (
     PlaitError,
     RequiredStepSkipped,
@@ -39,6 +40,7 @@ from plait.interpreter.human import run_human_task
 from plait.interpreter.located import Locate, declared, located_error, locator
 from plait.interpreter.plan import GROUPS, Node, Plan
 from plait.interpreter.secrets import secret_scope
+from plait.interpreter.review import review_failure
 from plait.runtime.context import Context
 from plait.runtime.unwind import Suspend
 from plait.store.records import COMPENSATED, StepRecord, iso_time
@@ -332,12 +334,17 @@ class _Run:
         policy = node.step.on_error or self.plan.definition.on_error
         if policy == "fallback" and node.fallback:
             return await self.sequence(node.fallback, frame)
-        if policy in ("stop", "rollback") and node.step.required is not False:
+        if policy in ("stop", "rollback", "human-review") and node.step.required is not False:
             if policy == "rollback":  # its own compensation runs too, first
                 self.done(node, frame, key, None, status="failed")
             raise failure
         return _UNRECOVERED
 
+        if policy == "human-review" and node.step.kind not in GROUPS:
+            if node.fallback and self.actions.known(REVIEW_ACTION):  # the action, as a fallback
+                return await self.sequence(node.fallback, frame)
+            retried, output = await review_failure(self, node, frame, key, failure)
+            return output if retried else _UNRECOVERED
     async def fail(self, key: str, exc: Exception, locate: Locate) -> None:
         """Record ``exc`` as the failure of step ``key`` (where ``locate`` says it is in the
         definition) and raise ``StepFailed``."""

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from plait.runtime.context import Context, _Call
 
 DEFAULT_CHOICES = ("approve", "reject")
+ANYONE = "*"
+"""The assignee of a task in the organization's shared inbox: anyone who may complete tasks
+may complete it (a step's failure under review, when no reviewer is named)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,9 @@ ended), the completer may complete it (``TaskForbidden``, 403), and the answer f
 transaction completes the task (compare-and-set), completes the run's waiting step with the
 result, wakes the run and emits ``HumanTask.completed``.
 
-Who may complete: a task may be completed by its assignee; completing another person's task
-needs ``as_admin=True`` (the API sets it for keys with the admin role), and is recorded as done
+Who may complete: a task may be completed by its assignee (a task assigned to ``*``, the
+organization's shared inbox, by anyone); completing another person's task needs
+``as_admin=True`` (the API sets it for keys with the admin role), and is recorded as done
 on that person's behalf. The completer is decided thus:
 
 - ``user`` (the person an API key is bound to): the completer is that person. A ``by`` naming
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from plait.errors import InvalidDecision, InvalidQuery, TaskForbidden, TaskNotFound, TaskNotOpen
 from plait.resources.tasks import Task, TaskPage
+from plait.runtime.human import ANYONE
 from plait.service.pages import check_limit, keyset_after, keyset_slice
 from plait.store.records import TASK_STATUSES, Completion, TaskRecord, iso_time
 
@@ -139,7 +141,7 @@ def _completer(
     completer = by or user or via
     if not isinstance(completer, str) or not completer:
         raise InvalidDecision(task.id, "say who completes the task ('by')", "$.body.by")
-    if completer != task.assignee and not as_admin:
+    if completer != task.assignee and task.assignee != ANYONE and not as_admin:
         raise TaskForbidden(
             task.id,
             f"it is assigned to {task.assignee!r}; completing it as {completer!r} needs the "

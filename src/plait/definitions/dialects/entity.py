@@ -47,7 +47,13 @@ from plait.definitions.validate import (
 from plait.expressions import ExpressionError, compile_mapping_value
 from plait.secrets import SCOPE_NAME as SECRETS
 
-ErrorHandling = Literal["Stop", "Continue", "Fallback", "stop", "continue", "fallback"]
+ErrorHandling = Literal[
+    "Stop", "Continue", "Fallback", "HumanReview", "stop", "continue", "fallback", "human-review"
+]
+"""``HumanReview`` (``human-review``): a person reviews each failed step (docs/definitions.md)."""
+
+_POLICY = {"Stop": "stop", "Continue": "continue", "Fallback": "fallback",
+           "HumanReview": "human-review"}  # fmt: skip
 
 
 class EntityStep(Source):
@@ -114,7 +120,7 @@ def normalise(document: dict[str, Any], findings: Findings) -> Normalised:
         "steps": steps,
         "retry": retry(source.retry_policy),
         "timeout": seconds(source.timeout),
-        "on_error": (source.error_handling or "stop").lower(),
+        "on_error": _POLICY.get(handling := source.error_handling or "stop", handling),
     })  # fmt: skip
     return Normalised(definition, {"retry": "$.retryPolicy"}, unreadable)
 

@@ -81,6 +81,11 @@ def human_task(
     )  # fmt: skip
 
 
+def person(value: Any, where: str, findings: Findings, known: frozenset[str]) -> str | None:
+    """Who, as ``assignTo`` reads it (a step's ``reviewer`` too): see ``_expression``."""
+    return _expression(value, where, findings, known)
+
+
 def _expression(value: Any, where: str, findings: Findings, known: frozenset[str]) -> str | None:
     """A template of who: ``{{ expr }}`` for an expression, else the literal (with a warning)."""
     if value is None:

@@ -9,8 +9,8 @@
 A step without ``dependsOn`` starts at once. A step without ``type`` is a ``function`` step; its
 action is its ``function`` key, else its id (services register functions by step id). ``then`` and
 ``else`` take one step or a list; ``onError`` takes a policy name (``stop``, ``continue``,
-``rollback``, ``retry``, ``log-and-continue``), a fallback step, or any other name as a fallback
-action;
+``rollback``, ``retry``, ``log-and-continue``, ``human-review``: a person decides, see
+``reviewer``), a fallback step, or any other name as a fallback action;
 ``compensation`` takes a function name, a function step, a list, or ``{steps: [...]}``.
 """
 
@@ -38,8 +38,11 @@ from plait.definitions.dialects import (
     trigger,
 )
 from plait.definitions.dialects.human_task import KEYS as TASK_KEYS
-from plait.definitions.dialects.human_task import human_task, known_names
+from plait.definitions.dialects.human_task import human_task, known_names, person
 from plait.definitions.model import (
+    NOT_REVIEWED,
+    REVIEW_ACTION,
+    REVIEWLESS,
     ActionStep,
     ConditionStep,
     ErrorPolicy,
@@ -58,7 +61,7 @@ TYPES = (
 )  # fmt: skip
 _COMMON = {
     "id", "name", "description", "type", "dependsOn", "required", "timeout", "retryPolicy",
-    "onError", "compensation", "condition",
+    "onError", "compensation", "condition", "reviewer",
 }  # fmt: skip
 _ONLY = {
     "function": {"function", "action", "input"},
@@ -75,7 +78,10 @@ POLICIES: dict[str, ErrorPolicy] = {
     "stop": "stop", "continue": "continue", "rollback": "rollback", "retry": "stop",
     "log-and-continue": "continue",
 }  # fmt: skip
-"""``onError`` names of policies; any other name is a fallback action."""
+"""``onError`` names of policies; any other name is a fallback action, but ``human-review``."""
+REVIEW = REVIEW_ACTION
+"""``onError: human-review``: a person reviews the failure, unless an action of that name is
+registered (then it is called with the step's input, as a fallback)."""
 
 
 def _number_or_text(value: Any) -> str:
@@ -103,6 +109,7 @@ class ServiceStep(Source):
     timeout: PositiveMillis | None = None
     retry_policy: RetrySource | None = Field(default=None, alias="retryPolicy")
     on_error: Any = Field(default=None, alias="onError")
+    reviewer: str | None = None
     compensation: Any = None
     condition: str | None = None
     strategy: Literal["all", "any", "first"] | None = None
@@ -243,6 +250,9 @@ class _Reader:
 
     def typed(self, item: ServiceStep, kind: str, step_id: str, path: str) -> Step:
         policy, fallback = self.on_error(item, step_id, path)
+        if policy == "human-review" and kind in REVIEWLESS:
+            self.findings.error(join(path, "onError"), NOT_REVIEWED)
+            policy, fallback = None, []
         common: dict[str, Any] = {
             "id": step_id,
             "name": item.name,
@@ -251,6 +261,7 @@ class _Reader:
             "timeout": seconds(item.timeout),
             "retry": retry(item.retry_policy),
             "on_error": policy,
+            "reviewer": self.reviewer(item, policy, path),
             "fallback": fallback,
             "compensation": self.compensation(item.compensation, step_id, path),
             "path": path,
@@ -349,6 +360,10 @@ class _Reader:
             return "fallback", self.fallbacks(value, step_id, where, item)
         if isinstance(value, str) and value.strip().lower() in POLICIES:
             return POLICIES[value.strip().lower()], []
+        if isinstance(value, str) and value.strip().lower() == REVIEW:
+            # A registered action of that name is still the fallback it was (the interpreter
+            # calls it); without one, a person reviews the failure.
+            return "human-review", self.fallbacks(REVIEW, step_id, where, item)
         if isinstance(value, str) and value.strip().lower() == "fallback":
             self.findings.error(where, "onError 'fallback' needs a step to run: "
                                 "write onError: {fallback: {id, function}}")  # fmt: skip
@@ -357,10 +372,22 @@ class _Reader:
             return "fallback", self.fallbacks(value.strip(), step_id, where, item)
         self.findings.error(
             where,
-            f"expected a policy ({', '.join(POLICIES)}), an action name or a fallback step, "
+            f"expected a policy ({', '.join([*POLICIES, REVIEW])}), an action name or a "
+            "fallback step, "
             f"got {show(value)}",
         )
         return None, []
+
+    def reviewer(self, item: ServiceStep, policy: ErrorPolicy | None, path: str) -> str | None:
+        """Who reviews the step's failures under ``human-review``: a name or an expression, as
+        ``assignTo``; ignored (with a warning) under another policy."""
+        if item.reviewer is None:
+            return None
+        where = join(path, "reviewer")
+        if policy != "human-review":
+            self.findings.warn(where, "'reviewer' is ignored unless onError is 'human-review'")
+            return None
+        return person(item.reviewer, where, self.findings, self.known)
 
     def fallbacks(self, value: Any, step_id: str, where: str, item: ServiceStep) -> list[Step]:
         if isinstance(value, str) and value:

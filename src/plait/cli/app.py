@@ -14,7 +14,7 @@ from typing import Annotated, TypeVar
 import typer
 
 from plait import __version__, logs
-from plait.cli import definitions, render, secrets, serve, service, tasks
+from plait.cli import definitions, machines, render, secrets, serve, service, tasks
 from plait.cli.common import (
     CursorOption,
     DbOption,
@@ -49,6 +49,7 @@ definitions.register(app)
 service.register(app)
 serve.register(app)
 tasks.register(app)
+machines.register(app)
 secrets.register(app)
 
 

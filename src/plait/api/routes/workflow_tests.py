@@ -11,6 +11,7 @@ from plait.api.auth import Editor, EngineDep, Viewer
 from plait.api.problems import CONFLICTS, PROBLEM_RESPONSES, WITH_BODY
 from plait.api.render import Json
 from plait.resources.scenario_reports import ScenarioReport
+from plait.resources.scenarios import Scenarios
 from plait.resources.workflows import SavedWorkflow
 
 router = APIRouter(
@@ -18,7 +19,9 @@ router = APIRouter(
 )
 
 
-@router.get("", summary="The workflow's test scenarios ({scenarios, required})")
+@router.get(
+    "", response_model=Scenarios, summary="The workflow's test scenarios ({scenarios, required})"
+)
 async def get_tests(caller: Viewer, engine: EngineDep, workflow_id: str) -> Json:
     return Json(await engine.workflow_tests.get(caller.org, workflow_id))
 

@@ -111,8 +111,13 @@ def _customer(plan: str, company_size: str) -> dict[str, str]:
             "companySize": company_size}  # fmt: skip
 
 
-def test_onboarding_validates_cleanly(tmp_path: Path) -> None:
-    assert _validate(ONBOARDING, tmp_path) == {"valid": True, "errors": [], "warnings": []}
+def test_onboarding_validates_with_only_the_unread_outputs_warned(tmp_path: Path) -> None:
+    # The outputMapping reads createSuccessPlan and assignAccountManager; the other steps run
+    # for their effects, and validation points out that their outputs are not in the result.
+    result = _validate(ONBOARDING, tmp_path)
+    assert (result["valid"], result["errors"]) == (True, [])
+    assert [w["path"] for w in result["warnings"]] == ["$.steps[1]", "$.steps[2]", "$.steps[4]"]
+    assert all("is never used" in w["message"] for w in result["warnings"])
 
 
 def test_onboarding_starter_plan_skips_the_account_manager_and_kickoff(tmp_path: Path) -> None:
@@ -130,15 +135,9 @@ def test_onboarding_starter_plan_skips_the_account_manager_and_kickoff(tmp_path:
     }
     for key in ("accountSetup", "welcomeEmail", "resourceAllocation", "createSuccessPlan"):
         assert report["steps"][key]["attempts"] == 1
-    # The run's output is every step's output by id; skipped steps give null.
-    assert report["output"] == {
-        "accountSetup": ACCOUNT,
-        "welcomeEmail": {"messageId": "msg_1"},
-        "resourceAllocation": {"seats": 25},
-        "assignAccountManager": None,
-        "scheduleKickoff": None,
-        "createSuccessPlan": PLAN,
-    }
+    # The outputMapping forms the brief's output; no manager was assigned (the step skipped).
+    assert report["output"] == {**PLAN, "accountManager": None}
+    assert report["steps"]["createSuccessPlan"]["output"] == PLAN
     assert report["errors"] == []
 
 
@@ -152,8 +151,8 @@ def test_onboarding_enterprise_size_assigns_a_manager_and_schedules_the_kickoff(
     assert report["status"] == "succeeded"
     assert set(_statuses(report).values()) == {"succeeded"}
     assert "scheduleKickoff.fallback" not in report["steps"]
-    assert report["output"]["assignAccountManager"] == MANAGER
-    assert report["output"]["scheduleKickoff"] == {"meetingAt": "2026-12-01T10:00:00Z"}
+    assert report["output"] == {**PLAN, "accountManager": "Dana Scully"}
+    assert report["steps"]["scheduleKickoff"]["output"] == {"meetingAt": "2026-12-01T10:00:00Z"}
     assert report["errors"] == []
 
 
@@ -179,10 +178,8 @@ def test_onboarding_enterprise_kickoff_failure_runs_the_scheduling_link_fallback
     assert _seconds(kickoff) == pytest.approx(3.0)
     assert kickoff["error"]["message"] == "scheduleKickoffCall (mocked): calendar down"
     assert report["steps"]["scheduleKickoff.fallback"]["attempts"] == 1
-    # The fallback runs in place of the step: its output is the step's output.
-    assert report["output"]["scheduleKickoff"] == {"linkSent": True}
-    assert report["output"]["assignAccountManager"] == MANAGER
-    assert report["output"]["createSuccessPlan"] == PLAN
+    assert report["steps"]["scheduleKickoff.fallback"]["output"] == {"linkSent": True}
+    assert report["output"] == {**PLAN, "accountManager": "Dana Scully"}
     # The recovered failure is still reported.
     assert _errors(report) == [("scheduleKickoff", "scheduleKickoffCall (mocked): calendar down")]
 
@@ -204,18 +201,31 @@ def test_onboarding_failing_step_is_retried_then_fails_the_run(tmp_path: Path) -
 
 
 def test_onboarding_output_schema_is_enforced(tmp_path: Path) -> None:
-    mocks = _onboarding_mocks(generateCustomerSuccessPlan={"onboardingStatus": "done"})
+    plan = {"onboardingStatus": "done", "nextSteps": "call", "estimatedTimeToValue": 14}
+    mocks = _onboarding_mocks(generateCustomerSuccessPlan=plan)
     report = _test(ONBOARDING, _customer("starter", "small"), mocks, tmp_path, exit_code=1)
 
     assert report["status"] == "failed"
     assert report["steps"]["createSuccessPlan"]["status"] == "succeeded"
     [error] = report["errors"]
+    assert error["step"] is None  # the run's own error, not a step's
     assert error["type"] == "plait.errors.SchemaViolation"
-    assert "'nextSteps' is a required property" in error["message"]
+    assert "$['nextSteps']: 'call' is not of type 'array'" in error["message"]
     assert (
-        "'done' is not one of ['completed', 'in_progress', 'needs_assistance']"
-        in (error["message"])
+        "$['onboardingStatus']: 'done' is not one of ['completed', 'in_progress', "
+        "'needs_assistance']" in error["message"]
     )
+
+
+def test_onboarding_output_mapping_names_the_field_a_result_lacks(tmp_path: Path) -> None:
+    mocks = _onboarding_mocks(generateCustomerSuccessPlan={"onboardingStatus": "completed"})
+    report = _test(ONBOARDING, _customer("starter", "small"), mocks, tmp_path, exit_code=1)
+
+    assert report["status"] == "failed"
+    [error] = report["errors"]
+    assert error["step"] is None
+    assert "field 'nextSteps'" in error["message"]
+    assert "no key 'nextSteps' in createSuccessPlan" in error["message"]
 
 
 def test_onboarding_input_schema_rejects_an_unknown_plan(tmp_path: Path) -> None:

@@ -131,7 +131,7 @@ def test_entity_step_ids_come_from_id_or_name() -> None:
 
 # -- brief 001: function steps ------------------------------------------------------------------
 
-CUSTOMER_ONBOARDING_001_YAML = """
+CUSTOMER_ONBOARDING_001_AS_WRITTEN = """
 name: customerOnboardingWorkflow
 description: Automates the customer onboarding process from signup to successful first use
 input:
@@ -205,12 +205,32 @@ metrics:
   - { name: onboardingCompletionRate, description: Percentage of customers completing onboarding }
   - { name: timeToValue, description: Time from signup to first value realization }
 """
+# The brief does not say how the output is formed from the steps' results: plait is told.
+OUTPUT_MAPPING = """
+outputMapping:
+  onboardingStatus: '{{createSuccessPlan.onboardingStatus}}'
+  nextSteps: '{{createSuccessPlan.nextSteps}}'
+  estimatedTimeToValue: '{{createSuccessPlan.estimatedTimeToValue}}'
+  accountManager: '{{!!assignAccountManager ? assignAccountManager.name : null}}'
+"""
+CUSTOMER_ONBOARDING_001_YAML = CUSTOMER_ONBOARDING_001_AS_WRITTEN.replace(
+    "\nsteps:\n", OUTPUT_MAPPING + "steps:\n", 1
+)
+
+
+def test_function_output_schema_nothing_produces_is_refused_at_its_required_fields() -> None:
+    result = check_definition(CUSTOMER_ONBOARDING_001_AS_WRITTEN)
+    assert [p.path for p in result.errors] == [
+        "$.output.required[0]", "$.output.required[1]", "$.output.required[2]",
+    ]  # fmt: skip
+    assert "no field 'onboardingStatus': without 'outputMapping'" in result.errors[0].message
 
 
 def test_function_customer_onboarding() -> None:
     result = check_definition(CUSTOMER_ONBOARDING_001_YAML)
     assert result.errors == []
-    assert result.warnings == []
+    # Steps run for their effects: their outputs are not in the mapped output.
+    assert [w.path for w in result.warnings] == ["$.steps[1]", "$.steps[2]", "$.steps[4]"]
     definition = _valid(result.definition)
     assert definition.dialect == "function"
     steps = _actions(definition.steps)
@@ -232,6 +252,12 @@ def test_function_schemas_retry_fallback_and_metrics() -> None:
     assert definition.input_schema is not None
     assert definition.input_schema["required"] == ["customerId", "plan", "industry", "companySize"]
     assert definition.output_schema is not None
+    assert definition.output == {
+        "onboardingStatus": "{{createSuccessPlan.onboardingStatus}}",
+        "nextSteps": "{{createSuccessPlan.nextSteps}}",
+        "estimatedTimeToValue": "{{createSuccessPlan.estimatedTimeToValue}}",
+        "accountManager": "{{!!assignAccountManager ? assignAccountManager.name : null}}",
+    }
     assert definition.retry is not None
     assert definition.retry.max_attempts == 3
     assert definition.retry.backoff == "exponential"

@@ -60,6 +60,7 @@ class WorkflowBody(Strict):
     output: Any = None
     inputSchema: Any = None
     outputSchema: Any = None
+    outputMapping: Any = Field(None, description="Function steps: the run's output, a template.")
     metrics: Any = None
     pricing: Any = None
     metadata: Any = None

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from plait.resources.events import Event
@@ -64,7 +65,7 @@ def run_detail(run: Run) -> None:
     if run.output is not None:
         _out.print(f"output: {_short(run.output, 200)}")
     if run.error:
-        _out.print(f"error:  [red]{run.error.get('type')}: {run.error.get('message')}[/]")
+        _out.print(f"error:  [red]{_failure(run.error.get('type'), run.error.get('message'))}[/]")
     table = Table("step", "status", "attempts", "started", "output / error", box=None)
     for step in run.steps:
         shown = step.error.get("message", "") if step.error else _short(step.output)
@@ -106,7 +107,13 @@ def report(data: RunReport) -> None:
     if data.status == "succeeded":
         _out.print(f"output: {_short(data.output, 400)}")
     for error in data.errors:
-        _out.print(f"[red]error[/] {error.step}: {error.type}: {error.message}")
+        where = f" {error.step}" if error.step else ""  # none: the run's own error
+        _out.print(f"[red]error[/]{where}: {_failure(error.type, error.message)}", soft_wrap=True)
+
+
+def _failure(kind: str | None, message: str | None) -> str:
+    """``type: message``, leaving out what an error does not say."""
+    return escape(": ".join(part for part in (kind, message) if part) or "(no message)")
 
 
 def resource(data: Any) -> None:

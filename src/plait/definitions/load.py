@@ -32,6 +32,7 @@ from plait.definitions.dialects import (
 from plait.definitions.fallbacks import missing_fallbacks
 from plait.definitions.limits import check_document, check_model, check_text
 from plait.definitions.model import Definition
+from plait.definitions.outputs import check_output
 from plait.definitions.validate import (
     DefinitionLimitExceeded,
     Findings,
@@ -289,13 +290,25 @@ def check_draft(
     except InvalidDefinition as exc:
         return CheckResult(None, list(exc.problems))
     best: Findings | None = None
+    fits = ""
     for dialect in _draft_dialects(document):
         findings = Findings(draft=True)
         DIALECTS[dialect]({**document, "steps": []}, findings)
         if best is None or _misfit(findings) < _misfit(best):
-            best = findings
+            best, fits = findings, dialect
     assert best is not None
+    if fits == "function":
+        _nothing_produces_yet(document, best)
     return CheckResult(None, best.errors, best.warnings)
+
+
+def _nothing_produces_yet(document: dict[str, Any], findings: Findings) -> None:
+    """A function-steps Draft without steps that declares its output: a warning (saved, it
+    cannot run; the steps and the outputMapping to produce it come later)."""
+    for key in ("output", "outputSchema"):
+        if isinstance(document.get(key), dict) and "outputMapping" not in document:
+            message = "nothing produces the declared output yet: add the steps, and an "
+            findings.warn(f"$.{key}", message + "outputMapping that forms it from their results")
 
 
 def _misfit(findings: Findings) -> int:
@@ -360,6 +373,7 @@ def _check(
                 unreadable=frozenset(normalised.unreadable),
                 settings=settings,
             )
+            check_output(normalised.definition, normalised.sources, findings)
         for problem in missing_fallbacks(normalised.definition):  # an error at activation
             findings.warn(problem.path, problem.message)
     definition = None if findings.errors else normalised.definition

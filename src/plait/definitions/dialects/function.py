@@ -10,7 +10,9 @@
      "metrics": [{"name": "timeToValue"}]}
 
 Steps run in order, each after the one before. ``input``/``output`` at the top are the JSON
-Schemas of the run's input and output (the brief writes them with zod). A fallback runs in place
+Schemas of the run's input and output (the brief writes them with zod). ``outputMapping`` forms
+the run's output from the steps' results (``{"status": "{{createSuccessPlan.status}}"}``);
+without it the output is every step's output by id. A fallback runs in place
 of its step when the step fails after its retries; it gets the step's input unless it declares
 its own.
 """
@@ -77,6 +79,8 @@ class FunctionWorkflow(Source):
     output: dict[str, Any] | None = None
     input_schema: dict[str, Any] | None = Field(default=None, alias="inputSchema")
     output_schema: dict[str, Any] | None = Field(default=None, alias="outputSchema")
+    output_mapping: Any = Field(default=None, alias="outputMapping")
+    """A template of the run's output over the input and the steps' results."""
     steps: list[Any]
     error_handling: FunctionErrorHandling | None = Field(default=None, alias="errorHandling")
     metrics: list[Any] | None = None
@@ -100,7 +104,8 @@ def normalise(document: dict[str, Any], findings: Findings) -> Normalised:
     chain(steps)
     handling = source.error_handling or FunctionErrorHandling()
     _fallbacks(handling.fallback_steps or {}, steps, findings)
-    sources: dict[str, str] = {"retry": "$.errorHandling.retryStrategy"}
+    sources: dict[str, str] = {"retry": "$.errorHandling.retryStrategy",
+                               "output": "$.outputMapping"}  # fmt: skip
     input_schema = _schema(source.input, source.input_schema, "input", sources, findings)
     output_schema = _schema(source.output, source.output_schema, "output", sources, findings)
     definition = build(findings, {
@@ -110,6 +115,7 @@ def normalise(document: dict[str, Any], findings: Findings) -> Normalised:
         "trigger": trigger(source.trigger_event),
         "input_schema": input_schema,
         "output_schema": output_schema,
+        "output": source.output_mapping,
         "steps": steps,
         "retry": retry(handling.retry_strategy),
         "timeout": seconds(source.timeout),

@@ -373,6 +373,7 @@ class Engine:
                 self._threads.shutdown(wait=False, cancel_futures=True)
                 self._threads = None
             try:
+                await self.deps.hooks.drain(self.settings.shutdown_seconds)
                 await self.catalog.close_clients()
             finally:
                 await self.deps.slot.close()

@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from plait.service.hooks import WorkflowHooks
+
 if TYPE_CHECKING:
     from plait.clock import Clock
     from plait.runtime.executor import Outcome
@@ -90,6 +92,11 @@ class Deps:
     catalog: Catalog
     slot: StoreSlot
     local: LocalWorker = field(default_factory=LocalWorker)
+    hooks: WorkflowHooks = field(init=False)
+    """The workflow hooks of this engine (``engine.workflows.before``/``after``)."""
+
+    def __post_init__(self) -> None:
+        self.hooks = WorkflowHooks(self)
 
     async def store(self) -> Store:
         """The store, opened (and migrated) on first use: the one way to reach it."""

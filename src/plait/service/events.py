@@ -12,7 +12,14 @@ from plait.errors import LimitExceeded, NotFound, PlaitError, SerializationError
 from plait.ids import new_id
 from plait.secrets import redacted, redacted_json
 from plait.service.pages import check_limit, keyset_after, keyset_slice
-from plait.store.records import Decision, EventRecord, RunToStart, TriggerCandidate, WaitCandidate
+from plait.store.records import (
+    Decision,
+    EventRecord,
+    RunToStart,
+    TriggerCandidate,
+    WaitCandidate,
+    WorkflowRecord,
+)
 from plait.store.runs import event_for_runs
 
 if TYPE_CHECKING:
@@ -20,6 +27,7 @@ if TYPE_CHECKING:
     from plait.resources.events import EmittedEvent, Event, EventPage
     from plait.service.deps import Deps
     from plait.service.machines import MachineService
+    from plait.store.announcements import Announcement
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +106,20 @@ class Router:
         self.deps = deps
         self.machines = machines
         self._plans: dict[tuple[str, int], tuple[Expression | None, Expression | None, float]] = {}
+
+    def announce(self, workflow: WorkflowRecord) -> dict[str, Any]:
+        """The workflow's document, for the ``Workflow.triggered`` or ``Workflow.finished``
+        event of one of its runs (a code workflow's triggers are this process's)."""
+        if workflow.kind == "code":
+            code = self.deps.catalog.workflows.get(workflow.name)
+            workflow.triggers = list(code.triggers) if code is not None else []
+        from plait.resources.workflows import StoredWorkflow
+
+        return StoredWorkflow.of(workflow, workflow.triggers).wire()
+
+    def committed(self, announcements: list[Announcement]) -> None:
+        """A commit started or ended these runs: run this process's hooks."""
+        self.deps.hooks.committed(announcements)
 
     def route(
         self, event: EventRecord, triggers: list[TriggerCandidate], waits: list[WaitCandidate]

@@ -1,6 +1,7 @@
 """The workflow registry and lifecycle: create, update (immutable versions), delete, get, find,
-activate, pause, trigger, archive; before hooks that can veto, after hooks; ``Workflow.<verb>ed``
-events for every verb.
+activate, pause, trigger, archive; before hooks that can veto, after hooks (``service/hooks.py``);
+``Workflow.<verb>ed`` events for every verb (the store announces ``Workflow.triggered`` with the
+run, in the transaction that starts it, as it does for every other start).
 
 Lifecycle: ``Draft -> Activated <-> Paused``, and any state but ``Archived`` ``-> Archived``
 (terminal). Activation needs a trigger (events or a schedule) and at least one step, and every
@@ -10,14 +11,12 @@ action the definition calls must be registered.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from plait import text
 from plait.errors import (
-    HookVetoed,
     IllegalTransition,
     InvalidArguments,
     PlaitError,
@@ -26,6 +25,7 @@ from plait.errors import (
 )
 from plait.ids import new_id
 from plait.resources.workflows import SavedWorkflow, StoredWorkflow, WorkflowPage
+from plait.service.hooks import Hook
 from plait.service.listing import select
 from plait.service.workflow_tests import ScenarioRunner, check_before_activation, tests_problems
 from plait.store.records import WorkflowRecord
@@ -42,8 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Hook = Callable[[StoredWorkflow], Any]
-VERBS = ("create", "update", "delete", "activate", "pause", "trigger", "archive")
 PAST = {"create": "created", "update": "updated", "delete": "deleted", "activate": "activated",
         "pause": "paused", "trigger": "triggered", "archive": "archived"}  # fmt: skip
 TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -102,8 +100,6 @@ class WorkflowService:
         self.scenarios: ScenarioRunner | None = None
         """Runs test scenarios on throwaway engines (the engine sets it): a workflow whose
         ``tests`` are ``required`` is activated only if they pass."""
-        self._before: dict[str, list[Hook]] = {verb: [] for verb in VERBS}
-        self._after: dict[str, list[Hook]] = {verb: [] for verb in VERBS}
 
     # -- hooks ----------------------------------------------------------------------------------
 
@@ -111,45 +107,30 @@ class WorkflowService:
         """Register a hook run before ``verb``; raising vetoes the verb (``HookVetoed``).
 
         A hook is called with the workflow as a :class:`StoredWorkflow` (the resource as it
-        stands before the verb; read ``workflow.status``, ``workflow.wire()["status"]``), and
-        may be a coroutine function."""
-        return self._hook(self._before, verb)
+        stands before the verb; read ``workflow.status``, ``workflow.wire()["status"]``) and,
+        if it takes a second parameter, a ``HookContext`` that can emit events; it may be a
+        coroutine function. ``before("trigger")`` gates the manual trigger only (``trigger``,
+        ``POST .../trigger``, ``plait workflows trigger``): an event, schedule or parent starts
+        its run in the transaction that stores it, where no Python hook runs (a trigger
+        ``filter`` decides those)."""
+        return self.deps.hooks.register("before", verb)
 
     def after(self, verb: str) -> Callable[[Hook], Hook]:
         """Register a hook run after ``verb`` has committed (its errors are logged); it is
-        called with the :class:`StoredWorkflow` as the verb left it."""
-        return self._hook(self._after, verb)
-
-    def _hook(self, table: dict[str, list[Hook]], verb: str) -> Callable[[Hook], Hook]:
-        if verb not in table:
-            raise ValueError(f"unknown verb {verb!r}; use one of {', '.join(VERBS)}")
-
-        def register(fn: Hook) -> Hook:
-            table[verb].append(fn)
-            return fn
-
-        return register
+        called with the :class:`StoredWorkflow` as the verb left it, and a ``HookContext`` if
+        it takes one. ``after("trigger")`` runs after every start of a run of a stored
+        workflow, ``after("finish")`` after every end (``ctx.run``: the run, its outcome), in
+        the process whose transaction started or ended it, once committed."""
+        return self.deps.hooks.register("after", verb)
 
     async def _run_before(self, verb: str, resource: StoredWorkflow) -> None:
-        for hook in self._before[verb]:
-            try:
-                result = hook(resource)
-                if inspect.isawaitable(result):
-                    await result
-            except Exception as exc:
-                raise HookVetoed(verb, str(exc) or type(exc).__name__) from exc
+        await self.deps.hooks.before(resource.organization, verb, resource)
 
     async def _finish(self, org: str, verb: str, resource: StoredWorkflow) -> StoredWorkflow:
         """After a verb commits: emit ``Workflow.<verb>ed`` (its data: the workflow's
         document) and run the after hooks."""
         await self.events.emit(org, f"Workflow.{PAST[verb]}", resource.wire(), source="workflow")
-        for hook in self._after[verb]:
-            try:
-                result = hook(resource)
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                log.exception("after-%s hook failed for workflow %s", verb, resource.id)
+        await self.deps.hooks.after(org, verb, resource)
         return resource
 
     # -- verbs ----------------------------------------------------------------------------------
@@ -262,10 +243,9 @@ class WorkflowService:
             raise InvalidArguments(record.name, "a state machine is not triggered by hand: send "
                                    "an event to an instance (engine.machines.send, or POST "
                                    "/workflows/{id}/instances/{key}/events)")  # fmt: skip
-        resource = await self._present(record)
-        await self._run_before("trigger", resource)
+        await self._run_before("trigger", await self._present(record))
         run = await self.runs.start_stored(record, input, trigger="manual")
-        await self._finish(org, "trigger", await self._present(await self._record(org, ref)))
+        await self.deps.hooks.settled("trigger", run.id)  # announced by the store: see hooks.py
         return run
 
     async def _transition(self, org: str, record: WorkflowRecord, verb: str) -> StoredWorkflow:

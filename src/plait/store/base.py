@@ -15,6 +15,7 @@ cross this boundary as the dataclasses of :mod:`plait.store.records`, with JSON 
 runs               create, read and page runs (:mod:`plait.store.runs`)
 leases             claim runs, fenced writes of their steps, finish, release; workers
 events             emit and dispatch events, waits for events
+announcements      every start and end of a stored workflow's run as an event
 workflows          the stored workflow registry
 documents          the documents of document actions
 tasks              human tasks
@@ -31,7 +32,9 @@ secrets, keys      sealed secrets and API keys
 from __future__ import annotations
 
 import abc
+import logging
 from collections.abc import Callable
+from typing import Any
 
 from plait.store.children import ChildVerbs
 from plait.store.documents import DocumentVerbs
@@ -48,6 +51,8 @@ from plait.store.tasks import TaskVerbs
 from plait.store.trees import TreeVerbs
 from plait.store.webhooks import WebhookVerbs
 from plait.store.workflows import WorkflowVerbs
+
+log = logging.getLogger(__name__)
 
 
 class Store(
@@ -68,6 +73,7 @@ class Store(
     ) -> None:
         self._router = router
         self._on_runnable = on_runnable
+        self._announced: list[Any] = []
 
     @abc.abstractmethod
     async def open(self) -> None:
@@ -85,3 +91,14 @@ class Store(
         """Tell this process's worker that runs became runnable."""
         if self._on_runnable is not None:
             self._on_runnable()
+
+    def _tell_router(self) -> None:
+        """Hand the router the runs the last commits started and ended (announced): its
+        errors are logged, never raised into the commit's callers."""
+        announced, self._announced = self._announced, []
+        if self._router is None:
+            return
+        try:
+            self._router.committed(announced)
+        except Exception:
+            log.exception("the router failed on %d announced runs", len(announced))

@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 
 from plait.errors import LimitExceeded, RunEnded, RunNotFound
+from plait.store.announcements import announce_start
 from plait.store.backend import Backend
 from plait.store.counters import workflow_started
 from plait.store.records import TERMINAL, NewChild, SignalSent, StepRecord, child_run_id
@@ -177,6 +178,10 @@ def _insert_child(
     }  # fmt: skip
     if db.run("child_insert_run", params).rowcount == 1:
         workflow_started(db, child.org, workflow_id)
+        if workflow_id is not None:
+            trigger = {"kind": "child", "parentRunId": parent_id}
+            now = child.step.started_at or 0.0  # a start step is recorded with its time
+            announce_start(db, child.org, workflow_id, run_id, trigger, now)
         db.runnable = True
 
 

@@ -17,7 +17,7 @@ every other transaction sees them committed with the runs that caused them.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from plait.store.session import Session
@@ -32,14 +32,17 @@ class Delta:
     last_run_at: float | None = None
 
 
-Mark = dict[tuple[str, str], Delta]
+Mark = tuple[dict[tuple[str, str], Delta], int]
 
 
 class Counters:
-    """The deltas of the write transaction in progress (one writer at a time per store)."""
+    """The deltas of the write transaction in progress (one writer at a time per store), and
+    the starts and ends of runs it announced (``plait.store.announcements``), handed to the
+    router once it commits."""
 
     def __init__(self) -> None:
         self._deltas: dict[tuple[str, str], Delta] = {}
+        self._announced: list[Any] = []
 
     def started(self, org: str, workflow_id: str) -> None:
         self._delta(org, workflow_id).running += 1
@@ -61,15 +64,30 @@ class Counters:
         delta.runs -= 1
         delta.failed -= 1
 
+    def announce(self, announcement: Any) -> None:
+        """A start or end announced in this transaction (undone with the deltas)."""
+        self._announced.append(announcement)
+
+    def pending(self, org: str, workflow_id: str) -> Delta | None:
+        """The deltas of ``workflow_id`` this transaction has not applied yet."""
+        return self._deltas.get((org, workflow_id))
+
+    def take_announced(self) -> list[Any]:
+        """The announcements of the transaction that just committed (and forget them)."""
+        announced, self._announced = self._announced, []
+        return announced
+
     def mark(self) -> Mark:
         """A copy of the deltas, to ``undo`` to when the next operation fails."""
-        return {key: replace(delta) for key, delta in self._deltas.items()}
+        return {key: replace(delta) for key, delta in self._deltas.items()}, len(self._announced)
 
     def undo(self, mark: Mark) -> None:
-        self._deltas = mark
+        self._deltas = mark[0]
+        del self._announced[mark[1] :]
 
     def clear(self) -> None:
         self._deltas = {}
+        self._announced = []
 
     def apply(self, db: Session) -> None:
         """Write the deltas (one update per workflow, in key order) and forget them."""
@@ -98,11 +116,17 @@ def workflow_started(db: Session, org: str, workflow_id: str | None) -> None:
         db.counters.started(org, workflow_id)
 
 
-def run_ended(db: Session, run_id: str, outcome: str, now: float) -> None:
-    """``run_id`` ended with ``outcome``: move the counters of its workflow."""
+def run_ended(db: Session, run_id: str, outcome: str, now: float, status: str = "") -> None:
+    """``run_id`` ended ``status`` (``outcome`` unless given) with ``outcome``: move the
+    counters of its workflow, and announce the end (``Workflow.finished``) unless
+    ``engine.start`` started it."""
     row = db.run("run_workflow_ref", {"run_id": run_id}).fetchone()
     if row is not None and row[1] is not None:
         db.counters.ended(row[0], row[1], outcome, now)
+        if row[2] != "api":  # plait.store.announcements.UNANNOUNCED
+            from plait.store.announcements import announce_end
+
+            announce_end(db, run_id, row[0], row[1], status or outcome, outcome, now)
 
 
 def run_reopened(db: Session, run_id: str) -> None:

@@ -121,14 +121,19 @@ def store_event(db: Session, event: EventRecord) -> bool:
     return True
 
 
-def dispatch(db: Session, event: EventRecord) -> Dispatched:
-    """Let the session's router decide what the stored ``event`` starts and resumes, and do it."""
+def dispatch(
+    db: Session, event: EventRecord, *, skip: str | None = None, starts: bool = True
+) -> Dispatched:
+    """Let the session's router decide what the stored ``event`` starts and resumes, and do it.
+    An announcement (``plait.store.announcements``) starts no run of the workflow ``skip`` it
+    announces, and none at all without ``starts``."""
     done = Dispatched()
     if db.router is None:
         return done
     params = {"org": event.org, "type": event.type}
     triggers = [TriggerCandidate(r[0], r[1], r[2], r[3], orjson.loads(r[4] or "{}"))
-                for r in db.run("trigger_candidates", params)]  # fmt: skip
+                for r in db.run("trigger_candidates", params)
+                if r[0] != skip] if starts else []  # fmt: skip
     waits = [WaitCandidate(r[0], r[1], r[2], orjson.loads(r[3]) if r[3] else None)
              for r in db.run("wait_candidates", params)]  # fmt: skip
     if not triggers and not waits:

@@ -97,7 +97,7 @@ class LeaseVerbs(Backend):
 
         def op(db: Session) -> None:
             fenced(db, "finish_run", params)
-            run_ended(db, run_id, ended, now)
+            run_ended(db, run_id, ended, now, status)
             wake_parent(db, run_id, now)
 
         await self._submit(op)

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from plait.errors import RunCompensated, RunNotFound, RunNotResumable, StepNotFound
+from plait.store.announcements import announce_start
 from plait.store.backend import Backend
 from plait.store.counters import run_reopened, workflow_started
 from plait.store.records import COMPENSATED, HistoryEntry, Operation
@@ -101,6 +102,9 @@ class OperationVerbs(Backend):
             reused = [str(r[0]) for r in db.run("step_positions", {"run_id": new_id})]
             _, org, workflow_id, _ = _run_row(db, new_id)
             workflow_started(db, org, workflow_id)
+            if workflow_id is not None:
+                trigger = {"kind": action, "fromRunId": run_id}
+                announce_start(db, org, workflow_id, new_id, trigger, op.now)
             source = {"runId": new_id, "step": step, "reused": len(reused)}
             add_history(db, run_id, action, op, source)
             derived = "forked-from" if action == "fork" else "retried-from"

@@ -348,6 +348,16 @@ class EventRouter(Protocol):
         waits: list[WaitCandidate],
     ) -> Decision: ...
 
+    def announce(self, workflow: WorkflowRecord) -> dict[str, Any]:
+        """The document of ``workflow`` that a ``Workflow.triggered`` or ``Workflow.finished``
+        event carries (inside the transaction that starts or ends the run)."""
+        ...
+
+    def committed(self, announcements: list[Any]) -> None:
+        """After a commit (on the event loop's thread): the runs it started and ended, as
+        :class:`plait.store.announcements.Announcement` (the service runs its hooks)."""
+        ...
+
 
 TRIGGER_EVENT_KEY = "$event"
 """The key of the step that records a code workflow run's trigger event (``ctx.event``)."""

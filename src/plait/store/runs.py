@@ -9,6 +9,7 @@ import orjson
 
 from plait import values
 from plait.errors import LeaseLost
+from plait.store.announcements import announce_start, announced
 from plait.store.backend import Backend
 from plait.store.counters import workflow_started
 from plait.store.records import (
@@ -53,6 +54,9 @@ class RunVerbs(Backend):
         def op(db: Session) -> RunRecord | None:
             if db.run("insert_run", params).rowcount == 1:
                 workflow_started(db, run.org, run.workflow_id)
+                if run.workflow_id is not None and announced(run.workflow_id, run.trigger):
+                    announce_start(db, run.org, run.workflow_id, run.id, {"kind": run.trigger},
+                                   run.created_at)  # fmt: skip
                 db.runnable = db.runnable or not leased
                 return None
             return fetch_run(db, run.id, with_steps=False)
@@ -159,10 +163,11 @@ def wake_parent(db: Session, run_id: str, now: float) -> None:
 
 def insert_started_run(
     db: Session, event: EventRecord, start: RunToStart, status: str,
-    wake_at: float | None, trigger: str = "event",
+    wake_at: float | None, trigger: str = "event", detail: dict[str, Any] | None = None,
 ) -> None:  # fmt: skip
-    """Insert a run that ``event`` (or a schedule tick) starts, counted on its workflow; a code
-    workflow's run started by an event records that event as its first step."""
+    """Insert a run that ``event`` (or a schedule tick) starts, counted on its workflow and
+    announced (``detail``: what its ``Workflow.triggered`` says started it, besides the
+    event); a code workflow's run started by an event records that event as its first step."""
     params = {"id": start.run_id, "org": event.org, "workflow": start.name,
               "status": status, "input": start.input, "now": event.created_at,
               "wake_at": wake_at, "workflow_id": start.workflow_id,
@@ -170,6 +175,11 @@ def insert_started_run(
               "trigger": trigger}  # fmt: skip
     if db.run("insert_triggered_run", params).rowcount == 1:
         workflow_started(db, event.org, start.workflow_id)
+        cause = {"kind": trigger, **(detail or {})}
+        if event.id:
+            cause.update(eventId=event.id, eventType=event.type)
+        announce_start(db, event.org, start.workflow_id, start.run_id, cause, event.created_at,
+                       event if event.id else None)  # fmt: skip
         if status == "pending":
             db.runnable = True
         if trigger == "event" and start.version is None and event.id:

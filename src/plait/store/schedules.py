@@ -14,7 +14,7 @@ import orjson
 
 from plait.ids import new_id
 from plait.store.backend import Backend
-from plait.store.records import EventRecord, RunToStart, ScheduleRecord
+from plait.store.records import EventRecord, RunToStart, ScheduleRecord, iso_time
 from plait.store.runs import insert_started_run
 from plait.store.session import Session
 
@@ -167,7 +167,8 @@ def _start_tick_run(db: Session, schedule: ScheduleRecord, input: bytes, tick: f
     version = row[5] if row[3] == "definition" else None
     start = RunToStart(new_id("run"), schedule.workflow_id, row[2], version, input)
     event = EventRecord("", schedule.org, "", b"{}", "schedule", None, tick)
-    insert_started_run(db, event, start, "pending", None, trigger="schedule")
+    insert_started_run(db, event, start, "pending", None, trigger="schedule",
+                       detail={"scheduleId": schedule.id, "tick": iso_time(tick)})  # fmt: skip
     db.runnable = True
     return start.run_id
 

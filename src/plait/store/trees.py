@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from plait.errors import LimitExceeded
+from plait.store.announcements import announce_end
 from plait.store.backend import Backend
 from plait.store.counters import run_ended
 from plait.store.operations import add_history
@@ -158,9 +159,10 @@ def _cancel_level(db: Session, ids: list[str], op: Operation, above: str) -> lis
     params = {"ids": orjson.dumps(ids).decode(), "now": op.now, "actor": op.actor, "by": by,
               "above": above}  # fmt: skip
     rows = db.run("tree_cancel_runs", params).fetchall()
-    for _, org, workflow_id in rows:
+    for run_id, org, workflow_id in rows:
         if workflow_id is not None:
             db.counters.ended(org, workflow_id, "cancelled", op.now)
+            announce_end(db, str(run_id), org, workflow_id, "cancelled", "cancelled", op.now)
     done = [str(row[0]) for row in rows]
     if done:
         params["ids"] = orjson.dumps(done).decode()

@@ -209,6 +209,8 @@ class PostgresStore(Store):
         if self._runnable:
             self._runnable = False
             self._wake_workers()
+        if self._announced:
+            self._tell_router()
         self._flushing = False
         if self._pending:
             self._flushing = True
@@ -277,6 +279,7 @@ class PostgresStore(Store):
             if session.runnable:  # tell every process's worker, at commit
                 session.run("notify_runnable", {"payload": ""})
         self._runnable = session.runnable
+        self._announced = session.counters.take_announced()
         return outcomes
 
     def _isolated(

@@ -2,4 +2,4 @@
 -- "-- name: NAME"; a dialect's queries/counters.sql replaces a query of the same name.
 
 -- name: run_workflow_ref
-SELECT org, workflow_id FROM runs WHERE id = :run_id;
+SELECT org, workflow_id, trigger FROM runs WHERE id = :run_id;

@@ -173,6 +173,8 @@ class SQLiteStore(Store):
         if session.runnable:
             session.runnable = False
             self._wake_workers()
+        if self._announced:
+            self._tell_router()
 
     def _transaction(self, ops: list[Op]) -> list[tuple[bool, Any]]:
         db = self._db
@@ -197,6 +199,7 @@ class SQLiteStore(Store):
                 db.execute("RELEASE op")
             session.counters.apply(session)  # once per workflow (counters.py)
             db.execute("COMMIT")
+            self._announced.extend(session.counters.take_announced())
             self.commits += 1
             self.writes += len(ops)
         except BaseException:

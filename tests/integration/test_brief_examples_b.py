@@ -393,6 +393,10 @@ def test_inventory_items_below_minimum_go_on_a_purchase_order(tmp_path: Path) ->
     }
     assert output["notify"]["type"] == "Inventory.reorderRequested"
     assert output["notify"]["$id"].startswith("event_")
+    # The workflow context (brief 004): its declared start, then what the nodes wrote to it.
+    assert report["success"] is True
+    assert report["context"] == {"reorderFactor": 2, "lowStock": lines, "unitsToOrder": 37,
+                                 "purchaseOrder": order["$id"]}  # fmt: skip
 
 
 def test_inventory_items_above_minimum_order_nothing(tmp_path: Path) -> None:

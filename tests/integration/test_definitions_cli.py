@@ -119,9 +119,10 @@ def test_test_runs_with_mocks_and_reports_each_step(tmp_path: Path) -> None:
     assert report["steps"]["bye"]["status"] == "succeeded"
     assert report["errors"] == []
     assert not list(tmp_path.glob("*.db"))  # a throwaway database
-    assert set(report) == {"runId", "workflow", "status", "outcome", "output", "durationMs",
-                           "steps", "errors"}  # fmt: skip
-    assert report["outcome"] == "succeeded"
+    assert set(report) == {"runId", "workflow", "status", "outcome", "success", "output",
+                           "durationMs", "steps", "errors", "context"}  # fmt: skip
+    assert (report["outcome"], report["success"]) == ("succeeded", True)
+    assert report["context"] is None  # not a node graph: no workflow context
     stamp = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
     for step in report["steps"].values():
         assert stamp.match(step["startedAt"]) and stamp.match(step["finishedAt"]), step

@@ -566,7 +566,9 @@ def test_graph_nodes_become_steps_in_topological_order() -> None:
     assert check.sources["action"] == "config.code"
     assert (notify.action, notify.depends_on) == ("PurchaseOrder.create", ["check"])
     assert notify.input == {"items": "{{check.low}}"}
-    assert log.depends_on == ["check"]
+    # Its edge, and the node before it: nodes run one at a time, in this order.
+    assert log.depends_on == ["check", "notify"]
+    assert definition.context == {}  # every graph has a workflow context
 
 
 def test_graph_trigger_events() -> None:

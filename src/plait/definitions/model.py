@@ -119,6 +119,14 @@ class ActionStep(_Step):
     undoes: str | None = None
     """On a compensation step: the id of the step whose output it sees as ``output`` and
     ``result`` (default: the step the compensation belongs to)."""
+    context: Any = None
+    """The step's own context (a node graph's node-level context): a template of an object,
+    rendered as the step starts, that only this step sees (``node`` in its expressions).
+    Only in a workflow that has a ``context``."""
+    assign: Any = None
+    """What the step writes to the workflow context when it succeeds: a template of an
+    object over its ``output`` (and ``node``), merged into the context. Only in a workflow
+    that has a ``context``."""
 
 
 class ParallelStep(_Step):
@@ -351,16 +359,20 @@ class Definition(_Model):
     step_timeout: float | None = Field(default=None, gt=0)
     """Default timeout of each step attempt."""
     on_error: ErrorPolicy = "stop"
+    reviewer: str | None = Field(default=None, min_length=1)
+    """Who reviews failures under ``human-review`` when a step names no ``reviewer``."""
     compensation_strategy: Literal["reverse-order"] = "reverse-order"
     output: Any = None
     """A template for the run's output; by default, every step's output by id."""
+    context: Any = None
+    """The workflow context (a node graph's workflow-level context): a template over
+    ``input`` of the object it starts as. Every step reads it as ``context`` and writes it
+    with its ``assign``. None: the workflow has no context."""
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _has_steps(self, info: ValidationInfo) -> Definition:
         draft = isinstance(info.context, dict) and info.context.get("draft")
-    reviewer: str | None = Field(default=None, min_length=1)
-    """Who reviews failures under ``human-review`` when a step names no ``reviewer``."""
         if not self.steps and self.machine is None and not draft:
             raise ValueError("a workflow needs at least one step (or, as a state machine, states)")
         return self

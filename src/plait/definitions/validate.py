@@ -49,6 +49,8 @@ from plait.settings import Settings
 
 RESERVED = frozenset({"input", "inputs", "event", "steps", "results", "step", "now"})
 """Names every expression can read; no step may use one as its id."""
+CONTEXT_NAMES = frozenset({"context", "node"})
+"""In a workflow with a context: the workflow context, and the step's own (node-level) one."""
 
 COMPENSATION_NAMES = frozenset({"output", "result"})
 """Extra names a compensation's expressions see: the output of the step it undoes."""
@@ -250,6 +252,8 @@ class _Validation:
         self.ids = {step.id for step in self.all}
         self.nouns = trigger_nouns(definition.trigger)
         self.known = RESERVED | self.nouns | self.ids
+        if definition.context is not None:
+            self.known |= CONTEXT_NAMES
         self.read: set[str] = set()
         """Step ids some expression reads (for the unused-output warning)."""
 
@@ -267,6 +271,9 @@ class _Validation:
         self.check_actions()
         self.check_group_retries()
         self.check_schemas()
+        from plait.definitions.contexts import check_contexts
+
+        check_contexts(self)
         self.check_unused()
 
     def readable(self, step: Step) -> bool:
@@ -333,6 +340,7 @@ class _Validation:
                 continue
             inner = known
             self.expression(step.condition, at(step, "condition"), known)
+            self.template(step.reviewer, at(step, "reviewer"), known)
             if isinstance(step, ActionStep):  # an action's input may read secrets.NAME too
                 self.template(template_part(step), at(step, "input"), {*known, SECRETS})
             elif isinstance(step, ConditionStep):
@@ -340,7 +348,6 @@ class _Validation:
             elif isinstance(step, WaitStep):
                 self.expression(step.match, at(step, "match"), {*known, "event"})
             elif isinstance(step, ForeachStep):
-            self.template(step.reviewer, at(step, "reviewer"), known)
                 self.expression(step.items, at(step, "items"), known)
                 inner = known | {step.as_, LOOP_INDEX}
             elif isinstance(step, SleepStep) and isinstance(step.seconds, str):
@@ -368,6 +375,7 @@ class _Validation:
         if trigger is not None and trigger.filter is not None:
             where = self.sources.get("trigger.filter", "$.trigger.filter")
             self.expression(trigger.filter, where, RESERVED | self.nouns)
+        self.template(self.definition.reviewer, "$.reviewer", self.known)
         if self.definition.output is not None:
             where = self.sources.get("output", "$.output")
             self.template(self.definition.output, where, self.known)
@@ -375,7 +383,6 @@ class _Validation:
     def expression(self, text: str | None, where: str, known: frozenset[str] | set[str]) -> None:
         if text is None:
             return
-        self.template(self.definition.reviewer, "$.reviewer", self.known)
         try:
             compiled = compile_expression(text)
         except ExpressionError as exc:
@@ -542,6 +549,10 @@ def unknown_actions(definition: Definition, known: Callable[[str], bool]) -> lis
 
 
 def _unknown_actions(steps: Iterable[Step], known: Callable[[str], bool]) -> list[Problem]:
+    steps = list(steps)
+    # Without an action named human-review, onError: human-review opens a review task instead.
+    reviews = {id(f) for s in steps if s.on_error == "human-review" for f in s.fallback
+               if isinstance(f, ActionStep) and f.action == REVIEW_ACTION}  # fmt: skip
     return [
         Problem(at(step, "action"), f"unknown action {step.action!r}")
         for step in steps
@@ -549,10 +560,6 @@ def _unknown_actions(steps: Iterable[Step], known: Callable[[str], bool]) -> lis
     ]
 
 
-    steps = list(steps)
-    # Without an action named human-review, onError: human-review opens a review task instead.
-    reviews = {id(f) for s in steps if s.on_error == "human-review" for f in s.fallback
-               if isinstance(f, ActionStep) and f.action == REVIEW_ACTION}  # fmt: skip
 def compile_message(exc: ExpressionError, text: str | None = None) -> str:
     """A message such as ``expression 'x +' does not compile at position 3: <reason>``."""
     shown = repr(text if text is not None else exc.expression)

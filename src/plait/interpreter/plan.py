@@ -57,6 +57,10 @@ class Node:
     timeout: float | None = None
     input_schema: Validator | None = None
     output_schema: Validator | None = None
+    context: Template | None = None
+    """The step's own context (a node's node-level context)."""
+    assign: Template | None = None
+    """What the step writes to the workflow context when it succeeds."""
     children: list[Node] = field(default_factory=list)
     then: list[Node] = field(default_factory=list)
     else_: list[Node] = field(default_factory=list)
@@ -81,6 +85,8 @@ class Plan:
     """Every top-level name the plan's expressions read."""
     nouns: frozenset[str] = frozenset()
     """Names of the trigger's entity (``deal`` for ``Deal.won``)."""
+    context: Template | None = None
+    """The workflow context as a run starts (None: the workflow has none)."""
 
     @property
     def name(self) -> str:
@@ -109,6 +115,7 @@ def compile_plan(definition: Definition) -> Plan:
         _validator(definition.input_schema),
         _validator(definition.output_schema),
         nouns=frozenset(trigger_nouns(definition.trigger)),
+        context=None if definition.context is None else compile_template(definition.context),
     )
     plan.names = frozenset(_names(plan))
     return plan
@@ -116,7 +123,8 @@ def compile_plan(definition: Definition) -> Plan:
 
 def _names(plan: Plan) -> set[str]:
     names: set[str] = set()
-    templates = [plan.output] + [n.input for n in plan.walk()]
+    templates = [plan.output, plan.context]
+    templates += [t for n in plan.walk() for t in (n.input, n.context, n.assign)]
     for template in templates:
         for _, expression in template.expressions if template is not None else ():
             names |= expression.names
@@ -142,6 +150,8 @@ def _node(step: Step, definition: Definition) -> Node:
             node.code = step.input.get("code")
         node.input_schema = _validator(step.input_schema)
         node.output_schema = _validator(step.output_schema)
+        node.context = None if step.context is None else compile_template(step.context)
+        node.assign = None if step.assign is None else compile_template(step.assign)
     elif isinstance(step, ParallelStep):
         node.children = [_node(s, definition) for s in step.steps]
     elif isinstance(step, ConditionStep):

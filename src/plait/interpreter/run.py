@@ -34,13 +34,14 @@ from plait.errors import (
 from plait.expressions import EvaluationError, compile_expression
 from plait.expressions.cost import cost_limit
 from plait.interpreter.child import run_workflow_step
+from plait.interpreter.contexts import assign, code_context, own_context, start_context
 from plait.interpreter.deadline import FINAL, Deadline, Expired, bounded, expired
 from plait.interpreter.frame import Frame, truthy
 from plait.interpreter.human import run_human_task
 from plait.interpreter.located import Locate, declared, located_error, locator
 from plait.interpreter.plan import GROUPS, Node, Plan
-from plait.interpreter.secrets import secret_scope
 from plait.interpreter.review import review_failure
+from plait.interpreter.secrets import secret_scope
 from plait.runtime.context import Context
 from plait.runtime.unwind import Suspend
 from plait.store.records import COMPENSATED, StepRecord, iso_time
@@ -97,6 +98,8 @@ class _Run:
         self.failures: set[str] = set()
         """Keys of steps that failed after their retries (saved by a fallback or not)."""
         self.event = event
+        self.context: dict[str, Any] = {}
+        """The workflow context (``plait.interpreter.contexts``), when the plan has one."""
         self.root = Frame(self.names(input), {}, order=[node.id for node in plan.nodes])
 
     def names(self, input: Any) -> dict[str, Any]:
@@ -106,6 +109,8 @@ class _Run:
         base: dict[str, Any] = {"input": input, "inputs": input, "event": self.event}
         for noun in self.plan.nouns:
             base[noun] = input
+        if self.plan.context is not None:  # the same object as it changes, and no step's own
+            base.update(context=self.context, node={})
         if "now" in self.plan.names:
             base["now"] = iso_time(self.ctx.now().timestamp())
         return base
@@ -114,6 +119,7 @@ class _Run:
         """Run the graph and render the output; on any failure, compensate first. Suspension
         and cancellation are ``BaseException``: they pass without compensating."""
         try:
+            start_context(self)
             await self.within_timeout()
             scope = self.root.scope()
             if self.plan.output is not None:
@@ -238,6 +244,8 @@ class _Run:
                 return await self.skip(node, frame, key)
             self.done(node, frame, key, output)
         frame.outputs[node.id] = output
+        if node.assign is not None and self.outcomes.get(key) == "succeeded":
+            await assign(self, node, frame, key, output)
         return output
 
     async def skip(self, node: Node, frame: Frame, key: str) -> None:
@@ -332,6 +340,11 @@ class _Run:
     async def recover(self, node: Node, frame: Frame, key: str, failure: StepFailed) -> Any:
         """Apply the step's error policy to a failure that survived its retries."""
         policy = node.step.on_error or self.plan.definition.on_error
+        if policy == "human-review" and node.step.kind not in GROUPS:
+            if node.fallback and self.actions.known(REVIEW_ACTION):  # the action, as a fallback
+                return await self.sequence(node.fallback, frame)
+            retried, output = await review_failure(self, node, frame, key, failure)
+            return output if retried else _UNRECOVERED
         if policy == "fallback" and node.fallback:
             return await self.sequence(node.fallback, frame)
         if policy in ("stop", "rollback", "human-review") and node.step.required is not False:
@@ -340,11 +353,6 @@ class _Run:
             raise failure
         return _UNRECOVERED
 
-        if policy == "human-review" and node.step.kind not in GROUPS:
-            if node.fallback and self.actions.known(REVIEW_ACTION):  # the action, as a fallback
-                return await self.sequence(node.fallback, frame)
-            retried, output = await review_failure(self, node, frame, key, failure)
-            return output if retried else _UNRECOVERED
     async def fail(self, key: str, exc: Exception, locate: Locate) -> None:
         """Record ``exc`` as the failure of step ``key`` (where ``locate`` says it is in the
         definition) and raise ``StepFailed``."""
@@ -363,6 +371,9 @@ class _Run:
         step = node.step
         assert step.kind == "action"
         action = self.actions.get(step.action)
+        own = await own_context(self, node, frame, key)
+        if own is not None:
+            extra = {**(extra or {}), "node": own}
         scope = frame.scope(extra)
         ctx = self.ctx
 
@@ -372,7 +383,7 @@ class _Run:
             value = node.input.render(here) if node.input is not None else None
             _check(node.input_schema, value, f"the input of step {key!r}")
             if step.action == "code":
-                value = self.code_input(node, value, frame, key)
+                value = self.code_input(node, value, frame, key, own)
             actx = ActionContext(ctx.run_id, ctx.step_id or key, ctx.workflow, ctx.org,
                                  ctx.store, ctx.clock, clients=self.clients)  # fmt: skip
             if action.is_async:
@@ -386,12 +397,12 @@ class _Run:
         with declared(locator(step)):
             return await ctx.step(key, invoke, retry=node.retry, timeout=node.timeout)
 
-    def code_input(self, node: Node, value: Any, frame: Frame, key: str) -> dict[str, Any]:
+    def code_input(
+        self, node: Node, value: Any, frame: Frame, key: str, own: dict[str, Any] | None
+    ) -> dict[str, Any]:
         params = dict(value) if isinstance(value, dict) else {}
         code = node.code if node.code is not None else params.pop("code", None)
-        shared = self.plan.definition.metadata.get("context") or {}  # a graph's global state
-        context = {**shared, "runId": self.ctx.run_id, "workflow": self.plan.name, "step": key,
-                   **params}  # fmt: skip
+        context = {**code_context(self, key, own), **params}
         return {"code": code, "input": self.input, "context": context, "outputs": frame.outputs}
 
     async def parallel(self, node: Node, frame: Frame, key: str) -> Any:

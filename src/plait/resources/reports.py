@@ -12,7 +12,7 @@ from plait.resources.runs import Run, Step
 
 _STATUS = {"completed": "succeeded", "failed": "failed", "retrying": "retrying",
            "waiting": "waiting", "skipped": "skipped"}  # fmt: skip
-_INTERNAL = {"now", "uuid", "random", "value", "winner", "deadline", "ended"}
+_INTERNAL = {"now", "uuid", "random", "value", "winner", "deadline", "ended", "context"}
 
 
 class ReportStep(Resource):
@@ -51,17 +51,20 @@ class ReportError(Resource):
 
 class RunReport(Resource):
     """What a test run did: its status and outcome (``partial``: it carried on past failed
-    steps), output and duration, each step that is not the engine's own bookkeeping, keyed by
-    step key, and the errors (the steps' and the run's)."""
+    steps) and whether that is a ``success``, output and duration, each step that is not the
+    engine's own bookkeeping, keyed by step key, the errors (the steps' and the run's: ``step``
+    null), and a node graph's final workflow ``context`` (brief 004's execution report)."""
 
     run_id: str
     workflow: str
     status: str
     outcome: str | None = None
+    success: bool = False
     output: Any = None
     duration_ms: float
     steps: dict[str, ReportStep]
     errors: list[ReportError]
+    context: Any = None
 
     @classmethod
     def of(cls, run: Run) -> RunReport:
@@ -73,6 +76,7 @@ class RunReport(Resource):
         finished = run.finished_at or run.updated_at
         return cls(
             run_id=run.id, workflow=run.workflow, status=run.status, outcome=run.outcome,
+            success=run.success, context=run.context,
             output=run.output,
             duration_ms=round((finished - run.created_at).total_seconds() * 1000, 3),
             steps={step.key: ReportStep.of(step) for step in shown}, errors=errors,

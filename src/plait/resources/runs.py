@@ -179,6 +179,11 @@ class Run(Resource):
     children: list[str] = Field(default_factory=list)
     state: dict[str, Any] = Field(default_factory=dict)
     machine: MachineView | None = None
+    context: Any = Field(
+        None,
+        description="A node graph's workflow context (brief 004) as recorded: its start merged "
+        "with every node's writes so far; null for a workflow without one, and in listings.",
+    )
 
     @property
     def done(self) -> bool:
@@ -210,16 +215,28 @@ class Run(Resource):
             skipped_steps=skipped, steps=steps,
             history=[HistoryEntry.of(h) for h in history], parent_run_id=r.parent_run_id,
             children=list(children), state=state or {}, machine=MachineView.of(steps),
+            context=_workflow_context(steps),
         )  # fmt: skip
 
     @classmethod
     def listed(cls, r: RunRecord) -> Run:
         """The run as listings show it: without its steps and its event (``eventId`` names
         it), whether the record holds them or not, so that every run is listed alike."""
-        left_out: dict[str, Any] = {"steps": [], "event": None, "machine": None,
+        left_out: dict[str, Any] = {"steps": [], "event": None, "machine": None, "context": None,
                                     "completed_steps": [], "failed_steps": [],
                                     "skipped_steps": []}  # fmt: skip
         return cls.of(r).model_copy(update=left_out)
+
+
+def _workflow_context(steps: Sequence[Step]) -> dict[str, Any] | None:
+    """The workflow context as recorded (``plait.interpreter.contexts``): its start, then each
+    node's write merged in, in the order recorded; None when the run recorded none."""
+    context: dict[str, Any] | None = None
+    for step in steps:
+        if step.kind == "context" and isinstance(step.output, dict):
+            start = step.key == "run.context"
+            context = dict(step.output) if start else {**(context or {}), **step.output}
+    return context
 
 
 def _input(r: RunRecord) -> tuple[Any, Event | None]:

@@ -9,11 +9,19 @@ Trigger nodes make the workflow's trigger (manual, plus ``config.event`` types).
 become steps: ``config.code`` is Python for the built-in ``code`` action, else ``config.action``
 names an action and ``config.input`` is its templated input. An edge between action nodes is a
 dependency; an edge from a trigger node is not. Steps are listed in topological order, ties
-broken by document order, so the canonical form reads in execution order.
+broken by document order, and run one at a time in that order (the brief: "processes each node
+sequentially"), so each node reads the workflow context the nodes before it left.
+
+Contexts (brief 004): the document's ``context`` is the workflow-level context, an object every
+node reads (``context`` in expressions and in Python) and writes (``config.assign``, an object
+template over the node's ``output``, merged into it when the node succeeds). A node's
+``config.context`` is its node-level context, private to it (``node`` in its expressions,
+``context["node"]`` in its Python).
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Literal
 
 from pydantic import Field
@@ -36,6 +44,10 @@ class NodeConfig(Source):
     action: str | None = Field(default=None, min_length=1)
     input: Any = None
     event: Events | None = None
+    context: dict[str, Any] | None = None
+    """The node-level context: a template of an object only this node sees."""
+    assign: dict[str, Any] | str | None = None
+    """What the node writes to the workflow context: a template of an object."""
 
 
 class GraphNode(Source):
@@ -70,7 +82,7 @@ class GraphWorkflow(Source):
     nodes: list[Any]
     edges: list[Any] = Field(default_factory=list)
     context: dict[str, Any] | None = None
-    """Workflow-level context (global state); kept in the definition's metadata."""
+    """The workflow-level context: a template over ``input`` of the object it starts as."""
 
 
 def normalise(document: dict[str, Any], findings: Findings) -> Normalised:
@@ -103,13 +115,14 @@ def normalise(document: dict[str, Any], findings: Findings) -> Normalised:
         findings.error("$.nodes", "a workflow needs at least one action node")
     metadata = source.metadata or GraphMetadata()
     where = "$.name" if source.name and not metadata.name else "$.metadata.name"
-    extra = {"id": metadata.id, "version": metadata.version, "context": source.context}
+    extra = {"id": metadata.id, "version": metadata.version}
     definition = build(findings, {
         "name": name(metadata.name or source.name, where, findings),
         "description": metadata.description or source.description,
         "dialect": "graph",
         "trigger": _trigger(triggers),
-        "steps": _topological(steps),
+        "steps": _in_turn(_topological(steps)),
+        "context": source.context if source.context is not None else {},
         "metadata": {key: value for key, value in extra.items() if value is not None},
     })  # fmt: skip
     return Normalised(definition, {}, unreadable)
@@ -129,9 +142,9 @@ def _action(node: GraphNode, path: str, findings: Findings) -> ActionStep:
         findings.error(join(path, "config"), "an action node needs config.code (Python) or "
                        "config.action (an action name)")  # fmt: skip
         action, input_, sources = "code", None, {}
-    return ActionStep(
-        id=node.id, name=node.name, action=action, input=input_, path=path, sources=sources
-    )
+    sources.update(context="config.context", assign="config.assign")
+    return ActionStep(id=node.id, name=node.name, action=action, input=input_, path=path,
+                      sources=sources, context=config.context, assign=config.assign)  # fmt: skip
 
 
 def _edges(
@@ -175,9 +188,19 @@ def _trigger(nodes: list[GraphNode]) -> Trigger | None:
     return Trigger(events=events)
 
 
-def _topological(steps: list[ActionStep]) -> list[ActionStep]:
-    """Kahn's order; among ready steps, document order. Steps in a cycle keep document order at
-    the end (validation reports the cycle)."""
+def _in_turn(ordered: tuple[list[ActionStep], bool]) -> list[ActionStep]:
+    """Steps in topological order, each made to wait for the one before it as well as for its
+    edges (unless they form a cycle, which validation reports as written)."""
+    steps, acyclic = ordered
+    for previous, step in itertools.pairwise(steps if acyclic else []):
+        if previous.id not in step.depends_on:
+            step.depends_on.append(previous.id)
+    return steps
+
+
+def _topological(steps: list[ActionStep]) -> tuple[list[ActionStep], bool]:
+    """Kahn's order; among ready steps, document order; and whether there is no cycle. Steps
+    in a cycle keep document order at the end (validation reports the cycle)."""
     ordered: list[ActionStep] = []
     placed: set[str] = set()
     ids = {step.id for step in steps}
@@ -187,8 +210,8 @@ def _topological(steps: list[ActionStep]) -> list[ActionStep]:
             (s for s in waiting if all(d in placed or d not in ids for d in s.depends_on)), None
         )
         if ready is None:
-            return ordered + waiting
+            return ordered + waiting, False
         ordered.append(ready)
         placed.add(ready.id)
         waiting.remove(ready)
-    return ordered
+    return ordered, True

@@ -459,6 +459,58 @@ class SecretNotFound(NotFound):
         )
 
 
+class IdempotencyKeyInvalid(PlaitError):
+    """An idempotency key must be 1 to 255 printable characters.
+
+    Attributes:
+        path: where the key was sent in a request (``$.headers["Idempotency-Key"]``).
+        reason: what is wrong with it.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.path = '$.headers["Idempotency-Key"]'
+        self.reason = reason
+        super().__init__(f"invalid idempotency key: {reason}")
+
+
+class IdempotencyKeyReused(PlaitError):
+    """The idempotency key was first used for another request.
+
+    Attributes:
+        key: the idempotency key.
+        operation: what the request that first used it did, e.g. ``runs.cancel run_…``.
+        path: where the key was sent in a request (``$.headers["Idempotency-Key"]``).
+    """
+
+    def __init__(self, key: str, operation: str, seconds: float) -> None:
+        self.key = key
+        self.operation = operation
+        self.path = '$.headers["Idempotency-Key"]'
+        super().__init__(
+            f"idempotency key {key!r} was first used for another request ({operation}, or the "
+            f"same with other arguments): for {seconds:g} s after its first use a key names "
+            "that one request (setting idempotency_seconds, environment variable "
+            "PLAIT_IDEMPOTENCY_SECONDS); send a new key for a new request"
+        )
+
+
+class IdempotencyKeyInProgress(PlaitError):
+    """A request with the same idempotency key is still being handled; retry shortly.
+
+    Attributes:
+        key: the idempotency key.
+        operation: what the request in progress does.
+    """
+
+    def __init__(self, key: str, operation: str) -> None:
+        self.key = key
+        self.operation = operation
+        super().__init__(
+            f"a request with idempotency key {key!r} ({operation}) is still being handled; "
+            "retry shortly to get its result"
+        )
+
+
 class LeaseLost(BaseException):
     """Internal: this worker no longer holds the run's lease (another owner or a cancel took it).
 

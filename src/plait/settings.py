@@ -63,6 +63,9 @@ class Settings:
         webhook_replay_seconds: how long an accepted webhook delivery's signed content is
             remembered (in the database), so that a replay of it, whatever its unsigned
             headers, starts nothing.
+        idempotency_seconds: how long an ``Idempotency-Key`` (``idempotency_key=``) of a
+            trigger, an emit or a run operation is remembered: within it a repeat answers the
+            first request's result; after it the key may name another request.
         max_secret_bytes: largest value of one secret, in bytes of UTF-8.
     """
 
@@ -102,6 +105,7 @@ class Settings:
     machine_min_timeout_seconds: float = 1.0
     machine_max_transitions: int = 10_000
     webhook_replay_seconds: float = 86_400.0
+    idempotency_seconds: float = 86_400.0
     max_secret_bytes: int = 65_536
 
     @classmethod
@@ -156,6 +160,7 @@ _POSITIVE_LIMITS = (
     "machine_min_timeout_seconds",
     "machine_max_transitions",
     "webhook_replay_seconds",
+    "idempotency_seconds",
     "max_secret_bytes",
 )
 

@@ -3,8 +3,9 @@ surrogates are refused with a problem naming their JSON path, valid Unicode (RTL
 emoji, combining marks) is stored and returned exactly, overlong text gets a problem document or
 is stored, and nothing answers a 5xx.
 
-Every path parameter, query parameter and top-level string (or free-form) body field of every
-operation gets each string in turn, the other fields filled with plain values.
+Every path parameter, query parameter, header parameter (``Idempotency-Key``, sent as the
+string's UTF-8 bytes) and top-level string (or free-form) body field of every operation gets
+each string in turn, the other fields filled with plain values.
 """
 
 from __future__ import annotations
@@ -42,10 +43,12 @@ PROBLEM = "application/problem+json"
 class Slot:
     """Where one string goes in one request."""
 
-    where: str  # path | query | body
+    where: str  # path | query | header | body
     name: str  # the parameter's or the body field's name ("" for a whole free-form body)
 
     def json_path(self) -> str:
+        if self.where == "header":  # as the server receives it: the name in lower case
+            return f'$.headers["{self.name.lower()}"]'
         return f"$.{self.where}" + (f".{self.name}" if self.name else "")
 
 
@@ -137,9 +140,12 @@ async def _send(
     client: httpx.AsyncClient, op: Operation, slot: Slot, value: str, headers: dict[str, str]
 ) -> httpx.Response:
     url, body = request_of(op, slot, value)
+    sent: dict[str, str | bytes] = dict(headers)
     if body is not None:
-        headers = {**headers, "Content-Type": "application/json"}
-    return await client.request(op.method, url, content=body, headers=headers)
+        sent["Content-Type"] = "application/json"
+    if slot.where == "header":
+        sent[slot.name] = value.encode("utf-8", errors="surrogatepass")
+    return await client.request(op.method, url, content=body, headers=sent)
 
 
 async def _battery(client: httpx.AsyncClient, admin: dict[str, str]) -> list[str]:

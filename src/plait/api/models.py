@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from fastapi import Header
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 from plait.resources.keys import Role
@@ -23,6 +24,19 @@ _SORT_SCHEMA = {
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key", min_length=1, max_length=255,
+        description="Makes the request idempotent: a repeat with the same key answers the first "
+        "request's result (a run as it is now) and does nothing again; the same key with another "
+        "request is a 422. Keys are per organization and kept for `idempotency_seconds` "
+        "(default 24 h). See docs/api.md, \"Idempotent requests\".",
+    ),
+]  # fmt: skip
+"""The ``Idempotency-Key`` header of a trigger, an emit and the run operations."""
 
 
 # -- requests -----------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ STATUS_BY_ERROR: dict[str, int] = {
     "InvalidQuery": 400,
     "TaskForbidden": 403, "TaskNotOpen": 409, "InvalidDecision": 422,
     "SignatureRejected": 401,
+    "IdempotencyKeyInvalid": 422, "IdempotencyKeyReused": 422, "IdempotencyKeyInProgress": 409,
     "DatabaseUnavailable": 503,
 }  # fmt: skip
 """HTTP status of each client error class (and its subclasses)."""
@@ -208,11 +209,17 @@ async def on_validation_error(request: Request, exc: Exception) -> Response:
     if any(tuple(e["loc"]) == ("body",) and isinstance(e.get("input"), bytes) for e in errors):
         detail = "The request body must be JSON, sent with 'Content-Type: application/json'."
         return problem(415, detail, errors=[{"path": "$.body", "message": "not JSON"}])
-    items = [{"path": loc_path("$", tuple(e["loc"])), "message": _message(e)} for e in errors]
+    items = [{"path": loc_path("$", _located(e["loc"])), "message": _message(e)} for e in errors]
     count = f"{len(items)} problem" + ("" if len(items) == 1 else "s")
     listing = "; ".join(f"{i['path']}: {i['message']}" for i in items[:5])
     return problem(422, f"The request is invalid ({count}): {listing}", kind="validation-error",
                    errors=items)  # fmt: skip
+
+
+def _located(loc: Sequence[int | str]) -> tuple[int | str, ...]:
+    """A pydantic error location, with FastAPI's ``header`` named ``headers`` as every path
+    into a request's headers is (``$.headers["Idempotency-Key"]``)."""
+    return ("headers", *loc[1:]) if loc[:1] == ("header",) else tuple(loc)
 
 
 def _message(error: Any) -> str:

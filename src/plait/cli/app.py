@@ -18,6 +18,7 @@ from plait.cli import definitions, machines, render, secrets, serve, service, ta
 from plait.cli.common import (
     CursorOption,
     DbOption,
+    IdempotencyOption,
     JsonOption,
     LimitOption,
     OrgOption,
@@ -157,19 +158,20 @@ def runs_get(run_id: RunId, org: OrgOption = "default", json: JsonOption = False
 @runs_app.command("cancel")
 def runs_cancel(
     run_id: RunId, reason: ReasonOption = None, by: ByOption = None, org: OrgOption = "default",
-    json: JsonOption = False, db: DbOption = None,
+    json: JsonOption = False, db: DbOption = None, key: IdempotencyOption = None,
 ) -> None:  # fmt: skip
     """Cancel a run and its live descendants: they end cancelled and run no further step (a run
     that already ended keeps its status; its live descendants are cancelled)."""
     who = by or current_user()
-    _show(with_engine(db, lambda e: e.runs.cancel(org, run_id, reason=reason, by=who)), json)
+    _show(with_engine(db, lambda e: e.runs.cancel(org, run_id, reason=reason, by=who,
+                                                  idempotency_key=key)), json)  # fmt: skip
 
 
 @runs_app.command("resume")
 def runs_resume(
     run_id: RunId, newest: NewestOption = False, reason: ReasonOption = None,
     by: ByOption = None, org: OrgOption = "default", json: JsonOption = False,
-    db: DbOption = None,
+    db: DbOption = None, key: IdempotencyOption = None,
 ) -> None:  # fmt: skip
     """Resume a failed run from its failed step; the steps before it are not run again.
 
@@ -177,7 +179,8 @@ def runs_resume(
     """
     who = by or current_user()
     _show(with_engine(db, lambda e: e.runs.resume(org, run_id, newest=newest, by=who,
-                                                  reason=reason)), json)  # fmt: skip
+                                                  reason=reason, idempotency_key=key)),
+          json)  # fmt: skip
 
 
 @runs_app.command("fork")
@@ -186,23 +189,26 @@ def runs_fork(
     step: Annotated[str, typer.Option(help="The step to execute from: its key or number.")],
     newest: NewestOption = False, reason: ReasonOption = None, by: ByOption = None,
     org: OrgOption = "default", json: JsonOption = False, db: DbOption = None,
+    key: IdempotencyOption = None,
 ) -> None:  # fmt: skip
     """Fork a run from STEP into a new run that reuses the steps recorded before it."""
     who, at = by or current_user(), int(step) if step.isdigit() else step
     _show(with_engine(db, lambda e: e.runs.fork(org, run_id, at, newest=newest, by=who,
-                                                reason=reason)), json)  # fmt: skip
+                                                reason=reason,
+                                                idempotency_key=key)), json)  # fmt: skip
 
 
 @runs_app.command("retry")
 def runs_retry(
     run_id: RunId, newest: NewestOption = False, reason: ReasonOption = None,
     by: ByOption = None, org: OrgOption = "default", json: JsonOption = False,
-    db: DbOption = None,
+    db: DbOption = None, key: IdempotencyOption = None,
 ) -> None:  # fmt: skip
     """Retry a run from scratch with the same input, as a new run."""
     who = by or current_user()
     _show(with_engine(db, lambda e: e.runs.retry(org, run_id, newest=newest, by=who,
-                                                 reason=reason)), json)  # fmt: skip
+                                                 reason=reason,
+                                                 idempotency_key=key)), json)  # fmt: skip
 
 
 @runs_app.command("signal")
@@ -213,10 +219,12 @@ def runs_signal(
     org: OrgOption = "default",
     json: JsonOption = False,
     db: DbOption = None,
+    key: IdempotencyOption = None,
 ) -> None:
     """Send a signal to a run; its ctx.receive(NAME) gets the payload, in order, once."""
     payload = json_argument(data, "--data")
-    sent = with_engine(db, lambda e: e.runs.signal(org, run_id, name, payload))
+    sent = with_engine(db, lambda e: e.runs.signal(org, run_id, name, payload,
+                                                   idempotency_key=key))  # fmt: skip
     if json:
         print_json(sent.wire())
     else:

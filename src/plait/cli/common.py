@@ -72,6 +72,14 @@ OrgOption = Annotated[
 
 
 LimitOption = Annotated[int, typer.Option(help="At most this many (1 to 1000).")]
+IdempotencyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--idempotency-key",
+        help="Do it once per key: a repeat with the same key prints what the first did (a run "
+        "as it is now) and does nothing again; the same key with other arguments is refused.",
+    ),
+]
 CursorOption = Annotated[
     str | None, typer.Option(help="Continue after a page: its nextCursor (see --json).")
 ]

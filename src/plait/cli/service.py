@@ -16,6 +16,7 @@ from plait.cli.common import (
     EXIT_ERROR,
     CursorOption,
     DbOption,
+    IdempotencyOption,
     JsonOption,
     LimitOption,
     OrgOption,
@@ -179,10 +180,12 @@ def workflows_trigger(
     org: OrgOption = "default",
     json: JsonOption = False,
     db: DbOption = None,
+    key: IdempotencyOption = None,
 ) -> None:
     """Start a run by hand (a worker executes it)."""
     value = json_argument(input_, "--input")
-    _show(with_engine(db, lambda e: e.workflows.trigger(org, ref, value)), json)
+    _show(with_engine(db, lambda e: e.workflows.trigger(org, ref, value, idempotency_key=key)),
+          json)  # fmt: skip
 
 
 def emit(
@@ -192,10 +195,12 @@ def emit(
     org: OrgOption = "default",
     json: JsonOption = False,
     db: DbOption = None,
+    key: IdempotencyOption = None,
 ) -> None:
     """Emit an event: it starts the runs of every Activated workflow it triggers."""
     value = json_argument(data, "--data")
-    _show(with_engine(db, lambda e: e.events.emit(org, type_, value, id=id_, source="cli")), json)
+    _show(with_engine(db, lambda e: e.events.emit(org, type_, value, id=id_, source="cli",
+                                                  idempotency_key=key)), json)  # fmt: skip
 
 
 @events_app.command("list")

@@ -11,6 +11,7 @@ from plait import text, values
 from plait.errors import LimitExceeded, NotFound, PlaitError, SerializationError
 from plait.ids import new_id
 from plait.secrets import redacted, redacted_json
+from plait.service.idempotency import Request, once
 from plait.service.pages import check_limit, keyset_after, keyset_slice
 from plait.store.records import (
     Decision,
@@ -46,9 +47,27 @@ class EventService:
         *,
         id: str | None = None,
         source: str = "api",
+        idempotency_key: str | None = None,
     ) -> EmittedEvent:
         """Store the event (once per id) and dispatch it; return it with the runs it started
-        (``duplicate``: an event of that id was stored before, and this one started nothing)."""
+        (``duplicate``: an event of that id was stored before: this one started nothing, and
+        ``runs`` are the runs the stored one started). With ``idempotency_key`` a repeat
+        answers what the first emit answered and emits nothing (``plait.service.idempotency``).
+        """
+
+        async def recall(kept: Any) -> EmittedEvent:
+            from plait.resources.events import EmittedEvent  # the models load on first use
+
+            return EmittedEvent.model_validate(kept)
+
+        request = Request(f"events.emit {type}", {"type": type, "data": data, "id": id})
+        return await once(self.deps, org, idempotency_key, request,
+                          lambda: self._emit(org, type, data, id, source),
+                          keep=lambda emitted: emitted.wire(), recall=recall)  # fmt: skip
+
+    async def _emit(
+        self, org: str, type: str, data: Any, id: str | None, source: str
+    ) -> EmittedEvent:
         if not isinstance(type, str) or not type:
             raise SerializationError("an event's type", "str", "a non-empty string is required")
         text.check_all({"org": org, "type": type, "id": id})

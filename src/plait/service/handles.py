@@ -67,36 +67,51 @@ class RunHandle:
         """The run as stored now, with its steps, history, children and published state."""
         return await self._runs.get(self.org, self.id)
 
-    async def cancel(self, *, reason: str | None = None, by: str | None = None) -> Run:
+    # Each operation takes an ``idempotency_key``: a repeat with the same key answers what the
+    # first call did and does nothing again (see ``plait.service.idempotency``).
+
+    async def cancel(
+        self, *, reason: str | None = None, by: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Run:  # fmt: skip
         """Cancel the run and its children (see ``RunService.cancel``)."""
-        return await self._runs.cancel(self.org, self.id, reason=reason, by=by)
+        return await self._runs.cancel(self.org, self.id, reason=reason, by=by,
+                                       idempotency_key=idempotency_key)  # fmt: skip
 
     async def resume(
-        self, *, newest: bool = False, by: str | None = None, reason: str | None = None
-    ) -> RunHandle:
+        self, *, newest: bool = False, by: str | None = None, reason: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> RunHandle:  # fmt: skip
         """Resume the failed run from its failed step (see ``RunService.resume``); this handle,
         to wait for its new result."""
-        await self._runs.resume(self.org, self.id, newest=newest, by=by, reason=reason)
+        await self._runs.resume(self.org, self.id, newest=newest, by=by, reason=reason,
+                                idempotency_key=idempotency_key)  # fmt: skip
         return self
 
     async def fork(
         self, step: str | int, *, newest: bool = False, by: str | None = None,
-        reason: str | None = None,
+        reason: str | None = None, idempotency_key: str | None = None,
     ) -> RunHandle:  # fmt: skip
         """A new run that reuses the steps before ``step`` and executes from there."""
-        run = await self._runs.fork(self.org, self.id, step, newest=newest, by=by, reason=reason)
+        run = await self._runs.fork(self.org, self.id, step, newest=newest, by=by, reason=reason,
+                                    idempotency_key=idempotency_key)  # fmt: skip
         return RunHandle(self._runs, self.org, run.id, run.workflow)
 
     async def retry(
-        self, *, newest: bool = False, by: str | None = None, reason: str | None = None
-    ) -> RunHandle:
+        self, *, newest: bool = False, by: str | None = None, reason: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> RunHandle:  # fmt: skip
         """A new run of the same workflow with the same input, from scratch."""
-        run = await self._runs.retry(self.org, self.id, newest=newest, by=by, reason=reason)
+        run = await self._runs.retry(self.org, self.id, newest=newest, by=by, reason=reason,
+                                     idempotency_key=idempotency_key)  # fmt: skip
         return RunHandle(self._runs, self.org, run.id, run.workflow)
 
-    async def signal(self, name: str, payload: Any = None) -> Signal:
+    async def signal(
+        self, name: str, payload: Any = None, *, idempotency_key: str | None = None
+    ) -> Signal:
         """Send the signal ``name`` with ``payload`` to the run (see ``RunService.signal``)."""
-        return await self._runs.signal(self.org, self.id, name, payload)
+        return await self._runs.signal(self.org, self.id, name, payload,
+                                       idempotency_key=idempotency_key)  # fmt: skip
 
     async def state(self, key: str | None = None) -> Any:
         """What the run published with ``ctx.set_state`` (one key, or all as a dict)."""

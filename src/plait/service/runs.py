@@ -4,6 +4,7 @@ time (another organization's runs are reported as not found)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ from plait.ids import new_id
 from plait.retry import seconds_of
 from plait.service import operations
 from plait.service.handles import RunHandle
+from plait.service.idempotency import Request, once
 from plait.service.pages import check_limit, keyset_after, keyset_slice
 from plait.store.records import RUN_STATUSES, NewRun
 
@@ -152,14 +154,30 @@ class RunService:
     # -- operations -----------------------------------------------------------------------
 
     async def cancel(
-        self, org: str, run_id: str, *, reason: str | None = None, by: str | None = None
-    ) -> Run:
+        self, org: str, run_id: str, *, reason: str | None = None, by: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Run:  # fmt: skip
         """Cancel a run: it ends ``cancelled`` and never runs another step; so do its children.
 
         ``reason`` and ``by`` are recorded in the run's history and error. A run that already
         ended keeps its status, but its live descendants are cancelled all the same (say the
-        children a succeeded run started with ``wait: false``).
+        children a succeeded run started with ``wait: false``). With ``idempotency_key`` a
+        repeat answers the run as it is now and cancels nothing (``plait.service.idempotency``).
         """
+        request = Request(f"runs.cancel {run_id}", {"run": run_id, "reason": reason})
+        return await self._once(
+            org, idempotency_key, request, lambda: self._cancel(org, run_id, reason, by)
+        )
+
+    async def _once(
+        self, org: str, key: str | None, request: Request, act: Callable[[], Awaitable[Run]]
+    ) -> Run:
+        """``act()`` once per idempotency ``key``: a repeat answers the run it answered, as that
+        run is now (its status while it runs, its output once it ended)."""
+        return await once(self.deps, org, key, request, act, keep=_run_id,
+                          recall=lambda kept: self.get(org, kept["run"]))  # fmt: skip
+
+    async def _cancel(self, org: str, run_id: str, reason: str | None, by: str | None) -> Run:
         await self._owned(org, run_id)
         store = await self.deps.store()
         done = await store.cancel_run(run_id, self.deps.now(), reason=reason, actor=by)
@@ -172,22 +190,43 @@ class RunService:
 
     async def resume(
         self, org: str, run_id: str, *, newest: bool = False, by: str | None = None,
-        reason: str | None = None,
+        reason: str | None = None, idempotency_key: str | None = None,
     ) -> Run:  # fmt: skip
         """Resume a failed run from its failed step: the steps recorded before it are kept, the
         failed step runs again. ``newest`` moves a definition's run to the workflow's newest
-        version. ``RunNotResumable`` unless the run failed."""
+        version. ``RunNotResumable`` unless the run failed. With ``idempotency_key`` a repeat
+        answers the run as it is now and resumes nothing again."""
+        request = Request(f"runs.resume {run_id}",
+                          {"run": run_id, "newest": newest, "reason": reason})  # fmt: skip
+        return await self._once(
+            org, idempotency_key, request, lambda: self._resume(org, run_id, newest, by, reason)
+        )
+
+    async def _resume(
+        self, org: str, run_id: str, newest: bool, by: str | None, reason: str | None
+    ) -> Run:
         await self._owned(org, run_id)
         await operations.resume(self.deps, run_id, newest=newest, by=by, reason=reason)
         return await self.get(org, run_id)
 
     async def fork(
         self, org: str, run_id: str, step: str | int, *, newest: bool = False,
-        by: str | None = None, reason: str | None = None,
+        by: str | None = None, reason: str | None = None, idempotency_key: str | None = None,
     ) -> Run:  # fmt: skip
         """Start a new run of the same workflow and input that reuses the finished steps
         recorded before ``step`` (a step key, or its 1-based number) and executes from there;
-        return the new run. ``StepNotFound`` if the run has no such step."""
+        return the new run. ``StepNotFound`` if the run has no such step. With
+        ``idempotency_key`` a repeat answers the first fork's run as it is now."""
+        arguments = {"run": run_id, "step": step, "newest": newest, "reason": reason}
+        request = Request(f"runs.fork {run_id}", arguments)
+        return await self._once(
+            org, idempotency_key, request, lambda: self._fork(org, run_id, step, newest, by, reason)
+        )
+
+    async def _fork(
+        self, org: str, run_id: str, step: str | int, newest: bool, by: str | None,
+        reason: str | None,
+    ) -> Run:  # fmt: skip
         await self._owned(org, run_id)
         new = await operations.copy(self.deps, run_id, "fork", step=step, newest=newest, by=by,
                                     reason=reason)  # fmt: skip
@@ -195,18 +234,45 @@ class RunService:
 
     async def retry(
         self, org: str, run_id: str, *, newest: bool = False, by: str | None = None,
-        reason: str | None = None,
+        reason: str | None = None, idempotency_key: str | None = None,
     ) -> Run:  # fmt: skip
-        """Start a new run of the same workflow with the same input, from scratch; return it."""
+        """Start a new run of the same workflow with the same input, from scratch; return it.
+        With ``idempotency_key`` a repeat answers the first retry's run as it is now."""
+        request = Request(f"runs.retry {run_id}",
+                          {"run": run_id, "newest": newest, "reason": reason})  # fmt: skip
+        return await self._once(
+            org, idempotency_key, request, lambda: self._retry(org, run_id, newest, by, reason)
+        )
+
+    async def _retry(
+        self, org: str, run_id: str, newest: bool, by: str | None, reason: str | None
+    ) -> Run:
         await self._owned(org, run_id)
         new = await operations.copy(self.deps, run_id, "retry", newest=newest, by=by,
                                     reason=reason)  # fmt: skip
         return await self.get(org, new)
 
-    async def signal(self, org: str, run_id: str, name: str, payload: Any = None) -> Signal:
+    async def signal(
+        self, org: str, run_id: str, name: str, payload: Any = None, *,
+        idempotency_key: str | None = None,
+    ) -> Signal:  # fmt: skip
         """Send the signal ``name`` with a JSON ``payload`` to a run; its ``ctx.receive(name)``
         gets it, exactly once and in the order sent, whether it already waits or not.
-        ``RunNotFound`` for an unknown run and ``RunEnded`` for one that ended."""
+        ``RunNotFound`` for an unknown run and ``RunEnded`` for one that ended. With
+        ``idempotency_key`` a repeat answers the first answer and sends nothing again."""
+        from plait.resources.runs import Signal
+
+        request = Request(f"runs.signal {run_id} {name}",
+                          {"run": run_id, "name": name, "payload": payload})  # fmt: skip
+
+        async def recall(kept: Any) -> Signal:
+            return Signal.model_validate(kept)
+
+        return await once(self.deps, org, idempotency_key, request,
+                          lambda: self._signal(org, run_id, name, payload),
+                          keep=lambda sent: sent.wire(), recall=recall)  # fmt: skip
+
+    async def _signal(self, org: str, run_id: str, name: str, payload: Any) -> Signal:
         await self._owned(org, run_id)
         data = encoded(payload, f"the payload of signal {name!r}")
         store = await self.deps.store()
@@ -215,3 +281,8 @@ class RunService:
 
         return Signal(run_id=sent.run_id, name=sent.name, seq=sent.seq,
                       delivered=sent.step is not None)  # fmt: skip
+
+
+def _run_id(run: Run) -> dict[str, str]:
+    """What an operation that answers a run keeps for its repeats: the run's id."""
+    return {"run": run.id}

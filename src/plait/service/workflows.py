@@ -26,6 +26,7 @@ from plait.errors import (
 from plait.ids import new_id
 from plait.resources.workflows import SavedWorkflow, StoredWorkflow, WorkflowPage
 from plait.service.hooks import Hook
+from plait.service.idempotency import Request, once
 from plait.service.listing import select
 from plait.service.workflow_tests import ScenarioRunner, check_before_activation, tests_problems
 from plait.store.records import WorkflowRecord
@@ -232,8 +233,19 @@ class WorkflowService:
     async def archive(self, org: str, ref: str) -> StoredWorkflow:
         return await self._transition(org, await self._record(org, ref), "archive")
 
-    async def trigger(self, org: str, ref: str, input: Any = None) -> Run:
-        """Start a run by hand (Draft and Activated workflows); returns the run."""
+    async def trigger(
+        self, org: str, ref: str, input: Any = None, *, idempotency_key: str | None = None
+    ) -> Run:
+        """Start a run by hand (Draft and Activated workflows); returns the run. With
+        ``idempotency_key`` a repeat starts nothing and answers the first run as it is now
+        (``plait.service.idempotency``)."""
+        request = Request(f"workflows.trigger {ref}", {"workflow": ref, "input": input})
+        return await once(self.deps, org, idempotency_key, request,
+                          lambda: self._trigger(org, ref, input),
+                          keep=lambda run: {"run": run.id},
+                          recall=lambda kept: self.runs.get(org, kept["run"]))  # fmt: skip
+
+    async def _trigger(self, org: str, ref: str, input: Any) -> Run:
         record = await self._record(org, ref)
         if record.status not in ("Draft", "Activated"):
             raise IllegalTransition(record.id, "trigger", record.status, "Triggered")

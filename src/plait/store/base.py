@@ -26,6 +26,7 @@ operations         resume, fork, retry, and a run's history
 schedules          schedules and their ticks
 webhooks           webhooks and their deliveries
 secrets, keys      sealed secrets and API keys
+idempotency        idempotency keys of requests, reserved before they act
 =================  ==============================================================================
 """
 
@@ -39,6 +40,7 @@ from typing import Any
 from plait.store.children import ChildVerbs
 from plait.store.documents import DocumentVerbs
 from plait.store.events import EventVerbs
+from plait.store.idempotency import IdempotencyVerbs
 from plait.store.keys import KeyVerbs
 from plait.store.leases import LeaseVerbs
 from plait.store.machines import MachineVerbs
@@ -58,6 +60,7 @@ log = logging.getLogger(__name__)
 class Store(
     RunVerbs, LeaseVerbs, EventVerbs, WorkflowVerbs, DocumentVerbs, TaskVerbs, MachineVerbs,
     ChildVerbs, TreeVerbs, OperationVerbs, ScheduleVerbs, WebhookVerbs, SecretVerbs, KeyVerbs,
+    IdempotencyVerbs,
 ):  # fmt: skip
     """Durable state of runs, steps, workers, events, workflows, documents and everything the
     service layer keeps: what the engine and the services ask of a backend.

@@ -50,8 +50,9 @@ class EventVerbs(Backend):
         transaction; without ``event_id`` a fresh ``event_…`` id is drawn.
 
         Returns the event (the stored one, with its data, for a repeated id), whether it is
-        new, and the runs it started or resumed (none for a repeated id). Atomic: concurrent
-        emits of one id store it once. ``data`` that is not JSON raises ``SerializationError``.
+        new, and the runs it started or resumed (for a repeated id: the runs the stored event
+        started, and none resumed). Atomic: concurrent emits of one id store it once. ``data``
+        that is not JSON raises ``SerializationError``.
         """
         try:  # checked here: an error inside the batch would fail the writes it carries
             orjson.loads(data)
@@ -61,7 +62,8 @@ class EventVerbs(Backend):
 
         def op(db: Session) -> tuple[EventRecord, bool, Dispatched]:
             if not insert_event(db, event):
-                return fetch_event(db, org, event.id), False, Dispatched()
+                runs = started_by(db, org, event.id)
+                return fetch_event(db, org, event.id), False, Dispatched(runs)
             return event, True, dispatch(db, event)
 
         result: tuple[EventRecord, bool, Dispatched] = await self._submit(op)
@@ -150,6 +152,9 @@ def dispatch(
             done.runs.append(run_id)
         elif status == "delivered" and run_id is not None:
             done.resumed.append(run_id)
+    if done.runs:
+        ids = {"org": event.org, "id": event.id, "runs": orjson.dumps(done.runs).decode()}
+        db.run("set_event_runs", ids)
     if done.runs or done.resumed:
         db.runnable = True
     return done
@@ -196,6 +201,12 @@ def insert_event(db: Session, e: EventRecord) -> bool:
         "run_id": e.run_id, "now": e.created_at,
     }  # fmt: skip
     return bool(db.run("insert_event", params).rowcount)
+
+
+def started_by(db: Session, org: str, event_id: str) -> list[str]:
+    """The runs the stored event ``event_id`` started (or debounced into) when it was new."""
+    row = db.run("event_runs", {"org": org, "id": event_id}).fetchone()
+    return [] if row is None or row[0] is None else list(orjson.loads(row[0]))
 
 
 def fetch_event(db: Session, org: str, event_id: str) -> EventRecord:

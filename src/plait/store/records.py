@@ -605,3 +605,30 @@ class ScheduleRecord:
     def declared(self) -> bool:
         """Whether the workflow's document declares it (else it was created on its own)."""
         return self.id.startswith(DECLARED_SCHEDULE_PREFIX)
+
+
+# -- idempotency keys ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyKey:
+    """A request's claim on an idempotency key of an organization (see
+    ``reserve_idempotency_key``). Times are Unix seconds.
+
+    Attributes:
+        operation: what the request did, e.g. ``runs.cancel``.
+        fingerprint: SHA-256 (hex) of the operation and its arguments.
+        token: names the request that holds (or held) the reservation.
+        result: what the request answered (JSON); ``None`` while it acts.
+        locked_at: when it was reserved.
+        expires_at: when the key may be used again for another request.
+    """
+
+    org: str
+    key: str
+    operation: str
+    fingerprint: str
+    token: str
+    result: bytes | None
+    locked_at: float
+    expires_at: float

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 
 from plait.api.auth import EngineDep, Runner, Viewer
-from plait.api.models import MAX_LIMIT, EventBody, Strict
-from plait.api.problems import PROBLEM_RESPONSES, WITH_BODY
+from plait.api.models import MAX_LIMIT, EventBody, IdempotencyKey, Strict
+from plait.api.problems import CONFLICTS, PROBLEM_RESPONSES, WITH_BODY
 from plait.api.render import Json
 from plait.resources.events import EmittedEvent, Event, EventPage
 
@@ -32,10 +32,14 @@ async def list_events(
 
 
 @router.post(
-    "", response_model=EmittedEvent, status_code=202, summary="Emit an event", responses=WITH_BODY
-)
-async def emit_event(caller: Runner, engine: EngineDep, body: EventBody) -> Json:
-    event = await engine.events.emit(caller.org, body.type, body.data, id=body.id, source="api")
+    "", response_model=EmittedEvent, status_code=202, summary="Emit an event",
+    responses={**WITH_BODY, **CONFLICTS},
+)  # fmt: skip
+async def emit_event(
+    caller: Runner, engine: EngineDep, body: EventBody, idempotency_key: IdempotencyKey = None
+) -> Json:
+    event = await engine.events.emit(caller.org, body.type, body.data, id=body.id, source="api",
+                                     idempotency_key=idempotency_key)  # fmt: skip
     return Json(event.wire(), 202)
 
 

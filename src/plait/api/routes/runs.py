@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Path, Query
 from pydantic import Field
 
 from plait.api.auth import Caller, EngineDep, Runner, Viewer
-from plait.api.models import MAX_LIMIT, Strict
+from plait.api.models import MAX_LIMIT, IdempotencyKey, Strict
 from plait.api.problems import CONFLICTS, PROBLEM_RESPONSES
 from plait.api.render import Json
 from plait.resources.runs import Run, RunPage, Signal
@@ -58,10 +58,11 @@ class ForkBody(ResumeBody):
 )  # fmt: skip
 async def cancel_run(
     caller: Runner, engine: EngineDep, run_id: str,
-    body: Annotated[CancelBody | None, Body()] = None,
+    body: Annotated[CancelBody | None, Body()] = None, idempotency_key: IdempotencyKey = None,
 ) -> Json:  # fmt: skip
     reason = body.reason if body else None
-    run = await engine.runs.cancel(caller.org, run_id, reason=reason, by=_actor(caller))
+    run = await engine.runs.cancel(caller.org, run_id, reason=reason, by=_actor(caller),
+                                   idempotency_key=idempotency_key)  # fmt: skip
     return Json(run.wire())
 
 
@@ -71,11 +72,11 @@ async def cancel_run(
 )  # fmt: skip
 async def resume_run(
     caller: Runner, engine: EngineDep, run_id: str,
-    body: Annotated[ResumeBody | None, Body()] = None,
+    body: Annotated[ResumeBody | None, Body()] = None, idempotency_key: IdempotencyKey = None,
 ) -> Json:  # fmt: skip
     body = body or ResumeBody.model_validate({})
     run = await engine.runs.resume(caller.org, run_id, newest=body.newest, by=_actor(caller),
-                                   reason=body.reason)  # fmt: skip
+                                   reason=body.reason, idempotency_key=idempotency_key)  # fmt: skip
     return Json(run.wire(), 202)
 
 
@@ -83,9 +84,13 @@ async def resume_run(
     "/{run_id}/fork", response_model=Run, status_code=201,
     summary="Fork a run from a step into a new run that reuses the steps before it",
 )  # fmt: skip
-async def fork_run(caller: Runner, engine: EngineDep, run_id: str, body: ForkBody) -> Json:
+async def fork_run(
+    caller: Runner, engine: EngineDep, run_id: str, body: ForkBody,
+    idempotency_key: IdempotencyKey = None,
+) -> Json:  # fmt: skip
     run = await engine.runs.fork(caller.org, run_id, body.step, newest=body.newest,
-                                 by=_actor(caller), reason=body.reason)  # fmt: skip
+                                 by=_actor(caller), reason=body.reason,
+                                 idempotency_key=idempotency_key)  # fmt: skip
     return Json(run.wire(), 201, headers={"Location": f"/~{caller.org}/runs/{run.id}"})
 
 
@@ -95,11 +100,11 @@ async def fork_run(caller: Runner, engine: EngineDep, run_id: str, body: ForkBod
 )  # fmt: skip
 async def retry_run(
     caller: Runner, engine: EngineDep, run_id: str,
-    body: Annotated[ResumeBody | None, Body()] = None,
+    body: Annotated[ResumeBody | None, Body()] = None, idempotency_key: IdempotencyKey = None,
 ) -> Json:  # fmt: skip
     body = body or ResumeBody.model_validate({})
     run = await engine.runs.retry(caller.org, run_id, newest=body.newest, by=_actor(caller),
-                                  reason=body.reason)  # fmt: skip
+                                  reason=body.reason, idempotency_key=idempotency_key)  # fmt: skip
     return Json(run.wire(), 201, headers={"Location": f"/~{caller.org}/runs/{run.id}"})
 
 
@@ -115,6 +120,8 @@ def _actor(caller: Caller) -> str:
 async def signal_run(
     caller: Runner, engine: EngineDep, run_id: str,
     name: Annotated[str, Path(min_length=1, max_length=200)],
-    payload: Annotated[Any, Body()] = None,
+    payload: Annotated[Any, Body()] = None, idempotency_key: IdempotencyKey = None,
 ) -> Json:  # fmt: skip
-    return Json((await engine.runs.signal(caller.org, run_id, name, payload)).wire(), 202)
+    sent = await engine.runs.signal(caller.org, run_id, name, payload,
+                                    idempotency_key=idempotency_key)  # fmt: skip
+    return Json(sent.wire(), 202)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Query, Response
 from pydantic import Field
 
 from plait.api.auth import Admin, Editor, EngineDep, Runner, Viewer
-from plait.api.models import MAX_LIMIT, Strict, TriggerBody, WorkflowBody
+from plait.api.models import MAX_LIMIT, IdempotencyKey, Strict, TriggerBody, WorkflowBody
 from plait.api.problems import CONFLICTS, PROBLEM_RESPONSES, WITH_BODY, ApiProblem
 from plait.api.render import Json, no_content
 from plait.resources.runs import Run
@@ -147,8 +147,10 @@ async def trigger_workflow(
     engine: EngineDep,
     workflow_id: str,
     body: Annotated[TriggerBody | None, Body()] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Json:
-    run = await engine.workflows.trigger(caller.org, workflow_id, body.input if body else None)
+    run = await engine.workflows.trigger(caller.org, workflow_id, body.input if body else None,
+                                         idempotency_key=idempotency_key)  # fmt: skip
     return Json(run.wire(), 202, headers={"Location": f"/~{caller.org}/runs/{run.id}"})
 
 

@@ -54,8 +54,21 @@ CREATE TABLE events (
     source text NOT NULL,
     run_id text,
     created_at double precision NOT NULL,
+    runs text,
     CONSTRAINT events_org_id_key UNIQUE (org, id),
     CONSTRAINT events_pkey PRIMARY KEY (seq)
+);
+
+CREATE TABLE idempotency_keys (
+    org text NOT NULL,
+    key text NOT NULL,
+    operation text NOT NULL,
+    fingerprint text NOT NULL,
+    token text NOT NULL,
+    result text,
+    locked_at double precision NOT NULL,
+    expires_at double precision NOT NULL,
+    CONSTRAINT idempotency_keys_pkey PRIMARY KEY (org, key)
 );
 
 CREATE TABLE machine_inbox (
@@ -305,6 +318,8 @@ CREATE UNIQUE INDEX documents_idempotency ON documents USING btree (org, idempot
 CREATE INDEX event_waits_by_type ON event_waits USING btree (org, event_type);
 
 CREATE INDEX events_by_type ON events USING btree (org, type, seq);
+
+CREATE INDEX idempotency_keys_expiry ON idempotency_keys USING btree (expires_at);
 
 CREATE UNIQUE INDEX machine_instances_by_run ON machine_instances USING btree (run_id);
 

@@ -9,6 +9,13 @@ ON CONFLICT (org, id) DO NOTHING;
 -- name: get_event
 SELECT id, org, type, data, source, run_id, created_at FROM events WHERE org = :org AND id = :id;
 
+-- name: set_event_runs
+-- The runs a new event started, kept so that a repeat of its id can answer with them.
+UPDATE events SET runs = :runs WHERE org = :org AND id = :id;
+
+-- name: event_runs
+SELECT runs FROM events WHERE org = :org AND id = :id;
+
 -- name: insert_wait
 INSERT INTO event_waits (org, event_type, run_id, step_key, match, scope, created_at)
 VALUES (:org, :event_type, :run_id, :step_key, :match, :scope, :now)

@@ -51,8 +51,20 @@ CREATE TABLE events (
     data       TEXT NOT NULL,
     source     TEXT NOT NULL,
     run_id     TEXT,
-    created_at REAL NOT NULL,
+    created_at REAL NOT NULL, runs TEXT,
     UNIQUE (org, id)
+);
+
+CREATE TABLE idempotency_keys (
+    org         TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    operation   TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    token       TEXT NOT NULL,
+    result      TEXT,
+    locked_at   REAL NOT NULL,
+    expires_at  REAL NOT NULL,
+    PRIMARY KEY (org, key)
 );
 
 CREATE TABLE machine_inbox (
@@ -286,6 +298,8 @@ CREATE UNIQUE INDEX documents_idempotency ON documents (org, idempotency_key)
 CREATE INDEX event_waits_by_type ON event_waits (org, event_type);
 
 CREATE INDEX events_by_type ON events (org, type, seq);
+
+CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
 
 CREATE UNIQUE INDEX machine_instances_by_run ON machine_instances (run_id);
 

@@ -67,9 +67,6 @@ class Settings:
             trigger, an emit or a run operation is remembered: within it a repeat answers the
             first request's result; after it the key may name another request.
         max_secret_bytes: largest value of one secret, in bytes of UTF-8.
-    """
-
-    database_url: str = DEFAULT_DATABASE_URL
 
         smtp_url: the SMTP server of the ``email`` action and of schedule notifications:
             ``smtp://user:password@host:port`` (``?starttls=true`` requires STARTTLS),
@@ -77,6 +74,9 @@ class Settings:
             emitted as ``Schedule.notification`` events. Never logged or shown.
         smtp_from: the sender address of that mail; defaults to the URL's user name when it
             is an address.
+    """
+
+    database_url: str = DEFAULT_DATABASE_URL
     concurrency: int = 500
     lease_seconds: float = 30.0
     heartbeat_seconds: float = 10.0
@@ -107,12 +107,12 @@ class Settings:
     webhook_replay_seconds: float = 86_400.0
     idempotency_seconds: float = 86_400.0
     max_secret_bytes: int = 65_536
+    smtp_url: str = field(default="", repr=False)
+    smtp_from: str = ""
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
         """Settings from ``overrides``, then the environment, then the defaults."""
-    smtp_url: str = field(default="", repr=False)
-    smtp_from: str = ""
         known = {f.name: f for f in fields(cls)}
         unknown = sorted(set(overrides) - set(known))
         if unknown:
@@ -141,12 +141,12 @@ class Settings:
                 raise ConfigurationError(f"{name} must be positive (PLAIT_{name.upper()})")
         if self.sqlite_synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ConfigurationError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
+        if self.smtp_url:
+            _check_smtp(self.smtp_url, self.smtp_from)
 
 
 _POSITIVE_LIMITS = (
     "code_max_output_bytes",
-        if self.smtp_url:
-            _check_smtp(self.smtp_url, self.smtp_from)
     "max_document_bytes",
     "max_request_bytes",
     "max_steps",
@@ -165,11 +165,6 @@ _POSITIVE_LIMITS = (
 )
 
 
-def _parse(name: str, raw: str, kind: Any) -> Any:
-    try:
-        if kind in ("int", int):
-            return int(raw)
-        if kind in ("float", float):
 def _check_smtp(url: str, sender: str) -> None:
     """Refuse an SMTP URL the ``email`` action could not use (the URL is never echoed: it may
     hold a password)."""
@@ -188,6 +183,11 @@ def _check_smtp(url: str, sender: str) -> None:
         )
 
 
+def _parse(name: str, raw: str, kind: Any) -> Any:
+    try:
+        if kind in ("int", int):
+            return int(raw)
+        if kind in ("float", float):
             return float(raw)
     except ValueError as exc:
         raise ConfigurationError(f"PLAIT_{name.upper()}={raw!r} is not a number") from exc

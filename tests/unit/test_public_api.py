@@ -56,5 +56,5 @@ def test_the_engine_surface_fits_on_one_screen() -> None:
         "action", "catalog", "clock", "close", "define", "deps", "events", "handle", "health",
         "keys", "list_runs", "machines", "reconfigured", "run_worker", "runs", "schedules",
         "secrets", "settings", "start", "start_worker", "step_hook", "sync", "tasks", "webhooks",
-        "worker", "workflow", "workflows",
+        "worker", "workflow", "workflow_tests", "workflows",
     ]  # fmt: skip

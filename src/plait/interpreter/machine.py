@@ -19,7 +19,14 @@ whenever a worker processes it; when it passes with no event, its
 after the deadline (a worker that comes late does not let a late event win): the timeout is
 taken first and the event is then handled in the state the timeout led to (rejected there if that
 state is terminal). A terminal state (or one with nowhere to
-go) ends the run with the output ``{state, context, history}``.
+go) ends the run with the output ``{state, context, history}``, and with the state's ``outcome``:
+``failed`` fails the run (``plait.MachineFailed``), ``cancelled`` cancels it, both keeping the
+output.
+
+A state's ``retry: {max_attempts, on}`` turns its event ``on`` into a re-entry of the state (a
+transition to itself recorded with ``attempt``: exit steps, then entry steps again) while the
+state has been entered fewer than ``max_attempts`` times in a row; then the event is handled as
+any other. The count is rebuilt from the recorded transitions on every replay.
 
 Records (step kinds): ``machine`` (the start: initial state and context), ``transition``
 (``{from, to, event, type, eventId, at, context}``), ``rejected`` (``{state, event, type,

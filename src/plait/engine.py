@@ -342,7 +342,7 @@ class Engine:
             if local.worker is worker:
                 local.worker = None
 
-        worker = Worker(runtime, catalog.workflows, resolve=lambda run: catalog.resolve(store, run),
+        worker = Worker(runtime, catalog.runnable, resolve=lambda run: catalog.resolve(store, run),
                         periodic=fire_schedules, on_death=unlink)  # fmt: skip
         self.worker = local.worker = worker
         await worker.start()

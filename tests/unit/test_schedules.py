@@ -244,6 +244,7 @@ def test_resource_is_the_api_shape() -> None:
         "input": {"report": "daily"},
         "enabled": True,
         "declared": False,
+        "notifications": {"onStart": [], "onComplete": []},
         "nextFireAt": "2027-01-18T08:00:00.000Z",  # 09:00 on Monday in Paris
         "createdAt": "2027-01-15T08:00:00.000Z",
     }

@@ -128,13 +128,24 @@ class WebhookBody(Strict):
     )
 
 
+class NotificationsBody(Strict):
+    onStart: list[str] = Field(default_factory=list, description="Addresses told of a start.")
+    onComplete: list[str] = Field(
+        default_factory=list, description="Addresses told of an end, with its outcome."
+    )
+
+
 class ScheduleBody(Strict):
+    """A schedule; ``cron`` or the brief's ``cronExpression`` (one is required)."""
+
     workflow: str = Field(description="The workflow's id or name.")
-    cron: str = Field(description="5 or 6 fields, e.g. ``0 9 * * 1-5``.")
+    cron: str | None = Field(None, description="5 or 6 fields, e.g. ``0 9 * * 1-5``, or a macro.")
+    cronExpression: str | None = Field(None, description="The brief's name for ``cron``.")
     timezone: str = "UTC"
     catchup: Literal["skip", "all"] = "skip"
     maxCatchup: int = Field(10, ge=0, description="Most missed ticks fired by catch-up.")
     input: Any = None
+    notifications: NotificationsBody | None = None
 
 
 class QueryBody(Strict):

@@ -250,13 +250,23 @@ def schedules_create(
     catchup: Annotated[str, typer.Option(help="After downtime: skip or all.")] = "skip",
     max_catchup: Annotated[int, typer.Option(help="Most missed ticks caught up.")] = 10,
     input_: Annotated[str | None, typer.Option("--input", help="Run input: JSON.")] = None,
+    notify_start: Annotated[
+        list[str] | None, typer.Option(help="Email this address when a run starts (repeatable).")
+    ] = None,
+    notify_complete: Annotated[
+        list[str] | None,
+        typer.Option(help="Email this address when a run ends, with its outcome (repeatable)."),
+    ] = None,
     org: OrgOption = "default",
     json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
-    """Attach a cron schedule to a workflow."""
+    """Attach a cron schedule to a workflow (without PLAIT_SMTP_URL, notifications are
+    Schedule.notification events)."""
     body = {"workflow": workflow, "cron": cron, "timezone": timezone, "catchup": catchup,
-            "maxCatchup": max_catchup, "input": json_argument(input_, "--input")}  # fmt: skip
+            "maxCatchup": max_catchup, "input": json_argument(input_, "--input"),
+            "notifications": {"onStart": notify_start or [],
+                              "onComplete": notify_complete or []}}  # fmt: skip
     made = with_engine(db, lambda e: e.schedules.create(org, body)).wire()
     if json:
         print_json(made)

@@ -11,6 +11,16 @@ from plait.resources.base import Page, Resource, Stamp, required_stamp
 from plait.store.records import ScheduleRecord
 
 
+class Notifications(Resource):
+    """Who hears of a schedule's runs: mailed with ``PLAIT_SMTP_URL`` set, else told by a
+    ``Schedule.notification`` event."""
+
+    on_start: list[str] = Field(default_factory=list, description="Told when a run starts.")
+    on_complete: list[str] = Field(
+        default_factory=list, description="Told when a run ends, with its outcome."
+    )
+
+
 class Schedule(Resource):
     """A schedule of a workflow. It fires only while the workflow is Activated."""
 
@@ -26,6 +36,10 @@ class Schedule(Resource):
     declared: bool = Field(
         description="Declared by the workflow's ``schedule`` (replaced when it changes)."
     )
+    notifications: Notifications = Field(
+        default_factory=lambda: Notifications(),
+        description="Who is told when a run it started starts and when it ends.",
+    )
     next_fire_at: Stamp
     created_at: Stamp
 
@@ -36,6 +50,8 @@ class Schedule(Resource):
             catchup=s.catchup, max_catchup=s.max_catchup, input=s.input, enabled=s.enabled,
             declared=s.declared, next_fire_at=required_stamp(s.next_fire_at),
             created_at=required_stamp(s.created_at),
+            notifications=Notifications(on_start=s.notifications.get("onStart", []),
+                                        on_complete=s.notifications.get("onComplete", [])),
         )  # fmt: skip
 
 

@@ -8,6 +8,8 @@ services and the worker read it.
 
 from __future__ import annotations
 
+from collections import ChainMap
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from plait.actions.base import Actions
@@ -35,6 +37,9 @@ class Catalog:
                                         "smtp": smtp_server(settings)}  # fmt: skip
         """Shared clients of built-in actions (the HTTP client, the code sandbox pool, the SMTP
         server of the ``email`` action)."""
+        self.system: dict[str, Workflow] = {}
+        """Built-in workflows every worker runs and the registry does not show (the
+        notification runs of schedules, ``plait.notify``); made on first use."""
         self.registry_ids: dict[str, str] = {}
         """The stored registry id of each code workflow (filled when the store opens)."""
         self._builtins = False
@@ -45,6 +50,17 @@ class Catalog:
             raise DuplicateWorkflow(workflow.name)
         self.workflows[workflow.name] = workflow
         return workflow
+
+    @property
+    def runnable(self) -> Mapping[str, Workflow]:
+        """What a worker of this process runs: the registered workflows (a live view: some are
+        registered after the worker starts) and the built-in ones."""
+        if not self.system:
+            from plait.service.notifications import notify_workflow
+
+            built = notify_workflow(self.clients)
+            self.system[built.name] = built
+        return ChainMap(self.workflows, self.system)
 
     def get(self, name: str) -> Workflow:
         found = self.workflows.get(name)

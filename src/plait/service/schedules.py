@@ -10,6 +10,10 @@ Missed ticks (the engine was down, or every worker was busy) are handled by ``ca
 ``"skip"`` fires only the most recent missed tick, so a schedule that was down for a day runs
 once on its return, not never and not 24 times; ``"all"`` fires every missed tick, but at most
 the ``max_catchup`` most recent ones.
+
+A schedule may name who hears of its runs (``notifications``: ``onStart`` and ``onComplete``
+recipients, brief 001); ``plait.service.notifications`` says how they are told. The brief's
+``cronExpression`` is accepted for ``cron``.
 """
 
 from __future__ import annotations
@@ -52,11 +56,12 @@ class ScheduleService:
         self.deps = deps
 
     async def create(self, org: str, body: dict[str, Any], *, declared: bool = False) -> Schedule:
-        """``{workflow, cron, timezone?, catchup?, maxCatchup?, input?}`` -> the schedule. It is
-        enabled only while its workflow is Activated.
+        """``{workflow, cron | cronExpression, timezone?, catchup?, maxCatchup?, input?,
+        notifications?}`` -> the schedule. It is enabled only while its workflow is Activated.
 
         Raises:
-            ScheduleInvalid: the expression, time zone, catch-up policy or input is invalid.
+            ScheduleInvalid: the expression, time zone, catch-up policy, input or
+                notifications are invalid.
             UnknownWorkflow: ``org`` has no such workflow.
         """
         store = await self.deps.store()
@@ -64,14 +69,16 @@ class ScheduleService:
 
         record = await stored_workflow(store, org, str(body.get("workflow", "")))
         schedule = new_schedule(
-            org, record.id, str(body.get("cron", "")), timezone=body.get("timezone", "UTC"),
+            org, record.id, cron_of(body), timezone=body.get("timezone", "UTC"),
             catchup=body.get("catchup", "skip"), max_catchup=_int(body.get("maxCatchup", 10)),
             input=body.get("input"), enabled=record.status == "Activated", declared=declared,
-            now=self.deps.now(),
+            now=self.deps.now(), notifications=body.get("notifications"),
         )  # fmt: skip
         from plait.resources.schedules import Schedule
 
-        return Schedule.of(await store.create_schedule(schedule))
+        created = await store.create_schedule(schedule)
+        self.deps.local.wake()  # its first tick may come before this worker's next wake time
+        return Schedule.of(created)
 
     async def find(
         self, org: str, workflow: str | None = None, *, limit: int = 100,
@@ -112,9 +119,10 @@ class ScheduleService:
         document is stored)."""
         for item in declared_specs(document):
             new_schedule(
-                org, "", str(item.get("cron", "")), timezone=item.get("timezone", "UTC"),
+                org, "", cron_of(item), timezone=item.get("timezone", "UTC"),
                 catchup=item.get("catchup", "skip"), max_catchup=_int(item.get("maxCatchup", 10)),
                 input=item.get("input"), now=self.deps.now(),
+                notifications=item.get("notifications"),
             )  # fmt: skip
 
     async def replace_declared(self, org: str, record: WorkflowRecord) -> None:
@@ -191,6 +199,7 @@ def new_schedule(
     enabled: bool = True,
     declared: bool = False,
     now: float,
+    notifications: Any = None,
 ) -> ScheduleRecord:
     """A new schedule, checked, whose first tick is the first one strictly after ``now``.
 
@@ -199,9 +208,12 @@ def new_schedule(
     on their own (API, CLI) and stay until deleted.
 
     Raises:
-        ScheduleInvalid: the expression, time zone, catch-up policy or input is invalid, or the
-            expression never fires (``0 0 30 2 *``).
+        ScheduleInvalid: the expression, time zone, catch-up policy, input or notifications
+            are invalid, or the expression never fires (``0 0 30 2 *``).
     """
+    from plait.service.notifications import read_notifications
+
+    told = read_notifications(notifications)
     if not isinstance(cron, str):
         raise ScheduleInvalid(f"cron must be a string, not {cron!r}", "cron")
     if not isinstance(timezone, str):
@@ -219,7 +231,7 @@ def new_schedule(
     return ScheduleRecord(
         id=new_id(prefix, 8), org=org, workflow_id=workflow_id, cron=expression,
         timezone=timezone, catchup=catchup, max_catchup=max_catchup, input=_json(input),
-        enabled=enabled, next_fire_at=first, created_at=now,
+        enabled=enabled, next_fire_at=first, created_at=now, notifications=told,
     )  # fmt: skip
 
 
@@ -244,6 +256,16 @@ def due_ticks(schedule: ScheduleRecord, now: float) -> tuple[list[float], float]
     # Walking back from the next tick visits exactly the ticks at or before now, newest first.
     missed = takewhile(lambda tick: tick >= schedule.next_fire_at, parsed.walk(following, -1))
     return list(islice(missed, limit))[::-1], following
+
+
+def cron_of(body: dict[str, Any]) -> str:
+    """The expression of ``cron``, or of the brief's ``cronExpression`` (both: the same)."""
+    cron, written = body.get("cron"), body.get("cronExpression")
+    if cron is not None and written is not None and cron != written:
+        raise ScheduleInvalid(f"cron {cron!r} and cronExpression {written!r} differ: give one",
+                              "cronExpression")  # fmt: skip
+    value = cron if cron is not None else written
+    return "" if value is None else value
 
 
 def declared_specs(document: dict[str, Any]) -> list[dict[str, Any]]:

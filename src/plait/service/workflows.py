@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from plait.definitions.model import Definition, Trigger
     from plait.definitions.validate import Problem
     from plait.resources.runs import Run
+    from plait.resources.schedules import Schedule
     from plait.service.deps import Deps
     from plait.service.events import EventService
     from plait.service.runs import RunService
@@ -232,6 +233,26 @@ class WorkflowService:
 
     async def archive(self, org: str, ref: str) -> StoredWorkflow:
         return await self._transition(org, await self._record(org, ref), "archive")
+
+    async def schedule(
+        self, ref: str, spec: dict[str, Any] | None = None, *, org: str = "default"
+    ) -> Schedule:
+        """Schedule recurring runs of a workflow (id or name), as brief 001 writes it::
+
+            await engine.workflows.schedule("quarterly-review", {
+                "cronExpression": "0 0 1 1,4,7,10 *", "input": {"segment": "enterprise"},
+                "notifications": {"onStart": ["am@example.com"],
+                                  "onComplete": ["cs@example.com"]}})
+
+        ``spec`` is what ``engine.schedules.create`` takes, less ``workflow``: ``cron`` (or
+        ``cronExpression``), ``timezone``, ``catchup``, ``maxCatchup``, ``input``,
+        ``notifications``. The schedule fires while the workflow is Activated.
+
+        Raises:
+            ScheduleInvalid: a field is invalid (named by its path).
+            UnknownWorkflow: ``org`` has no such workflow.
+        """
+        return await self.schedules.create(org, {**(spec or {}), "workflow": ref})
 
     async def trigger(
         self, org: str, ref: str, input: Any = None, *, idempotency_key: str | None = None

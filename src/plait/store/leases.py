@@ -16,6 +16,7 @@ from plait.store.backend import Backend
 from plait.store.counters import run_ended
 from plait.store.records import ClaimedRun, StepRecord, WorkerInfo
 from plait.store.runs import fenced, step_params, steps_by_run, wake_parent
+from plait.store.schedules import schedule_run_ended
 from plait.store.session import Session
 from plait.store.trees import cancel_orphans
 
@@ -98,6 +99,7 @@ class LeaseVerbs(Backend):
         def op(db: Session) -> None:
             fenced(db, "finish_run", params)
             run_ended(db, run_id, ended, now, status)
+            schedule_run_ended(db, run_id, status, ended, now)
             wake_parent(db, run_id, now)
 
         await self._submit(op)

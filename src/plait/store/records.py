@@ -600,6 +600,8 @@ class ScheduleRecord:
     enabled: bool
     next_fire_at: float
     created_at: float
+    notifications: dict[str, list[str]] = field(default_factory=dict)
+    """Who hears of its runs: ``{"onStart": [addresses], "onComplete": [addresses]}``."""
 
     @property
     def declared(self) -> bool:

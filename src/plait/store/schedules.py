@@ -12,11 +12,16 @@ from typing import Any
 
 import orjson
 
+from plait import values
 from plait.ids import new_id
 from plait.store.backend import Backend
 from plait.store.records import EventRecord, RunToStart, ScheduleRecord, iso_time
 from plait.store.runs import insert_started_run
 from plait.store.session import Session
+
+NOTIFY_WORKFLOW = "plait.notify"
+"""The built-in code workflow that sends a schedule's notifications
+(``plait.service.notifications``); every worker runs it."""
 
 
 class ScheduleVerbs(Backend):
@@ -29,6 +34,7 @@ class ScheduleVerbs(Backend):
             "timezone": s.timezone, "catchup": s.catchup, "max_catchup": s.max_catchup,
             "input": orjson.dumps(s.input).decode(), "enabled": s.enabled,
             "next_fire_at": s.next_fire_at, "created_at": s.created_at,
+            "notifications": orjson.dumps(s.notifications).decode(),
         }  # fmt: skip
         await self._submit(lambda db: db.run("insert_schedule", params))
         return s
@@ -133,7 +139,8 @@ class ScheduleVerbs(Backend):
         Otherwise each tick not fired before is recorded (the key ``(schedule_id, tick_at)`` is
         unique) and, once, starts a run of the workflow's current version with ``input``
         (trigger ``schedule``, created at the tick) if the workflow is Activated; a tick of a
-        workflow that cannot run now (Paused, Archived, gone) is consumed all the same.
+        workflow that cannot run now (Paused, Archived, gone) is consumed all the same. A run
+        started of a schedule with ``onStart`` recipients starts its notification run too.
 
         Returns:
             ``(tick, run_id)`` for each tick that started a run, oldest first.
@@ -151,6 +158,7 @@ class ScheduleVerbs(Backend):
                 run_id = _start_tick_run(db, schedule, input, tick)
                 if run_id is not None:
                     db.run("set_tick_run", {**key, "run_id": run_id})
+                    _notify_start(db, schedule, run_id, tick, now)
                     fired.append((tick, run_id))
             return fired
 
@@ -177,5 +185,52 @@ def _schedule(row: Sequence[Any]) -> ScheduleRecord:
     return ScheduleRecord(
         id=row[0], org=row[1], workflow_id=row[2], cron=row[3], timezone=row[4],
         catchup=row[5], max_catchup=row[6], input=orjson.loads(row[7]), enabled=bool(row[8]),
-        next_fire_at=row[9], created_at=row[10],
+        next_fire_at=row[9], created_at=row[10], notifications=orjson.loads(row[11]),
     )  # fmt: skip
+
+
+# -- notifications: a run of NOTIFY_WORKFLOW, started in the transaction of what it tells -------
+
+
+def _notify_start(
+    db: Session, schedule: ScheduleRecord, run_id: str, tick: float, now: float
+) -> None:
+    """The tick started ``run_id``: tell the schedule's ``onStart`` recipients, if any."""
+    recipients = schedule.notifications.get("onStart")
+    if recipients:
+        row = db.run("get_run", {"run_id": run_id}).fetchone()
+        notice = {"event": "start", "schedule": schedule.id, "run": run_id,
+                  "workflow": row[2] if row else "", "workflowId": schedule.workflow_id,
+                  "at": iso_time(tick), "recipients": recipients}  # fmt: skip
+        _start_notification(db, schedule.org, notice, now)
+
+
+def schedule_run_ended(db: Session, run_id: str, status: str, outcome: str, now: float) -> None:
+    """Inside the transaction that ends ``run_id``: if a schedule's tick started it and the
+    schedule has ``onComplete`` recipients, start the run that tells them how it ended."""
+    row = db.run("schedule_of_run", {"run_id": run_id}).fetchone()
+    if row is None:
+        return
+    org, schedule_id, notifications, workflow, workflow_id, error = row
+    recipients = orjson.loads(notifications).get("onComplete")
+    if not recipients:
+        return
+    notice = {"event": "complete", "schedule": schedule_id, "run": run_id,
+              "workflow": workflow, "workflowId": workflow_id, "at": iso_time(now),
+              "status": status, "outcome": outcome, "error": _error_message(error),
+              "recipients": recipients}  # fmt: skip
+    _start_notification(db, org, notice, now)
+
+
+def _start_notification(db: Session, org: str, notice: dict[str, Any], now: float) -> None:
+    params = {"id": new_id("run"), "org": org, "workflow": NOTIFY_WORKFLOW,
+              "input": values.encode([notice]), "now": now}  # fmt: skip
+    db.run("insert_notification_run", params)
+    db.runnable = True
+
+
+def _error_message(error: Any) -> str | None:
+    if error is None:
+        return None
+    decoded = orjson.loads(bytes(error) if isinstance(error, memoryview) else error)
+    return str(decoded.get("message", "")) if isinstance(decoded, dict) else str(decoded)

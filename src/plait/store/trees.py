@@ -30,6 +30,7 @@ from plait.store.counters import run_ended
 from plait.store.operations import add_history
 from plait.store.records import Cancellation, NewChild, Operation, RunRecord
 from plait.store.runs import fetch_run, wake_parent
+from plait.store.schedules import schedule_run_ended
 from plait.store.session import Session
 from plait.store.tasks import cancel_tasks_of_runs
 
@@ -125,6 +126,7 @@ def _cancel_root(
     cancelled = db.run("cancel_run", params).rowcount > 0
     if cancelled:
         run_ended(db, run_id, "cancelled", op.now)
+        schedule_run_ended(db, run_id, "cancelled", "cancelled", op.now)
         wake_parent(db, run_id, op.now)
         add_history(db, run_id, "cancel", op)
         cancel_tasks_of_runs(db, [run_id], op.now)

@@ -18,7 +18,7 @@ import logging
 import os
 import sqlite3
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
 from plait.clock import sleep_until
@@ -40,7 +40,7 @@ class Worker:
     def __init__(
         self,
         rt: Runtime,
-        workflows: dict[str, Workflow],
+        workflows: Mapping[str, Workflow],
         *,
         resolve: Callable[[ClaimedRun], Awaitable[Workflow]] | None = None,
         periodic: Callable[[float], Awaitable[bool]] | None = None,

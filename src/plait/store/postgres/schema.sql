@@ -168,6 +168,7 @@ CREATE TABLE schedules (
     enabled boolean NOT NULL DEFAULT true,
     next_fire_at double precision NOT NULL,
     created_at double precision NOT NULL,
+    notifications text NOT NULL DEFAULT '{}'::text,
     CONSTRAINT schedules_pkey PRIMARY KEY (org, id),
     CONSTRAINT schedules_catchup_check CHECK ((catchup = ANY (ARRAY['skip'::text, 'all'::text])))
 );
@@ -342,6 +343,8 @@ CREATE INDEX runs_owner ON runs USING btree (lease_owner) WHERE (lease_owner IS 
 CREATE INDEX runs_pending ON runs USING btree (created_at) WHERE (status = 'pending'::text);
 
 CREATE INDEX runs_waiting ON runs USING btree (wake_at) WHERE (status = 'waiting'::text);
+
+CREATE INDEX schedule_ticks_by_run ON schedule_ticks USING btree (run_id) WHERE (run_id IS NOT NULL);
 
 CREATE INDEX schedules_by_workflow ON schedules USING btree (org, workflow_id);
 

@@ -4,7 +4,7 @@
 
 -- name: get_schedule
 SELECT id, org, workflow_id, cron, timezone, catchup, max_catchup, input, enabled, next_fire_at,
-       created_at
+       created_at, notifications
 FROM schedules
 WHERE org = :org AND id = :id;
 
@@ -32,3 +32,18 @@ ON CONFLICT (schedule_id, tick_at) DO NOTHING;
 -- name: set_tick_run
 UPDATE schedule_ticks SET run_id = :run_id
 WHERE schedule_id = :schedule_id AND tick_at = :tick_at;
+
+-- name: schedule_of_run
+-- When a run ends: the schedule whose tick started it (none for other runs), with what the
+-- notification of its end says.
+SELECT s.org, s.id, s.notifications, r.workflow, r.workflow_id, r.error
+FROM schedule_ticks t
+JOIN schedules s ON s.id = t.schedule_id
+JOIN runs r ON r.id = t.run_id
+WHERE t.run_id = :run_id;
+
+-- name: insert_notification_run
+-- A run of the built-in notification workflow (plait.service.notifications), in the
+-- transaction that starts or ends the scheduled run it tells of.
+INSERT INTO runs (id, org, workflow, status, input, trigger, created_at, updated_at)
+VALUES (:id, :org, :workflow, 'pending', :input, 'schedule', :now, :now);

@@ -152,7 +152,7 @@ CREATE TABLE schedules (
     input        TEXT NOT NULL,
     enabled      INTEGER NOT NULL DEFAULT 1,
     next_fire_at REAL NOT NULL,
-    created_at   REAL NOT NULL,
+    created_at   REAL NOT NULL, notifications TEXT NOT NULL DEFAULT '{}',
     PRIMARY KEY (org, id)
 ) WITHOUT ROWID;
 
@@ -322,6 +322,8 @@ CREATE INDEX runs_owner ON runs (lease_owner) WHERE lease_owner IS NOT NULL;
 CREATE INDEX runs_pending ON runs (created_at) WHERE status = 'pending';
 
 CREATE INDEX runs_waiting ON runs (wake_at) WHERE status = 'waiting';
+
+CREATE INDEX schedule_ticks_by_run ON schedule_ticks (run_id) WHERE run_id IS NOT NULL;
 
 CREATE INDEX schedules_by_workflow ON schedules (org, workflow_id);
 

@@ -7,16 +7,16 @@
 -- name: insert_schedule
 INSERT INTO schedules (
     org, id, workflow_id, cron, timezone, catchup, max_catchup, input, enabled, next_fire_at,
-    created_at
+    created_at, notifications
 )
 VALUES (
     :org, :id, :workflow_id, :cron, :timezone, :catchup, :max_catchup, :input,
-    CAST(:enabled AS BOOLEAN), :next_fire_at, :created_at
+    CAST(:enabled AS BOOLEAN), :next_fire_at, :created_at, :notifications
 );
 
 -- name: list_schedules
 SELECT id, org, workflow_id, cron, timezone, catchup, max_catchup, input, enabled, next_fire_at,
-       created_at
+       created_at, notifications
 FROM schedules
 WHERE org = :org AND (CAST(:workflow_id AS TEXT) IS NULL OR workflow_id = :workflow_id)
 ORDER BY created_at, id COLLATE "C";
@@ -24,7 +24,7 @@ ORDER BY created_at, id COLLATE "C";
 -- name: due_schedules
 -- Across organizations, since the poller serves them all.
 SELECT id, org, workflow_id, cron, timezone, catchup, max_catchup, input, enabled, next_fire_at,
-       created_at
+       created_at, notifications
 FROM schedules
 WHERE enabled AND next_fire_at <= :now
 ORDER BY next_fire_at, org COLLATE "C", id COLLATE "C"
@@ -32,7 +32,7 @@ LIMIT :limit;
 
 -- name: paused_schedules_of_workflow
 SELECT id, org, workflow_id, cron, timezone, catchup, max_catchup, input, enabled, next_fire_at,
-       created_at
+       created_at, notifications
 FROM schedules
 WHERE org = :org AND workflow_id = :workflow_id AND NOT enabled
 ORDER BY id COLLATE "C";
@@ -56,7 +56,7 @@ WHERE id = :id AND next_fire_at = :expected_next AND enabled;
 -- A page of an organization's schedules (of one workflow if given), oldest first: those after
 -- the keyset (created_at, id) of the last schedule of the previous page.
 SELECT id, org, workflow_id, cron, timezone, catchup, max_catchup, input, enabled, next_fire_at,
-       created_at
+       created_at, notifications
 FROM schedules
 WHERE org = :org AND (CAST(:workflow_id AS TEXT) IS NULL OR workflow_id = :workflow_id)
   AND (CAST(:after_at AS DOUBLE PRECISION) IS NULL OR created_at > :after_at

@@ -6,16 +6,16 @@
 -- name: insert_schedule
 INSERT INTO schedules (
     org, id, workflow_id, cron, timezone, catchup, max_catchup, input, enabled, next_fire_at,
-    created_at
+    created_at, notifications
 )
 VALUES (
     :org, :id, :workflow_id, :cron, :timezone, :catchup, :max_catchup, :input, :enabled,
-    :next_fire_at, :created_at
+    :next_fire_at, :created_at, :notifications
 );
 
 -- name: list_schedules
 SELECT id, org, workflow_id, cron, timezone, catchup, max_catchup, input, enabled, next_fire_at,
-       created_at
+       created_at, notifications
 FROM schedules
 WHERE org = :org AND (:workflow_id IS NULL OR workflow_id = :workflow_id)
 ORDER BY created_at, id;
@@ -23,7 +23,7 @@ ORDER BY created_at, id;
 -- name: due_schedules
 -- Across organizations: the poller serves them all.
 SELECT id, org, workflow_id, cron, timezone, catchup, max_catchup, input, enabled, next_fire_at,
-       created_at
+       created_at, notifications
 FROM schedules
 WHERE enabled = 1 AND next_fire_at <= :now
 ORDER BY next_fire_at, org, id
@@ -31,7 +31,7 @@ LIMIT :limit;
 
 -- name: paused_schedules_of_workflow
 SELECT id, org, workflow_id, cron, timezone, catchup, max_catchup, input, enabled, next_fire_at,
-       created_at
+       created_at, notifications
 FROM schedules
 WHERE org = :org AND workflow_id = :workflow_id AND enabled = 0;
 
@@ -54,7 +54,7 @@ WHERE id = :id AND next_fire_at = :expected_next AND enabled = 1;
 -- A page of an organization's schedules (of one workflow if given), oldest first: those after
 -- the keyset (created_at, id) of the last schedule of the previous page.
 SELECT id, org, workflow_id, cron, timezone, catchup, max_catchup, input, enabled, next_fire_at,
-       created_at
+       created_at, notifications
 FROM schedules
 WHERE org = :org AND (:workflow_id IS NULL OR workflow_id = :workflow_id)
   AND (:after_at IS NULL OR created_at > :after_at

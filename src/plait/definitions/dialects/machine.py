@@ -13,10 +13,13 @@ the steps run on the way.
 
 ``initialState`` is accepted for ``initial``; ``onEntry``/``onExit`` for ``entry``/``exit``;
 ``actions`` for ``action``. An action is an action name, one step (``{action, mapping}``,
-``{function, input}`` or any service-dialect step) or a list of them, run in order. ``events``
-maps event types to the names ``on`` uses; a type it does not map is its own name. ``start``
-lists event types that create an instance without being a transition. Times are milliseconds or
-strings with a unit (``"30s"``), as in the other dialects.
+``{function, input}``, brief 003's ``{type: emit, event}`` and ``{type: function, handler}``, or
+any service-dialect step) or a list of them, run in order. ``events`` maps event types to the
+names ``on`` uses; a type it does not map is its own name. ``start`` lists event types that create
+an instance without being a transition. A terminal state may declare its ``outcome`` (``failed``,
+``cancelled``); a state may ``retry: {maxAttempts, on}``. ``correlation`` is optional: without
+it the machine listens to no bus event and its instances are addressed by key. Times are
+milliseconds or strings with a unit (``"30s"``), as in the other dialects.
 
 This module also holds the checks of a machine that :mod:`plait.definitions.validate` runs.
 """

@@ -243,12 +243,15 @@ class StepTimeout(PlaitError):
 
 
 class RequiredStepSkipped(PlaitError):
-    """A declarative step marked ``required: true`` was skipped by its condition: the run
-    fails (brief 003), naming the step."""
+    """A declarative step marked ``required: true`` was skipped, by its condition or because
+    a step it depends on failed: the run fails (brief 003), naming the step."""
 
-    def __init__(self, step: str) -> None:
+    def __init__(self, step: str, unmet: list[str] | None = None) -> None:
         self.step = step
-        super().__init__(f"required step {step!r} was skipped: its condition is false")
+        self.unmet = list(unmet or [])
+        why = (f"a step it depends on failed ({', '.join(map(repr, self.unmet))})"
+               if self.unmet else "its condition is false")  # fmt: skip
+        super().__init__(f"required step {step!r} was skipped: {why}")
 
 
 class StepFailed(PlaitError):

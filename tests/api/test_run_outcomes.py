@@ -68,7 +68,7 @@ async def test_a_run_continued_past_a_failed_step_is_partial_and_counts_as_a_fai
     assert run["output"] == {"customer": "customer", "welcome": None, "upsell": None}
     assert run["completedSteps"] == ["customer"]
     assert run["failedSteps"] == ["welcome"]
-    assert run["skippedSteps"] == [{"step": "upsell", "reason": "condition"}]
+    assert run["skippedSteps"] == [{"step": "upsell", "reason": "condition", "failed": None}]
     assert await _counted(client, admin, workflow_id) == (1, 0, 1)
     [listed] = (await client.get("/~acme/runs", headers=admin)).json()["items"]
     assert (listed["outcome"], listed["success"]) == ("partial", False)

@@ -59,7 +59,8 @@ def test_entity_deal_won_steps_run_in_order_with_mappings_as_templates() -> None
     assert [s.action for s in steps] == [
         "Customer.create", "Subscription.create", "Project.create", "Activity.create",
     ]  # fmt: skip
-    assert [s.depends_on for s in steps] == [[], ["step-1"], ["step-2"], ["step-3"]]
+    assert [s.after for s in steps] == [[], ["step-1"], ["step-2"], ["step-3"]]
+    assert all(s.depends_on == [] for s in steps)  # in turn: a failure under Continue skips none
     assert steps[0].input == {"name": "{{ deal.name }}", "contact": "{{ deal.contact }}"}
     assert steps[1].input == {"plan": "{{ deal.plan }}", "customer": "{{ step.0.$id }}"}
     assert steps[2].input == {"name": '{{ "Onboarding: " + deal.name }}'}
@@ -239,8 +240,8 @@ def test_function_customer_onboarding() -> None:
         "scheduleKickoff", "createSuccessPlan",
     ]  # fmt: skip
     assert steps[0].action == "setupCustomerAccount"
-    assert steps[1].depends_on == ["accountSetup"]
-    assert steps[5].depends_on == ["scheduleKickoff"]
+    assert steps[1].after == ["accountSetup"]
+    assert steps[5].after == ["scheduleKickoff"]
     assert steps[1].input["variables"]["companyName"] == "{{accountSetup.companyName}}"
     assert steps[3].condition == 'input.plan === "enterprise" || input.companySize === "enterprise"'
     assert steps[4].condition == "!!assignAccountManager"
@@ -567,7 +568,7 @@ def test_graph_nodes_become_steps_in_topological_order() -> None:
     assert (notify.action, notify.depends_on) == ("PurchaseOrder.create", ["check"])
     assert notify.input == {"items": "{{check.low}}"}
     # Its edge, and the node before it: nodes run one at a time, in this order.
-    assert log.depends_on == ["check", "notify"]
+    assert (log.depends_on, log.after) == (["check"], ["notify"])
     assert definition.context == {}  # every graph has a workflow context
 
 

@@ -64,6 +64,11 @@ class _Step(_Model):
     id: str = Field(min_length=1)
     name: str | None = None
     depends_on: list[str] = Field(default_factory=list)
+    """Sibling steps whose results this one needs: it starts when they have ended, and is
+    skipped (reason ``dependency``) when one of them failed or was itself so skipped."""
+    after: list[str] = Field(default_factory=list)
+    """Sibling steps this one starts after for order only (the steps of a dialect that runs
+    them in turn): their failure under ``continue`` does not skip it."""
     condition: str | None = None
     """An expression; when it is false the step is ``skipped`` (its output is null)."""
     required: bool | None = None

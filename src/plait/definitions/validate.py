@@ -507,7 +507,7 @@ class _Validation:
 def _cycles(group: list[Step]) -> Iterator[list[str]]:
     """Dependency cycles among ``group`` (each as the ids along ``dependsOn`` edges): a depth
     first search without recursion, since a chain of steps can be as long as ``max_steps``."""
-    edges = {step.id: list(step.depends_on) for step in group}
+    edges = {step.id: [*step.depends_on, *step.after] for step in group}
     state: dict[str, int] = {}  # 1: on the current path, 2: done
     for step in group:
         if step.id not in state:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from plait import values
@@ -169,10 +169,10 @@ class _Run:
     async def graph(self, nodes: list[Node], frame: Frame) -> None:
         """Run ``nodes`` as a dependency graph: each starts when its dependencies have ended."""
         ids = {n.id for n in nodes}
-        blocking = {n.id: sum(d in ids for d in set(n.step.depends_on)) for n in nodes}
+        blocking = {n.id: len(_waits_for(n) & ids) for n in nodes}
         dependents: dict[str, list[Node]] = {}
         for node in nodes:
-            for dep in set(node.step.depends_on) & ids:
+            for dep in _waits_for(node) & ids:
                 dependents.setdefault(dep, []).append(node)
         ready = [n for n in nodes if blocking[n.id] == 0]
         running: dict[asyncio.Future[Any], Node] = {}
@@ -228,6 +228,8 @@ class _Run:
         ends = f"{key}.result" if isinstance(node.step, WorkflowStep) and node.step.wait else None
         if node.step.kind not in GROUPS and (deadline := expired(self.ctx, key, ends)) is not None:
             raise Expired(deadline)  # replaying past a deadline: nothing new starts
+        if unmet := self.unmet(node, frame):
+            return await self.skip(node, frame, key, unmet)
         try:
             holds = node.condition is None or await self.holds(node, frame, key)
             output = await self.run(node, frame, key) if holds else None
@@ -248,14 +250,23 @@ class _Run:
             await assign(self, node, frame, key, output)
         return output
 
-    async def skip(self, node: Node, frame: Frame, key: str) -> None:
-        """Record step ``key`` as skipped by its condition (its output is null). A step marked
-        ``required: true`` fails the run instead, whatever the error policy (brief 003)."""
+    def unmet(self, node: Node, frame: Frame) -> list[str]:
+        """The steps ``node`` depends on (``depends_on``) that failed, or were skipped because
+        a step they depend on did: the step cannot have what it needs (brief 003)."""
+        return [dep for dep in node.step.depends_on
+                if self.outcomes.get(frame.key(dep)) in ("failed", "unmet")]  # fmt: skip
+
+    async def skip(self, node: Node, frame: Frame, key: str, unmet: Sequence[str] = ()) -> None:
+        """Record step ``key`` as skipped (its output is null): by its condition, or, naming
+        them, by the ``unmet`` dependencies that failed. A step marked ``required: true``
+        fails the run instead, whatever the error policy (brief 003)."""
         if node.step.required:
-            await self.fail(key, RequiredStepSkipped(node.id), locator(node.step, "condition"))
-        self.ctx.recorded(key, lambda: None, kind="skipped", status="skipped")
+            where = locator(node.step, "depends_on" if unmet else "condition")
+            await self.fail(key, RequiredStepSkipped(node.id, list(unmet)), where)
+        why = {"reason": "dependency", "failed": list(unmet)} if unmet else None
+        self.ctx.recorded(key, lambda: why, kind="skipped", status="skipped")
         frame.outputs[node.id] = None
-        self.outcomes[key] = "skipped"
+        self.outcomes[key] = "unmet" if unmet else "skipped"
 
     def done(self, node: Node, frame: Frame, key: str, output: Any, status: str = "") -> None:
         """Note that step ``key`` ended; one with a compensation is remembered with the time
@@ -620,3 +631,9 @@ async def _cancel(futures: dict[asyncio.Future[Any], Node]) -> None:
         future.cancel()
     if futures:
         await asyncio.gather(*futures, return_exceptions=True)
+
+
+def _waits_for(node: Node) -> set[str]:
+    """The sibling steps ``node`` starts after: those it depends on, and those it follows in
+    turn."""
+    return {*node.step.depends_on, *node.step.after}

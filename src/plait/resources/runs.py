@@ -42,10 +42,20 @@ class Step(Resource):
 
 
 class SkippedStep(Resource):
-    """A step that did not run, and why: ``condition`` (its condition was false)."""
+    """A step that did not run, and why: ``condition`` (its condition was false) or
+    ``dependency`` (a step it depends on failed, or was itself skipped for that reason)."""
 
     step: str
     reason: str
+    failed: list[str] | None = Field(
+        None, description="With reason dependency: the steps it depends on that failed."
+    )
+
+    @classmethod
+    def of(cls, key: str, output: Any) -> SkippedStep:
+        if isinstance(output, dict) and output.get("reason") == "dependency":
+            return cls(step=key, reason="dependency", failed=list(output.get("failed") or []))
+        return cls(step=key, reason="condition")
 
 
 _ENDS = frozenset({"step", "group", "branch", "child", "child-result", "task", "sleep", "wait",
@@ -64,7 +74,7 @@ def _step_lists(steps: Sequence[Step]) -> tuple[list[str], list[str], list[Skipp
     for s in steps:
         key = s.key.removesuffix(".result") if s.kind == "child-result" else s.key
         if s.status == "skipped":
-            skipped.append(SkippedStep(step=key, reason="condition"))
+            skipped.append(SkippedStep.of(key, s.output))
         elif s.status == "failed":
             failed.append(key)
         elif s.status == "completed" and s.kind in _ENDS:

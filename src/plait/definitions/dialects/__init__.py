@@ -342,9 +342,9 @@ def stand_in(raw: Any, path: str, default_id: str, unreadable: set[str]) -> Acti
 
 
 def chain(steps: Sequence[Step]) -> None:
-    """Make each step depend on the one before it (dialects whose steps run in order)."""
+    """Make each step start after the one before it (dialects whose steps run in order)."""
     for previous, step in itertools.pairwise(steps):
-        step.depends_on = [previous.id]
+        step.after = [previous.id]
 
 
 def build(findings: Findings, values: dict[str, Any]) -> Definition | None:

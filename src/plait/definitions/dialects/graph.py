@@ -194,7 +194,7 @@ def _in_turn(ordered: tuple[list[ActionStep], bool]) -> list[ActionStep]:
     steps, acyclic = ordered
     for previous, step in itertools.pairwise(steps if acyclic else []):
         if previous.id not in step.depends_on:
-            step.depends_on.append(previous.id)
+            step.after.append(previous.id)
     return steps
 
 

@@ -28,7 +28,7 @@ def test_each_step_is_read_by_its_own_keys() -> None:
     first, review, last = result.definition.steps
     assert isinstance(first, ActionStep) and isinstance(last, ActionStep)
     assert isinstance(review, HumanTaskStep) and review.path == "$.steps[1]"
-    assert [s.depends_on for s in (first, review, last)] == [[], ["step-1"], ["review"]]
+    assert [s.after for s in (first, review, last)] == [[], ["step-1"], ["review"]]
 
 
 async def test_a_mixed_document_is_stored_and_activated(

@@ -87,6 +87,7 @@ class WorkflowBody(Strict):
     output_schema: Any = None
     step_timeout: Any = None
     on_error: Any = None
+    reviewer: Any = Field(None, description="Who reviews a failed step under human-review.")
     compensation_strategy: Any = None
     # state machines
     states: Any = Field(None, description="A state machine's states (see docs/state-machines).")

@@ -6,8 +6,8 @@ from pydantic import BaseModel
 
 from plait.api.models import WorkflowBody
 from plait.definitions.dialects import entity, function, graph, machine, service
+from plait.definitions.load import SERVICE_KEYS
 from plait.definitions.model import Definition
-from plait.service.workflows import SERVICE_KEYS
 
 
 def _keys(model: type[BaseModel]) -> set[str]:

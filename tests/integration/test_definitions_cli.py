@@ -238,3 +238,22 @@ async def test_an_invalid_definition_registers_and_runs_nothing(db_url: str) -> 
     assert "broken" not in engine.catalog.workflows
     async with engine:
         assert (await engine.list_runs()).items == []
+
+
+def test_validate_checks_the_service_keys_of_a_file_and_does_not_call_them_ignored(
+    tmp_path: Path,
+) -> None:
+    definition = tmp_path / "orders.yaml"
+    definition.write_text(
+        "name: orders\ntriggerEvent: Order.placed\nsteps:\n  - {id: charge, type: function}\n"
+        "schedule: {cron: '@daily'}\nfilter: event.data.total > 0\n"
+        "tests:\n  scenarios:\n    - {name: ok, input: {}, mocks: {charge: 1},"
+        " expect: {statuz: succeeded}}\n"
+    )
+    done = plait("validate", str(definition), cwd=tmp_path)
+    assert done.returncode == 1
+    assert "error   $.tests.scenarios[0].expect.statuz: unknown key" in done.stdout
+    assert "is ignored" not in done.stdout
+    definition.write_text(definition.read_text().replace("statuz", "status"))
+    done = plait("validate", str(definition), cwd=tmp_path)
+    assert (done.returncode, done.stdout.strip()) == (0, f"{definition}: valid")

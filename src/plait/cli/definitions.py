@@ -24,6 +24,7 @@ from plait.engine import Engine
 from plait.errors import PlaitError
 
 if TYPE_CHECKING:
+    from plait.definitions.validate import Problem
     from plait.resources.reports import RunReport
 
 AppOption = Annotated[
@@ -68,6 +69,7 @@ def validate(
         known = engine.catalog.prepare_actions().known
         settings = engine.settings
     result = check_definition(file, actions=known, settings=settings or Settings.load())
+    result.errors.extend(_tests_problems(file, result.limit is None))
     if json:
         print_json({
             "valid": result.valid,
@@ -77,6 +79,21 @@ def validate(
     else:
         render.problems(str(file), result.errors, result.warnings)
     raise typer.Exit(0 if result.valid else 1)
+
+
+def _tests_problems(file: Path, readable: bool) -> list[Problem]:
+    """The problems of the scenarios a definition file keeps in ``tests`` (what the service
+    checks when it is saved)."""
+    from plait.definitions.load import parse_document
+    from plait.service.workflow_tests import tests_problems
+
+    if not readable:
+        return []
+    try:
+        document = parse_document(file.read_text(encoding="utf-8"), file.name)
+    except (PlaitError, ValueError, UnicodeDecodeError):
+        return []  # check_definition has reported why it cannot be read
+    return tests_problems(document) if isinstance(document, dict) else []
 
 
 def schema() -> None:
@@ -106,8 +123,11 @@ def run_definition(
 def dry_run(
     file: Annotated[
         Path | None,
-        typer.Argument(help="A JSON or YAML definition (with --scenarios: optional when the "
-                       "scenario file names its workflow).", exists=True),
+        typer.Argument(
+            help="A JSON or YAML definition (with --scenarios: optional when the "
+            "scenario file names its workflow).",
+            exists=True,
+        ),
     ] = None,
     input_: InputOption = None,
     mock: Annotated[
@@ -120,8 +140,11 @@ def dry_run(
     accept_partial: AcceptPartialOption = False,
     scenarios: Annotated[
         Path | None,
-        typer.Option(help="A YAML or JSON file of scenarios (docs/testing.md): run each in "
-                     "its own throwaway database; exit 0 only if all pass.", exists=True),
+        typer.Option(
+            help="A YAML or JSON file of scenarios (docs/testing.md): run each in "
+            "its own throwaway database; exit 0 only if all pass.",
+            exists=True,
+        ),
     ] = None,
     junit: Annotated[
         Path | None, typer.Option(help="With --scenarios: write a JUnit XML report here.")

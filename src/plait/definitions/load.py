@@ -44,6 +44,11 @@ from plait.definitions.yaml_scan import check_aliases, scan, self_alias
 from plait.expressions.cost import cost_limit
 from plait.settings import Settings
 
+SERVICE_KEYS = ("schedule", "filter", "debounce", "tests")
+"""Keys of a workflow document that configure the service, not the definition: its schedules,
+its trigger's filter and debounce, its stored scenarios. The service checks them (a file's are
+checked by ``plait validate`` too); a definition ignores them without a warning."""
+
 __all__ = [
     "CheckResult",
     "DefinitionLimitExceeded",
@@ -393,7 +398,7 @@ def _normalise(
     except InvalidDefinition as exc:
         findings.errors.extend(exc.problems)
         return Normalised(None)
-    parsed = dict(parsed)
+    parsed = {key: value for key, value in parsed.items() if key not in SERVICE_KEYS}
     decode_json(parsed, "steps", findings)
     try:
         check_document(parsed, settings)

@@ -52,7 +52,6 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "archive": (("Draft", "Activated", "Paused"), "Archived"),
 }
 # Keys of a workflow body that configure the service rather than the definition.
-SERVICE_KEYS = ("schedule", "filter", "debounce", "tests")
 
 
 class ArchivedWorkflow(IllegalTransition):
@@ -325,7 +324,7 @@ class WorkflowService:
         Draft without steps yet, whose fields must still be well-typed; actions are checked on
         activation. With it, the warnings found. Raises ``InvalidDefinition``
         (``LimitExceeded`` for a document over a limit of the engine's settings)."""
-        from plait.definitions.load import check_draft
+        from plait.definitions.load import SERVICE_KEYS, check_draft
         from plait.definitions.validate import InvalidDefinition, Problem
 
         if not isinstance(body, dict):

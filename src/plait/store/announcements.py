@@ -113,7 +113,12 @@ def _announce(
 
     insert_event(db, event)
     db.counters.announce(Announcement(verb, workflow, run, event.id))  # before what it starts
-    _dispatch(db, event, workflow_id, starts=run["cascade"] < MAX_CASCADE)
+    starts = run["cascade"] < MAX_CASCADE
+    if not starts:
+        log.warning("%s %s of workflow %s starts no runs: it is the announcement of a run that "
+                    "%d announcements in a row led to (the most, MAX_CASCADE, is %d)",
+                    event_type, event.id, workflow.name, run["cascade"], MAX_CASCADE)  # fmt: skip
+    _dispatch(db, event, workflow_id, starts=starts)
 
 
 def _dispatch(db: Session, event: EventRecord, workflow_id: str, *, starts: bool) -> None:

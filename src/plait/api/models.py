@@ -102,7 +102,8 @@ class WorkflowBody(Strict):
     filter: Any = Field(None, description="A CEL condition on the trigger event.")
     debounce: Any = Field(None, description="Coalesce trigger events: {key, delay}.")
     tests: Any = Field(
-        None, description="Test scenarios {scenarios: [...], required}: with required, "
+        None,
+        description="Test scenarios {scenarios: [...], required}: with required, "
         "activation runs them first and refuses (409) if one fails (docs/testing.md).",
     )
 

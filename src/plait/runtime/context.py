@@ -70,7 +70,8 @@ class Context:
         self.settings = settings
         self.threads = threads
         self.step_hook = step_hook
-        """Chooses the callable of each step attempt (``plait.testing``'s mocks); None: as written."""
+        """Chooses the callable of each step attempt (``plait.testing``'s mocks); None: as
+        written."""
         self.wake_at: float | None = None
         self.outcome: str | None = None
         """How a run whose workflow returns ended, when not plainly ``succeeded``: ``partial``

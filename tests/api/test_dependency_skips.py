@@ -1,7 +1,8 @@
-"""A step whose dependency failed is skipped, as brief 003's executor refuses to run a step
-whose dependencies are not met: its reason is ``dependency``, naming the failed steps, and the
-steps after it by ``dependsOn`` are skipped the same way. Steps that only run in turn (an
-entity document's list under ``Continue``) carry on past a failed step."""
+"""A step whose dependency failed under ``required: false`` is skipped, as brief 003's executor
+refuses to run a step whose dependencies are not met: its reason is ``dependency``, naming the
+failed steps, and the steps after it by ``dependsOn`` are skipped the same way. A failure the
+run carries on past (``continue``, ``log-and-continue``) lets its dependents run and see null,
+and steps that only run in turn (an entity document's list) carry on too."""
 
 from __future__ import annotations
 
@@ -92,4 +93,16 @@ async def test_steps_that_run_in_turn_carry_on_past_a_failed_step_under_continue
 
     assert calls == ["customer", "welcome", "project"]
     assert run["completedSteps"] == ["customer", "project"]
+    assert run["skippedSteps"] == []
+
+
+async def test_dependents_of_a_step_carried_on_past_by_its_policy_run_and_see_null(
+    client: httpx.AsyncClient, engine: Engine, admin: dict[str, str]
+) -> None:
+    body = _service(None)
+    body["steps"][0] = {"id": "charge", "type": "function", "onError": "log-and-continue"}
+    run, calls = await _run(client, engine, admin, body, {"charge"}, "succeeded")
+
+    assert sorted(calls) == ["audit", "charge", "notify", "ship"]
+    assert run["outcome"] == "partial" and run["failedSteps"] == ["charge"]
     assert run["skippedSteps"] == []

@@ -68,7 +68,9 @@ def test_the_brief_invoice_normalises_its_error_policies_and_compensation() -> N
     assert definition is not None
     steps = {step.id: step for step in definition.steps}
     assert steps["extract"].on_error == "stop"  # 'retry': its retry policy, then stop
-    assert steps["validate"].on_error == "fallback"
+    # human-review: a review task, unless an action of that name is registered (then it is
+    # called as the fallback, with the failed step's input, as here)
+    assert steps["validate"].on_error == "human-review"
     assert [(s.id, s.action) for s in steps["validate"].fallback if isinstance(s, ActionStep)] == [
         ("validate.fallback", "human-review")
     ]
@@ -109,7 +111,6 @@ def test_the_brief_invoice_names_the_actions_it_misses(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 1, done.stderr
     assert json.loads(done.stdout)["errors"] == [
-        {"path": "$.steps[1].onError", "message": "unknown action 'human-review'"},
         {"path": "$.steps[2].onError", "message": "unknown action 'notify-manager'"},
         {"path": "$.steps[3].compensation.steps[0].action",
          "message": "unknown action 'reverse-approval'"},

@@ -181,9 +181,8 @@ async def test_continue_records_the_failure_and_carries_on(
     ], on_error="continue")  # fmt: skip
     assert (report["status"], report["outcome"]) == ("succeeded", "partial")
     assert report["steps"]["a"]["status"] == "failed"
-    # b needs a's result: it is skipped, naming a, and does not run with a null.
-    assert report["steps"]["b"]["status"] == "skipped"
-    assert report["steps"]["b"]["output"] == {"reason": "dependency", "failed": ["a"]}
+    # continue: the run carries on as if a had ended with null, so b runs and sees null.
+    assert report["steps"]["b"]["status"] == "succeeded"
     assert report["output"] == {"a": None, "b": None, "c": "c"}
     assert report["errors"] == [{"step": "a", "type": "plait.actions.base.ActionError",
                                  "message": "failed: a"}]  # fmt: skip
@@ -195,10 +194,14 @@ async def test_optional_step_may_fail_without_failing_the_run(
     report = await run(engine, clock, [
         action("notify", "fail", "n", required=False),
         action("done", "echo", "ok"),
+        action("log", "echo", "{{notify}}", depends_on=["notify"]),
     ])  # fmt: skip
     assert (report["status"], report["outcome"]) == ("succeeded", "partial")
     assert report["output"]["done"] == "ok"
     assert [e["step"] for e in report["errors"]] == ["notify"]
+    # A step that needs the optional step's result cannot run: it is skipped, naming it.
+    assert report["steps"]["log"]["status"] == "skipped"
+    assert report["steps"]["log"]["output"] == {"reason": "dependency", "failed": ["notify"]}
 
 
 async def test_fallback_runs_and_its_output_replaces_the_step(

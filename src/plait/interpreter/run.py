@@ -97,6 +97,9 @@ class _Run:
         """Keys of the groups (parallel, condition, loop) that ended: no step of their own."""
         self.failures: set[str] = set()
         """Keys of steps that failed after their retries (saved by a fallback or not)."""
+        self.lacking: set[str] = set()
+        """Keys of steps whose dependents cannot run: failed under ``required: false`` (not
+        carried on), or skipped because a step they depend on was such."""
         self.event = event
         self.context: dict[str, Any] = {}
         """The workflow context (``plait.interpreter.contexts``), when the plan has one."""
@@ -238,6 +241,8 @@ class _Run:
             output = await self.recover(node, frame, key, failure)
             if output is _UNRECOVERED:
                 self.outcomes[key] = "failed"
+                if not self.carries_on(node):
+                    self.lacking.add(key)
                 output = None
             else:  # saved by its fallback: it counts as done, so its compensation applies
                 self.done(node, frame, key, output)
@@ -250,11 +255,18 @@ class _Run:
             await assign(self, node, frame, key, output)
         return output
 
+    def carries_on(self, node: Node) -> bool:
+        """Whether the run carries on past the failure of ``node`` as if it had ended with a
+        null output (its policy is ``continue``, or a reviewer chose to skip it), rather than
+        only tolerating it (``required: false``): then the steps that depend on it run."""
+        policy = node.step.on_error or self.plan.definition.on_error
+        return policy in ("continue", "human-review")
+
     def unmet(self, node: Node, frame: Frame) -> list[str]:
-        """The steps ``node`` depends on (``depends_on``) that failed, or were skipped because
-        a step they depend on did: the step cannot have what it needs (brief 003)."""
-        return [dep for dep in node.step.depends_on
-                if self.outcomes.get(frame.key(dep)) in ("failed", "unmet")]  # fmt: skip
+        """The steps ``node`` depends on (``depends_on``) that failed and were only tolerated
+        (``required: false``), or were skipped because a step they depend on did: the step
+        cannot have what it needs (brief 003: dependencies not met)."""
+        return [dep for dep in node.step.depends_on if frame.key(dep) in self.lacking]
 
     async def skip(self, node: Node, frame: Frame, key: str, unmet: Sequence[str] = ()) -> None:
         """Record step ``key`` as skipped (its output is null): by its condition, or, naming
@@ -266,7 +278,9 @@ class _Run:
         why = {"reason": "dependency", "failed": list(unmet)} if unmet else None
         self.ctx.recorded(key, lambda: why, kind="skipped", status="skipped")
         frame.outputs[node.id] = None
-        self.outcomes[key] = "unmet" if unmet else "skipped"
+        self.outcomes[key] = "skipped"
+        if unmet:
+            self.lacking.add(key)
 
     def done(self, node: Node, frame: Frame, key: str, output: Any, status: str = "") -> None:
         """Note that step ``key`` ended; one with a compensation is remembered with the time

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from plait.actions.base import Actions
-from plait.actions.email import smtp_server
 from plait.errors import DuplicateWorkflow, UnknownWorkflow
 from plait.ids import new_id
 from plait.interpreter.cache import PlanCache
@@ -34,7 +33,7 @@ class Catalog:
         """Workflows registered in this process, by name."""
         self.actions = Actions()
         self.clients: dict[str, Any] = {"code_pool_options": _pool_options(settings),
-                                        "smtp": smtp_server(settings)}  # fmt: skip
+                                        "smtp": _smtp_server(settings)}  # fmt: skip
         """Shared clients of built-in actions (the HTTP client, the code sandbox pool, the SMTP
         server of the ``email`` action)."""
         self.system: dict[str, Workflow] = {}
@@ -151,3 +150,13 @@ def _pool_options(settings: Settings) -> dict[str, Any]:
         "org_workers": settings.code_org_workers or max(1, settings.code_workers - 1),
         "max_output_bytes": settings.code_max_output_bytes,
     }  # fmt: skip
+
+
+def _smtp_server(settings: Settings) -> Any:
+    """The SMTP server of the ``email`` action, or None without ``smtp_url`` (the module, and
+    the standard library's ``email`` package, are loaded only for one)."""
+    if not settings.smtp_url:
+        return None
+    from plait.actions.email import smtp_server
+
+    return smtp_server(settings)

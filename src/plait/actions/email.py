@@ -18,14 +18,14 @@ from __future__ import annotations
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from email.utils import make_msgid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from plait.actions.base import ActionError
 
 if TYPE_CHECKING:
+    from email.message import EmailMessage
+
     from plait.actions.base import ActionContext
     from plait.settings import Settings
 
@@ -155,6 +155,9 @@ def _text(input: Mapping[str, Any], key: str) -> str | None:
 
 def message_of(server: SmtpServer, mail: Mail) -> EmailMessage:
     """The MIME message: plain text, with an HTML alternative when given."""
+    from email.message import EmailMessage  # loaded when a message is sent
+    from email.utils import make_msgid
+
     message = EmailMessage()
     message["From"] = server.sender
     message["To"] = ", ".join(mail.to)

@@ -170,3 +170,23 @@ def test_the_text_report_names_a_failed_steps_error_by_its_step(tmp_path: Path) 
         "error accountSetup: plait.actions.base.ActionError: setupCustomerAccount (mocked): "
         "CRM down"
     ]
+
+
+def test_a_schema_behind_a_ref_or_all_of_is_checked_too(tmp_path: Path) -> None:
+    """zod-to-json-schema writes the object under $defs and names it with a $ref; what it
+    requires is still checked before a run, at its own path."""
+    inner = {**ONBOARDING["output"]}
+    referenced = {"$ref": "#/$defs/result", "$defs": {"result": inner}}
+    code, result = _validate(tmp_path, {**ONBOARDING, "output": referenced,
+                                        "outputMapping": {"nextSteps": []}})  # fmt: skip
+    assert code == 1
+    assert "$.output.$defs.result.required[0]" in _paths(result["errors"])
+
+    combined = {"allOf": [inner], "anyOf": [{"required": ["nextSteps"]}]}
+    code, result = _validate(tmp_path, {**ONBOARDING, "output": combined,
+                                        "outputMapping": {"nextSteps": []}})  # fmt: skip
+    assert code == 1
+    assert "$.output.allOf[0].required[0]" in _paths(result["errors"])
+    assert _paths(result["warnings"])["$.output.anyOf"] == (
+        "the output schema's anyOf is checked when a run ends, not before"
+    )

@@ -30,6 +30,8 @@ from plait.expressions import ExpressionError, compile_template
 
 _SHOWN = 6
 """Step ids named in a message before ``...``."""
+_DEPTH = 8
+"""How deep ``$ref`` and ``allOf`` are followed (a schema may refer to itself)."""
 
 
 def check_output(definition: Definition, sources: dict[str, str], findings: Findings) -> None:
@@ -38,9 +40,20 @@ def check_output(definition: Definition, sources: dict[str, str], findings: Find
     schema = definition.output_schema
     if not isinstance(schema, dict) or definition.machine is not None or not _usable(schema):
         return
-    where = sources.get("output_schema", "$.output_schema")
-    template = definition.output
+    root_at = sources.get("output_schema", "$.output_schema")
     mapping_at = sources.get("output", "$.output")
+    for part, where in _parts(schema, (schema, root_at), root_at, findings):
+        _check_part(definition, part, where, mapping_at, findings)
+
+
+def _check_part(
+    definition: Definition,
+    schema: dict[str, Any],
+    where: str,
+    mapping_at: str,
+    findings: Findings,
+) -> None:
+    template = definition.output
     if template is None:
         ids = [step.id for step in definition.steps]
         _Object(
@@ -50,6 +63,65 @@ def check_output(definition: Definition, sources: dict[str, str], findings: Find
         _Object(schema, where, template, mapping_at, findings, "").check()
     else:
         _scalar(schema, where, template, mapping_at, findings)
+
+
+def _parts(
+    schema: dict[str, Any],
+    root: tuple[dict[str, Any], str],
+    where: str,
+    findings: Findings,
+    depth: int = 0,
+) -> list[tuple[dict[str, Any], str]]:
+    """The schemas the output must match at once, each with its path: ``schema``, the schema
+    its local ``$ref`` names (``#/$defs/...``, as zod-to-json-schema writes), and each member of
+    its ``allOf``. A choice (``anyOf``, ``oneOf``) or a remote ``$ref`` cannot be judged before
+    a run: a warning says so."""
+    parts = [(schema, where)]
+    if depth > _DEPTH:
+        return parts
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        target = _pointed(root[0], ref)
+        if target is None:
+            findings.warn(join(where, "$ref"), f"the output schema's $ref {ref!r} is checked "
+                          "when a run ends, not before")  # fmt: skip
+        else:
+            parts += _parts(target, root, _below(root[1], ref), findings, depth + 1)
+    for index, member in enumerate(schema.get("allOf") or []):
+        if isinstance(member, dict):
+            parts += _parts(member, root, f"{join(where, 'allOf')}[{index}]", findings, depth + 1)
+    for choice in ("anyOf", "oneOf"):
+        if choice in schema:
+            findings.warn(join(where, choice), f"the output schema's {choice} is checked when a "
+                          "run ends, not before")  # fmt: skip
+    return parts
+
+
+def _pointer(ref: str) -> list[str] | None:
+    """The keys of a local JSON pointer (``#/$defs/o``: ``["$defs", "o"]``; ``#``: none), or
+    None for any other reference."""
+    if ref == "#":
+        return []
+    if not ref.startswith("#/"):
+        return None
+    return [key.replace("~1", "/").replace("~0", "~") for key in ref[2:].split("/")]
+
+
+def _pointed(root: dict[str, Any], ref: str) -> dict[str, Any] | None:
+    """The part of ``root`` a local ``$ref`` names, or None."""
+    keys = _pointer(ref)
+    node: Any = root if keys is not None else None
+    for key in keys or []:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else None
+
+
+def _below(root_at: str, ref: str) -> str:
+    """The path of a local ``$ref``'s target, below the root schema at ``root_at``."""
+    path = root_at
+    for key in _pointer(ref) or []:
+        path = join(path, key)
+    return path
 
 
 def _usable(schema: dict[str, Any]) -> bool:

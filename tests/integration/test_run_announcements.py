@@ -253,3 +253,64 @@ def test_cli_trigger_and_emit_are_announced_in_the_event_listing(tmp_path: Path)
         run["$id"]: {"kind": "manual"},
         event["runs"][0]: {"kind": "event", "eventId": "crm-1", "eventType": "Deal.won"},
     }
+
+
+async def test_the_briefs_failure_rate_hook_and_a_failing_alert_do_not_loop(
+    make_engine: MakeEngine,
+) -> None:
+    """The alert workflow the brief's hook starts fails (Slack is down), so its own start
+    fires the hook again: the hook's event of a run that a hook's event started starts
+    nothing (MAX_CASCADE), instead of starting alerts without end."""
+    engine = make_engine()
+
+    @engine.action("notify")
+    def notify(data: Any) -> None:
+        raise RuntimeError("slack down")
+
+    @engine.workflows.after("trigger")
+    def failure_rate(workflow: StoredWorkflow, ctx: HookContext) -> None:
+        if workflow.failure_count > 0 and workflow.failure_count / workflow.run_count > 0.1:
+            ctx.Event.create({"type": "workflow.high_failure_rate",
+                              "data": {"workflow": workflow.id}})  # fmt: skip
+
+    alert = await stored(engine, {"name": "alert", "triggerEvent": "workflow.high_failure_rate",
+                                  "steps": [{"action": "notify", "mapping": {"m": "'x'"}}]})  # fmt: skip
+    async with engine:
+        first = await engine.events.emit("acme", "workflow.high_failure_rate", {})
+        await ended(engine, first.runs[0])
+        await engine.events.emit("acme", "workflow.high_failure_rate", {})
+
+        async def all_told() -> bool:  # 2 by hand, then the hook of the 2nd and of the 3rd run
+            page = await engine.events.find("acme", type="workflow.high_failure_rate")
+            return len(page.items) == 4
+
+        await assert_eventually(all_told)  # each was dispatched as it was stored
+        runs = (await engine.runs.find("acme", workflow="alert")).items
+        for run in runs:
+            await ended(engine, run.id)
+        shown = await engine.workflows.get("acme", alert.id)
+    assert len(runs) == 3
+    assert (shown.run_count, shown.failure_count) == (3, 3)
+
+
+async def test_monitors_of_finished_runs_do_not_start_each_other(
+    make_engine: MakeEngine,
+) -> None:
+    engine = make_engine()
+    monitors = [await stored(engine, {"name": f"monitor-{n}", "triggerEvent": "Workflow.finished",
+                                      "steps": LOG}) for n in range(4)]  # fmt: skip
+    seed = await stored(engine, {"name": "seed", "triggerEvent": "Deal.won", "steps": LOG})
+    async with engine:
+        await engine.events.emit("acme", "Deal.won", {})
+
+        async def all_ended() -> bool:  # the seed's end and each monitor's end are announced
+            ends = [a for a in await announcements(engine) if a["type"] == "Workflow.finished"]
+            return len(ends) == 5
+
+        await assert_eventually(all_ended)
+        found = [a for a in await announcements(engine) if a["type"] == "Workflow.finished"]
+    assert sorted(a["name"] for a in found) == sorted(["seed", *(m.name for m in monitors)])
+    assert {a["run"]["cascade"] for a in found if a["$id"] != seed.id} == {MAX_CASCADE}
+    # an announcement says what the workflow is, not its whole definition
+    assert "steps" not in found[0] and "definition" not in found[0]
+    assert (found[0]["runCount"], found[0]["name"]) == (1, "seed")

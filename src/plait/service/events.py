@@ -33,6 +33,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+_UNANNOUNCED_KEYS = ("steps", "retryPolicy", "errorHandling", "timeout", "definition")
+"""Fields of the workflow resource left out of its announcements (Workflow.triggered and
+Workflow.finished are stored for every run): its definition, which GET /workflows/{id} shows."""
+
+
 class EventService:
     """``engine.events``."""
 
@@ -48,6 +53,7 @@ class EventService:
         id: str | None = None,
         source: str = "api",
         idempotency_key: str | None = None,
+        run_id: str | None = None,
     ) -> EmittedEvent:
         """Store the event (once per id) and dispatch it; return it with the runs it started
         (``duplicate``: an event of that id was stored before: this one started nothing, and
@@ -62,12 +68,13 @@ class EventService:
 
         request = Request(f"events.emit {type}", {"type": type, "data": data, "id": id})
         return await once(self.deps, org, idempotency_key, request,
-                          lambda: self._emit(org, type, data, id, source),
+                          lambda: self._emit(org, type, data, id, source, run_id),
                           keep=lambda emitted: emitted.wire(), recall=recall)  # fmt: skip
 
     async def _emit(
-        self, org: str, type: str, data: Any, id: str | None, source: str
-    ) -> EmittedEvent:
+        self, org: str, type: str, data: Any, id: str | None, source: str,
+        run_id: str | None = None,
+    ) -> EmittedEvent:  # fmt: skip
         if not isinstance(type, str) or not type:
             raise SerializationError("an event's type", "str", "a non-empty string is required")
         text.check_all({"org": org, "type": type, "id": id})
@@ -83,7 +90,8 @@ class EventService:
         store = await self.deps.store()
         now = self.deps.now()
         event, created, dispatched = await store.emit(org, type, payload, event_id=id,
-                                                      source=source, now=now)  # fmt: skip
+                                                      source=source, now=now,
+                                                      run_id=run_id)  # fmt: skip
         from plait.resources.events import EmittedEvent  # the models load on first use
 
         return EmittedEvent.emitted(event, dispatched.runs, duplicate=not created)
@@ -134,7 +142,10 @@ class Router:
             workflow.triggers = list(code.triggers) if code is not None else []
         from plait.resources.workflows import StoredWorkflow
 
-        return StoredWorkflow.of(workflow, workflow.triggers).wire()
+        data = StoredWorkflow.of(workflow, workflow.triggers).wire()
+        for key in _UNANNOUNCED_KEYS:  # what it is, not how it runs: announcements stay small
+            data.pop(key, None)
+        return data
 
     def committed(self, announcements: list[Announcement]) -> None:
         """A commit started or ended these runs: run this process's hooks."""

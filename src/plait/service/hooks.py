@@ -90,7 +90,10 @@ class HookContext:
     ) -> asyncio.Task[EmittedEvent]:
         """Emit an event (``source: hook``). It need not be awaited: the hook's caller waits
         for it after the hook returns (awaiting the task gives the ``EmittedEvent``)."""
-        task = asyncio.ensure_future(self._emit(self.org, type, data, id=id, source="hook"))
+        run_id = self.run.id if self.run is not None else None  # its cascade: announcements.py
+        task = asyncio.ensure_future(
+            self._emit(self.org, type, data, id=id, source="hook", run_id=run_id)
+        )
         self._emitted.append(task)
         return task
 
@@ -168,11 +171,12 @@ class WorkflowHooks:
             self._pending[key] = task
         task.add_done_callback(lambda _: self._forget(keys, task))
 
-    async def settled(self, verb: str, run_id: str) -> None:
-        """Wait until the ``verb`` hooks of ``run_id`` have run (if any are pending)."""
+    async def settled(self, verb: str, run_id: str, *, timeout: float) -> None:
+        """Wait until the ``verb`` hooks of ``run_id`` have run (if any are pending), at most
+        ``timeout`` seconds (they go on after that)."""
         task = self._pending.get((verb, run_id))
         if task is not None:
-            await asyncio.shield(task)
+            await asyncio.wait([task], timeout=timeout)
 
     async def drain(self, timeout: float) -> None:
         """Wait for the pending hooks (the engine closes), at most ``timeout`` seconds; then

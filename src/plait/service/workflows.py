@@ -28,7 +28,7 @@ from plait.resources.workflows import SavedWorkflow, StoredWorkflow, WorkflowPag
 from plait.service.hooks import Hook
 from plait.service.idempotency import Request, once
 from plait.service.listing import select
-from plait.service.workflow_tests import ScenarioRunner, check_before_activation, tests_problems
+from plait.service.workflow_tests import ScenarioRunner, check_scenarios, tests_problems
 from plait.store.records import WorkflowRecord
 
 if TYPE_CHECKING:
@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 PAST = {"create": "created", "update": "updated", "delete": "deleted", "activate": "activated",
         "pause": "paused", "trigger": "triggered", "archive": "archived"}  # fmt: skip
+HOOK_WAIT_SECONDS = 5.0
+"""How long a manual trigger waits for its run's after-hooks before it answers."""
 TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "activate": (("Draft", "Paused"), "Activated"),
     "pause": (("Activated",), "Paused"),
@@ -157,7 +159,8 @@ class WorkflowService:
     async def update(self, org: str, ref: str, patch: dict[str, Any]) -> SavedWorkflow:
         """Merge ``patch`` into the workflow's document and store it as a new version, with the
         warnings of its validation. The schedules the document declares (``schedule``) are
-        replaced by the new ones."""
+        replaced by the new ones. An Activated workflow whose new version requires its test
+        scenarios (``tests.required``) is updated only if they pass (``ScenariosFailed``)."""
         text.check(patch)
         record = await self._record(org, ref)
         if record.kind != "definition":
@@ -169,6 +172,7 @@ class WorkflowService:
         self.schedules.check_declared(org, document)
         if record.status == "Activated":
             self._check_activation(definition, document)
+            await check_scenarios(self.scenarios, record.name, document, "update")
         await self._run_before("update", self._resource(record, definition))
         store = await self.deps.store()
         updated = await store.update_workflow(org, record.id, record.version, document,
@@ -224,7 +228,7 @@ class WorkflowService:
         if record.kind == "definition" and record.status in TRANSITIONS["activate"][0]:
             definition, _ = await self._checked(record.document)
             self._check_activation(definition, record.document)
-            await check_before_activation(self.scenarios, record)
+            await check_scenarios(self.scenarios, record.name, record.document)
         return await self._transition(org, record, "activate")
 
     async def pause(self, org: str, ref: str) -> StoredWorkflow:
@@ -260,10 +264,14 @@ class WorkflowService:
         ``idempotency_key`` a repeat starts nothing and answers the first run as it is now
         (``plait.service.idempotency``)."""
         request = Request(f"workflows.trigger {ref}", {"workflow": ref, "input": input})
-        return await once(self.deps, org, idempotency_key, request,
-                          lambda: self._trigger(org, ref, input),
-                          keep=lambda run: {"run": run.id},
-                          recall=lambda kept: self.runs.get(org, kept["run"]))  # fmt: skip
+        run = await once(self.deps, org, idempotency_key, request,
+                         lambda: self._trigger(org, ref, input),
+                         keep=lambda run: {"run": run.id},
+                         recall=lambda kept: self.runs.get(org, kept["run"]))  # fmt: skip
+        # Its after-hooks have run when the trigger answers (announced by the store: see
+        # hooks.py), unless they take longer than HOOK_WAIT_SECONDS: then they go on alone.
+        await self.deps.hooks.settled("trigger", run.id, timeout=HOOK_WAIT_SECONDS)
+        return run
 
     async def _trigger(self, org: str, ref: str, input: Any) -> Run:
         record = await self._record(org, ref)
@@ -276,9 +284,7 @@ class WorkflowService:
                                    "an event to an instance (engine.machines.send, or POST "
                                    "/workflows/{id}/instances/{key}/events)")  # fmt: skip
         await self._run_before("trigger", await self._present(record))
-        run = await self.runs.start_stored(record, input, trigger="manual")
-        await self.deps.hooks.settled("trigger", run.id)  # announced by the store: see hooks.py
-        return run
+        return await self.runs.start_stored(record, input, trigger="manual")
 
     async def _transition(self, org: str, record: WorkflowRecord, verb: str) -> StoredWorkflow:
         allowed, target = TRANSITIONS[verb]
@@ -333,8 +339,9 @@ class WorkflowService:
         result = check_draft(document, settings=self.deps.settings)
         if result.limit is not None:
             raise result.limit
-        if result.errors or tests_problems(body):
-            raise InvalidDefinition(result.errors + tests_problems(body), result.warnings)
+        tests = tests_problems(body, result.definition)
+        if result.errors or tests:
+            raise InvalidDefinition(result.errors + tests, result.warnings)
         if result.definition is None:
             return None, result.warnings
         cost_limit = self.deps.settings.max_expression_cost

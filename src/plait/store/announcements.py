@@ -13,9 +13,11 @@ workflows) except those started by ``engine.start`` (trigger ``api``): a direct 
 workflow in Python is not a start of a stored workflow, and it stays on the hot path unchanged.
 
 Loops: an announcement never starts a run of the workflow it announces, and each run carries
-its *cascade*: 0 unless an announcement started it, else that announcement's cascade + 1. An
-announcement whose cascade reached ``MAX_CASCADE`` is stored but starts no runs, so that
-workflows triggered by each other's announcements stop after ``MAX_CASCADE`` rounds.
+its *cascade*: 0, or, when an announcement or an event emitted by a hook (``ctx.emit``, which
+names the run the hook fired for) started it, that run's cascade + 1. Runs are started up to a
+cascade of ``MAX_CASCADE``: an announcement or a hook's event of a run already there is stored
+but starts nothing, so that workflows triggered by each other's announcements, or by events
+their hooks emit, stop instead of multiplying.
 """
 
 from __future__ import annotations
@@ -37,9 +39,9 @@ TRIGGERED = "Workflow.triggered"
 FINISHED = "Workflow.finished"
 ANNOUNCEMENTS = frozenset({TRIGGERED, FINISHED})
 
-MAX_CASCADE = 4
-"""Most announcements in a row that start runs: the announcements of a run that this many
-announcements led to start nothing."""
+MAX_CASCADE = 1
+"""The most announcements (or hooks' events) in a row that start runs: a monitor that
+``Workflow.finished`` starts runs, and its own announcements start nothing."""
 
 UNANNOUNCED = "api"
 """The trigger of the runs not announced: ``engine.start`` of a code workflow."""
@@ -68,7 +70,7 @@ def announce_start(
 ) -> None:  # fmt: skip
     """A run of ``workflow_id`` started (``trigger``: ``{"kind": ..., ...}``), by the event
     ``cause`` if an event started it: store and dispatch its ``Workflow.triggered``."""
-    run = {"$id": run_id, "trigger": trigger, "cascade": _cascade_after(cause)}
+    run = {"$id": run_id, "trigger": trigger, "cascade": _cascade_after(db, cause)}
     _announce(db, "trigger", org, workflow_id, run, now)
 
 
@@ -79,7 +81,7 @@ def announce_end(
     row = db.run("announced_run", {"run_id": run_id}).fetchone()
     if row is None:
         return
-    kind, event_id, parent, created_at, started_at, cause_type, cause_data = row
+    kind, event_id, parent, created_at, started_at, cause_type, cause_data, hooked = row
     if kind == UNANNOUNCED:
         return
     trigger: dict[str, Any] = {"kind": kind}
@@ -92,7 +94,7 @@ def announce_end(
         "$id": run_id, "trigger": trigger, "status": status, "outcome": outcome,
         "startedAt": iso_time(began), "finishedAt": iso_time(now),
         "durationMs": max(0, round((now - began) * 1000)),
-        "cascade": _cascade_of(cause_data) + 1 if cause_data is not None else 0,
+        "cascade": _cascade_from(db, cause_data, hooked),
     }  # fmt: skip
     _announce(db, "finish", org, workflow_id, run, now)
 
@@ -157,11 +159,33 @@ def _workflow(db: Session, org: str, workflow_id: str) -> WorkflowRecord | None:
     return record
 
 
-def _cascade_after(cause: EventRecord | None) -> int:
+def _cascade_after(db: Session, cause: EventRecord | None) -> int:
     """The cascade of a run ``cause`` started."""
-    if cause is None or cause.type not in ANNOUNCEMENTS:
+    if cause is None:
         return 0
-    return _cascade_of(cause.data) + 1
+    announced = cause.data if cause.type in ANNOUNCEMENTS else None
+    return _cascade_from(db, announced, cause.run_id if cause.source == "hook" else None)
+
+
+def _cascade_from(db: Session, announcement: Any, hooked: str | None, depth: int = 0) -> int:
+    """The cascade of a run started by an announcement (its data), or by an event a hook of
+    run ``hooked`` emitted, or by neither (0)."""
+    if announcement is not None:
+        return _cascade_of(announcement) + 1
+    if hooked is None:
+        return 0
+    if depth >= MAX_CASCADE:  # far enough to know it starts nothing
+        return MAX_CASCADE + 1
+    row = db.run("announced_run", {"run_id": hooked}).fetchone()
+    return 1 + (0 if row is None else _cascade_from(db, row[6], row[7], depth + 1))
+
+
+def hook_may_start(db: Session, event: EventRecord) -> bool:
+    """Whether an event may start runs: any but one a hook emitted for a run whose cascade
+    is already ``MAX_CASCADE``."""
+    if event.source != "hook" or event.run_id is None:
+        return True
+    return _cascade_from(db, None, event.run_id) <= MAX_CASCADE
 
 
 def _cascade_of(data: Any) -> int:

@@ -18,6 +18,7 @@ import orjson
 
 from plait.errors import SerializationError
 from plait.ids import new_id
+from plait.store.announcements import hook_may_start
 from plait.store.backend import Backend
 from plait.store.machines import deliver_machine_event
 from plait.store.records import (
@@ -64,7 +65,7 @@ class EventVerbs(Backend):
             if not insert_event(db, event):
                 runs = started_by(db, org, event.id)
                 return fetch_event(db, org, event.id), False, Dispatched(runs)
-            return event, True, dispatch(db, event)
+            return event, True, dispatch(db, event, starts=hook_may_start(db, event))
 
         result: tuple[EventRecord, bool, Dispatched] = await self._submit(op)
         return result

@@ -12,8 +12,10 @@ FROM workflows w WHERE w.org = :org AND w.id = :id;
 
 -- name: announced_run
 -- What the end of a run says about it: how it was started, when, and (for a run started by a
--- Workflow.triggered or Workflow.finished event) that event's data, which carries the cascade.
+-- Workflow.triggered or Workflow.finished event) that event's data, which carries the cascade,
+-- or (for one started by an event a hook emitted) the run the hook fired for.
 SELECT r.trigger, r.event_id, r.parent_run_id, r.created_at, r.started_at, e.type,
-       CASE WHEN e.type IN ('Workflow.triggered', 'Workflow.finished') THEN e.data END
+       CASE WHEN e.type IN ('Workflow.triggered', 'Workflow.finished') THEN e.data END,
+       CASE WHEN e.source = 'hook' THEN e.run_id END
 FROM runs r LEFT JOIN events e ON e.org = r.org AND e.id = r.event_id
 WHERE r.id = :run_id;

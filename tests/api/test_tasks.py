@@ -115,6 +115,13 @@ def test_offered_choice_maps_tenses_and_nothing_else() -> None:
     assert offered_choice("Approved", ["approve"]) == "approve"
     assert offered_choice("approver", ["approve"]) is None
     assert offered_choice("maybe", ["approve", "reject"]) is None
+    review = ["retry", "skip", "fail"]  # a review task's choices, in the past tense
+    assert [offered_choice(said, review) for said in ("retried", "skipped", "failed")] == review
+    assert offered_choice("submitted", ["submit"]) == "submit"
+    assert offered_choice("cancelled", ["cancel"]) == offered_choice("canceled", ["cancel"])
+    assert offered_choice("retry", ["retried"]) == "retried"
+    assert offered_choice("retryed", ["retry"]) == "retry"  # the plain +ed spelling too
+    assert offered_choice("skiped", ["skip"]) == "skip"
 
 
 async def test_refused_completions_are_clear_and_change_nothing(

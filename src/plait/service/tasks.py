@@ -178,9 +178,33 @@ def offered_choice(decision: str, choices: list[str]) -> str | None:
     said = decision.strip().lower()
     for choice in choices:
         word = choice.lower()
-        if said in (word + "d", word + "ed") or word in (said + "d", said + "ed"):
+        if said in _past(word) or word in _past(said):
             return choice
     return None
+
+
+_VOWELS = frozenset("aeiou")
+
+
+def _past(word: str) -> set[str]:
+    """The past-tense spellings of ``word`` (English regular verbs): ``approve``: approved;
+    ``retry``: retried; ``skip``: skipped; ``submit``: submitted; ``cancel``: cancelled and
+    canceled; ``escalate``: escalated."""
+    forms = {word + "d", word + "ed"}
+    if len(word) > 1 and word.endswith("y") and word[-2] not in _VOWELS:
+        forms.add(word[:-1] + "ied")
+    if _doubles(word):
+        forms.add(word + word[-1] + "ed")
+    return forms
+
+
+def _doubles(word: str) -> bool:
+    """Whether the final consonant may double before ``-ed``: a single vowel before it (skip,
+    submit, cancel; not after two vowels, as in fail, nor w, x or y). Where English does not
+    double (opened), the doubled form is one more spelling that no one writes."""
+    if len(word) < 3 or word[-1] in _VOWELS or word[-1] in "wxy":
+        return False
+    return word[-2] in _VOWELS and word[-3] not in _VOWELS
 
 
 def _check_form_data(task: TaskRecord, data: Any) -> None:

@@ -177,7 +177,8 @@ async def on_plait_error(request: Request, exc: Exception) -> Response:
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         return problem(500, "The server failed to handle the request; the error is logged.")
     # A missing resource answers like a missing route or another organization's resource.
-    kind = None if status == 404 else _kebab(type(exc).__name__)
+    # A 404 of its own kind (a workflow without tests: NoTests) names it.
+    kind = getattr(exc, "problem_kind", None) if status == 404 else _kebab(type(exc).__name__)
     title = None if status == 404 else (type(exc).__doc__ or "").strip().splitlines()[0]
     headers = {"WWW-Authenticate": 'Signature realm="webhook"'} if status == 401 else None
     extra: dict[str, Any] = {}

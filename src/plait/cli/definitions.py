@@ -24,6 +24,7 @@ from plait.engine import Engine
 from plait.errors import PlaitError
 
 if TYPE_CHECKING:
+    from plait.definitions.model import Definition
     from plait.definitions.validate import Problem
     from plait.resources.reports import RunReport
 
@@ -69,7 +70,7 @@ def validate(
         known = engine.catalog.prepare_actions().known
         settings = engine.settings
     result = check_definition(file, actions=known, settings=settings or Settings.load())
-    result.errors.extend(_tests_problems(file, result.limit is None))
+    result.errors.extend(_tests_problems(file, result.limit is None, result.definition))
     if json:
         print_json({
             "valid": result.valid,
@@ -81,7 +82,7 @@ def validate(
     raise typer.Exit(0 if result.valid else 1)
 
 
-def _tests_problems(file: Path, readable: bool) -> list[Problem]:
+def _tests_problems(file: Path, readable: bool, definition: Definition | None) -> list[Problem]:
     """The problems of the scenarios a definition file keeps in ``tests`` (what the service
     checks when it is saved)."""
     from plait.definitions.load import parse_document
@@ -93,7 +94,7 @@ def _tests_problems(file: Path, readable: bool) -> list[Problem]:
         document = parse_document(file.read_text(encoding="utf-8"), file.name)
     except (PlaitError, ValueError, UnicodeDecodeError):
         return []  # check_definition has reported why it cannot be read
-    return tests_problems(document) if isinstance(document, dict) else []
+    return tests_problems(document, definition) if isinstance(document, dict) else []
 
 
 def schema() -> None:

@@ -39,6 +39,7 @@ def test_scenarios(
     if junit is not None:
         from plait.scenarios.junit import junit_xml
 
+        junit.parent.mkdir(parents=True, exist_ok=True)
         junit.write_text(junit_xml([report]), encoding="utf-8")
     if json:
         print_json(report.wire())
@@ -48,23 +49,28 @@ def test_scenarios(
 
 
 def scenario_table(report: ScenarioReport) -> None:
-    """Each scenario's result, its durations and failed expectations; then the summary."""
+    """Each scenario's result, its durations and failed expectations; then the summary. Every
+    text of the user's (names, paths, messages with their values) is printed as written, never
+    read as markup."""
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"scenarios of {report.workflow}")
+    table = Table(title=f"scenarios of {escape(report.workflow)}")
     for column in ("scenario", "result", "run", "virtual", "wall", "failed expectations"):
         table.add_column(column, overflow="fold")
     for r in report.results:
         result = "[green]passed[/]" if r.passed else "[red]FAILED[/]"
-        ended = r.state or r.outcome or r.status or "-"
-        failures = "\n".join(f"{f.path}: {f.message}" for f in r.failures)
-        table.add_row(r.name, result, ended, _seconds(r.virtual_seconds), f"{r.wall_ms:.0f} ms",
-                      failures)  # fmt: skip
+        ended = escape(r.state or r.outcome or r.status or "-")
+        failures = "\n".join(escape(f"{f.path}: {f.message}") for f in r.failures)
+        table.add_row(escape(r.name), result, ended, _seconds(r.virtual_seconds),
+                      f"{r.wall_ms:.0f} ms", failures)  # fmt: skip
     _out.print(table)
     _summary(report)
 
 
 def _summary(report: ScenarioReport) -> None:
+    from rich.markup import escape
+
     s = report.summary
     colour = "green" if report.passed else "red"
     _out.print(f"[{colour}]{s.passed} of {s.total} scenarios passed[/] (pass rate "
@@ -72,7 +78,7 @@ def _summary(report: ScenarioReport) -> None:
     if s.step_errors:
         errors = ", ".join(f"{step}: failed in {e.scenarios} scenario(s), {e.attempts} failed "
                            f"attempt(s)" for step, e in s.step_errors.items())  # fmt: skip
-        _out.print(f"error frequency per step: {errors}")
+        _out.print(f"error frequency per step: {escape(errors)}")
     else:
         _out.print("error frequency per step: no step failed")
 

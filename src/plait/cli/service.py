@@ -6,10 +6,12 @@ serve``) executes them.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from rich.markup import escape
 
 from plait.cli import render
 from plait.cli.common import (
@@ -30,6 +32,8 @@ from plait.resources.base import Deleted, Resource
 
 if TYPE_CHECKING:
     from plait.resources.workflows import SavedWorkflow
+
+T = TypeVar("T")
 
 workflows_app = typer.Typer(help="Stored workflows and their lifecycle.", no_args_is_help=True)
 schedules_app = typer.Typer(help="Cron schedules of workflows.", no_args_is_help=True)
@@ -135,7 +139,33 @@ def workflows_update(
 ) -> None:
     """Store a new version with the given fields changed."""
     patch = _document(file)
-    _saved(with_engine(db, lambda e: e.workflows.update(org, ref, patch)), json)
+    _saved(_scenarios_checked(db, lambda e: e.workflows.update(org, ref, patch), json), json)
+
+
+def _scenarios_checked(db: str | None, use: Callable[[Engine], Awaitable[T]], json: bool) -> T:
+    """``with_engine(db, use)``, printing a ``ScenariosFailed`` refusal with each failed
+    expectation (``--json``: the problem document the REST API answers)."""
+    from plait.service.workflow_tests import ScenariosFailed
+
+    async def guarded(engine: Engine) -> T | ScenariosFailed:
+        try:
+            return await use(engine)
+        except ScenariosFailed as exc:
+            return exc
+
+    done = with_engine(db, guarded)
+    if not isinstance(done, ScenariosFailed):
+        return done
+    errors = [{"path": p.path, "message": p.message} for p in done.problems]
+    if json:
+        print_json({"type": "urn:plait:problem:scenarios-failed", "status": 409,
+                    "title": "The workflow's test scenarios did not all pass",
+                    "detail": str(done), "errors": errors})  # fmt: skip
+    else:
+        render.error(escape(str(done)))
+        for error in errors:
+            render.error(escape(f"{error['path']}: {error['message']}"))
+    raise typer.Exit(EXIT_ERROR)
 
 
 def _verb(verb: str, help_text: str) -> None:
@@ -145,7 +175,7 @@ def _verb(verb: str, help_text: str) -> None:
         json: JsonOption = False,
         db: DbOption = None,
     ) -> None:
-        _show(with_engine(db, lambda e: getattr(e.workflows, verb)(org, ref)), json)
+        _show(_scenarios_checked(db, lambda e: getattr(e.workflows, verb)(org, ref), json), json)
 
     command.__doc__ = help_text
     workflows_app.command(verb)(command)

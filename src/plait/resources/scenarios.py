@@ -38,11 +38,21 @@ class MockOutcome(_Strict):
     type: str | None = Field(None, description="The error's type name (``TimeoutError``).")
     delay: float = Field(0.0, ge=0)
 
+    @model_validator(mode="after")
+    def _one_answer(self) -> MockOutcome:
+        given = self.model_fields_set & {"value", "error"}
+        if len(given) == 2:
+            raise ValueError("give value or error, not both")
+        if not given:
+            raise ValueError("a delay needs a value or an error to answer with after it")
+        return self
+
 
 def _outcome(value: Any) -> Any:
-    """A mock entry as an outcome: ``{value|error[, type, delay]}`` as written, else a value."""
+    """A mock entry as an outcome: ``{value|error|delay[, type]}`` as written (checked by
+    :class:`MockOutcome`), else a value."""
     written = isinstance(value, dict) and value and set(value) <= _OUTCOME_KEYS
-    if written and ("value" in value or "error" in value):
+    if written and ({"value", "error", "delay"} & set(value)):
         return value
     return {"value": value}
 
@@ -57,8 +67,11 @@ class Mock(_Strict):
     def _read(cls, value: Any) -> Any:
         if isinstance(value, dict) and set(value) == {"outcomes"}:
             return value
+        if value == []:
+            raise ValueError("an empty sequence: give at least one outcome (a value, "
+                             "{value: X} or {error: MESSAGE})")  # fmt: skip
         items = value if isinstance(value, list) else [value]
-        return {"outcomes": [_outcome(item) for item in items] or [{"value": None}]}
+        return {"outcomes": [_outcome(item) for item in items]}
 
 
 class TriggerEvent(_Strict):
@@ -147,12 +160,28 @@ class Expectation(_Strict):
     steps: dict[str, StepExpectation] = Field(default_factory=dict)
     calls: dict[str, CallExpectation] = Field(default_factory=dict)
     events: list[EventExpectation] = Field(default_factory=list)
-    triggered: bool | None = Field(None, description="Whether the trigger event started a run.")
+    triggered: bool | None = Field(
+        None, strict=True, description="Whether the trigger event started a run."
+    )
     max_duration: float | None = Field(None, ge=0, description="Virtual seconds, at most.")
     state: str | None = None
     visited: list[str] | None = None
     context: Any = None
     rejected: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _nothing_beside_no_run(self) -> Expectation:
+        others = sorted(self.model_fields_set - {"triggered"})
+        if self.triggered is False and others:
+            listing = ", ".join(_ALIASES.get(k, k) for k in others)
+            raise ValueError(f"with triggered: false no run starts, so nothing else can be "
+                             f"checked: leave out {listing}")  # fmt: skip
+        return self
+
+
+_ALIASES = {"max_duration": "maxDuration"}
+MACHINE_ONLY = ("state", "visited", "context", "rejected")
+"""Expectations about a state machine instance."""
 
 
 class Scenario(_Strict):
@@ -184,7 +213,7 @@ class Scenarios(_Strict):
     to pass (``required``)."""
 
     workflow: str | None = None
-    required: bool = False
+    required: bool = Field(False, strict=True)
     scenarios: list[Scenario] = Field(min_length=1)
 
     @field_validator("scenarios")
@@ -218,8 +247,27 @@ def read_scenarios(document: Any, path: str = "$") -> Scenarios:
         return Scenarios.model_validate(document)
     except ValidationError as exc:
         raise InvalidScenarios(
-            [Problem(loc_path(path, tuple(e["loc"])), _message(e)) for e in exc.errors()]
+            [
+                Problem(loc_path(path, _as_written(document, tuple(e["loc"]))), _message(e))
+                for e in exc.errors()
+            ]
         ) from exc
+
+
+def _as_written(document: Any, loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """An error's location as the user wrote it: a mock's ``outcomes[i]`` is its sequence's
+    item ``[i]``, or nothing when the mock is a single outcome."""
+    for at in range(len(loc) - 2):
+        if loc[at] == "mocks" and loc[at + 2] == "outcomes":
+            written: Any = document
+            for part in loc[: at + 2]:
+                try:
+                    written = written[part]
+                except (KeyError, IndexError, TypeError):
+                    return loc
+            skip = 1 if isinstance(written, list) else 2
+            return (*loc[: at + 2], *loc[at + 2 + skip :])
+    return loc
 
 
 def scenario_problems(document: Any, path: str) -> list[Problem]:

@@ -6,12 +6,19 @@ Time moves in two ways only: while a run is executing (a retry delay, a step tim
 nothing executes and nothing is runnable, the engine is *settled*, and the driver decides: a
 flow's driver moves the clock to the next timer (a durable sleep, a task's escalation or due
 time, a delayed task answer), a state machine's moves it only by its script's ``advance``.
+
+A scratch engine's runs fail on purpose (a mocked error): what the runtime logs of them (``run
+... failed``) is not a real run's failure, so while a scenario plays, those records are
+relabelled ``scenario: ...`` at DEBUG and dropped unless ``plait.scenarios`` logs at DEBUG
+(``plait -v``). Real runs' logs, in the same process, are unchanged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import logging
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -33,6 +40,31 @@ MAX_VIRTUAL_SECONDS = 366 * 86_400.0
 _POLL = 0.002  # real seconds between looks at a scratch engine that is busy
 _SCRATCH: dict[str, Any] = {"poll_seconds": 10**6, "lease_seconds": 10**7,
                             "heartbeat_seconds": 10**6}  # fmt: skip
+_PLAYING: contextvars.ContextVar[bool] = contextvars.ContextVar("plait_scenario", default=False)
+"""Set while a scenario's scratch engine runs: its tasks inherit it, a real engine's do not."""
+_QUIETED = ("plait.runtime.executor", "plait.runtime.context", "plait.worker.worker",
+            "plait.engine", "plait.service.workflows", "plait.service.events",
+            "plait.service.hooks", "plait.service.machines")  # fmt: skip
+"""The loggers a scratch engine's runs log through."""
+
+
+class ScratchLogs(logging.Filter):
+    """Relabels what a scratch engine logs: ``scenario: ...`` at DEBUG, kept only when
+    ``plait.scenarios`` logs at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not _PLAYING.get():
+            return True
+        record.msg = f"scenario: {record.msg}"
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger("plait.scenarios").isEnabledFor(logging.DEBUG)
+
+
+def _quiet_scratch_logs() -> None:
+    for name in _QUIETED:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, ScratchLogs) for f in logger.filters):
+            logger.addFilter(ScratchLogs())
 
 
 class ScenarioClock(VirtualClock):
@@ -101,6 +133,20 @@ async def scratch(
 ) -> AsyncIterator[Scratch]:
     """A started engine on a scratch database, calling ``actions``, answering tasks."""
     clock = ScenarioClock()
+    _quiet_scratch_logs()
+    playing = _PLAYING.set(True)
+    try:
+        async with _scratch_engine(clock, actions, answers, settings) as box:
+            yield box
+    finally:
+        _PLAYING.reset(playing)
+
+
+@contextlib.asynccontextmanager
+async def _scratch_engine(
+    clock: ScenarioClock, actions: Actions, answers: dict[str, TaskAnswer],
+    settings: dict[str, Any],
+) -> AsyncIterator[Scratch]:  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="plait-scenario-") as folder:
         url = f"sqlite:///{folder}/scenario.db"
         engine = Engine(clock=clock, **{**settings, **_SCRATCH, "database_url": url})

@@ -34,8 +34,24 @@ def load_scenario_file(
             raise InvalidScenarios([Problem("$.workflow", "name the definition file the "
                                             "scenarios test (workflow: FILE), or give it as "
                                             "plait test FILE --scenarios ...")])  # fmt: skip
+        _fit(content, scenarios, "$" if "scenarios" in content else "$.tests")
         return content, scenarios, path
-    return _parse(definition), scenarios, definition
+    document = _parse(definition)
+    _fit(document, scenarios, "$" if "scenarios" in content else "$.tests")
+    return document, scenarios, definition
+
+
+def _fit(document: dict[str, Any], scenarios: Scenarios, path: str) -> None:
+    """``InvalidScenarios`` if the scenarios name steps or actions the workflow does not have
+    (a definition with errors is left to the run, which reports them)."""
+    from plait.definitions.load import check_definition
+    from plait.scenarios.fit import workflow_problems
+
+    body = {k: v for k, v in document.items() if k not in ("tests", "schedule")}
+    definition = check_definition(body).definition
+    problems = workflow_problems(scenarios, definition, path) if definition is not None else []
+    if problems:
+        raise InvalidScenarios(problems)
 
 
 def _parse(path: Path) -> dict[str, Any]:

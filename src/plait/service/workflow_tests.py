@@ -6,7 +6,9 @@ true}``), so they are versioned with it: ``PUT /~{org}/workflows/{id}/tests`` st
 version. With ``required: true``, :meth:`WorkflowService.activate` runs them first, each in a
 throwaway engine on virtual time (never the organization's data), and refuses activation with
 :class:`ScenariosFailed` (409), whose problems list each failed expectation of each failing
-scenario. The running itself is the engine's (``plait.scenarios``), given to the service as a
+scenario; so does :meth:`WorkflowService.update` of an Activated workflow, whose old version
+stays live. Stored scenarios keep no ``secrets``: the document is readable by every viewer.
+The running itself is the engine's (``plait.scenarios``), given to the service as a
 :data:`ScenarioRunner`.
 """
 
@@ -15,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from plait.errors import InvalidArguments, PlaitError
+from plait.errors import NotFound, PlaitError
 
 if TYPE_CHECKING:
+    from plait.definitions.model import Definition
     from plait.definitions.validate import Problem
     from plait.resources.scenario_reports import ScenarioReport
     from plait.resources.scenarios import Scenarios
@@ -32,7 +35,7 @@ ScenarioRunner = Callable[[dict[str, Any], "Scenarios"], Awaitable["ScenarioRepo
 class ScenariosFailed(PlaitError):
     """The workflow's test scenarios did not all pass, so it was not activated."""
 
-    def __init__(self, workflow: str, report: ScenarioReport) -> None:
+    def __init__(self, workflow: str, report: ScenarioReport, verb: str = "activate") -> None:
         from plait.definitions.validate import Problem
 
         self.workflow = workflow
@@ -45,15 +48,26 @@ class ScenariosFailed(PlaitError):
         ]  # fmt: skip
         failing = ", ".join(repr(r.name) for r in report.failing())
         s = report.summary
-        super().__init__(f"cannot activate workflow {workflow}: {s.failed} of {s.total} test "
+        super().__init__(f"cannot {verb} workflow {workflow}: {s.failed} of {s.total} test "
                          f"scenarios failed ({failing})")  # fmt: skip
 
 
-def tests_of(record: WorkflowRecord) -> Scenarios | None:
-    """The scenarios a stored workflow keeps (``None``: it keeps none)."""
+class NoTests(NotFound):
+    """The workflow keeps no test scenarios."""
+
+    problem_kind = "no-tests"
+
+    def __init__(self, workflow: str) -> None:
+        self.workflow = workflow
+        super().__init__(f"workflow {workflow} keeps no test scenarios (store them with PUT "
+                         f".../tests, or under tests in its document)")  # fmt: skip
+
+
+def tests_of(document: dict[str, Any]) -> Scenarios | None:
+    """The scenarios a stored workflow's document keeps (``None``: it keeps none)."""
     from plait.resources.scenarios import InvalidScenarios, read_scenarios
 
-    tests = record.document.get("tests")
+    tests = document.get("tests")
     if tests is None:
         return None
     try:
@@ -64,22 +78,42 @@ def tests_of(record: WorkflowRecord) -> Scenarios | None:
         raise InvalidDefinition(exc.problems) from exc
 
 
-def tests_problems(body: dict[str, Any]) -> list[Problem]:
-    """The problems of a workflow document's ``tests`` (none without tests)."""
-    from plait.resources.scenarios import scenario_problems
+def tests_problems(body: dict[str, Any], definition: Definition | None) -> list[Problem]:
+    """The problems of a workflow document's ``tests`` (none without tests): the block's own,
+    ``secrets`` (a stored document is readable by every viewer), and, given the workflow's
+    ``definition``, the steps and actions it names that the workflow does not have."""
+    from plait.definitions.validate import Problem
+    from plait.resources.scenarios import InvalidScenarios, read_scenarios
+    from plait.scenarios.fit import workflow_problems
 
-    return scenario_problems(body["tests"], "$.tests") if "tests" in body else []
+    if "tests" not in body:
+        return []
+    try:
+        tests = read_scenarios(body["tests"], "$.tests")
+    except InvalidScenarios as exc:
+        return exc.problems
+    found = [Problem(f"$.tests.scenarios[{i}].secrets",
+                     "stored scenarios keep no secrets (the workflow's document is readable by "
+                     "every viewer): keep them in the organization's secrets store; a scenario "
+                     "runs on a throwaway engine, which cannot see them, so mock the actions "
+                     "that use them")
+             for i, scenario in enumerate(tests.scenarios) if scenario.secrets]  # fmt: skip
+    if definition is not None:
+        found += workflow_problems(tests, definition, "$.tests")
+    return found
 
 
-async def check_before_activation(runner: ScenarioRunner | None, record: WorkflowRecord) -> None:
-    """Run the workflow's scenarios if it requires them to pass; ``ScenariosFailed`` if any
-    failed."""
-    tests = tests_of(record)
+async def check_scenarios(
+    runner: ScenarioRunner | None, name: str, document: dict[str, Any], verb: str = "activate"
+) -> None:
+    """Run the scenarios of a workflow ``document`` if it requires them to pass (before
+    ``verb``: activate, or update an Activated workflow); ``ScenariosFailed`` if any failed."""
+    tests = tests_of(document)
     if tests is None or not tests.required or runner is None:
         return
-    report = await runner(record.document, tests)
+    report = await runner(document, tests)
     if not report.passed:
-        raise ScenariosFailed(record.name, report)
+        raise ScenariosFailed(name, report, verb)
 
 
 class WorkflowTests:
@@ -90,11 +124,11 @@ class WorkflowTests:
         self.runner = runner
 
     async def get(self, org: str, ref: str) -> dict[str, Any]:
-        """The workflow's ``tests`` as stored; ``InvalidArguments`` if it keeps none."""
+        """The workflow's ``tests`` as stored; ``NoTests`` (404) if it keeps none."""
         record = await self._record(org, ref)
         tests = record.document.get("tests")
         if not isinstance(tests, dict):
-            raise InvalidArguments(record.name, "the workflow keeps no test scenarios")
+            raise NoTests(record.name)
         return tests
 
     async def put(self, org: str, ref: str, tests: Any) -> SavedWorkflow:
@@ -105,11 +139,12 @@ class WorkflowTests:
         return await self.workflows.update(org, ref, {"tests": tests})
 
     async def run(self, org: str, ref: str) -> ScenarioReport:
-        """Run the workflow's scenarios now (its current version) and report."""
+        """Run the workflow's scenarios now (its current version) and report; ``NoTests``
+        (404) if it keeps none."""
         record = await self._record(org, ref)
-        tests = tests_of(record)
+        tests = tests_of(record.document)
         if tests is None:
-            raise InvalidArguments(record.name, "the workflow keeps no test scenarios")
+            raise NoTests(record.name)
         return await self.runner(record.document, tests)
 
     async def _record(self, org: str, ref: str) -> WorkflowRecord:

@@ -45,7 +45,7 @@ def _fit(document: dict[str, Any], scenarios: Scenarios, path: str) -> None:
     """``InvalidScenarios`` if the scenarios name steps or actions the workflow does not have
     (a definition with errors is left to the run, which reports them)."""
     from plait.definitions.load import check_definition
-    from plait.scenarios.fit import workflow_problems
+    from plait.resources.scenario_fit import workflow_problems
 
     body = {k: v for k, v in document.items() if k not in ("tests", "schedule")}
     definition = check_definition(body).definition

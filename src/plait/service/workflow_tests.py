@@ -83,8 +83,8 @@ def tests_problems(body: dict[str, Any], definition: Definition | None) -> list[
     ``secrets`` (a stored document is readable by every viewer), and, given the workflow's
     ``definition``, the steps and actions it names that the workflow does not have."""
     from plait.definitions.validate import Problem
+    from plait.resources.scenario_fit import workflow_problems
     from plait.resources.scenarios import InvalidScenarios, read_scenarios
-    from plait.scenarios.fit import workflow_problems
 
     if "tests" not in body:
         return []

@@ -273,8 +273,9 @@ async def test_the_briefs_failure_rate_hook_and_a_failing_alert_do_not_loop(
             ctx.Event.create({"type": "workflow.high_failure_rate",
                               "data": {"workflow": workflow.id}})  # fmt: skip
 
+    steps = [{"action": "notify", "mapping": {"m": "'x'"}}]
     alert = await stored(engine, {"name": "alert", "triggerEvent": "workflow.high_failure_rate",
-                                  "steps": [{"action": "notify", "mapping": {"m": "'x'"}}]})  # fmt: skip
+                                  "steps": steps})  # fmt: skip
     async with engine:
         first = await engine.events.emit("acme", "workflow.high_failure_rate", {})
         await ended(engine, first.runs[0])

@@ -9,7 +9,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from plait import values
+from plait import logfields, metrics, values
 from plait.clock import within
 from plait.errors import (
     LeaseLost,
@@ -26,6 +26,7 @@ from plait.secrets import IDENTITY, Redactor, RunSecrets
 
 if TYPE_CHECKING:
     from plait.clock import Clock
+    from plait.metrics import Metrics
     from plait.runtime.steps import StepHook
     from plait.settings import Settings
     from plait.store.base import Store
@@ -56,6 +57,8 @@ class Runtime:
     threads: Executor
     step_hook: StepHook | None = None
     """Chooses the callable of each step attempt (see ``plait.runtime.steps.StepHook``)."""
+    metrics: Metrics | None = None
+    """The engine's metrics: runs ended, step attempts (see ``plait.metrics``)."""
 
 
 async def execute(rt: Runtime, run: ClaimedRun, workflow: Workflow) -> Outcome | None:
@@ -68,7 +71,10 @@ async def execute(rt: Runtime, run: ClaimedRun, workflow: Workflow) -> Outcome |
         clock=rt.clock, settings=rt.settings, threads=rt.threads, org=run.org,
         secrets=RunSecrets(store, run.org, redactor), step_hook=rt.step_hook,
     )  # fmt: skip
+    ctx.progress_events = workflow.progress_events
     bound = ctx.secrets.bind()
+    fields = logfields.bind_run(run.id, workflow.name, run.org)
+    counting = metrics.CURRENT.set(rt.metrics)
     try:
         outcome = _redacted(await _outcome(ctx, run, workflow), redactor)
         if outcome.status == "waiting":
@@ -78,6 +84,7 @@ async def execute(rt: Runtime, run: ClaimedRun, workflow: Workflow) -> Outcome |
                 _log_failure(run.id, workflow.name, outcome)
             await rt.store.finish_run(run.id, run.fence, outcome.status, outcome.output,
                                       outcome.error, rt.clock.time(), outcome.outcome)  # fmt: skip
+            _count_end(rt, run, workflow.name, outcome)
     except LeaseLost:
         log.info("run %s: lease lost, replay abandoned", run.id, extra={"run_id": run.id})
         return None
@@ -86,8 +93,18 @@ async def execute(rt: Runtime, run: ClaimedRun, workflow: Workflow) -> Outcome |
                     run.id, exc, extra={"run_id": run.id})  # fmt: skip
         return None
     finally:
+        metrics.CURRENT.reset(counting)
+        logfields.unbind(fields)
         bound.var.reset(bound)
     return outcome
+
+
+def _count_end(rt: Runtime, run: ClaimedRun, workflow: str, outcome: Outcome) -> None:
+    if rt.metrics is not None:
+        rt.metrics.inc("plait_runs_ended_total", workflow, outcome.status,
+                       outcome.outcome or outcome.status, org=run.org)  # fmt: skip
+        rt.metrics.observe("plait_run_duration_seconds", rt.clock.time() - run.created_at,
+                           workflow)  # fmt: skip
 
 
 def _redacted(outcome: Outcome, redactor: Redactor) -> Outcome:

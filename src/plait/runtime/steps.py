@@ -10,9 +10,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from plait import values
+from plait import logfields, values
 from plait.clock import within, working
 from plait.errors import LeaseLost, SerializationError, StepFailed, StepTimeout
+from plait.metrics import CURRENT
 from plait.retry import NO_RETRY, RetryPolicy
 from plait.store.records import StepRecord
 
@@ -69,22 +70,36 @@ async def run_step(
         try:
             target = _chosen(ctx, call, fn, args, kwargs, attempts)
             output = _encode_output(
-                ctx, call.key, await _attempt(ctx, call.key, target, args, kwargs, timeout)
+                ctx, call.key, await _attempt(ctx, call, attempts, target, args, kwargs, timeout)
             )
         except Exception as exc:
             final = isinstance(exc, SerializationError) or attempts >= policy.max_attempts
             if final or not policy.retries(exc):
+                _count(ctx, call.name, started, "plait_step_failures_total")
                 error = values.error_info(exc)
                 await _record(ctx, call, "failed", attempts, None, error, started)
                 raise StepFailed(ctx.run_id, call.key, error) from exc
+            _count(ctx, call.name, started, "plait_step_retries_total")
             wake = ctx.clock.time() + policy.delay(attempts)
             await _record(
                 ctx, call, "retrying", attempts, None, values.error_info(exc), started, wake
             )
             await wait_until(ctx, wake)
             continue
+        _count(ctx, call.name, started, None)
         await _record(ctx, call, "completed", attempts, output, None, started)
         return values.decode(output)
+
+
+def _count(ctx: Context, step: str, started: float, failure: str | None) -> None:
+    """Count an attempt that ended (and ``failure``, the counter of how it failed)."""
+    counts = CURRENT.get()
+    if counts is not None:
+        counts.inc("plait_step_attempts_total", ctx.workflow, step)
+        counts.observe("plait_step_duration_seconds", ctx.clock.time() - started, ctx.workflow,
+                       step)  # fmt: skip
+        if failure is not None:
+            counts.inc(failure, ctx.workflow, step)
 
 
 async def run_sleep(ctx: Context, call: _Call, seconds: float) -> None:
@@ -172,17 +187,20 @@ async def _ensure_live(ctx: Context) -> None:
 
 async def _attempt(
     ctx: Context,
-    key: str,
+    call: _Call,
+    attempt: int,
     fn: Callable[..., Any],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     timeout: float | None,
 ) -> Any:
-    token = ctx.step_scope(key)
+    token = ctx.step_scope(call.key)
+    fields = logfields.bind_step(call.name, attempt)  # what the attempt logs names the step
     try:
         with working(ctx.clock):
-            return await _call(ctx, key, fn, args, kwargs, timeout)
+            return await _call(ctx, call.key, fn, args, kwargs, timeout)
     finally:
+        logfields.unbind(fields)
         token.var.reset(token)
 
 

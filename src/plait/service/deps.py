@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from plait.metrics import Metrics
 from plait.service.hooks import WorkflowHooks
 
 if TYPE_CHECKING:
@@ -55,13 +56,18 @@ class LocalWorker:
 
     def __init__(self) -> None:
         self.worker: Worker | None = None
+        self.metrics: Metrics | None = None
 
     async def create_run(self, store: Store, run: NewRun) -> tuple[RunRecord, bool]:
         """Create ``run``: executed at once by the local worker if it has a free slot, else
         stored ``pending`` for a worker's claim. ``(record, created)``."""
         if self.worker is not None:
-            return await self.worker.submit(run)
-        return await store.create_run(run)
+            record, created = await self.worker.submit(run)
+        else:
+            record, created = await store.create_run(run)
+        if created and self.metrics is not None:
+            self.metrics.inc("plait_runs_started_total", run.workflow, run.trigger, org=run.org)
+        return record, created
 
     def cancel(self, run_ids: Iterable[str]) -> None:
         """Stop the steps of ``run_ids`` executing here (the store has already fenced them)."""
@@ -94,9 +100,12 @@ class Deps:
     local: LocalWorker = field(default_factory=LocalWorker)
     hooks: WorkflowHooks = field(init=False)
     """The workflow hooks of this engine (``engine.workflows.before``/``after``)."""
+    metrics: Metrics = field(default_factory=Metrics)
+    """This engine's Prometheus metrics (``plait.metrics``)."""
 
     def __post_init__(self) -> None:
         self.hooks = WorkflowHooks(self)
+        self.local.metrics = self.metrics
 
     async def store(self) -> Store:
         """The store, opened (and migrated) on first use: the one way to reach it."""

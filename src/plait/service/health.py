@@ -3,6 +3,7 @@ counters that ``/metrics`` exports."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from plait.resources.health import Health, StoreCounters
@@ -28,6 +29,27 @@ class HealthService:
         """
         store = await self.deps.store()
         return Health(schema_version=await store.schema_version())
+
+    async def metrics(self, responses: Mapping[tuple[str, int], int] | None = None) -> bytes:
+        """The Prometheus exposition of this engine (process): its counters and histograms,
+        with the figures read at scrape time (worker slots, the store's counters, and the
+        HTTP ``responses`` by method and status when this process serves the API)."""
+        metrics = self.deps.metrics
+        worker = self.deps.local.worker
+        if worker is not None:
+            free = max(worker.free_slots(), 0)
+            metrics.slots(len(worker.executing), free)
+        if responses is not None:
+            metrics.counters["plait_http_responses_total"] = {
+                (method, str(status)): float(count) for (method, status), count in responses.items()
+            }
+        counters = await self.counters()
+        for name in COUNTERS:
+            value = getattr(counters, name)
+            if value is not None:
+                metrics.gauge(f"plait_store_{name}_total", f"Group-committed {COUNTERS[name]}.",
+                              (), {(): float(value)}, kind="counter")  # fmt: skip
+        return metrics.render()
 
     async def counters(self) -> StoreCounters:
         """The group-commit counters of the store (``commits``, ``writes``) it keeps."""

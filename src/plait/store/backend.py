@@ -20,6 +20,10 @@ Op = Callable[[Session], Any]
 class Backend(abc.ABC):
     """Base of the feature verbs: the two primitives a backend implements, and two reads."""
 
+    on_commit: Callable[[float, int], None] | None = None
+    """Told the duration (seconds) and write count of each group commit (the engine's metrics);
+    called from the writer."""
+
     @abc.abstractmethod
     def _submit(self, op: Op) -> asyncio.Future[Any]:
         """Queue ``op`` for the next write transaction; the future resolves once it commits

@@ -12,7 +12,6 @@ from plait.api.problems import problem
 from plait.api.render import Json
 from plait.errors import DatabaseUnavailable
 from plait.resources.health import Health
-from plait.service.health import COUNTERS
 
 log = logging.getLogger(__name__)
 
@@ -34,19 +33,8 @@ async def healthz(engine: EngineDep) -> Response:
 
 
 @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
-async def metrics(request: Request, engine: EngineDep) -> PlainTextResponse:
-    lines = [
-        "# HELP plait_http_responses_total HTTP responses by method and status.",
-        "# TYPE plait_http_responses_total counter",
-    ]
-    for (method, status), count in sorted(request.app.state.response_counts.items()):
-        lines.append(f'plait_http_responses_total{{method="{method}",status="{status}"}} {count}')
-    counters = await engine.health.counters()
-    for name in COUNTERS:
-        value = getattr(counters, name)
-        if value is None:
-            continue
-        lines += [f"# HELP plait_store_{name}_total Group-committed {COUNTERS[name]}.",
-                  f"# TYPE plait_store_{name}_total counter",
-                  f"plait_store_{name}_total {value}"]  # fmt: skip
-    return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+async def metrics(request: Request, engine: EngineDep) -> Response:
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    body = await engine.health.metrics(request.app.state.response_counts)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -249,6 +249,7 @@ class PostgresStore(Store):
         """Commit the batch in one go; if an operation fails, replay it with savepoints."""
         conn = self._writer_conn()
         ops = [op for op, _ in batch]
+        began = time.perf_counter()
         try:
             outcomes = self._transaction(conn, ops)
         except _OpFailed as failed:
@@ -256,6 +257,8 @@ class PostgresStore(Store):
             outcomes = self._transaction(conn, ops, failed=failed)
         self.commits += 1
         self.writes += len(batch)
+        if self.on_commit is not None:
+            self.on_commit(time.perf_counter() - began, len(batch))
         return outcomes
 
     def _transaction(

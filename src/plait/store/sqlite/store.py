@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -179,6 +180,7 @@ class SQLiteStore(Store):
     def _transaction(self, ops: list[Op]) -> list[tuple[bool, Any]]:
         db = self._db
         session = self._live
+        began = time.perf_counter()
         db.execute("BEGIN IMMEDIATE")
         session.counters.clear()
         outcomes: list[tuple[bool, Any]] = []
@@ -202,6 +204,8 @@ class SQLiteStore(Store):
             self._announced.extend(session.counters.take_announced())
             self.commits += 1
             self.writes += len(ops)
+            if self.on_commit is not None:
+                self.on_commit(time.perf_counter() - began, len(ops))
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")

@@ -139,9 +139,15 @@ class Sandbox:
         assert done.returncode == 0, f"plait {' '.join(args)}: {done.returncode}\n{done.stderr}"
         return json.loads(done.stdout)
 
-    def worker(self, target: str, *, db: bool = True, env: dict[str, str] | None = None) -> Child:
-        """Start ``plait worker TARGET``; it is killed at teardown if still running."""
-        argv = [*PLAIT, "worker", target, *(("--db", self.db_url) if db else ())]
+    def worker(
+        self,
+        target: str,
+        *options: str,
+        db: bool = True,
+        env: dict[str, str] | None = None,
+    ) -> Child:
+        """Start ``plait worker TARGET [OPTIONS]``; it is killed at teardown if still running."""
+        argv = [*PLAIT, "worker", target, *options, *(("--db", self.db_url) if db else ())]
         return self._spawn("worker", argv, env)
 
     def serve(self, target: str, port: int) -> Child:

@@ -80,6 +80,13 @@ def main_options(
 def worker(
     target: Annotated[str, typer.Argument(help="MODULE:ATTR of the Engine, e.g. app.flows:engine")],
     db: DbOption = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve this worker's Prometheus metrics on this port (/metrics)."),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="Address the metrics port binds (0.0.0.0: every interface).")
+    ] = "127.0.0.1",
 ) -> None:
     """Run the worker of the Engine at MODULE:ATTR until SIGTERM or SIGINT."""
     if db:
@@ -92,7 +99,7 @@ def worker(
         logging.getLogger().setLevel(logging.INFO)  # a worker reports its lifecycle
     code = 0
     try:
-        run_coroutine(engine.run_worker)
+        run_coroutine(lambda: _work(engine, metrics_host, metrics_port))
     except typer.Exit:
         raise
     except Exception:  # a worker loop died (logged with its traceback): exit non-zero, so that
@@ -102,6 +109,16 @@ def worker(
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+async def _work(engine: Engine, metrics_host: str, metrics_port: int | None) -> None:
+    """Run the worker, serving its metrics on ``metrics_port`` when one is given."""
+    if metrics_port is None:
+        return await engine.run_worker()
+    from plait.worker.metrics_server import serving_metrics
+
+    async with serving_metrics(engine, metrics_host, metrics_port):
+        await engine.run_worker()
 
 
 @app.command()

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
 LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
-"""Buckets (seconds) of the run, step and queue-wait histograms."""
+"""Buckets (seconds) of the run and step duration histograms."""
 COMMIT = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 """Buckets (seconds) of the store commit latency."""
 BATCH = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
@@ -59,12 +59,6 @@ SPECS: dict[str, Spec] = {
     "plait_run_duration_seconds": Spec(
         "histogram", "From creation to end, of the runs this process ended.", ("workflow",), LATENCY
     ),
-    "plait_queue_wait_seconds": Spec(
-        "histogram",
-        "From created (or woken) to claimed, of the runs this worker claimed.",
-        ("workflow",),
-        LATENCY,
-    ),
     "plait_step_attempts_total": Spec("counter", "Step attempts run.", ("workflow", "step")),
     "plait_step_failures_total": Spec(
         "counter", "Steps that failed for good (retries exhausted).", ("workflow", "step")
@@ -74,9 +68,6 @@ SPECS: dict[str, Spec] = {
     ),
     "plait_step_duration_seconds": Spec(
         "histogram", "Duration of one step attempt.", ("workflow", "step"), LATENCY
-    ),
-    "plait_lease_reclaims_total": Spec(
-        "counter", "Runs this worker claimed whose lease another worker had let lapse."
     ),
     "plait_store_commit_seconds": Spec(
         "histogram", "Duration of one group commit of the store.", (), COMMIT

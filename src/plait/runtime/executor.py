@@ -9,7 +9,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from plait import logfields, metrics, values
+from plait import metrics, values
 from plait.clock import within
 from plait.errors import (
     LeaseLost,
@@ -71,9 +71,7 @@ async def execute(rt: Runtime, run: ClaimedRun, workflow: Workflow) -> Outcome |
         clock=rt.clock, settings=rt.settings, threads=rt.threads, org=run.org,
         secrets=RunSecrets(store, run.org, redactor), step_hook=rt.step_hook,
     )  # fmt: skip
-    ctx.progress_events = workflow.progress_events
     bound = ctx.secrets.bind()
-    fields = logfields.bind_run(run.id, workflow.name, run.org)
     counting = metrics.CURRENT.set(rt.metrics)
     try:
         outcome = _redacted(await _outcome(ctx, run, workflow), redactor)
@@ -94,7 +92,6 @@ async def execute(rt: Runtime, run: ClaimedRun, workflow: Workflow) -> Outcome |
         return None
     finally:
         metrics.CURRENT.reset(counting)
-        logfields.unbind(fields)
         bound.var.reset(bound)
     return outcome
 

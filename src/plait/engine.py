@@ -191,6 +191,7 @@ class Engine:
         *,
         timeout: float | timedelta | None = None,
         trigger: str | list[str] | None = None,
+        progress_events: bool = False,
     ) -> Callable[[WorkflowFn], Workflow]: ...
 
     def workflow(
@@ -199,11 +200,14 @@ class Engine:
         *,
         timeout: float | timedelta | None = None,
         trigger: str | list[str] | None = None,
+        progress_events: bool = False,
     ) -> Workflow | Callable[[WorkflowFn], Workflow]:
         """Register ``async def f(ctx: Context, ...)`` as a workflow (name defaults to f's).
 
         ``timeout`` bounds each run from its start to its end, waits included. ``trigger``
         names event types that start a run (with the event's data as the argument).
+        ``progress_events`` makes each ``ctx.progress`` report also a
+        ``WorkflowProgress.updated`` event (off by default).
         """
         if callable(name):
             return self.workflow()(name)
@@ -211,7 +215,8 @@ class Engine:
         def register(fn: WorkflowFn) -> Workflow:
             limit = None if timeout is None else seconds_of(timeout)
             triggers = tuple([trigger] if isinstance(trigger, str) else trigger or ())
-            return self.catalog.add(Workflow(name or fn.__name__, fn, limit, triggers=triggers))
+            return self.catalog.add(Workflow(name or fn.__name__, fn, limit, triggers=triggers,
+                                             progress_events=progress_events))  # fmt: skip
 
         return register
 

@@ -25,6 +25,11 @@ class Workflow:
     """False for interpreted definitions: replay matches steps by their unique keys only."""
     validate_input: Callable[[tuple[Any, ...]], None] | None = field(default=None, repr=False)
     """Extra argument check (a definition's input JSON Schema); raises ``InvalidArguments``."""
+    planned_steps: tuple[str, ...] | None = None
+    """A definition's top-level step ids, in order: what its progress counts (None: code,
+    which reports its own with ``ctx.progress``, and state machines)."""
+    progress_events: bool = False
+    """Whether runs emit ``WorkflowProgress.updated`` events as they progress."""
     signature: inspect.Signature = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

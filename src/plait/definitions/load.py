@@ -399,6 +399,7 @@ def _normalise(
         findings.errors.extend(exc.problems)
         return Normalised(None)
     parsed = {key: value for key, value in parsed.items() if key not in SERVICE_KEYS}
+    progress_events = parsed.pop("progressEvents", None)
     decode_json(parsed, "steps", findings)
     try:
         check_document(parsed, settings)
@@ -410,7 +411,18 @@ def _normalise(
     dialect = detect_dialect(parsed, findings)
     if dialect is None:
         return Normalised(None)
-    return DIALECTS[dialect](parsed, findings)
+    return _progress_events(DIALECTS[dialect](parsed, findings), progress_events, findings)
+
+
+def _progress_events(normalised: Normalised, value: Any, findings: Findings) -> Normalised:
+    """``progressEvents`` (every dialect's key): whether runs emit progress events."""
+    if value is None or normalised.definition is None:
+        return normalised
+    if not isinstance(value, bool):
+        findings.error("$.progressEvents", f"must be true or false, not {value!r}")
+        return normalised
+    normalised.definition.progress_events = value
+    return normalised
 
 
 def _parse(document: dict[str, Any] | str | Path, settings: Settings) -> dict[str, Any]:

@@ -373,6 +373,9 @@ class Definition(_Model):
     """The workflow context (a node graph's workflow-level context): a template over
     ``input`` of the object it starts as. Every step reads it as ``context`` and writes it
     with its ``assign``. None: the workflow has no context."""
+    progress_events: bool = False
+    """Whether each run emits a ``WorkflowProgress.updated`` event as its steps end (off by
+    default, to spare the event log; the run resource shows its progress either way)."""
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")

@@ -48,6 +48,8 @@ def build_workflow(
         timeout,
         ordered_replay=False,
         validate_input=_input_check(plan),
+        planned_steps=None if definition.machine else tuple(node.id for node in plan.nodes),
+        progress_events=definition.progress_events,
     )
     return workflow, plan
 

@@ -40,6 +40,7 @@ from plait.interpreter.frame import Frame, truthy
 from plait.interpreter.human import run_human_task
 from plait.interpreter.located import Locate, declared, located_error, locator
 from plait.interpreter.plan import GROUPS, Node, Plan
+from plait.interpreter.progress import announce_step
 from plait.interpreter.review import review_failure
 from plait.interpreter.secrets import secret_scope
 from plait.runtime.context import Context
@@ -253,6 +254,8 @@ class _Run:
         frame.outputs[node.id] = output
         if node.assign is not None and self.outcomes.get(key) == "succeeded":
             await assign(self, node, frame, key, output)
+        if frame is self.root and self.ctx.progress_events:
+            announce_step(self.ctx, self.plan, self.outcomes, key)
         return output
 
     def carries_on(self, node: Node) -> bool:
@@ -281,6 +284,8 @@ class _Run:
         self.outcomes[key] = "skipped"
         if unmet:
             self.lacking.add(key)
+        if frame is self.root and self.ctx.progress_events:
+            announce_step(self.ctx, self.plan, self.outcomes, key)
 
     def done(self, node: Node, frame: Frame, key: str, output: Any, status: str = "") -> None:
         """Note that step ``key`` ended; one with a compensation is remembered with the time

@@ -11,6 +11,7 @@ from pydantic import Field, ValidationError
 from plait import values
 from plait.resources.base import Page, Resource, Stamp, required_stamp, stamp
 from plait.resources.events import Event
+from plait.resources.progress import Progress
 from plait.store.records import TERMINAL, TRIGGER_EVENT_KEY, RunRecord, StepRecord
 from plait.store.records import HistoryEntry as HistoryRecord
 
@@ -194,6 +195,9 @@ class Run(Resource):
         description="A node graph's workflow context (brief 004) as recorded: its start merged "
         "with every node's writes so far; null for a workflow without one, and in listings.",
     )
+    progress: Progress | None = Field(
+        None, description="How far the run has got (on a run read by itself; null in listings)."
+    )
 
     @property
     def done(self) -> bool:
@@ -207,6 +211,7 @@ class Run(Resource):
         history: Sequence[HistoryRecord] = (),
         state: dict[str, Any] | None = None,
         children: Sequence[str] = (),
+        progress: Progress | None = None,
     ) -> Run:
         steps = [Step.of(s) for s in r.steps if s.position >= 0]
         given, event = _input(r)
@@ -225,7 +230,7 @@ class Run(Resource):
             skipped_steps=skipped, steps=steps,
             history=[HistoryEntry.of(h) for h in history], parent_run_id=r.parent_run_id,
             children=list(children), state=state or {}, machine=MachineView.of(steps),
-            context=_workflow_context(steps),
+            context=_workflow_context(steps), progress=progress,
         )  # fmt: skip
 
     @classmethod
@@ -234,7 +239,7 @@ class Run(Resource):
         it), whether the record holds them or not, so that every run is listed alike."""
         left_out: dict[str, Any] = {"steps": [], "event": None, "machine": None, "context": None,
                                     "completed_steps": [], "failed_steps": [],
-                                    "skipped_steps": []}  # fmt: skip
+                                    "skipped_steps": [], "progress": None}  # fmt: skip
         return cls.of(r).model_copy(update=left_out)
 
 

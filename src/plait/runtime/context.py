@@ -83,6 +83,9 @@ class Context:
         ends with (a state machine that reached a terminal state of that outcome)."""
         self.active_steps = 0
         self.idle: asyncio.Event | None = None
+        self.progress_events = False
+        """Whether progress is announced as ``WorkflowProgress.updated`` events (opt-in)."""
+        self._progress_calls = 0
 
     @property
     def event(self) -> dict[str, Any] | None:
@@ -231,6 +234,38 @@ class Context:
         """
         return await self.secrets.read(name)
 
+    def progress(self, done: int, total: int, message: str | None = None) -> None:
+        """Report that ``done`` of ``total`` units of work are done (with an optional
+        ``message``): the run resource's ``progress`` shows the latest report.
+
+        Recorded (kind ``progress``), so a replay neither records nor announces it again; a
+        workflow registered with ``progress_events=True`` also emits a
+        ``WorkflowProgress.updated`` event for each report.
+        """
+        _check_progress(done, total, message)
+        self._progress_calls += 1
+        fresh: list[bool] = []
+
+        def report() -> dict[str, Any]:
+            fresh.append(True)
+            return {"done": done, "total": total, "message": message}
+
+        self.recorded("progress", report, kind="progress")
+        if fresh and self.progress_events:
+            data = {"completedSteps": done, "totalSteps": total,
+                    "fraction": round(done / total, 6), "message": message}  # fmt: skip
+            self.announce_progress(str(self._progress_calls), data)
+
+    def announce_progress(self, tag: str, data: dict[str, Any]) -> None:
+        """Emit ``WorkflowProgress.updated`` with ``data`` without waiting for it; its id
+        derives from the run and ``tag``, so announcing the same progress twice stores one."""
+        body = values.encode({"runId": self.run_id, "workflow": self.workflow, **data})
+        future = asyncio.ensure_future(self.store.emit(
+            self.org, "WorkflowProgress.updated", body, event_id=f"{self.run_id}.progress.{tag}",
+            source="run", now=self.clock.time(), run_id=self.run_id,
+        ))  # fmt: skip
+        future.add_done_callback(_ignore_lease_lost)
+
     # -- children, signals and published state (see plait.runtime.children, .messages) ------
 
     def child(
@@ -352,6 +387,17 @@ class _Call:
         self.position = position
         self.name = name
         self.recorded = recorded
+
+
+def _check_progress(done: int, total: int, message: str | None) -> None:
+    if isinstance(done, bool) or not isinstance(done, int) or done < 0:
+        raise ValueError(f"progress: done must be a whole number >= 0, not {done!r}")
+    if isinstance(total, bool) or not isinstance(total, int) or total < 1:
+        raise ValueError(f"progress: total must be a whole number >= 1, not {total!r}")
+    if done > total:
+        raise ValueError(f"progress: done ({done}) is more than total ({total})")
+    if message is not None and not isinstance(message, str):
+        raise ValueError(f"progress: message must be text, not {message!r}")
 
 
 def _ignore_lease_lost(future: asyncio.Future[Any]) -> None:

@@ -71,6 +71,7 @@ async def execute(rt: Runtime, run: ClaimedRun, workflow: Workflow) -> Outcome |
         clock=rt.clock, settings=rt.settings, threads=rt.threads, org=run.org,
         secrets=RunSecrets(store, run.org, redactor), step_hook=rt.step_hook,
     )  # fmt: skip
+    ctx.progress_events = workflow.progress_events
     bound = ctx.secrets.bind()
     counting = metrics.CURRENT.set(rt.metrics)
     try:

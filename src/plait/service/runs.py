@@ -16,6 +16,7 @@ from plait.service import operations
 from plait.service.handles import RunHandle
 from plait.service.idempotency import Request, once
 from plait.service.pages import check_limit, keyset_after, keyset_slice
+from plait.service.progress import run_progress
 from plait.store.records import RUN_STATUSES, NewRun
 
 if TYPE_CHECKING:
@@ -109,7 +110,9 @@ class RunService:
         state, children = await store.run_published(run_id)
         from plait.resources.runs import Run  # the models load on first use
 
-        return Run.of(record, history=history, state=state, children=children)
+        progress = await run_progress(self.deps, store, record)
+        return Run.of(record, history=history, state=state, children=children,
+                      progress=progress)  # fmt: skip
 
     async def find(
         self,

@@ -45,6 +45,7 @@ from plait.store.keys import KeyVerbs
 from plait.store.leases import LeaseVerbs
 from plait.store.machines import MachineVerbs
 from plait.store.operations import OperationVerbs
+from plait.store.progress import ProgressVerbs
 from plait.store.records import EventRouter
 from plait.store.runs import RunVerbs
 from plait.store.schedules import ScheduleVerbs
@@ -60,7 +61,7 @@ log = logging.getLogger(__name__)
 class Store(
     RunVerbs, LeaseVerbs, EventVerbs, WorkflowVerbs, DocumentVerbs, TaskVerbs, MachineVerbs,
     ChildVerbs, TreeVerbs, OperationVerbs, ScheduleVerbs, WebhookVerbs, SecretVerbs, KeyVerbs,
-    IdempotencyVerbs,
+    IdempotencyVerbs, ProgressVerbs,
 ):  # fmt: skip
     """Durable state of runs, steps, workers, events, workflows, documents and everything the
     service layer keeps: what the engine and the services ask of a backend.

@@ -69,6 +69,15 @@ SPECS: dict[str, Spec] = {
     "plait_step_duration_seconds": Spec(
         "histogram", "Duration of one step attempt.", ("workflow", "step"), LATENCY
     ),
+    "plait_events_emitted_total": Spec(
+        "counter", "Events stored by this process (not duplicates).", ("source",)
+    ),
+    "plait_event_runs_total": Spec(
+        "counter", "Runs the events of this process started or resumed.", ("effect",)
+    ),
+    "plait_webhook_verification_failures_total": Spec(
+        "counter", "Webhook requests refused: signature rejected or stale.", ("reason",)
+    ),
     "plait_store_commit_seconds": Spec(
         "histogram", "Duration of one group commit of the store.", (), COMMIT
     ),

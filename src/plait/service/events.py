@@ -92,9 +92,19 @@ class EventService:
         event, created, dispatched = await store.emit(org, type, payload, event_id=id,
                                                       source=source, now=now,
                                                       run_id=run_id)  # fmt: skip
+        if created:
+            self._count(source, len(dispatched.runs), len(dispatched.resumed))
         from plait.resources.events import EmittedEvent  # the models load on first use
 
         return EmittedEvent.emitted(event, dispatched.runs, duplicate=not created)
+
+    def _count(self, source: str, started: int, resumed: int) -> None:
+        metrics = self.deps.metrics
+        metrics.inc("plait_events_emitted_total", source)
+        if started:
+            metrics.inc("plait_event_runs_total", "started", by=started)
+        if resumed:
+            metrics.inc("plait_event_runs_total", "resumed", by=resumed)
 
     async def find(
         self,

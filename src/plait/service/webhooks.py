@@ -149,6 +149,8 @@ class WebhookService:
         replay_window = self.deps.settings.webhook_replay_seconds
         delivery = Delivery(event, _digest(spec, signed), now + replay_window)
         stored, created = await store.emit_webhook_event(delivery, now)
+        if created:
+            self.deps.metrics.inc("plait_events_emitted_total", "webhook")
         return WebhookReceipt(id=stored.id, duplicate=not created)
 
     def sealer(self) -> Sealer:
@@ -184,9 +186,12 @@ class WebhookService:
             return verify(spec.scheme, self._secret(spec), headers, body, now=now)
         except StaleSignature:
             if spec is None:
+                self.deps.metrics.inc("plait_webhook_verification_failures_total", "rejected")
                 raise SignatureRejected(REJECTED) from None
+            self.deps.metrics.inc("plait_webhook_verification_failures_total", "stale")
             raise
         except SignatureRejected as exc:
+            self.deps.metrics.inc("plait_webhook_verification_failures_total", "rejected")
             log.info("webhook request refused: %s", exc.reason,
                      extra={"org": org, "webhook": name[:100]})  # fmt: skip
             raise SignatureRejected(REJECTED) from None

@@ -89,6 +89,11 @@ async def test_progress_events_are_emitted_only_when_the_workflow_opts_in(
     async with engine:
         run_id, _ = await at_third_step(engine, clock, calls)
         await finish(engine, clock, run_id)
+
+        async def all_five() -> bool:  # emitted beside the run's writes, not inside them
+            return len(await events_of(engine)) == 5
+
+        await assert_eventually(all_five)
         events = await events_of(engine)
         assert [(e["completedSteps"], e["currentStep"], e["step"]) for e in events] == [
             (1, "b", "a"),

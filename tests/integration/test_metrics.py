@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from plait import Context, Engine, RetryPolicy, WorkflowFailed
 from plait.api.app import create_app
 from plait.testing import VirtualClock
-from tests.integration.helpers import pump
+from tests.integration.helpers import pump, wait_status
 
 N_OK, M_FAILING = 3, 2
 RETRIES = 2  # attempts per failing run: 1 + RETRIES
@@ -96,3 +96,32 @@ async def test_engines_in_one_process_count_apart(make_engine: Callable[..., Eng
     started = ("plait_runs_started_total", frozenset({("workflow", "hello"), ("trigger", "api")}))
     assert samples((await first.health.metrics()).decode())[started] == 1
     assert started not in samples((await second.health.metrics()).decode())
+
+
+async def test_gauges_read_live_runs_and_open_tasks_from_the_store(
+    make_engine: Callable[..., Engine], clock: VirtualClock
+) -> None:
+    engine = make_engine(clock=clock)
+
+    @engine.workflow("signoff")
+    async def signoff(ctx: Context) -> object:
+        return await ctx.human_task("Sign off", "ann", choices=["ok"], due=60)
+
+    async with engine:
+        waiting = await engine.start(signoff)
+        await wait_status(engine, waiting.id, "waiting")
+    await engine.start(signoff)  # no worker now: it stays pending
+    before = samples((await engine.health.metrics()).decode())
+    await clock.advance(61)  # past the task's due time, with no worker to expire it
+    after = samples((await engine.health.metrics()).decode())
+    runs = {status: before[("plait_runs", frozenset({("status", status)}))]
+            for status in ("pending", "running", "waiting")}  # fmt: skip
+    assert runs == {"pending": 1, "running": 0, "waiting": 1}
+    assert (
+        before[("plait_tasks_open", frozenset())],
+        before[("plait_tasks_overdue", frozenset())],
+    ) == (1, 0)
+    assert (
+        after[("plait_tasks_open", frozenset())],
+        after[("plait_tasks_overdue", frozenset())],
+    ) == (1, 1)

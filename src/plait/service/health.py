@@ -43,6 +43,7 @@ class HealthService:
             metrics.counters["plait_http_responses_total"] = {
                 (method, str(status)): float(count) for (method, status), count in responses.items()
             }
+        await self._read_gauges()
         counters = await self.counters()
         for name in COUNTERS:
             value = getattr(counters, name)
@@ -50,6 +51,17 @@ class HealthService:
                 metrics.gauge(f"plait_store_{name}_total", f"Group-committed {COUNTERS[name]}.",
                               (), {(): float(value)}, kind="counter")  # fmt: skip
         return metrics.render()
+
+    async def _read_gauges(self) -> None:
+        """Runs by live status and open tasks, read from the store at scrape time."""
+        store = await self.deps.store()
+        metrics, runs = self.deps.metrics, await store.live_run_counts()
+        metrics.gauge("plait_runs", "Runs by live status (every organization).", ("status",),
+                      {(status,): float(count) for status, count in runs.items()})  # fmt: skip
+        opened, overdue = await store.open_task_counts(self.deps.now())
+        metrics.gauge("plait_tasks_open", "Open human tasks.", (), {(): float(opened)})
+        metrics.gauge("plait_tasks_overdue", "Open human tasks past their due time.", (),
+                      {(): float(overdue)})  # fmt: skip
 
     async def counters(self) -> StoreCounters:
         """The group-commit counters of the store (``commits``, ``writes``) it keeps."""

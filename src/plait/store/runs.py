@@ -74,6 +74,11 @@ class RunVerbs(Backend):
         )  # fmt: skip
         return record, True
 
+    async def live_run_counts(self) -> dict[str, int]:
+        """How many runs are pending, running and waiting (every organization)."""
+        row = await self._one("live_run_counts")
+        return dict(zip(("pending", "running", "waiting"), map(int, row), strict=True))
+
     async def run_state(self, run_id: str) -> tuple[str, int] | None:
         """The run's status and fence, read without locking."""
         row = await self._one("run_state", {"run_id": run_id})

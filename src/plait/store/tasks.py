@@ -51,6 +51,11 @@ class TaskVerbs(Backend):
         stored: TaskRecord = await self._submit(op)
         return stored
 
+    async def open_task_counts(self, now: float) -> tuple[int, int]:
+        """How many tasks are open, and how many of them are past their due time."""
+        row = await self._one("open_task_counts", {"now": now})
+        return int(row[0]), int(row[1])
+
     async def task_for_step(self, run_id: str, step_key: str) -> TaskRecord | None:
         """The newest task (last attempt) of a run's step, if one was created."""
         found: TaskRecord | None = await self._read(lambda db: _task_of_step(db, run_id, step_key))

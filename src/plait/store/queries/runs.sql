@@ -48,3 +48,9 @@ VALUES (:run_id, :key, :position, :name, :kind, :status, :attempts, :output, :er
 ON CONFLICT (run_id, key) DO UPDATE
 SET output = excluded.output, started_at = excluded.started_at,
     finished_at = excluded.finished_at;
+
+-- name: live_run_counts
+-- Runs by live status, for the metrics gauges: each count reads its status's partial index.
+SELECT (SELECT COUNT(*) FROM runs WHERE status = 'pending'),
+       (SELECT COUNT(*) FROM runs WHERE status = 'running'),
+       (SELECT COUNT(*) FROM runs WHERE status = 'waiting');

@@ -50,3 +50,7 @@ WHERE run_id = :run_id AND status = 'open';
 -- The waiting step of a completed task takes the decision as its output (bytes: JSON).
 UPDATE steps SET status = 'completed', output = :output, finished_at = :now, attempts = 1
 WHERE run_id = :run_id AND key = :step_key AND status = 'waiting';
+
+-- name: open_task_counts
+-- Open tasks, and those past their due time, for the metrics gauges.
+SELECT COUNT(*), COUNT(CASE WHEN due_at < :now THEN 1 END) FROM tasks WHERE status = 'open';

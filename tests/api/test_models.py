@@ -6,7 +6,7 @@ from pydantic import BaseModel
 
 from plait.api.models import WorkflowBody
 from plait.definitions.dialects import entity, function, graph, machine, service
-from plait.definitions.load import SERVICE_KEYS
+from plait.definitions.load import COMMON_KEYS, SERVICE_KEYS
 from plait.definitions.model import Definition
 
 
@@ -23,5 +23,5 @@ def test_a_workflow_body_takes_exactly_the_top_level_keys_of_the_dialects() -> N
         machine.MachineWorkflow,
         Definition,
     )
-    expected = set().union(*(_keys(m) for m in dialects)) | set(SERVICE_KEYS)
+    expected = set().union(*(_keys(m) for m in dialects)) | set(SERVICE_KEYS) | set(COMMON_KEYS)
     assert _keys(WorkflowBody) == expected

@@ -140,3 +140,14 @@ async def test_a_stored_definition_counts_its_steps_over_rest_and_the_cli(
 
     await assert_eventually(lambda: _count_is(announced, 2))
     assert await announced() == ["greet", "again"]
+
+
+async def test_a_progress_events_flag_that_is_not_a_boolean_is_a_problem_at_its_path(
+    client: httpx.AsyncClient, keys: Keys
+) -> None:
+    body = {**STORED, "name": "Bad", "progressEvents": "yes"}
+    created = await client.post("/~acme/workflows", headers=bearer(keys["acme"]["admin"]),
+                                json=body)  # fmt: skip
+    assert 400 <= created.status_code < 500, created.text
+    assert created.headers["content-type"].startswith("application/problem+json")
+    assert "$.progressEvents" in created.text and "must be true or false" in created.text

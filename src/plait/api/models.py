@@ -89,6 +89,10 @@ class WorkflowBody(Strict):
     on_error: Any = None
     reviewer: Any = Field(None, description="Who reviews a failed step under human-review.")
     compensation_strategy: Any = None
+    progress_events: Any = None
+    progressEvents: Any = Field(
+        None, description="Emit a WorkflowProgress.updated event as each top-level step ends."
+    )
     # state machines
     states: Any = Field(None, description="A state machine's states (see docs/state-machines).")
     initial: Any = Field(None, description="A state machine's initial state.")

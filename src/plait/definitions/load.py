@@ -48,6 +48,8 @@ SERVICE_KEYS = ("schedule", "filter", "debounce", "tests")
 """Keys of a workflow document that configure the service, not the definition: its schedules,
 its trigger's filter and debounce, its stored scenarios. The service checks them (a file's are
 checked by ``plait validate`` too); a definition ignores them without a warning."""
+COMMON_KEYS = ("progressEvents",)
+"""Top-level keys every dialect takes, read here rather than by each dialect's loader."""
 
 __all__ = [
     "CheckResult",
@@ -399,7 +401,7 @@ def _normalise(
         findings.errors.extend(exc.problems)
         return Normalised(None)
     parsed = {key: value for key, value in parsed.items() if key not in SERVICE_KEYS}
-    progress_events = parsed.pop("progressEvents", None)
+    progress_events = parsed.pop(COMMON_KEYS[0], None)
     decode_json(parsed, "steps", findings)
     try:
         check_document(parsed, settings)

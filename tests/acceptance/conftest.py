@@ -150,9 +150,10 @@ class Sandbox:
         argv = [*PLAIT, "worker", target, *options, *(("--db", self.db_url) if db else ())]
         return self._spawn("worker", argv, env)
 
-    def serve(self, target: str, port: int) -> Child:
-        """Start ``plait serve --app TARGET`` on ``port``; killed at teardown if still running."""
-        argv = [*PLAIT, "serve", "--app", target, "--port", str(port), "--db", self.db_url]
+    def serve(self, target: str, port: int, *args: str) -> Child:
+        """Start ``plait serve --app TARGET ARGS`` on ``port``; killed at teardown if still
+        running."""
+        argv = [*PLAIT, "serve", "--app", target, "--port", str(port), "--db", self.db_url, *args]
         return self._spawn("serve", argv, None)
 
     def _spawn(self, kind: str, argv: list[str], env: dict[str, str] | None) -> Child:

@@ -13,7 +13,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from plait import __version__, logs
+from plait import __version__, logfields, logs
 from plait.cli import definitions, machines, render, secrets, serve, service, tasks
 from plait.cli.common import (
     CursorOption,
@@ -21,6 +21,7 @@ from plait.cli.common import (
     IdempotencyOption,
     JsonOption,
     LimitOption,
+    LogFormatOption,
     OrgOption,
     check_command_line,
     current_user,
@@ -80,6 +81,7 @@ def main_options(
 def worker(
     target: Annotated[str, typer.Argument(help="MODULE:ATTR of the Engine, e.g. app.flows:engine")],
     db: DbOption = None,
+    log_format: LogFormatOption = "text",
     metrics_port: Annotated[
         int | None,
         typer.Option(help="Serve this worker's Prometheus metrics on this port (/metrics)."),
@@ -89,6 +91,7 @@ def worker(
     ] = "127.0.0.1",
 ) -> None:
     """Run the worker of the Engine at MODULE:ATTR until SIGTERM or SIGINT."""
+    logfields.use(log_format)
     if db:
         os.environ["PLAIT_DATABASE_URL"] = db  # for engines the module builds without a URL
     engine = load_engine(target)

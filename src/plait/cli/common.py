@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import orjson
 import typer
@@ -31,6 +31,14 @@ DbOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+LogFormatOption = Annotated[
+    Literal["text", "json"],
+    typer.Option(
+        "--log-format",
+        envvar="PLAIT_LOG_FORMAT",
+        help="Log lines as text, or one JSON object each with the run and step they concern.",
+    ),
+]
 
 # Exit codes: 1 a run or definition failed, 2 usage (an invalid query too: a bad --status,
 # --limit or --cursor), 3 not found, 4 other plait errors.

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from plait import logs
+from plait import logfields, logs
 from plait.cli import render
 from plait.cli.common import (
     EXIT_USAGE,
@@ -20,6 +20,7 @@ from plait.cli.common import (
     DbOption,
     JsonOption,
     LimitOption,
+    LogFormatOption,
     OrgOption,
     load_engine,
     print_json,
@@ -51,12 +52,14 @@ def serve(
         str | None,
         typer.Option("--app", help="MODULE:ATTR of the Engine to serve (default: a new one)."),
     ] = None,
+    log_format: LogFormatOption = "text",
 ) -> None:
     """Serve the REST API with a worker until SIGTERM or SIGINT, then stop gracefully.
 
     The access log redacts credentials (query values such as ``?key=``, bearer tokens, API
     keys) and never shows request headers.
     """
+    logfields.use(log_format)
     if db and app_target:
         os.environ["PLAIT_DATABASE_URL"] = db  # the engine reads it when the module builds it
     engine = load_engine(app_target) if app_target else Engine(db)

@@ -9,7 +9,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from plait import metrics, values
+from plait import logfields, metrics, values
 from plait.clock import within
 from plait.errors import (
     LeaseLost,
@@ -73,6 +73,7 @@ async def execute(rt: Runtime, run: ClaimedRun, workflow: Workflow) -> Outcome |
     )  # fmt: skip
     ctx.progress_events = workflow.progress_events
     bound = ctx.secrets.bind()
+    fields = logfields.bind_run(run.id, workflow.name, run.org)
     counting = metrics.CURRENT.set(rt.metrics)
     try:
         outcome = _redacted(await _outcome(ctx, run, workflow), redactor)
@@ -93,6 +94,7 @@ async def execute(rt: Runtime, run: ClaimedRun, workflow: Workflow) -> Outcome |
         return None
     finally:
         metrics.CURRENT.reset(counting)
+        logfields.unbind(fields)
         bound.var.reset(bound)
     return outcome
 

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from plait import values
+from plait import logfields, values
 from plait.clock import within, working
 from plait.errors import LeaseLost, SerializationError, StepFailed, StepTimeout
 from plait.metrics import CURRENT
@@ -70,7 +70,7 @@ async def run_step(
         try:
             target = _chosen(ctx, call, fn, args, kwargs, attempts)
             output = _encode_output(
-                ctx, call.key, await _attempt(ctx, call.key, target, args, kwargs, timeout)
+                ctx, call.key, await _attempt(ctx, call, attempts, target, args, kwargs, timeout)
             )
         except Exception as exc:
             final = isinstance(exc, SerializationError) or attempts >= policy.max_attempts
@@ -187,17 +187,20 @@ async def _ensure_live(ctx: Context) -> None:
 
 async def _attempt(
     ctx: Context,
-    key: str,
+    call: _Call,
+    attempt: int,
     fn: Callable[..., Any],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     timeout: float | None,
 ) -> Any:
-    token = ctx.step_scope(key)
+    token = ctx.step_scope(call.key)
+    fields = logfields.bind_step(call.name, attempt)  # what the attempt logs names the step
     try:
         with working(ctx.clock):
-            return await _call(ctx, key, fn, args, kwargs, timeout)
+            return await _call(ctx, call.key, fn, args, kwargs, timeout)
     finally:
+        logfields.unbind(fields)
         token.var.reset(token)
 
 

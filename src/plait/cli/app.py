@@ -120,7 +120,7 @@ async def _work(engine: Engine, metrics_host: str, metrics_port: int | None) -> 
         return await engine.run_worker()
     from plait.worker.metrics_server import serving_metrics
 
-    async with serving_metrics(engine, metrics_host, metrics_port):
+    async with serving_metrics(engine.health.metrics, metrics_host, metrics_port):
         await engine.run_worker()
 
 

@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from plait.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +17,15 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 @asynccontextmanager
-async def serving_metrics(engine: Engine, host: str, port: int) -> AsyncIterator[asyncio.Server]:
-    """Serve ``engine``'s metrics on ``host:port`` for the duration of the block."""
+async def serving_metrics(
+    render: Callable[[], Awaitable[bytes]], host: str, port: int
+) -> AsyncIterator[asyncio.Server]:
+    """Serve the exposition ``render`` returns (``engine.health.metrics``) on ``host:port`` for
+    the duration of the block."""
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            await _answer(engine, reader, writer)
+            await _answer(render, reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
         except Exception:
@@ -44,7 +43,9 @@ async def serving_metrics(engine: Engine, host: str, port: int) -> AsyncIterator
 
 
 async def _answer(
-    engine: Engine, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    render: Callable[[], Awaitable[bytes]],
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
 ) -> None:
     request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=10)
     method, _, rest = request.partition(b" ")
@@ -52,7 +53,7 @@ async def _answer(
     if method not in (b"GET", b"HEAD") or path != b"/metrics":
         status, body, kind = "404 Not Found", b"Only GET /metrics is served here.\n", "text/plain"
     else:
-        status, body, kind = "200 OK", await engine.health.metrics(), CONTENT_TYPE
+        status, body, kind = "200 OK", await render(), CONTENT_TYPE
     head = (f"HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {len(body)}\r\n"
             "Connection: close\r\n\r\n")  # fmt: skip
     writer.write(head.encode() + (b"" if method == b"HEAD" else body))

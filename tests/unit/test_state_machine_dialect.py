@@ -69,3 +69,15 @@ def test_timeouts_need_both_halves_and_steps_are_checked() -> None:
                             "not compile") for e in errors)  # fmt: skip
     assert any(e.startswith("$.states.new.on.assign.actions[0].input: unknown name 'nobody'")
                for e in errors)  # fmt: skip
+
+
+def test_a_null_state_is_read_as_an_empty_one_not_a_crash() -> None:
+    """A state written as null (YAML ``done:`` with nothing after it) is an empty state: the
+    problems are the machine's, at their paths (an API request gave a 500 before)."""
+    from plait.definitions.load import check_definition
+
+    result = check_definition({"name": "m", "initial": "a", "states": {"a": None}})
+    assert [(p.path, p.message) for p in result.errors] == [
+        ("$.initial", "no event can create an instance: the initial state has no transitions "
+                      "and 'start' is empty"),
+    ]  # fmt: skip

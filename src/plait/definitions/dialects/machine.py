@@ -227,7 +227,7 @@ class _Actions:
                               join(path, "exit" if item.exit else "onExit"), f"{state}.exit"),
             timeout=seconds(item.timeout), timeout_transition=timeout_move,
             terminal=bool(item.terminal), outcome=item.outcome, path=path,
-            retry=self.retry(item.retry, raw.get("retry"), join(path, "retry")),
+            retry=self.retry(item.retry, (raw or {}).get("retry"), join(path, "retry")),
         )  # fmt: skip
 
     def retry(self, item: StateRetrySource | None, raw: Any, path: str) -> MachineRetry | None:

@@ -26,8 +26,8 @@ async def serving_metrics(
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             await _answer(render, reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            pass
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+            log.debug("metrics scrape dropped: the client went away (%s)", type(exc).__name__)
         except Exception:
             log.exception("metrics scrape failed")
         finally:

@@ -116,3 +116,26 @@ scenarios:
     assert "$.scenarios[0].expekt: unknown key" in text
     assert "$.scenarios[1].expect.calls.http.count" in text
     assert "$.scenarios[2]: give one of input, event or events, not input and event" in text
+
+
+def test_plait_workflows_test_runs_a_stored_workflows_scenarios(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/plait.db"
+    scenario = {"name": "ok", "input": {}, "mocks": {"charge": 1},
+                "expect": {"status": "succeeded"}}  # fmt: skip
+    body = {"name": "billing", "triggerEvent": "Invoice.due",
+            "steps": [{"id": "charge", "type": "function"}],
+            "tests": {"scenarios": [scenario]}}  # fmt: skip
+    (tmp_path / "billing.json").write_text(json.dumps(body))
+    assert plait("workflows", "create", "billing.json", "--db", db, cwd=tmp_path).returncode == 0
+
+    done = plait("workflows", "test", "billing", "--json", "--db", db, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["summary"]["passRate"] == 1.0
+
+    body["tests"]["scenarios"][0]["expect"] = {"status": "failed"}  # type: ignore[index]
+    (tmp_path / "billing.json").write_text(json.dumps({"tests": body["tests"]}))
+    assert plait("workflows", "update", "billing", "billing.json", "--db", db,
+                 cwd=tmp_path).returncode == 0  # fmt: skip
+    done = plait("workflows", "test", "billing", "--db", db, cwd=tmp_path)
+    assert done.returncode == 1
+    assert "expect.status: expected failed, got succeeded" in done.stdout

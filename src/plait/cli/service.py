@@ -218,6 +218,26 @@ def workflows_trigger(
           json)  # fmt: skip
 
 
+@workflows_app.command("test")
+def workflows_test(
+    ref: Annotated[str, typer.Argument(help="Workflow id or name.")],
+    org: OrgOption = "default",
+    json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Run the scenarios a stored workflow keeps (its tests) now, on a throwaway engine; exit 0
+    only if all pass (POST /workflows/{id}/tests/run)."""
+    from plait.cli.common import EXIT_FAILED
+    from plait.cli.scenarios import scenario_table
+
+    report = with_engine(db, lambda e: e.workflow_tests.run(org, ref))
+    if json:
+        print_json(report.wire())
+    else:
+        scenario_table(report)
+    raise typer.Exit(0 if report.passed else EXIT_FAILED)
+
+
 def emit(
     type_: Annotated[str, typer.Argument(metavar="TYPE", help="Event type, e.g. Deal.won.")],
     data: Annotated[str | None, typer.Option(help="Event data: JSON, or @file.")] = None,

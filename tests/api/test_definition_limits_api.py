@@ -4,7 +4,6 @@ does not slow listings, and Drafts are well-typed, so listings keep to their own
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,6 +17,7 @@ from plait import Engine
 from plait.api import create_app
 from plait.definitions import load
 from tests.api.conftest import Keys, bearer
+from tests.cpu import cpu_seconds
 
 
 @pytest.fixture
@@ -49,10 +49,10 @@ async def test_a_one_megabyte_definition_saves_fast_and_does_not_slow_listings(
 ) -> None:
     document = megabyte_definition()
     assert 950_000 < len(orjson.dumps(document)) < 1_100_000
-    started = time.monotonic()
+    started = cpu_seconds()
     created = await client.post("/~acme/workflows", json=document, headers=editor)
     assert created.status_code == 201, created.text[:500]
-    assert time.monotonic() - started < 2
+    assert cpu_seconds() - started < 2
 
     checks: list[str] = []
     for name in ("check_document", "validate"):  # what every check of a document goes through
@@ -67,9 +67,9 @@ async def test_a_one_megabyte_definition_saves_fast_and_does_not_slow_listings(
     assert len(checks) == 2  # saving checks the document: the spies work
     checks.clear()
     for _ in range(3):
-        started = time.monotonic()
+        started = cpu_seconds()
         listed = await client.get("/~acme/workflows?limit=1", headers=editor)
-        assert time.monotonic() - started < 1
+        assert cpu_seconds() - started < 1
         assert listed.status_code == 200
     got = await client.get(f"/~acme/workflows/{created.json()['$id']}", headers=editor)
     assert got.status_code == 200

@@ -299,12 +299,11 @@ async def test_an_input_that_is_not_json_is_refused_before_running(pool: CodePoo
 
 
 async def test_a_pool_of_two_runs_four_calls_in_two_batches(pool: CodePool) -> None:
-    started = time.monotonic()
     spans = await asyncio.gather(*(pool.run(BUSY, input=0.3) for _ in range(4)))
-    elapsed = time.monotonic() - started
-    assert 0.55 < elapsed < 0.9, elapsed  # one batch would be 0.3 s, four 1.2 s
-    for start, _ in spans:  # at no moment did more than two calls run
-        assert sum(1 for s, e in spans if s <= start < e) <= 2
+    # The calls' own clocks, not the test's, so that a loaded machine cannot blur the batches:
+    # two calls ran at once, and never more than two.
+    running = [sum(1 for s, e in spans if s <= start < e) for start, _ in spans]
+    assert max(running) == 2, spans
 
 
 async def test_start_is_idempotent_and_a_closed_pool_refuses_calls() -> None:

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from plait.definitions import dialects
 from plait.definitions.load import check_definition, load_definition
 from plait.errors import LimitExceeded
 from plait.settings import Settings
+from tests.cpu import cpu_seconds
 
 # 623 bytes: nine levels of nine aliases each, 9**8 "lol"s once expanded.
 LAUGHS = (
@@ -50,9 +50,9 @@ def steps(count: int) -> dict[str, Any]:
 def test_a_billion_laughs_fails_validate_fast_with_an_alias_limit(tmp_path: Path) -> None:
     assert len(LAUGHS.encode()) == 623
     (tmp_path / "lol.yaml").write_text(LAUGHS)
-    started = time.monotonic()
+    started = cpu_seconds()
     done = plait("validate", "lol.yaml", "--json", cwd=tmp_path)
-    elapsed = time.monotonic() - started
+    elapsed = cpu_seconds() - started
     assert done.returncode == 1, done.stderr
     [error] = json.loads(done.stdout)["errors"]
     assert error["path"].startswith("$")
@@ -62,10 +62,10 @@ def test_a_billion_laughs_fails_validate_fast_with_an_alias_limit(tmp_path: Path
 
 
 def test_the_loader_refuses_alias_expansion_before_constructing() -> None:
-    started = time.monotonic()
+    started = cpu_seconds()
     with pytest.raises(LimitExceeded) as caught:
         load_definition(LAUGHS)
-    assert time.monotonic() - started < 1
+    assert cpu_seconds() - started < 1
     assert caught.value.setting == "max_yaml_aliases"
     assert caught.value.limit == 100
     assert caught.value.value > 100
@@ -92,9 +92,9 @@ def test_fifty_thousand_steps_are_refused_fast_without_reading_them(
 ) -> None:
     document = steps(50_000)
     (tmp_path / "big.json").write_text(json.dumps(document))
-    started = time.monotonic()
+    started = cpu_seconds()
     done = plait("validate", "big.json", "--json", cwd=tmp_path)
-    assert time.monotonic() - started < 10, "50,000 steps took too long to refuse"
+    assert cpu_seconds() - started < 10, "50,000 steps took too long to refuse"
     assert done.returncode == 1, done.stderr
     [error] = json.loads(done.stdout)["errors"]
     assert error["path"] == "$.steps"
@@ -103,10 +103,10 @@ def test_fifty_thousand_steps_are_refused_fast_without_reading_them(
     reads: list[str] = []
     original = dialects.read
     monkeypatch.setattr(dialects, "read", lambda *a, **k: reads.append("x") or original(*a, **k))
-    started = time.monotonic()
+    started = cpu_seconds()
     with pytest.raises(LimitExceeded) as caught:
         Engine(database_url="sqlite:///:memory:").define(document)
-    assert time.monotonic() - started < 1
+    assert cpu_seconds() - started < 1
     assert (caught.value.setting, caught.value.value, caught.value.limit) == (
         "max_steps",
         50_000,
@@ -134,9 +134,9 @@ def test_two_thousand_chained_steps_validate_in_linear_time() -> None:
     document = steps(2_000)
     for step in document["steps"]:
         step["mapping"] = {"message": "round-robin"}  # a warning for each step
-    started = time.monotonic()
+    started = cpu_seconds()
     result = check_definition(document)
-    elapsed = time.monotonic() - started
+    elapsed = cpu_seconds() - started
     assert result.valid, result.errors[:3]
     assert len(result.warnings) == 2_000
     assert elapsed < 5
@@ -146,9 +146,9 @@ def test_many_unknown_references_do_not_make_validation_quadratic() -> None:
     document = {"name": "refs", "steps": [
         {"id": f"step-{i}", "type": "function", "dependsOn": [f"missing-{i}"]}
         for i in range(2_000)]}  # fmt: skip
-    started = time.monotonic()
+    started = cpu_seconds()
     result = check_definition(document)
-    assert time.monotonic() - started < 5
+    assert cpu_seconds() - started < 5
     assert len(result.errors) == 2_000
 
 
@@ -259,9 +259,9 @@ def test_fifty_thousand_yaml_steps_are_refused_before_the_document_is_composed()
     text = "name: many\nsteps:\n" + "".join(
         f"  - {{id: s{i}, action: log, mapping: {{message: deal.name}}}}\n" for i in range(50_000)
     )
-    started = time.monotonic()
+    started = cpu_seconds()
     result = check_definition(text)
-    assert time.monotonic() - started < 5  # composing it in Python alone took 18 s
+    assert cpu_seconds() - started < 5  # composing it in Python alone took 18 s
     assert [e.path for e in result.errors] == ["$.steps"]
     # Refused at the 2,001st step, without reading the other 48,000.
     assert "the number of steps is more than 2000; the limit is 2000" in result.errors[0].message
@@ -272,9 +272,9 @@ def test_a_yaml_document_with_too_many_nodes_is_refused_before_it_is_composed() 
     text = "name: big\nsteps:\n  - id: a\n    action: log\n    input: {items: [" + ",".join(
         "1" for _ in range(400_000)
     ) + "]}\n"  # fmt: skip
-    started = time.monotonic()
+    started = cpu_seconds()
     result = check_definition(text)
-    assert time.monotonic() - started < 10  # composing it took 20 s and more
+    assert cpu_seconds() - started < 10  # composing it took 20 s and more
     assert [e.path for e in result.errors] == ["$"]
     assert "the number of YAML nodes" in result.errors[0].message
     assert "max_yaml_nodes" in result.errors[0].message

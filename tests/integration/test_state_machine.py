@@ -224,6 +224,7 @@ def routing_only() -> dict[str, Any]:
     return document
 
 
+@pytest.mark.xdist_group("heavy")  # 1,000 instances: not beside the other heavy tests
 async def test_a_thousand_instances_keep_their_own_events(make_engine: MakeEngine) -> None:
     """Two engines (workers) share the work; events of 1,000 orders arrive interleaved."""
     first, second = make_engine(), make_engine()

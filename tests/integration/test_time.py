@@ -136,6 +136,10 @@ async def test_one_hour_sleep_completes_without_real_waiting(
     assert run.replays == 2
 
 
+# 10,000 runs: not beside the other heavy tests, and a deadline for a loaded machine (on two
+# cores, 28 s beside one other test process, over 60 s beside three)
+@pytest.mark.xdist_group("heavy")
+@pytest.mark.timeout(300)
 async def test_ten_thousand_sleeping_runs_hold_no_coroutines(
     make_engine: MakeEngine, clock: VirtualClock
 ) -> None:
@@ -153,7 +157,7 @@ async def test_ten_thousand_sleeping_runs_hold_no_coroutines(
             store = await engine.deps.store()
             return len(await store.list_runs(None, "waiting", 20_000)) == 10_000
 
-        await assert_eventually(all_waiting, timeout=60)
+        await assert_eventually(all_waiting, timeout=180)
         worker = engine.worker
         assert worker is not None
 
@@ -195,8 +199,9 @@ async def test_step_timeout_is_a_failed_attempt(
         handle = await engine.start(hanging)
         with pytest.raises(WorkflowFailed) as caught:
             # (a hanging attempt counts as work: the virtual clock waits a real second before
-            # skipping past it, so a loaded machine needs more than a few real seconds)
-            await pump(clock, handle.result(timeout=30), step=5)
+            # skipping past it, so a loaded machine needs more than a few real seconds: over 30
+            # beside three other test processes)
+            await pump(clock, handle.result(timeout=90), step=5)
     assert attempts == 2
     assert caught.value.error["type"] == "plait.errors.StepTimeout"
     assert caught.value.error["message"] == "step 'hang' timed out after 30s"

@@ -3,8 +3,6 @@ evaluation if the data makes it too costly, and ordinary expressions unchanged."
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from plait.expressions import (
@@ -19,6 +17,7 @@ from plait.expressions import (
     shared_budget,
 )
 from plait.settings import Settings
+from tests.cpu import cpu_seconds
 
 LITERAL = "[" + ",".join(str(i) for i in range(1, 41)) + "]"
 FOUR_MAPS = (
@@ -56,10 +55,10 @@ def test_the_reported_filter_is_refused_whatever_the_data() -> None:
 
 
 def test_the_reported_filter_is_not_evaluated_at_all() -> None:
-    started = time.perf_counter()
+    started = cpu_seconds()
     with pytest.raises(EvaluationTooCostly) as stopped:
         compile_expression(FOUR_MAPS).evaluate({})
-    assert time.perf_counter() - started < 0.5  # not 30 s
+    assert cpu_seconds() - started < 0.5  # not 30 s
     assert names_the_limit(str(stopped.value))
 
 
@@ -69,10 +68,10 @@ def test_a_cost_that_depends_on_the_data_is_checked_with_the_real_sizes() -> Non
     small = {"event": {"data": {"items": list(range(10))}}}
     assert expression.evaluate(small) is True
     large = {"event": {"data": {"items": list(range(5000))}}}
-    started = time.perf_counter()
+    started = cpu_seconds()
     with pytest.raises(EvaluationTooCostly) as stopped:
         expression.evaluate(large)
-    assert time.perf_counter() - started < 0.5
+    assert cpu_seconds() - started < 0.5
     assert stopped.value.value > stopped.value.limit
     assert names_the_limit(str(stopped.value)) and "with these values" in str(stopped.value)
 
@@ -150,10 +149,10 @@ def test_matching_costs_the_text_times_the_pattern() -> None:
     expression.check_cost()  # its cost depends on the text
     text = {"input": {"s": "é " * 500_000}}
     assert expression.cost.at(text, 10**12) > 100 * Settings().max_expression_cost
-    started = time.perf_counter()
+    started = cpu_seconds()
     with pytest.raises(EvaluationTooCostly) as stopped:
         expression.evaluate(text)
-    assert time.perf_counter() - started < 0.5  # not 13 s
+    assert cpu_seconds() - started < 0.5  # not 13 s
     assert names_the_limit(str(stopped.value))
     wider = compile_expression(r"input.s.matches('(\\b.){300}')")
     with pytest.raises(EvaluationTooCostly):
@@ -181,10 +180,10 @@ def test_a_list_literal_costs_the_values_it_copies() -> None:
     copies = ",".join(["data.m"] * 100)
     expression = compile_expression(f"data.l.exists(y, size([{copies}]) < 0)")
     scope = {"data": {"l": list(range(100)), "m": {f"k{i}": i for i in range(10_000)}}}
-    started = time.perf_counter()
+    started = cpu_seconds()
     with pytest.raises(EvaluationTooCostly) as stopped:
         expression.evaluate(scope)
-    assert time.perf_counter() - started < 0.5
+    assert cpu_seconds() - started < 0.5
     assert stopped.value.value > 100 * stopped.value.limit
     small = {"data": {"l": [1, 2], "m": {"a": 1}}}
     assert expression.evaluate(small) is False
@@ -201,10 +200,10 @@ def test_a_map_literal_costs_the_values_it_copies() -> None:
 def test_converting_a_large_result_back_is_counted() -> None:
     """``[l, l, ...]`` returns 240 copies of ``l``: 10.4 s and 2.4 GB for 100,000 items."""
     expression = compile_expression("[" + ",".join(["input.l"] * 240) + "]")
-    started = time.perf_counter()
+    started = cpu_seconds()
     with pytest.raises(EvaluationTooCostly):
         expression.evaluate({"input": {"l": list(range(100_000))}})
-    assert time.perf_counter() - started < 0.5
+    assert cpu_seconds() - started < 0.5
     result = expression.evaluate({"input": {"l": [1, 2]}})
     assert result == [[1, 2]] * 240
     plain = compile_expression("input.l")  # one chain: a copy of the value, made without CEL
@@ -221,10 +220,10 @@ def test_the_expressions_of_one_template_share_the_limit() -> None:
     scope = {"input": {"l": list(range(60))}}
     each = compile_expression(dear).estimate(scope)
     assert each < Settings().max_expression_cost  # each alone is within the limit
-    started = time.perf_counter()
+    started = cpu_seconds()
     with pytest.raises(TemplateError) as stopped:
         template.render(scope)
-    assert time.perf_counter() - started < 0.5
+    assert cpu_seconds() - started < 0.5
     message = str(stopped.value)
     assert names_the_limit(message) and "the expressions of this template together" in message
     assert isinstance(stopped.value.__cause__, BudgetExceeded)

@@ -3,6 +3,7 @@
     python bench/throughput.py                 # plait only
     python bench/throughput.py --vs dbos       # plus DBOS on the same workload, with ratios
     python bench/throughput.py --db postgresql://postgres@127.0.0.1:5432/test --vs dbos
+    python bench/throughput.py --observability  # metrics and tracing on vs off (A/B)
 
 Workload: a workflow of 3 no-op async steps on a fresh SQLite file (WAL), or with ``--db`` on
 PostgreSQL, each run in a fresh schema of that database (``CREATE SCHEMA bench_…``, passed as
@@ -101,8 +102,8 @@ def server_settings(server_url: str) -> dict[str, str]:
     return found
 
 
-def _engine(url: str, synchronous: str) -> Engine:
-    engine = Engine(url, sqlite_synchronous=synchronous)
+def _engine(url: str, synchronous: str, **settings: Any) -> Engine:
+    engine = Engine(url, sqlite_synchronous=synchronous, **settings)
 
     @engine.workflow("three-steps")
     async def three_steps(ctx: Context, i: int) -> int:
@@ -306,6 +307,11 @@ async def main() -> None:
     parser.add_argument("--concurrent", type=int, default=1000)
     parser.add_argument("--sleeping", type=int, default=10_000)
     parser.add_argument(
+        "--observability",
+        action="store_true",
+        help="instead: metrics and tracing on vs off, alternating (bench/observability.py)",
+    )
+    parser.add_argument(
         "--synchronous",
         default="NORMAL",
         choices=["NORMAL", "FULL"],
@@ -315,6 +321,13 @@ async def main() -> None:
     if args.db and not is_postgres(args.db):
         parser.error("--db takes a postgresql:// URL (SQLite is the default)")
     postgres = is_postgres(args.db)
+    if args.observability:
+        from observability import compare, print_table
+
+        ab = await compare(args.repeat, args.sequential, args.concurrent, args.db)
+        print_table(ab)
+        print(json.dumps(ab, default=str))
+        return
 
     report: dict[str, Any] = {"synchronous": args.synchronous, "repeat": args.repeat}
     if postgres:

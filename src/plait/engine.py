@@ -7,7 +7,7 @@ import asyncio
 import dataclasses
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from functools import cached_property
@@ -15,16 +15,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, overload
 
+from plait import tracing
 from plait.actions.base import ActionFn
 from plait.clock import Clock, SystemClock
-from plait.errors import ConfigurationError, InvalidArguments
+from plait.errors import ConfigurationError, InvalidArguments, PlaitError
 from plait.retry import seconds_of
 from plait.runtime.executor import Runtime
 from plait.service.catalog import Catalog
 from plait.service.deps import Deps, StoreSlot
 from plait.settings import Settings
 from plait.worker.worker import Worker
-from plait.workflow import Workflow, WorkflowFn
+from plait.workflow import MetricSpec, Workflow, WorkflowFn
 
 if TYPE_CHECKING:
     from plait.definitions.model import Definition
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from plait.resources.scenario_reports import ScenarioReport
     from plait.resources.scenarios import Scenarios
     from plait.runtime.steps import StepHook
+    from plait.service.audit import AuditService
     from plait.service.events import EventService, Router
     from plait.service.handles import RunHandle
     from plait.service.health import HealthService
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from plait.service.runs import RunService
     from plait.service.schedules import ScheduleService
     from plait.service.secrets import SecretService
+    from plait.service.streams import StreamService
     from plait.service.tasks import TaskService
     from plait.service.webhooks import WebhookService
     from plait.service.workflow_tests import WorkflowTests
@@ -67,6 +70,7 @@ class Engine:
         self, database_url: str | None = None, *, clock: Clock | None = None, **settings: Any
     ) -> None:
         self.settings = Settings.load(database_url=database_url, **settings)
+        tracing.setup(self.settings)  # on if the operator configured it (and nothing else did)
         self.clock: Clock = clock or SystemClock()
         self.catalog = Catalog(self.settings)
         """This process's code workflows, actions, clients of built-in actions, and plans."""
@@ -162,6 +166,20 @@ class Engine:
         return KeyService(self.deps)
 
     @cached_property
+    def audit(self) -> AuditService:
+        """The audit trail: who changed what, when, from where; ``acting`` says who acts."""
+        from plait.service.audit import AuditService
+
+        return AuditService(self.deps)
+
+    @cached_property
+    def streams(self) -> StreamService:
+        """Live streams: a run's changes, an organization's run transitions and events."""
+        from plait.service.streams import StreamService
+
+        return StreamService(self.deps)
+
+    @cached_property
     def health(self) -> HealthService:
         """Whether the database answers, and its schema version."""
         from plait.service.health import HealthService
@@ -192,6 +210,7 @@ class Engine:
         timeout: float | timedelta | None = None,
         trigger: str | list[str] | None = None,
         progress_events: bool = False,
+        metrics: Sequence[str | Mapping[str, str] | MetricSpec] = (),
     ) -> Callable[[WorkflowFn], Workflow]: ...
 
     def workflow(
@@ -201,22 +220,28 @@ class Engine:
         timeout: float | timedelta | None = None,
         trigger: str | list[str] | None = None,
         progress_events: bool = False,
+        metrics: Sequence[str | Mapping[str, str] | MetricSpec] = (),
     ) -> Workflow | Callable[[WorkflowFn], Workflow]:
         """Register ``async def f(ctx: Context, ...)`` as a workflow (name defaults to f's).
 
         ``timeout`` bounds each run from its start to its end, waits included. ``trigger``
         names event types that start a run (with the event's data as the argument).
         ``progress_events`` makes each ``ctx.progress`` report also a
-        ``WorkflowProgress.updated`` event (off by default).
+        ``WorkflowProgress.updated`` event (off by default). ``metrics`` declares the business
+        metrics its runs record with ``ctx.metric`` (names, or ``{name, description}``).
         """
         if callable(name):
             return self.workflow()(name)
+        from plait.runtime.business_metrics import declared
+
+        specs = declared(metrics)
 
         def register(fn: WorkflowFn) -> Workflow:
             limit = None if timeout is None else seconds_of(timeout)
             triggers = tuple([trigger] if isinstance(trigger, str) else trigger or ())
             return self.catalog.add(Workflow(name or fn.__name__, fn, limit, triggers=triggers,
-                                             progress_events=progress_events))  # fmt: skip
+                                             progress_events=progress_events,
+                                             metrics=specs))  # fmt: skip
 
         return register
 
@@ -343,7 +368,14 @@ class Engine:
         catalog, local = self.catalog, self.deps.local
 
         async def fire_schedules(now: float) -> bool:
-            return not (await self.schedules.tick(now)).skipped
+            fired = await self.schedules.tick(now)
+            for kept, maintain in (("changes", self.streams.maintain),
+                                   ("audit entries", self.audit.maintain)):  # fmt: skip
+                try:  # retention never stops schedules or claims; the next try is later
+                    await maintain(now)
+                except PlaitError:
+                    log.exception("the retention of %s failed; tried again later", kept)
+            return not fired.skipped
 
         def unlink(error: BaseException) -> None:
             if local.worker is worker:
@@ -352,7 +384,10 @@ class Engine:
         worker = Worker(runtime, catalog.runnable, resolve=lambda run: catalog.resolve(store, run),
                         periodic=fire_schedules, on_death=unlink)  # fmt: skip
         self.worker = local.worker = worker
-        await worker.start()
+        from plait.service.audit import unattributed
+
+        with unattributed():  # its loops and runs act as nobody, whoever started the worker
+            await worker.start()
         return worker
 
     async def close(self) -> None:
@@ -369,6 +404,8 @@ class Engine:
         await asyncio.shield(closing)
 
     async def _close(self) -> None:
+        if "feed" in vars(self.deps):
+            await self.deps.feed.stop()  # live streams end before the store closes
         worker, self.worker = self.worker, None
         try:
             if worker is not None:
@@ -384,6 +421,8 @@ class Engine:
                 await self.catalog.close_clients()
             finally:
                 await self.deps.slot.close()
+                # Export the spans still buffered (a graceful stop keeps them; a kill loses them).
+                await asyncio.to_thread(tracing.flush, self.settings.shutdown_seconds)
         if worker is not None and worker.failure is not None:
             raise worker.failure
 

@@ -514,6 +514,79 @@ class IdempotencyKeyInProgress(PlaitError):
         )
 
 
+class InvalidMetric(PlaitError):
+    """A business metric cannot be recorded.
+
+    Its name is not declared by the workflow, its value is not a number, or its labels are not
+    within their limits.
+
+    Attributes:
+        workflow: the workflow recording it.
+        metric: the metric's name.
+        reason: what is wrong.
+    """
+
+    def __init__(self, workflow: str, metric: str, reason: str) -> None:
+        self.workflow = workflow
+        self.metric = metric
+        self.reason = reason
+        super().__init__(f"workflow {workflow!r}, metric {metric!r}: {reason}")
+
+
+class InvalidParameter(InvalidQuery):
+    """A request's parameter is not one plait accepts.
+
+    Such as a ``window`` or an ``include``: 422 over REST, with its path; exit code 2 (usage)
+    in the CLI.
+
+    Attributes:
+        path: JSON path of the parameter, e.g. ``$.query.window``.
+        reason: what is wrong and what is accepted.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+class TooManyStreams(PlaitError):
+    """Too many live streams are open with one API key.
+
+    Attributes:
+        key_id: the API key.
+        limit: how many it may hold open (the setting ``stream_max_per_key``).
+    """
+
+    setting = "stream_max_per_key"
+
+    def __init__(self, key_id: str, limit: int) -> None:
+        self.key_id = key_id
+        self.limit = limit
+        super().__init__(
+            f"API key {key_id} already holds {limit} open streams, the limit (setting "
+            f"stream_max_per_key = {limit}, environment variable PLAIT_STREAM_MAX_PER_KEY): "
+            "close one, or resume later with its Last-Event-ID"
+        )
+
+
+class InvalidStreamRequest(InvalidQuery):
+    """A live stream's request is invalid.
+
+    Its cursor (``Last-Event-ID``) or its ``types``: 400 over REST, with its path; exit code 2
+    (usage) in the CLI.
+
+    Attributes:
+        path: JSON path of the parameter, e.g. ``$.query.types``.
+        reason: what is wrong and what is accepted.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
 class LeaseLost(BaseException):
     """Internal: this worker no longer holds the run's lease (another owner or a cancel took it).
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import os
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import asyncio
+
     from prometheus_client import CollectorRegistry
 
 LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
@@ -59,6 +61,18 @@ SPECS: dict[str, Spec] = {
     "plait_run_duration_seconds": Spec(
         "histogram", "From creation to end, of the runs this process ended.", ("workflow",), LATENCY
     ),
+    "plait_run_queue_wait_seconds": Spec(
+        "histogram",
+        "From when a run became runnable (created, woken, due, or its lease expired) to when "
+        "this process's worker claimed it.",
+        ("workflow",),
+        LATENCY,
+    ),
+    "plait_lease_reclaims_total": Spec(
+        "counter",
+        "Runs whose lease had expired (a crashed or stalled worker) that this process claimed.",
+        ("workflow",),
+    ),
     "plait_step_attempts_total": Spec("counter", "Step attempts run.", ("workflow", "step")),
     "plait_step_failures_total": Spec(
         "counter", "Steps that failed for good (retries exhausted).", ("workflow", "step")
@@ -87,6 +101,12 @@ SPECS: dict[str, Spec] = {
     "plait_http_responses_total": Spec(
         "counter", "HTTP responses by method and status.", ("method", "status")
     ),
+    "plait_business_metric": Spec(
+        "summary",
+        "Business metric values the runs of this process recorded (ctx.metric, a step's "
+        "metrics, the metric action): _count measurements, _sum their values.",
+        ("workflow", "metric"),
+    ),
 }
 
 
@@ -114,6 +134,8 @@ class Metrics:
         self.org_label = org_label
         self.counters: dict[str, dict[tuple[str, ...], float]] = {}
         self.histograms: dict[str, dict[tuple[str, ...], _Histogram]] = {}
+        self.summaries: dict[str, dict[tuple[str, ...], list[float]]] = {}
+        """name: {labels: [count, sum]}."""
         self.gauges: dict[str, tuple[str, tuple[str, ...], dict[tuple[str, ...], float], str]] = {}
         """name: (help, label names, values, kind), set by the scrape's owner."""
         self._registry: CollectorRegistry | None = None
@@ -132,6 +154,27 @@ class Metrics:
         if histogram is None:
             histogram = series[labels] = _Histogram(SPECS[name].buckets)
         histogram.observe(value)
+
+    def claimed(self, workflow: str, waited: float, *, reclaimed: bool = False) -> None:
+        """A run this process's worker leased ``waited`` seconds after it became runnable;
+        ``reclaimed``: from a lease that had expired."""
+        self.observe("plait_run_queue_wait_seconds", max(waited, 0.0), workflow)
+        if reclaimed:
+            self.inc("plait_lease_reclaims_total", workflow)
+
+    def emitted(self, source: str, started: int = 0, resumed: int = 0) -> None:
+        """A new event stored from ``source``, which started and resumed that many runs."""
+        self.inc("plait_events_emitted_total", source)
+        if started:
+            self.inc("plait_event_runs_total", "started", by=started)
+        if resumed:
+            self.inc("plait_event_runs_total", "resumed", by=resumed)
+
+    def summarize(self, name: str, value: float, *labels: str) -> None:
+        """One value of a summary (its count and sum; no quantiles)."""
+        figures = self.summaries.setdefault(name, {}).setdefault(labels, [0.0, 0.0])
+        figures[0] += 1
+        figures[1] += value
 
     def commit(self, seconds: float, writes: int) -> None:
         """A group commit of the store (called from its writer thread)."""
@@ -187,6 +230,7 @@ class _Collector:
             CounterMetricFamily,
             GaugeMetricFamily,
             HistogramMetricFamily,
+            SummaryMetricFamily,
         )
 
         m = self.metrics
@@ -197,6 +241,12 @@ class _Collector:
                 for key, value in sorted(m.counters.get(name, {}).items()):
                     counter.add_metric(list(key), value)
                 yield counter
+                continue
+            if spec.kind == "summary":
+                summary = SummaryMetricFamily(name, spec.help, labels=labels)
+                for key, (count, total) in sorted(m.summaries.get(name, {}).items()):
+                    summary.add_metric(list(key), int(count), total)
+                yield summary
                 continue
             family = HistogramMetricFamily(name, spec.help, labels=labels)
             for key, h in sorted(m.histograms.get(name, {}).items()):
@@ -211,6 +261,31 @@ class _Collector:
             for key, value in sorted(values.items()):
                 read.add_metric(list(key), value)
             yield read
+
+
+def count_run_event(
+    source: str, stored: tuple[Any, bool, Any], metrics: Metrics | None = None
+) -> None:
+    """Count an event a run stored (from a step, or a progress report): ``stored`` is what
+    ``Store.emit`` returned (the event, whether it is new, the runs it started and resumed).
+    Counted in ``metrics``, by default those of the engine executing the current run; a
+    duplicate (a replayed or retried step's event) is not counted."""
+    metrics = CURRENT.get() if metrics is None else metrics
+    _, created, dispatched = stored
+    if metrics is not None and created:
+        metrics.emitted(source, len(dispatched.runs), len(dispatched.resumed))
+
+
+def counting_run_event(source: str) -> Callable[[asyncio.Future[Any]], None]:
+    """A done callback for a future of ``Store.emit`` that counts its event (as
+    :func:`count_run_event`) in the metrics current when the callback is made."""
+    metrics = CURRENT.get()
+
+    def done(future: asyncio.Future[Any]) -> None:
+        if metrics is not None and not future.cancelled() and future.exception() is None:
+            count_run_event(source, future.result(), metrics)
+
+    return done
 
 
 def _cumulative(h: _Histogram) -> list[tuple[str, float]]:

@@ -66,7 +66,25 @@ class Settings:
         idempotency_seconds: how long an ``Idempotency-Key`` (``idempotency_key=``) of a
             trigger, an emit or a run operation is remembered: within it a repeat answers the
             first request's result; after it the key may name another request.
+        stream_max_per_key: most live streams (``.../stream``) one API key may hold open in
+            one server process; one more is refused with 429.
+        stream_queue: most changes buffered for one stream whose client reads slowly; past
+            it the stream drops them and reads again from the change feed, where it left off.
+        stream_poll_seconds: how often a process with open streams reads the change feed
+            for changes made by other processes (PostgreSQL also wakes it by notification).
+        stream_heartbeat_seconds: the longest a stream stays silent: a comment line then
+            keeps proxies from closing it.
+        stream_retention_seconds: how long the change feed keeps changes (workers delete
+            older ones): a stream resumed from an older ``Last-Event-ID`` misses them.
         max_secret_bytes: largest value of one secret, in bytes of UTF-8.
+        max_metric_labels: most labels one business metric measurement may carry.
+        stats_max_window_days: longest window, in days, of a workflow's stats and business
+            metric aggregates (``?window=``).
+        stats_max_rows: most values (runs, or measurements of one workflow) one stats or
+            metrics request reads to compute its percentiles; a window holding more is
+            refused with this limit named (narrow the window).
+        audit_retention_days: how long audit entries are kept (the worker deletes older ones);
+            ``0`` or ``forever`` keeps every entry.
 
         smtp_url: the SMTP server of the ``email`` action and of schedule notifications:
             ``smtp://user:password@host:port`` (``?starttls=true`` requires STARTTLS),
@@ -74,6 +92,12 @@ class Settings:
             emitted as ``Schedule.notification`` events. Never logged or shown.
         smtp_from: the sender address of that mail; defaults to the URL's user name when it
             is an address.
+
+        otel_endpoint: the OTLP/HTTP collector to send traces to (``http://collector:4318``;
+            ``/v1/traces`` is added), which turns tracing on (``pip install 'plait[otel]'``);
+            empty (the default): the standard ``OTEL_EXPORTER_OTLP_*`` variables decide.
+        otel_payloads: put run inputs, step inputs and outputs and event data on spans
+            (``true``/``false``; off by default: payloads stay out of traces).
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -106,9 +130,20 @@ class Settings:
     machine_max_transitions: int = 10_000
     webhook_replay_seconds: float = 86_400.0
     idempotency_seconds: float = 86_400.0
+    stream_max_per_key: int = 20
+    stream_queue: int = 1_000
+    stream_poll_seconds: float = 0.25
+    stream_heartbeat_seconds: float = 15.0
+    stream_retention_seconds: float = 86_400.0
     max_secret_bytes: int = 65_536
+    max_metric_labels: int = 8
+    stats_max_window_days: float = 90.0
+    stats_max_rows: int = 100_000
+    audit_retention_days: float = 365.0
     smtp_url: str = field(default="", repr=False)
     smtp_from: str = ""
+    otel_endpoint: str = ""
+    otel_payloads: bool = False
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
@@ -141,6 +176,11 @@ class Settings:
                 raise ConfigurationError(f"{name} must be positive (PLAIT_{name.upper()})")
         if self.sqlite_synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ConfigurationError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
+        if self.audit_retention_days < 0:
+            raise ConfigurationError(
+                "audit_retention_days must be 0 (keep every entry) or more "
+                "(PLAIT_AUDIT_RETENTION_DAYS)"
+            )
         if self.smtp_url:
             _check_smtp(self.smtp_url, self.smtp_from)
 
@@ -161,7 +201,15 @@ _POSITIVE_LIMITS = (
     "machine_max_transitions",
     "webhook_replay_seconds",
     "idempotency_seconds",
+    "stream_max_per_key",
+    "stream_queue",
+    "stream_poll_seconds",
+    "stream_heartbeat_seconds",
+    "stream_retention_seconds",
     "max_secret_bytes",
+    "max_metric_labels",
+    "stats_max_window_days",
+    "stats_max_rows",
 )
 
 
@@ -184,6 +232,10 @@ def _check_smtp(url: str, sender: str) -> None:
 
 
 def _parse(name: str, raw: str, kind: Any) -> Any:
+    if name == "audit_retention_days" and raw.strip().lower() == "forever":
+        return 0.0
+    if kind in ("bool", bool):
+        return _flag(name, raw)
     try:
         if kind in ("int", int):
             return int(raw)
@@ -192,3 +244,12 @@ def _parse(name: str, raw: str, kind: Any) -> Any:
     except ValueError as exc:
         raise ConfigurationError(f"PLAIT_{name.upper()}={raw!r} is not a number") from exc
     return raw
+
+
+def _flag(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"PLAIT_{name.upper()}={raw!r} is not true or false")

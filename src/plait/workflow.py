@@ -13,6 +13,14 @@ WorkflowFn = Callable[..., Awaitable[Any]]
 
 
 @dataclass(frozen=True)
+class MetricSpec:
+    """A business metric a workflow declares (brief 001 ``metrics: [{name, description}]``)."""
+
+    name: str
+    description: str | None = None
+
+
+@dataclass(frozen=True)
 class Workflow:
     """A code workflow: an ``async def f(ctx, ...)`` under a unique name."""
 
@@ -30,6 +38,8 @@ class Workflow:
     which reports its own with ``ctx.progress``, and state machines)."""
     progress_events: bool = False
     """Whether runs emit ``WorkflowProgress.updated`` events as they progress."""
+    metrics: tuple[MetricSpec, ...] = ()
+    """The business metrics its runs may record (``ctx.metric``): any other name is refused."""
     signature: inspect.Signature = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

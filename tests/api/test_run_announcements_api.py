@@ -55,7 +55,8 @@ async def test_trigger_event_and_webhook_starts_and_ends_are_listed(
     starts = await _listed(client, admin, "Workflow.triggered")
     runs = {item["data"]["run"]["$id"]: item["data"] for item in starts}
     assert {d["$id"] for d in runs.values()} == {workflow_id}
-    assert runs[triggered.json()["$id"]]["run"]["trigger"] == {"kind": "manual"}
+    manual = runs[triggered.json()["$id"]]["run"]["trigger"]
+    assert (manual["kind"], manual["actor"]["interface"]) == ("manual", "api")
     by_event = {d["run"]["trigger"].get("eventId"): d for d in runs.values()}
     assert by_event[emitted.json()["$id"]]["run"]["trigger"]["eventType"] == "Push.received"
     assert by_event["d-1"]["run"]["trigger"]["kind"] == "event"  # the webhook's event

@@ -51,6 +51,10 @@ def _fuzz(url: str) -> None:
         operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
         assert len(operations) >= 20
         for operation in operations:
+            if operation.path.endswith("/stream"):
+                # Live streams never end for a client that reads the whole answer, as this one
+                # does; tests/api/test_streams.py checks their bad input over real HTTP.
+                continue
             modes = [GenerationMode.POSITIVE]
             if "{org}" in operation.path:  # /healthz and /metrics take nothing to get wrong
                 modes.append(GenerationMode.NEGATIVE)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from plait import Engine
+from plait.cli.common import current_user
 from plait.errors import HookVetoed
 from plait.resources.workflows import StoredWorkflow
 from plait.service.hooks import HookContext
@@ -25,6 +26,8 @@ from plait.testing import VirtualClock, assert_eventually
 MakeEngine = Callable[..., Engine]
 
 LOG = [{"action": "log", "mapping": {"message": "'hi'"}}]
+LOCAL = {"name": "local", "key": None, "user": None, "interface": "python"}
+"""The actor of a change from Python that did not say who (the audit trail's)."""
 FLAKY = [{"id": "charge", "action": "charge", "mapping": {"amount": "input.amount"}}]
 
 
@@ -87,7 +90,7 @@ async def test_every_start_kind_is_announced_and_hooked(
         "eventType": "Deal.won",
     }
     assert by_run[event.runs[0]]["$id"] == won.id and by_run[event.runs[0]]["name"] == "won"
-    assert by_run[manual.id]["run"]["trigger"] == {"kind": "manual"}
+    assert by_run[manual.id]["run"]["trigger"] == {"kind": "manual", "actor": LOCAL}
     [tick] = [a for a in by_run.values() if a["name"] == "nightly"]
     assert tick["run"]["trigger"]["scheduleId"].startswith("schedule_")
     assert tick["run"]["trigger"]["tick"].endswith("T02:00:00.000Z")
@@ -249,8 +252,9 @@ def test_cli_trigger_and_emit_are_announced_in_the_event_listing(tmp_path: Path)
     event = plait("emit", "Deal.won", "--data", "{}", "--id", "crm-1")
     listed = plait("events", "list", "--type", "Workflow.triggered")["items"]
     triggers = {item["data"]["run"]["$id"]: item["data"]["run"]["trigger"] for item in listed}
+    shell = {**LOCAL, "name": current_user(), "interface": "cli"}
     assert triggers == {
-        run["$id"]: {"kind": "manual"},
+        run["$id"]: {"kind": "manual", "actor": shell},
         event["runs"][0]: {"kind": "event", "eventId": "crm-1", "eventType": "Deal.won"},
     }
 

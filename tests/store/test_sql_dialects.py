@@ -6,7 +6,13 @@ from __future__ import annotations
 from plait.store.sql import SHARED, load_dialect, load_queries_of
 
 DIALECTS = ("plait.store.sqlite", "plait.store.postgres")
-BACKEND_ONLY = {"notify_runnable"}  # PostgreSQL's LISTEN/NOTIFY wake-up: SQLite has no twin
+BACKEND_ONLY = {
+    "notify_runnable",  # PostgreSQL's LISTEN/NOTIFY wake-up: SQLite has no twin
+    "runs_due",  # SQLite chooses the runs a claim leases first; PostgreSQL's claim_runs does both
+    # percentiles PostgreSQL computes itself (percentile_cont); SQLite reads the values instead
+    "metric_aggregates",
+    "run_durations",
+}
 
 
 def sql_of(query: str) -> str:

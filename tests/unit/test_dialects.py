@@ -271,7 +271,7 @@ def test_function_schemas_retry_fallback_and_metrics() -> None:
     assert fallback.action == "sendSchedulingLink"
     assert fallback.input == _actions([kickoff])[0].input  # the step's own input
     assert fallback.path == "$.errorHandling.fallbackSteps.scheduleKickoff"
-    assert [m["name"] for m in definition.metadata["metrics"]] == [
+    assert [m.name for m in definition.metrics] == [
         "timeToFirstLogin", "onboardingCompletionRate", "timeToValue",
     ]  # fmt: skip
 

@@ -53,8 +53,10 @@ def test_the_engine_surface_fits_on_one_screen() -> None:
     engine = plait.Engine("sqlite:///unused.db")
     public = sorted(name for name in dir(engine) if not name.startswith("_"))
     assert public == [
-        "action", "catalog", "clock", "close", "define", "deps", "events", "handle", "health",
+        "action", "audit", "catalog", "clock", "close", "define", "deps", "events", "handle",
+        "health",
         "keys", "list_runs", "machines", "reconfigured", "run_worker", "runs", "schedules",
-        "secrets", "settings", "start", "start_worker", "step_hook", "sync", "tasks", "webhooks",
+        "secrets", "settings", "start", "start_worker", "step_hook", "streams", "sync", "tasks",
+        "webhooks",
         "worker", "workflow", "workflow_tests", "workflows",
     ]  # fmt: skip

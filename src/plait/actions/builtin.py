@@ -15,9 +15,12 @@ from typing import Any
 import httpx
 import orjson
 
+from plait import tracing
 from plait.actions.base import ActionContext, ActionError, Actions
 from plait.actions.documents import make_document_action
 from plait.actions.email import email
+from plait.metrics import count_run_event
+from plait.runtime.business_metrics import METRIC_ACTIONS
 from plait.secrets import redacted, redacted_value
 from plait.store.records import keyed_event_id
 from plait.values import encode
@@ -43,6 +46,9 @@ def register_builtins(actions: Actions) -> None:
     actions.register("log", log)
     if not actions.known("email"):
         actions.register("email", email)
+    for name in METRIC_ACTIONS:  # kept when the application registered its own
+        if not actions.known(name):
+            actions.register(name, metric)
     actions.set_document_handler(make_document_action)
 
 
@@ -70,7 +76,7 @@ async def http(input: Any, ctx: ActionContext) -> dict[str, Any]:
     method, url, options = _http_request(input)
     where = f"{method} {url}"
     try:
-        response = await _client(ctx.clients).request(method, url, **options)
+        response = await _send(_client(ctx.clients), method, url, options)
     except httpx.TimeoutException as exc:
         seconds = options["timeout"]
         raise ActionError(f"{where} timed out after {seconds:g}s ({type(exc).__name__})") from exc
@@ -84,6 +90,19 @@ async def http(input: Any, ctx: ActionContext) -> dict[str, Any]:
         "headers": dict(response.headers),
         "body": _body(response),
     }
+
+
+async def _send(
+    client: httpx.AsyncClient, method: str, url: str, options: dict[str, Any]
+) -> httpx.Response:
+    """The request, inside a CLIENT span whose ``traceparent`` it carries while tracing is on."""
+    traced = tracing.ACTIVE
+    if traced is None:
+        return await client.request(method, url, **options)
+    with traced.http_client(method, url, options["headers"]) as span:
+        response = await client.request(method, url, **options)
+        traced.responded(span, response.status_code)
+        return response
 
 
 def _http_request(input: Any) -> tuple[str, str, dict[str, Any]]:
@@ -171,7 +190,7 @@ async def emit(input: Any, ctx: ActionContext) -> dict[str, Any]:
     if event_id is not None and (not isinstance(event_id, str) or not event_id):
         raise ActionError("emit: 'id' must be a non-empty string")
     data = spec.get("data")
-    record, _, _ = await ctx.store.emit(
+    stored = await ctx.store.emit(
         ctx.org,
         event_type,
         encode({} if data is None else data),
@@ -180,7 +199,23 @@ async def emit(input: Any, ctx: ActionContext) -> dict[str, Any]:
         run_id=ctx.run_id,
         now=ctx.clock.time(),
     )
+    count_run_event("action", stored)
+    record = stored[0]
     return {"$id": record.id, "type": record.type}
+
+
+# -- metric -------------------------------------------------------------------------------------
+
+
+async def metric(input: Any) -> dict[str, Any]:
+    """Record business metrics: input ``{name, value, labels}``, or an object whose keys that
+    name declared metrics give their values and whose other keys are labels (brief 002:
+    ``{workflow, duration, status}``). Returns its input: the interpreter records the values
+    once the step is recorded (see ``plait.interpreter.metrics``), so a retry or a replay
+    records nothing twice."""
+    if not isinstance(input, dict):
+        raise ActionError(f"metric: expected an object, not {type(input).__name__}")
+    return input
 
 
 async def log(input: Any, ctx: ActionContext) -> str:

@@ -23,8 +23,9 @@ from fastapi.routing import APIRoute
 
 from plait import __version__
 from plait.api import problems
-from plait.api.middleware import BodyLimit, Guard, TextGuard
+from plait.api.middleware import BodyLimit, Guard, TextGuard, Traced
 from plait.api.routes import (
+    audit,
     events,
     health,
     keys,
@@ -33,8 +34,10 @@ from plait.api.routes import (
     runs,
     schedules,
     secrets,
+    streams,
     tasks,
     webhooks,
+    workflow_metrics,
     workflow_tests,
     workflows,
 )
@@ -90,8 +93,8 @@ def create_app(
     )
     app.state.engine = engine
     app.state.response_counts = Counter()
-    modules = (workflows, workflow_tests, runs, events, webhooks, schedules, query, keys, health,
-               tasks, machines, secrets)  # fmt: skip
+    modules = (workflows, workflow_tests, workflow_metrics, runs, events, webhooks, schedules,
+               query, keys, health, tasks, machines, secrets, audit, streams)  # fmt: skip
     routers = [m.router for m in modules]
     for router in routers:
         app.include_router(router)
@@ -103,7 +106,8 @@ def create_app(
     app.add_middleware(TextGuard, routes=[pattern for pattern, _ in app.state.route_methods])
     limit = engine.settings.max_request_bytes if max_body_bytes is None else max_body_bytes
     app.add_middleware(BodyLimit, max_bytes=limit)
-    app.add_middleware(Guard, counts=app.state.response_counts)  # outermost: sees everything
+    app.add_middleware(Guard, counts=app.state.response_counts)  # sees everything...
+    app.add_middleware(Traced)  # ... but the request's span, which wraps it (a no-op untraced)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

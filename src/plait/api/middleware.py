@@ -14,7 +14,7 @@ from starlette.datastructures import Headers, QueryParams
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from plait import text
+from plait import logfields, text, tracing
 from plait.api.problems import problem
 from plait.errors import InvalidText
 
@@ -124,6 +124,37 @@ class Guard:
             await problem(500, detail)(scope, receive, send)
         finally:
             self.counts[(str(scope.get("method", "")), status)] += 1
+
+
+class Traced:
+    """The SERVER span of each request while tracing is on (``plait.tracing``): a child of the
+    request's ``traceparent``, current while the app handles it (so runs and events it starts
+    continue its trace), named by its route, its trace id bound to the JSON logs' fields. While
+    tracing is off, a pass-through."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        traced = tracing.ACTIVE
+        if traced is None or scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        span = traced.server(scope)
+        fields = logfields.bind(trace_id=span.trace_id)
+        status = 0
+
+        async def watched(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        finally:
+            logfields.unbind(fields)
+            traced.served(span, scope, status)
 
 
 class TextGuard:

@@ -42,9 +42,10 @@ STATUS_BY_ERROR: dict[str, int] = {
     "WebhookMappingError": 422, "InvalidRole": 422, "InvalidUser": 422, "ExpressionError": 422,
     "UnknownAction": 422, "LimitExceeded": 422, "SecretKeyMissing": 409, "SecretUnreadable": 409,
     "SecretInvalid": 422,
-    "InvalidQuery": 400,
+    "InvalidQuery": 400, "InvalidParameter": 422, "InvalidMetric": 422,
     "TaskForbidden": 403, "TaskNotOpen": 409, "InvalidDecision": 422,
     "SignatureRejected": 401,
+    "TooManyStreams": 429, "InvalidStreamRequest": 400,
     "IdempotencyKeyInvalid": 422, "IdempotencyKeyReused": 422, "IdempotencyKeyInProgress": 409,
     "DatabaseUnavailable": 503,
 }  # fmt: skip
@@ -62,6 +63,7 @@ KINDS: dict[int, tuple[str, str]] = {
     413: ("content-too-large", "Content Too Large"),
     415: ("unsupported-media-type", "Unsupported Media Type"),
     422: ("validation-error", "Unprocessable Content"),
+    429: ("too-many-requests", "Too Many Requests"),
     500: ("internal-error", "Internal Server Error"),
     503: ("unavailable", "Service Unavailable"),
 }

@@ -14,7 +14,18 @@ from typing import Annotated, TypeVar
 import typer
 
 from plait import __version__, logfields, logs
-from plait.cli import definitions, machines, render, secrets, serve, service, tasks
+from plait.cli import (
+    audit,
+    definitions,
+    machines,
+    render,
+    secrets,
+    serve,
+    service,
+    stats,
+    tasks,
+    watch,
+)
 from plait.cli.common import (
     CursorOption,
     DbOption,
@@ -23,6 +34,7 @@ from plait.cli.common import (
     LimitOption,
     LogFormatOption,
     OrgOption,
+    OtelEndpointOption,
     check_command_line,
     current_user,
     json_argument,
@@ -30,6 +42,7 @@ from plait.cli.common import (
     print_json,
     run_coroutine,
     show_page,
+    use_otel_endpoint,
     with_engine,
 )
 from plait.engine import Engine
@@ -47,12 +60,14 @@ app = typer.Typer(
 )
 runs_app = typer.Typer(help="Inspect and control runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
+watch.register(runs_app)
 definitions.register(app)
 service.register(app)
 serve.register(app)
 tasks.register(app)
 machines.register(app)
 secrets.register(app)
+audit.register(app)
 
 
 def _version(value: bool) -> None:
@@ -89,9 +104,11 @@ def worker(
     metrics_host: Annotated[
         str, typer.Option(help="Address the metrics port binds (0.0.0.0: every interface).")
     ] = "127.0.0.1",
+    otel_endpoint: OtelEndpointOption = None,
 ) -> None:
     """Run the worker of the Engine at MODULE:ATTR until SIGTERM or SIGINT."""
     logfields.use(log_format)
+    use_otel_endpoint(otel_endpoint)
     if db:
         os.environ["PLAIT_DATABASE_URL"] = db  # for engines the module builds without a URL
     engine = load_engine(target)
@@ -169,10 +186,14 @@ NewestOption = Annotated[
 
 
 @runs_app.command("get")
-def runs_get(run_id: RunId, org: OrgOption = "default", json: JsonOption = False,
-             db: DbOption = None) -> None:  # fmt: skip
-    """Show one run with its steps (as GET /~{org}/runs/{id})."""
-    _show(with_engine(db, lambda e: e.runs.get(org, run_id)), json)
+def runs_get(run_id: RunId, include: stats.IncludeOption = None, org: OrgOption = "default",
+             json: JsonOption = False, db: DbOption = None) -> None:  # fmt: skip
+    """Show one run with its steps (as GET /~{org}/runs/{id}; --include metrics,audit adds
+    its business metric values and its audit entries)."""
+    run = with_engine(db, lambda e: e.runs.get(org, run_id, include=include))
+    _show(run, json)
+    if not json:
+        stats.included(run)
 
 
 @runs_app.command("cancel")

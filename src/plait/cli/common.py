@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
@@ -18,6 +19,7 @@ from plait.cli import render
 from plait.engine import Engine
 from plait.errors import InvalidQuery, NotFound, PlaitError
 from plait.resources.base import Page
+from plait.service.audit import Actor, acting
 
 T = TypeVar("T")
 
@@ -39,6 +41,22 @@ LogFormatOption = Annotated[
         help="Log lines as text, or one JSON object each with the run and step they concern.",
     ),
 ]
+OtelEndpointOption = Annotated[
+    str | None,
+    typer.Option(
+        "--otel-endpoint",
+        help="Send OpenTelemetry traces to this OTLP/HTTP collector, e.g. "
+        "http://127.0.0.1:4318 (needs plait[otel]) [env: PLAIT_OTEL_ENDPOINT].",
+    ),
+]
+
+
+def use_otel_endpoint(endpoint: str | None) -> None:
+    """Make ``--otel-endpoint`` the engine's ``otel_endpoint`` (read when the engine is made,
+    also by an engine an application module builds)."""
+    if endpoint:
+        os.environ["PLAIT_OTEL_ENDPOINT"] = endpoint
+
 
 # Exit codes: 1 a run or definition failed, 2 usage (an invalid query too: a bad --status,
 # --limit or --cursor), 3 not found, 4 other plait errors.
@@ -46,9 +64,11 @@ EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_ERROR = 1, 2, 3, 4
 
 
 def run_coroutine(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine, mapping plait errors to a message on stderr and an exit code."""
+    """Run a coroutine, mapping plait errors to a message on stderr and an exit code. The
+    changes it makes are audited as the shell's (:func:`cli_actor`)."""
     try:
-        return asyncio.run(make())
+        with acting(cli_actor()):
+            return asyncio.run(make())
     except PlaitError as exc:
         render.error(str(exc))
         raise typer.Exit(exit_code(exc)) from exc
@@ -72,6 +92,13 @@ def current_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return f"uid:{os.getuid()}"
+
+
+def cli_actor() -> Actor:
+    """Who acts from the shell, as the audit trail records it: ``PLAIT_ACTOR``, else the OS
+    user (:func:`current_user`), on this host (its ``address``)."""
+    name = os.environ.get("PLAIT_ACTOR", "").strip() or current_user()
+    return Actor(name, "cli", address=socket.gethostname() or None)
 
 
 OrgOption = Annotated[

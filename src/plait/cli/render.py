@@ -28,7 +28,7 @@ _COLOURS = {
 
 
 def error(message: str) -> None:
-    _err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    _err.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
 
 
 def _status(status: str) -> str:

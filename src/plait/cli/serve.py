@@ -6,8 +6,9 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -22,12 +23,15 @@ from plait.cli.common import (
     LimitOption,
     LogFormatOption,
     OrgOption,
+    OtelEndpointOption,
     load_engine,
     print_json,
     show_page,
+    use_otel_endpoint,
     with_engine,
 )
 from plait.engine import Engine
+from plait.errors import PlaitError
 from plait.resources.keys import ROLES
 from plait.service.keys import InvalidRole, InvalidUser, check_role, check_user
 
@@ -53,6 +57,7 @@ def serve(
         typer.Option("--app", help="MODULE:ATTR of the Engine to serve (default: a new one)."),
     ] = None,
     log_format: LogFormatOption = "text",
+    otel_endpoint: OtelEndpointOption = None,
 ) -> None:
     """Serve the REST API with a worker until SIGTERM or SIGINT, then stop gracefully.
 
@@ -60,9 +65,10 @@ def serve(
     keys) and never shows request headers.
     """
     logfields.use(log_format)
+    use_otel_endpoint(otel_endpoint)
     if db and app_target:
         os.environ["PLAIT_DATABASE_URL"] = db  # the engine reads it when the module builds it
-    engine = load_engine(app_target) if app_target else Engine(db)
+    engine = load_engine(app_target) if app_target else _engine(db)
     if logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(logging.INFO)  # a server reports its lifecycle
     logs.install("uvicorn.access", "uvicorn.error", "uvicorn")
@@ -71,6 +77,16 @@ def serve(
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(1 if died else 0)
+
+
+def _engine(db: str | None) -> Engine:
+    """A new engine on ``db``; a configuration error (an invalid setting, tracing asked for
+    without ``plait[otel]``) exits 2 with its message."""
+    try:
+        return Engine(db)
+    except PlaitError as exc:
+        render.error(str(exc))
+        raise typer.Exit(EXIT_USAGE) from exc
 
 
 def _serve(engine: Engine, host: str, port: int) -> bool:
@@ -96,21 +112,30 @@ def _serve(engine: Engine, host: str, port: int) -> bool:
         log_config=None,  # the CLI's logging setup
         timeout_graceful_shutdown=int(engine.settings.shutdown_seconds) + 1,
     )
-    server = _server(config)
+    server = _server(config, before_shutdown=engine.streams.close)
     server.run()
     return bool(died)
 
 
-def _server(config: uvicorn.Config) -> uvicorn.Server:
+def _server(
+    config: uvicorn.Config, before_shutdown: Callable[[], None] | None = None
+) -> uvicorn.Server:
     """A uvicorn server that exits 0 after a graceful stop, as ``plait worker`` does.
 
     On SIGTERM or SIGINT uvicorn stops accepting, finishes the requests in flight, then runs the
     app's shutdown (the worker stops gracefully, the database closes). Stock uvicorn then raises
     the signal again, so that the process dies of it (exit 143); this one returns instead.
+    ``before_shutdown`` runs first: it ends the live streams, which would otherwise keep their
+    requests in flight until the graceful timeout.
     """
     import uvicorn
 
     class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            if before_shutdown is not None:
+                before_shutdown()
+            await super().shutdown(sockets)
+
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
             handled = (signal.SIGINT, signal.SIGTERM)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 from rich.markup import escape
 
-from plait.cli import render
+from plait.cli import render, stats
 from plait.cli.common import (
     EXIT_ERROR,
     CursorOption,
@@ -43,6 +43,7 @@ events_app = typer.Typer(help="Events: list them, show one (emit: plait emit).",
 
 def register(app: typer.Typer) -> None:
     app.add_typer(workflows_app, name="workflows")
+    stats.register(workflows_app)
     app.add_typer(schedules_app, name="schedules")
     app.add_typer(events_app, name="events")
     app.command("emit")(emit)

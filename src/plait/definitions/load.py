@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from plait.definitions import metrics
 from plait.definitions.dialects import (
     Normalised,
     canonical,
@@ -49,7 +50,8 @@ SERVICE_KEYS = ("schedule", "filter", "debounce", "tests")
 its trigger's filter and debounce, its stored scenarios. The service checks them (a file's are
 checked by ``plait validate`` too); a definition ignores them without a warning."""
 COMMON_KEYS = ("progressEvents",)
-"""Top-level keys every dialect takes, read here rather than by each dialect's loader."""
+"""Top-level keys every dialect takes, read here rather than by each dialect's loader (and
+``metrics``, with each step's ``metrics``: see ``plait.definitions.metrics``)."""
 
 __all__ = [
     "CheckResult",
@@ -381,6 +383,7 @@ def _check(
                 settings=settings,
             )
             check_output(normalised.definition, normalised.sources, findings)
+            metrics.check(normalised.definition, findings)
         for problem in missing_fallbacks(normalised.definition):  # an error at activation
             findings.warn(problem.path, problem.message)
     definition = None if findings.errors else normalised.definition
@@ -413,7 +416,11 @@ def _normalise(
     dialect = detect_dialect(parsed, findings)
     if dialect is None:
         return Normalised(None)
-    return _progress_events(DIALECTS[dialect](parsed, findings), progress_events, findings)
+    parsed, declared, step_metrics = metrics.lift(parsed, steps=dialect != "canonical")
+    normalised = DIALECTS[dialect](parsed, findings)
+    if normalised.definition is not None:
+        metrics.apply(normalised.definition, declared, step_metrics, findings)
+    return _progress_events(normalised, progress_events, findings)
 
 
 def _progress_events(normalised: Normalised, value: Any, findings: Findings) -> Normalised:

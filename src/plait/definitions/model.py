@@ -87,6 +87,10 @@ class _Step(_Model):
     compensation: list[ActionStep] = Field(default_factory=list)
     """Action steps run in order to undo this step when the run fails after it completed
     (steps are undone in reverse order of completion); one step may be given without a list."""
+    metrics: dict[str, str] = Field(default_factory=dict)
+    """Business metrics recorded when the step succeeds: metric name to an expression over
+    its ``output`` (and everything a condition sees) giving a number. Each name must be
+    declared in the definition's ``metrics``."""
     path: str = ""
     sources: dict[str, str] = Field(default_factory=dict)
 
@@ -345,6 +349,13 @@ class Machine(_Model):
         )
 
 
+class MetricDeclaration(_Model):
+    """A business metric the workflow's runs may record (brief 001 ``{name, description}``)."""
+
+    name: str = Field(min_length=1)
+    description: str | None = None
+
+
 class Definition(_Model):
     """A declarative workflow, normalised."""
 
@@ -376,6 +387,9 @@ class Definition(_Model):
     progress_events: bool = False
     """Whether each run emits a ``WorkflowProgress.updated`` event as its steps end (off by
     default, to spare the event log; the run resource shows its progress either way)."""
+    metrics: list[MetricDeclaration] = Field(default_factory=list)
+    """The business metrics its runs may record (a step's ``metrics``, the ``metric``
+    action); recording any other is a problem at validation."""
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")

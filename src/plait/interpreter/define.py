@@ -13,7 +13,7 @@ from plait.errors import InvalidArguments
 from plait.interpreter.plan import Plan, compile_plan
 from plait.interpreter.run import interpreter
 from plait.settings import Settings
-from plait.workflow import Workflow
+from plait.workflow import MetricSpec, Workflow
 
 
 def build_workflow(
@@ -50,6 +50,7 @@ def build_workflow(
         validate_input=_input_check(plan),
         planned_steps=None if definition.machine else tuple(node.id for node in plan.nodes),
         progress_events=definition.progress_events,
+        metrics=tuple(MetricSpec(m.name, m.description) for m in definition.metrics),
     )
     return workflow, plan
 

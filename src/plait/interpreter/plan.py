@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from plait.actions.code.pool import CodeRefused
+from plait.definitions.metrics import expression_of
 from plait.definitions.model import (
     ActionStep,
     ConditionStep,
@@ -61,6 +62,8 @@ class Node:
     """The step's own context (a node's node-level context)."""
     assign: Template | None = None
     """What the step writes to the workflow context when it succeeds."""
+    metrics: dict[str, Expression] = field(default_factory=dict)
+    """The business metrics recorded when the step succeeds (over its ``output``)."""
     children: list[Node] = field(default_factory=list)
     then: list[Node] = field(default_factory=list)
     else_: list[Node] = field(default_factory=list)
@@ -129,7 +132,7 @@ def _names(plan: Plan) -> set[str]:
         for _, expression in template.expressions if template is not None else ():
             names |= expression.names
     for node in plan.walk():
-        found = (node.condition, node.test, node.items, node.seconds)
+        found = (node.condition, node.test, node.items, node.seconds, *node.metrics.values())
         names.update(*(e.names for e in found if isinstance(e, Expression)))
     return names
 
@@ -143,6 +146,7 @@ def _node(step: Step, definition: Definition) -> Node:
         timeout=step.timeout if own_timeout_only else step.timeout or definition.step_timeout,
         fallback=[_node(s, definition) for s in step.fallback],
         compensation=[_node(s, definition) for s in step.compensation],
+        metrics={n: compile_expression(expression_of(e)) for n, e in step.metrics.items()},
     )
     if isinstance(step, ActionStep):
         node.input = compile_template(template_part(step))

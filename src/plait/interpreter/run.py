@@ -20,7 +20,7 @@ import functools
 from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from plait import values
+from plait import tracing, values
 from plait.actions.base import ActionContext, Actions
 from plait.definitions.model import REVIEW_ACTION, ActionStep, WorkflowStep
 from plait.errors import (
@@ -39,10 +39,12 @@ from plait.interpreter.deadline import FINAL, Deadline, Expired, bounded, expire
 from plait.interpreter.frame import Frame, truthy
 from plait.interpreter.human import run_human_task
 from plait.interpreter.located import Locate, declared, located_error, locator
+from plait.interpreter.metrics import record_step_metrics, records_metrics
 from plait.interpreter.plan import GROUPS, Node, Plan
 from plait.interpreter.progress import announce_step
 from plait.interpreter.review import review_failure
 from plait.interpreter.secrets import secret_scope
+from plait.runtime import spans
 from plait.runtime.context import Context
 from plait.runtime.unwind import Suspend
 from plait.store.records import COMPENSATED, StepRecord, iso_time
@@ -254,6 +256,12 @@ class _Run:
         frame.outputs[node.id] = output
         if node.assign is not None and self.outcomes.get(key) == "succeeded":
             await assign(self, node, frame, key, output)
+        if (
+            key not in self.failures
+            and self.outcomes.get(key) == "succeeded"
+            and (records_metrics(self, node))
+        ):
+            await record_step_metrics(self, node, frame, key, output)
         if frame is self.root and self.ctx.progress_events:
             announce_step(self.ctx, self.plan, self.outcomes, key)
         return output
@@ -414,6 +422,8 @@ class _Run:
             _check(node.input_schema, value, f"the input of step {key!r}")
             if step.action == "code":
                 value = self.code_input(node, value, frame, key, own)
+            if tracing.ACTIVE is not None:
+                spans.note_input(tracing.ACTIVE, value)  # with payloads on: the step's input
             actx = ActionContext(ctx.run_id, ctx.step_id or key, ctx.workflow, ctx.org,
                                  ctx.store, ctx.clock, clients=self.clients)  # fmt: skip
             if action.is_async:

@@ -9,7 +9,9 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError
 
 from plait import values
+from plait.resources.audit import AuditEntry
 from plait.resources.base import Page, Resource, Stamp, required_stamp, stamp
+from plait.resources.business_metrics import Measurement
 from plait.resources.events import Event
 from plait.resources.progress import Progress
 from plait.store.records import TERMINAL, TRIGGER_EVENT_KEY, RunRecord, StepRecord
@@ -197,6 +199,13 @@ class Run(Resource):
     )
     progress: Progress | None = Field(
         None, description="How far the run has got (on a run read by itself; null in listings)."
+    )
+    metrics: list[Measurement] | None = Field(
+        None,
+        description="The business metric values it recorded, with include=metrics (else null).",
+    )
+    audit: list[AuditEntry] | None = Field(
+        None, description="The audit entries that concern it, with include=audit (else null)."
     )
 
     @property

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from plait import values
+from plait import tracing, values
 from plait.errors import ChildWorkflowFailed, SerializationError, StepFailed
 from plait.store.records import TERMINAL, NewChild, StepRecord, child_run_id
 from plait.workflow import Workflow
@@ -111,8 +111,8 @@ def _new_child(ctx: Context, call: _Call, workflow: WorkflowRef, args: tuple[Any
     code_name = workflow.name if isinstance(workflow, Workflow) else None
     limits = ctx.settings
     return NewChild(child_run_id(ctx.run_id, call.key), ctx.org, _label(workflow), data, step,
-                    deadline, code_name, limits.max_run_tree_depth,
-                    limits.max_run_tree_runs)  # fmt: skip
+                    deadline, code_name, limits.max_run_tree_depth, limits.max_run_tree_runs,
+                    tracing.carrier())  # fmt: skip
 
 
 async def wait_child(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from plait import values
 from plait.errors import LeaseLost
+from plait.metrics import counting_run_event
 from plait.retry import RetryPolicy, seconds_of
 from plait.runtime.replay import Replay
 from plait.runtime.unwind import Suspend
@@ -86,6 +87,8 @@ class Context:
         self.progress_events = False
         """Whether progress is announced as ``WorkflowProgress.updated`` events (opt-in)."""
         self._progress_calls = 0
+        self.metric_names: frozenset[str] = frozenset()
+        """The business metrics the workflow declares: ``metric`` refuses any other."""
 
     @property
     def event(self) -> dict[str, Any] | None:
@@ -256,6 +259,18 @@ class Context:
                     "fraction": round(done / total, 6), "message": message}  # fmt: skip
             self.announce_progress(str(self._progress_calls), data)
 
+    def metric(self, name: str, value: float, **labels: str | float | bool) -> None:
+        """Record ``value`` of the business metric ``name`` (declared by the workflow's
+        ``metrics``), with optional ``labels``: ``ctx.metric("dealValue", 1200, plan="pro")``.
+
+        Recorded (kind ``metric``) like :meth:`now`, so a replay or a resume after a crash
+        never records it twice. Raises ``InvalidMetric`` for an undeclared name, a value that
+        is not a finite number, or labels beyond their limits (see docs/observability.md).
+        """
+        from plait.runtime.business_metrics import record_metric
+
+        record_metric(self, name, value, labels)
+
     def announce_progress(self, tag: str, data: dict[str, Any]) -> None:
         """Emit ``WorkflowProgress.updated`` with ``data`` without waiting for it; its id
         derives from the run and ``tag``, so announcing the same progress twice stores one."""
@@ -265,6 +280,7 @@ class Context:
             source="run", now=self.clock.time(), run_id=self.run_id,
         ))  # fmt: skip
         future.add_done_callback(_ignore_lease_lost)
+        future.add_done_callback(counting_run_event("run"))
 
     # -- children, signals and published state (see plait.runtime.children, .messages) ------
 

@@ -9,7 +9,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from plait import logfields, metrics, values
+from plait import logfields, metrics, tracing, values
 from plait.clock import within
 from plait.errors import (
     LeaseLost,
@@ -19,6 +19,7 @@ from plait.errors import (
     StoreError,
     WorkflowTimeout,
 )
+from plait.runtime import spans
 from plait.runtime.context import Context
 from plait.runtime.replay import Replay
 from plait.runtime.unwind import Abandon, Suspend
@@ -72,9 +73,14 @@ async def execute(rt: Runtime, run: ClaimedRun, workflow: Workflow) -> Outcome |
         secrets=RunSecrets(store, run.org, redactor), step_hook=rt.step_hook,
     )  # fmt: skip
     ctx.progress_events = workflow.progress_events
+    ctx.metric_names = frozenset(spec.name for spec in workflow.metrics)
     bound = ctx.secrets.bind()
-    fields = logfields.bind_run(run.id, workflow.name, run.org)
+    traced = tracing.ACTIVE  # None: tracing is off, and this run makes no span
+    span = None if traced is None else spans.open_replay(traced, run, workflow.name)
+    fields = logfields.bind(run_id=run.id, workflow=workflow.name, org=run.org,
+                            trace_id=None if span is None else span.trace_id)  # fmt: skip
     counting = metrics.CURRENT.set(rt.metrics)
+    ended: Outcome | None = None
     try:
         outcome = _redacted(await _outcome(ctx, run, workflow), redactor)
         if outcome.status == "waiting":
@@ -85,6 +91,7 @@ async def execute(rt: Runtime, run: ClaimedRun, workflow: Workflow) -> Outcome |
             await rt.store.finish_run(run.id, run.fence, outcome.status, outcome.output,
                                       outcome.error, rt.clock.time(), outcome.outcome)  # fmt: skip
             _count_end(rt, run, workflow.name, outcome)
+        ended = outcome
     except LeaseLost:
         log.info("run %s: lease lost, replay abandoned", run.id, extra={"run_id": run.id})
         return None
@@ -93,6 +100,8 @@ async def execute(rt: Runtime, run: ClaimedRun, workflow: Workflow) -> Outcome |
                     run.id, exc, extra={"run_id": run.id})  # fmt: skip
         return None
     finally:
+        if span is not None and traced is not None:
+            spans.end_replay(traced, span, ended)
         metrics.CURRENT.reset(counting)
         logfields.unbind(fields)
         bound.var.reset(bound)

@@ -10,11 +10,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from plait import logfields, values
+from plait import logfields, tracing, values
 from plait.clock import within, working
 from plait.errors import LeaseLost, SerializationError, StepFailed, StepTimeout
 from plait.metrics import CURRENT
 from plait.retry import NO_RETRY, RetryPolicy
+from plait.runtime import spans
 from plait.store.records import StepRecord
 
 if TYPE_CHECKING:
@@ -198,10 +199,36 @@ async def _attempt(
     fields = logfields.bind_step(call.name, attempt)  # what the attempt logs names the step
     try:
         with working(ctx.clock):
-            return await _call(ctx, call.key, fn, args, kwargs, timeout)
+            if tracing.ACTIVE is None:  # tracing off: no span, nothing else to do
+                return await _call(ctx, call.key, fn, args, kwargs, timeout)
+            return await _traced_call(ctx, call, attempt, fn, args, kwargs, timeout)
     finally:
         logfields.unbind(fields)
         token.var.reset(token)
+
+
+async def _traced_call(
+    ctx: Context,
+    call: _Call,
+    attempt: int,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    timeout: float | None,
+) -> Any:
+    """``_call`` inside the attempt's ``plait.step.attempt`` span (current while it runs, so
+    what the step calls, an ``http`` request included, is its child)."""
+    traced = tracing.ACTIVE
+    assert traced is not None
+    span = spans.open_attempt(traced, ctx.run_id, ctx.workflow, ctx.org, call.name, call.key,
+                              attempt, args, kwargs)  # fmt: skip
+    try:
+        result = await _call(ctx, call.key, fn, args, kwargs, timeout)
+    except BaseException as exc:
+        spans.end_attempt(traced, span, None, exc)
+        raise
+    spans.end_attempt(traced, span, result, None)
+    return result
 
 
 async def _call(

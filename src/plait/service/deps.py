@@ -8,6 +8,7 @@ engine only assembles them.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from plait.clock import Clock
     from plait.runtime.executor import Outcome
     from plait.service.catalog import Catalog
+    from plait.service.feed import Feed
     from plait.settings import Settings
     from plait.store.base import Store
     from plait.store.records import NewRun, RunRecord
@@ -39,7 +41,12 @@ class StoreSlot:
             self._opening = self._opening or asyncio.Lock()
             async with self._opening:
                 if self._store is None:
-                    self._store = await self._open()
+                    from plait.service.audit import unattributed
+
+                    # Its background tasks (group commit, notifications) serve every caller,
+                    # not the one whose first use opened it.
+                    with unattributed():
+                        self._store = await self._open()
         return self._store
 
     async def close(self) -> None:
@@ -62,7 +69,10 @@ class LocalWorker:
         """Create ``run``: executed at once by the local worker if it has a free slot, else
         stored ``pending`` for a worker's claim. ``(record, created)``."""
         if self.worker is not None:
-            record, created = await self.worker.submit(run)
+            from plait.service.audit import unattributed  # loaded with the first run started
+
+            with unattributed():  # the run executes as itself, not as its starter
+                record, created = await self.worker.submit(run)
         else:
             record, created = await store.create_run(run)
         if created and self.metrics is not None:
@@ -106,6 +116,13 @@ class Deps:
     def __post_init__(self) -> None:
         self.hooks = WorkflowHooks(self)
         self.local.metrics = self.metrics
+
+    @functools.cached_property
+    def feed(self) -> Feed:
+        """This process's reader of the change feed, shared by its live streams."""
+        from plait.service.feed import Feed
+
+        return Feed(self)
 
     async def store(self) -> Store:
         """The store, opened (and migrated) on first use: the one way to reach it."""

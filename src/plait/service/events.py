@@ -7,10 +7,11 @@ import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from plait import text, values
+from plait import text, tracing, values
 from plait.errors import LimitExceeded, NotFound, PlaitError, SerializationError
 from plait.ids import new_id
 from plait.secrets import redacted, redacted_json
+from plait.service.audit import audited
 from plait.service.idempotency import Request, once
 from plait.service.pages import check_limit, keyset_after, keyset_slice
 from plait.store.records import (
@@ -67,9 +68,17 @@ class EventService:
             return EmittedEvent.model_validate(kept)
 
         request = Request(f"events.emit {type}", {"type": type, "data": data, "id": id})
-        return await once(self.deps, org, idempotency_key, request,
-                          lambda: self._emit(org, type, data, id, source, run_id),
-                          keep=lambda emitted: emitted.wire(), recall=recall)  # fmt: skip
+        # Audited only when an actor is set (an interface, ``engine.audit.acting``): runs and
+        # hooks emit as themselves, and a plain ``engine.events.emit`` is a hot path.
+        async with audited(self.deps, org, "emit", "event", str(id or "-")[:200],
+                           optional=True) as change:  # fmt: skip
+            change.details = {"type": str(type)[:200]}
+            emitted = await once(self.deps, org, idempotency_key, request,
+                                 lambda: self._emit(org, type, data, id, source, run_id),
+                                 keep=lambda emitted: emitted.wire(), recall=recall)  # fmt: skip
+            change.resource_id = emitted.id
+            change.details.update(runsStarted=len(emitted.runs), duplicate=emitted.duplicate)
+            return emitted
 
     async def _emit(
         self, org: str, type: str, data: Any, id: str | None, source: str,
@@ -89,9 +98,13 @@ class EventService:
         id = None if id is None else redacted(id)
         store = await self.deps.store()
         now = self.deps.now()
-        event, created, dispatched = await store.emit(org, type, payload, event_id=id,
-                                                      source=source, now=now,
-                                                      run_id=run_id)  # fmt: skip
+        with tracing.emitting(org, type, source) as span:
+            event, created, dispatched = await store.emit(org, type, payload, event_id=id,
+                                                          source=source, now=now,
+                                                          run_id=run_id)  # fmt: skip
+            if span is not None:
+                tracing.emitted(span, event.id, payload, len(dispatched.runs),
+                                len(dispatched.resumed))  # fmt: skip
         if created:
             self._count(source, len(dispatched.runs), len(dispatched.resumed))
         from plait.resources.events import EmittedEvent  # the models load on first use

@@ -12,7 +12,10 @@ from plait.errors import ResultTimeout, RunNotFound, WorkflowCancelled, Workflow
 from plait.store.records import TERMINAL
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterable
+
     from plait.resources.runs import Run, Signal
+    from plait.resources.streams import Change
     from plait.service.runs import RunService
 
 
@@ -27,6 +30,13 @@ class RunHandle:
 
     def __repr__(self) -> str:
         return f"<RunHandle {self.id} of {self.workflow!r}>"
+
+    def watch(self, *, after: str | None = None) -> AsyncIterator[Change]:
+        """The run's changes as they happen (status transitions, step changes, progress),
+        after cursor ``after`` (a change's ``id``), until it ends."""
+        from plait.service.streams import StreamService
+
+        return StreamService(self._runs.deps).run(self.org, self.id, after=after)
 
     async def result(self, timeout: float | None = None) -> Any:
         """Wait for the run to end and return its output.
@@ -63,9 +73,11 @@ class RunHandle:
                 if local is not None:
                     deps.local.forget(self.id, local)
 
-    async def info(self) -> Run:
-        """The run as stored now, with its steps, history, children and published state."""
-        return await self._runs.get(self.org, self.id)
+    async def info(self, *, include: str | Iterable[str] | None = None) -> Run:
+        """The run as stored now, with its steps, history, children and published state;
+        ``include`` (``"metrics,audit"`` or names) adds its business metric values and its
+        audit entries (brief 001 ``getStatus(id, {includeMetrics, includeAuditTrail})``)."""
+        return await self._runs.get(self.org, self.id, include=include)
 
     # Each operation takes an ``idempotency_key``: a repeat with the same key answers what the
     # first call did and does nothing again (see ``plait.service.idempotency``).

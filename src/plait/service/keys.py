@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from plait.errors import NotFound, PlaitError
 from plait.resources.keys import ROLES, Key, KeyPage, NewKey, Role
+from plait.service.audit import audited
 from plait.service.pages import keyset_list
 from plait.store.records import KeyRecord
 
@@ -79,13 +80,16 @@ class KeyService:
         Raises:
             InvalidRole, InvalidUser: the role or the user is not valid (nothing is stored).
         """
-        checked, person = check_role(role), check_user(user)
-        store = await self.deps.store()
-        for _ in range(5):  # 62**8 ids: a collision is rare, five in a row means a broken RNG
-            record, key = _generate(org, checked, person, self.deps.now())
-            if await store.create_key(record):
-                return NewKey.issued(record, key)
-        raise PlaitError("could not draw an unused API key id")
+        async with audited(self.deps, org, "create", "key", "-") as change:
+            change.details = {"role": role, "user": user}
+            checked, person = check_role(role), check_user(user)
+            store = await self.deps.store()
+            for _ in range(5):  # 62**8 ids: a collision is rare, five in a row: a broken RNG
+                record, key = _generate(org, checked, person, self.deps.now())
+                if await store.create_key(record):
+                    change.resource_id = record.id
+                    return NewKey.issued(record, key)
+            raise PlaitError("could not draw an unused API key id")
 
     async def authenticate(self, key: str) -> Key | None:
         """The live key that ``key`` is, or None (malformed, unknown, revoked or wrong).
@@ -112,11 +116,12 @@ class KeyService:
     async def revoke(self, org: str, key_id: str) -> Key:
         """Revoke a key of ``org`` (a second revoke keeps the first time); ``KeyNotFound`` if
         it has none with that id."""
-        store = await self.deps.store()
-        record = await store.revoke_key(org, key_id, now=self.deps.now())
-        if record is None:
-            raise KeyNotFound(key_id)
-        return Key.of(record)
+        async with audited(self.deps, org, "revoke", "key", key_id):
+            store = await self.deps.store()
+            record = await store.revoke_key(org, key_id, now=self.deps.now())
+            if record is None:
+                raise KeyNotFound(key_id)
+            return Key.of(record)
 
 
 # -- the rules of a key ---------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from plait.errors import (
     WorkflowNotFound,
 )
 from plait.ids import new_id
+from plait.service.audit import audited
 from plait.service.pages import check_limit, keyset_after, keyset_slice
 from plait.store.records import EventRecord, MachineDelivery, RunToStart, TriggerCandidate
 from plait.store.runs import event_for_runs
@@ -125,7 +126,22 @@ class MachineService:
             WorkflowNotFound, NotAStateMachine, WorkflowNotActive: no such running machine.
             InstanceNotFound: no instance has ``key`` and this event cannot create one.
             InstanceEnded: the instance's run has ended.
+
+        Audited (``send`` of the ``instance`` ``workflow/key``) when an actor is set, as an
+        emitted event is.
         """
+        instance = f"{workflow}/{key}"[:200]
+        async with audited(self.deps, org, "send", "instance", instance,
+                           optional=True) as change:  # fmt: skip
+            change.details = {"type": str(type)[:200]}
+            sent = await self._send(org, workflow, key, type, data, id)
+            change.run = sent.run_id
+            change.details.update(event=sent.event.id, outcome=sent.outcome)
+            return sent
+
+    async def _send(
+        self, org: str, workflow: str, key: str, type: str, data: Any, id: str | None
+    ) -> SentEvent:
         if not isinstance(type, str) or not type:
             raise SerializationError("an event's type", "str", "a non-empty string is required")
         try:

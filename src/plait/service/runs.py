@@ -4,15 +4,18 @@ time (another organization's runs are reported as not found)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from plait import text, values
+from plait import text, tracing, values
 from plait.errors import InvalidQuery, RunConflict, RunNotFound, SerializationError
 from plait.ids import new_id
 from plait.retry import seconds_of
 from plait.service import operations
+from plait.service.audit import Audited, actor_data, audited
+from plait.service.business_metrics import includes, run_measurements
 from plait.service.handles import RunHandle
 from plait.service.idempotency import Request, once
 from plait.service.pages import check_limit, keyset_after, keyset_slice
@@ -61,24 +64,41 @@ class RunService:
         """
         catalog = self.deps.catalog
         wf = catalog.get(workflow if isinstance(workflow, str) else workflow.name)
-        wf.check_arguments(args)
-        text.check(run_id, "$.run_id")
-        data = encoded(list(args), f"the input of workflow {wf.name!r}")
-        store = await self.deps.store()  # opening it fills in the registry ids
-        now = self.deps.now()
-        limit = seconds_of(timeout) if timeout is not None else wf.timeout
-        run = NewRun(run_id or new_id("run"), wf.name, data, now,
-                     None if limit is None else now + limit,
-                     workflow_id=catalog.registry_ids.get(wf.name))  # fmt: skip
-        record, created = await self.deps.local.create_run(store, run)
-        if not created and record.workflow != wf.name:
-            raise RunConflict(run.id, record.workflow)
-        return self.handle("default", run.id, wf.name)
+        run_id = run_id or new_id("run")
+        # Recorded only when an interface or ``engine.audit.acting`` set an actor: a plain
+        # ``engine.start`` is the hot path, and writes nothing more than the run.
+        async with audited(self.deps, "default", "start", "run", run_id, run=run_id,
+                           optional=True) as change:  # fmt: skip
+            change.details = {"workflow": wf.name}
+            wf.check_arguments(args)
+            text.check(run_id, "$.run_id")
+            data = encoded(list(args), f"the input of workflow {wf.name!r}")
+            store = await self.deps.store()  # opening it fills in the registry ids
+            now = self.deps.now()
+            limit = seconds_of(timeout) if timeout is not None else wf.timeout
+            with tracing.run_start(wf.name, "default", "api", run_id):
+                run = NewRun(run_id, wf.name, data, now, None if limit is None else now + limit,
+                             workflow_id=catalog.registry_ids.get(wf.name),
+                             trace_context=tracing.carrier())  # fmt: skip
+                record, created = await self.deps.local.create_run(store, run)
+            if not created and record.workflow != wf.name:
+                raise RunConflict(run.id, record.workflow)
+            return self.handle("default", run.id, wf.name)
 
     async def start_stored(
         self, record: WorkflowRecord, input: Any, *, trigger: str = "manual"
     ) -> Run:
-        """Start a run of a stored workflow, pinned to its current version; return the run."""
+        """Start a run of a stored workflow, pinned to its current version; return the run
+        (audited as a ``start`` when an actor is set and no outer verb records it)."""
+        run_id = new_id("run")
+        async with audited(self.deps, record.org, "start", "run", run_id, run=run_id,
+                           optional=True) as change:  # fmt: skip
+            change.details = {"workflow": record.name, "workflowVersion": record.version}
+            return await self._start_stored(record, input, trigger, run_id)
+
+    async def _start_stored(
+        self, record: WorkflowRecord, input: Any, trigger: str, run_id: str
+    ) -> Run:
         store = await self.deps.store()
         data = encoded([input], f"the input of workflow {record.name!r}")
         version_no = record.version if record.kind == "definition" else None
@@ -88,10 +108,11 @@ class RunService:
             self.deps.catalog.plan(record.org, record.id, version_no, version.definition)
         elif record.name in self.deps.catalog.workflows:
             self.deps.catalog.workflows[record.name].check_arguments((input,))
-        run = NewRun(new_id("run"), record.name, data, self.deps.now(), org=record.org,
-                     trigger=trigger, workflow_id=record.id,
-                     workflow_version=version_no)  # fmt: skip
-        await self.deps.local.create_run(store, run)
+        with tracing.run_start(record.name, record.org, trigger, run_id):
+            run = NewRun(run_id, record.name, data, self.deps.now(), org=record.org,
+                         trigger=trigger, workflow_id=record.id, workflow_version=version_no,
+                         trace_context=tracing.carrier(), actor=actor_data())  # fmt: skip
+            await self.deps.local.create_run(store, run)
         return await self.get(record.org, run.id)
 
     # -- reading --------------------------------------------------------------------------
@@ -100,8 +121,14 @@ class RunService:
         """A handle on a run of ``org``: its result, and the operations on it."""
         return RunHandle(self, org, run_id, workflow)
 
-    async def get(self, org: str, run_id: str) -> Run:
-        """The run with its steps, history, children and published state."""
+    async def get(
+        self, org: str, run_id: str, *, include: str | Iterable[str] | None = None
+    ) -> Run:
+        """The run with its steps, history, children and published state; ``include``
+        (``"metrics,audit"`` or names) adds its business metric values and its audit
+        entries (brief 001 ``getStatus(id, {includeMetrics, includeAuditTrail})``).
+        ``InvalidParameter`` names an unknown part."""
+        parts = includes(include)
         store = await self.deps.store()
         record = await store.get_run(run_id)
         if record is None or record.org != org:
@@ -111,8 +138,20 @@ class RunService:
         from plait.resources.runs import Run  # the models load on first use
 
         progress = await run_progress(self.deps, store, record)
-        return Run.of(record, history=history, state=state, children=children,
-                      progress=progress)  # fmt: skip
+        run = Run.of(record, history=history, state=state, children=children,
+                     progress=progress)  # fmt: skip
+        return await self._included(org, run, parts) if parts else run
+
+    async def _included(self, org: str, run: Run, parts: frozenset[str]) -> Run:
+        """``run`` with the parts ``include`` asked for."""
+        added: dict[str, Any] = {}
+        if "metrics" in parts:
+            added["metrics"] = await run_measurements(self.deps, run.id)
+        if "audit" in parts:
+            from plait.service.audit import AuditService
+
+            added["audit"] = await AuditService(self.deps).of_run(org, run.id)
+        return run.model_copy(update=added)
 
     async def find(
         self,
@@ -168,9 +207,14 @@ class RunService:
         repeat answers the run as it is now and cancels nothing (``plait.service.idempotency``).
         """
         request = Request(f"runs.cancel {run_id}", {"run": run_id, "reason": reason})
-        return await self._once(
-            org, idempotency_key, request, lambda: self._cancel(org, run_id, reason, by)
-        )
+        async with self._audited(org, "cancel", run_id, by):
+            return await self._once(
+                org, idempotency_key, request, lambda: self._cancel(org, run_id, reason, by)
+            )
+
+    def _audited(self, org: str, verb: str, run_id: str, by: str | None) -> Audited:
+        """The audit entry of an operation on the run ``run_id``."""
+        return audited(self.deps, org, verb, "run", run_id, run=run_id, by=by)
 
     async def _once(
         self, org: str, key: str | None, request: Request, act: Callable[[], Awaitable[Run]]
@@ -201,9 +245,9 @@ class RunService:
         answers the run as it is now and resumes nothing again."""
         request = Request(f"runs.resume {run_id}",
                           {"run": run_id, "newest": newest, "reason": reason})  # fmt: skip
-        return await self._once(
-            org, idempotency_key, request, lambda: self._resume(org, run_id, newest, by, reason)
-        )
+        async with self._audited(org, "resume", run_id, by):
+            act = partial(self._resume, org, run_id, newest, by, reason)
+            return await self._once(org, idempotency_key, request, act)
 
     async def _resume(
         self, org: str, run_id: str, newest: bool, by: str | None, reason: str | None
@@ -222,9 +266,12 @@ class RunService:
         ``idempotency_key`` a repeat answers the first fork's run as it is now."""
         arguments = {"run": run_id, "step": step, "newest": newest, "reason": reason}
         request = Request(f"runs.fork {run_id}", arguments)
-        return await self._once(
-            org, idempotency_key, request, lambda: self._fork(org, run_id, step, newest, by, reason)
-        )
+        async with self._audited(org, "fork", run_id, by) as change:
+            change.details = {"step": step}
+            act = partial(self._fork, org, run_id, step, newest, by, reason)
+            new = await self._once(org, idempotency_key, request, act)
+            change.details["newRun"] = new.id
+            return new
 
     async def _fork(
         self, org: str, run_id: str, step: str | int, newest: bool, by: str | None,
@@ -243,9 +290,11 @@ class RunService:
         With ``idempotency_key`` a repeat answers the first retry's run as it is now."""
         request = Request(f"runs.retry {run_id}",
                           {"run": run_id, "newest": newest, "reason": reason})  # fmt: skip
-        return await self._once(
-            org, idempotency_key, request, lambda: self._retry(org, run_id, newest, by, reason)
-        )
+        async with self._audited(org, "retry", run_id, by) as change:
+            act = partial(self._retry, org, run_id, newest, by, reason)
+            new = await self._once(org, idempotency_key, request, act)
+            change.details = {"newRun": new.id}
+            return new
 
     async def _retry(
         self, org: str, run_id: str, newest: bool, by: str | None, reason: str | None
@@ -271,9 +320,11 @@ class RunService:
         async def recall(kept: Any) -> Signal:
             return Signal.model_validate(kept)
 
-        return await once(self.deps, org, idempotency_key, request,
-                          lambda: self._signal(org, run_id, name, payload),
-                          keep=lambda sent: sent.wire(), recall=recall)  # fmt: skip
+        async with self._audited(org, "signal", run_id, None) as change:
+            change.details = {"signal": name}
+            return await once(self.deps, org, idempotency_key, request,
+                              lambda: self._signal(org, run_id, name, payload),
+                              keep=lambda sent: sent.wire(), recall=recall)  # fmt: skip
 
     async def _signal(self, org: str, run_id: str, name: str, payload: Any) -> Signal:
         await self._owned(org, run_id)

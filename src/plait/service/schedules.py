@@ -28,6 +28,7 @@ from croniter import CroniterBadDateError
 from plait import values
 from plait.errors import NotFound
 from plait.ids import new_id
+from plait.service.audit import audited
 from plait.service.cron import ScheduleInvalid, rule
 from plait.service.pages import check_limit, keyset_after, keyset_slice
 from plait.store.records import DECLARED_SCHEDULE_PREFIX, ScheduleRecord
@@ -64,6 +65,14 @@ class ScheduleService:
                 notifications are invalid.
             UnknownWorkflow: ``org`` has no such workflow.
         """
+        workflow = str(body.get("workflow", "")) if isinstance(body, dict) else ""
+        async with audited(self.deps, org, "create", "schedule", "-") as change:
+            change.details = {"workflow": workflow}
+            created = await self._create(org, body, declared)
+            change.resource_id = created.id
+            return created
+
+    async def _create(self, org: str, body: dict[str, Any], declared: bool) -> Schedule:
         store = await self.deps.store()
         from plait.service.workflows import stored_workflow  # loaded on first use
 
@@ -104,9 +113,10 @@ class ScheduleService:
 
     async def delete(self, org: str, schedule_id: str) -> None:
         """Delete a schedule of ``org``; ``NotFound`` if it has none with that id."""
-        store = await self.deps.store()
-        if not await store.delete_schedule(org, schedule_id):
-            raise NotFound(f"no schedule {schedule_id!r}")
+        async with audited(self.deps, org, "delete", "schedule", schedule_id):
+            store = await self.deps.store()
+            if not await store.delete_schedule(org, schedule_id):
+                raise NotFound(f"no schedule {schedule_id!r}")
 
     async def attach(self, org: str, record: WorkflowRecord) -> None:
         """Create the schedules a workflow's document declares (``schedule: {cron, ...}``, or

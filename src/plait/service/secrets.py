@@ -11,6 +11,7 @@ from plait.errors import SecretNotFound
 from plait.resources.secrets import Rotation, Secret, SecretPage
 from plait.sealing import sealer_from_env
 from plait.secrets import check_name, check_value, is_name
+from plait.service.audit import EVERY_ORG, audited
 from plait.service.pages import keyset_list
 
 if TYPE_CHECKING:
@@ -40,13 +41,16 @@ class SecretService:
             SecretKeyMissing: ``PLAIT_SECRET_KEY`` is not set (nothing is stored).
             SecretInvalid, LimitExceeded: the name or the value cannot be stored.
         """
-        settings = self.deps.settings
-        check_name(name, settings.max_name_length)
-        check_value(value, settings.max_secret_bytes)
-        sealed = sealer_from_env().seal(value)
-        store = await self.deps.store()
-        record, created = await store.put_secret(org, name, sealed, self.deps.now())
-        return SecretSet(secret=Secret.of(record), created=created)
+        # The entry names the secret, never its value (nor its length).
+        async with audited(self.deps, org, "set", "secret", str(name)[:200]) as change:
+            settings = self.deps.settings
+            check_name(name, settings.max_name_length)
+            check_value(value, settings.max_secret_bytes)
+            sealed = sealer_from_env().seal(value)
+            store = await self.deps.store()
+            record, created = await store.put_secret(org, name, sealed, self.deps.now())
+            change.details = {"created": created}
+            return SecretSet(secret=Secret.of(record), created=created)
 
     async def get(self, org: str, name: str) -> Secret:
         """The name and timestamps of one secret; ``SecretNotFound`` if none."""
@@ -66,9 +70,10 @@ class SecretService:
     async def delete(self, org: str, name: str) -> None:
         """Delete a secret; runs that read it afterwards fail naming it. ``SecretNotFound`` if
         there is none."""
-        store = await self.deps.store()
-        if not is_name(name) or not await store.delete_secret(org, name):
-            raise SecretNotFound(org, name)
+        async with audited(self.deps, org, "delete", "secret", str(name)[:200]):
+            store = await self.deps.store()
+            if not is_name(name) or not await store.delete_secret(org, name):
+                raise SecretNotFound(org, name)
 
     async def rotate(self) -> Rotation:
         """Re-seal every stored secret of every organization, and every webhook signing
@@ -79,8 +84,11 @@ class SecretService:
         is re-sealed in one transaction; a value no configured key opens fails the rotation
         (``SecretUnreadable``) and leaves that kind unchanged.
         """
-        sealer = sealer_from_env()
-        store = await self.deps.store()
-        secrets = await store.reseal_secrets(sealer.reseal)
-        webhooks = await store.reseal_webhook_secrets(sealer.reseal)
-        return Rotation(secrets=secrets, webhook_secrets=webhooks)
+        # Of every organization: audited in the operators' trail (``plait audit list --org '*'``).
+        async with audited(self.deps, EVERY_ORG, "rotate", "secret", "*") as change:
+            sealer = sealer_from_env()
+            store = await self.deps.store()
+            secrets = await store.reseal_secrets(sealer.reseal)
+            webhooks = await store.reseal_webhook_secrets(sealer.reseal)
+            change.details = {"secrets": secrets, "webhookSecrets": webhooks}
+            return Rotation(secrets=secrets, webhook_secrets=webhooks)

@@ -24,11 +24,13 @@ decided and through which key.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from plait.errors import InvalidDecision, InvalidQuery, TaskForbidden, TaskNotFound, TaskNotOpen
 from plait.resources.tasks import Task, TaskPage
 from plait.runtime.human import ANYONE
+from plait.service.audit import Change, audited
 from plait.service.pages import check_limit, keyset_after, keyset_slice
 from plait.store.records import TASK_STATUSES, Completion, TaskRecord, iso_time
 
@@ -91,14 +93,22 @@ class TaskService:
         cancelled task), ``TaskForbidden`` (someone else's task, or a bound key naming another
         person, without ``as_admin``) or ``InvalidDecision``; in each case nothing changes.
         """
+        async with audited(self.deps, org, "complete", "task", task_id, by=by or user) as change:
+            answer = _Answer(by, decision, comment, data, as_admin, user, via)
+            return await self._complete(org, task_id, answer, change)
+
+    async def _complete(self, org: str, task_id: str, a: _Answer, change: Change) -> Task:
         store = await self.deps.store()
         for _ in range(_ATTEMPTS):
             task = await self._fetch(org, task_id)
+            change.run = task.run_id
             _check_open(task)
-            completer = _completer(task, by, user, via, as_admin)
-            chosen = _check_answer(task, decision, data)
+            completer = _completer(task, a.by, a.user, a.via, a.as_admin)
+            chosen = _check_answer(task, a.decision, a.data)
+            change.details = {"assignee": task.assignee, "completedBy": completer,
+                              "decision": chosen}  # fmt: skip
             now = self.deps.now()
-            answer = Completion(chosen, comment, data, completer, now, via)
+            answer = Completion(chosen, a.comment, a.data, completer, now, a.via)
             stored, done = await store.complete_task(org, task_id, task.assignee, answer)
             if done and stored is not None:
                 return Task.of(stored)
@@ -113,6 +123,19 @@ class TaskService:
         if task is None:
             raise TaskNotFound(task_id)
         return task
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """What a caller completes a task with, and who it says it is."""
+
+    by: str | None
+    decision: str | None
+    comment: str | None
+    data: Any
+    as_admin: bool
+    user: str | None
+    via: str | None
 
 
 def _check_open(task: TaskRecord) -> None:

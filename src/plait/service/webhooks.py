@@ -28,11 +28,12 @@ import secrets
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from plait import text, values
+from plait import text, tracing, values
 from plait.errors import ConfigurationError, NotFound, PlaitError, SerializationError
 from plait.ids import new_id
 from plait.resources.webhooks import Webhook, WebhookPage, WebhookReceipt
 from plait.sealing import SECRET_KEY_ENV, Sealer, SecretUnreadable, sealer_from_env
+from plait.service.audit import audited
 from plait.service.pages import keyset_list
 from plait.service.signatures import SCHEMES, SignatureRejected, StaleSignature, verify
 from plait.service.webhook_events import (
@@ -97,6 +98,14 @@ class WebhookService:
             WebhookInvalid: bad settings. WebhookExists: ``org`` has one of that name.
             SecretKeyMissing: ``PLAIT_SECRET_KEY`` is not set.
         """
+        name = str(body.get("name", "")) if isinstance(body, dict) else ""
+        async with audited(self.deps, org, "create", "webhook", name[:200] or "-") as change:
+            created = await self._create(org, body)
+            change.resource_id = created.name
+            change.details = {"scheme": created.scheme}
+            return created
+
+    async def _create(self, org: str, body: dict[str, Any]) -> Webhook:
         store = await self._store()
         webhook = new_webhook(
             org, str(body.get("name", "")), str(body.get("scheme", "hmac-sha256")),
@@ -118,9 +127,10 @@ class WebhookService:
 
     async def delete(self, org: str, name: str) -> None:
         """Delete the webhook of ``org`` with that name (or id); ``NotFound`` if none."""
-        store = await self._store()
-        if not await store.delete_webhook(org, name):
-            raise NotFound(f"no webhook {name!r}")
+        async with audited(self.deps, org, "delete", "webhook", name):
+            store = await self._store()
+            if not await store.delete_webhook(org, name):
+                raise NotFound(f"no webhook {name!r}")
 
     async def receive(
         self, org: str, name: str, headers: dict[str, str], body: bytes
@@ -144,11 +154,14 @@ class WebhookService:
                 "an event's data", values.offending_type(data), str(exc)
             ) from exc
         now = self.deps.now()
-        event = EventRecord(event_id or new_id("event"), org, event_type, payload, "webhook",
-                            None, now)  # fmt: skip
-        replay_window = self.deps.settings.webhook_replay_seconds
-        delivery = Delivery(event, _digest(spec, signed), now + replay_window)
-        stored, created = await store.emit_webhook_event(delivery, now)
+        with tracing.emitting(org, event_type, "webhook") as span:
+            event = EventRecord(event_id or new_id("event"), org, event_type, payload, "webhook",
+                                None, now, tracing.carrier())  # fmt: skip
+            replay_window = self.deps.settings.webhook_replay_seconds
+            delivery = Delivery(event, _digest(spec, signed), now + replay_window)
+            stored, created = await store.emit_webhook_event(delivery, now)
+            if span is not None:
+                tracing.emitted(span, stored.id, stored.data)
         if created:
             self.deps.metrics.inc("plait_events_emitted_total", "webhook")
         return WebhookReceipt(id=stored.id, duplicate=not created)

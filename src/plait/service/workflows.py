@@ -25,6 +25,7 @@ from plait.errors import (
 )
 from plait.ids import new_id
 from plait.resources.workflows import SavedWorkflow, StoredWorkflow, WorkflowPage
+from plait.service.audit import actor_data, audited
 from plait.service.hooks import Hook
 from plait.service.idempotency import Request, once
 from plait.service.listing import select
@@ -34,6 +35,7 @@ from plait.store.records import WorkflowRecord
 if TYPE_CHECKING:
     from plait.definitions.model import Definition, Trigger
     from plait.definitions.validate import Problem
+    from plait.resources.business_metrics import WorkflowMetrics, WorkflowStats
     from plait.resources.runs import Run
     from plait.resources.schedules import Schedule
     from plait.service.deps import Deps
@@ -131,8 +133,9 @@ class WorkflowService:
 
     async def _finish(self, org: str, verb: str, resource: StoredWorkflow) -> StoredWorkflow:
         """After a verb commits: emit ``Workflow.<verb>ed`` (its data: the workflow's
-        document) and run the after hooks."""
-        await self.events.emit(org, f"Workflow.{PAST[verb]}", resource.wire(), source="workflow")
+        document, and the ``actor`` who made the change) and run the after hooks."""
+        data = {**resource.wire(), "actor": actor_data()}
+        await self.events.emit(org, f"Workflow.{PAST[verb]}", data, source="workflow")
         await self.deps.hooks.after(org, verb, resource)
         return resource
 
@@ -142,27 +145,42 @@ class WorkflowService:
         """Store a new workflow as a Draft (version 1), with the warnings of its validation;
         raises ``InvalidDefinition``. A Draft may have no steps yet (see :func:`_stepless`);
         activation requires them."""
-        text.check(body)
-        definition, warnings = await self._checked(body)
-        name = definition.name if definition is not None else str(body["name"])
-        self.schedules.check_declared(org, body)
-        now = self.deps.now()
-        record = WorkflowRecord(org, new_id("workflow", 8), name, "definition", "Draft", 1,
-                                dict(body), 0, 0, 0, 0, None, now, now,
-                                _events(definition))  # fmt: skip
-        await self._run_before("create", self._resource(record, definition))
-        store = await self.deps.store()
-        await store.create_workflow(record, _dump(definition), _events(definition))
-        created = await self._finish(org, "create", self._resource(record, definition))
-        return SavedWorkflow.saved(created, warnings)
+        named = body.get("name") if isinstance(body, dict) else None
+        async with audited(self.deps, org, "create", "workflow", str(named or "-")) as change:
+            text.check(body)
+            definition, warnings = await self._checked(body)
+            name = definition.name if definition is not None else str(body["name"])
+            self.schedules.check_declared(org, body)
+            now = self.deps.now()
+            record = WorkflowRecord(org, new_id("workflow", 8), name, "definition", "Draft", 1,
+                                    dict(body), 0, 0, 0, 0, None, now, now,
+                                    _events(definition))  # fmt: skip
+            change.resource_id, change.details = record.id, {"name": name}
+            await self._run_before("create", self._resource(record, definition))
+            store = await self.deps.store()
+            await store.create_workflow(record, _dump(definition), _events(definition))
+            change.version_after = 1
+            created = await self._finish(org, "create", self._resource(record, definition))
+            return SavedWorkflow.saved(created, warnings)
 
     async def update(self, org: str, ref: str, patch: dict[str, Any]) -> SavedWorkflow:
         """Merge ``patch`` into the workflow's document and store it as a new version, with the
         warnings of its validation. The schedules the document declares (``schedule``) are
         replaced by the new ones. An Activated workflow whose new version requires its test
         scenarios (``tests.required``) is updated only if they pass (``ScenariosFailed``)."""
+        async with audited(self.deps, org, "update", "workflow", ref) as change:
+            if isinstance(patch, dict):
+                change.details = {"fields": sorted(str(k) for k in patch)}
+            record = await self._record(org, ref)
+            change.resource_id, change.version_before = record.id, record.version
+            saved = await self._update(org, record, patch)
+            change.version_after = saved.version
+            return saved
+
+    async def _update(
+        self, org: str, record: WorkflowRecord, patch: dict[str, Any]
+    ) -> SavedWorkflow:
         text.check(patch)
-        record = await self._record(org, ref)
         if record.kind != "definition":
             raise ReadOnlyWorkflow(record.name)
         if record.status == "Archived":
@@ -188,7 +206,13 @@ class WorkflowService:
         return SavedWorkflow.saved(saved, warnings)
 
     async def delete(self, org: str, ref: str) -> None:
-        record = await self._record(org, ref)
+        async with audited(self.deps, org, "delete", "workflow", ref) as change:
+            record = await self._record(org, ref)
+            change.resource_id, change.version_before = record.id, record.version
+            change.details = {"name": record.name}
+            await self._delete(org, record)
+
+    async def _delete(self, org: str, record: WorkflowRecord) -> None:
         if record.kind != "definition":
             raise ReadOnlyWorkflow(record.name)
         resource = await self._present(record)
@@ -201,6 +225,28 @@ class WorkflowService:
     async def get(self, org: str, ref: str) -> StoredWorkflow:
         """The workflow ``ref`` (its id or name); ``WorkflowNotFound`` if there is none."""
         return await self._present(await self._record(org, ref))
+
+    async def metrics(
+        self, org: str, ref: str, *, window: str = "24h", name: str | None = None,
+        by_labels: bool = False,
+    ) -> WorkflowMetrics:  # fmt: skip
+        """The business metrics of workflow ``ref`` (id or name; a registered code workflow
+        by name) recorded in ``window`` (``30m``, ``24h``, ``7d``): count, sum, mean, p50,
+        p95, min and max of each (only ``name`` when given; each label set apart with
+        ``by_labels``). See docs/observability.md, Business metrics."""
+        from plait.service.business_metrics import BusinessMetrics
+
+        return await BusinessMetrics(self.deps, self).metrics(
+            org, ref, window=window, name=name, by_labels=by_labels)  # fmt: skip
+
+    async def stats(self, org: str, ref: str, *, window: str = "24h") -> WorkflowStats:
+        """How workflow ``ref`` is doing: its runs created in ``window`` by outcome, success
+        rate, p50/p95 duration, failures by step and retries; its runs live now; its last
+        run; a stored workflow's all-time counters. See docs/observability.md, Status and
+        stats."""
+        from plait.service.business_metrics import BusinessMetrics
+
+        return await BusinessMetrics(self.deps, self).stats(org, ref, window=window)
 
     async def find(
         self,
@@ -224,18 +270,29 @@ class WorkflowService:
         return WorkflowPage(items=items, next_cursor=next_cursor)
 
     async def activate(self, org: str, ref: str) -> StoredWorkflow:
-        record = await self._record(org, ref)
-        if record.kind == "definition" and record.status in TRANSITIONS["activate"][0]:
-            definition, _ = await self._checked(record.document)
-            self._check_activation(definition, record.document)
-            await check_scenarios(self.scenarios, record.name, record.document)
-        return await self._transition(org, record, "activate")
+        return await self._lifecycle(org, ref, "activate")
 
     async def pause(self, org: str, ref: str) -> StoredWorkflow:
-        return await self._transition(org, await self._record(org, ref), "pause")
+        return await self._lifecycle(org, ref, "pause")
 
     async def archive(self, org: str, ref: str) -> StoredWorkflow:
-        return await self._transition(org, await self._record(org, ref), "archive")
+        return await self._lifecycle(org, ref, "archive")
+
+    async def _lifecycle(self, org: str, ref: str, verb: str) -> StoredWorkflow:
+        """A lifecycle verb, audited with the version and the status before and after."""
+        async with audited(self.deps, org, verb, "workflow", ref) as change:
+            record = await self._record(org, ref)
+            change.resource_id, change.version_before = record.id, record.version
+            change.details = {"statusBefore": record.status}
+            activating = verb == "activate" and record.kind == "definition"
+            if activating and record.status in TRANSITIONS["activate"][0]:
+                definition, _ = await self._checked(record.document)
+                self._check_activation(definition, record.document)
+                await check_scenarios(self.scenarios, record.name, record.document)
+            updated = await self._transition(org, record, verb)
+            change.version_after = updated.version
+            change.details["statusAfter"] = updated.status
+            return updated
 
     async def schedule(
         self, ref: str, spec: dict[str, Any] | None = None, *, org: str = "default"
@@ -264,10 +321,15 @@ class WorkflowService:
         ``idempotency_key`` a repeat starts nothing and answers the first run as it is now
         (``plait.service.idempotency``)."""
         request = Request(f"workflows.trigger {ref}", {"workflow": ref, "input": input})
-        run = await once(self.deps, org, idempotency_key, request,
-                         lambda: self._trigger(org, ref, input),
-                         keep=lambda run: {"run": run.id},
-                         recall=lambda kept: self.runs.get(org, kept["run"]))  # fmt: skip
+        async with audited(self.deps, org, "trigger", "workflow", ref) as change:
+            run = await once(self.deps, org, idempotency_key, request,
+                             lambda: self._trigger(org, ref, input),
+                             keep=lambda run: {"run": run.id},
+                             recall=lambda kept: self.runs.get(org, kept["run"]))  # fmt: skip
+            change.run = run.id
+            if run.workflow_id is not None:
+                change.resource_id = run.workflow_id
+            change.details = {"workflowVersion": run.workflow_version}
         # Its after-hooks have run when the trigger answers (announced by the store: see
         # hooks.py), unless they take longer than HOOK_WAIT_SECONDS: then they go on alone.
         await self.deps.hooks.settled("trigger", run.id, timeout=HOOK_WAIT_SECONDS)

@@ -27,6 +27,9 @@ schedules          schedules and their ticks
 webhooks           webhooks and their deliveries
 secrets, keys      sealed secrets and API keys
 idempotency        idempotency keys of requests, reserved before they act
+changes            the change feed of live streams (written by triggers), read after a cursor
+audit              the audit trail: append, read, prune past the retention
+metrics            business metrics of runs; a workflow's run statistics over a window
 =================  ==============================================================================
 """
 
@@ -37,6 +40,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from plait.store.audit import AuditVerbs
+from plait.store.business_metrics import MetricVerbs
+from plait.store.changes import ChangeVerbs
 from plait.store.children import ChildVerbs
 from plait.store.documents import DocumentVerbs
 from plait.store.events import EventVerbs
@@ -61,7 +67,7 @@ log = logging.getLogger(__name__)
 class Store(
     RunVerbs, LeaseVerbs, EventVerbs, WorkflowVerbs, DocumentVerbs, TaskVerbs, MachineVerbs,
     ChildVerbs, TreeVerbs, OperationVerbs, ScheduleVerbs, WebhookVerbs, SecretVerbs, KeyVerbs,
-    IdempotencyVerbs, ProgressVerbs,
+    IdempotencyVerbs, ProgressVerbs, ChangeVerbs, AuditVerbs, MetricVerbs,
 ):  # fmt: skip
     """Durable state of runs, steps, workers, events, workflows, documents and everything the
     service layer keeps: what the engine and the services ask of a backend.

@@ -175,6 +175,7 @@ def _insert_child(
         "workflow_id": workflow_id, "workflow_version": version,
         "parent_run_id": parent_id, "parent_step": child.step.key,
         "root_run_id": place.root_run_id, "depth": place.depth,
+        "trace_context": child.trace_context,
     }  # fmt: skip
     if db.run("child_insert_run", params).rowcount == 1:
         workflow_started(db, child.org, workflow_id)

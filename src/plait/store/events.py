@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from plait import tracing
 from plait.errors import SerializationError
 from plait.ids import new_id
 from plait.store.announcements import hook_may_start
@@ -59,7 +60,10 @@ class EventVerbs(Backend):
             orjson.loads(data)
         except orjson.JSONDecodeError as exc:
             raise SerializationError("an event's data", "bytes", f"not JSON: {exc}") from exc
-        event = EventRecord(event_id or new_id("event"), org, type, data, source, run_id, now)
+        # The runs the event starts continue the emitter's trace.
+        context = tracing.carrier()
+        event = EventRecord(event_id or new_id("event"), org, type, data, source, run_id, now,
+                            context)  # fmt: skip
 
         def op(db: Session) -> tuple[EventRecord, bool, Dispatched]:
             if not insert_event(db, event):

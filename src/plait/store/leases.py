@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 
@@ -31,9 +32,11 @@ class LeaseVerbs(Backend):
 
         Runnable: ``pending``; ``waiting`` with ``wake_at <= now``; ``running`` with an expired
         lease. Each claimed run becomes ``running``, its fence increments (fencing out any former
-        owner) and its recorded steps come back with it. A run with a cancelled run above it (left
-        live by a tree cancel that stopped between its batches) is cancelled instead, and its
-        parent woken (the parent then meets the same check).
+        owner) and its recorded steps come back with it, with when it became runnable
+        (``ready_at``) and whether its lease had expired (``reclaimed``), both read from its
+        row as it was before the claim by the query that chose it (see ``_claim``). A run with
+        a cancelled run above it (left live by a tree cancel that stopped between its batches)
+        is cancelled instead, and its parent woken (the parent then meets the same check).
         """
         params = {
             "owner": owner,
@@ -44,18 +47,13 @@ class LeaseVerbs(Backend):
         }
 
         def op(db: Session) -> list[ClaimedRun]:
-            rows = db.run("claim_runs", params).fetchall()
+            rows = _claim(db, params)
             orphans = cancel_orphans(db, [r[0] for r in rows], now)
             rows = [r for r in rows if r[0] not in orphans]
             if not rows:
                 return []
             steps = steps_by_run(db, [r[0] for r in rows])
-            return [
-                ClaimedRun(
-                    r[0], r[1], r[2], r[3], r[4], r[5], steps.get(r[0], []), r[6], r[7], r[8]
-                )
-                for r in rows
-            ]
+            return [_claimed(r, steps.get(r[0], [])) for r in rows]
 
         result: list[ClaimedRun] = await self._submit(op)
         return result
@@ -156,3 +154,26 @@ class LeaseVerbs(Backend):
 
         released: int = await self._submit(op)
         return released
+
+
+def _claim(db: Session, params: dict[str, Any]) -> list[Sequence[Any]]:
+    """Lease the runs due (the rows of ``claim_runs`` in the order they fell due, each with
+    ``ready_at`` and ``reclaimed`` last). PostgreSQL claims and reads them in one statement;
+    SQLite chooses them first (``runs_due``) and then leases them by id, in the same
+    transaction of its single writer."""
+    if db.dialect == "postgres":
+        return db.run("claim_runs", params).fetchall()
+    due = db.run("runs_due", params).fetchall()
+    if not due:
+        return []
+    ids = orjson.dumps([row[0] for row in due]).decode()
+    leased = {row[0]: row for row in db.run("claim_runs", {**params, "ids": ids})}
+    return [(*leased[id], ready, reclaimed) for id, ready, reclaimed in due if id in leased]
+
+
+def _claimed(row: Sequence[Any], steps: list[StepRecord]) -> ClaimedRun:
+    """A row of ``claim_runs`` (its columns in order, then ``ready_at`` and ``reclaimed``)."""
+    id, workflow, input, fence, created_at, deadline_at, org, workflow_id, version = row[:9]
+    return ClaimedRun(id, workflow, input, fence, created_at, deadline_at, steps, org,
+                      workflow_id, version, ready_at=row[10], reclaimed=bool(row[11]),
+                      trace_context=row[9])  # fmt: skip

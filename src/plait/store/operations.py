@@ -52,6 +52,7 @@ class OperationVerbs(Backend):
             waits = {r[0] for r in db.run("child_waits_of_run", {"run_id": run_id})}
             query = "delete_steps_from_last_failure" if ordered else "delete_unfinished_steps"
             db.run(query, {"run_id": run_id})
+            db.run("delete_unrecorded_run_metrics", {"run_id": run_id})
             after = {r[0] for r in db.run("step_positions", {"run_id": run_id})}
             _forget_child_starts(db, run_id, waits - after)
             after = {r[0] for r in db.run("step_positions", {"run_id": run_id})}

@@ -73,6 +73,11 @@ class NewRun:
     workflow_version: int | None = None
     """The stored definition version the run is pinned to (None for code workflows)."""
     event_id: str | None = None
+    trace_context: str | None = None
+    """The W3C trace context its replays continue (``plait.tracing.carrier``)."""
+    actor: dict[str, Any] | None = None
+    """Who started it by hand (``plait.service.audit.actor_data``), for the ``trigger`` of its
+    ``Workflow.triggered``; not stored with the run."""
 
 
 @dataclass(slots=True)
@@ -158,6 +163,8 @@ class NewChild:
     """``Settings.max_run_tree_depth``: the deepest the child may be below its tree's root."""
     max_runs: int = 10_000
     """``Settings.max_run_tree_runs``: the most runs its tree may hold, root included."""
+    trace_context: str | None = None
+    """The trace context of the parent's replay that started it; the child's replays continue it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +191,14 @@ class ClaimedRun:
     org: str = "default"
     workflow_id: str | None = None
     workflow_version: int | None = None
+    ready_at: float | None = None
+    """When it became runnable (created or made ``pending``, its wake time due, or its lease
+    expired); ``None`` when leased at creation."""
+    reclaimed: bool = False
+    """Whether it was claimed from a lease that had expired (another worker's, or a lapsed
+    one of this worker's)."""
+    trace_context: str | None = None
+    """The W3C trace context it was started in (``plait.tracing.carrier``), if any."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +223,8 @@ class EventRecord:
     source: str
     run_id: str | None
     created_at: float
+    trace_context: str | None = field(default=None, compare=False)
+    """The emitter's trace context, which the runs the event starts continue (not stored)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,15 +48,17 @@ class RunVerbs(Backend):
             "started_at": started, "deadline_at": run.deadline_at, "owner": owner,
             "lease_until": lease, "fence": fence, "executions": fence,
             "workflow_id": run.workflow_id, "workflow_version": run.workflow_version,
-            "event_id": run.event_id,
+            "event_id": run.event_id, "trace_context": run.trace_context,
         }  # fmt: skip
 
         def op(db: Session) -> RunRecord | None:
             if db.run("insert_run", params).rowcount == 1:
                 workflow_started(db, run.org, run.workflow_id)
                 if run.workflow_id is not None and announced(run.workflow_id, run.trigger):
-                    announce_start(db, run.org, run.workflow_id, run.id, {"kind": run.trigger},
-                                   run.created_at)  # fmt: skip
+                    trigger: dict[str, Any] = {"kind": run.trigger}
+                    if run.actor is not None:
+                        trigger["actor"] = run.actor
+                    announce_start(db, run.org, run.workflow_id, run.id, trigger, run.created_at)
                 db.runnable = db.runnable or not leased
                 return None
             return fetch_run(db, run.id, with_steps=False)
@@ -177,7 +179,7 @@ def insert_started_run(
               "status": status, "input": start.input, "now": event.created_at,
               "wake_at": wake_at, "workflow_id": start.workflow_id,
               "version": start.version, "event_id": event.id or None,
-              "trigger": trigger}  # fmt: skip
+              "trigger": trigger, "trace_context": event.trace_context}  # fmt: skip
     if db.run("insert_triggered_run", params).rowcount == 1:
         workflow_started(db, event.org, start.workflow_id)
         cause = {"kind": trigger, **(detail or {})}

@@ -218,9 +218,11 @@ class Worker:
             lease_until = run.created_at + self.rt.settings.lease_seconds
             record, created = await store.create_run(run, owner=self.id, lease_until=lease_until)
             if created:
+                self._count_claim(run.workflow, 0.0)  # leased at creation: it never queued
                 self._spawn(ClaimedRun(run.id, run.workflow, run.input, record.fence,
                                        run.created_at, run.deadline_at, [], run.org,
-                                       run.workflow_id, run.workflow_version))  # fmt: skip
+                                       run.workflow_id, run.workflow_version,
+                                       trace_context=run.trace_context))  # fmt: skip
         finally:
             self._reserved -= 1
         if not created:
@@ -251,6 +253,10 @@ class Worker:
 
     def wake(self) -> None:
         self._wakeup.set()
+
+    def _count_claim(self, workflow: str, waited: float, *, reclaimed: bool = False) -> None:
+        if self.rt.metrics is not None:
+            self.rt.metrics.claimed(workflow, waited, reclaimed=reclaimed)
 
     def _spawn(self, run: ClaimedRun) -> None:
         previous = self._active.get(run.id)
@@ -337,6 +343,8 @@ class Worker:
                 finally:
                     self._reserved -= free
                 for run in claimed:
+                    waited = 0.0 if run.ready_at is None else now - run.ready_at
+                    self._count_claim(run.workflow, waited, reclaimed=run.reclaimed)
                     self._spawn(run)
             # More may be runnable than this claim took: claim again when a slot frees up.
             self._saturated = free <= 0 or len(claimed) == free

@@ -10,9 +10,11 @@ from pydantic import Field
 
 from plait.api.auth import Caller, EngineDep, Runner, Viewer
 from plait.api.models import MAX_LIMIT, IdempotencyKey, Strict
-from plait.api.problems import CONFLICTS, PROBLEM_RESPONSES
+from plait.api.problems import CONFLICTS, PROBLEM_RESPONSES, ApiProblem
 from plait.api.render import Json
 from plait.resources.runs import Run, RunPage, Signal
+from plait.service.business_metrics import includes
+from plait.service.keys import allows
 
 router = APIRouter(prefix="/~{org}/runs", tags=["runs"], responses=PROBLEM_RESPONSES)
 
@@ -34,8 +36,17 @@ async def list_runs(caller: Viewer, engine: EngineDep, query: Annotated[RunQuery
 
 
 @router.get("/{run_id}", response_model=Run, summary="Get a run with its steps")
-async def get_run(caller: Viewer, engine: EngineDep, run_id: str) -> Json:
-    return Json((await engine.runs.get(caller.org, run_id)).wire())
+async def get_run(
+    caller: Viewer, engine: EngineDep, run_id: str,
+    include: Annotated[str | None, Query(
+        description="Comma-separated parts to add: metrics (its business metric values), "
+        "audit (its audit entries).", max_length=100,
+    )] = None,
+) -> Json:  # fmt: skip
+    parts = includes(include)
+    if "audit" in parts and not allows(caller.role, "admin"):
+        raise ApiProblem(403, f"include=audit needs the admin role; the key is {caller.role}.")
+    return Json((await engine.runs.get(caller.org, run_id, include=parts)).wire())
 
 
 class CancelBody(Strict):

@@ -83,7 +83,6 @@ class FunctionWorkflow(Source):
     """A template of the run's output over the input and the steps' results."""
     steps: list[Any]
     error_handling: FunctionErrorHandling | None = Field(default=None, alias="errorHandling")
-    metrics: list[Any] | None = None
     timeout: PositiveMillis | None = None
 
 
@@ -119,7 +118,6 @@ def normalise(document: dict[str, Any], findings: Findings) -> Normalised:
         "steps": steps,
         "retry": retry(handling.retry_strategy),
         "timeout": seconds(source.timeout),
-        "metadata": {"metrics": source.metrics} if source.metrics is not None else {},
     })  # fmt: skip
     return Normalised(definition, sources, unreadable)
 

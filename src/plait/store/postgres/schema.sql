@@ -13,6 +13,43 @@ CREATE TABLE api_keys (
     CONSTRAINT api_keys_pkey PRIMARY KEY (id)
 );
 
+CREATE TABLE audit_entries (
+    seq bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
+    id text NOT NULL,
+    org text NOT NULL,
+    at double precision NOT NULL,
+    actor text NOT NULL,
+    key_id text,
+    user_name text,
+    role text,
+    interface text NOT NULL,
+    address text,
+    verb text NOT NULL,
+    resource_type text NOT NULL,
+    resource_id text NOT NULL,
+    run_id text,
+    version_before integer,
+    version_after integer,
+    result text NOT NULL,
+    error text,
+    details text NOT NULL,
+    CONSTRAINT audit_entries_id_key UNIQUE (id),
+    CONSTRAINT audit_entries_pkey PRIMARY KEY (seq)
+);
+
+CREATE TABLE changes (
+    seq bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
+    org text,
+    run_id text,
+    kind text NOT NULL,
+    subject text,
+    status text,
+    detail text,
+    attempts integer,
+    at double precision,
+    CONSTRAINT changes_pkey PRIMARY KEY (seq)
+);
+
 CREATE TABLE debounces (
     org text NOT NULL,
     workflow_id text NOT NULL,
@@ -104,6 +141,19 @@ CREATE TABLE run_history (
     CONSTRAINT run_history_pkey PRIMARY KEY (seq)
 );
 
+CREATE TABLE run_metrics (
+    run_id text NOT NULL,
+    key text NOT NULL,
+    position integer NOT NULL,
+    org text NOT NULL,
+    workflow text NOT NULL,
+    name text NOT NULL,
+    value double precision NOT NULL,
+    labels text NOT NULL DEFAULT '{}'::text,
+    recorded_at double precision NOT NULL,
+    CONSTRAINT run_metrics_pkey PRIMARY KEY (run_id, key)
+);
+
 CREATE TABLE run_trees (
     root_run_id text NOT NULL,
     runs integer NOT NULL,
@@ -145,6 +195,7 @@ CREATE TABLE runs (
     root_run_id text,
     depth integer NOT NULL DEFAULT 0,
     outcome text,
+    trace_context text,
     CONSTRAINT runs_pkey PRIMARY KEY (id)
 );
 
@@ -312,6 +363,18 @@ CREATE INDEX api_keys_by_org ON api_keys USING btree (org, created_at);
 
 CREATE INDEX api_keys_by_prefix ON api_keys USING btree (prefix);
 
+CREATE INDEX audit_entries_at ON audit_entries USING btree (at);
+
+CREATE INDEX audit_entries_org ON audit_entries USING btree (org, seq);
+
+CREATE INDEX audit_entries_resource ON audit_entries USING btree (org, resource_id, seq);
+
+CREATE INDEX audit_entries_run ON audit_entries USING btree (org, run_id, seq) WHERE (run_id IS NOT NULL);
+
+CREATE INDEX changes_by_org ON changes USING btree (org, seq) WHERE (org IS NOT NULL);
+
+CREATE INDEX changes_by_run ON changes USING btree (run_id, seq) WHERE (run_id IS NOT NULL);
+
 CREATE INDEX documents_by_noun ON documents USING btree (org, noun, created_at);
 
 CREATE UNIQUE INDEX documents_idempotency ON documents USING btree (org, idempotency_key) WHERE (idempotency_key IS NOT NULL);
@@ -325,6 +388,8 @@ CREATE INDEX idempotency_keys_expiry ON idempotency_keys USING btree (expires_at
 CREATE UNIQUE INDEX machine_instances_by_run ON machine_instances USING btree (run_id);
 
 CREATE INDEX run_history_of_run ON run_history USING btree (run_id, seq);
+
+CREATE INDEX run_metrics_by_workflow ON run_metrics USING btree (org, workflow, recorded_at);
 
 CREATE INDEX runs_by_org ON runs USING btree (org, created_at DESC);
 

@@ -4,9 +4,11 @@
 -- name: child_insert_run
 -- The child's id is derived from its parent's id and step, so a replayed start inserts nothing.
 INSERT INTO runs (id, org, workflow, status, input, trigger, created_at, updated_at, deadline_at,
-                  workflow_id, workflow_version, parent_run_id, parent_step, root_run_id, depth)
+                  workflow_id, workflow_version, parent_run_id, parent_step, root_run_id, depth,
+                  trace_context)
 VALUES (:id, :org, :workflow, 'pending', :input, 'child', :now, :now, :deadline_at,
-        :workflow_id, :workflow_version, :parent_run_id, :parent_step, :root_run_id, :depth)
+        :workflow_id, :workflow_version, :parent_run_id, :parent_step, :root_run_id, :depth,
+        :trace_context)
 ON CONFLICT (id) DO NOTHING;
 
 -- name: child_start_of

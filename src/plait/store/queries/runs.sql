@@ -4,10 +4,10 @@
 -- name: insert_run
 INSERT INTO runs (id, org, workflow, status, input, trigger, created_at, started_at, updated_at,
                   deadline_at, lease_owner, lease_expires_at, fence, executions, workflow_id,
-                  workflow_version, event_id)
+                  workflow_version, event_id, trace_context)
 VALUES (:id, :org, :workflow, :status, :input, :trigger, :created_at, :started_at, :created_at,
         :deadline_at, :owner, :lease_until, :fence, :executions, :workflow_id,
-        :workflow_version, :event_id)
+        :workflow_version, :event_id, :trace_context)
 ON CONFLICT (id) DO NOTHING;
 
 -- name: run_state
@@ -32,9 +32,9 @@ UPDATE runs SET wake_at = :now WHERE id = :run_id AND status = 'running';
 
 -- name: insert_triggered_run
 INSERT INTO runs (id, org, workflow, status, input, trigger, created_at, updated_at, wake_at,
-                  workflow_id, workflow_version, event_id)
+                  workflow_id, workflow_version, event_id, trace_context)
 VALUES (:id, :org, :workflow, :status, :input, :trigger, :now, :now, :wake_at,
-        :workflow_id, :version, :event_id)
+        :workflow_id, :version, :event_id, :trace_context)
 ON CONFLICT (id) DO NOTHING;
 
 -- name: insert_event_step

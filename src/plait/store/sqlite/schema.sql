@@ -12,6 +12,40 @@ CREATE TABLE api_keys (
     PRIMARY KEY (id)
 );
 
+CREATE TABLE audit_entries (
+    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+    id             TEXT NOT NULL UNIQUE,
+    org            TEXT NOT NULL,
+    at             REAL NOT NULL,
+    actor          TEXT NOT NULL,
+    key_id         TEXT,
+    user_name      TEXT,
+    role           TEXT,
+    interface      TEXT NOT NULL,
+    address        TEXT,
+    verb           TEXT NOT NULL,
+    resource_type  TEXT NOT NULL,
+    resource_id    TEXT NOT NULL,
+    run_id         TEXT,
+    version_before INTEGER,
+    version_after  INTEGER,
+    result         TEXT NOT NULL,
+    error          TEXT,
+    details        TEXT NOT NULL
+);
+
+CREATE TABLE changes (
+    seq      INTEGER PRIMARY KEY,
+    org      TEXT,
+    run_id   TEXT,
+    kind     TEXT NOT NULL,
+    subject  TEXT,
+    status   TEXT,
+    detail   TEXT,
+    attempts INTEGER,
+    at       REAL
+);
+
 CREATE TABLE debounces (
     org         TEXT NOT NULL,
     workflow_id TEXT NOT NULL,
@@ -99,6 +133,19 @@ CREATE TABLE run_history (
     detail TEXT
 );
 
+CREATE TABLE run_metrics (
+    run_id      TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    position    INTEGER NOT NULL,
+    org         TEXT NOT NULL,
+    workflow    TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    value       REAL NOT NULL,
+    labels      TEXT NOT NULL DEFAULT '{}',
+    recorded_at REAL NOT NULL,
+    PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+
 CREATE TABLE run_trees (
     root_run_id TEXT PRIMARY KEY,
     runs        INTEGER NOT NULL
@@ -131,7 +178,7 @@ CREATE TABLE runs (
     lease_expires_at REAL,
     fence            INTEGER NOT NULL DEFAULT 0,
     executions       INTEGER NOT NULL DEFAULT 0
-, workflow_id TEXT, workflow_version INTEGER, event_id TEXT, parent_run_id TEXT, parent_step TEXT, root_run_id TEXT, depth INTEGER NOT NULL DEFAULT 0, outcome TEXT);
+, workflow_id TEXT, workflow_version INTEGER, event_id TEXT, parent_run_id TEXT, parent_step TEXT, root_run_id TEXT, depth INTEGER NOT NULL DEFAULT 0, outcome TEXT, trace_context TEXT);
 
 CREATE TABLE schedule_ticks (
     schedule_id TEXT NOT NULL,
@@ -290,6 +337,18 @@ CREATE INDEX api_keys_by_org ON api_keys (org, created_at);
 
 CREATE INDEX api_keys_by_prefix ON api_keys (prefix);
 
+CREATE INDEX audit_entries_at ON audit_entries (at);
+
+CREATE INDEX audit_entries_org ON audit_entries (org, seq);
+
+CREATE INDEX audit_entries_resource ON audit_entries (org, resource_id, seq);
+
+CREATE INDEX audit_entries_run ON audit_entries (org, run_id, seq) WHERE run_id IS NOT NULL;
+
+CREATE INDEX changes_by_org ON changes (org, seq) WHERE org IS NOT NULL;
+
+CREATE INDEX changes_by_run ON changes (run_id, seq) WHERE run_id IS NOT NULL;
+
 CREATE INDEX documents_by_noun ON documents (org, noun, created_at);
 
 CREATE UNIQUE INDEX documents_idempotency ON documents (org, idempotency_key)
@@ -304,6 +363,8 @@ CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
 CREATE UNIQUE INDEX machine_instances_by_run ON machine_instances (run_id);
 
 CREATE INDEX run_history_of_run ON run_history (run_id, seq);
+
+CREATE INDEX run_metrics_by_workflow ON run_metrics (org, workflow, recorded_at);
 
 CREATE INDEX runs_by_org ON runs (org, created_at DESC);
 
@@ -336,3 +397,42 @@ CREATE INDEX tasks_inbox ON tasks (org, assignee, status, created_at);
 CREATE INDEX webhook_deliveries_expiry ON webhook_deliveries (expires_at);
 
 CREATE UNIQUE INDEX workflows_by_name ON workflows (org, name);
+
+CREATE TRIGGER audit_entries_append_only BEFORE UPDATE ON audit_entries
+BEGIN
+    SELECT RAISE(ABORT, 'audit entries are append-only');
+END;
+
+CREATE TRIGGER changes_event_stored AFTER INSERT ON events
+BEGIN
+    INSERT INTO changes (org, run_id, kind, subject, detail, at)
+    VALUES (NEW.org, NULL, 'event', NEW.id, NEW.type, NEW.created_at);
+END;
+
+CREATE TRIGGER changes_run_created AFTER INSERT ON runs
+BEGIN
+    INSERT INTO changes (org, run_id, kind, subject, status, detail, at)
+    VALUES (NEW.org, NEW.id, 'run', NEW.workflow, NEW.status, NEW.outcome, NEW.updated_at);
+END;
+
+CREATE TRIGGER changes_run_moved AFTER UPDATE OF status ON runs
+WHEN OLD.status IS NOT NEW.status
+BEGIN
+    INSERT INTO changes (org, run_id, kind, subject, status, detail, at)
+    VALUES (NEW.org, NEW.id, 'run', NEW.workflow, NEW.status, NEW.outcome, NEW.updated_at);
+END;
+
+CREATE TRIGGER changes_step_moved AFTER UPDATE OF status, attempts ON steps
+WHEN OLD.status IS NOT NEW.status OR OLD.attempts IS NOT NEW.attempts
+BEGIN
+    INSERT INTO changes (run_id, kind, subject, status, detail, attempts, at)
+    VALUES (NEW.run_id, 'step', NEW.key, NEW.status, NEW.kind, NEW.attempts,
+            COALESCE(NEW.finished_at, NEW.started_at));
+END;
+
+CREATE TRIGGER changes_step_recorded AFTER INSERT ON steps
+BEGIN
+    INSERT INTO changes (run_id, kind, subject, status, detail, attempts, at)
+    VALUES (NEW.run_id, 'step', NEW.key, NEW.status, NEW.kind, NEW.attempts,
+            COALESCE(NEW.finished_at, NEW.started_at));
+END;

@@ -4,11 +4,17 @@
 
 -- name: claim_runs
 -- Rows locked by another claim are skipped, so concurrent workers claim disjoint runs. The
--- claimed runs come back in the order they fell due.
+-- claimed runs come back in the order they fell due, each with when it became runnable (a
+-- pending run's updated_at, set when it was created or made pending; a waiting run's wake time
+-- or, if later, when it suspended; an expired lease's expiry) and whether its lease had expired.
 WITH due AS (
     SELECT id,
            CASE status WHEN 'pending' THEN created_at WHEN 'waiting' THEN wake_at
-                ELSE lease_expires_at END AS due_at
+                ELSE lease_expires_at END AS due_at,
+           CASE status WHEN 'pending' THEN updated_at
+                WHEN 'waiting' THEN GREATEST(wake_at, updated_at)
+                ELSE lease_expires_at END AS ready_at,
+           status = 'running' AS reclaimed
     FROM runs
     WHERE (status = 'pending'
            OR (status = 'waiting' AND wake_at <= CAST(:now AS DOUBLE PRECISION))
@@ -26,9 +32,11 @@ WITH due AS (
     FROM due
     WHERE runs.id = due.id
     RETURNING runs.id, runs.workflow, runs.input, runs.fence, runs.created_at, runs.deadline_at,
-              runs.org, runs.workflow_id, runs.workflow_version, due.due_at
+              runs.org, runs.workflow_id, runs.workflow_version, runs.trace_context, due.due_at,
+              due.ready_at, due.reclaimed
 )
-SELECT id, workflow, input, fence, created_at, deadline_at, org, workflow_id, workflow_version
+SELECT id, workflow, input, fence, created_at, deadline_at, org, workflow_id, workflow_version,
+       trace_context, ready_at, reclaimed
 FROM claimed
 ORDER BY due_at, id COLLATE "C";
 

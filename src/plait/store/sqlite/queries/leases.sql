@@ -2,27 +2,37 @@
 -- dialects (the others are shared: plait/store/queries/leases.sql). Each block starts with
 -- "-- name: NAME".
 
+-- name: runs_due
+-- The runs claim_runs then leases, chosen first in the same transaction (SQLite has one writer,
+-- so nothing runs in between): SQLite's RETURNING sees only the row as the UPDATE left it, and
+-- reading the choice back from a CTE would cost a scan of it per claimed run. "due" orders the
+-- claim (the partial indexes' columns); "ready" is when the run became runnable: a pending run's
+-- updated_at (set when it was created or made pending), a waiting run's wake time or, if later,
+-- when it suspended, an expired lease's expiry.
+SELECT id, ready, reclaimed FROM (
+    SELECT id, workflow, workflow_version, created_at AS due, updated_at AS ready,
+           0 AS reclaimed
+    FROM runs WHERE status = 'pending'
+    UNION ALL
+    SELECT id, workflow, workflow_version, wake_at, MAX(wake_at, updated_at), 0 FROM runs
+    WHERE status = 'waiting' AND wake_at <= :now
+    UNION ALL
+    SELECT id, workflow, workflow_version, lease_expires_at, lease_expires_at, 1 FROM runs
+    WHERE status = 'running' AND lease_expires_at <= :now
+)
+WHERE workflow IN (SELECT value FROM json_each(:workflows)) OR workflow_version IS NOT NULL
+ORDER BY due
+LIMIT :limit;
+
 -- name: claim_runs
+-- Leases the runs runs_due chose (:ids, a JSON array), in the same transaction.
 UPDATE runs
 SET status = 'running', lease_owner = :owner, lease_expires_at = :lease_until,
     fence = fence + 1, executions = executions + 1, wake_at = NULL,
     started_at = COALESCE(started_at, :now), updated_at = :now
-WHERE id IN (
-    SELECT id FROM (
-        SELECT id, workflow, workflow_version, created_at AS due FROM runs
-        WHERE status = 'pending'
-        UNION ALL
-        SELECT id, workflow, workflow_version, wake_at FROM runs
-        WHERE status = 'waiting' AND wake_at <= :now
-        UNION ALL
-        SELECT id, workflow, workflow_version, lease_expires_at FROM runs
-        WHERE status = 'running' AND lease_expires_at <= :now
-    ) AS due_runs
-    WHERE workflow IN (SELECT value FROM json_each(:workflows)) OR workflow_version IS NOT NULL
-    ORDER BY due
-    LIMIT :limit
-)
-RETURNING id, workflow, input, fence, created_at, deadline_at, org, workflow_id, workflow_version;
+WHERE id IN (SELECT value FROM json_each(:ids))
+RETURNING id, workflow, input, fence, created_at, deadline_at, org, workflow_id, workflow_version,
+          trace_context;
 
 -- name: upsert_step
 -- Fenced: writes only while the run is running under the caller's fence (else no row changes).

@@ -234,8 +234,7 @@ def test_workers_share_runs_through_a_sigkill_and_a_lost_connection(
     assert set_heartbeat(url, victim_id, 0.0) == [(victim_id,)]
     gone = f"worker {victim_id} is gone; "
 
-    def reaped() -> str | None:
-        time.sleep(0.1)
+    def reaped() -> str | None:  # the workers' logs, read at the sandbox's poll
         return next((c.output() for c in survivors if gone in c.output()), None)
 
     assert f"{gone}0 run(s) made runnable" in sandbox.wait_until(reaped, "the victim's reaping")

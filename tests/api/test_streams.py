@@ -409,10 +409,18 @@ async def test_a_stream_ends_with_close_once_its_key_is_revoked(served: Served) 
     engine, key_id = served.engine, served.other_viewer.split("_")[1]
     run_id = await start_stepper(served)
 
-    async def busy() -> None:  # the organization's stream is never silent for a heartbeat
-        while True:
-            await engine.events.emit("default", "Busy.tick", None)
-            await asyncio.sleep(0.02)
+    async def busy(response: httpx.Response) -> list[Message]:
+        """The organization's stream, never silent for a heartbeat: each event it delivers
+        is answered by the next one, up to its end (which must follow an ``event: close``)."""
+        await engine.events.emit("default", "Busy.tick", None)
+        got = []
+        async for m in messages(response):
+            if m.event != "comment":
+                got.append(m)
+            if m.event == "event":
+                await engine.events.emit("default", "Busy.tick", None)
+        assert got and got[-1].event == "close", [m.brief() for m in got[-3:]]
+        return got
 
     async def opened() -> bool:
         return engine.streams.open_count(key_id) == 2
@@ -420,13 +428,13 @@ async def test_a_stream_ends_with_close_once_its_key_is_revoked(served: Served) 
     async with served.client(served.other_viewer) as api, contextlib.AsyncExitStack() as stack:
         org = await stack.enter_async_context(api.stream("GET", "/~default/stream"))
         run = await stack.enter_async_context(api.stream("GET", f"/~default/runs/{run_id}/stream"))
-        ticking = asyncio.create_task(busy())
+        flowing = asyncio.create_task(busy(org))
         try:
             await assert_eventually(opened)
             await engine.keys.revoke("default", key_id)
-            got = [await asyncio.wait_for(closing(s), 10) for s in (org, run)]
+            got = [await asyncio.wait_for(flowing, 10), await asyncio.wait_for(closing(run), 10)]
         finally:
-            ticking.cancel()
+            flowing.cancel()
         assert [(m.event, m.data["reason"]) for m in (g[-1] for g in got)] == [
             ("close", "The API key was revoked.")] * 2  # fmt: skip
         assert any(m.event == "event" for m in got[0])  # it was flowing when revoked

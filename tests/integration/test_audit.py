@@ -233,7 +233,8 @@ async def test_a_cancelled_change_is_recorded_and_the_next_one_too(make: MakeEng
 
 @pytest.mark.parametrize(
     ("arguments", "parameter"),
-    [({"since": "soon"}, "since"), ({"until": float("nan")}, "until"), ({"limit": 0}, "limit"),
+    [({"since": "soon"}, "since"), ({"since": "2027-02-30"}, "since"),
+     ({"until": float("nan")}, "until"), ({"limit": 0}, "limit"),
      ({"cursor": "x"}, "cursor"), ({"resource": ""}, "resource")],
 )  # fmt: skip
 async def test_bad_arguments_name_themselves(

@@ -360,6 +360,17 @@ def _text(value: str | None, name: str) -> str | None:
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}([T ][0-9:.]+)?(Z|[+-]\d{2}:?\d{2})?")
 
 
+def _iso(text: str) -> datetime | None:
+    """The time ISO 8601 ``text`` names, or ``None`` when it names none."""
+    text = text.strip()
+    if not _ISO.fullmatch(text):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:  # the shape of a date, not a date (2027-02-30)
+        return None
+
+
 def instant(value: datetime | float | str | None, name: str) -> float | None:
     """Unix seconds of a time given as a datetime (naive: UTC), Unix seconds, or ISO 8601
     text; ``AuditQueryInvalid`` naming ``name`` for anything else."""
@@ -371,10 +382,8 @@ def instant(value: datetime | float | str | None, name: str) -> float | None:
         return float(value)
     if isinstance(value, datetime):
         return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
-    if isinstance(value, str) and _ISO.fullmatch(value.strip()):
-        try:
-            return instant(datetime.fromisoformat(value.strip().replace("Z", "+00:00")), name)
-        except ValueError:
-            pass
+    parsed = _iso(value) if isinstance(value, str) else None
+    if parsed is not None:
+        return instant(parsed, name)
     raise AuditQueryInvalid(name, f"must be a time in ISO 8601 (2027-01-15T08:00:00Z), got "
                             f"{str(value)[:100]!r}")  # fmt: skip

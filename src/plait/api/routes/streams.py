@@ -82,9 +82,10 @@ class EventStream(Response):
                         "headers": self.raw_headers})  # fmt: skip
             async with anyio.create_task_group() as group:
 
-                async def watch() -> None:
-                    while (await receive())["type"] != "http.disconnect":
-                        pass
+                async def watch() -> None:  # read the client's messages until it goes
+                    message = await receive()
+                    while message["type"] != "http.disconnect":
+                        message = await receive()
                     group.cancel_scope.cancel()
 
                 group.start_soon(watch)

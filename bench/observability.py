@@ -49,7 +49,7 @@ from plait import Engine, tracing
 from plait.metrics import Metrics
 
 SPANS_PER_RUN = 5
-"""plait.run.start, plait.run.execute and one plait.step.attempt per step of the workload."""
+"""plait.run.start, plait.run.replay and one plait.step.attempt per step of the workload."""
 
 
 class NoMetrics(Metrics):

@@ -11,9 +11,9 @@ and the throughput of 1,000 runs started at once, each arm on a fresh database.
   recorder that does nothing, so the arm pays for neither;
 - **on**: plait's Prometheus metrics counted as they always are, scraped (rendered) once a
   second as a Prometheus server would, and tracing on through ``otel_endpoint``, the way an
-  operator turns it on: the OTLP/HTTP exporter with a batching processor, sending to a
-  receiver on 127.0.0.1 that the bench starts in a process of its own, which decodes each
-  request and counts its spans;
+  operator turns it on: plait's spans, batched to its exporter process (``plait.tracing.
+  exporter``, the SDK's OTLP/HTTP exporter), sending to a receiver on 127.0.0.1 that the bench
+  starts in a process of its own, which decodes each request and counts its spans;
   every run traced (the SDK's default sampler);
 - **sampled**: the same with ``OTEL_TRACES_SAMPLER=parentbased_traceidratio`` and
   ``OTEL_TRACES_SAMPLER_ARG=0.1``: one trace in ten recorded and exported, as busy systems run.
@@ -21,8 +21,10 @@ and the throughput of 1,000 runs started at once, each arm on a fresh database.
 The throughput window ends when every run has its result and every span is exported. Arms
 rotate (off, on, sampled, then on, sampled, off, ...) so drift of the shared machine falls on
 each; every figure is the median of ``--repeat`` rounds. The overhead of an arm is
-``1 - arm/off`` of throughput (and ``arm/off - 1`` of latency). Prints a table, then one JSON
-line.
+``1 - arm/off`` of throughput (and ``arm/off - 1`` of latency). "CPU" is the CPU time of the
+bench's own process (the event loop and its threads; not the exporter process nor the
+receiver) per run of the concurrent window: on a shared machine, steadier than the wall
+clock. Prints a table, then one JSON line.
 """
 
 from __future__ import annotations
@@ -178,12 +180,12 @@ async def arm_once(arm: str, sequential: int, concurrent: int, db: str | None,
                 started = time.perf_counter()
                 await (await engine.start("three-steps", i)).result()
                 latencies.append(time.perf_counter() - started)
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             handles = await asyncio.gather(*[engine.start("three-steps", i)
                                              for i in range(concurrent)])  # fmt: skip
             results = await asyncio.gather(*[h.result() for h in handles])
             await asyncio.to_thread(tracing.flush)  # spans still queued are part of the cost
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
             stop.set()
             scrapes = await scraper if scraper else 0
             if results != list(range(concurrent)):
@@ -191,6 +193,7 @@ async def arm_once(arm: str, sequential: int, concurrent: int, db: str | None,
     return {
         "seq_p50_ms": _percentile(latencies, 0.5) * 1000,
         "concurrent_wf_per_s": concurrent / elapsed,
+        "cpu_us_per_run": cpu / concurrent * 1e6,
         "spans_exported": receiver.spans - spans_before,
         "spans_all_runs": (20 + sequential + concurrent) * SPANS_PER_RUN if arm != "off" else 0,
         "scrapes": scrapes,
@@ -213,6 +216,7 @@ async def compare(repeat: int, sequential: int, concurrent: int, db: str | None)
     overhead = {arm: {
         "throughput_pct": (1 - m["concurrent_wf_per_s"] / off["concurrent_wf_per_s"]) * 100,
         "seq_p50_pct": (m["seq_p50_ms"] / off["seq_p50_ms"] - 1) * 100,
+        "cpu_pct": (m["cpu_us_per_run"] / off["cpu_us_per_run"] - 1) * 100,
     } for arm, m in medians.items() if arm != "off"}  # fmt: skip
     return {
         "backend": "postgresql" if is_postgres(db) else "sqlite",
@@ -228,12 +232,15 @@ def print_table(report: dict[str, Any]) -> None:
     print(f"observability A/B on {report['backend']}, {report['concurrent']:,} concurrent runs, "
           f"arms rotated, median of {report['repeat']} rounds")  # fmt: skip
     print(f"{'arm':<10}{'wf/s':>10}{'overhead':>10}{'seq p50 ms':>12}{'overhead':>10}"
+          f"{'CPU us/run':>12}{'overhead':>10}"
           f"{'spans exported':>16}{'of all runs':>13}{'scrapes':>9}")  # fmt: skip
     for arm in ARMS:
         m = report[arm]
-        cost = report["overhead"].get(arm, {"throughput_pct": 0.0, "seq_p50_pct": 0.0})
+        none = {"throughput_pct": 0.0, "seq_p50_pct": 0.0, "cpu_pct": 0.0}
+        cost = report["overhead"].get(arm, none)
         print(f"{arm:<10}{m['concurrent_wf_per_s']:>10,.0f}{cost['throughput_pct']:>9.1f}%"
               f"{m['seq_p50_ms']:>12.3f}{cost['seq_p50_pct']:>9.1f}%"
+              f"{m['cpu_us_per_run']:>12,.0f}{cost['cpu_pct']:>9.1f}%"
               f"{m['spans_exported']:>16,.0f}{m['spans_all_runs']:>13,.0f}"
               f"{m['scrapes']:>9,.0f}")  # fmt: skip
 

@@ -126,12 +126,11 @@ def _protocol_problem() -> str | None:
     )
 
 
-def flush(timeout_seconds: float = 10.0) -> None:
+def flush(timeout_seconds: float = 10.0) -> bool:
     """Export the spans still buffered (a graceful stop calls it; a killed process loses
-    them)."""
+    them); whether they all were within ``timeout_seconds``."""
     active = ACTIVE
-    if active is not None:
-        active.flush(timeout_seconds)
+    return True if active is None else active.flush(timeout_seconds)
 
 
 def carrier() -> str | None:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import Token
+from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,10 +31,17 @@ from opentelemetry.trace import (
 )
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from plait.tracing.context import current_span, enter, leave, make_current
+from plait.tracing.recorder import RecordedSpan, Recorder
+
 PROPAGATOR = TraceContextTextMapPropagator()
 PAYLOAD_CHARS = 4096
 """Longest payload attribute (when payloads are enabled); longer values end with ``…``."""
 _CONTEXT_HEADERS = (b"traceparent", b"tracestate")
+_OK = Status(StatusCode.OK)
+_STORED = re.compile(r'\{"traceparent":"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})"\}\Z')
+"""A stored context of a ``traceparent`` alone (what the propagator would extract the same)."""
+_EMPTY = otel_context.Context()
 
 
 class Opened:
@@ -42,14 +51,14 @@ class Opened:
 
     def __init__(self, span: Span, parent: otel_context.Context | None) -> None:
         self.span = span
-        self.token: Token[otel_context.Context] | None = otel_context.attach(
-            trace.set_span_in_context(span, parent)
-        )
+        self.token: Token[otel_context.Context] | None = make_current(span, parent)
 
     @property
     def trace_id(self) -> str:
         """The W3C trace id, 32 hex digits (what JSON log lines carry as ``trace_id``)."""
-        return format(self.span.get_span_context().trace_id, "032x")
+        span = self.span
+        trace_id = span.trace_id if type(span) is RecordedSpan else span.get_span_context().trace_id
+        return trace_id.to_bytes(16, "big").hex()
 
     def fail(self, kind: str, message: str) -> None:
         """Mark the span failed: status ERROR, an ``exception`` event with ``kind`` (the error's
@@ -63,12 +72,39 @@ class Opened:
         if outcome is not None:
             self.span.set_attribute("plait.outcome", outcome)
         if ok:
-            self.span.set_status(Status(StatusCode.OK))
+            self.span.set_status(_OK)
         try:
             if self.token is not None:
-                otel_context.detach(self.token)
+                leave(self.token)
         finally:
             self.span.end()
+
+
+class Current:
+    """A span current for a ``with`` block and ended after it, as the SDK's
+    ``start_as_current_span`` makes it (an ``Exception`` leaving the block is recorded on the
+    span and sets its status to ERROR), without its three generator layers."""
+
+    __slots__ = ("span", "token")
+
+    def __init__(self, span: Span) -> None:
+        self.span = span
+
+    def __enter__(self) -> Span:
+        self.token = make_current(self.span)
+        return self.span
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        span = self.span
+        try:
+            leave(self.token)
+            if isinstance(exc, Exception) and span.is_recording():
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        finally:
+            span.end()
 
 
 class Unrecorded(Opened):
@@ -80,14 +116,14 @@ class Unrecorded(Opened):
 
     def __init__(self, span: Span, parent: otel_context.Context | None) -> None:
         self.span = span
-        self.token = None if parent is None else otel_context.attach(parent)
+        self.token = None if parent is None else enter(parent)
 
     def fail(self, kind: str, message: str) -> None:
         return None
 
     def end(self, outcome: str | None = None, *, ok: bool = False) -> None:
         if self.token is not None:
-            otel_context.detach(self.token)
+            leave(self.token)
 
 
 class Tracing:
@@ -100,6 +136,8 @@ class Tracing:
         """Whether the sampler never records a child of an unsampled parent (the SDK's
         parent-based samplers, as configured by default): then plait does not ask it, and
         makes no span under an unsampled run (a tenth of the cost)."""
+        if isinstance(self.provider, Recorder):  # plait's own pipeline asks it of roots only
+            self.provider.follows_parent = self.follows_parent
         self.payloads = payloads
         """Whether spans carry payloads (inputs, outputs, event data)."""
         self.owned = owned
@@ -107,17 +145,30 @@ class Tracing:
 
     # -- context ------------------------------------------------------------------------------
 
-    def carrier(self) -> str | None:
-        headers: dict[str, str] = {}
-        PROPAGATOR.inject(headers)
-        if "traceparent" not in headers:
+    @staticmethod
+    def carrier() -> str | None:
+        """The current span's context as a run stores it: what ``PROPAGATOR.inject`` writes
+        (``traceparent``, and ``tracestate`` if any), as JSON."""
+        context = current_span().get_span_context()
+        if not context.is_valid:
             return None
-        return orjson.dumps(headers).decode()
+        trace_id, span_id = context.trace_id.to_bytes(16, "big"), context.span_id.to_bytes(8, "big")
+        parent = f"00-{trace_id.hex()}-{span_id.hex()}-{context.trace_flags:02x}"
+        if context.trace_state:
+            state = context.trace_state.to_header()
+            return orjson.dumps({"traceparent": parent, "tracestate": state}).decode()
+        return f'{{"traceparent":"{parent}"}}'  # what orjson makes of it, made faster
 
     def parent(self, stored: str | None, run_id: str) -> otel_context.Context:
         """The parent of a run's replays: the context it stored, or (none stored: started
         while tracing was off, or by a schedule) a remote parent derived from its id, so that
         all its replays still share one trace."""
+        plain = _STORED.match(stored) if stored else None
+        if plain is not None:  # as carrier() writes it: read without a JSON parser
+            trace_id, span_id = int(plain[1], 16), int(plain[2], 16)
+            if trace_id and span_id:
+                remote = SpanContext(trace_id, span_id, True, TraceFlags(int(plain[3], 16)))
+                return trace.set_span_in_context(NonRecordingSpan(remote), _EMPTY)
         if stored:
             try:
                 headers = orjson.loads(stored)
@@ -125,7 +176,7 @@ class Tracing:
                 headers = None
             if isinstance(headers, dict):
                 found = PROPAGATOR.extract(headers)
-                if trace.get_current_span(found).get_span_context().is_valid:
+                if current_span(found).get_span_context().is_valid:
                     return found
         digest = hashlib.sha256(run_id.encode()).digest()
         derived = SpanContext(
@@ -139,20 +190,16 @@ class Tracing:
     @staticmethod
     def annotate(key: str, value: str) -> None:
         """Set an attribute on the current span (a step attempt's, when one is running)."""
-        trace.get_current_span().set_attribute(key, value)
+        current_span().set_attribute(key, value)
 
-    @contextmanager
-    def run_start(self, workflow: str, org: str, trigger: str, run_id: str) -> Iterator[Span]:
+    def run_start(self, workflow: str, org: str, trigger: str, run_id: str) -> Current:
         attributes = {"plait.workflow": workflow, "plait.org": org, "plait.trigger": trigger,
                       "plait.run_id": run_id}  # fmt: skip
-        with self.tracer.start_as_current_span("plait.run.start", attributes=attributes) as span:
-            yield span
+        return Current(self.tracer.start_span("plait.run.start", attributes=attributes))
 
-    @contextmanager
-    def emitting(self, org: str, type: str, source: str) -> Iterator[Span]:
+    def emitting(self, org: str, type: str, source: str) -> Current:
         attributes = {"plait.org": org, "plait.event.type": type, "plait.event.source": source}
-        with self.tracer.start_as_current_span("plait.event.emit", attributes=attributes) as span:
-            yield span
+        return Current(self.tracer.start_span("plait.event.emit", attributes=attributes))
 
     def emitted(
         self, span: Span, event_id: str, data: bytes, started: int | None, resumed: int | None
@@ -170,7 +217,7 @@ class Tracing:
         """A ``plait.run.replay`` span, current until its end: one replay of a run."""
         parent = self.parent(stored, run_id)
         if self.follows_parent:
-            above = trace.get_current_span(parent)
+            above = current_span(parent)
             if not above.get_span_context().trace_flags.sampled:
                 return Unrecorded(above, parent)
         attributes: dict[str, str | int] = {
@@ -185,9 +232,13 @@ class Tracing:
     ) -> Opened:
         """A ``plait.step.attempt`` span, current until its end: one attempt actually run."""
         if self.follows_parent:
-            current = trace.get_current_span()
-            context = current.get_span_context()
-            if context.is_valid and not context.trace_flags.sampled:
+            current = current_span()
+            if type(current) is RecordedSpan:  # plait's own: no SpanContext to make
+                unsampled = not current.flags & TraceFlags.SAMPLED
+            else:
+                context = current.get_span_context()
+                unsampled = context.is_valid and not context.trace_flags.sampled
+            if unsampled:
                 return Unrecorded(current, None)
         attributes: dict[str, str | int] = {
             "plait.workflow": workflow, "plait.run_id": run_id, "plait.org": org,
@@ -255,10 +306,9 @@ class Tracing:
 
     # -- the provider ---------------------------------------------------------------------------
 
-    def flush(self, timeout_seconds: float) -> None:
+    def flush(self, timeout_seconds: float) -> bool:
         force_flush = getattr(self.provider, "force_flush", None)
-        if force_flush is not None:
-            force_flush(int(timeout_seconds * 1000))
+        return force_flush is None or force_flush(int(timeout_seconds * 1000)) is not False
 
     def shutdown(self) -> None:
         shutdown = getattr(self.provider, "shutdown", None)
@@ -301,31 +351,23 @@ def _url_attributes(url: str) -> dict[str, Any]:
 
 
 def provider_from_env(endpoint: str | None, exporter: str) -> Any:
-    """A ``TracerProvider`` that batches spans to an OTLP/HTTP endpoint (``endpoint``, a base
-    URL to which ``/v1/traces`` is added, else the ``OTEL_EXPORTER_OTLP_*`` variables), or to
-    standard output with ``OTEL_TRACES_EXPORTER=console``. The service is ``OTEL_SERVICE_NAME``
-    (default ``plait``); ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_BSP_*`` and
-    ``OTEL_TRACES_SAMPLER`` apply as usual."""
+    """The tracer provider of an OTLP/HTTP endpoint (``endpoint``, a base URL to which
+    ``/v1/traces`` is added, else the ``OTEL_EXPORTER_OTLP_*`` variables): plait's own
+    :class:`~plait.tracing.recorder.Recorder`, which exports from a process of its own; or, with
+    ``OTEL_TRACES_EXPORTER=console``, the SDK's provider batching spans to standard output. The
+    service is ``OTEL_SERVICE_NAME`` (default ``plait``); ``OTEL_RESOURCE_ATTRIBUTES``,
+    ``OTEL_BSP_*``, ``OTEL_TRACES_SAMPLER`` and the span limits apply as usual."""
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import (
-        BatchSpanProcessor,
-        ConsoleSpanExporter,
-        SpanExporter,
-    )
 
     named = {} if os.environ.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: "plait"}
-    provider = TracerProvider(resource=Resource.create(named))
-    span_exporter: SpanExporter
-    if exporter == "console" and not endpoint:
-        span_exporter = ConsoleSpanExporter()
-    else:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    resource = Resource.create(named)
+    if exporter != "console" or endpoint:
+        return Recorder(None if endpoint is None else traces_url(endpoint), resource)
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
-        span_exporter = OTLPSpanExporter(
-            endpoint=None if endpoint is None else traces_url(endpoint)
-        )
-    provider.add_span_processor(BatchSpanProcessor(span_exporter))
+    provider = TracerProvider(resource=resource)
+    provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
     return provider
 
 

@@ -39,9 +39,12 @@ if TYPE_CHECKING:
     from plait.service.health import HealthService
     from plait.service.keys import KeyService
     from plait.service.machines import MachineService
+    from plait.service.overview import OverviewService
+    from plait.service.query import QueryService
     from plait.service.runs import RunService
     from plait.service.schedules import ScheduleService
     from plait.service.secrets import SecretService
+    from plait.service.steps import StepService
     from plait.service.streams import StreamService
     from plait.service.tasks import TaskService
     from plait.service.webhooks import WebhookService
@@ -94,6 +97,13 @@ class Engine:
         return RunService(self.deps)
 
     @cached_property
+    def steps(self) -> StepService:
+        """A run's steps a window at a time (runs with thousands of steps)."""
+        from plait.service.steps import StepService
+
+        return StepService(self.deps)
+
+    @cached_property
     def events(self) -> EventService:
         """Events: emit one (it starts and resumes runs), read them."""
         from plait.service.events import EventService
@@ -138,6 +148,14 @@ class Engine:
         return WebhookService(self.deps)
 
     @cached_property
+    def overview(self) -> OverviewService:
+        """How an organization's workflows are doing over the last hour and day, and its
+        event stream with the runs each event started or woke."""
+        from plait.service.overview import OverviewService
+
+        return OverviewService(self.deps)
+
+    @cached_property
     def tasks(self) -> TaskService:
         """Human tasks: inboxes, and completing a task (which resumes its run)."""
         from plait.service.tasks import TaskService
@@ -150,6 +168,16 @@ class Engine:
         from plait.service.machines import MachineService
 
         return MachineService(self.deps, self.runs)
+
+    @cached_property
+    def query(self) -> QueryService:
+        """One query over every resource type: a page ``{type, filter, sort, limit, cursor}``
+        or one resource ``{type, id}`` (``POST /~{org}/query``, the MCP server's ``query``)."""
+        from plait.service.query import QueryService
+
+        return QueryService(self.deps, workflows=self.workflows, runs=self.runs,
+                            events=self.events, tasks=self.tasks, schedules=self.schedules,
+                            webhooks=self.webhooks, machines=self.machines)  # fmt: skip
 
     @cached_property
     def secrets(self) -> SecretService:

@@ -98,6 +98,17 @@ class Settings:
             empty (the default): the standard ``OTEL_EXPORTER_OTLP_*`` variables decide.
         otel_payloads: put run inputs, step inputs and outputs and event data on spans
             (``true``/``false``; off by default: payloads stay out of traces).
+        console_secret: the key that signs the web console's session cookies; every server of
+            one deployment needs the same (default: derived from ``PLAIT_SECRET_KEY`` when that
+            is set, else random per process, so sessions end when the server restarts).
+        console_session_hours: how long a console sign-in lasts.
+        mcp_read_only: ``plait serve``'s MCP endpoint (``/mcp``) offers only the tools that
+            change nothing, whatever the key's role (as ``plait mcp --read-only``).
+        run_search_scan: most runs one read of a runs page examines for the filters no index
+            serves (outcome, trigger, an input field): a page that finds fewer matches stops
+            there, short, with a cursor to read on.
+        bulk_max_runs: most runs one bulk cancel, retry or resume may take (the ids given, or
+            the runs matching its filter).
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -144,6 +155,11 @@ class Settings:
     smtp_from: str = ""
     otel_endpoint: str = ""
     otel_payloads: bool = False
+    console_secret: str = field(default="", repr=False)
+    console_session_hours: float = 12.0
+    mcp_read_only: bool = False
+    run_search_scan: int = 5_000
+    bulk_max_runs: int = 1_000
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
@@ -210,6 +226,9 @@ _POSITIVE_LIMITS = (
     "max_metric_labels",
     "stats_max_window_days",
     "stats_max_rows",
+    "console_session_hours",
+    "run_search_scan",
+    "bulk_max_runs",
 )
 
 

@@ -171,11 +171,11 @@ async def test_wait_for_resumes_on_a_matching_event(make_engine: MakeEngine) -> 
     async with engine:
         handle = await engine.start(approval, "o-1")
 
-        async def waiting() -> bool:
-            return (await engine.handle(handle.id).info()).status == "waiting"
+        async def waiting() -> bool:  # suspended: stored as waiting, and let go by the worker
+            info = await engine.handle(handle.id).info()
+            return info.status == "waiting" and not (engine.worker and engine.worker._active)
 
         await assert_eventually(waiting)
-        assert engine.worker is not None and not engine.worker._active
         await engine.events.emit("default", "Approval.decided", {"order": "o-2", "approved": False})
         await asyncio.sleep(0.05)
         assert (await engine.handle(handle.id).info()).status == "waiting"

@@ -12,6 +12,7 @@ BACKEND_ONLY = {
     # percentiles PostgreSQL computes itself (percentile_cont); SQLite reads the values instead
     "metric_aggregates",
     "run_durations",
+    "overview_p95",
 }
 
 

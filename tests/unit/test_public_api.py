@@ -55,8 +55,9 @@ def test_the_engine_surface_fits_on_one_screen() -> None:
     assert public == [
         "action", "audit", "catalog", "clock", "close", "define", "deps", "events", "handle",
         "health",
-        "keys", "list_runs", "machines", "reconfigured", "run_worker", "runs", "schedules",
-        "secrets", "settings", "start", "start_worker", "step_hook", "streams", "sync", "tasks",
+        "keys", "list_runs", "machines", "overview", "query", "reconfigured", "run_worker", "runs",
+        "schedules", "secrets", "settings", "start", "start_worker", "step_hook", "steps",
+        "streams", "sync", "tasks",
         "webhooks",
         "worker", "workflow", "workflow_tests", "workflows",
     ]  # fmt: skip

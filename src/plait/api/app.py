@@ -14,7 +14,7 @@ import functools
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
@@ -30,10 +30,12 @@ from plait.api.routes import (
     health,
     keys,
     machines,
+    overview,
     query,
     runs,
     schedules,
     secrets,
+    steps,
     streams,
     tasks,
     webhooks,
@@ -66,6 +68,8 @@ def create_app(
     max_body_bytes: int | None = None,
     worker: bool = False,
     on_worker_death: Callable[[BaseException], None] | None = None,
+    console: bool = True,
+    mcp: bool = True,
 ) -> FastAPI:
     """The ASGI app of ``engine``.
 
@@ -76,6 +80,8 @@ def create_app(
         worker: also run the engine's worker while the app runs (``plait serve``).
         on_worker_death: called with the error if that worker dies (a loop of it failed), so
             the server can stop rather than serve on with no worker (``plait serve`` exits 1).
+        console: also serve the web console at ``/`` (``plait.console``).
+        mcp: also serve MCP over streamable HTTP at ``/mcp`` (``plait.mcp``).
 
     On startup the app opens the engine's store (and starts its worker); on shutdown it closes
     the engine, which stops the worker gracefully. If the database is unreachable at startup the
@@ -92,12 +98,22 @@ def create_app(
         redoc_url=None,
     )
     app.state.engine = engine
+    app.state.served = []  # what the lifespan runs while the app serves (the MCP sessions)
     app.state.response_counts = Counter()
     modules = (workflows, workflow_tests, workflow_metrics, runs, events, webhooks, schedules,
-               query, keys, health, tasks, machines, secrets, audit, streams)  # fmt: skip
-    routers = [m.router for m in modules]
+               query, keys, health, tasks, machines, secrets, audit, streams, overview,
+               steps)  # fmt: skip
+    routers = [m.router for m in modules] + [workflow_tests.drafts]
     for router in routers:
         app.include_router(router)
+    if console:
+        from plait.console import install
+
+        routers += install(app, engine)
+    if mcp:
+        from plait.mcp.http import mount
+
+        app.state.served.append(mount(app, engine))
     app.state.route_methods = [  # for the Allow header of 405 answers
         (route.path_regex, route.methods) for r in routers for route in r.routes
         if isinstance(route, APIRoute)
@@ -128,7 +144,10 @@ def _lifespan(
             log.warning("the database is unreachable (%s); serving 503 until it is back", exc)
             jobs.append(asyncio.create_task(_start_when_reachable(start)))
         try:
-            yield
+            async with AsyncExitStack() as served:
+                for serving in app.state.served:
+                    await served.enter_async_context(serving())
+                yield
         finally:
             for job in jobs:
                 job.cancel()

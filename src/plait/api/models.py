@@ -155,10 +155,19 @@ class ScheduleBody(Strict):
 
 
 class QueryBody(Strict):
-    type: Literal["Workflow", "Run", "Event"]
+    type: Literal["Workflow", "Run", "Event", "Task", "Schedule", "Webhook", "MachineInstance"]
+    id: str | None = Field(
+        None,
+        min_length=1,
+        description="One resource by its id (no filter, sort or cursor then); an instance's "
+        "is ``workflow/key``.",
+    )
     filter: dict[str, Any] = Field(
         default_factory=dict,
-        description="Equality on fields. Runs filter on workflow and status; events on type.",
+        description="Equality on fields, as the type's list takes them: workflows on any "
+        "field; runs as GET /runs (workflow, status, outcome, trigger, createdAfter, "
+        "createdBefore, search); events on type; tasks on assignee and status; "
+        "schedules on workflow; instances on workflow (required).",
     )
     sort: Annotated[str | None, WithJsonSchema(_SORT_SCHEMA)] = Field(
         None, description='``-lastRunAt`` or ``{"lastRunAt": "desc"}`` (workflows only).'

@@ -69,7 +69,7 @@ KINDS: dict[int, tuple[str, str]] = {
 }
 
 # Errors whose every problem is a path into the request's body.
-_BODY_PATHS = ("InvalidDefinition", "WebhookInvalid", "ScheduleInvalid")
+_BODY_PATHS = ("InvalidDefinition", "WebhookInvalid", "ScheduleInvalid", "QueryInvalid")
 _KEBAB = re.compile(r"(?<!^)(?=[A-Z])")
 
 

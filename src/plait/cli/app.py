@@ -18,11 +18,15 @@ from plait.cli import (
     audit,
     definitions,
     machines,
+    mcp,
+    overview,
     render,
+    run_filters,
     secrets,
     serve,
     service,
     stats,
+    steps,
     tasks,
     watch,
 )
@@ -61,6 +65,8 @@ app = typer.Typer(
 runs_app = typer.Typer(help="Inspect and control runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 watch.register(runs_app)
+run_filters.register(runs_app)
+steps.register(runs_app)
 definitions.register(app)
 service.register(app)
 serve.register(app)
@@ -68,6 +74,8 @@ tasks.register(app)
 machines.register(app)
 secrets.register(app)
 audit.register(app)
+overview.register(app)
+mcp.register(app)
 
 
 def _version(value: bool) -> None:
@@ -161,17 +169,25 @@ def migrate(json: JsonOption = False, db: DbOption = None) -> None:
 
 @runs_app.command("list")
 def runs_list(
-    status: Annotated[str | None, typer.Option(help="Only runs in this status.")] = None,
-    workflow: Annotated[str | None, typer.Option(help="Only runs of this workflow.")] = None,
+    status: run_filters.StatusOption = None,
+    workflow: run_filters.WorkflowOption = None,
+    outcome: run_filters.OutcomeOption = None,
+    trigger: run_filters.TriggerOption = None,
+    created_after: run_filters.AfterOption = None,
+    created_before: run_filters.BeforeOption = None,
+    search: run_filters.SearchOption = None,
     limit: LimitOption = 100,
     cursor: CursorOption = None,
     org: OrgOption = "default",
     json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
-    """List runs, newest first, a page at a time (as GET /~{org}/runs)."""
-    page = with_engine(db, lambda e: e.runs.find(org, workflow=workflow, status=status,
-                                                 limit=limit, cursor=cursor))  # fmt: skip
+    """List runs, newest first, a page at a time, filtered (as GET /~{org}/runs). An outcome,
+    trigger or input search is checked on at most PLAIT_RUN_SEARCH_SCAN runs per page: a page
+    may be short and still have a next page."""
+    where = run_filters.filters(workflow, status, outcome, trigger, created_after,
+                                created_before, search)  # fmt: skip
+    page = with_engine(db, lambda e: e.runs.find_where(org, where, limit=limit, cursor=cursor))
     show_page(page, json, render.runs_table)
 
 

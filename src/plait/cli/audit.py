@@ -43,6 +43,9 @@ def audit_list(
         str | None, typer.Option(help="Only entries by this person, key id or local name.")
     ] = None,
     verb: Annotated[str | None, typer.Option(help="Only this verb (activate, ...).")] = None,
+    type: Annotated[
+        str | None, typer.Option("--type", help="Only entries about this resource type (key, ...).")
+    ] = None,
     since: Annotated[str | None, typer.Option(help="At or after this time (ISO 8601).")] = None,
     until: Annotated[str | None, typer.Option(help="Before this time (ISO 8601).")] = None,
     limit: LimitOption = 100,
@@ -54,7 +57,7 @@ def audit_list(
     """List audit entries, newest first (--json prints {items, nextCursor}, as the REST API)."""
     page = with_engine(db, lambda e: e.audit.list(
         org, resource=resource, actor=actor, verb=verb, since=since, until=until, limit=limit,
-        cursor=cursor,
+        cursor=cursor, type=type,
     ))  # fmt: skip
     show_page(page, json, _table)
 

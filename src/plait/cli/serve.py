@@ -59,7 +59,8 @@ def serve(
     log_format: LogFormatOption = "text",
     otel_endpoint: OtelEndpointOption = None,
 ) -> None:
-    """Serve the REST API with a worker until SIGTERM or SIGINT, then stop gracefully.
+    """Serve the REST API, the web console (at ``/``), MCP (at ``/mcp``) and a worker until
+    SIGTERM or SIGINT, then stop gracefully.
 
     The access log redacts credentials (query values such as ``?key=``, bearer tokens, API
     keys) and never shows request headers.
@@ -113,6 +114,9 @@ def _serve(engine: Engine, host: str, port: int) -> bool:
         timeout_graceful_shutdown=int(engine.settings.shutdown_seconds) + 1,
     )
     server = _server(config, before_shutdown=engine.streams.close)
+    logging.getLogger("plait.serve").info(
+        "the console is at http://%s:%d/ (sign in with an API key: plait keys create)", host, port
+    )
     server.run()
     return bool(died)
 

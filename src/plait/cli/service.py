@@ -93,18 +93,43 @@ def _saved(saved: SavedWorkflow, json: bool) -> None:
 @workflows_app.command("list")
 def workflows_list(
     status: Annotated[str | None, typer.Option(help="Only workflows in this status.")] = None,
+    search: Annotated[str | None, typer.Option(
+        help="Only workflows whose name or description contains it (any case).")] = None,
     sort: Annotated[str | None, typer.Option(help="Sort field, '-' for descending.")] = None,
     limit: LimitOption = 100,
     cursor: CursorOption = None,
     org: OrgOption = "default",
     json: JsonOption = False,
     db: DbOption = None,
-) -> None:
+) -> None:  # fmt: skip
     """List workflows (a page: --json prints {items, nextCursor})."""
     where = {"status": status} if status else None
     page = with_engine(db, lambda e: e.workflows.find(org, where=where, sort=sort, limit=limit,
-                                                cursor=cursor))  # fmt: skip
+                                                cursor=cursor, search=search))  # fmt: skip
     show_page(page, json, render.workflows_table)
+
+
+@workflows_app.command("versions")
+def workflows_versions(
+    ref: Annotated[str, typer.Argument(help="Workflow id or name.")],
+    version: Annotated[int | None, typer.Option(
+        help="Print this version's document (JSON) instead of the list.")] = None,
+    org: OrgOption = "default",
+    json: JsonOption = False,
+    db: DbOption = None,
+) -> None:  # fmt: skip
+    """List a workflow's versions, newest first; with --version, print one as written."""
+    if version is not None:
+        revision = with_engine(db, lambda e: e.workflows.version(org, ref, version))
+        print_json(revision.wire() if json else revision.document)
+        return
+    found = with_engine(db, lambda e: e.workflows.versions(org, ref))
+    if json:
+        print_json(found.wire())
+        return
+    for entry in found.versions:
+        current = " (current)" if entry.version == found.current else ""
+        typer.echo(f"{entry.version}\t{entry.created_at.isoformat(timespec='seconds')}{current}")
 
 
 @workflows_app.command("get")
@@ -323,6 +348,24 @@ def schedules_create(
         print_json(made)
     else:
         render.resource(made)
+
+
+@schedules_app.command("ticks")
+def schedules_ticks(
+    schedule_id: Annotated[str, typer.Argument(help="Schedule id.")],
+    fired: Annotated[int, typer.Option(help="Fired ticks shown, newest first (0-50).")] = 5,
+    upcoming: Annotated[int, typer.Option(help="Next ticks shown (0-50).")] = 5,
+    org: OrgOption = "default",
+    json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Show a schedule's last fired ticks (with the runs they started) and its next ticks."""
+    ticks = with_engine(db, lambda e: e.schedules.ticks(org, schedule_id, fired=fired,
+                                                        upcoming=upcoming)).wire()  # fmt: skip
+    if json:
+        print_json(ticks)
+    else:
+        render.resource(ticks)
 
 
 @schedules_app.command("delete")

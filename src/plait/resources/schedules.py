@@ -57,3 +57,25 @@ class Schedule(Resource):
 
 class SchedulePage(Page[Schedule]):
     """Schedules, oldest first, a page at a time."""
+
+
+class ScheduleFire(Resource):
+    """A tick a schedule fired, and the run it started (none when its workflow could not run
+    then: Paused, Archived)."""
+
+    tick: Stamp = Field(description="When the tick fell.")
+    fired_at: Stamp = Field(description="When a worker fired it (later after a catch-up).")
+    run_id: str | None = None
+    status: str | None = Field(None, description="The status of the run now.")
+    outcome: str | None = Field(None, description="How the run ended (null while it runs).")
+
+
+class ScheduleTicks(Resource):
+    """A schedule's last fired ticks (newest first) and its next ones (soonest first)."""
+
+    schedule: str = Field(description="The schedule's id.")
+    fired: list[ScheduleFire]
+    upcoming: list[Stamp] = Field(
+        description="The next ticks, from ``nextFireAt``; empty while the schedule is paused "
+        "(it fires only while its workflow is Activated)."
+    )

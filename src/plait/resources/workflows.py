@@ -103,3 +103,50 @@ class SavedWorkflow(StoredWorkflow):
 
 class WorkflowPage(Page[StoredWorkflow]):
     """Stored workflows, a page at a time."""
+
+
+class VersionEntry(Resource):
+    """One immutable version of a stored workflow, without its document."""
+
+    version: int
+    created_at: Stamp
+
+
+class WorkflowVersions(Resource):
+    """The versions of a stored workflow, newest first (every version is kept)."""
+
+    type: Literal["WorkflowVersions"] = Field("WorkflowVersions", alias="$type")
+    workflow: str = Field(description="The workflow's id.")
+    name: str
+    current: int = Field(description="The version in force.")
+    versions: list[VersionEntry]
+
+
+class WorkflowRevision(Resource):
+    """One version of a stored workflow: the document as written and its canonical definition
+    (``{}`` for a Draft saved without steps)."""
+
+    type: Literal["WorkflowVersion"] = Field("WorkflowVersion", alias="$type")
+    workflow: str = Field(description="The workflow's id.")
+    version: int
+    document: dict[str, Any]
+    definition: dict[str, Any]
+    created_at: Stamp
+
+
+class Validation(Resource):
+    """What checking a workflow document found without storing it: the errors that would
+    refuse it (``valid`` is false when there is any) and the warnings it would be saved with,
+    each at its JSON path. The same rules as creating (or updating) it."""
+
+    type: Literal["Validation"] = Field("Validation", alias="$type")
+    valid: bool
+    errors: list[Finding] = Field(default_factory=list)
+    warnings: list[Finding] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, errors: Sequence[Problem], warnings: Sequence[Problem]) -> Validation:
+        def found(problems: Sequence[Problem]) -> list[Finding]:
+            return [Finding(path=p.path, message=p.message) for p in problems]
+
+        return cls(valid=not errors, errors=found(errors), warnings=found(warnings))

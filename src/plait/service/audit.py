@@ -167,6 +167,12 @@ def bind(actor: Actor) -> None:
     _ACTOR.set(actor)
 
 
+def rebind(actor: Actor | None) -> None:
+    """Put back the actor found before an interface's request bound its own (so that a request
+    served in its caller's task, as in-process tests do, leaves no actor behind)."""
+    _ACTOR.set(actor)
+
+
 def current_actor() -> Actor | None:
     """The actor an interface set for this task, if any."""
     return _ACTOR.get()
@@ -286,10 +292,11 @@ class AuditService:
         self, org: str, *, resource: str | None = None, actor: str | None = None,
         verb: str | None = None, since: datetime | float | str | None = None,
         until: datetime | float | str | None = None, limit: int = 100,
-        cursor: str | None = None,
+        cursor: str | None = None, type: str | None = None,
     ) -> AuditPage:  # fmt: skip
         """The organization's entries, newest first, a page at a time: those of a resource
-        (its id, or a run's id for every entry that concerns the run), of an actor (a person,
+        (its id, or a run's id for every entry that concerns the run), of a resource ``type``
+        (``schedule``, ``key``, ...), of an actor (a person,
         a key id, or a local name), of a verb, at or after ``since`` and before ``until``
         (datetimes, Unix seconds or ISO 8601 text). ``InvalidQuery`` names a bad argument."""
         from plait.resources.audit import AuditEntry, AuditPage
@@ -298,7 +305,7 @@ class AuditService:
             raise AuditQueryInvalid("limit", f"must be between 1 and {MAX_LIMIT}, got {limit!r}")
         where = AuditFilter(_text(resource, "resource"), _text(actor, "actor"),
                             _text(verb, "verb"), instant(since, "since"),
-                            instant(until, "until"))  # fmt: skip
+                            instant(until, "until"), _text(type, "type"))  # fmt: skip
         try:
             after = keyset_after(cursor, "audit", (int,))
         except InvalidQuery as exc:

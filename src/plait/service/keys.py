@@ -106,6 +106,12 @@ class KeyService:
             return None
         return Key.of(record) if hmac.compare_digest(record.hash, hash_key(key)) else None
 
+    async def live(self, key_id: str) -> Key | None:
+        """The key with id ``key_id`` while it is not revoked (a console session holds the key's
+        id, not the key, and ends when the key is revoked), else None."""
+        record = await (await self.deps.store()).find_key_by_id(key_id)
+        return None if record is None or record.revoked_at is not None else Key.of(record)
+
     async def find(self, org: str, *, limit: int = 100, cursor: str | None = None) -> KeyPage:
         """The keys of ``org``, oldest first, a page at a time (revoked ones included)."""
         found = await (await self.deps.store()).list_keys(org)

@@ -58,11 +58,14 @@ def keyset_slice(
     """The rows of a page read with ``LIMIT limit + 1`` and the next page's cursor: the extra
     row only says that there is a next page, whose cursor holds the keyset of the last row."""
     shown = rows[:limit]
-    cursor = None
-    if len(rows) > limit and shown:
-        raw = orjson.dumps({"l": listing, "k": key(shown[-1])})
-        cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    cursor = keyset_cursor(listing, key(shown[-1])) if len(rows) > limit and shown else None
     return shown, cursor
+
+
+def keyset_cursor(listing: str, key: list[Any]) -> str:
+    """The opaque cursor of the page of ``listing`` that starts after the keyset ``key``."""
+    raw = orjson.dumps({"l": listing, "k": key})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def check_limit(limit: int) -> None:

@@ -3,14 +3,13 @@ time (another organization's runs are reported as not found)."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from plait import text, tracing, values
-from plait.errors import InvalidQuery, RunConflict, RunNotFound, SerializationError
+from plait.errors import RunConflict, RunNotFound, SerializationError
 from plait.ids import new_id
 from plait.retry import seconds_of
 from plait.service import operations
@@ -18,19 +17,17 @@ from plait.service.audit import Audited, actor_data, audited
 from plait.service.business_metrics import includes, run_measurements
 from plait.service.handles import RunHandle
 from plait.service.idempotency import Request, once
-from plait.service.pages import check_limit, keyset_after, keyset_slice
+from plait.service.pages import check_limit, keyset_after, keyset_cursor, keyset_slice
 from plait.service.progress import run_progress
-from plait.store.records import RUN_STATUSES, NewRun
+from plait.service.run_filters import Moment, RunFilters, resolve, start_after
+from plait.store.records import NewRun, RunRecord
 
 if TYPE_CHECKING:
+    from plait.resources.bulk import BulkResult
     from plait.resources.runs import Run, RunPage, Signal
     from plait.service.deps import Deps
     from plait.store.records import WorkflowRecord
     from plait.workflow import Workflow
-
-WORKFLOW_ID = re.compile(r"workflow_[0-9A-Za-z]+")
-"""The shape of a stored workflow's id (``workflow_nV4xKpQm``): a run filter of that shape is
-looked up (by id, or by name should a workflow be named so)."""
 
 
 def encoded(value: Any, what: str) -> bytes:
@@ -154,32 +151,58 @@ class RunService:
         return run.model_copy(update=added)
 
     async def find(
-        self,
-        org: str,
-        *,
-        workflow: str | None = None,
-        status: str | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> RunPage:
+        self, org: str, *, workflow: str | None = None, status: str | None = None,
+        outcome: str | None = None, trigger: str | None = None,
+        created_after: Moment | None = None, created_before: Moment | None = None,
+        search: str | None = None, limit: int = 100, cursor: str | None = None,
+    ) -> RunPage:  # fmt: skip
         """Runs of ``org``, newest first, a page at a time (keyset ``(created_at, id)`` in SQL,
-        so every run is reachable however many there are). Steps are left out. ``workflow``
-        is a workflow's name or its ``$id`` (a value shaped as an id is looked up; other
-        values are names and cost no lookup)."""
-        if status is not None and status not in RUN_STATUSES:
-            raise InvalidQuery(f"unknown run status {status!r}; use one of "
-                               f"{', '.join(RUN_STATUSES)}")  # fmt: skip
+        so every run is reachable however many there are). Steps are left out.
+
+        Filters (:class:`~plait.service.run_filters.RunFilters`): ``workflow`` (a name or a
+        ``$id``), ``status``, ``outcome``, ``trigger``, ``created_after`` (inclusive) and
+        ``created_before``; ``search`` a run id or its prefix, an event id (the runs it started
+        or woke) or ``input.path=value``. An outcome, trigger or input filter is checked on at
+        most ``run_search_scan`` runs per page: a page may then be short, or empty, and still
+        have a ``next_cursor`` to read on. ``InvalidParameter`` names a value not accepted.
+        """
+        filters = RunFilters(workflow, status, outcome, trigger, created_after, created_before,
+                             search)  # fmt: skip
+        return await self.find_where(org, filters, limit=limit, cursor=cursor)
+
+    async def find_where(
+        self, org: str, filters: RunFilters, *, limit: int = 100, cursor: str | None = None
+    ) -> RunPage:
+        """:meth:`find` with its filters as one value (what a bulk operation takes too)."""
         check_limit(limit)
         after = keyset_after(cursor, "runs", (float, str))
-        store = await self.deps.store()
-        if workflow is not None and WORKFLOW_ID.fullmatch(workflow):
-            stored = await store.get_workflow(org, workflow)
-            workflow = workflow if stored is None else stored.name
-        rows = await store.page_runs(org, workflow, status, after, limit + 1)
-        shown, cursor = keyset_slice(rows, limit, "runs", lambda r: [r.created_at, r.id])
+        resolved = await resolve(self.deps, org, filters)
         from plait.resources.runs import Run, RunPage
 
+        if resolved.empty:
+            return RunPage(items=[], next_cursor=None)
+        store = await self.deps.store()
+        start = start_after(after, resolved.before)
+        read = await store.page_runs(org, resolved.where, start, limit + 1,
+                                     self.deps.settings.run_search_scan)  # fmt: skip
+        shown, cursor = keyset_slice(read.runs, limit, "runs", _keyset)
+        if cursor is None and read.last is not None:
+            cursor = keyset_cursor("runs", _keyset(read.last))
         return RunPage(items=[Run.listed(r) for r in shown], next_cursor=cursor)
+
+    async def bulk(
+        self, org: str, action: str, *, ids: Sequence[str] | None = None,
+        where: RunFilters | Mapping[str, Any] | None = None, by: str | None = None,
+        reason: str | None = None,
+    ) -> BulkResult:  # fmt: skip
+        """Cancel, retry or resume the runs ``ids``, or every run matching ``where`` (the
+        filters of :meth:`find`, as ``RunFilters`` or a dict: ``{"status": "failed"}``), each
+        through :meth:`cancel`, :meth:`retry` or :meth:`resume` (audited one by one); what
+        happened to each (:mod:`plait.service.bulk`)."""
+        from plait.service.bulk import bulk
+
+        filters = RunFilters.of(where) if isinstance(where, Mapping) else where
+        return await bulk(self, org, action, ids=ids, where=filters, by=by, reason=reason)
 
     async def state(self, org: str, run_id: str, key: str | None = None) -> Any:
         """What a run published with ``ctx.set_state``: the value under ``key`` (``None`` if it
@@ -340,3 +363,8 @@ class RunService:
 def _run_id(run: Run) -> dict[str, str]:
     """What an operation that answers a run keeps for its repeats: the run's id."""
     return {"run": run.id}
+
+
+def _keyset(run: RunRecord) -> list[Any]:
+    """A run's place in the runs listing: ``(created_at, id)``."""
+    return [run.created_at, run.id]

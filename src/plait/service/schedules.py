@@ -35,7 +35,7 @@ from plait.store.records import DECLARED_SCHEDULE_PREFIX, ScheduleRecord
 from plait.worker.worker import database_fault
 
 if TYPE_CHECKING:
-    from plait.resources.schedules import Schedule, SchedulePage
+    from plait.resources.schedules import Schedule, SchedulePage, ScheduleTicks
     from plait.service.deps import Deps
     from plait.store.records import WorkflowRecord
 
@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 
 MAX_CATCHUP_LIMIT = 1000
 """The largest ``max_catchup`` a schedule may have."""
+
+MAX_TICKS_SHOWN = 50
+"""The most fired and upcoming ticks :meth:`ScheduleService.ticks` returns of each."""
 
 
 class ScheduleService:
@@ -103,6 +106,32 @@ class ScheduleService:
         from plait.resources.schedules import Schedule, SchedulePage
 
         return SchedulePage(items=[Schedule.of(s) for s in shown], next_cursor=next_cursor)
+
+    async def ticks(
+        self, org: str, schedule_id: str, *, fired: int = 5, upcoming: int = 5
+    ) -> ScheduleTicks:
+        """The last ``fired`` ticks of a schedule of ``org`` (newest first, with the run each
+        started and its status) and its next ``upcoming`` ticks (none while it is paused);
+        ``NotFound`` if ``org`` has no schedule with that id."""
+        for name, count in (("fired", fired), ("upcoming", upcoming)):
+            if isinstance(count, bool) or not isinstance(count, int):
+                raise ScheduleInvalid(f"{name} must be an integer, not {count!r}", name)
+            if not 0 <= count <= MAX_TICKS_SHOWN:
+                raise ScheduleInvalid(f"{name} must be between 0 and {MAX_TICKS_SHOWN}", name)
+        store = await self.deps.store()
+        schedule = await store.get_schedule(org, schedule_id)
+        if schedule is None:
+            raise NotFound(f"no schedule {schedule_id!r}")
+        fires = await store.schedule_fires(org, schedule_id, fired) if fired else []
+        from plait.resources.base import required_stamp
+        from plait.resources.schedules import ScheduleFire, ScheduleTicks
+
+        shown = [ScheduleFire(tick=required_stamp(f.tick_at), fired_at=required_stamp(f.fired_at),
+                              run_id=f.run_id, status=f.status, outcome=f.outcome)
+                 for f in fires]  # fmt: skip
+        nexts = upcoming_ticks(schedule, upcoming) if schedule.enabled else []
+        return ScheduleTicks(schedule=schedule.id, fired=shown,
+                             upcoming=[required_stamp(t) for t in nexts])  # fmt: skip
 
     async def _id(self, org: str, workflow: str | None) -> str | None:
         if workflow is None:
@@ -248,6 +277,14 @@ def new_schedule(
 def next_tick(schedule: ScheduleRecord, after: float) -> float:
     """The schedule's first tick strictly after ``after`` (to resume a paused schedule)."""
     return rule(schedule.cron, schedule.timezone).next_after(after)
+
+
+def upcoming_ticks(schedule: ScheduleRecord, count: int) -> list[float]:
+    """The schedule's next ``count`` ticks, soonest first, from its ``next_fire_at``."""
+    if count <= 0:
+        return []
+    following = rule(schedule.cron, schedule.timezone).walk(schedule.next_fire_at, 1)
+    return [schedule.next_fire_at, *islice(following, count - 1)]
 
 
 def due_ticks(schedule: ScheduleRecord, now: float) -> tuple[list[float], float]:

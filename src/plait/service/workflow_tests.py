@@ -147,6 +147,29 @@ class WorkflowTests:
             raise NoTests(record.name)
         return await self.runner(record.document, tests)
 
+    async def trial(self, org: str, document: Any, tests: Any = None) -> ScenarioReport:
+        """Run scenarios against a workflow ``document`` that is not stored (a draft being
+        written), each on a throwaway engine on virtual time, and report; nothing of ``org``
+        is read or changed. ``tests`` (``{scenarios, required?}`` or the list) stands for the
+        document's own ``tests``. ``InvalidDefinition`` lists every problem of the document
+        and of its scenarios at its path (the rules of creating it); ``NoTests`` if there are
+        no scenarios."""
+        from plait.definitions.validate import InvalidDefinition, Problem
+
+        body = dict(document) if isinstance(document, dict) else document
+        if isinstance(body, dict) and tests is not None:
+            body["tests"] = {"scenarios": tests} if isinstance(tests, list) else tests
+        checked = await self.workflows.check(org, body)
+        if not checked.valid:
+            raise InvalidDefinition(
+                [Problem(e.path, e.message) for e in checked.errors],
+                [Problem(w.path, w.message) for w in checked.warnings],
+            )
+        scenarios = tests_of(body)
+        if scenarios is None:
+            raise NoTests(str(body.get("name") or "the definition"))
+        return await self.runner(body, scenarios)
+
     async def _record(self, org: str, ref: str) -> WorkflowRecord:
         from plait.service.workflows import stored_workflow
 

@@ -24,6 +24,7 @@ from plait.errors import (
     WorkflowNotFound,
 )
 from plait.ids import new_id
+from plait.resources.base import required_stamp
 from plait.resources.workflows import SavedWorkflow, StoredWorkflow, WorkflowPage
 from plait.service.audit import actor_data, audited
 from plait.service.hooks import Hook
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from plait.resources.business_metrics import WorkflowMetrics, WorkflowStats
     from plait.resources.runs import Run
     from plait.resources.schedules import Schedule
+    from plait.resources.workflows import Validation, WorkflowRevision, WorkflowVersions
     from plait.service.deps import Deps
     from plait.service.events import EventService
     from plait.service.runs import RunService
@@ -226,6 +228,60 @@ class WorkflowService:
         """The workflow ``ref`` (its id or name); ``WorkflowNotFound`` if there is none."""
         return await self._present(await self._record(org, ref))
 
+    async def versions(self, org: str, ref: str) -> WorkflowVersions:
+        """The versions of stored workflow ``ref`` (id or name), newest first; a code
+        workflow has none."""
+        from plait.resources.workflows import VersionEntry, WorkflowVersions
+
+        record = await self._record(org, ref)
+        store = await self.deps.store()
+        rows = await store.list_workflow_versions(org, record.id)
+        entries = [VersionEntry(version=v, created_at=required_stamp(at)) for v, at in rows]
+        return WorkflowVersions(workflow=record.id, name=record.name, current=record.version,
+                                versions=entries)  # fmt: skip
+
+    async def version(self, org: str, ref: str, version: int) -> WorkflowRevision:
+        """Version ``version`` of stored workflow ``ref``: its document as written and its
+        canonical definition; ``WorkflowNotFound`` if the workflow has no such version."""
+        from plait.resources.workflows import WorkflowRevision
+
+        record = await self._record(org, ref)
+        store = await self.deps.store()
+        found = None
+        if 1 <= version <= record.version:  # versions run 1..current, all kept
+            found = await store.get_workflow_version(org, record.id, version)
+        if found is None:
+            raise WorkflowNotFound(f"{record.name} version {version}")
+        return WorkflowRevision(workflow=record.id, version=found.version,
+                                document=found.document, definition=found.definition,
+                                created_at=required_stamp(found.created_at))  # fmt: skip
+
+    async def check(self, org: str, body: Any, *, ref: str | None = None) -> Validation:
+        """What creating ``body`` (or, with ``ref``, updating that workflow with it as a patch)
+        would find, without storing anything: the errors that would refuse it and the warnings
+        it would be saved with, at their JSON paths (the rules of :meth:`create`, with the
+        declared schedules checked too; activation's extra needs are not)."""
+        from plait.definitions.validate import InvalidDefinition, Problem
+        from plait.resources.workflows import Validation
+
+        document = body
+        if ref is not None:
+            record = await self._record(org, ref)
+            if record.kind != "definition":
+                raise ReadOnlyWorkflow(record.name)
+            document = {**record.document, **body} if isinstance(body, dict) else body
+        try:
+            text.check(document)
+            _, warnings = await self._checked(document)
+            self.schedules.check_declared(org, document)
+        except InvalidDefinition as exc:
+            return Validation.of(exc.problems, exc.warnings)
+        except PlaitError as exc:
+            where = getattr(exc, "path", None)
+            path = where if isinstance(where, str) and where else "$"
+            return Validation.of([Problem(path, str(getattr(exc, "reason", None) or exc))], [])
+        return Validation.of([], warnings)
+
     async def metrics(
         self, org: str, ref: str, *, window: str = "24h", name: str | None = None,
         by_labels: bool = False,
@@ -256,12 +312,18 @@ class WorkflowService:
         sort: str | None = None,
         limit: int = 100,
         cursor: str | None = None,
+        search: str | None = None,
     ) -> WorkflowPage:
         """Workflows of ``org`` filtered by equality on any field of the resource as the wire
-        shows it (``{"triggerEvent": "Deal.won"}``), sorted by one (``-lastRunAt`` for
+        shows it (``{"triggerEvent": "Deal.won"}``) and, with ``search``, to those whose name
+        or description contains it (ignoring case), sorted by one field (``-lastRunAt`` for
         descending; ``createdAt`` by default), a page at a time."""
         store = await self.deps.store()
         resources = [await self._present(r) for r in await store.list_workflows(org)]
+        if search:
+            needle = search.casefold()
+            resources = [r for r in resources if needle in r.name.casefold()
+                         or needle in str(r.description or "").casefold()]  # fmt: skip
         where = dict(where or {})
         if where.get("status") == "Activated":  # Triggered is Activated with a run executing
             del where["status"]

@@ -56,6 +56,8 @@ class AuditFilter:
     verb: str | None = None
     since: float | None = None
     until: float | None = None
+    resource_type: str | None = None
+    """A resource type (``schedule``, ``key``, ...)."""
 
 
 class AuditVerbs(Backend):
@@ -82,6 +84,7 @@ class AuditVerbs(Backend):
         params = {
             "org": org, "resource": where.resource, "actor": where.actor, "verb": where.verb,
             "since": where.since, "until": where.until, "after": after, "limit": limit,
+            "resource_type": where.resource_type,
         }  # fmt: skip
         return [_entry(row) for row in await self._all("page_audit", params)]
 

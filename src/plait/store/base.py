@@ -30,6 +30,8 @@ idempotency        idempotency keys of requests, reserved before they act
 changes            the change feed of live streams (written by triggers), read after a cursor
 audit              the audit trail: append, read, prune past the retention
 metrics            business metrics of runs; a workflow's run statistics over a window
+steps              a run's steps a window at a time (pages of long runs)
+overview           an organization's figures over the last hour and day; events with their runs
 =================  ==============================================================================
 """
 
@@ -51,11 +53,13 @@ from plait.store.keys import KeyVerbs
 from plait.store.leases import LeaseVerbs
 from plait.store.machines import MachineVerbs
 from plait.store.operations import OperationVerbs
+from plait.store.overview import OverviewVerbs
 from plait.store.progress import ProgressVerbs
 from plait.store.records import EventRouter
 from plait.store.runs import RunVerbs
 from plait.store.schedules import ScheduleVerbs
 from plait.store.secrets import SecretVerbs
+from plait.store.steps import StepVerbs
 from plait.store.tasks import TaskVerbs
 from plait.store.trees import TreeVerbs
 from plait.store.webhooks import WebhookVerbs
@@ -67,7 +71,8 @@ log = logging.getLogger(__name__)
 class Store(
     RunVerbs, LeaseVerbs, EventVerbs, WorkflowVerbs, DocumentVerbs, TaskVerbs, MachineVerbs,
     ChildVerbs, TreeVerbs, OperationVerbs, ScheduleVerbs, WebhookVerbs, SecretVerbs, KeyVerbs,
-    IdempotencyVerbs, ProgressVerbs, ChangeVerbs, AuditVerbs, MetricVerbs,
+    IdempotencyVerbs, ProgressVerbs, ChangeVerbs, AuditVerbs, MetricVerbs, StepVerbs,
+    OverviewVerbs,
 ):  # fmt: skip
     """Durable state of runs, steps, workers, events, workflows, documents and everything the
     service layer keeps: what the engine and the services ask of a backend.

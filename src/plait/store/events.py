@@ -89,8 +89,10 @@ class EventVerbs(Backend):
     ) -> list[tuple[int, EventRecord]]:
         """Up to ``limit`` events of ``org`` with their ``seq``, newest first, before
         ``after_seq`` (the previous page's last); one read."""
-        params = {"org": org, "type": type, "after_seq": after_seq, "limit": limit}
-        rows = await self._all("page_events", params)
+        newest = 2**63 - 1  # the first page's cursor: a plain range an index serves
+        params = {"org": org, "type": type, "limit": limit,
+                  "after_seq": newest if after_seq is None else after_seq}  # fmt: skip
+        rows = await self._all("page_events_typed" if type is not None else "page_events", params)
         return [(int(row[0]), event_from_row(row[1:])) for row in rows]
 
     # -- waits ----------------------------------------------------------------------------------
@@ -160,6 +162,9 @@ def dispatch(
     if done.runs:
         ids = {"org": event.org, "id": event.id, "runs": orjson.dumps(done.runs).decode()}
         db.run("set_event_runs", ids)
+    if done.resumed:
+        woken = {"org": event.org, "id": event.id, "woken": orjson.dumps(done.resumed).decode()}
+        db.run("set_event_woken", woken)
     if done.runs or done.resumed:
         db.runnable = True
     return done

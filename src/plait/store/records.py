@@ -602,6 +602,18 @@ DECLARED_SCHEDULE_PREFIX = "schedule_def_"
 
 
 @dataclass(frozen=True, slots=True)
+class ScheduleFireRecord:
+    """A tick a schedule fired: when it fell, when it was fired, and the run it started (none
+    when the workflow could not run then) with that run's status and outcome now."""
+
+    tick_at: float
+    fired_at: float
+    run_id: str | None
+    status: str | None
+    outcome: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ScheduleRecord:
     """A stored schedule (built and checked by ``plait.service.schedules.new_schedule``). Times
     are Unix seconds; ``input`` is decoded JSON."""

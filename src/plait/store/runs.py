@@ -3,6 +3,8 @@ its own transaction (fenced writes, steps, waking a run, inserting a run an even
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -101,15 +103,124 @@ class RunVerbs(Backend):
         return [RunRecord(*row) for row in await self._all("list_runs", params)]
 
     async def page_runs(
-        self, org: str, workflow: str | None, status: str | None,
-        after: tuple[float, str] | None, limit: int,
-    ) -> list[RunRecord]:  # fmt: skip
-        """Up to ``limit`` runs of ``org``, newest first, after the keyset ``(created_at, id)``
-        of the previous page's last run (steps omitted); one read."""
-        params = {"org": org, "workflow": workflow, "status": status, "limit": limit,
-                  "after_at": after[0] if after else None,
-                  "after_id": after[1] if after else None}  # fmt: skip
-        return [RunRecord(*row) for row in await self._all("page_runs", params)]
+        self, org: str, where: RunFilter, after: tuple[float, str] | None, limit: int,
+        scan: int,
+    ) -> RunsRead:  # fmt: skip
+        """Up to ``limit`` runs of ``org`` that pass ``where``, newest first, after the keyset
+        ``(created_at, id)`` of the previous page's last run (steps omitted); one read.
+
+        Filters an index applies (organization, workflow, status, time range, ids) cost
+        nothing more; the others (outcome, trigger, an input field) are checked on each run
+        read, and at most ``scan`` runs are read: chunks from ``limit`` runs, four times larger
+        each, so a filter that most runs pass reads about a page. Among ``ids``, every one of
+        them is read.
+        """
+        name = _page_query(where)
+        if where.ids is not None:
+            scan = len(where.ids) + 1  # the ids bound the read: it ends before the bound
+        elif where.outcome is None and where.trigger is None and where.path is None:
+            scan = limit  # every run the index reads is a match
+        params: dict[str, Any] = {"org": org, "workflow": where.workflow, "status": where.status,
+                  "outcome": where.outcome, "trigger": where.trigger,
+                  "since": -math.inf if where.since is None else where.since,
+                  "ids": None if where.ids is None else orjson.dumps(where.ids).decode(),
+                  "value": where.value}  # fmt: skip
+
+        def op(db: Session) -> RunsRead:
+            params["path"] = _json_path(db.dialect, where.path)
+            key = after or (math.inf, "")
+            hits: list[RunRecord] = []
+            read, chunk = 0, limit
+            while True:
+                want = min(chunk, scan - read)
+                found, last, count = _read_chunk(db, name, params, key, want, limit - len(hits))
+                hits += found
+                read += count
+                if len(hits) >= limit or count < want or last is None:
+                    return RunsRead(hits, None)
+                if read >= scan:
+                    return RunsRead(hits, last)
+                key, chunk = (last.created_at, last.id), chunk * 4
+
+        read: RunsRead = await self._read(op)
+        return read
+
+    async def run_ids_with_prefix(self, org: str, prefix: str, limit: int) -> list[str]:
+        """The ids of ``org``'s runs that start with ``prefix``, in id order, at most ``limit``
+        (a range of the primary key)."""
+        params = {"org": org, "low": prefix, "high": prefix + "\U0010ffff", "limit": limit}
+        return [str(row[0]) for row in await self._all("run_ids_with_prefix", params)]
+
+    async def event_run_ids(self, org: str, event_id: str) -> list[str] | None:
+        """The runs the stored event ``event_id`` of ``org`` started (or debounced into), then
+        those it woke; ``None`` when ``org`` has no such event."""
+        row = await self._one("event_run_ids", {"org": org, "id": event_id})
+        if row is None:
+            return None
+        started, woken = (orjson.loads(v) if v else [] for v in row)
+        return list(dict.fromkeys([*started, *woken]))
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """Which runs a page keeps (``None``: any). ``since``: created at or after (a "created
+    before" bound is the page's keyset). ``path``: keys and list indexes into the run's input
+    as its workflow takes it, whose JSON must be ``value`` (JSON text); ``ids``: only these."""
+
+    workflow: str | None = None
+    status: str | None = None
+    outcome: str | None = None
+    trigger: str | None = None
+    since: float | None = None
+    path: tuple[str | int, ...] | None = None
+    value: str | None = None
+    ids: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class RunsRead:
+    """The runs a page read found, newest first (up to its ``limit``), and, when it stopped at
+    its ``scan`` bound with fewer, the last run it read: where the next read starts."""
+
+    runs: list[RunRecord]
+    last: RunRecord | None
+
+
+def _page_query(where: RunFilter) -> str:
+    """The query that reads through the index of ``where``'s filters: ids, then workflow and
+    status, workflow, status, the organization's runs."""
+    if where.ids is not None:
+        return "page_runs_among"
+    if where.workflow is not None:
+        return "page_runs_of_workflow_status" if where.status else "page_runs_of_workflow"
+    return "page_runs_of_status" if where.status is not None else "page_runs"
+
+
+def _json_path(dialect: str, path: tuple[str | int, ...] | None) -> str | list[str] | None:
+    """``path`` as the dialect takes it: SQLite's ``."key"[0]`` text after the input's root,
+    PostgreSQL's text array."""
+    if path is None:
+        return None
+    if dialect == "postgres":
+        return [str(part) for part in path]
+    return "".join(f"[{part}]" if isinstance(part, int) else f'."{part}"' for part in path)
+
+
+def _read_chunk(
+    db: Session, name: str, params: dict[str, Any], key: tuple[float, str], scan: int,
+    limit: int,
+) -> tuple[list[RunRecord], RunRecord | None, int]:  # fmt: skip
+    """One read of a page query: the hits, newest first, the last run read and how many."""
+    chunk = {**params, "after_at": key[0], "after_id": key[1], "scan": scan, "limit": limit}
+    hits: list[RunRecord] = []
+    last, count = None, 0
+    for row in db.run(name, chunk):
+        if row[-1] is None:
+            hits.append(RunRecord(*row[:-1]))
+        else:
+            last, count = RunRecord(*row[:-1]), int(row[-1])
+    hits.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+    return hits, last, count
 
 
 # -- inside a transaction -----------------------------------------------------------------------

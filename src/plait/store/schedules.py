@@ -15,7 +15,13 @@ import orjson
 from plait import values
 from plait.ids import new_id
 from plait.store.backend import Backend
-from plait.store.records import EventRecord, RunToStart, ScheduleRecord, iso_time
+from plait.store.records import (
+    EventRecord,
+    RunToStart,
+    ScheduleFireRecord,
+    ScheduleRecord,
+    iso_time,
+)
 from plait.store.runs import insert_started_run
 from plait.store.session import Session
 
@@ -60,6 +66,13 @@ class ScheduleVerbs(Backend):
                   "after_at": after[0] if after else None,
                   "after_id": after[1] if after else None}  # fmt: skip
         return [_schedule(row) for row in await self._all("page_schedules", params)]
+
+    async def schedule_fires(self, org: str, id: str, limit: int) -> list[ScheduleFireRecord]:
+        """The last ``limit`` ticks the schedule ``id`` of ``org`` fired, newest first, with the
+        run each started and its status now (none for another organization's schedule)."""
+        params = {"org": org, "schedule_id": id, "limit": limit}
+        rows = await self._all("schedule_fires", params)
+        return [ScheduleFireRecord(float(r[0]), float(r[1]), r[2], r[3], r[4]) for r in rows]
 
     async def delete_schedule(self, org: str, id: str) -> bool:
         """Delete a schedule and its fired ticks; ``False`` if ``org`` had no such schedule."""

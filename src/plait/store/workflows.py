@@ -132,6 +132,11 @@ class WorkflowVerbs(Backend):
         return WorkflowVersion(row[0], row[1], row[2], orjson.loads(row[3]),
                                orjson.loads(row[4]), row[5])  # fmt: skip
 
+    async def list_workflow_versions(self, org: str, workflow_id: str) -> list[tuple[int, float]]:
+        """``(version, created_at)`` of each version of a workflow, newest first."""
+        rows = await self._all("list_versions", {"org": org, "id": workflow_id})
+        return [(int(row[0]), float(row[1])) for row in rows]
+
     async def list_workflows(self, org: str) -> list[WorkflowRecord]:
         """Every workflow of ``org``, oldest first (the service filters, sorts and pages)."""
         return [_workflow(row) for row in await self._all("list_workflows", {"org": org})]

@@ -22,6 +22,10 @@ class AuditQuery(Strict):
         None, min_length=1, max_length=500,
         description="Only entries of this resource id (a run's id: every entry about the run).",
     )  # fmt: skip
+    type: str | None = Field(
+        None, min_length=1, max_length=200,
+        description="Only entries about this resource type (schedule, key, webhook, ...).",
+    )  # fmt: skip
     actor: str | None = Field(
         None, min_length=1, max_length=500,
         description="Only entries by this person, API key id, or local name.",
@@ -42,6 +46,7 @@ async def list_audit(
         page = await engine.audit.list(
             caller.org, resource=query.resource, actor=query.actor, verb=query.verb,
             since=query.since, until=query.until, limit=query.limit, cursor=query.cursor,
+            type=query.type,
         )  # fmt: skip
     except AuditQueryInvalid as exc:
         raise ApiProblem(422, f"The audit query is invalid: {exc}", kind="validation-error",

@@ -1,38 +1,100 @@
-"""``/~{org}/runs``: runs of the organization, newest first; operations on one (cancel,
-resume, fork, retry)."""
+"""``/~{org}/runs``: runs of the organization, newest first, filtered and searched; operations
+on one (cancel, resume, fork, retry) and on many at once (``/bulk``)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from plait.api.auth import Caller, EngineDep, Runner, Viewer
 from plait.api.models import MAX_LIMIT, IdempotencyKey, Strict
 from plait.api.problems import CONFLICTS, PROBLEM_RESPONSES, ApiProblem
 from plait.api.render import Json
+from plait.resources.bulk import BulkResult
 from plait.resources.runs import Run, RunPage, Signal
 from plait.service.business_metrics import includes
 from plait.service.keys import allows
+from plait.service.run_filters import RunFilters
 
 router = APIRouter(prefix="/~{org}/runs", tags=["runs"], responses=PROBLEM_RESPONSES)
 
 RunStatus = Literal["pending", "running", "waiting", "succeeded", "failed", "cancelled"]
+RunOutcome = Literal["succeeded", "partial", "failed", "cancelled"]
+RunTrigger = Literal["api", "manual", "event", "schedule", "webhook", "child", "retry", "fork"]
 
 
-class RunQuery(Strict):
-    workflow: str | None = Field(None, description="Only runs of this workflow (its name).")
+class RunFilterFields(Strict):
+    """The filters of a runs listing, and of a bulk operation on all the runs matching them."""
+
+    workflow: str | None = Field(
+        None, min_length=1, max_length=500, description="Only runs of this workflow (name or $id)."
+    )
     status: RunStatus | None = None
+    outcome: RunOutcome | None = Field(
+        None, description="Only runs that ended so (``partial``: succeeded past failed steps)."
+    )
+    trigger: RunTrigger | None = Field(None, description="Only runs started so.")
+    created_after: datetime | None = Field(
+        None, alias="createdAfter", description="Created at or after (ISO 8601; UTC if no zone)."
+    )
+    created_before: datetime | None = Field(
+        None, alias="createdBefore", description="Created before (ISO 8601; UTC if no zone)."
+    )
+    search: str | None = Field(
+        None, min_length=1, max_length=1000,
+        description="A run id or its prefix, an event id (the runs it started or woke), or "
+        "``input.path=value`` (runs whose input has that value there; JSON, else text). An "
+        "outcome, trigger or input filter is checked on at most ``run_search_scan`` runs per "
+        "page: a page may be short, or empty, with a ``nextCursor`` to read on.",
+    )  # fmt: skip
+
+    def filters(self) -> RunFilters:
+        return RunFilters(self.workflow, self.status, self.outcome, self.trigger,
+                          self.created_after, self.created_before, self.search)  # fmt: skip
+
+
+class RunQuery(RunFilterFields):
     limit: int = Field(100, ge=1, le=MAX_LIMIT)
     cursor: str | None = None
 
 
-@router.get("", response_model=RunPage, summary="List runs, newest first")
+@router.get("", response_model=RunPage, summary="List runs, newest first, filtered")
 async def list_runs(caller: Viewer, engine: EngineDep, query: Annotated[RunQuery, Query()]) -> Json:
-    page = await engine.runs.find(caller.org, workflow=query.workflow, status=query.status,
-                                  limit=query.limit, cursor=query.cursor)  # fmt: skip
+    page = await engine.runs.find_where(caller.org, query.filters(), limit=query.limit,
+                                        cursor=query.cursor)  # fmt: skip
     return Json(page.wire())
+
+
+class BulkBody(Strict):
+    action: Literal["cancel", "retry", "resume"]
+    ids: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
+        None, min_length=1, description="The runs to act on (at most ``bulk_max_runs``)."
+    )
+    filter: RunFilterFields | None = Field(
+        None, description="Act on every run matching these filters instead (at most "
+        "``bulk_max_runs`` may match: more is a 422 and nothing is done).",
+    )  # fmt: skip
+    reason: str | None = Field(None, max_length=1000, description="Why; kept in each history.")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> BulkBody:
+        if (self.ids is None) == (self.filter is None):
+            raise ValueError("give either ids or filter")
+        return self
+
+
+@router.post(
+    "/bulk", response_model=BulkResult,
+    summary="Cancel, retry or resume many runs: the ids given, or all matching a filter",
+)  # fmt: skip
+async def bulk_runs(caller: Runner, engine: EngineDep, body: BulkBody) -> Json:
+    where = body.filter.filters() if body.filter is not None else None
+    done = await engine.runs.bulk(caller.org, body.action, ids=body.ids, where=where,
+                                  by=_actor(caller), reason=body.reason)  # fmt: skip
+    return Json(done.wire())
 
 
 @router.get("/{run_id}", response_model=Run, summary="Get a run with its steps")

@@ -10,7 +10,8 @@ from plait.api.auth import Editor, EngineDep, Viewer
 from plait.api.models import ScheduleBody, ScheduleQuery
 from plait.api.problems import PROBLEM_RESPONSES, WITH_BODY
 from plait.api.render import Json, no_content
-from plait.resources.schedules import Schedule, SchedulePage
+from plait.resources.schedules import Schedule, SchedulePage, ScheduleTicks
+from plait.service.schedules import MAX_TICKS_SHOWN
 
 router = APIRouter(prefix="/~{org}/schedules", tags=["schedules"], responses=PROBLEM_RESPONSES)
 
@@ -34,6 +35,20 @@ async def list_schedules(
 async def create_schedule(caller: Editor, engine: EngineDep, body: ScheduleBody) -> Json:
     schedule = await engine.schedules.create(caller.org, body.model_dump(exclude_unset=True))
     return Json(schedule.wire(), 201)
+
+
+@router.get(
+    "/{schedule_id}/ticks", response_model=ScheduleTicks,
+    summary="A schedule's last fired ticks (with their runs) and its next ticks",
+)  # fmt: skip
+async def schedule_ticks(
+    caller: Viewer, engine: EngineDep, schedule_id: str,
+    fired: Annotated[int, Query(ge=0, le=MAX_TICKS_SHOWN, description="Fired ticks shown.")] = 5,
+    upcoming: Annotated[int, Query(ge=0, le=MAX_TICKS_SHOWN,
+                                   description="Next ticks shown.")] = 5,
+) -> Json:  # fmt: skip
+    ticks = await engine.schedules.ticks(caller.org, schedule_id, fired=fired, upcoming=upcoming)
+    return Json(ticks.wire())
 
 
 @router.delete("/{schedule_id}", status_code=204, summary="Delete a schedule")

@@ -13,7 +13,14 @@ from plait.api.models import MAX_LIMIT, IdempotencyKey, Strict, TriggerBody, Wor
 from plait.api.problems import CONFLICTS, PROBLEM_RESPONSES, WITH_BODY, ApiProblem
 from plait.api.render import Json, no_content
 from plait.resources.runs import Run
-from plait.resources.workflows import SavedWorkflow, StoredWorkflow, WorkflowPage
+from plait.resources.workflows import (
+    SavedWorkflow,
+    StoredWorkflow,
+    Validation,
+    WorkflowPage,
+    WorkflowRevision,
+    WorkflowVersions,
+)
 
 router = APIRouter(prefix="/~{org}/workflows", tags=["workflows"], responses=PROBLEM_RESPONSES)
 
@@ -35,12 +42,17 @@ class WorkflowQuery(Strict):
     failureCount: int | None = None
     lastRunAt: str | None = None
     where: str | None = Field(None, description='Any filter as a JSON object: {"field": value}.')
+    search: str | None = Field(
+        None, description="Only workflows whose name or description contains it (any case)."
+    )
     sort: str | None = Field(None, description="A field; ``-field`` for descending.")
     limit: int = Field(100, ge=1, le=MAX_LIMIT)
     cursor: str | None = None
 
     def filters(self) -> dict[str, Any] | None:
-        chosen = self.model_dump(exclude={"where", "sort", "limit", "cursor"}, exclude_none=True)
+        chosen = self.model_dump(
+            exclude={"where", "search", "sort", "limit", "cursor"}, exclude_none=True
+        )
         merged = {**_where(self.where), **chosen}
         return merged or None
 
@@ -66,7 +78,12 @@ async def list_workflows(
     caller: Viewer, engine: EngineDep, query: Annotated[WorkflowQuery, Query()]
 ) -> Json:
     page = await engine.workflows.find(
-        caller.org, where=query.filters(), sort=query.sort, limit=query.limit, cursor=query.cursor
+        caller.org,
+        where=query.filters(),
+        sort=query.sort,
+        limit=query.limit,
+        cursor=query.cursor,
+        search=query.search,
     )
     return Json(page.wire())
 
@@ -84,9 +101,44 @@ async def create_workflow(caller: Editor, engine: EngineDep, body: WorkflowBody)
     return Json(created.wire(), 201, headers={"Location": location})
 
 
+@router.post(
+    "/validate",
+    response_model=Validation,
+    summary="Check a definition without storing it: its errors and warnings at their paths",
+    responses=WITH_BODY,
+)
+async def validate_workflow(
+    caller: Viewer,
+    engine: EngineDep,
+    body: WorkflowBody,
+    workflow: Annotated[
+        str | None, Query(description="Check the body as an update (a patch) of this workflow.")
+    ] = None,
+) -> Json:
+    return Json((await engine.workflows.check(caller.org, _document(body), ref=workflow)).wire())
+
+
 @router.get("/{workflow_id}", response_model=StoredWorkflow, summary="Get a workflow by id or name")
 async def get_workflow(caller: Viewer, engine: EngineDep, workflow_id: str) -> Json:
     return Json((await engine.workflows.get(caller.org, workflow_id)).wire())
+
+
+@router.get(
+    "/{workflow_id}/versions",
+    response_model=WorkflowVersions,
+    summary="List the versions of a workflow, newest first",
+)
+async def list_versions(caller: Viewer, engine: EngineDep, workflow_id: str) -> Json:
+    return Json((await engine.workflows.versions(caller.org, workflow_id)).wire())
+
+
+@router.get(
+    "/{workflow_id}/versions/{version}",
+    response_model=WorkflowRevision,
+    summary="Get one version of a workflow: its document and canonical definition",
+)
+async def get_version(caller: Viewer, engine: EngineDep, workflow_id: str, version: int) -> Json:
+    return Json((await engine.workflows.version(caller.org, workflow_id, version)).wire())
 
 
 @router.patch(

@@ -92,6 +92,7 @@ CREATE TABLE events (
     run_id text,
     created_at double precision NOT NULL,
     runs text,
+    woken text,
     CONSTRAINT events_org_id_key UNIQUE (org, id),
     CONSTRAINT events_pkey PRIMARY KEY (seq)
 );
@@ -243,6 +244,17 @@ CREATE TABLE signals (
     CONSTRAINT signals_pkey PRIMARY KEY (seq)
 );
 
+CREATE TABLE step_attempts (
+    run_id text NOT NULL,
+    key text NOT NULL,
+    attempt integer NOT NULL,
+    status text NOT NULL,
+    started_at double precision,
+    ended_at double precision,
+    next_at double precision,
+    CONSTRAINT step_attempts_pkey PRIMARY KEY (run_id, key, attempt)
+);
+
 CREATE TABLE steps (
     run_id text NOT NULL,
     key text NOT NULL,
@@ -381,6 +393,8 @@ CREATE UNIQUE INDEX documents_idempotency ON documents USING btree (org, idempot
 
 CREATE INDEX event_waits_by_type ON event_waits USING btree (org, event_type);
 
+CREATE INDEX events_by_org ON events USING btree (org, seq);
+
 CREATE INDEX events_by_type ON events USING btree (org, type, seq);
 
 CREATE INDEX idempotency_keys_expiry ON idempotency_keys USING btree (expires_at);
@@ -393,15 +407,23 @@ CREATE INDEX run_metrics_by_workflow ON run_metrics USING btree (org, workflow, 
 
 CREATE INDEX runs_by_org ON runs USING btree (org, created_at DESC);
 
+CREATE INDEX runs_by_org_status ON runs USING btree (org, status, created_at DESC);
+
 CREATE INDEX runs_by_workflow ON runs USING btree (workflow, created_at DESC);
 
+CREATE INDEX runs_by_workflow_status ON runs USING btree (workflow, status, created_at DESC);
+
 CREATE INDEX runs_children ON runs USING btree (parent_run_id) WHERE (parent_run_id IS NOT NULL);
+
+CREATE INDEX runs_ended ON runs USING btree (org, workflow, outcome, finished_at, created_at) WHERE (finished_at IS NOT NULL);
 
 CREATE INDEX runs_executing ON runs USING btree (org, workflow_id) WHERE (status = ANY (ARRAY['pending'::text, 'running'::text]));
 
 CREATE INDEX runs_leased ON runs USING btree (lease_expires_at) WHERE (status = 'running'::text);
 
 CREATE INDEX runs_listing ON runs USING btree (created_at DESC);
+
+CREATE INDEX runs_live ON runs USING btree (org, workflow, status) WHERE (status = ANY (ARRAY['pending'::text, 'running'::text, 'waiting'::text]));
 
 CREATE INDEX runs_owner ON runs USING btree (lease_owner) WHERE (lease_owner IS NOT NULL);
 
@@ -418,6 +440,8 @@ CREATE INDEX schedules_due ON schedules USING btree (enabled, next_fire_at);
 CREATE INDEX signals_unconsumed ON signals USING btree (run_id, name, seq) WHERE (step_key IS NULL);
 
 CREATE INDEX tasks_inbox ON tasks USING btree (org, assignee, status, created_at);
+
+CREATE INDEX tasks_open ON tasks USING btree (org, workflow, due_at) WHERE (status = 'open'::text);
 
 CREATE INDEX webhook_deliveries_expiry ON webhook_deliveries USING btree (expires_at);
 

@@ -13,6 +13,11 @@ SELECT id, org, type, data, source, run_id, created_at FROM events WHERE org = :
 -- The runs a new event started, kept so that a repeat of its id can answer with them.
 UPDATE events SET runs = :runs WHERE org = :org AND id = :id;
 
+-- name: set_event_woken
+-- The runs a new event woke (waits it resolved, state machines it was delivered to), for the
+-- runs search by event id.
+UPDATE events SET woken = :woken WHERE org = :org AND id = :id;
+
 -- name: event_runs
 SELECT runs FROM events WHERE org = :org AND id = :id;
 

@@ -54,3 +54,7 @@ SET output = excluded.output, started_at = excluded.started_at,
 SELECT (SELECT COUNT(*) FROM runs WHERE status = 'pending'),
        (SELECT COUNT(*) FROM runs WHERE status = 'running'),
        (SELECT COUNT(*) FROM runs WHERE status = 'waiting');
+
+-- name: event_run_ids
+-- The runs a stored event started (or debounced into) and those it woke (JSON arrays).
+SELECT runs, woken FROM events WHERE org = :org AND id = :id;

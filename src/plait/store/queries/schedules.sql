@@ -47,3 +47,14 @@ WHERE t.run_id = :run_id;
 -- transaction that starts or ends the scheduled run it tells of.
 INSERT INTO runs (id, org, workflow, status, input, trigger, created_at, updated_at)
 VALUES (:id, :org, :workflow, 'pending', :input, 'schedule', :now, :now);
+
+-- name: schedule_fires
+-- The ticks one schedule of an organization fired, newest first, with the run each started
+-- (its status and outcome now). The key (schedule_id, tick_at) serves the order.
+SELECT t.tick_at, t.fired_at, t.run_id, r.status, r.outcome
+FROM schedule_ticks t
+JOIN schedules s ON s.id = t.schedule_id AND s.org = :org
+LEFT JOIN runs r ON r.id = t.run_id
+WHERE t.schedule_id = :schedule_id
+ORDER BY t.tick_at DESC
+LIMIT :limit;

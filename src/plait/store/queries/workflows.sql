@@ -59,3 +59,8 @@ FROM workflows w WHERE w.org = :org AND (w.id = :ref OR w.name = :ref);
 -- name: get_version
 SELECT org, workflow_id, version, document, definition, created_at
 FROM workflow_versions WHERE org = :org AND workflow_id = :id AND version = :version;
+
+-- name: list_versions
+-- The versions of a workflow, newest first, without their documents (the primary key serves it).
+SELECT version, created_at FROM workflow_versions
+WHERE org = :org AND workflow_id = :id ORDER BY version DESC;

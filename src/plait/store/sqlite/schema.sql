@@ -85,7 +85,7 @@ CREATE TABLE events (
     data       TEXT NOT NULL,
     source     TEXT NOT NULL,
     run_id     TEXT,
-    created_at REAL NOT NULL, runs TEXT,
+    created_at REAL NOT NULL, runs TEXT, woken TEXT,
     UNIQUE (org, id)
 );
 
@@ -220,6 +220,17 @@ CREATE TABLE signals (
     created_at REAL NOT NULL,
     step_key   TEXT
 );
+
+CREATE TABLE step_attempts (
+    run_id     TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    attempt    INTEGER NOT NULL,
+    status     TEXT NOT NULL,
+    started_at REAL,
+    ended_at   REAL,
+    next_at    REAL,
+    PRIMARY KEY (run_id, key, attempt)
+) WITHOUT ROWID;
 
 CREATE TABLE steps (
     run_id      TEXT NOT NULL,
@@ -356,6 +367,8 @@ CREATE UNIQUE INDEX documents_idempotency ON documents (org, idempotency_key)
 
 CREATE INDEX event_waits_by_type ON event_waits (org, event_type);
 
+CREATE INDEX events_by_org ON events (org, seq);
+
 CREATE INDEX events_by_type ON events (org, type, seq);
 
 CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
@@ -368,15 +381,25 @@ CREATE INDEX run_metrics_by_workflow ON run_metrics (org, workflow, recorded_at)
 
 CREATE INDEX runs_by_org ON runs (org, created_at DESC);
 
+CREATE INDEX runs_by_org_status ON runs (org, status, created_at DESC);
+
 CREATE INDEX runs_by_workflow ON runs (workflow, created_at DESC);
 
+CREATE INDEX runs_by_workflow_status ON runs (workflow, status, created_at DESC);
+
 CREATE INDEX runs_children ON runs (parent_run_id) WHERE parent_run_id IS NOT NULL;
+
+CREATE INDEX runs_ended ON runs (org, workflow, outcome, finished_at, created_at)
+    WHERE finished_at IS NOT NULL;
 
 CREATE INDEX runs_executing ON runs (org, workflow_id) WHERE status IN ('pending', 'running');
 
 CREATE INDEX runs_leased ON runs (lease_expires_at) WHERE status = 'running';
 
 CREATE INDEX runs_listing ON runs (created_at DESC);
+
+CREATE INDEX runs_live ON runs (org, workflow, status)
+    WHERE status IN ('pending', 'running', 'waiting');
 
 CREATE INDEX runs_owner ON runs (lease_owner) WHERE lease_owner IS NOT NULL;
 
@@ -393,6 +416,8 @@ CREATE INDEX schedules_due ON schedules (enabled, next_fire_at);
 CREATE INDEX signals_unconsumed ON signals (run_id, name, seq) WHERE step_key IS NULL;
 
 CREATE INDEX tasks_inbox ON tasks (org, assignee, status, created_at);
+
+CREATE INDEX tasks_open ON tasks (org, workflow, due_at) WHERE status = 'open';
 
 CREATE INDEX webhook_deliveries_expiry ON webhook_deliveries (expires_at);
 
@@ -435,4 +460,25 @@ BEGIN
     INSERT INTO changes (run_id, kind, subject, status, detail, attempts, at)
     VALUES (NEW.run_id, 'step', NEW.key, NEW.status, NEW.kind, NEW.attempts,
             COALESCE(NEW.finished_at, NEW.started_at));
+END;
+
+CREATE TRIGGER step_attempts_first_failed AFTER INSERT ON steps
+WHEN NEW.status = 'retrying'
+BEGIN
+    INSERT OR REPLACE INTO step_attempts
+    VALUES (NEW.run_id, NEW.key, NEW.attempts, 'retrying', NEW.started_at, NULL, NEW.wake_at);
+END;
+
+CREATE TRIGGER step_attempts_forgotten AFTER DELETE ON steps
+WHEN OLD.attempts > 1 OR OLD.status = 'retrying'
+BEGIN
+    DELETE FROM step_attempts WHERE run_id = OLD.run_id AND key = OLD.key;
+END;
+
+CREATE TRIGGER step_attempts_retried AFTER UPDATE OF status, attempts ON steps
+WHEN OLD.status = 'retrying' AND NEW.attempts > OLD.attempts
+BEGIN
+    INSERT OR REPLACE INTO step_attempts
+    VALUES (NEW.run_id, NEW.key, NEW.attempts, NEW.status, OLD.wake_at, NEW.finished_at,
+            CASE WHEN NEW.status = 'retrying' THEN NEW.wake_at END);
 END;

@@ -10,6 +10,7 @@ SELECT seq, id, org, at, actor, key_id, user_name, role, interface, address, ver
 FROM audit_entries
 WHERE org = :org
   AND (CAST(:resource AS TEXT) IS NULL OR resource_id = :resource OR run_id = :resource)
+  AND (CAST(:resource_type AS TEXT) IS NULL OR resource_type = :resource_type)
   AND (CAST(:actor AS TEXT) IS NULL OR actor = :actor OR key_id = :actor
        OR user_name = :actor)
   AND (CAST(:verb AS TEXT) IS NULL OR verb = :verb)

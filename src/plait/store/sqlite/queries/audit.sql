@@ -9,6 +9,7 @@ SELECT seq, id, org, at, actor, key_id, user_name, role, interface, address, ver
 FROM audit_entries
 WHERE org = :org
   AND (:resource IS NULL OR resource_id = :resource OR run_id = :resource)
+  AND (:resource_type IS NULL OR resource_type = :resource_type)
   AND (:actor IS NULL OR actor = :actor OR key_id = :actor OR user_name = :actor)
   AND (:verb IS NULL OR verb = :verb)
   AND (:since IS NULL OR at >= :since)

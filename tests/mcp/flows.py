@@ -70,6 +70,8 @@ async def list_tools(session: ClientSession) -> None:
     assert tools["create_workflow"].annotations.destructive_hint is False  # type: ignore[union-attr]
     assert tools["activate_workflow"].annotations.idempotent_hint is True  # type: ignore[union-attr]
     assert tools["trigger_workflow"].annotations.idempotent_hint is False  # type: ignore[union-attr]
+    assert tools["trigger_workflow"].annotations.open_world_hint is True  # type: ignore[union-attr]
+    assert tools["query"].annotations.open_world_hint is False  # type: ignore[union-attr]
     query = tools["query"].input_schema["properties"]
     assert set(query) == {"type", "id", "filter", "sort", "limit", "cursor"}
     assert "MachineInstance" in query["type"]["enum"]

@@ -78,7 +78,8 @@ class Spec:
         return ToolAnnotations(
             title=self.title, read_only_hint=not self.changes,
             destructive_hint=self.destructive if self.changes else False,
-            idempotent_hint=self.idempotent or not self.changes, open_world_hint=False,
+            idempotent_hint=self.idempotent or not self.changes,
+            open_world_hint=self.name in STARTS_RUNS,
         )  # fmt: skip
 
 
@@ -380,6 +381,12 @@ def _ms(start: datetime | None, end: datetime | None) -> float | None:
 
 
 # -- the table ----------------------------------------------------------------------------------
+
+STARTS_RUNS = frozenset({"activate_workflow", "trigger_workflow", "emit_event", "resume_run",
+                         "retry_run", "fork_run", "signal_run", "complete_task",
+                         "create_schedule"})  # fmt: skip
+"""Tools whose effect reaches past plait: the runs they start or move on call the actions of
+their workflows (HTTP requests, email, ...), so they are marked open-world."""
 
 TOOLS: tuple[Spec, ...] = (
     Spec(query, "viewer", "Query plait resources", changes=False),

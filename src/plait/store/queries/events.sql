@@ -41,3 +41,19 @@ WHERE id = :run_id AND status = 'waiting' AND executions = 0;
 -- name: upsert_debounce
 INSERT INTO debounces (org, workflow_id, key, run_id) VALUES (:org, :workflow_id, :key, :run_id)
 ON CONFLICT (org, workflow_id, key) DO UPDATE SET run_id = excluded.run_id;
+
+-- name: page_events
+-- A page of an organization's events, newest first (by seq, the order they were stored), those
+-- before the seq of the last event of the previous page (the first page: the largest seq): a
+-- backward range of events_by_org.
+SELECT seq, id, org, type, data, source, run_id, created_at FROM events
+WHERE org = :org AND seq < :after_seq
+ORDER BY seq DESC
+LIMIT :limit;
+
+-- name: page_events_typed
+-- The same, of one type: a backward range of events_by_type.
+SELECT seq, id, org, type, data, source, run_id, created_at FROM events
+WHERE org = :org AND type = :type AND seq < :after_seq
+ORDER BY seq DESC
+LIMIT :limit;

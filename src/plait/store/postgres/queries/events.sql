@@ -35,19 +35,3 @@ WHERE org = :org AND event_type = :type ORDER BY created_at, run_id COLLATE "C";
 UPDATE steps SET status = 'completed', output = convert_to(:output, 'UTF8'), finished_at = :now,
                  attempts = 1
 WHERE run_id = :run_id AND key = :step_key AND status = 'waiting';
-
--- name: page_events
--- A page of an organization's events, newest first (by seq, the order they were stored), those
--- before the seq of the last event of the previous page (the first page: the largest seq): a
--- backward range of events_by_org.
-SELECT seq, id, org, type, data, source, run_id, created_at FROM events
-WHERE org = :org AND seq < :after_seq
-ORDER BY seq DESC
-LIMIT :limit;
-
--- name: page_events_typed
--- The same, of one type: a backward range of events_by_type.
-SELECT seq, id, org, type, data, source, run_id, created_at FROM events
-WHERE org = :org AND type = :type AND seq < :after_seq
-ORDER BY seq DESC
-LIMIT :limit;

@@ -52,7 +52,10 @@ async def test_a_one_megabyte_definition_saves_fast_and_does_not_slow_listings(
     started = cpu_seconds()
     created = await client.post("/~acme/workflows", json=document, headers=editor)
     assert created.status_code == 201, created.text[:500]
-    assert cpu_seconds() - started < 2
+    # About 1.1 s of CPU alone; a worker whose earlier tests left a large heap (the OpenTelemetry
+    # SDK, protobuf) pays more for the collections a megabyte's parse triggers: 3 s still tells
+    # linear from the quadratic this bounds.
+    assert cpu_seconds() - started < 3
 
     checks: list[str] = []
     for name in ("check_document", "validate"):  # what every check of a document goes through

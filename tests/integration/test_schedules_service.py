@@ -102,4 +102,6 @@ async def test_a_schedule_that_cannot_fire_is_skipped_and_the_others_fire(
         await assert_eventually(parked)
         turns = len(calls)
         await clock.advance(0.5)
-        assert len(calls) == turns
+        # A spinning loop would try again and again; a wake-up of the loop by other work (the
+        # healthy schedule's run ending as the clock moves) may make one more try, no more.
+        assert len(calls) - turns <= 1

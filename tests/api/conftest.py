@@ -107,8 +107,9 @@ def env_without_plait() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("PLAIT_") or k in kept}
 
 
-def wait_until(check: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
+def wait_until(check: Callable[[], bool], what: str, timeout: float = DEADLINE) -> None:
+    """Poll ``check`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.05)

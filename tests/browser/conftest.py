@@ -28,7 +28,7 @@ def chromium() -> Iterator[WebDriver]:
     try:
         driver = chrome()
     except BrowserMissing as exc:
-        pytest.skip(str(exc))
+        pytest.skip(f"the browser tests need Chromium and chromedriver: {exc}")
     try:
         yield driver
     finally:

@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
 
-from tests.api.conftest import PLAIT, env_without_plait, free_port, up
+from tests.api.conftest import PLAIT, env_without_plait, free_port, up, wait_until
 
 ORG = "acme"
 WAIT = 20.0
@@ -177,11 +176,7 @@ class Console:
 
 def eventually(check: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
     """Wait until ``check()`` holds (polling the server, as a person refreshing would)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+    wait_until(check, what, timeout)
 
 
 def _cli_key(db: str, directory: Path, role: str) -> str:

@@ -4,7 +4,6 @@ runs, and the operations (cancel, resume, retry, fork, signal) for runners only.
 
 from __future__ import annotations
 
-import asyncio
 import html
 import re
 import time
@@ -20,6 +19,7 @@ from plait.console.render import JSON_SHOWN
 from plait.errors import WorkflowFailed
 from plait.ids import new_id
 from plait.store.records import NewRun
+from plait.testing import assert_eventually
 from tests.console.conftest import BrowserFactory
 
 
@@ -263,11 +263,10 @@ async def test_a_live_run_is_followed_and_takes_a_signal_from_a_runner(
 
 
 async def _waiting(engine: Engine, run_id: str) -> None:
-    for _ in range(300):
-        if (await engine.runs.get("default", run_id)).status == "waiting":
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"run {run_id} never waited")
+    async def waiting() -> bool:
+        return (await engine.runs.get("default", run_id)).status == "waiting"
+
+    await assert_eventually(waiting, timeout=15)
 
 
 async def test_a_runner_cancels_a_run_and_a_viewer_is_refused(

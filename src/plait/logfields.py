@@ -40,8 +40,11 @@ def current() -> dict[str, Any]:
 
 def bind(**fields: Any) -> contextvars.Token[dict[str, Any] | None]:
     """Add ``fields`` (those not ``None``) to the current context's; reset with the token."""
-    merged = dict(_fields.get() or {})
-    merged.update((name, value) for name, value in fields.items() if value is not None)
+    bound = _fields.get()
+    merged = dict(bound) if bound else {}
+    for name, value in fields.items():
+        if value is not None:
+            merged[name] = value
     return _fields.set(merged)
 
 
@@ -52,7 +55,11 @@ def bind_run(run_id: str, workflow: str, org: str) -> contextvars.Token[dict[str
 
 def bind_step(step: str, attempt: int) -> contextvars.Token[dict[str, Any] | None]:
     """The fields of a step attempt about to run, added to those of its run."""
-    return bind(step=step, attempt=attempt)
+    bound = _fields.get()
+    merged = dict(bound) if bound else {}
+    merged["step"] = step
+    merged["attempt"] = attempt
+    return _fields.set(merged)
 
 
 def unbind(token: contextvars.Token[dict[str, Any] | None]) -> None:

@@ -31,7 +31,7 @@ class Queued:
         for name, value in variables.items():
             monkeypatch.setenv(name, value)
         self.recorder = Recorder(None, Resource.create({"service.name": "plait"}))
-        self.queued: list[tuple[Any, ...]] = []
+        self.queued: list[bytes] = []
         monkeypatch.setattr(self.recorder.shipper, "add", self.queued.append)
 
     def finished(self) -> list[ReadableSpan]:

@@ -3,8 +3,8 @@
 exports, never by hand.
 
 It reads from the ``SPANS_FD`` pipe a configuration (the OTLP endpoint, the resource, the
-instrumentation scope), then batches of ended spans (``marshal`` of tuples); makes the SDK's
-``ReadableSpan`` of each, within the span limits (``OTEL_SPAN_*_LIMIT``,
+instrumentation scope), then batches of ended spans (``marshal`` of each span's fields); makes
+the SDK's ``ReadableSpan`` of each, within the span limits (``OTEL_SPAN_*_LIMIT``,
 ``OTEL_ATTRIBUTE_*_LIMIT``); and exports them with the SDK's ``OTLPSpanExporter``, configured by
 the same ``OTEL_EXPORTER_OTLP_*`` variables as its parent (headers, compression, timeout,
 certificates), in requests of at most ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE`` spans (as its parent
@@ -47,9 +47,10 @@ class Spans:
         self.scope = InstrumentationScope(config["scope"])
         self.limits = SpanLimits()
 
-    def readable(self, item: tuple[Any, ...]) -> ReadableSpan:
+    def readable(self, item: bytes) -> ReadableSpan:
+        """The span of one item of a batch (``plait.tracing.recorder.packed``)."""
         (name, trace_id, span_id, parent_id, remote, flags, state, kind, start, end,
-         attributes, events, status, links) = item  # fmt: skip
+         attributes, events, status, links) = marshal.loads(item)  # fmt: skip
         limits = self.limits
         trace_state = TraceState.from_header([state]) if state else None
         context = SpanContext(trace_id, span_id, False, TraceFlags(flags), trace_state)

@@ -29,10 +29,11 @@ from opentelemetry.trace import (
     StatusCode,
     TraceFlags,
 )
+from opentelemetry.trace.propagation import _SPAN_KEY
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from plait.tracing.context import current_span, enter, leave, make_current
-from plait.tracing.recorder import RecordedSpan, Recorder
+from plait.tracing.context import OWN_SPANS, current_span, enter, leave, make_current
+from plait.tracing.recorder import RecordedSpan, Recorder, RecordingTracer
 
 PROPAGATOR = TraceContextTextMapPropagator()
 PAYLOAD_CHARS = 4096
@@ -42,6 +43,9 @@ _OK = Status(StatusCode.OK)
 _STORED = re.compile(r'\{"traceparent":"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})"\}\Z')
 """A stored context of a ``traceparent`` alone (what the propagator would extract the same)."""
 _EMPTY = otel_context.Context()
+_OK_STATUS = (StatusCode.OK.value, None)
+OWN_SPANS.add(NonRecordingSpan)  # a Span, known without isinstance's abstract class check
+_SAMPLED = int(TraceFlags.SAMPLED)
 
 
 class Opened:
@@ -58,7 +62,7 @@ class Opened:
         """The W3C trace id, 32 hex digits (what JSON log lines carry as ``trace_id``)."""
         span = self.span
         trace_id = span.trace_id if type(span) is RecordedSpan else span.get_span_context().trace_id
-        return trace_id.to_bytes(16, "big").hex()
+        return f"{trace_id:032x}"
 
     def fail(self, kind: str, message: str) -> None:
         """Mark the span failed: status ERROR, an ``exception`` event with ``kind`` (the error's
@@ -69,10 +73,17 @@ class Opened:
     def end(self, outcome: str | None = None, *, ok: bool = False) -> None:
         """Set ``plait.outcome`` (and status OK with ``ok``), end the span, restore the context
         it replaced."""
-        if outcome is not None:
-            self.span.set_attribute("plait.outcome", outcome)
-        if ok:
-            self.span.set_status(_OK)
+        span = self.span
+        if type(span) is RecordedSpan and span.end_time is None:  # plait's own: set directly
+            if outcome is not None:
+                span.attributes["plait.outcome"] = outcome
+            if ok:
+                span.status = _OK_STATUS  # what set_status(OK) records
+        else:
+            if outcome is not None:
+                span.set_attribute("plait.outcome", outcome)
+            if ok:
+                span.set_status(_OK)
         try:
             if self.token is not None:
                 leave(self.token)
@@ -136,6 +147,10 @@ class Tracing:
         """Whether the sampler never records a child of an unsampled parent (the SDK's
         parent-based samplers, as configured by default): then plait does not ask it, and
         makes no span under an unsampled run (a tenth of the cost)."""
+        self.recording: RecordingTracer | None = (
+            self.provider.tracer if isinstance(self.provider, Recorder) else None
+        )
+        """plait's own tracer (:class:`RecordedSpan`), when its recorder is the provider."""
         if isinstance(self.provider, Recorder):  # plait's own pipeline asks it of roots only
             self.provider.follows_parent = self.follows_parent
         self.payloads = payloads
@@ -149,7 +164,11 @@ class Tracing:
     def carrier() -> str | None:
         """The current span's context as a run stores it: what ``PROPAGATOR.inject`` writes
         (``traceparent``, and ``tracestate`` if any), as JSON."""
-        context = current_span().get_span_context()
+        span = current_span()
+        if type(span) is RecordedSpan and span.trace_state is None:  # plait's own, made faster
+            ids = f"{span.trace_id:032x}-{span.span_id:016x}-{span.flags:02x}"
+            return f'{{"traceparent":"00-{ids}"}}'
+        context = span.get_span_context()
         if not context.is_valid:
             return None
         trace_id, span_id = context.trace_id.to_bytes(16, "big"), context.span_id.to_bytes(8, "big")
@@ -215,15 +234,26 @@ class Tracing:
         self, run_id: str, workflow: str, org: str, replay: int, stored: str | None
     ) -> Opened:
         """A ``plait.run.replay`` span, current until its end: one replay of a run."""
+        attributes: dict[str, str | int] = {
+            "plait.workflow": workflow, "plait.run_id": run_id, "plait.org": org,
+            "plait.replay": replay,
+        }  # fmt: skip
+        recording = self.recording if self.follows_parent else None
+        plain = _STORED.match(stored) if stored and recording is not None else None
+        if plain is not None and recording is not None:  # plait's own span, made directly
+            trace_id, span_id, flags = int(plain[1], 16), int(plain[2], 16), int(plain[3], 16)
+            if trace_id and span_id and flags & _SAMPLED:
+                made = recording.remote_child(trace_id, span_id, flags, "plait.run.replay",
+                                              attributes)  # fmt: skip
+                return Opened(made, _EMPTY)
+            if trace_id and span_id:  # not sampled: its parent current, nothing recorded
+                remote = NonRecordingSpan(SpanContext(trace_id, span_id, True, TraceFlags(flags)))
+                return Unrecorded(remote, otel_context.Context({_SPAN_KEY: remote}))
         parent = self.parent(stored, run_id)
         if self.follows_parent:
             above = current_span(parent)
             if not above.get_span_context().trace_flags.sampled:
                 return Unrecorded(above, parent)
-        attributes: dict[str, str | int] = {
-            "plait.workflow": workflow, "plait.run_id": run_id, "plait.org": org,
-            "plait.replay": replay,
-        }  # fmt: skip
         span = self.tracer.start_span("plait.run.replay", parent, attributes=attributes)
         return Opened(span, parent)
 
@@ -231,10 +261,10 @@ class Tracing:
         self, workflow: str, run_id: str, org: str, step: str, key: str, attempt: int
     ) -> Opened:
         """A ``plait.step.attempt`` span, current until its end: one attempt actually run."""
-        if self.follows_parent:
-            current = current_span()
+        current = current_span() if self.follows_parent else None
+        if current is not None:
             if type(current) is RecordedSpan:  # plait's own: no SpanContext to make
-                unsampled = not current.flags & TraceFlags.SAMPLED
+                unsampled = not current.flags & _SAMPLED
             else:
                 context = current.get_span_context()
                 unsampled = context.is_valid and not context.trace_flags.sampled
@@ -244,6 +274,8 @@ class Tracing:
             "plait.workflow": workflow, "plait.run_id": run_id, "plait.org": org,
             "plait.step": step, "plait.step.key": key, "plait.attempt": attempt,
         }  # fmt: skip
+        if type(current) is RecordedSpan and self.recording is not None:  # made from its parent
+            return Opened(self.recording.child(current, "plait.step.attempt", attributes), None)
         return Opened(self.tracer.start_span("plait.step.attempt", attributes=attributes), None)
 
     def server(self, scope: Mapping[str, Any]) -> Opened:

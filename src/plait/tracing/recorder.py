@@ -37,11 +37,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
+from random import getrandbits
 from types import TracebackType
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import Decision
 from opentelemetry.trace import (
     Link,
@@ -55,7 +57,7 @@ from opentelemetry.trace import (
 )
 from opentelemetry.util.types import Attributes, AttributeValue
 
-from plait.tracing.context import current_span
+from plait.tracing.context import OWN_SPANS, current_span
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +67,6 @@ _SAMPLED = int(TraceFlags.SAMPLED)
 _RANDOM = int(TraceFlags.RANDOM_TRACE_ID)
 _SCALARS = (str, bool, int, float)
 _PLAIN = (str, bytes, bool, int, float)
-_KINDS = {kind: kind.value for kind in SpanKind}
-_CODES = {code: code.value for code in StatusCode}
 _OK = StatusCode.OK.value
 _PIPE_BYTES = 1 << 20
 """The span pipe's capacity asked of Linux (``F_SETPIPE_SZ``): a burst waits there, not in
@@ -131,6 +131,36 @@ class RecordingTracer(trace.Tracer):
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
         self._random_ids = bool(recorder.id_generator.is_trace_id_random())
+        self._random_span_ids = type(recorder.id_generator) is RandomIdGenerator
+        self._roots_sampled = _samples_every_root(recorder.sampler)
+
+    def _span_id(self) -> int:
+        """A new span id, as the id generator makes it (the default one's without a call)."""
+        span_id = getrandbits(64) if self._random_span_ids else 0
+        return span_id or self.recorder.id_generator.generate_span_id()
+
+    def child(self, parent: RecordedSpan, name: str, attributes: dict[str, Any]) -> RecordedSpan:
+        """What ``start_span(name, attributes=attributes)`` makes under ``parent``, sampled,
+        when the sampler follows its parent: the caller checked ``recorder.follows_parent`` and
+        that ``parent`` is sampled. Its fields come from the parent's; ``attributes`` is the
+        span's own (not copied)."""
+        flags = (parent.flags & _RANDOM) | _SAMPLED
+        return RecordedSpan(
+            self.recorder.shipper, name, parent.trace_id, self._span_id(), parent.span_id, False,
+            flags, parent.trace_state, SpanKind.INTERNAL, attributes, None, None, True, True,
+        )  # fmt: skip
+
+    def remote_child(
+        self, trace_id: int, parent_id: int, parent_flags: int, name: str,
+        attributes: dict[str, Any],
+    ) -> RecordedSpan:  # fmt: skip
+        """As :meth:`child`, under a sampled remote parent without trace state (a run's stored
+        ``traceparent``)."""
+        flags = (parent_flags & _RANDOM) | _SAMPLED
+        return RecordedSpan(
+            self.recorder.shipper, name, trace_id, self._span_id(), parent_id, True, flags, None,
+            SpanKind.INTERNAL, attributes, None, None, True, True,
+        )  # fmt: skip
 
     def start_span(
         self,
@@ -159,6 +189,8 @@ class RecordingTracer(trace.Tracer):
         span_attributes: dict[str, Any] = dict(attributes) if attributes else {}
         if parent_id and recorder.follows_parent:
             recording = sampled = bool(parent_flags & _SAMPLED)
+        elif not parent_id and self._roots_sampled:  # what the sampler would decide, unasked
+            recording = sampled = True
         else:
             decided = recorder.sampler.should_sample(context, trace_id, name, kind, attributes,
                                                      links)  # fmt: skip
@@ -198,6 +230,16 @@ class RecordingTracer(trace.Tracer):
             set_status_on_exception=set_status_on_exception,
         ) as current:  # fmt: skip
             yield current
+
+
+def _samples_every_root(sampler: Any) -> bool:
+    """Whether ``sampler`` records and samples every root span, adding no attributes and no
+    trace state (the SDK's default: ``ParentBased`` over ``ALWAYS_ON``)."""
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
+
+    return sampler is ALWAYS_ON or (
+        isinstance(sampler, ParentBased) and getattr(sampler, "_root", None) is ALWAYS_ON
+    )
 
 
 class RecordedSpan(trace.Span):
@@ -297,7 +339,7 @@ class RecordedSpan(trace.Span):
             code = status
         if code is StatusCode.UNSET:
             return
-        self.status = (_CODES[code], description if code is StatusCode.ERROR else None)
+        self.status = (code._value_, description if code is StatusCode.ERROR else None)
 
     def record_exception(
         self,
@@ -326,12 +368,12 @@ class RecordedSpan(trace.Span):
         self.end_time = end = end_time if end_time is not None else time.time_ns()
         if self.shipper is not None:
             state = self.trace_state
-            self.shipper.add((
+            self.shipper.add(packed((
                 self.name, self.trace_id, self.span_id, self.parent_id, self.remote, self.flags,
-                state.to_header() if state else None, _KINDS[self.kind], self.start_time, end,
+                state.to_header() if state else None, self.kind._value_, self.start_time, end,
                 self.attributes, self.events, self.status,
                 None if self.links is None else [_link(link) for link in self.links],
-            ))  # fmt: skip
+            )))  # fmt: skip
 
     def __exit__(
         self,
@@ -347,13 +389,24 @@ class RecordedSpan(trace.Span):
         super().__exit__(exc_type, exc_val, exc_tb)
 
 
-def encoded(sequence: int, batch: list[tuple[Any, ...]], wait: bool) -> bytes:
-    """A message to the exporter process: ``marshal`` (plain values: the fastest to write and
-    to read) of a batch of spans' fields, numbered, and whether to acknowledge it."""
+OWN_SPANS.add(RecordedSpan)
+
+
+def packed(span: tuple[Any, ...]) -> bytes:
+    """An ended span's fields as the exporter process reads them: ``marshal`` (plain values:
+    the fastest to write and to read). Queued as bytes, which the garbage collector does not
+    track: a queue of tuples and dicts waiting for their batch would survive young collections
+    and bring on full ones, the costliest part of tracing a run."""
     try:
-        return marshal.dumps((sequence, batch, wait))
+        return marshal.dumps(span)
     except ValueError:  # a value it cannot carry, from an application's span
-        return marshal.dumps((sequence, [_carried(span) for span in batch], wait))
+        return marshal.dumps(_carried(span))
+
+
+def encoded(sequence: int, batch: list[bytes], wait: bool) -> bytes:
+    """A message to the exporter process: a batch of :func:`packed` spans, numbered, and
+    whether to acknowledge it."""
+    return marshal.dumps((sequence, batch, wait))
 
 
 def _frozen_attributes(attributes: Attributes) -> dict[str, Any]:
@@ -417,7 +470,7 @@ class Shipper:
         os.register_at_fork(after_in_child=lambda: _reset(ref))
 
     def _reset(self) -> None:
-        self.pending: deque[tuple[Any, ...]] = deque()
+        self.pending: deque[bytes] = deque()
         self.lock = threading.Lock()  # of what follows
         self.wake = threading.Event()
         self.flushes: list[threading.Event] = []
@@ -431,8 +484,8 @@ class Shipper:
 
     # -- the event loop's side ----------------------------------------------------------------
 
-    def add(self, span: tuple[Any, ...]) -> None:
-        """Queue one ended span's fields (dropped, as the SDK's batching processor drops
+    def add(self, span: bytes) -> None:
+        """Queue one ended span (:func:`packed`) (dropped, as the SDK's batching processor drops
         them, when ``OTEL_BSP_MAX_QUEUE_SIZE`` are already waiting)."""
         pending = self.pending  # a deque: appended here and drained by the thread, no lock
         if len(pending) >= self.limit or self.closing:
@@ -496,7 +549,7 @@ class Shipper:
                 self._stop()
                 return
 
-    def _send(self, batch: list[tuple[Any, ...]], *, wait: bool) -> None:
+    def _send(self, batch: list[bytes], *, wait: bool) -> None:
         """Send ``batch`` to the exporter process (started if need be, and once more if it
         died); with ``wait``, until it has exported it and everything before."""
         if not batch and self.spans_out is None:

@@ -10,6 +10,7 @@ from plait.clock import Clock, SystemClock
 from plait.engine import Engine
 from plait.errors import (
     ChildWorkflowFailed,
+    CircuitOpen,
     InvalidArguments,
     NonDeterminismError,
     PlaitError,
@@ -28,6 +29,8 @@ from plait.errors import (
 from plait.retry import RetryPolicy
 from plait.runtime.context import Context
 from plait.runtime.human import Escalation
+from plait.runtime.limits import Bulkhead, CircuitBreaker, RateLimit
+from plait.runtime.step_cache import Cache
 from plait.service.handles import RunHandle
 from plait.settings import Settings
 from plait.workflow import Workflow
@@ -65,7 +68,11 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "Bulkhead",
+    "Cache",
     "ChildWorkflowFailed",
+    "CircuitBreaker",
+    "CircuitOpen",
     "Clock",
     "Context",
     "Engine",
@@ -76,6 +83,7 @@ __all__ = [
     "NonDeterminismError",
     "Page",
     "PlaitError",
+    "RateLimit",
     "ResultTimeout",
     "RetryPolicy",
     "Run",

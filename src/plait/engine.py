@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any, overload
 from plait import tracing
 from plait.actions.base import ActionFn
 from plait.clock import Clock, SystemClock
-from plait.errors import ConfigurationError, InvalidArguments, PlaitError
+from plait.errors import ConfigurationError, InvalidArguments
 from plait.retry import seconds_of
 from plait.runtime.executor import Runtime
 from plait.service.catalog import Catalog
 from plait.service.deps import Deps, StoreSlot
+from plait.service.housekeeping import Housekeeping
 from plait.settings import Settings
 from plait.worker.worker import Worker
 from plait.workflow import MetricSpec, Workflow, WorkflowFn
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from plait.resources.scenarios import Scenarios
     from plait.runtime.steps import StepHook
     from plait.service.audit import AuditService
+    from plait.service.circuits import CircuitService
+    from plait.service.costs import CostService
     from plait.service.events import EventService, Router
     from plait.service.handles import RunHandle
     from plait.service.health import HealthService
@@ -41,9 +44,11 @@ if TYPE_CHECKING:
     from plait.service.machines import MachineService
     from plait.service.overview import OverviewService
     from plait.service.query import QueryService
+    from plait.service.retention import RetentionService
     from plait.service.runs import RunService
     from plait.service.schedules import ScheduleService
     from plait.service.secrets import SecretService
+    from plait.service.step_cache import StepCacheService
     from plait.service.steps import StepService
     from plait.service.streams import StreamService
     from plait.service.tasks import TaskService
@@ -85,6 +90,8 @@ class Engine:
         steps with it); set before the worker starts."""
         self._threads: ThreadPoolExecutor | None = None
         self._closing: asyncio.Task[None] | None = None
+        self._housekeeping = Housekeeping((), self.clock.time)
+        """The worker's retention passes, in the background (``start_worker`` sets them)."""
 
     # -- the services: each built on first use, so an engine that only runs code workflows
     # does not load what the others bring (resource models, cron, the sealing library) ----------
@@ -95,6 +102,13 @@ class Engine:
         from plait.service.runs import RunService
 
         return RunService(self.deps)
+
+    @cached_property
+    def circuits(self) -> CircuitService:
+        """Circuit breakers by organization: their state, and the manual reset."""
+        from plait.service.circuits import CircuitService
+
+        return CircuitService(self.deps)
 
     @cached_property
     def steps(self) -> StepService:
@@ -194,11 +208,33 @@ class Engine:
         return KeyService(self.deps)
 
     @cached_property
+    def costs(self) -> CostService:
+        """What runs cost by their workflow's pricing: per workflow, organization and month
+        (``summary``), and per run (docs/costs.md)."""
+        from plait.service.costs import CostService
+
+        return CostService(self.deps)
+
+    @cached_property
     def audit(self) -> AuditService:
         """The audit trail: who changed what, when, from where; ``acting`` says who acts."""
         from plait.service.audit import AuditService
 
         return AuditService(self.deps)
+
+    @cached_property
+    def retention(self) -> RetentionService:
+        """Retention of ended runs: policies, purges, the worker's pruner, archives."""
+        from plait.service.retention import RetentionService
+
+        return RetentionService(self.deps)
+
+    @cached_property
+    def step_cache(self) -> StepCacheService:
+        """The step-result cache: list, clear (per workflow or namespace); the worker prunes."""
+        from plait.service.step_cache import StepCacheService
+
+        return StepCacheService(self.deps)
 
     @cached_property
     def streams(self) -> StreamService:
@@ -239,6 +275,12 @@ class Engine:
         trigger: str | list[str] | None = None,
         progress_events: bool = False,
         metrics: Sequence[str | Mapping[str, str] | MetricSpec] = (),
+        pricing: Mapping[str, Any] | None = None,
+        concurrency: Mapping[str, Any] | None = None,
+        priority: int | None = None,
+        singleton: Mapping[str, Any] | None = None,
+        debounce: Mapping[str, Any] | tuple[str, float | timedelta] | None = None,
+        rate_limit: Any = None,
     ) -> Callable[[WorkflowFn], Workflow]: ...
 
     def workflow(
@@ -249,6 +291,12 @@ class Engine:
         trigger: str | list[str] | None = None,
         progress_events: bool = False,
         metrics: Sequence[str | Mapping[str, str] | MetricSpec] = (),
+        pricing: Mapping[str, Any] | None = None,
+        concurrency: Mapping[str, Any] | None = None,
+        priority: int | None = None,
+        singleton: Mapping[str, Any] | None = None,
+        debounce: Mapping[str, Any] | tuple[str, float | timedelta] | None = None,
+        rate_limit: Any = None,
     ) -> Workflow | Callable[[WorkflowFn], Workflow]:
         """Register ``async def f(ctx: Context, ...)`` as a workflow (name defaults to f's).
 
@@ -257,31 +305,77 @@ class Engine:
         ``progress_events`` makes each ``ctx.progress`` report also a
         ``WorkflowProgress.updated`` event (off by default). ``metrics`` declares the business
         metrics its runs record with ``ctx.metric`` (names, or ``{name, description}``).
+        ``pricing`` is its pricing model (brief 003, e.g. ``{"model": "per-execution",
+        "baseRate": 0.5, "stepRates": {"ocr": 0.25}}``), evaluated once when each run ends
+        (docs/costs.md); an invalid one raises ``InvalidDefinition`` with each problem's path.
+        Flow control (docs/flow-control.md), keys being CEL expressions over the input
+        (``input``: the argument, or the list of them; ``args``): ``concurrency`` ``{key,
+        limit, strategy}``, ``priority`` (-10 to 10), ``singleton`` ``{key, mode}``,
+        ``debounce`` ``{key, delay}`` or ``(key, seconds)``; invalid ones raise
+        ``InvalidDefinition`` too. ``rate_limit`` (``plait.RateLimit(100, period=60,
+        key="input.customer")`` or a dict) throttles its starts across every process: a start
+        past it creates the run waiting, queued, until its turn (``ConfigurationError`` if
+        invalid).
         """
         if callable(name):
             return self.workflow()(name)
+        from plait.definitions.flow import options
         from plait.runtime.business_metrics import declared
 
         specs = declared(metrics)
+        flow = options(concurrency=concurrency, priority=priority, singleton=singleton,
+                       debounce=debounce)  # fmt: skip
+        priced = None
+        if pricing is not None:  # a workflow without pricing loads none of it
+            from plait.definitions.pricing import code_pricing
+
+            priced = code_pricing(pricing)
 
         def register(fn: WorkflowFn) -> Workflow:
+            from plait.runtime.limits import throttle_of
+
+            called = name or fn.__name__
             limit = None if timeout is None else seconds_of(timeout)
             triggers = tuple([trigger] if isinstance(trigger, str) else trigger or ())
-            return self.catalog.add(Workflow(name or fn.__name__, fn, limit, triggers=triggers,
+            try:
+                throttle = throttle_of(rate_limit, called)
+            except ValueError as exc:
+                raise ConfigurationError(f"workflow {called!r}: {exc}") from exc
+            return self.catalog.add(Workflow(called, fn, limit, triggers=triggers,
                                              progress_events=progress_events,
-                                             metrics=specs))  # fmt: skip
+                                             metrics=specs, pricing=priced,
+                                             flow=flow, rate_limit=throttle))  # fmt: skip
 
         return register
 
-    def action(self, name: str | None = None) -> Callable[[ActionFn], ActionFn]:
+    def action(
+        self,
+        name: str | None = None,
+        *,
+        rate_limit: Any = None,
+        bulkhead: Any = None,
+        circuit_breaker: Any = None,
+    ) -> Callable[[ActionFn], ActionFn]:
         """Register a callable as the action ``name`` (default: its function name).
 
         It is called with the step's resolved input, and with an ``ActionContext`` too if it
         takes a second parameter. Sync callables run in the step thread pool.
+        ``rate_limit`` (``plait.RateLimit(10, period=1)``), ``bulkhead`` (``plait.Bulkhead(3)``)
+        and ``circuit_breaker`` (``plait.CircuitBreaker(failures=5, reset=30)``), or dicts of
+        their fields, hold for every step calling it across every worker, under the action's
+        name unless they name another (docs/flow-control.md).
         """
+        from plait.runtime.limits import attach, limits_of
 
         def register(fn: ActionFn) -> ActionFn:
-            self.catalog.actions.register(name or fn.__name__, fn)
+            called = name or fn.__name__
+            try:
+                limits = limits_of(rate_limit, bulkhead, circuit_breaker, name=called)
+            except ValueError as exc:
+                raise ConfigurationError(f"action {called!r}: {exc}") from exc
+            self.catalog.actions.register(called, fn, limits=limits)
+            if limits is not None:
+                attach(fn, limits)
             return fn
 
         return register
@@ -317,13 +411,20 @@ class Engine:
         *args: Any,
         run_id: str | None = None,
         timeout: float | timedelta | None = None,
+        priority: int | None = None,
+        debounce: Mapping[str, Any] | tuple[str, float | timedelta] | None = None,
     ) -> RunHandle:
         """Start a run of ``workflow`` with ``args`` and return its handle.
 
         With ``run_id`` the start is idempotent: a second start with the same id returns the
         existing run and executes nothing again. ``timeout`` overrides the workflow's.
+        ``priority`` (-10 to 10, higher claimed first) overrides the workflow's; ``debounce``
+        (``{key, delay}`` or ``("key", seconds)``, the key a value) collapses a burst of starts
+        with one key into one run, started ``delay`` after the last with its arguments
+        (docs/flow-control.md); the handle is then that run's.
         """
-        return await self.runs.start(workflow, args, run_id=run_id, timeout=timeout)
+        return await self.runs.start(workflow, args, run_id=run_id, timeout=timeout,
+                                     priority=priority, debounce=debounce)  # fmt: skip
 
     def handle(self, run_id: str, *, org: str = "default") -> RunHandle:
         """A handle on an existing run: its result, its details, and the operations on it."""
@@ -386,6 +487,7 @@ class Engine:
         if old is not None and old.running:
             return old
         if old is not None:
+            await self._housekeeping.stop()
             await old.stop()
         if self._threads is not None:
             self._threads.shutdown(wait=False, cancel_futures=True)
@@ -395,17 +497,20 @@ class Engine:
                           self.deps.metrics)  # fmt: skip
         catalog, local = self.catalog, self.deps.local
 
+        housekeeping = self._housekeeping = Housekeeping(
+            (("changes", self.streams.maintain), ("audit entries", self.audit.maintain),
+             ("cached step outputs", self.step_cache.maintain),
+             ("idle rate limits", self.circuits.maintain),
+             ("ended runs", self.retention.maintain)), self.clock.time,
+        )  # fmt: skip
+
         async def fire_schedules(now: float) -> bool:
             fired = await self.schedules.tick(now)
-            for kept, maintain in (("changes", self.streams.maintain),
-                                   ("audit entries", self.audit.maintain)):  # fmt: skip
-                try:  # retention never stops schedules or claims; the next try is later
-                    await maintain(now)
-                except PlaitError:
-                    log.exception("the retention of %s failed; tried again later", kept)
+            housekeeping.poke()  # in the background: a backlog never holds claims back
             return not fired.skipped
 
         def unlink(error: BaseException) -> None:
+            housekeeping.cancel()
             if local.worker is worker:
                 local.worker = None
 
@@ -436,6 +541,7 @@ class Engine:
             await self.deps.feed.stop()  # live streams end before the store closes
         worker, self.worker = self.worker, None
         try:
+            await self._housekeeping.stop()  # before the worker and the store stop
             if worker is not None:
                 await worker.stop()
         finally:

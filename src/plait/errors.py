@@ -462,6 +462,29 @@ class SecretNotFound(NotFound):
         )
 
 
+class CircuitOpen(PlaitError):
+    """A step's circuit breaker is open: its dependency failed too often lately, so the step
+    fails at once (never retried) instead of calling it (see docs/flow-control.md)."""
+
+    retryable = False
+
+    def __init__(self, circuit: str, half_open_at: float | None) -> None:
+        self.circuit = circuit
+        self.half_open_at = half_open_at
+        when = "" if half_open_at is None else f" until {half_open_at:.3f} (epoch seconds)"
+        super().__init__(f"circuit {circuit!r} is open{when}: the call was not made")
+
+
+class CircuitNotFound(NotFound):
+    """The organization has no circuit of that name (none of its steps has used it yet)."""
+
+    def __init__(self, org: str, name: str) -> None:
+        self.org = org
+        self.name = name
+        super().__init__(f"organization {org!r} has no circuit {name!r} (a circuit exists once "
+                         "a step declaring it has run)")  # fmt: skip
+
+
 class IdempotencyKeyInvalid(PlaitError):
     """An idempotency key must be 1 to 255 printable characters.
 

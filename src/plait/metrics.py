@@ -83,6 +83,11 @@ SPECS: dict[str, Spec] = {
     "plait_step_duration_seconds": Spec(
         "histogram", "Duration of one step attempt.", ("workflow", "step"), LATENCY
     ),
+    "plait_step_cache_lookups_total": Spec(
+        "counter",
+        "Step-result cache lookups before a step's first attempt (result: hit, miss).",
+        ("workflow", "step", "result"),
+    ),
     "plait_events_emitted_total": Spec(
         "counter", "Events stored by this process (not duplicates).", ("source",)
     ),
@@ -101,11 +106,31 @@ SPECS: dict[str, Spec] = {
     "plait_http_responses_total": Spec(
         "counter", "HTTP responses by method and status.", ("method", "status")
     ),
+    "plait_run_cost_total": Spec(
+        "counter",
+        "What the runs this process ended cost (their pricing), by currency: a run priced "
+        "again (resumed) adds the difference when it grew.",
+        ("workflow", "currency"),
+    ),
     "plait_business_metric": Spec(
         "summary",
         "Business metric values the runs of this process recorded (ctx.metric, a step's "
         "metrics, the metric action): _count measurements, _sum their values.",
         ("workflow", "metric"),
+    ),
+    "plait_circuit_opens_total": Spec(
+        "counter", "Circuit breakers that failures seen by this process opened.", ("circuit",)
+    ),
+    "plait_circuit_rejections_total": Spec(
+        "counter",
+        "Step attempts a circuit breaker refused here (failed at once or left waiting).",
+        ("circuit",),
+    ),
+    "plait_bulkhead_waits_total": Spec(
+        "counter", "Step attempts that found their bulkhead full and waited.", ("bulkhead",)
+    ),
+    "plait_rate_limit_waits_total": Spec(
+        "counter", "Step attempts that waited, suspended, for their rate limit's turn.", ("limit",)
     ),
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -85,6 +86,15 @@ class Settings:
             refused with this limit named (narrow the window).
         audit_retention_days: how long audit entries are kept (the worker deletes older ones);
             ``0`` or ``forever`` keeps every entry.
+        run_retention_days: how long ended runs (succeeded, failed, cancelled) are kept by
+            default: the worker deletes older ones with their steps, unless an organization's or
+            a workflow's retention policy says otherwise (``docs/retention.md``); ``0`` or
+            ``forever`` keeps every run.
+        event_retention_days: how long stored events are kept; ``0`` or ``forever``: all.
+        task_retention_days: how long finished (completed, expired, cancelled) human tasks are
+            kept after they ended; ``0`` or ``forever``: all.
+        archive: a directory: runs deleted by the retention or a purge are first written there
+            as gzip-compressed JSON lines (``plait runs archive read``); empty: not archived.
 
         smtp_url: the SMTP server of the ``email`` action and of schedule notifications:
             ``smtp://user:password@host:port`` (``?starttls=true`` requires STARTTLS),
@@ -151,6 +161,10 @@ class Settings:
     stats_max_window_days: float = 90.0
     stats_max_rows: int = 100_000
     audit_retention_days: float = 365.0
+    run_retention_days: float = 30.0
+    event_retention_days: float = 30.0
+    task_retention_days: float = 90.0
+    archive: str = ""
     smtp_url: str = field(default="", repr=False)
     smtp_from: str = ""
     otel_endpoint: str = ""
@@ -192,11 +206,13 @@ class Settings:
                 raise ConfigurationError(f"{name} must be positive (PLAIT_{name.upper()})")
         if self.sqlite_synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ConfigurationError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
-        if self.audit_retention_days < 0:
-            raise ConfigurationError(
-                "audit_retention_days must be 0 (keep every entry) or more "
-                "(PLAIT_AUDIT_RETENTION_DAYS)"
-            )
+        for name in ("audit_retention_days", *_RETENTIONS):
+            days = getattr(self, name)
+            if not math.isfinite(days) or days < 0:  # NaN would compare true and delete all
+                raise ConfigurationError(
+                    f"{name} must be a finite number of days, 0 (or forever: keep everything) "
+                    f"or more, not {days!r} (PLAIT_{name.upper()})"
+                )
         if self.smtp_url:
             _check_smtp(self.smtp_url, self.smtp_from)
 
@@ -232,6 +248,9 @@ _POSITIVE_LIMITS = (
 )
 
 
+_RETENTIONS = ("run_retention_days", "event_retention_days", "task_retention_days")
+
+
 def _check_smtp(url: str, sender: str) -> None:
     """Refuse an SMTP URL the ``email`` action could not use (the URL is never echoed: it may
     hold a password)."""
@@ -251,7 +270,7 @@ def _check_smtp(url: str, sender: str) -> None:
 
 
 def _parse(name: str, raw: str, kind: Any) -> Any:
-    if name == "audit_retention_days" and raw.strip().lower() == "forever":
+    if name in ("audit_retention_days", *_RETENTIONS) and raw.strip().lower() == "forever":
         return 0.0
     if kind in ("bool", bool):
         return _flag(name, raw)

@@ -20,6 +20,32 @@ class MetricSpec:
     description: str | None = None
 
 
+PRIORITIES = range(-10, 11)
+"""The priorities a run may have (higher is claimed first; 0 by default)."""
+
+STRATEGIES = ("queue", "cancel-newest", "cancel-in-progress")
+"""What a start does over its concurrency key's limit (docs/flow-control.md)."""
+
+SINGLETON_MODES = ("skip", "cancel")
+
+
+@dataclass(frozen=True)
+class FlowControl:
+    """A workflow's flow control (docs/flow-control.md); keys are CEL expressions over the
+    start's input, checked by ``plait.definitions.flow``."""
+
+    concurrency_key: str | None = None
+    concurrency_limit: int = 1
+    strategy: str = "queue"
+    """One of :data:`STRATEGIES`."""
+    priority: int = 0
+    singleton_key: str | None = None
+    singleton_mode: str = "skip"
+    """One of :data:`SINGLETON_MODES`."""
+    debounce_key: str | None = None
+    debounce_delay: float = 0.0
+
+
 @dataclass(frozen=True)
 class Workflow:
     """A code workflow: an ``async def f(ctx, ...)`` under a unique name."""
@@ -40,6 +66,14 @@ class Workflow:
     """Whether runs emit ``WorkflowProgress.updated`` events as they progress."""
     metrics: tuple[MetricSpec, ...] = ()
     """The business metrics its runs may record (``ctx.metric``): any other name is refused."""
+    pricing: Any = field(default=None, compare=False)
+    """Its pricing model (a ``plait.runtime.pricing.Pricing``), evaluated once when each run
+    ends (docs/costs.md); None: its runs are not priced, and cost nothing to account."""
+    flow: FlowControl | None = None
+    """Its concurrency key, priority, singleton key and debounce (None: none of them)."""
+    rate_limit: Any = None
+    """Its start throttle, a ``plait.RateLimit`` (runs started per period, per its ``key``):
+    a start past it creates the run waiting until its turn (None: unthrottled)."""
     signature: inspect.Signature = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -60,7 +60,7 @@ async def list_tools(session: ClientSession) -> None:
     tools = {t.name: t for t in (await session.list_tools()).tools}
     assert set(tools) == CHANGING | READING
     assert {"query", "validate_workflow", "test_workflow", "definition_schema", "run_timeline",
-            "workflow_stats"} == READING  # fmt: skip
+            "workflow_stats", "list_circuits", "get_costs", "get_retention"} == READING  # fmt: skip
     for name, tool in tools.items():
         hints = tool.annotations
         assert hints is not None and tool.description, name
@@ -210,6 +210,9 @@ def changes(workflow: str, run: str) -> dict[str, dict[str, Any]]:
         "complete_task": {"task": "task_missing", "decision": "approve"},
         "create_schedule": {"workflow": workflow, "cron": "0 9 * * *"},
         "delete_schedule": {"schedule": "schedule_missing"},
+        "clear_step_cache": {"workflow": workflow},
+        "reset_circuit": {"name": "payments"},
+        "purge_runs": {"older_than": "30d"},
     }
 
 

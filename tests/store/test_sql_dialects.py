@@ -9,10 +9,17 @@ DIALECTS = ("plait.store.sqlite", "plait.store.postgres")
 BACKEND_ONLY = {
     "notify_runnable",  # PostgreSQL's LISTEN/NOTIFY wake-up: SQLite has no twin
     "runs_due",  # SQLite chooses the runs a claim leases first; PostgreSQL's claim_runs does both
+    # PostgreSQL's claim leases the keyed runs that got a slot by id; SQLite's claim_runs is by id
+    "claim_ids",
     # percentiles PostgreSQL computes itself (percentile_cont); SQLite reads the values instead
     "metric_aggregates",
     "run_durations",
     "overview_p95",
+    # cost totals: PostgreSQL adds to a NUMERIC atomically; SQLite (no exact decimal type)
+    # reads the text total and writes the sum in its single writer's transaction
+    "add_cost_total",
+    "cost_total_of",
+    "put_cost_total",
 }
 
 

@@ -6,9 +6,11 @@ import plait
 def test_public_surface_is_pinned() -> None:
     assert sorted(plait.__all__) == sorted(
         [
-            "ChildWorkflowFailed", "Clock", "Context", "Engine", "Escalation", "Event",
+            "Bulkhead", "Cache", "ChildWorkflowFailed", "CircuitBreaker", "CircuitOpen", "Clock",
+            "Context", "Engine", "Escalation", "Event",
             "EventPage", "InvalidArguments", "NonDeterminismError", "Page", "PlaitError",
-            "ResultTimeout", "RetryPolicy", "Run", "RunConflict", "RunHandle", "RunNotFound",
+            "RateLimit", "ResultTimeout", "RetryPolicy", "Run", "RunConflict", "RunHandle",
+            "RunNotFound",
             "RunPage", "SerializationError", "Settings", "Signal", "Step", "StepFailed",
             "StepTimeout", "StoredWorkflow", "SystemClock", "Task", "TaskExpired", "TaskPage",
             "UnknownWorkflow", "Workflow", "WorkflowCancelled", "WorkflowFailed", "WorkflowPage",
@@ -53,10 +55,14 @@ def test_the_engine_surface_fits_on_one_screen() -> None:
     engine = plait.Engine("sqlite:///unused.db")
     public = sorted(name for name in dir(engine) if not name.startswith("_"))
     assert public == [
-        "action", "audit", "catalog", "clock", "close", "define", "deps", "events", "handle",
+        "action", "audit", "catalog", "circuits", "clock", "close", "costs", "define", "deps",
+        "events",
+        "handle",
         "health",
-        "keys", "list_runs", "machines", "overview", "query", "reconfigured", "run_worker", "runs",
-        "schedules", "secrets", "settings", "start", "start_worker", "step_hook", "steps",
+        "keys", "list_runs", "machines", "overview", "query", "reconfigured", "retention",
+        "run_worker", "runs",
+        "schedules", "secrets", "settings", "start", "start_worker", "step_cache", "step_hook",
+        "steps",
         "streams", "sync", "tasks",
         "webhooks",
         "worker", "workflow", "workflow_tests", "workflows",

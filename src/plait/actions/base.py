@@ -19,6 +19,7 @@ from plait.errors import PlaitError
 
 if TYPE_CHECKING:
     from plait.clock import Clock
+    from plait.runtime.limits import StepLimits
     from plait.store.base import Store
 
 ActionFn = Callable[..., Any]
@@ -61,15 +62,18 @@ class Action:
     fn: ActionFn
     takes_context: bool
     is_async: bool
+    limits: StepLimits | None = None
+    """Its rate limit, bulkhead and circuit breaker (``@engine.action(..., rate_limit=...)``),
+    which every step calling it observes."""
 
     @classmethod
-    def of(cls, name: str, fn: ActionFn) -> Action:
+    def of(cls, name: str, fn: ActionFn, limits: StepLimits | None = None) -> Action:
         params = [
             p
             for p in inspect.signature(fn).parameters.values()
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
         ]
-        return cls(name, fn, len(params) >= 2, inspect.iscoroutinefunction(fn))
+        return cls(name, fn, len(params) >= 2, inspect.iscoroutinefunction(fn), limits)
 
     def bind(self, value: Any, ctx: ActionContext) -> Callable[[], Any]:
         """A zero-argument callable that runs the action on ``value``."""
@@ -92,10 +96,12 @@ class Actions:
         self._actions: dict[str, Action] = {}
         self._document_handler: Callable[[str, str], Action] | None = None
 
-    def register(self, name: str, fn: ActionFn, *, replace: bool = False) -> Action:
+    def register(
+        self, name: str, fn: ActionFn, *, replace: bool = False, limits: StepLimits | None = None
+    ) -> Action:
         if name in self._actions and not replace:
             raise PlaitError(f"an action named {name!r} is already registered")
-        action = Action.of(name, fn)
+        action = Action.of(name, fn, limits)
         self._actions[name] = action
         return action
 

@@ -26,15 +26,19 @@ from plait.api import problems
 from plait.api.middleware import BodyLimit, Guard, TextGuard, Traced
 from plait.api.routes import (
     audit,
+    circuits,
+    costs,
     events,
     health,
     keys,
     machines,
     overview,
     query,
+    retention,
     runs,
     schedules,
     secrets,
+    step_cache,
     steps,
     streams,
     tasks,
@@ -102,7 +106,7 @@ def create_app(
     app.state.response_counts = Counter()
     modules = (workflows, workflow_tests, workflow_metrics, runs, events, webhooks, schedules,
                query, keys, health, tasks, machines, secrets, audit, streams, overview,
-               steps)  # fmt: skip
+               circuits, steps, retention, costs, step_cache)  # fmt: skip
     routers = [m.router for m in modules] + [workflow_tests.drafts]
     for router in routers:
         app.include_router(router)

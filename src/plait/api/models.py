@@ -77,6 +77,13 @@ class WorkflowBody(Strict):
     outputMapping: Any = Field(None, description="Function steps: the run's output, a template.")
     metrics: Any = None
     pricing: Any = None
+    concurrency: Any = Field(None, description="{key, limit, strategy}: runs per key at once.")
+    priority: Any = Field(None, description="Its runs' priority, -10 to 10 (default 0).")
+    singleton: Any = Field(None, description="{key, mode}: one live run per key.")
+    rateLimit: Any = Field(
+        None, description="{limit, period, burst, key}: runs started per period (per key); "
+        "a start past it waits, queued, until its turn.",
+    )  # fmt: skip
     metadata: Any = None
     nodes: Any = None
     edges: Any = None
@@ -114,6 +121,10 @@ class WorkflowBody(Strict):
 
 class TriggerBody(Strict):
     input: Any = Field(None, description="The run's input (checked against the input schema).")
+    priority: int | None = Field(
+        None, ge=-10, le=10, description="The run's priority, -10 to 10 (higher is claimed "
+        "first); the workflow's (default 0) when left out (docs/flow-control.md).",
+    )  # fmt: skip
 
 
 class EventBody(Strict):

@@ -47,7 +47,7 @@ STATUS_BY_ERROR: dict[str, int] = {
     "SignatureRejected": 401,
     "TooManyStreams": 429, "InvalidStreamRequest": 400,
     "IdempotencyKeyInvalid": 422, "IdempotencyKeyReused": 422, "IdempotencyKeyInProgress": 409,
-    "DatabaseUnavailable": 503,
+    "DatabaseUnavailable": 503, "ArchiveUnwritable": 503,
 }  # fmt: skip
 """HTTP status of each client error class (and its subclasses)."""
 
@@ -173,8 +173,10 @@ async def on_plait_error(request: Request, exc: Exception) -> Response:
     status = status_of(exc)
     if status == 503:
         log.warning("%s %s: %s", request.method, request.url.path, exc)
-        return problem(503, "The database is unreachable; retry shortly.",
-                       headers={"Retry-After": "2"})  # fmt: skip
+        if any(cls.__name__ == "DatabaseUnavailable" for cls in type(exc).__mro__):
+            return problem(503, "The database is unreachable; retry shortly.",
+                           headers={"Retry-After": "2"})  # fmt: skip
+        return problem(503, str(exc), kind=_kebab(type(exc).__name__))  # the operator fixes it
     if status >= 500:
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         return problem(500, "The server failed to handle the request; the error is logged.")

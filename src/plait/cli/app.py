@@ -16,16 +16,20 @@ import typer
 from plait import __version__, logfields, logs
 from plait.cli import (
     audit,
+    circuits,
+    costs,
     definitions,
     machines,
     mcp,
     overview,
     render,
+    retention,
     run_filters,
     secrets,
     serve,
     service,
     stats,
+    step_cache,
     steps,
     tasks,
     watch,
@@ -67,6 +71,7 @@ app.add_typer(runs_app, name="runs")
 watch.register(runs_app)
 run_filters.register(runs_app)
 steps.register(runs_app)
+retention.register(app, runs_app)
 definitions.register(app)
 service.register(app)
 serve.register(app)
@@ -75,6 +80,9 @@ machines.register(app)
 secrets.register(app)
 audit.register(app)
 overview.register(app)
+circuits.register(app)
+costs.register(app)
+step_cache.register(app)
 mcp.register(app)
 
 

@@ -66,11 +66,14 @@ def run_detail(run: Run) -> None:
         _out.print(f"output: {_short(run.output, 200)}")
     if run.error:
         _out.print(f"error:  [red]{_failure(run.error.get('type'), run.error.get('message'))}[/]")
+    if run.cost is not None:
+        _out.print(f"cost:   {run.cost.total} {run.cost.currency}")
     table = Table("step", "status", "attempts", "started", "output / error", box=None)
     for step in run.steps:
         shown = step.error.get("message", "") if step.error else _short(step.output)
         started = step.started_at.isoformat(timespec="milliseconds") if step.started_at else ""
-        table.add_row(step.key, _status(step.status), str(step.attempts), started, shown)
+        status = _status(step.status) + (" (cached)" if step.cached else "")
+        table.add_row(step.key, status, str(step.attempts), started, shown)
     if run.steps:
         _out.print(table)
     for entry in run.history:

@@ -237,10 +237,20 @@ def workflows_trigger(
     json: JsonOption = False,
     db: DbOption = None,
     key: IdempotencyOption = None,
+    priority: Annotated[
+        int | None,
+        typer.Option(
+            "--priority",
+            min=-10,
+            max=10,
+            help="The run's priority, -10 to 10: higher is claimed first.",
+        ),
+    ] = None,
 ) -> None:
     """Start a run by hand (a worker executes it)."""
     value = json_argument(input_, "--input")
-    _show(with_engine(db, lambda e: e.workflows.trigger(org, ref, value, idempotency_key=key)),
+    _show(with_engine(db, lambda e: e.workflows.trigger(org, ref, value, idempotency_key=key,
+                                                        priority=priority)),
           json)  # fmt: skip
 
 

@@ -47,7 +47,8 @@ def _table(window: StepPage) -> None:
         value = step.error if step.error is not None else step.output
         shown = orjson.dumps(value, default=str).decode()
         shown = shown if len(shown) <= 80 else shown[:79] + "…"
-        table.add_row(str(step.position + 1), escape(step.key), step.kind, step.status,
+        status = f"{step.status} (cached)" if step.cached else step.status
+        table.add_row(str(step.position + 1), escape(step.key), step.kind, status,
                       str(step.attempts), escape(shown))  # fmt: skip
     _out.print(table)
     last = window.start + len(window.items)

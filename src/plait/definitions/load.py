@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from plait.definitions import metrics
+from plait.definitions import flow, metrics, pricing, step_cache, step_limits
 from plait.definitions.dialects import (
     Normalised,
     canonical,
@@ -417,9 +417,17 @@ def _normalise(
     if dialect is None:
         return Normalised(None)
     parsed, declared, step_metrics = metrics.lift(parsed, steps=dialect != "canonical")
+    parsed, priced = pricing.lift(parsed)
+    parsed, caches = step_cache.lift(parsed)
+    parsed, flow_keys = flow.lift(parsed)
+    parsed, limits = step_limits.lift(parsed)
     normalised = DIALECTS[dialect](parsed, findings)
     if normalised.definition is not None:
         metrics.apply(normalised.definition, declared, step_metrics, findings)
+        pricing.apply(normalised.definition, priced, findings, dialect)
+        step_cache.apply(normalised.definition, caches, findings)
+        flow.apply(normalised.definition, flow_keys, findings)
+        step_limits.apply(normalised.definition, limits, findings)
     return _progress_events(normalised, progress_events, findings)
 
 

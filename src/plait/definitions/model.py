@@ -117,6 +117,16 @@ NOT_REVIEWED = ("a group step (parallel, condition, foreach) cannot have the err
                 "human-review: give it to the steps inside it")  # fmt: skip
 
 
+class StepCache(_Model):
+    """An action step's ``cache`` (``plait.definitions.step_cache``): ``key``, a template over
+    the names the step's input sees, identifies a result; an entry lives ``ttl`` seconds;
+    ``namespace`` (None: this workflow's step) is the scope entries are shared in."""
+
+    key: str = Field(min_length=1)
+    ttl: float = Field(gt=0, description="Seconds; a document may write '90s', '30m', '1h'.")
+    namespace: str | None = Field(default=None, min_length=1)
+
+
 class ActionStep(_Step):
     """Call an action (a registered callable or a built-in) with a templated input."""
 
@@ -128,6 +138,11 @@ class ActionStep(_Step):
     undoes: str | None = None
     """On a compensation step: the id of the step whose output it sees as ``output`` and
     ``result`` (default: the step the compensation belongs to)."""
+    cache: StepCache | None = None
+    """Answer the step from the step-result cache when a live entry has its key."""
+    limits: dict[str, Any] = Field(default_factory=dict)
+    """Its flow limits, checked (``rateLimit``, ``bulkhead``, ``circuitBreaker``: see
+    ``plait.definitions.step_limits``); they add to those of its action."""
     context: Any = None
     """The step's own context (a node graph's node-level context): a template of an object,
     rendered as the step starts, that only this step sees (``node`` in its expressions).
@@ -390,6 +405,19 @@ class Definition(_Model):
     metrics: list[MetricDeclaration] = Field(default_factory=list)
     """The business metrics its runs may record (a step's ``metrics``, the ``metric``
     action); recording any other is a problem at validation."""
+    pricing: dict[str, Any] | None = None
+    """Its pricing model as written (``plait.definitions.pricing``; docs/costs.md): each run
+    is priced when it ends. None: its runs are not priced."""
+    concurrency: dict[str, Any] | None = None
+    """At most ``limit`` runs per value of ``key`` execute at once: ``{key, limit, strategy}``
+    as checked by ``plait.definitions.flow`` (docs/flow-control.md)."""
+    priority: int = 0
+    """Its runs' priority (-10 to 10): claims take higher priorities first."""
+    singleton: dict[str, Any] | None = None
+    """At most one live run per value of ``key``: ``{key, mode}`` (skip or cancel)."""
+    rate_limit: dict[str, Any] | None = Field(default=None, alias="rateLimit")
+    """Its start throttle, checked: ``{limit, period, burst, key}``, runs started per period
+    (per ``key``, CEL over the input); see ``plait.definitions.step_limits``."""
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")

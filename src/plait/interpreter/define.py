@@ -6,12 +6,15 @@ from pathlib import Path
 from typing import Any
 
 from plait.actions.base import Actions
+from plait.definitions import flow
 from plait.definitions.limits import check_model
 from plait.definitions.load import load_definition
 from plait.definitions.model import Definition
+from plait.definitions.pricing import pricing_of
 from plait.errors import InvalidArguments
 from plait.interpreter.plan import Plan, compile_plan
 from plait.interpreter.run import interpreter
+from plait.runtime.limits import throttle_of
 from plait.settings import Settings
 from plait.workflow import MetricSpec, Workflow
 
@@ -51,6 +54,9 @@ def build_workflow(
         planned_steps=None if definition.machine else tuple(node.id for node in plan.nodes),
         progress_events=definition.progress_events,
         metrics=tuple(MetricSpec(m.name, m.description) for m in definition.metrics),
+        pricing=pricing_of(definition),
+        flow=flow.of(definition),
+        rate_limit=throttle_of(definition.rate_limit, definition.name),
     )
     return workflow, plan
 

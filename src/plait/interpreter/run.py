@@ -46,6 +46,8 @@ from plait.interpreter.review import review_failure
 from plait.interpreter.secrets import secret_scope
 from plait.runtime import spans
 from plait.runtime.context import Context
+from plait.runtime.limits import for_action
+from plait.runtime.step_cache import templated
 from plait.runtime.unwind import Suspend
 from plait.store.records import COMPENSATED, StepRecord, iso_time
 
@@ -434,8 +436,16 @@ class _Run:
             _check(node.output_schema, result, f"the output of step {key!r}")
             return result
 
+        spec = step.cache
+        cache = (
+            None
+            if spec is None
+            else templated(spec.key, spec.ttl, spec.namespace or f"{ctx.workflow}/{step.id}", scope)
+        )
+        limited = for_action(step.limits, action.limits, step.action, f"{ctx.workflow}/{step.id}")
         with declared(locator(step)):
-            return await ctx.step(key, invoke, retry=node.retry, timeout=node.timeout)
+            return await ctx.step(key, invoke, retry=node.retry, timeout=node.timeout,
+                                  cache=cache, **limited)  # fmt: skip
 
     def code_input(
         self, node: Node, value: Any, frame: Frame, key: str, own: dict[str, Any] | None

@@ -24,7 +24,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from plait.errors import PlaitError
+from plait.errors import InvalidQuery, PlaitError
 from plait.mcp.access import Principal, RoleRefused
 from plait.mcp.results import answer, problem
 from plait.service.audit import acting
@@ -186,11 +186,14 @@ async def trigger_workflow(
     input: Annotated[Any, Field(description="The run's input (checked against the workflow's "
                                             "input schema, if it declares one).")] = None,
     idempotency_key: IdempotencyKey = None,
+    priority: Annotated[int | None, Field(ge=-10, le=10, description="The run's priority, "
+                                          "-10 to 10: higher is claimed first.")] = None,
 ) -> Any:  # fmt: skip
     """Start a run of a workflow now, by hand, with an input. Answers the run (status pending);
     follow it with query {type: "Run", id} or run_timeline."""
     return await call.engine.workflows.trigger(call.org, workflow, input,
-                                               idempotency_key=idempotency_key)  # fmt: skip
+                                               idempotency_key=idempotency_key,
+                                               priority=priority)  # fmt: skip
 
 
 # -- events, runs, tasks ------------------------------------------------------------------------
@@ -297,6 +300,26 @@ async def delete_schedule(
     return {"deleted": schedule}
 
 
+async def clear_step_cache(
+    call: Call,
+    workflow: Annotated[str | None, Field(min_length=1, description="Clear the entries its runs "
+                                          "stored (its name, or a stored one's id).")] = None,
+    namespace: Annotated[str | None, Field(min_length=1, description="Clear the entries of "
+                                           "this namespace.")] = None,
+) -> Any:  # fmt: skip
+    """Clear the step-result cache of a workflow or a namespace (one is required): its cached
+    steps run again on their next call (after a change of what they compute, or to refresh
+    stale results). Returns {deleted}."""
+    from plait.resources.step_cache import CacheCleared
+
+    if workflow is None and namespace is None:
+        raise InvalidQuery("name the workflow or the namespace whose cache to clear")
+    engine = call.engine
+    name = None if workflow is None else await engine.step_cache.workflow_name(call.org, workflow)
+    deleted = await engine.step_cache.clear(call.org, workflow=name, namespace=namespace)
+    return CacheCleared(deleted=deleted).wire()
+
+
 # -- authoring ----------------------------------------------------------------------------------
 
 
@@ -358,6 +381,64 @@ async def workflow_stats(
     return await call.engine.workflows.stats(call.org, workflow, window=window)
 
 
+async def list_circuits(call: Call) -> Any:
+    """The organization's circuit breakers (a named dependency its steps call): each one's
+    state (closed, open until halfOpenAt, half-open), failures in the window, how often it
+    opened and the last failure, to see why steps fail at once with CircuitOpen."""
+    return (await call.engine.circuits.list(call.org)).wire()
+
+
+async def reset_circuit(
+    call: Call, name: Annotated[str, Field(min_length=1, description="The circuit's name.")]
+) -> Any:
+    """Close a circuit breaker now, its failures forgotten (once the dependency is back): the
+    next calls of its steps go through. Returns the circuit."""
+    return (await call.engine.circuits.reset(call.org, name)).wire()
+
+
+async def get_costs(
+    call: Call,
+    period: Annotated[str | None, Field(max_length=20, description="YYYY-MM (a month), "
+                                        "YYYY-MM..YYYY-MM or YYYY, in UTC; default: this "
+                                        "month.")] = None,
+    workflow: Annotated[str | None, Field(min_length=1, description="One workflow's name "
+                                          "(default: every workflow).")] = None,
+) -> Any:  # fmt: skip
+    """What the organization's runs cost by their workflows' pricing (brief 003): each
+    workflow's priced runs and total per month and currency, and the totals per currency, in
+    exact decimals (strings). A run's own line items are on the run (query or run_timeline's
+    run: its cost)."""
+    return (await call.engine.costs.summary(call.org, period=period, workflow=workflow)).wire()
+
+
+async def get_retention(call: Call) -> Any:
+    """How long the organization keeps ended runs: the engine's default (maxAgeDays), the
+    organization's policy and each workflow's (maxAgeDays, maxRuns, per status), and the
+    retention of events, finished tasks and audit entries (docs/retention.md)."""
+    return (await call.engine.retention.show(call.org)).wire()
+
+
+async def purge_runs(
+    call: Call,
+    older_than: Annotated[str, Field(min_length=2, max_length=40, description="Runs that "
+                                     "ended longer ago than this go: 30d, 12h, 90s, 2w.")],
+    workflow: Annotated[str | None, Field(min_length=1, description="Only this workflow's "
+                                          "runs (its name).")] = None,
+    dry_run: Annotated[bool, Field(description="Count the runs that would go; delete "
+                                   "nothing.")] = True,
+) -> Any:  # fmt: skip
+    """Delete the organization's ended runs older than ``older_than`` (runs that have not ended,
+    runs with a live child, and children whose parent stays, stay; counters and cost totals do
+    not move), at most 10,000 per call (``more``: call again). By default a dry run: it answers
+    how many runs would go. Returns {runs, dryRun, before, more, ...}."""
+    from plait.service.retention import PURGE_BATCHES
+
+    done = await call.engine.retention.purge(call.org, older_than, workflow=workflow,
+                                             dry_run=dry_run,
+                                             max_batches=PURGE_BATCHES)  # fmt: skip
+    return done.wire()
+
+
 def timeline(run: Run) -> dict[str, Any]:
     """The run's wire form cut to what diagnosing it needs, with durations."""
     wire = run.wire()
@@ -396,6 +477,9 @@ TOOLS: tuple[Spec, ...] = (
     Spec(definition_schema, "viewer", "JSON Schema of workflow definitions", changes=False),
     Spec(run_timeline, "viewer", "A run's timeline with step errors", changes=False),
     Spec(workflow_stats, "viewer", "A workflow's recent stats", changes=False),
+    Spec(list_circuits, "viewer", "Circuit breakers and their state", changes=False),
+    Spec(get_costs, "viewer", "Costs per workflow and month", changes=False),
+    Spec(get_retention, "viewer", "Retention policies of ended runs", changes=False),
     Spec(create_workflow, "editor", "Create a workflow (Draft)", verb="create",
          resource="workflow"),
     Spec(update_workflow, "editor", "Update a workflow (new version)", verb="update",
@@ -423,6 +507,12 @@ TOOLS: tuple[Spec, ...] = (
     Spec(create_schedule, "editor", "Create a schedule", verb="create", resource="schedule"),
     Spec(delete_schedule, "editor", "Delete a schedule", destructive=True, idempotent=True,
          verb="delete", resource="schedule", target="schedule"),
+    Spec(clear_step_cache, "editor", "Clear a workflow's step-result cache", destructive=True,
+         idempotent=True, verb="clear", resource="cache", target="workflow"),
+    Spec(reset_circuit, "editor", "Reset a circuit breaker (close it)", idempotent=True,
+         verb="reset", resource="circuit", target="name"),
+    Spec(purge_runs, "admin", "Purge ended runs older than a duration", destructive=True,
+         idempotent=True, verb="purge", resource="runs", target="workflow"),
 )  # fmt: skip
 """Every tool, the role it needs (the REST route's) and what it does."""
 

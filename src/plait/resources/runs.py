@@ -12,6 +12,7 @@ from plait import values
 from plait.resources.audit import AuditEntry
 from plait.resources.base import Page, Resource, Stamp, required_stamp, stamp
 from plait.resources.business_metrics import Measurement
+from plait.resources.costs import RunCost
 from plait.resources.events import Event
 from plait.resources.progress import Progress
 from plait.store.records import TERMINAL, TRIGGER_EVENT_KEY, RunRecord, StepRecord
@@ -33,6 +34,8 @@ class Step(Resource):
     started_at: Stamp | None = None
     finished_at: Stamp | None = None
     wake_at: Stamp | None = None
+    cached: bool = Field(False, description="Whether the output came from the step-result "
+                         "cache (the step was not run: ``attempts`` is 0).")  # fmt: skip
 
     @classmethod
     def of(cls, s: StepRecord) -> Step:
@@ -40,7 +43,7 @@ class Step(Resource):
             key=s.key, name=s.name, kind=s.kind, status=s.status, attempts=s.attempts,
             output=values.decode(s.output), error=values.decode(s.error),
             started_at=stamp(s.started_at), finished_at=stamp(s.finished_at),
-            wake_at=stamp(s.wake_at),
+            wake_at=stamp(s.wake_at), cached=bool(s.cached),
         )  # fmt: skip
 
 
@@ -175,6 +178,12 @@ class Run(Resource):
         "(status ``succeeded``, its output there) past steps that failed and were continued.",
     )
     success: bool = Field(False, description="Whether the outcome is ``succeeded``.")
+    priority: int = Field(0, description="Claims take higher priorities first (-10 to 10); "
+                          "on a run read by itself (listings show 0).")  # fmt: skip
+    concurrency_key: str | None = Field(
+        None, description="The value of its workflow's concurrency key (docs/flow-control.md), "
+        "on a run read by itself.",
+    )  # fmt: skip
     completed_steps: list[str] = Field(
         default_factory=list, description="Keys of the steps that completed; as ``steps``, "
         "on a run read by itself (listings leave the three step lists out).",
@@ -206,6 +215,11 @@ class Run(Resource):
     )
     audit: list[AuditEntry] | None = Field(
         None, description="The audit entries that concern it, with include=audit (else null)."
+    )
+    cost: RunCost | None = Field(
+        None,
+        description="What it cost by its workflow's pricing, once it ended (null: not "
+        "priced, and in listings): currency, total and line items (docs/costs.md).",
     )
 
     @property
@@ -239,7 +253,8 @@ class Run(Resource):
             skipped_steps=skipped, steps=steps,
             history=[HistoryEntry.of(h) for h in history], parent_run_id=r.parent_run_id,
             children=list(children), state=state or {}, machine=MachineView.of(steps),
-            context=_workflow_context(steps), progress=progress,
+            context=_workflow_context(steps), progress=progress, priority=r.priority,
+            concurrency_key=r.concurrency_key,
         )  # fmt: skip
 
     @classmethod

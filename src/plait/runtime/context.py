@@ -7,7 +7,7 @@ import contextvars
 import logging
 import random as _random
 import uuid as _uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -16,6 +16,7 @@ from plait import values
 from plait.errors import LeaseLost
 from plait.metrics import counting_run_event
 from plait.retry import RetryPolicy, seconds_of
+from plait.runtime.limits import Bulkhead, CircuitBreaker, RateLimit, attached, limits_of
 from plait.runtime.replay import Replay
 from plait.runtime.unwind import Suspend
 from plait.secrets import RunSecrets
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from plait.clock import Clock
     from plait.runtime.children import ChildHandle
     from plait.runtime.human import Escalation
+    from plait.runtime.step_cache import Cache
     from plait.runtime.steps import StepHook
     from plait.settings import Settings
     from plait.store.base import Store
@@ -113,6 +115,10 @@ class Context:
         *args: Any,
         retry: RetryPolicy | None = None,
         timeout: float | timedelta | None = None,
+        cache: Cache | Mapping[str, Any] | None = None,
+        rate_limit: RateLimit | Mapping[str, Any] | None = None,
+        bulkhead: Bulkhead | Mapping[str, Any] | None = None,
+        circuit_breaker: CircuitBreaker | Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> Awaitable[Any]:
         """Run ``fn(*args, **kwargs)`` as the durable step ``name`` and return its result.
@@ -120,13 +126,23 @@ class Context:
         The step's identity is fixed now, when it is called, not when it is awaited. A recorded
         step returns its recorded output (or raises ``StepFailed``) without running again.
         Synchronous callables run in a thread pool. ``timeout`` bounds each attempt.
+        ``cache`` (``plait.Cache(ttl="1h", key=...)`` or a dict of its fields) answers the step
+        from the organization's step-result cache when a live entry has its key, without
+        calling ``fn``; a step that succeeds stores its output (docs/flow-control.md).
+        ``rate_limit``, ``bulkhead`` and ``circuit_breaker`` (``plait.RateLimit`` ... or dicts)
+        limit its attempts across every worker, by default under the step's name; a function
+        registered with ``@engine.action(..., rate_limit=...)`` brings its action's.
         """
+        from plait.runtime.step_cache import Cache
         from plait.runtime.steps import run_step
 
+        cached = Cache.of(cache)  # a bad cache fails here, before anything is recorded
+        own = limits_of(rate_limit, bulkhead, circuit_breaker, name=name)
+        limits = attached(fn) if own is None else own.over(attached(fn))
         key, position, recorded = self.replay.next(name, "step")
         limit = None if timeout is None else seconds_of(timeout)
         call = _Call(key, position, name, recorded)
-        return self._track(run_step(self, call, fn, args, kwargs, retry, limit))
+        return self._track(run_step(self, call, fn, args, kwargs, retry, limit, cached, limits))
 
     def sleep(
         self,

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from plait.runtime.steps import StepHook
     from plait.settings import Settings
     from plait.store.base import Store
+    from plait.store.costs import RunCost
     from plait.store.records import ClaimedRun
     from plait.workflow import Workflow
 
@@ -88,9 +89,13 @@ async def execute(rt: Runtime, run: ClaimedRun, workflow: Workflow) -> Outcome |
         else:
             if outcome.status == "failed":
                 _log_failure(run.id, workflow.name, outcome)
-            await rt.store.finish_run(run.id, run.fence, outcome.status, outcome.output,
-                                      outcome.error, rt.clock.time(), outcome.outcome)  # fmt: skip
+            priced = workflow.pricing if outcome.status != "cancelled" else None
+            cost = await rt.store.finish_run(run.id, run.fence, outcome.status, outcome.output,
+                                             outcome.error, rt.clock.time(), outcome.outcome,
+                                             pricer=priced)  # fmt: skip
             _count_end(rt, run, workflow.name, outcome)
+            if cost is not None:
+                _count_cost(rt, workflow.name, cost)
         ended = outcome
     except LeaseLost:
         log.info("run %s: lease lost, replay abandoned", run.id, extra={"run_id": run.id})
@@ -114,6 +119,14 @@ def _count_end(rt: Runtime, run: ClaimedRun, workflow: str, outcome: Outcome) ->
                        outcome.outcome or outcome.status, org=run.org)  # fmt: skip
         rt.metrics.observe("plait_run_duration_seconds", rt.clock.time() - run.created_at,
                            workflow)  # fmt: skip
+
+
+def _count_cost(rt: Runtime, workflow: str, cost: RunCost) -> None:
+    """What the run added to its workflow's costs (a run priced again adds the difference,
+    when it grew: a counter never goes down)."""
+    added = cost.total - (cost.previous or 0)
+    if rt.metrics is not None and added > 0:
+        rt.metrics.inc("plait_run_cost_total", workflow, cost.currency, by=float(added))
 
 
 def _redacted(outcome: Outcome, redactor: Redactor) -> Outcome:

@@ -15,12 +15,14 @@ from plait.clock import within, working
 from plait.errors import LeaseLost, SerializationError, StepFailed, StepTimeout
 from plait.metrics import CURRENT
 from plait.retry import NO_RETRY, RetryPolicy
-from plait.runtime import spans
+from plait.runtime import gates, spans, step_cache
 from plait.store.records import StepRecord
 
 if TYPE_CHECKING:
     from plait.clock import Clock
     from plait.runtime.context import Context, _Call
+    from plait.runtime.limits import StepLimits
+    from plait.runtime.step_cache import Cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,8 @@ async def run_step(
     kwargs: dict[str, Any],
     retry: RetryPolicy | None,
     timeout: float | None,
+    cache: Cache | None = None,
+    limits: StepLimits | None = None,
 ) -> Any:
     """Return the step's result: recorded, or produced by running attempts until one succeeds."""
     recorded = call.recorded
@@ -63,16 +67,26 @@ async def run_step(
             raise StepFailed(ctx.run_id, call.key, values.decode(recorded.error))
         attempts = recorded.attempts
         await wait_until(ctx, recorded.wake_at)
+    slot = None
+    if cache is not None:  # a hit is the step's output: its callable is not called
+        slot, hit = await step_cache.consult(ctx, call, cache, args, kwargs)
+        if hit is not None:
+            return values.decode(hit)
     policy = retry or NO_RETRY
+    reserved = limits is not None and gates.reserved_turn(recorded)
     while True:
         attempts += 1
         await _ensure_live(ctx)
         started = ctx.clock.time()
         try:
-            target = _chosen(ctx, call, fn, args, kwargs, attempts)
-            output = _encode_output(
-                ctx, call.key, await _attempt(ctx, call, attempts, target, args, kwargs, timeout)
-            )
+            if limits is None:
+                output = await _produce(ctx, call, fn, args, kwargs, attempts, timeout)
+            else:  # its rate limit, bulkhead and circuit breaker (plait.runtime.gates)
+                produce = functools.partial(_produce, ctx, call, fn, args, kwargs, attempts,
+                                            timeout)  # fmt: skip
+                held, reserved = reserved, False  # a retry reserves a turn of its own
+                output = await gates.guarded(ctx, call, limits, held, produce, attempts - 1,
+                                             timeout)  # fmt: skip
         except Exception as exc:
             final = isinstance(exc, SerializationError) or attempts >= policy.max_attempts
             if final or not policy.retries(exc):
@@ -89,7 +103,25 @@ async def run_step(
             continue
         _count(ctx, call.name, started, None)
         await _record(ctx, call, "completed", attempts, output, None, started)
+        if slot is not None:
+            await step_cache.remember(ctx, call, slot, output)
         return values.decode(output)
+
+
+async def _produce(
+    ctx: Context,
+    call: _Call,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    attempt: int,
+    timeout: float | None,
+) -> bytes:
+    """Run attempt ``attempt`` and encode its result."""
+    target = _chosen(ctx, call, fn, args, kwargs, attempt)
+    return _encode_output(
+        ctx, call.key, await _attempt(ctx, call, attempt, target, args, kwargs, timeout)
+    )
 
 
 def _count(ctx: Context, step: str, started: float, failure: str | None) -> None:
@@ -239,13 +271,19 @@ async def _call(
     kwargs: dict[str, Any],
     timeout: float | None,
 ) -> Any:
+    thread = None
     if inspect.iscoroutinefunction(fn):
         pending: Awaitable[Any] = fn(*args, **kwargs)
     else:
         call = functools.partial(fn, *args, **kwargs)
-        runner = contextvars.copy_context().run
-        pending = asyncio.get_running_loop().run_in_executor(ctx.threads, runner, call)
-    result = await (pending if timeout is None else _bounded(ctx.clock, pending, timeout, key))
+        thread = ctx.threads.submit(contextvars.copy_context().run, call)
+        pending = asyncio.wrap_future(thread)
+    try:
+        result = await (pending if timeout is None else _bounded(ctx.clock, pending, timeout, key))
+    except StepTimeout:
+        if thread is not None:  # abandoned: its bulkhead permit is held until it ends
+            gates.abandon(thread)
+        raise
     if inspect.isawaitable(result):
         result = await result
     return result

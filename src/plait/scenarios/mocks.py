@@ -71,9 +71,9 @@ class ScenarioActions(Actions):
         register_builtins(self)
         self.register("code", code_action)
 
-    def register(self, name: str, fn: Any, *, replace: bool = False) -> Action:
+    def register(self, name: str, fn: Any, *, replace: bool = False, limits: Any = None) -> Action:
         """Register ``name`` (again: the engine's catalog registers the built-ins once more)."""
-        return super().register(name, fn, replace=True)
+        return super().register(name, fn, replace=True, limits=limits)
 
     def known(self, name: str) -> bool:
         return True

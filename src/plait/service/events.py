@@ -8,12 +8,19 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from plait import text, tracing, values
-from plait.errors import LimitExceeded, NotFound, PlaitError, SerializationError
+from plait.errors import (
+    InvalidArguments,
+    LimitExceeded,
+    NotFound,
+    PlaitError,
+    SerializationError,
+)
 from plait.ids import new_id
 from plait.secrets import redacted, redacted_json
 from plait.service.audit import audited
 from plait.service.idempotency import Request, once
 from plait.service.pages import check_limit, keyset_after, keyset_slice
+from plait.service.start_limits import definition_throttle, event_throttled
 from plait.store.records import (
     Decision,
     EventRecord,
@@ -30,6 +37,8 @@ if TYPE_CHECKING:
     from plait.service.deps import Deps
     from plait.service.machines import MachineService
     from plait.store.announcements import Announcement
+    from plait.store.records import RunFlow
+    from plait.workflow import FlowControl
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +165,7 @@ class Router:
         self.deps = deps
         self.machines = machines
         self._plans: dict[tuple[str, int], tuple[Expression | None, Expression | None, float]] = {}
+        self._flows: dict[tuple[str, int], FlowControl | None] = {}
 
     def announce(self, workflow: WorkflowRecord) -> dict[str, Any]:
         """The workflow's document, for the ``Workflow.triggered`` or ``Workflow.finished``
@@ -260,8 +270,12 @@ class Router:
             workflow = self.deps.catalog.workflows.get(trigger.name)
             if workflow is None:
                 return None
+            flow = self._flow(trigger.name, workflow.flow, event, seen)
+            flow = event_throttled(workflow.rate_limit, trigger.name, _input(seen), flow)
+            debounce = None if flow is None else flow.debounce_key  # the decorator's debounce
+            delay = workflow.flow.debounce_delay if debounce and workflow.flow else None
             return RunToStart(new_id("run"), trigger.workflow_id, trigger.name, None,
-                              values.encode([data]))  # fmt: skip
+                              values.encode([data]), debounce, delay, flow=flow)  # fmt: skip
         from plait.expressions import EvaluationError, ExpressionError
 
         try:
@@ -279,10 +293,41 @@ class Router:
                 key = str(debounce_key.evaluate(local))
             except EvaluationError as exc:
                 log.warning("debounce key of %s failed (%s); starting at once", trigger.name, exc)
+        flow = self._flow(trigger.name, self._definition_flow(trigger), event, seen)
+        rate = definition_throttle(trigger.workflow_id, trigger.version, trigger.definition)
+        flow = event_throttled(rate, trigger.name, _input(seen), flow)
         return RunToStart(
             new_id("run"), trigger.workflow_id, trigger.name, trigger.version,
-            values.encode([data, seen]), key, delay if key is not None else None,
+            values.encode([data, seen]), key, delay if key is not None else None, flow,
         )  # fmt: skip
+
+    def _flow(
+        self, name: str, control: FlowControl | None, event: EventRecord, seen: dict[str, Any]
+    ) -> RunFlow | None:
+        """The priority and concurrency key of a run ``event`` starts, its keys evaluated over
+        the event's data (``input``, and its entity's name) and ``event``; a key that fails is
+        logged and the run starts without flow control (as a failed debounce key)."""
+        if control is None:
+            return None
+        from plait.service.concurrency import run_flow
+
+        noun = event.type.split(".", 1)[0].lower()
+        data = seen["data"]
+        scope = {"input": data, "args": [data], "event": seen, noun: data}
+        try:
+            return run_flow(name, control, scope, event.created_at)
+        except InvalidArguments as exc:
+            log.warning("flow control of %s failed (%s); starting without it", name, exc)
+            return None
+
+    def _definition_flow(self, trigger: TriggerCandidate) -> FlowControl | None:
+        key = (trigger.workflow_id, trigger.version)
+        if key not in self._flows:
+            from plait.definitions.flow import of
+            from plait.definitions.model import Definition
+
+            self._flows[key] = of(Definition.model_validate(trigger.definition))
+        return self._flows[key]
 
     def _plan(
         self, trigger: TriggerCandidate
@@ -310,3 +355,8 @@ class Router:
         except EvaluationError as exc:
             log.warning("event filter %r failed (%s); treated as no match", expression, exc)
             return False
+
+
+def _input(seen: dict[str, Any]) -> dict[str, Any]:
+    """What a start throttle's key sees of the event that starts the run."""
+    return {"input": seen["data"], "args": [seen["data"]], "event": seen}

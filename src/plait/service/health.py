@@ -62,6 +62,10 @@ class HealthService:
         metrics.gauge("plait_tasks_open", "Open human tasks.", (), {(): float(opened)})
         metrics.gauge("plait_tasks_overdue", "Open human tasks past their due time.", (),
                       {(): float(overdue)})  # fmt: skip
+        circuits = await store.circuit_counts(self.deps.now())
+        metrics.gauge("plait_circuits", "Circuit breakers by state (every organization).",
+                      ("state",), {(state,): float(circuits.get(state, 0))
+                                   for state in ("closed", "open", "half-open")})  # fmt: skip
 
     async def counters(self) -> StoreCounters:
         """The group-commit counters of the store (``commits``, ``writes``) it keeps."""

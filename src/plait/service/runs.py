@@ -12,7 +12,7 @@ from plait import text, tracing, values
 from plait.errors import RunConflict, RunNotFound, SerializationError
 from plait.ids import new_id
 from plait.retry import seconds_of
-from plait.service import operations
+from plait.service import concurrency, operations
 from plait.service.audit import Audited, actor_data, audited
 from plait.service.business_metrics import includes, run_measurements
 from plait.service.handles import RunHandle
@@ -20,6 +20,7 @@ from plait.service.idempotency import Request, once
 from plait.service.pages import check_limit, keyset_after, keyset_cursor, keyset_slice
 from plait.service.progress import run_progress
 from plait.service.run_filters import Moment, RunFilters, resolve, start_after
+from plait.service.start_limits import throttled
 from plait.store.records import NewRun, RunRecord
 
 if TYPE_CHECKING:
@@ -53,11 +54,16 @@ class RunService:
         *,
         run_id: str | None = None,
         timeout: float | timedelta | None = None,
+        priority: int | None = None,
+        debounce: Any = None,
     ) -> RunHandle:
         """Start a run of a workflow registered in this process (organization ``default``).
 
         With ``run_id`` the start is idempotent: a second start with the same id returns the
-        existing run and executes nothing again. ``timeout`` overrides the workflow's.
+        existing run and executes nothing again. ``timeout`` overrides the workflow's;
+        ``priority`` (-10 to 10) and ``debounce`` (``{key, delay}`` or ``(key, seconds)``)
+        the workflow's flow control (docs/flow-control.md): the handle may then be that of an
+        existing run (a debounced start joins its key's run, a singleton ``skip`` returns it).
         """
         catalog = self.deps.catalog
         wf = catalog.get(workflow if isinstance(workflow, str) else workflow.name)
@@ -73,44 +79,66 @@ class RunService:
             store = await self.deps.store()  # opening it fills in the registry ids
             now = self.deps.now()
             limit = seconds_of(timeout) if timeout is not None else wf.timeout
+            control = concurrency.with_debounce(wf.name, wf.flow, debounce)
+            scope = {"input": args[0] if len(args) == 1 else list(args), "args": list(args)}
+            flow = concurrency.run_flow(wf.name, control, scope, now, priority=priority)
+            flow = throttled(wf, scope, flow)
             with tracing.run_start(wf.name, "default", "api", run_id):
                 run = NewRun(run_id, wf.name, data, now, None if limit is None else now + limit,
                              workflow_id=catalog.registry_ids.get(wf.name),
-                             trace_context=tracing.carrier())  # fmt: skip
+                             trace_context=tracing.carrier(), flow=flow)  # fmt: skip
                 record, created = await self.deps.local.create_run(store, run)
             if not created and record.workflow != wf.name:
                 raise RunConflict(run.id, record.workflow)
-            return self.handle("default", run.id, wf.name)
+            if created and control is not None:
+                await concurrency.settle(self.deps, store, "default", wf.name, record.id, flow,
+                                         control.concurrency_limit)  # fmt: skip
+            return self.handle("default", record.id, wf.name)
 
     async def start_stored(
-        self, record: WorkflowRecord, input: Any, *, trigger: str = "manual"
-    ) -> Run:
+        self, record: WorkflowRecord, input: Any, *, trigger: str = "manual",
+        priority: int | None = None,
+    ) -> Run:  # fmt: skip
         """Start a run of a stored workflow, pinned to its current version; return the run
-        (audited as a ``start`` when an actor is set and no outer verb records it)."""
+        (audited as a ``start`` when an actor is set and no outer verb records it). With
+        flow control (docs/flow-control.md) the run may be an existing one (a singleton
+        ``skip``)."""
         run_id = new_id("run")
         async with audited(self.deps, record.org, "start", "run", run_id, run=run_id,
                            optional=True) as change:  # fmt: skip
             change.details = {"workflow": record.name, "workflowVersion": record.version}
-            return await self._start_stored(record, input, trigger, run_id)
+            return await self._start_stored(record, input, trigger, run_id, priority)
 
     async def _start_stored(
-        self, record: WorkflowRecord, input: Any, trigger: str, run_id: str
-    ) -> Run:
+        self, record: WorkflowRecord, input: Any, trigger: str, run_id: str,
+        priority: int | None = None,
+    ) -> Run:  # fmt: skip
         store = await self.deps.store()
         data = encoded([input], f"the input of workflow {record.name!r}")
         version_no = record.version if record.kind == "definition" else None
+        wf: Workflow | None = None
         if version_no is not None:
             version = await store.get_workflow_version(record.org, record.id, version_no)
             assert version is not None
-            self.deps.catalog.plan(record.org, record.id, version_no, version.definition)
+            wf = self.deps.catalog.plan(record.org, record.id, version_no, version.definition)
         elif record.name in self.deps.catalog.workflows:
-            self.deps.catalog.workflows[record.name].check_arguments((input,))
+            wf = self.deps.catalog.workflows[record.name]
+            wf.check_arguments((input,))
+        now = self.deps.now()
+        control = wf.flow if wf is not None else None
+        scope = {"input": input, "args": [input]}
+        flow = concurrency.run_flow(record.name, control, scope, now, priority=priority)
+        flow = throttled(wf, scope, flow)
         with tracing.run_start(record.name, record.org, trigger, run_id):
-            run = NewRun(run_id, record.name, data, self.deps.now(), org=record.org,
+            run = NewRun(run_id, record.name, data, now, org=record.org,
                          trigger=trigger, workflow_id=record.id, workflow_version=version_no,
-                         trace_context=tracing.carrier(), actor=actor_data())  # fmt: skip
-            await self.deps.local.create_run(store, run)
-        return await self.get(record.org, run.id)
+                         trace_context=tracing.carrier(), actor=actor_data(),
+                         flow=flow)  # fmt: skip
+            created_run, created = await self.deps.local.create_run(store, run)
+        if created and control is not None:
+            await concurrency.settle(self.deps, store, record.org, record.name, created_run.id,
+                                     flow, control.concurrency_limit)  # fmt: skip
+        return await self.get(record.org, created_run.id)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -137,7 +165,16 @@ class RunService:
         progress = await run_progress(self.deps, store, record)
         run = Run.of(record, history=history, state=state, children=children,
                      progress=progress)  # fmt: skip
+        if record.finished_at is not None:  # only an ended run may have been priced
+            run = await self._priced(run)
         return await self._included(org, run, parts) if parts else run
+
+    async def _priced(self, run: Run) -> Run:
+        """``run`` with its cost, when it was priced (one read by its id)."""
+        from plait.service.costs import CostService
+
+        cost = await CostService(self.deps).of_run(run.id)
+        return run if cost is None else run.model_copy(update={"cost": cost})
 
     async def _included(self, org: str, run: Run, parts: frozenset[str]) -> Run:
         """``run`` with the parts ``include`` asked for."""

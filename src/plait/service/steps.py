@@ -59,6 +59,10 @@ class StepService:
         run = Run.of(record, history=history, state=state, children=children,
                      progress=progress)  # fmt: skip
         added: dict[str, Any] = {"steps": [], "completed_steps": []}
+        if record.finished_at is not None:  # its cost, as engine.runs.get shows it
+            from plait.service.costs import CostService
+
+            added["cost"] = await CostService(self.deps).of_run(run_id)
         if "metrics" in parts:
             added["metrics"] = await run_measurements(self.deps, run_id)
         if "audit" in parts:

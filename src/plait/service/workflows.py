@@ -377,15 +377,20 @@ class WorkflowService:
         return await self.schedules.create(org, {**(spec or {}), "workflow": ref})
 
     async def trigger(
-        self, org: str, ref: str, input: Any = None, *, idempotency_key: str | None = None
-    ) -> Run:
+        self, org: str, ref: str, input: Any = None, *, idempotency_key: str | None = None,
+        priority: int | None = None,
+    ) -> Run:  # fmt: skip
         """Start a run by hand (Draft and Activated workflows); returns the run. With
         ``idempotency_key`` a repeat starts nothing and answers the first run as it is now
-        (``plait.service.idempotency``)."""
-        request = Request(f"workflows.trigger {ref}", {"workflow": ref, "input": input})
+        (``plait.service.idempotency``). ``priority`` (-10 to 10) overrides the workflow's
+        (docs/flow-control.md)."""
+        asked = {"workflow": ref, "input": input}
+        if priority is not None:
+            asked["priority"] = priority
+        request = Request(f"workflows.trigger {ref}", asked)
         async with audited(self.deps, org, "trigger", "workflow", ref) as change:
             run = await once(self.deps, org, idempotency_key, request,
-                             lambda: self._trigger(org, ref, input),
+                             lambda: self._trigger(org, ref, input, priority),
                              keep=lambda run: {"run": run.id},
                              recall=lambda kept: self.runs.get(org, kept["run"]))  # fmt: skip
             change.run = run.id
@@ -397,7 +402,7 @@ class WorkflowService:
         await self.deps.hooks.settled("trigger", run.id, timeout=HOOK_WAIT_SECONDS)
         return run
 
-    async def _trigger(self, org: str, ref: str, input: Any) -> Run:
+    async def _trigger(self, org: str, ref: str, input: Any, priority: int | None) -> Run:
         record = await self._record(org, ref)
         if record.status not in ("Draft", "Activated"):
             raise IllegalTransition(record.id, "trigger", record.status, "Triggered")
@@ -408,7 +413,7 @@ class WorkflowService:
                                    "an event to an instance (engine.machines.send, or POST "
                                    "/workflows/{id}/instances/{key}/events)")  # fmt: skip
         await self._run_before("trigger", await self._present(record))
-        return await self.runs.start_stored(record, input, trigger="manual")
+        return await self.runs.start_stored(record, input, trigger="manual", priority=priority)
 
     async def _transition(self, org: str, record: WorkflowRecord, verb: str) -> StoredWorkflow:
         allowed, target = TRANSITIONS[verb]

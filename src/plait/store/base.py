@@ -32,6 +32,11 @@ audit              the audit trail: append, read, prune past the retention
 metrics            business metrics of runs; a workflow's run statistics over a window
 steps              a run's steps a window at a time (pages of long runs)
 overview           an organization's figures over the last hour and day; events with their runs
+step_cache         step-result caching: cached outputs of steps, hits, clearing, pruning
+retention          retention policies, the pruner's lease, deleting ended runs with their rows
+limits             rate limits (GCRA), bulkhead permits, circuit breakers, shared by workers
+costs              what each priced run cost, and the monthly totals (priced at the run's end)
+concurrency        flow control of starts: concurrency slots, singletons, debounced code starts
 =================  ==============================================================================
 """
 
@@ -46,19 +51,24 @@ from plait.store.audit import AuditVerbs
 from plait.store.business_metrics import MetricVerbs
 from plait.store.changes import ChangeVerbs
 from plait.store.children import ChildVerbs
+from plait.store.concurrency import ConcurrencyVerbs
+from plait.store.costs import CostVerbs
 from plait.store.documents import DocumentVerbs
 from plait.store.events import EventVerbs
 from plait.store.idempotency import IdempotencyVerbs
 from plait.store.keys import KeyVerbs
 from plait.store.leases import LeaseVerbs
+from plait.store.limits import LimitVerbs
 from plait.store.machines import MachineVerbs
 from plait.store.operations import OperationVerbs
 from plait.store.overview import OverviewVerbs
 from plait.store.progress import ProgressVerbs
 from plait.store.records import EventRouter
+from plait.store.retention import RetentionVerbs
 from plait.store.runs import RunVerbs
 from plait.store.schedules import ScheduleVerbs
 from plait.store.secrets import SecretVerbs
+from plait.store.step_cache import StepCacheVerbs
 from plait.store.steps import StepVerbs
 from plait.store.tasks import TaskVerbs
 from plait.store.trees import TreeVerbs
@@ -72,7 +82,7 @@ class Store(
     RunVerbs, LeaseVerbs, EventVerbs, WorkflowVerbs, DocumentVerbs, TaskVerbs, MachineVerbs,
     ChildVerbs, TreeVerbs, OperationVerbs, ScheduleVerbs, WebhookVerbs, SecretVerbs, KeyVerbs,
     IdempotencyVerbs, ProgressVerbs, ChangeVerbs, AuditVerbs, MetricVerbs, StepVerbs,
-    OverviewVerbs,
+    OverviewVerbs, StepCacheVerbs, RetentionVerbs, LimitVerbs, CostVerbs, ConcurrencyVerbs,
 ):  # fmt: skip
     """Durable state of runs, steps, workers, events, workflows, documents and everything the
     service layer keeps: what the engine and the services ask of a backend.

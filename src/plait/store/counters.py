@@ -32,7 +32,7 @@ class Delta:
     last_run_at: float | None = None
 
 
-Mark = tuple[dict[tuple[str, str], Delta], int]
+Mark = tuple[dict[tuple[str, str], Delta], int, int]
 
 
 class Counters:
@@ -43,6 +43,8 @@ class Counters:
     def __init__(self) -> None:
         self._deltas: dict[tuple[str, str], Delta] = {}
         self._announced: list[Any] = []
+        self._priced: list[Any] = []
+        """Runs priced in this transaction (``plait.store.costs.PendingCost``)."""
 
     def started(self, org: str, workflow_id: str) -> None:
         self._delta(org, workflow_id).running += 1
@@ -64,6 +66,11 @@ class Counters:
         delta.runs -= 1
         delta.failed -= 1
 
+    def priced(self, pending: Any) -> None:
+        """A run priced in this transaction: its cost is written before COMMIT
+        (``plait.store.costs.apply_costs``), undone with the deltas."""
+        self._priced.append(pending)
+
     def announce(self, announcement: Any) -> None:
         """A start or end announced in this transaction (undone with the deltas)."""
         self._announced.append(announcement)
@@ -79,18 +86,22 @@ class Counters:
 
     def mark(self) -> Mark:
         """A copy of the deltas, to ``undo`` to when the next operation fails."""
-        return {key: replace(delta) for key, delta in self._deltas.items()}, len(self._announced)
+        deltas = {key: replace(delta) for key, delta in self._deltas.items()}
+        return deltas, len(self._announced), len(self._priced)
 
     def undo(self, mark: Mark) -> None:
         self._deltas = mark[0]
         del self._announced[mark[1] :]
+        del self._priced[mark[2] :]
 
     def clear(self) -> None:
         self._deltas = {}
         self._announced = []
+        self._priced = []
 
     def apply(self, db: Session) -> None:
-        """Write the deltas (one update per workflow, in key order) and forget them."""
+        """Write the deltas (one update per workflow, in key order), then the costs of the
+        runs priced (``plait.store.costs``), and forget them."""
         deltas, self._deltas = self._deltas, {}
         for (org, workflow_id), delta in sorted(deltas.items()):
             db.run("add_workflow_counts", {
@@ -98,6 +109,11 @@ class Counters:
                 "runs": delta.runs, "succeeded": delta.succeeded, "failed": delta.failed,
                 "last_run_at": delta.last_run_at,
             })  # fmt: skip
+        if self._priced:  # the costs' rows after the workflows', in every transaction
+            from plait.store.costs import apply_costs
+
+            priced, self._priced = self._priced, []
+            apply_costs(db, priced)
 
     def _delta(self, org: str, workflow_id: str) -> Delta:
         key = (org, workflow_id)

@@ -21,6 +21,8 @@ from plait.errors import SerializationError
 from plait.ids import new_id
 from plait.store.announcements import hook_may_start
 from plait.store.backend import Backend
+from plait.store.concurrency import flow_started, live_singleton
+from plait.store.limits import not_before_turn, start_wake
 from plait.store.machines import deliver_machine_event
 from plait.store.records import (
     Dispatched,
@@ -172,24 +174,34 @@ def dispatch(
 
 def _start_run(db: Session, event: EventRecord, start: RunToStart) -> str:
     """Start the run ``event`` triggers, or push the event into the run its debounce key
-    already has; return the run's id."""
+    already has, or (a singleton ``skip``) return the live run of its singleton key; return
+    the run's id."""
     now = event.created_at
     if start.debounce_key is None:
-        insert_started_run(db, event, start, "pending", None)
+        if (live := live_singleton(db, event.org, start.name, start.flow)) is not None:
+            return live
+        turn = start_wake(db, event.org, start.flow, now)  # its start throttle's, if later
+        insert_started_run(db, event, start, "pending" if turn is None else "waiting", turn)
+        flow_started(db, start.run_id, start.flow, event.created_at)
         return start.run_id
     delay = start.debounce_delay or 0.0
     key = {"org": event.org, "workflow_id": start.workflow_id, "key": start.debounce_key}
     db.run("lock_debounce", key)  # other processes' events with this key wait for ours
     row = db.run("get_debounce", key).fetchone()
-    if row is not None:
-        params = {"run_id": row[0], "input": start.input, "wake_at": now + delay,
+    if row is not None:  # its wake moves, never before its start throttle's turn
+        wake = not_before_turn(db, str(row[0]), start.flow, now + delay)
+        params = {"run_id": row[0], "input": start.input, "wake_at": wake,
                   "event_id": event.id, "now": now}  # fmt: skip
         if db.run("push_debounced_run", params).rowcount == 1:
             if start.version is None:  # the run now answers to the last event
                 record_trigger_event(db, event, str(row[0]))
             return str(row[0])
-    insert_started_run(db, event, start, "waiting", now + delay)
+    if (live := live_singleton(db, event.org, start.name, start.flow)) is not None:
+        return live
+    turn = start_wake(db, event.org, start.flow, now)  # its start throttle's, if later
+    insert_started_run(db, event, start, "waiting", max(now + delay, turn or now))
     db.run("upsert_debounce", {**key, "run_id": start.run_id})
+    flow_started(db, start.run_id, start.flow, now)
     return start.run_id
 
 

@@ -14,6 +14,8 @@ from typing import Any
 import orjson
 
 from plait.store.backend import Backend
+from plait.store.concurrency import slot_freed, take_slots
+from plait.store.costs import PendingCost, Pricer, RunCost, price_run
 from plait.store.counters import run_ended
 from plait.store.records import ClaimedRun, StepRecord, WorkerInfo
 from plait.store.runs import fenced, step_params, steps_by_run, wake_parent
@@ -72,7 +74,12 @@ class LeaseVerbs(Backend):
     async def suspend_run(self, run_id: str, fence: int, wake_at: float | None, now: float) -> None:
         """Make a held run ``waiting`` until ``wake_at``; release its lease (or ``LeaseLost``)."""
         params = {"run_id": run_id, "fence": fence, "wake_at": wake_at, "now": now}
-        await self._submit(lambda db: fenced(db, "suspend_run", params))
+
+        def op(db: Session) -> None:
+            fenced(db, "suspend_run", params)
+            slot_freed(db, run_id)
+
+        await self._submit(op)
 
     async def finish_run(
         self,
@@ -83,24 +90,29 @@ class LeaseVerbs(Backend):
         error: bytes | None,
         now: float,
         outcome: str | None = None,
-    ) -> None:
+        pricer: Pricer | None = None,
+    ) -> RunCost | None:
         """End a held run as ``succeeded`` or ``failed`` and release it (else ``LeaseLost``);
         a parent waiting on it is woken in the same transaction. ``outcome`` is how it ended
         (``partial``: it succeeded past failed steps), ``status`` unless given; the workflow's
-        counters move by it."""
+        counters move by it. With ``pricer`` the run is priced in the same transaction
+        (``plait.store.costs``) and its cost returned."""
         ended = outcome or status
         params = {
             "run_id": run_id, "fence": fence, "status": status, "output": output,
             "error": error, "now": now, "outcome": ended,
         }  # fmt: skip
 
-        def op(db: Session) -> None:
+        def op(db: Session) -> PendingCost | None:
             fenced(db, "finish_run", params)
+            slot_freed(db, run_id)
             run_ended(db, run_id, ended, now, status)
             schedule_run_ended(db, run_id, status, ended, now)
             wake_parent(db, run_id, now)
+            return None if pricer is None else price_run(db, run_id, pricer, now)
 
-        await self._submit(op)
+        pending: PendingCost | None = await self._submit(op)
+        return None if pending is None else pending.cost
 
     async def next_wake_at(self, workflows: Sequence[str]) -> float | None:
         """The earliest wake time of a waiting run of ``workflows`` or of an enabled schedule's
@@ -157,18 +169,68 @@ class LeaseVerbs(Backend):
 
 
 def _claim(db: Session, params: dict[str, Any]) -> list[Sequence[Any]]:
-    """Lease the runs due (the rows of ``claim_runs`` in the order they fell due, each with
-    ``ready_at`` and ``reclaimed`` last). PostgreSQL claims and reads them in one statement;
-    SQLite chooses them first (``runs_due``) and then leases them by id, in the same
-    transaction of its single writer."""
+    """Lease the runs due (the rows of ``claim_runs`` in claim order, each with ``ready_at``
+    and ``reclaimed`` last). Keyed runs a round finds over their key's limit are parked (see
+    ``_claim_round``) and the next round, in the same transaction, looks past them for as many
+    runs, so that a full key costs the claim no runs of other keys (a few rounds at most)."""
+    locked: set[tuple[str, str, str]] = set()  # the slot rows this claim holds locked
+    rows, parked = _claim_round(db, params, locked)
+    for _ in range(MAX_CLAIM_ROUNDS - 1):
+        if not parked:
+            break
+        more, parked = _claim_round(db, {**params, "limit": parked}, locked)
+        rows += more
+    return rows
+
+
+MAX_CLAIM_ROUNDS = 4
+
+
+def _claim_round(
+    db: Session, params: dict[str, Any], locked: set[tuple[str, str, str]]
+) -> tuple[list[Sequence[Any]], int]:
+    """One round of a claim: the rows it leased, and how many runs it parked. PostgreSQL locks
+    and leases them in one statement, but a keyed run without a slot only once it gets one
+    (``take_slots``); SQLite chooses them first (``runs_due``), takes the slots of the keyed
+    ones, then leases them by id, in the same transaction of its single writer."""
     if db.dialect == "postgres":
-        return db.run("claim_runs", params).fetchall()
+        rows = db.run("claim_runs", params).fetchall()
+        held = [(r[0], r[6], r[1], r[13], r[14]) for r in rows if r[12]]
+        if not held:
+            return [r[:12] for r in rows], 0
+        held, deferred = _in_lock_order(held, locked)
+        granted, parked = take_slots(db, held)
+        if deferred:  # left pending: every worker claims again at once, in a new transaction
+            db.runnable = True
+        ids = orjson.dumps(sorted(granted)).decode()
+        leased = {row[0]: row for row in db.run("claim_ids", {**params, "ids": ids})}
+        chosen = [(*leased[r[0]], r[10], r[11]) if r[12] else r[:12]
+                  for r in rows if not r[12] or r[0] in leased]  # fmt: skip
+        return chosen, 0 if deferred else len(parked)
     due = db.run("runs_due", params).fetchall()
     if not due:
-        return []
-    ids = orjson.dumps([row[0] for row in due]).decode()
+        return [], 0
+    held = [(r[0], r[3], r[4], r[5], r[6]) for r in due if r[5] is not None]
+    granted, parked = take_slots(db, held) if held else (set(), [])
+    chosen = [r for r in due if r[5] is None or r[0] in granted]
+    if not chosen:
+        return [], len(parked)
+    ids = orjson.dumps([row[0] for row in chosen]).decode()
     leased = {row[0]: row for row in db.run("claim_runs", {**params, "ids": ids})}
-    return [(*leased[id], ready, reclaimed) for id, ready, reclaimed in due if id in leased]
+    return [(*leased[r[0]], r[1], r[2]) for r in chosen if r[0] in leased], len(parked)
+
+
+def _in_lock_order(
+    held: list[tuple[Any, ...]], locked: set[tuple[str, str, str]]
+) -> tuple[list[tuple[Any, ...]], bool]:
+    """The runs of ``held`` whose slot rows a later round of a PostgreSQL claim may lock: rows
+    it holds already, or sorting after all of them (each claim then locks slot rows in one
+    order, so two claims never wait on each other in a cycle); and whether some were left."""
+    top = max(locked) if locked else None
+    keep = [h for h in held if top is None or (h[1], h[2], h[3]) in locked
+            or (h[1], h[2], h[3]) > top]  # fmt: skip
+    locked.update((h[1], h[2], h[3]) for h in keep)
+    return keep, len(keep) < len(held)
 
 
 def _claimed(row: Sequence[Any], steps: list[StepRecord]) -> ClaimedRun:

@@ -78,6 +78,31 @@ class NewRun:
     actor: dict[str, Any] | None = None
     """Who started it by hand (``plait.service.audit.actor_data``), for the ``trigger`` of its
     ``Workflow.triggered``; not stored with the run."""
+    flow: RunFlow | None = None
+    """Its flow control (priority, concurrency key, singleton, debounce): None for a plain run,
+    created by ``create_run``'s fast path (``plait.store.concurrency``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunFlow:
+    """What flow control decided for a new run (``plait.service.concurrency``)."""
+
+    priority: int = 0
+    concurrency_key: str | None = None
+    concurrency_limit: int | None = None
+    strategy: str = "queue"
+    """Over the key's limit: ``queue``, ``cancel-newest`` (the store cancels the new run at
+    once), ``cancel-in-progress`` (the service cancels the oldest live runs)."""
+    singleton_key: str | None = None
+    singleton_skip: bool = False
+    """``skip``: a start while a run of its singleton key is live returns that run."""
+    debounce_key: str | None = None
+    wake_at: float | None = None
+    """A debounced start's end of quiet: it waits until then (a later start pushes it)."""
+    throttle: tuple[str, float, float] | None = None
+    """Its workflow's start throttle (``plait.service.start_limits``): the rate limit's name,
+    interval and tolerance; the run's turn is reserved in the transaction that creates it, and
+    a turn later than now makes it wait until then (``plait.store.limits.start_turn``)."""
 
 
 @dataclass(slots=True)
@@ -99,6 +124,8 @@ class StepRecord:
     started_at: float | None = None
     finished_at: float | None = None
     wake_at: float | None = None
+    cached: bool = False
+    """Whether the step's output came from the step-result cache (its callable did not run)."""
 
 
 @dataclass(slots=True)
@@ -132,6 +159,10 @@ class RunRecord:
     """The key of the parent's step that started it."""
     outcome: str | None = None
     """How it ended (succeeded, partial, failed, cancelled); None until it ends."""
+    priority: int = 0
+    """Claims take higher priorities first (read by ``get_run`` only; listings leave 0)."""
+    concurrency_key: str | None = None
+    """The value of its workflow's concurrency key (``get_run`` only)."""
     steps: list[StepRecord] = field(default_factory=list)
 
 
@@ -324,6 +355,8 @@ class RunToStart:
     input: bytes
     debounce_key: str | None = None
     debounce_delay: float | None = None
+    flow: RunFlow | None = None
+    """Its workflow's priority and concurrency key (``plait.store.concurrency.flow_started``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,8 +37,11 @@ class RunVerbs(Backend):
 
         With ``owner`` the new run is created ``running`` under a lease held by that worker
         (fence 1), so the creating process can execute it without a claim round trip.
-        Atomic: concurrent creates of one id create it once.
+        Atomic: concurrent creates of one id create it once. A run with ``flow`` control is
+        created by ``create_flow_run`` (``plait.store.concurrency``).
         """
+        if run.flow is not None:
+            return await self.create_flow_run(run, owner, lease_until)  # type: ignore[attr-defined, no-any-return]
         leased = owner is not None
         status = "running" if leased else "pending"
         started = run.created_at if leased else None

@@ -26,6 +26,7 @@ import orjson
 from plait.errors import LimitExceeded
 from plait.store.announcements import announce_end
 from plait.store.backend import Backend
+from plait.store.concurrency import slot_freed
 from plait.store.counters import run_ended
 from plait.store.operations import add_history
 from plait.store.records import Cancellation, NewChild, Operation, RunRecord
@@ -125,6 +126,7 @@ def _cancel_root(
     params = {"run_id": run_id, "now": op.now, "error": orjson.dumps(error)}
     cancelled = db.run("cancel_run", params).rowcount > 0
     if cancelled:
+        slot_freed(db, run_id)
         run_ended(db, run_id, "cancelled", op.now)
         schedule_run_ended(db, run_id, "cancelled", "cancelled", op.now)
         wake_parent(db, run_id, op.now)

@@ -102,6 +102,7 @@ class Worker:
         self._loops = {}
         self._supervise("claim", self._claim_loop())
         self._supervise("heartbeat", self._heartbeat_loop())
+        _freeze_heap()
         log.info("worker %s started", self.id)
 
     async def stop(self) -> None:
@@ -235,7 +236,9 @@ class Worker:
         try:
             lease_until = run.created_at + self.rt.settings.lease_seconds
             record, created = await store.create_run(run, owner=self.id, lease_until=lease_until)
-            if created:
+            # Flow control may keep a new run back (debounced, over its key's limit).
+            leased = created and record.lease_owner == self.id
+            if leased:
                 self._count_claim(run.workflow, 0.0)  # leased at creation: it never queued
                 self._spawn(ClaimedRun(run.id, run.workflow, run.input, record.fence,
                                        run.created_at, run.deadline_at, [], run.org,
@@ -243,7 +246,7 @@ class Worker:
                                        trace_context=run.trace_context))  # fmt: skip
         finally:
             self._reserved -= 1
-        if not created:
+        if not leased:
             self.wake()  # the slot reserved for it is free again
         return record, created
 

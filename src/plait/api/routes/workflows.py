@@ -202,7 +202,8 @@ async def trigger_workflow(
     idempotency_key: IdempotencyKey = None,
 ) -> Json:
     run = await engine.workflows.trigger(caller.org, workflow_id, body.input if body else None,
-                                         idempotency_key=idempotency_key)  # fmt: skip
+                                         idempotency_key=idempotency_key,
+                                         priority=body.priority if body else None)  # fmt: skip
     return Json(run.wire(), 202, headers={"Location": f"/~{caller.org}/runs/{run.id}"})
 
 

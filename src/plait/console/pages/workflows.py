@@ -135,6 +135,7 @@ async def workflow(
     except LimitExceeded as exc:
         stats, stats_refused = None, str(exc)
     runs = await engine.runs.find(org, workflow=found.name, limit=RECENT_RUNS)
+    kept = await engine.retention.limits(org, found.name)
     context: dict[str, Any] = {"versions": None, "diff": None, "shown": Shown(),
                                "schedules": [], "shown_version": None}  # fmt: skip
     if found.kind == "definition":
@@ -143,7 +144,7 @@ async def workflow(
     return page(request, "workflows/detail.html", session, section="workflows", wf=found,
                 ref=ref, stats=stats, stats_refused=stats_refused, window=window,
                 windows=WINDOWS, runs=runs.items, format=format, done=done,
-                instance_key=instance, **context)  # fmt: skip
+                instance_key=instance, kept=kept, **context)  # fmt: skip
 
 
 async def _definition_parts(

@@ -37,6 +37,16 @@ CREATE TABLE audit_entries (
     CONSTRAINT audit_entries_pkey PRIMARY KEY (seq)
 );
 
+CREATE TABLE bulkhead_permits (
+    org text NOT NULL,
+    name text NOT NULL,
+    run_id text NOT NULL,
+    step text NOT NULL,
+    fence integer NOT NULL,
+    acquired_at double precision NOT NULL,
+    CONSTRAINT bulkhead_permits_pkey PRIMARY KEY (org, name, run_id, step)
+);
+
 CREATE TABLE changes (
     seq bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
     org text,
@@ -48,6 +58,48 @@ CREATE TABLE changes (
     attempts integer,
     at double precision,
     CONSTRAINT changes_pkey PRIMARY KEY (seq)
+);
+
+CREATE TABLE circuits (
+    org text NOT NULL,
+    name text NOT NULL,
+    state text NOT NULL,
+    failures integer NOT NULL,
+    window_start double precision,
+    opened_at double precision,
+    half_open_at double precision,
+    probe text,
+    probe_expires double precision,
+    opens integer NOT NULL,
+    last_error text,
+    updated_at double precision NOT NULL,
+    CONSTRAINT circuits_pkey PRIMARY KEY (org, name),
+    CONSTRAINT circuits_state_check CHECK ((state = ANY (ARRAY['closed'::text, 'open'::text, 'half-open'::text])))
+);
+
+CREATE TABLE concurrency_slots (
+    org text NOT NULL,
+    workflow text NOT NULL,
+    key text NOT NULL,
+    used integer NOT NULL,
+    CONSTRAINT concurrency_slots_pkey PRIMARY KEY (org, workflow, key)
+);
+
+CREATE TABLE cost_months (
+    org text NOT NULL,
+    month text NOT NULL,
+    runs bigint NOT NULL,
+    CONSTRAINT cost_months_pkey PRIMARY KEY (org, month)
+);
+
+CREATE TABLE cost_totals (
+    org text NOT NULL,
+    month text NOT NULL,
+    workflow text NOT NULL,
+    currency text NOT NULL,
+    runs bigint NOT NULL,
+    total numeric NOT NULL,
+    CONSTRAINT cost_totals_pkey PRIMARY KEY (org, month, workflow, currency)
 );
 
 CREATE TABLE debounces (
@@ -131,6 +183,44 @@ CREATE TABLE machine_instances (
     CONSTRAINT machine_instances_pkey PRIMARY KEY (org, workflow_id, key)
 );
 
+CREATE TABLE rate_limits (
+    org text NOT NULL,
+    scope text NOT NULL,
+    name text NOT NULL,
+    tat bigint NOT NULL,
+    admitted bigint NOT NULL DEFAULT 0,
+    granted integer NOT NULL DEFAULT 0,
+    CONSTRAINT rate_limits_pkey PRIMARY KEY (org, scope, name)
+);
+
+CREATE TABLE retention_leases (
+    name text NOT NULL,
+    owner text NOT NULL,
+    expires_at double precision NOT NULL,
+    CONSTRAINT retention_leases_pkey PRIMARY KEY (name)
+);
+
+CREATE TABLE retention_policies (
+    org text NOT NULL,
+    workflow text NOT NULL,
+    policy text NOT NULL,
+    updated_at double precision NOT NULL,
+    CONSTRAINT retention_policies_pkey PRIMARY KEY (org, workflow)
+);
+
+CREATE TABLE run_costs (
+    run_id text NOT NULL,
+    org text NOT NULL,
+    workflow text NOT NULL,
+    month text NOT NULL,
+    volume integer NOT NULL,
+    currency text NOT NULL,
+    total text NOT NULL,
+    items text NOT NULL,
+    priced_at double precision NOT NULL,
+    CONSTRAINT run_costs_pkey PRIMARY KEY (run_id)
+);
+
 CREATE TABLE run_history (
     seq bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
     run_id text NOT NULL,
@@ -197,6 +287,11 @@ CREATE TABLE runs (
     depth integer NOT NULL DEFAULT 0,
     outcome text,
     trace_context text,
+    priority integer NOT NULL DEFAULT 0,
+    concurrency_key text,
+    concurrency_limit integer,
+    slot_wait integer NOT NULL DEFAULT 0,
+    singleton_key text,
     CONSTRAINT runs_pkey PRIMARY KEY (id)
 );
 
@@ -255,6 +350,21 @@ CREATE TABLE step_attempts (
     CONSTRAINT step_attempts_pkey PRIMARY KEY (run_id, key, attempt)
 );
 
+CREATE TABLE step_cache (
+    org text NOT NULL,
+    scope text NOT NULL,
+    key_hash text NOT NULL,
+    key text NOT NULL,
+    workflow text NOT NULL,
+    step text NOT NULL,
+    output bytea NOT NULL,
+    run_id text NOT NULL,
+    created_at double precision NOT NULL,
+    expires_at double precision NOT NULL,
+    hits bigint NOT NULL DEFAULT 0,
+    CONSTRAINT step_cache_pkey PRIMARY KEY (org, scope, key_hash)
+);
+
 CREATE TABLE steps (
     run_id text NOT NULL,
     key text NOT NULL,
@@ -268,6 +378,7 @@ CREATE TABLE steps (
     started_at double precision,
     finished_at double precision,
     wake_at double precision,
+    cached boolean NOT NULL DEFAULT false,
     CONSTRAINT steps_pkey PRIMARY KEY (run_id, key)
 );
 
@@ -387,6 +498,8 @@ CREATE INDEX changes_by_org ON changes USING btree (org, seq) WHERE (org IS NOT 
 
 CREATE INDEX changes_by_run ON changes USING btree (run_id, seq) WHERE (run_id IS NOT NULL);
 
+CREATE INDEX debounces_by_run ON debounces USING btree (run_id);
+
 CREATE INDEX documents_by_noun ON documents USING btree (org, noun, created_at);
 
 CREATE UNIQUE INDEX documents_idempotency ON documents USING btree (org, idempotency_key) WHERE (idempotency_key IS NOT NULL);
@@ -396,6 +509,8 @@ CREATE INDEX event_waits_by_type ON event_waits USING btree (org, event_type);
 CREATE INDEX events_by_org ON events USING btree (org, seq);
 
 CREATE INDEX events_by_type ON events USING btree (org, type, seq);
+
+CREATE INDEX events_created ON events USING btree (created_at);
 
 CREATE INDEX idempotency_keys_expiry ON idempotency_keys USING btree (expires_at);
 
@@ -419,6 +534,8 @@ CREATE INDEX runs_ended ON runs USING btree (org, workflow, outcome, finished_at
 
 CREATE INDEX runs_executing ON runs USING btree (org, workflow_id) WHERE (status = ANY (ARRAY['pending'::text, 'running'::text]));
 
+CREATE INDEX runs_keyed ON runs USING btree (org, workflow, concurrency_key, created_at) WHERE ((concurrency_key IS NOT NULL) AND (status = ANY (ARRAY['pending'::text, 'running'::text, 'waiting'::text])));
+
 CREATE INDEX runs_leased ON runs USING btree (lease_expires_at) WHERE (status = 'running'::text);
 
 CREATE INDEX runs_listing ON runs USING btree (created_at DESC);
@@ -427,9 +544,13 @@ CREATE INDEX runs_live ON runs USING btree (org, workflow, status) WHERE (status
 
 CREATE INDEX runs_owner ON runs USING btree (lease_owner) WHERE (lease_owner IS NOT NULL);
 
-CREATE INDEX runs_pending ON runs USING btree (created_at) WHERE (status = 'pending'::text);
+CREATE INDEX runs_pending ON runs USING btree (priority DESC, created_at) WHERE ((status = 'pending'::text) AND (slot_wait = 0));
 
-CREATE INDEX runs_waiting ON runs USING btree (wake_at) WHERE (status = 'waiting'::text);
+CREATE INDEX runs_singleton ON runs USING btree (org, workflow, singleton_key, created_at) WHERE ((singleton_key IS NOT NULL) AND (status = ANY (ARRAY['pending'::text, 'running'::text, 'waiting'::text])));
+
+CREATE INDEX runs_slot_wait ON runs USING btree (org, workflow, concurrency_key, priority DESC, created_at) WHERE ((slot_wait = 1) AND (status = ANY (ARRAY['pending'::text, 'waiting'::text])));
+
+CREATE INDEX runs_waiting ON runs USING btree (wake_at) WHERE ((status = 'waiting'::text) AND (slot_wait = 0));
 
 CREATE INDEX schedule_ticks_by_run ON schedule_ticks USING btree (run_id) WHERE (run_id IS NOT NULL);
 
@@ -437,7 +558,15 @@ CREATE INDEX schedules_by_workflow ON schedules USING btree (org, workflow_id);
 
 CREATE INDEX schedules_due ON schedules USING btree (enabled, next_fire_at);
 
+CREATE INDEX signals_by_run ON signals USING btree (run_id);
+
 CREATE INDEX signals_unconsumed ON signals USING btree (run_id, name, seq) WHERE (step_key IS NULL);
+
+CREATE INDEX step_cache_expiry ON step_cache USING btree (expires_at);
+
+CREATE INDEX step_cache_workflow ON step_cache USING btree (org, workflow);
+
+CREATE INDEX tasks_finished ON tasks USING btree (updated_at) WHERE (status <> 'open'::text);
 
 CREATE INDEX tasks_inbox ON tasks USING btree (org, assignee, status, created_at);
 

@@ -17,7 +17,7 @@ SELECT status, fence FROM runs WHERE id = :run_id;
 SELECT id, org, workflow, status, input, output, error, trigger, created_at, started_at,
        finished_at, updated_at, wake_at, deadline_at, lease_owner, lease_expires_at, fence,
        executions, workflow_id, workflow_version, event_id, parent_run_id, parent_step,
-       outcome
+       outcome, priority, concurrency_key
 FROM runs WHERE id = :run_id;
 
 -- name: child_parent

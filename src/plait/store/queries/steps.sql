@@ -13,7 +13,7 @@ FROM steps WHERE run_id = :run_id ORDER BY position;
 
 -- name: step_window
 SELECT key, position, name, kind, status, attempts, output, error, started_at, finished_at,
-       wake_at
+       wake_at, cached
 FROM steps
 WHERE run_id = :run_id
   AND key IN (SELECT key FROM steps WHERE run_id = :run_id AND position >= :start
@@ -37,7 +37,7 @@ SELECT (SELECT COUNT(*) FROM steps WHERE run_id = :run_id AND position >= 0),
 
 -- name: step_of_run
 SELECT key, position, name, kind, status, attempts, output, error, started_at, finished_at,
-       wake_at
+       wake_at, cached
 FROM steps WHERE run_id = :run_id AND key = :key;
 
 -- name: step_attempts_of_run

@@ -34,6 +34,16 @@ CREATE TABLE audit_entries (
     details        TEXT NOT NULL
 );
 
+CREATE TABLE bulkhead_permits (
+    org         TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    run_id      TEXT NOT NULL,
+    step        TEXT NOT NULL,
+    fence       INTEGER NOT NULL,
+    acquired_at REAL NOT NULL,
+    PRIMARY KEY (org, name, run_id, step)
+);
+
 CREATE TABLE changes (
     seq      INTEGER PRIMARY KEY,
     org      TEXT,
@@ -45,6 +55,47 @@ CREATE TABLE changes (
     attempts INTEGER,
     at       REAL
 );
+
+CREATE TABLE circuits (
+    org           TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    state         TEXT NOT NULL CHECK (state IN ('closed', 'open', 'half-open')),
+    failures      INTEGER NOT NULL,
+    window_start  REAL,
+    opened_at     REAL,
+    half_open_at  REAL,
+    probe         TEXT,
+    probe_expires REAL,
+    opens         INTEGER NOT NULL,
+    last_error    TEXT,
+    updated_at    REAL NOT NULL,
+    PRIMARY KEY (org, name)
+);
+
+CREATE TABLE concurrency_slots (
+    org      TEXT NOT NULL,
+    workflow TEXT NOT NULL,
+    key      TEXT NOT NULL,
+    used     INTEGER NOT NULL,
+    PRIMARY KEY (org, workflow, key)
+) WITHOUT ROWID;
+
+CREATE TABLE cost_months (
+    org   TEXT NOT NULL,
+    month TEXT NOT NULL,
+    runs  INTEGER NOT NULL,
+    PRIMARY KEY (org, month)
+) WITHOUT ROWID;
+
+CREATE TABLE cost_totals (
+    org      TEXT NOT NULL,
+    month    TEXT NOT NULL,
+    workflow TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    runs     INTEGER NOT NULL,
+    total    TEXT NOT NULL,
+    PRIMARY KEY (org, month, workflow, currency)
+) WITHOUT ROWID;
 
 CREATE TABLE debounces (
     org         TEXT NOT NULL,
@@ -123,6 +174,42 @@ CREATE TABLE machine_instances (
     PRIMARY KEY (org, workflow_id, key)
 ) WITHOUT ROWID;
 
+CREATE TABLE rate_limits (
+    org   TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    name  TEXT NOT NULL,
+    tat   INTEGER NOT NULL,
+    admitted INTEGER NOT NULL DEFAULT 0,
+    granted  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (org, scope, name)
+);
+
+CREATE TABLE retention_leases (
+    name       TEXT PRIMARY KEY,
+    owner      TEXT NOT NULL,
+    expires_at REAL NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE retention_policies (
+    org        TEXT NOT NULL,
+    workflow   TEXT NOT NULL,
+    policy     TEXT NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (org, workflow)
+) WITHOUT ROWID;
+
+CREATE TABLE run_costs (
+    run_id    TEXT NOT NULL PRIMARY KEY,
+    org       TEXT NOT NULL,
+    workflow  TEXT NOT NULL,
+    month     TEXT NOT NULL,
+    volume    INTEGER NOT NULL,
+    currency  TEXT NOT NULL,
+    total     TEXT NOT NULL,
+    items     TEXT NOT NULL,
+    priced_at REAL NOT NULL
+) WITHOUT ROWID;
+
 CREATE TABLE run_history (
     seq    INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id TEXT NOT NULL,
@@ -178,7 +265,7 @@ CREATE TABLE runs (
     lease_expires_at REAL,
     fence            INTEGER NOT NULL DEFAULT 0,
     executions       INTEGER NOT NULL DEFAULT 0
-, workflow_id TEXT, workflow_version INTEGER, event_id TEXT, parent_run_id TEXT, parent_step TEXT, root_run_id TEXT, depth INTEGER NOT NULL DEFAULT 0, outcome TEXT, trace_context TEXT);
+, workflow_id TEXT, workflow_version INTEGER, event_id TEXT, parent_run_id TEXT, parent_step TEXT, root_run_id TEXT, depth INTEGER NOT NULL DEFAULT 0, outcome TEXT, trace_context TEXT, priority INTEGER NOT NULL DEFAULT 0, concurrency_key TEXT, concurrency_limit INTEGER, slot_wait INTEGER NOT NULL DEFAULT 0, singleton_key TEXT);
 
 CREATE TABLE schedule_ticks (
     schedule_id TEXT NOT NULL,
@@ -232,6 +319,21 @@ CREATE TABLE step_attempts (
     PRIMARY KEY (run_id, key, attempt)
 ) WITHOUT ROWID;
 
+CREATE TABLE step_cache (
+    org        TEXT NOT NULL,
+    scope      TEXT NOT NULL,
+    key_hash   TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    workflow   TEXT NOT NULL,
+    step       TEXT NOT NULL,
+    output     BLOB NOT NULL,
+    run_id     TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    hits       INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (org, scope, key_hash)
+);
+
 CREATE TABLE steps (
     run_id      TEXT NOT NULL,
     key         TEXT NOT NULL,
@@ -244,7 +346,7 @@ CREATE TABLE steps (
     error       BLOB,
     started_at  REAL,
     finished_at REAL,
-    wake_at     REAL,
+    wake_at     REAL, cached INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (run_id, key)
 ) WITHOUT ROWID;
 
@@ -360,6 +462,8 @@ CREATE INDEX changes_by_org ON changes (org, seq) WHERE org IS NOT NULL;
 
 CREATE INDEX changes_by_run ON changes (run_id, seq) WHERE run_id IS NOT NULL;
 
+CREATE INDEX debounces_by_run ON debounces (run_id);
+
 CREATE INDEX documents_by_noun ON documents (org, noun, created_at);
 
 CREATE UNIQUE INDEX documents_idempotency ON documents (org, idempotency_key)
@@ -370,6 +474,8 @@ CREATE INDEX event_waits_by_type ON event_waits (org, event_type);
 CREATE INDEX events_by_org ON events (org, seq);
 
 CREATE INDEX events_by_type ON events (org, type, seq);
+
+CREATE INDEX events_created ON events (created_at);
 
 CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
 
@@ -394,6 +500,9 @@ CREATE INDEX runs_ended ON runs (org, workflow, outcome, finished_at, created_at
 
 CREATE INDEX runs_executing ON runs (org, workflow_id) WHERE status IN ('pending', 'running');
 
+CREATE INDEX runs_keyed ON runs (org, workflow, concurrency_key, created_at)
+    WHERE concurrency_key IS NOT NULL AND status IN ('pending', 'running', 'waiting');
+
 CREATE INDEX runs_leased ON runs (lease_expires_at) WHERE status = 'running';
 
 CREATE INDEX runs_listing ON runs (created_at DESC);
@@ -403,9 +512,16 @@ CREATE INDEX runs_live ON runs (org, workflow, status)
 
 CREATE INDEX runs_owner ON runs (lease_owner) WHERE lease_owner IS NOT NULL;
 
-CREATE INDEX runs_pending ON runs (created_at) WHERE status = 'pending';
+CREATE INDEX runs_pending ON runs (priority DESC, created_at)
+    WHERE status = 'pending' AND slot_wait = 0;
 
-CREATE INDEX runs_waiting ON runs (wake_at) WHERE status = 'waiting';
+CREATE INDEX runs_singleton ON runs (org, workflow, singleton_key, created_at)
+    WHERE singleton_key IS NOT NULL AND status IN ('pending', 'running', 'waiting');
+
+CREATE INDEX runs_slot_wait ON runs (org, workflow, concurrency_key, priority DESC, created_at)
+    WHERE slot_wait = 1 AND status IN ('pending', 'waiting');
+
+CREATE INDEX runs_waiting ON runs (wake_at) WHERE status = 'waiting' AND slot_wait = 0;
 
 CREATE INDEX schedule_ticks_by_run ON schedule_ticks (run_id) WHERE run_id IS NOT NULL;
 
@@ -413,7 +529,15 @@ CREATE INDEX schedules_by_workflow ON schedules (org, workflow_id);
 
 CREATE INDEX schedules_due ON schedules (enabled, next_fire_at);
 
+CREATE INDEX signals_by_run ON signals (run_id);
+
 CREATE INDEX signals_unconsumed ON signals (run_id, name, seq) WHERE step_key IS NULL;
+
+CREATE INDEX step_cache_expiry ON step_cache (expires_at);
+
+CREATE INDEX step_cache_workflow ON step_cache (org, workflow);
+
+CREATE INDEX tasks_finished ON tasks (updated_at) WHERE status <> 'open';
 
 CREATE INDEX tasks_inbox ON tasks (org, assignee, status, created_at);
 
@@ -460,6 +584,23 @@ BEGIN
     INSERT INTO changes (run_id, kind, subject, status, detail, attempts, at)
     VALUES (NEW.run_id, 'step', NEW.key, NEW.status, NEW.kind, NEW.attempts,
             COALESCE(NEW.finished_at, NEW.started_at));
+END;
+
+CREATE TRIGGER concurrency_slot_freed AFTER UPDATE OF status ON runs
+WHEN OLD.concurrency_key IS NOT NULL AND OLD.status IS NOT NEW.status AND NEW.status <> 'running'
+BEGIN
+    UPDATE concurrency_slots SET used = MAX(used - 1, 0)
+    WHERE OLD.status = 'running' AND org = OLD.org AND workflow = OLD.workflow
+      AND key = OLD.concurrency_key;
+    DELETE FROM concurrency_slots
+    WHERE used = 0 AND org = OLD.org AND workflow = OLD.workflow AND key = OLD.concurrency_key;
+    UPDATE runs SET slot_wait = 0 WHERE OLD.slot_wait = 0 AND id = (
+        SELECT id FROM runs
+        WHERE slot_wait = 1 AND status IN ('pending', 'waiting') AND org = OLD.org
+          AND workflow = OLD.workflow AND concurrency_key = OLD.concurrency_key
+        ORDER BY priority DESC, created_at LIMIT 1);
+    UPDATE runs SET slot_wait = 0
+    WHERE id = OLD.id AND slot_wait = 1 AND NEW.status NOT IN ('pending', 'waiting');
 END;
 
 CREATE TRIGGER step_attempts_first_failed AFTER INSERT ON steps

@@ -4,11 +4,15 @@
 
 -- name: claim_runs
 -- Rows locked by another claim are skipped, so concurrent workers claim disjoint runs. The
--- claimed runs come back in the order they fell due, each with when it became runnable (a
--- pending run's updated_at, set when it was created or made pending; a waiting run's wake time
--- or, if later, when it suspended; an expired lease's expiry) and whether its lease had expired.
+-- claimed runs come back in claim order (higher priority first, then the order they fell
+-- due), each with when it became runnable (a pending run's updated_at, set when it was created
+-- or made pending; a waiting run's wake time or, if later, when it suspended; an expired
+-- lease's expiry) and whether its lease had expired. A run with a concurrency key that holds
+-- no slot yet is locked but not leased: it comes back with `held` and no input, and the claim
+-- leases it (claim_ids) only if it gets a slot of its key (plait.store.concurrency). Runs
+-- parked over their key's limit (slot_wait) are not looked at.
 WITH due AS (
-    SELECT id,
+    SELECT id, priority, concurrency_key, concurrency_limit, org, workflow,
            CASE status WHEN 'pending' THEN created_at WHEN 'waiting' THEN wake_at
                 ELSE lease_expires_at END AS due_at,
            CASE status WHEN 'pending' THEN updated_at
@@ -16,12 +20,12 @@ WITH due AS (
                 ELSE lease_expires_at END AS ready_at,
            status = 'running' AS reclaimed
     FROM runs
-    WHERE (status = 'pending'
-           OR (status = 'waiting' AND wake_at <= CAST(:now AS DOUBLE PRECISION))
+    WHERE ((status = 'pending' AND slot_wait = 0)
+           OR (status = 'waiting' AND slot_wait = 0 AND wake_at <= CAST(:now AS DOUBLE PRECISION))
            OR (status = 'running' AND lease_expires_at <= CAST(:now AS DOUBLE PRECISION)))
       AND (workflow IN (SELECT jsonb_array_elements_text(CAST(:workflows AS JSONB)))
            OR workflow_version IS NOT NULL)
-    ORDER BY due_at
+    ORDER BY priority DESC, due_at
     LIMIT :limit
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
@@ -30,15 +34,23 @@ WITH due AS (
         fence = runs.fence + 1, executions = runs.executions + 1, wake_at = NULL,
         started_at = COALESCE(runs.started_at, CAST(:now AS DOUBLE PRECISION)), updated_at = :now
     FROM due
-    WHERE runs.id = due.id
+    WHERE runs.id = due.id AND (due.concurrency_key IS NULL OR due.reclaimed)
     RETURNING runs.id, runs.workflow, runs.input, runs.fence, runs.created_at, runs.deadline_at,
               runs.org, runs.workflow_id, runs.workflow_version, runs.trace_context, due.due_at,
-              due.ready_at, due.reclaimed
+              due.ready_at, due.reclaimed, due.priority
 )
+SELECT * FROM (
 SELECT id, workflow, input, fence, created_at, deadline_at, org, workflow_id, workflow_version,
-       trace_context, ready_at, reclaimed
+       trace_context, ready_at, reclaimed, FALSE AS held, CAST(NULL AS TEXT) AS concurrency_key,
+       CAST(NULL AS INTEGER) AS concurrency_limit, priority, due_at
 FROM claimed
-ORDER BY due_at, id COLLATE "C";
+UNION ALL
+SELECT id, workflow, NULL, NULL, NULL, NULL, org, NULL, NULL, NULL, ready_at, reclaimed,
+       TRUE, concurrency_key, concurrency_limit, priority, due_at
+FROM due
+WHERE concurrency_key IS NOT NULL AND NOT reclaimed
+) AS chosen
+ORDER BY priority DESC, due_at, id COLLATE "C";
 
 -- name: upsert_step
 -- Fenced. Writes only while the run is running under the caller fence (else no row changes).
@@ -73,7 +85,7 @@ WHERE id = :run_id AND fence = :fence AND status = 'running';
 -- Timers and schedule ticks. Expired leases are found by the regular poll of the worker.
 SELECT LEAST(
   (SELECT MIN(wake_at) FROM runs
-   WHERE status = 'waiting' AND wake_at IS NOT NULL
+   WHERE status = 'waiting' AND slot_wait = 0 AND wake_at IS NOT NULL
      AND (workflow IN (SELECT jsonb_array_elements_text(CAST(:workflows AS JSONB)))
           OR workflow_version IS NOT NULL)),
   (SELECT MIN(next_fire_at) FROM schedules WHERE enabled));

@@ -26,9 +26,9 @@ FROM runs WHERE id = :run_id;
 -- Finished steps only: a step still retrying or waiting runs afresh in the new run. Recorded
 -- deadlines are not copied: the new run's timeouts count from its own start.
 INSERT INTO steps (run_id, key, position, name, kind, status, attempts, output, error,
-                   started_at, finished_at, wake_at)
+                   started_at, finished_at, wake_at, cached)
 SELECT CAST(:new_id AS TEXT), key, position, name, kind, status, attempts, output, error, started_at,
-       finished_at, NULL
+       finished_at, NULL, cached
 FROM steps
 WHERE run_id = :run_id AND position < :position
   AND status IN ('completed', 'skipped', 'failed') AND kind <> 'deadline';

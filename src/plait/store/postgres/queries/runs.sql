@@ -4,7 +4,7 @@
 
 -- name: steps_of_runs
 SELECT run_id, key, position, name, kind, status, attempts, output, error,
-       started_at, finished_at, wake_at
+       started_at, finished_at, wake_at, cached
 FROM steps WHERE run_id IN (SELECT jsonb_array_elements_text(CAST(:run_ids AS JSONB)))
 ORDER BY run_id, position;
 

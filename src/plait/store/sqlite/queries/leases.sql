@@ -5,23 +5,28 @@
 -- name: runs_due
 -- The runs claim_runs then leases, chosen first in the same transaction (SQLite has one writer,
 -- so nothing runs in between): SQLite's RETURNING sees only the row as the UPDATE left it, and
--- reading the choice back from a CTE would cost a scan of it per claimed run. "due" orders the
--- claim (the partial indexes' columns); "ready" is when the run became runnable: a pending run's
--- updated_at (set when it was created or made pending), a waiting run's wake time or, if later,
--- when it suspended, an expired lease's expiry.
-SELECT id, ready, reclaimed FROM (
-    SELECT id, workflow, workflow_version, created_at AS due, updated_at AS ready,
-           0 AS reclaimed
-    FROM runs WHERE status = 'pending'
+-- reading the choice back from a CTE would cost a scan of it per claimed run. Higher priority
+-- first, then "due" (the partial indexes' columns); "ready" is when the run became runnable: a
+-- pending run's updated_at (set when it was created or made pending), a waiting run's wake time
+-- or, if later, when it suspended, an expired lease's expiry. Runs parked over their
+-- concurrency key's limit (slot_wait) are skipped; a keyed run that holds no slot yet comes
+-- with its key and limit (plait.store.concurrency takes the slot before it is leased).
+SELECT id, ready, reclaimed, org, workflow,
+       CASE WHEN reclaimed = 0 THEN concurrency_key END, concurrency_limit FROM (
+    SELECT id, org, workflow, workflow_version, priority, created_at AS due, updated_at AS ready,
+           0 AS reclaimed, concurrency_key, concurrency_limit
+    FROM runs WHERE status = 'pending' AND slot_wait = 0
     UNION ALL
-    SELECT id, workflow, workflow_version, wake_at, MAX(wake_at, updated_at), 0 FROM runs
-    WHERE status = 'waiting' AND wake_at <= :now
+    SELECT id, org, workflow, workflow_version, priority, wake_at, MAX(wake_at, updated_at), 0,
+           concurrency_key, concurrency_limit FROM runs
+    WHERE status = 'waiting' AND slot_wait = 0 AND wake_at <= :now
     UNION ALL
-    SELECT id, workflow, workflow_version, lease_expires_at, lease_expires_at, 1 FROM runs
+    SELECT id, org, workflow, workflow_version, priority, lease_expires_at, lease_expires_at, 1,
+           concurrency_key, concurrency_limit FROM runs
     WHERE status = 'running' AND lease_expires_at <= :now
 )
 WHERE workflow IN (SELECT value FROM json_each(:workflows)) OR workflow_version IS NOT NULL
-ORDER BY due
+ORDER BY priority DESC, due
 LIMIT :limit;
 
 -- name: claim_runs
@@ -58,7 +63,7 @@ WHERE id = :run_id AND fence = :fence AND status = 'running';
 -- Timers and schedule ticks: expired leases are found by the worker's regular poll.
 SELECT MIN(due) FROM (
   SELECT MIN(wake_at) AS due FROM runs
-  WHERE status = 'waiting' AND wake_at IS NOT NULL
+  WHERE status = 'waiting' AND slot_wait = 0 AND wake_at IS NOT NULL
     AND (workflow IN (SELECT value FROM json_each(:workflows)) OR workflow_version IS NOT NULL)
   UNION ALL
   SELECT MIN(next_fire_at) FROM schedules WHERE enabled = 1

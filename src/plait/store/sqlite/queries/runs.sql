@@ -4,7 +4,7 @@
 
 -- name: steps_of_runs
 SELECT run_id, key, position, name, kind, status, attempts, output, error,
-       started_at, finished_at, wake_at
+       started_at, finished_at, wake_at, cached
 FROM steps WHERE run_id IN (SELECT value FROM json_each(:run_ids))
 ORDER BY run_id, position;
 

@@ -81,3 +81,16 @@ class Held:
         self.peak = max(self.peak, self.in_flight)
         await self.release.wait()
         self.in_flight -= 1
+
+
+def clock_of(engine: Engine) -> VirtualClock:
+    """The virtual clock ``engine`` was made with."""
+    assert isinstance(engine.clock, VirtualClock)
+    return engine.clock
+
+
+async def stored_run_ids(engine: Engine) -> set[str]:
+    """The ids of every run in ``engine``'s database."""
+    from tests.backends import select
+
+    return {row[0] for row in await select(await engine.deps.store(), "SELECT id FROM runs")}

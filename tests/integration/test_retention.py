@@ -19,7 +19,7 @@ from plait.service.retention import RetentionInvalid, parse_duration
 from plait.settings import Settings
 from plait.testing import VirtualClock, assert_eventually
 from tests.backends import BACKENDS, database_url, select
-from tests.integration.helpers import wait_status
+from tests.integration.helpers import clock_of, stored_run_ids, wait_status
 
 T0 = 1_800_000_000.0
 DAY = 86_400.0
@@ -78,16 +78,6 @@ async def make(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
                 await engine.close()
 
 
-def clock_of(engine: Engine) -> VirtualClock:
-    assert isinstance(engine.clock, VirtualClock)
-    return engine.clock
-
-
-async def ids(engine: Engine) -> set[str]:
-    rows = await select(await engine.deps.store(), "SELECT id FROM runs")
-    return {row[0] for row in rows}
-
-
 async def count(engine: Engine, sql: str) -> int:
     return int((await select(await engine.deps.store(), sql))[0][0])
 
@@ -114,10 +104,10 @@ async def test_a_purge_deletes_only_old_ended_runs_and_a_dry_run_nothing(make: M
         young = await quick_runs(engine, 4)
         dry = await engine.retention.purge("default", "30d", dry_run=True)
         assert dry.runs == 3 and dry.dry_run
-        assert await ids(engine) == {*old, waiting, *young}
+        assert await stored_run_ids(engine) == {*old, waiting, *young}
         done = await engine.retention.purge("default", "30d")
         assert done.runs == 3 and not done.dry_run
-        assert await ids(engine) == {waiting, *young}
+        assert await stored_run_ids(engine) == {waiting, *young}
         in_old = ", ".join(f"'{i}'" for i in old)
         for table in ("steps", "run_history", "step_attempts"):
             gone = f"SELECT COUNT(*) FROM {table} WHERE run_id IN ({in_old})"
@@ -140,13 +130,13 @@ async def test_a_child_its_waiting_parent_needs_survives(make: MakeEngine) -> No
     async with engine:
         assert (await engine.retention.purge("default", "30d", dry_run=True)).runs == 0
         assert (await engine.retention.purge("default", "30d")).runs == 0
-        assert await ids(engine) == {parent, child}
+        assert await stored_run_ids(engine) == {parent, child}
         await engine.handle(parent).signal("go", "late")
         assert await engine.handle(parent).result() == "kid+late"
     await clock_of(engine).advance(40 * DAY)
     last = make()
     assert (await last.retention.purge("default", "30d")).runs == 2
-    assert await ids(last) == set()
+    assert await stored_run_ids(last) == set()
 
 
 async def test_counters_and_cost_totals_are_unchanged_by_a_purge(make: MakeEngine) -> None:
@@ -194,7 +184,7 @@ async def test_archived_lines_read_back_as_the_deleted_runs(
     read = list(engine.retention.read_archive(path))
     assert {run["$id"]: run for run in read} == shown
     assert read[0]["steps"][0]["output"] in (2, 4)
-    assert await ids(engine) == set()
+    assert await stored_run_ids(engine) == set()
 
 
 async def test_a_workflow_max_count_keeps_its_newest_runs(make: MakeEngine) -> None:
@@ -206,7 +196,7 @@ async def test_a_workflow_max_count_keeps_its_newest_runs(make: MakeEngine) -> N
         await engine.retention.set("default", {"maxRuns": 2}, workflow="quick")
         pruned = await engine.retention.prune(clock_of(engine).time())
         assert pruned.ran and pruned.runs == 3
-        assert await ids(engine) == {*runs[-2:], waiting}
+        assert await stored_run_ids(engine) == {*runs[-2:], waiting}
 
 
 async def test_a_status_policy_and_the_org_policy_decide_per_status(make: MakeEngine) -> None:
@@ -221,7 +211,7 @@ async def test_a_status_policy_and_the_org_policy_decide_per_status(make: MakeEn
     policy = {"maxAgeDays": 10, "statuses": {"cancelled": {"maxAgeDays": 1}}}
     await engine.retention.set("default", policy)
     assert (await engine.retention.prune(clock_of(engine).time())).runs == 1
-    assert await ids(engine) == set(ok)
+    assert await stored_run_ids(engine) == set(ok)
     shown = await engine.retention.show("default")
     assert shown.policy is not None and shown.policy.statuses["cancelled"].max_age_days == 1
 
@@ -237,15 +227,15 @@ async def test_the_worker_prunes_by_the_default_and_a_workflow_override(make: Ma
     await first.retention.set("default", {"maxAgeDays": 0}, workflow="kid")
     await clock_of(first).advance(31 * DAY)
     engine = make(run_retention_days=30)
-    everything = await ids(engine)
+    everything = await stored_run_ids(engine)
     assert set(gone) <= everything
     async with engine:
 
         async def pruned() -> bool:
-            return await ids(engine) == everything - set(gone)
+            return await stored_run_ids(engine) == everything - set(gone)
 
         await assert_eventually(pruned)
-    assert kept in await ids(engine)
+    assert kept in await stored_run_ids(engine)
 
 
 async def test_one_pruner_at_a_time(make: MakeEngine, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -340,5 +330,5 @@ async def test_a_pass_deletes_a_bounded_number_of_batches_and_says_more_remain(
     engine = make(run_retention_days=30)
     passes = [await engine.retention.prune(clock_of(engine).time()) for _ in range(3)]
     assert [(p.runs, p.more) for p in passes] == [(2, True), (2, True), (1, False)]
-    assert not set(runs) & await ids(engine)
+    assert not set(runs) & await stored_run_ids(engine)
     assert await engine.retention.maintain(clock_of(engine).time()) == 0

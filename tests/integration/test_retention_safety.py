@@ -19,7 +19,7 @@ from plait.service import retention
 from plait.service.archive import ArchiveUnwritable
 from plait.testing import VirtualClock, assert_eventually
 from tests.backends import BACKENDS, database_url, select
-from tests.integration.helpers import wait_status
+from tests.integration.helpers import clock_of, stored_run_ids, wait_status
 
 T0 = 1_800_000_000.0
 DAY = 86_400.0
@@ -76,15 +76,6 @@ async def make(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
                 await engine.close()
 
 
-def clock_of(engine: Engine) -> VirtualClock:
-    assert isinstance(engine.clock, VirtualClock)
-    return engine.clock
-
-
-async def ids(engine: Engine) -> set[str]:
-    return {row[0] for row in await select(await engine.deps.store(), "SELECT id FROM runs")}
-
-
 async def quick_runs(engine: Engine, *numbers: int) -> list[str]:
     made = []
     for n in numbers:
@@ -135,7 +126,7 @@ async def test_a_pass_stops_after_its_time_with_more_left(
     engine = make(run_retention_days=30)
     pruned = await engine.retention.prune(clock_of(engine).time())
     assert (pruned.runs, pruned.more) == (2, True)  # one batch, however many it may do
-    assert len(await ids(engine)) == 3
+    assert len(await stored_run_ids(engine)) == 3
 
 
 async def test_a_run_that_cannot_be_archived_is_not_deleted(
@@ -150,7 +141,7 @@ async def test_a_run_that_cannot_be_archived_is_not_deleted(
     engine = make(archive=str(blocked / "archive"))
     with pytest.raises(ArchiveUnwritable, match="nothing was deleted"):
         await engine.retention.purge("default", "30d")
-    assert await ids(engine) == set(runs)
+    assert await stored_run_ids(engine) == set(runs)
     from plait.service.runs import RunService
 
     get = RunService.get
@@ -162,7 +153,7 @@ async def test_a_run_that_cannot_be_archived_is_not_deleted(
 
     monkeypatch.setattr(RunService, "get", vanished)
     done = await engine.retention.purge("default", "30d", archive=str(tmp_path / "ok"))
-    assert done.runs == 2 and await ids(engine) == {runs[1]}
+    assert done.runs == 2 and await stored_run_ids(engine) == {runs[1]}
     (path,) = done.archives
     assert {r["$id"] for r in engine.retention.read_archive(path)} == {runs[0], runs[2]}
 
@@ -178,7 +169,7 @@ async def test_a_child_stays_while_its_longer_kept_parent_does(make: MakeEngine)
     engine = make(run_retention_days=30)
     assert (await engine.retention.prune(clock_of(engine).time())).runs == 0
     assert (await engine.retention.purge("default", "30d", workflow="kid")).runs == 0
-    assert await ids(engine) == {parent, child}
+    assert await stored_run_ids(engine) == {parent, child}
     BROKEN["on"] = False
     async with engine:  # the parent resumes: its child is still there to read
         await engine.handle(parent).resume()
@@ -186,7 +177,7 @@ async def test_a_child_stays_while_its_longer_kept_parent_does(make: MakeEngine)
     await clock_of(engine).advance(40 * DAY)
     last = make(run_retention_days=30)
     done = await last.retention.purge("default", "30d")  # kid is swept before mom: again after
-    assert done.runs == 2 and await ids(last) == set()
+    assert done.runs == 2 and await stored_run_ids(last) == set()
 
 
 async def test_finished_human_tasks_past_their_retention_are_pruned(make: MakeEngine) -> None:
@@ -238,4 +229,4 @@ async def test_a_succeeded_count_partial_runs_inherit_is_one_count(make: MakeEng
     assert await store.nth_newest_end("default", "quick", both, 5) is None
     await engine.retention.set("default", {"statuses": {"succeeded": {"maxRuns": 2}}})
     assert (await engine.retention.prune(clock_of(engine).time())).runs == 2
-    assert await ids(engine) == set(runs[-2:])
+    assert await stored_run_ids(engine) == set(runs[-2:])

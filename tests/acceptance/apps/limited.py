@@ -53,8 +53,8 @@ def hold(run_id: str) -> str:
     """Runs in the step thread pool: it may wait as long as the test wants (its end is logged
     as ``hold-end``)."""
     note("hold", run_id)
-    while (PROBES / "block").exists():
-        time.sleep(0.05)
+    while (PROBES / "block").exists():  # held until the test removes the file
+        time.sleep(0.05)  # the poll of that condition
     note("hold-end", run_id)
     return run_id
 
